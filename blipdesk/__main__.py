@@ -1,0 +1,5 @@
+import sys
+
+from blipdesk.app import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""Shared fixtures. Hermetic: every directory under tmp_path, no network, no real weights."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Before anything imports Qt or huggingface_hub.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    """Redirect every directory blipdesk or Hugging Face could write to."""
+    monkeypatch.setenv("BLIPDESK_DATA_DIR", str(tmp_path / "blipdesk-data"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A small random BlipForImageTextRetrieval saved as a real model folder (safetensors)."""
+    from blipdesk.testing import build_random_blip
+
+    return build_random_blip(tmp_path_factory.mktemp("tiny-blip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_model_dir):
+    """The tiny model loaded through the user's code path, on the CPU in fp32."""
+    from blipdesk.core.device import resolve_placement
+    from blipdesk.core.model import ModelSpec, load_model
+
+    return load_model(ModelSpec(str(tiny_model_dir)), resolve_placement("cpu", "fp32"))
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(tiny_loaded):
+    from blipdesk.core.scorer import Scorer
+
+    return Scorer(tiny_loaded)
