@@ -62,6 +62,14 @@ class ModelIdentity:
     key: str
 
 
+def score_key(identity: ModelIdentity, first_token: str = "cls") -> str:
+    """Everything besides the photo and the sentence that a cached score depends on: the model's
+    weights, the ITM first token, and the decoding rule. Cheap: needs neither torch nor weights."""
+    from blipdesk.core.imaging import DECODE_RULE_VERSION
+
+    return f"{identity.key}|first={first_token}|decode={DECODE_RULE_VERSION}"
+
+
 @dataclass(frozen=True)
 class ImageSettings:
     size: int

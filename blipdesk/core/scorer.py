@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from blipdesk.core.model import ENC_TOKEN_ID, LoadedModel
+from blipdesk.core.model import ENC_TOKEN_ID, LoadedModel, score_key
 
 FirstToken = Literal["cls", "enc"]
 MAX_TEXT_TOKENS = 512  # the text encoder's position embeddings
@@ -114,9 +114,7 @@ class Scorer:
     @property
     def score_key(self) -> str:
         """Everything besides the photo and the sentence that a score depends on."""
-        from blipdesk.core.imaging import DECODE_RULE_VERSION
-
-        return f"{self.loaded.identity.key}|first={self.first_token}|decode={DECODE_RULE_VERSION}"
+        return score_key(self.loaded.identity, self.first_token)
 
     # ----------------------------------------------------------------------------- inputs
 
