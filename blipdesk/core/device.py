@@ -8,6 +8,7 @@ An explicit device (``cpu``, ``cuda``, ``cuda:N``, ``mps``) or precision (``fp32
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -83,10 +84,8 @@ def physical_cores() -> int:
     except OSError:
         pass
     logical = os.cpu_count() or 1
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         logical = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        pass
     if pairs:
         return max(1, min(len(pairs), logical))
     return max(1, logical)
@@ -98,7 +97,9 @@ def _parse_device(request: str) -> torch.device:
         return torch.device("cpu")
     if request == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise DeviceError("Apple MPS was requested, but it is not available on this machine; use --device cpu.")
+            raise DeviceError(
+                "Apple MPS was requested, but it is not available on this machine; use --device cpu."
+            )
         return torch.device("mps")
     match = re.fullmatch(r"cuda(?::(\d+))?", request)
     if match:

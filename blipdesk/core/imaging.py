@@ -60,7 +60,9 @@ class DecodeOptions:
     draft_size: int | None = DEFAULT_DRAFT_SIZE  # None: always decode at full resolution
 
 
-def decode_photo(path: str | os.PathLike[str], options: DecodeOptions = DecodeOptions()) -> Image.Image:
+def decode_photo(
+    path: str | os.PathLike[str], options: DecodeOptions = DecodeOptions()
+) -> Image.Image:
     """Open ``path`` and return it upright, as 8-bit RGB. Raises ``PhotoError``."""
     path = Path(path)
     try:
@@ -76,7 +78,9 @@ def decode_photo(path: str | os.PathLike[str], options: DecodeOptions = DecodeOp
     return _guarded(lambda: open(path, "rb"), path, options)
 
 
-def decode_bytes(data: bytes, name: str = "<bytes>", options: DecodeOptions = DecodeOptions()) -> Image.Image:
+def decode_bytes(
+    data: bytes, name: str = "<bytes>", options: DecodeOptions = DecodeOptions()
+) -> Image.Image:
     """``decode_photo`` for in-memory data (tests, fuzzing, previews)."""
     if not data:
         raise PhotoError(name, "empty file (0 bytes)")
@@ -164,7 +168,9 @@ def to_rgb8(im: Image.Image) -> Image.Image:
             except (ImageCms.PyCMSError, OSError, ValueError):
                 pass  # a broken profile: fall back to Pillow's naive conversion
         return im.convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info):
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode in ("P", "L", "RGB") and "transparency" in im.info
+    ):
         # What BLIP's processor does (transformers.image_transforms.convert_to_rgb): onto white.
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -180,7 +186,9 @@ def resize_for_model(im: Image.Image, size: int = MODEL_IMAGE_SIZE) -> np.ndarra
 
 
 def load_for_model(
-    path: str | os.PathLike[str], options: DecodeOptions = DecodeOptions(), size: int = MODEL_IMAGE_SIZE
+    path: str | os.PathLike[str],
+    options: DecodeOptions = DecodeOptions(),
+    size: int = MODEL_IMAGE_SIZE,
 ) -> np.ndarray:
     """Decode + resize: what a decode worker hands to the model (uint8, size x size x 3)."""
     return resize_for_model(decode_photo(path, options), size)

@@ -95,7 +95,9 @@ def folder_fingerprint(folder: Path) -> str:
     the weights do in practice, and a copy of the folder elsewhere keeps its fingerprint.
     """
     digest = hashlib.sha256()
-    names = sorted(p.name for p in folder.iterdir() if p.suffix in (".json", ".safetensors", ".txt"))
+    names = sorted(
+        p.name for p in folder.iterdir() if p.suffix in (".json", ".safetensors", ".txt")
+    )
     for name in names:
         path = folder / name
         size = path.stat().st_size
@@ -114,14 +116,18 @@ def _check_local_folder(folder: Path) -> None:
     if not folder.exists():
         raise ModelError(f"The model folder {folder} does not exist.")
     if not folder.is_dir():
-        raise ModelError(f"The model path {folder} is a file; choose the folder that holds config.json.")
+        raise ModelError(
+            f"The model path {folder} is a file; choose the folder that holds config.json."
+        )
     if not (folder / "config.json").is_file():
         raise ModelError(
             f"The model folder {folder} has no config.json; choose the folder that holds the model files "
             "(config.json, model.safetensors, tokenizer files)."
         )
     if not any(folder.glob("*.safetensors")):
-        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+        pickled = sorted(
+            p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")
+        )
         if pickled:
             raise ModelError(
                 f"The model folder {folder} holds only pickled weights ({', '.join(pickled)}). blipdesk "
@@ -175,7 +181,9 @@ def resolve_folder(spec: ModelSpec) -> tuple[Path, ModelIdentity]:
                 f"There is no model called {spec.source!r} on the Hugging Face hub (or it is private)."
             ) from None
         except RevisionNotFoundError:
-            raise ModelError(f"The model {spec.source!r} has no revision {spec.revision!r}.") from None
+            raise ModelError(
+                f"The model {spec.source!r} has no revision {spec.revision!r}."
+            ) from None
         except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
             log.info("download of %s failed: %s", spec.source, exc)
             raise ModelError(_offline_message(spec)) from None
@@ -212,7 +220,9 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
             folder, use_safetensors=True, dtype=placement.dtype, output_loading_info=True
         )
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        raise ModelError(f"The model in {folder} could not be loaded; its files may be damaged: {exc}") from None
+        raise ModelError(
+            f"The model in {folder} could not be loaded; its files may be damaged: {exc}"
+        ) from None
     except Exception as exc:  # safetensors raises its own SafetensorError (not an OSError)
         if type(exc).__name__ == "SafetensorError":
             raise ModelError(f"The model weights in {folder} are damaged: {exc}") from None

@@ -132,7 +132,9 @@ class Scorer:
         texts = tuple(sentences)
         if not texts:
             empty = torch.zeros((0, 1), dtype=torch.long, device=self.device)
-            return Sentences(texts, empty, empty, torch.zeros((0, self._itc_dim()), device=self.device), ())
+            return Sentences(
+                texts, empty, empty, torch.zeros((0, self._itc_dim()), device=self.device), ()
+            )
         full = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
         truncated = tuple(len(ids) > self.max_text_tokens for ids in full)
         enc = self.tokenizer(
@@ -198,7 +200,6 @@ class Scorer:
         (P * T, hidden), photo-major.
         """
         te = self.model.text_encoder
-        t, length = input_ids.shape
         h = te.embeddings(input_ids=input_ids)
         key_ok = attention_mask.bool()[:, None, None, :]  # (T, 1, 1, L)
         if bool(key_ok.all()):
@@ -233,11 +234,15 @@ class Scorer:
         q = self._heads(sa.query(q_in), heads)
         k = self._heads(sa.key(h), heads)
         v = self._heads(sa.value(h), heads)
-        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_ok, scale=1.0 / math.sqrt(sa.attention_head_size))
+        ctx = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=key_ok, scale=1.0 / math.sqrt(sa.attention_head_size)
+        )
         ctx = ctx.transpose(1, 2).reshape(q_in.shape)
         return block.output(ctx, q_in)
 
-    def _cross_attention(self, block, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_photos: int):
+    def _cross_attention(
+        self, block, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_photos: int
+    ):
         sa = block.self
         heads = sa.num_attention_heads
         n, length, c = h.shape
@@ -253,7 +258,12 @@ class Scorer:
         for layer in self.model.text_encoder.encoder.layer:
             sa = layer.crossattention.self
             heads = sa.num_attention_heads
-            out.append((self._heads(sa.key(image.embeds), heads), self._heads(sa.value(image.embeds), heads)))
+            out.append(
+                (
+                    self._heads(sa.key(image.embeds), heads),
+                    self._heads(sa.value(image.embeds), heads),
+                )
+            )
         return out
 
     # ----------------------------------------------------------------------------- scores

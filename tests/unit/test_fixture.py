@@ -28,5 +28,7 @@ def test_different_photos_score_differently(tiny_scorer):
 
 def test_different_sentences_score_differently(tiny_scorer):
     image = resize_for_model(scene(300, 200, 1))[None]
-    scores = tiny_scorer.score(image, tiny_scorer.encode_sentences(["a dog", "three cats on a red car"]))
+    scores = tiny_scorer.score(
+        image, tiny_scorer.encode_sentences(["a dog", "three cats on a red car"])
+    )
     assert abs(float(scores.itm[0, 0] - scores.itm[0, 1])) > 1e-4

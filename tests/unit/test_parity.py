@@ -30,7 +30,11 @@ def reference(tiny_model_dir):
         with torch.no_grad():
             itm_scores = model(**inputs)[0]
             cosine_score = model(**inputs, use_itm_head=False)[0]
-        return itm_scores[0].numpy(), float(torch.softmax(itm_scores, dim=1)[0, 1]), float(cosine_score[0, 0])
+        return (
+            itm_scores[0].numpy(),
+            float(torch.softmax(itm_scores, dim=1)[0, 1]),
+            float(cosine_score[0, 0]),
+        )
 
     return card
 
@@ -43,7 +47,14 @@ def photos(tmp_path_factory):
 
 def test_lossless_photos_match_model_card_within_1e5(tiny_scorer, reference, photos):
     names = [n for n in photos if not n.endswith(".jpg")]
-    assert {"rotated-exif6.png", "cmyk.tif", "rgba.png", "gray.png", "gray16.png", "one-pixel.png"} <= set(names)
+    assert {
+        "rotated-exif6.png",
+        "cmyk.tif",
+        "rgba.png",
+        "gray.png",
+        "gray16.png",
+        "one-pixel.png",
+    } <= set(names)
     decoded = [decode_photo(photos[n]) for n in names]
     sentences = tiny_scorer.encode_sentences(SENTENCES)
     scores = tiny_scorer.score(np.stack([resize_for_model(im) for im in decoded]), sentences)
@@ -117,9 +128,13 @@ def test_stock_forward_broadcasts_one_image_over_many_texts(tiny_model_dir):
     text = processor(text=SENTENCES[:3], padding=True, return_tensors="pt")
     pix = processor(images=scene(100, 100, 1), return_tensors="pt").pixel_values
     with torch.no_grad():
-        one = model(input_ids=text.input_ids, attention_mask=text.attention_mask, pixel_values=pix)[0]
+        one = model(input_ids=text.input_ids, attention_mask=text.attention_mask, pixel_values=pix)[
+            0
+        ]
         rep = model(
-            input_ids=text.input_ids, attention_mask=text.attention_mask, pixel_values=pix.expand(3, -1, -1, -1)
+            input_ids=text.input_ids,
+            attention_mask=text.attention_mask,
+            pixel_values=pix.expand(3, -1, -1, -1),
         )[0]
     torch.testing.assert_close(one, rep, atol=1e-5, rtol=0)
 
