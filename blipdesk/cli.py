@@ -1,22 +1,79 @@
-"""The headless command line. Never imports Qt: it starts fast and runs on servers."""
+"""The headless command line. Never imports Qt: it starts fast and runs on servers.
+
+    blipdesk [--data-dir DIR] tags add NAME [SENTENCE ...] [--threshold P]
+    blipdesk [--data-dir DIR] tags list [--json]
+    blipdesk [--data-dir DIR] tags remove NAME
+    blipdesk [--data-dir DIR] scan FOLDER... [--model M] [--device D] [--precision P]
+                                             [--batch-size N] [--no-recursive]
+    blipdesk [--data-dir DIR] search SENTENCE FOLDER... [--top K] [--model M] [--json]
+    blipdesk [--data-dir DIR] export FOLDER... [--format json|csv] [--output FILE] [--model M]
+    blipdesk [--data-dir DIR] [FOLDER]          # the desktop app
+
+Which one: the first positional word. A command name selects the command; anything else (or
+nothing) opens the app, so ``blipdesk ~/Photos`` works; a word that is neither a command nor an
+existing path is a usage error. A folder that happens to be called like a
+command is opened with a path spelling (``blipdesk ./scan``).
+
+Exit codes: 0 done (a scan that met unreadable photos still ran: they are listed on stderr),
+1 a failure the person can fix (one line on stderr), 2 bad usage, 130 interrupted (Ctrl-C; work
+finished before it stays in the cache).
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
+import logging
+import os
+import signal
 import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
 
 from blipdesk import __version__
-from blipdesk.errors import UserError
+from blipdesk.errors import ModelError, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("tags", "scan", "search", "export")
+
+log = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="blipdesk",
-        description="Tag local photos with sentences, scored by BLIP image-text matching. "
-        "Without a command, opens the desktop app.",
-    )
+class UsageError(UserError):
+    """The command line asks for something impossible (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Chooses between the commands and the app by the first positional word (module docstring)."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        tokens = list(sys.argv[1:] if args is None else args)
+        if not self._wants_command(tokens):
+            return _gui_parser().parse_args(tokens, namespace)
+        return super().parse_args(tokens, namespace)
+
+    @staticmethod
+    def _wants_command(tokens: Sequence[str]) -> bool:
+        skip = False
+        for token in tokens:
+            if skip:
+                skip = False
+            elif token == "--data-dir":
+                skip = True
+            elif token in ("-h", "--help", "--version"):
+                return True
+            elif token == "--" or not token.startswith("-"):
+                # Not a command and not a folder (a typo like "sacn"): argparse says so, exit 2.
+                return token in COMMANDS or not os.path.exists(token)
+        return False
+
+
+def _add_global(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"blipdesk {__version__}")
     parser.add_argument(
         "--data-dir",
@@ -24,16 +81,444 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep all of blipdesk's state (settings, tags, cache, thumbnails) under DIR "
         "(default: $BLIPDESK_DATA_DIR, else the platform's user data folder)",
     )
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blipdesk", description="Open the desktop app.")
+    _add_global(parser)
     parser.add_argument("folder", nargs="?", help="open the app on this folder")
     parser.set_defaults(command=None)
+    return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
+    parser.add_argument(
+        "--model", metavar="ID_OR_DIR", help="hub id or local model folder (default: settings)"
+    )
+    if not compute:
+        return
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: settings)")
+    parser.add_argument("--precision", help="auto, fp32, bf16 or fp16 (default: settings)")
+    parser.add_argument("--batch-size", type=_positive_int, metavar="N", help="photos per batch")
+    parser.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
+    parser.add_argument(
+        "--feature-cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the vision tower's output on disk (~1.2 MB per photo with the real model) so "
+        "new sentences score without it (default: settings)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="blipdesk",
+        usage="blipdesk [--data-dir DIR] {tags,scan,search,export} ... | blipdesk [FOLDER]",
+        description="Tag local photos with sentences, scored by BLIP image-text matching. "
+        "Without a command, opens the desktop app (on FOLDER when given).",
+    )
+    _add_global(parser)
+    parser.set_defaults(command=None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tags = sub.add_parser("tags", help="add, list or remove tags")
+    tags_sub = tags.add_subparsers(dest="tags_command", metavar="ACTION", required=True)
+    add = tags_sub.add_parser("add", help="add a tag (or replace its sentences and threshold)")
+    add.add_argument("name")
+    add.add_argument("sentences", nargs="*", metavar="SENTENCE", help="default: NAME itself")
+    add.add_argument("--threshold", type=_probability, metavar="P", help="default 0.5")
+    add.set_defaults(handler=_tags_add)
+    lst = tags_sub.add_parser("list", help="list the tags")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_tags_list)
+    rm = tags_sub.add_parser("remove", help="remove a tag (its cached scores stay)")
+    rm.add_argument("name")
+    rm.set_defaults(handler=_tags_remove)
+
+    scan = sub.add_parser("scan", help="score the photos under folders against every tag")
+    scan.add_argument("folders", nargs="+", metavar="FOLDER")
+    _add_model_options(scan, compute=True)
+    scan.set_defaults(handler=_scan)
+
+    search = sub.add_parser("search", help="rank the photos under folders for a sentence")
+    search.add_argument("sentence")
+    search.add_argument("folders", nargs="+", metavar="FOLDER")
+    search.add_argument("--top", type=_positive_int, default=10, metavar="K")
+    search.add_argument(
+        "--candidates", type=_positive_int, metavar="N", help="ITM-rerank the N best by cosine"
+    )
+    search.add_argument("--json", action="store_true")
+    _add_model_options(search, compute=True)
+    search.set_defaults(handler=_search)
+
+    export = sub.add_parser("export", help="write cached tags and scores (never loads the model)")
+    export.add_argument("folders", nargs="+", metavar="FOLDER")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--output", metavar="FILE", help="default: standard output")
+    export.add_argument("--no-recursive", action="store_true")
+    _add_model_options(export, compute=False)
+    export.set_defaults(handler=_export)
     return parser
 
 
 def run(ns: argparse.Namespace) -> int:
     try:
         return ns.handler(ns)
+    except UsageError as exc:
+        print(f"blipdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except UserError as exc:
         print(f"blipdesk: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        print("blipdesk: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        where = _log_traceback(ns)
+        print(f"blipdesk: internal error: {exc!r} (details in {where})", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _log_traceback(ns: argparse.Namespace) -> str:
+    from blipdesk.paths import resolve_paths
+
+    try:
+        path = resolve_paths(ns.data_dir).ensure().log_file
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} blipdesk {ns.command}\n")
+            fh.write(traceback.format_exc())
+        return str(path)
+    except OSError:
+        traceback.print_exc()
+        return "the traceback above"
+
+
+# ----------------------------------------------------------------------------------- context
+
+
+class _Context:
+    """Paths, settings and the writer connection for one command."""
+
+    def __init__(self, ns: argparse.Namespace) -> None:
+        from blipdesk.paths import resolve_paths
+        from blipdesk.settings import SettingsFile
+
+        self.ns = ns
+        self.paths = resolve_paths(ns.data_dir).ensure()
+        self.settings_file = SettingsFile(self.paths.settings_file)
+        self.settings = self.settings_file.load()
+        if self.settings_file.problem:
+            print(f"blipdesk: {self.settings_file.problem}", file=sys.stderr)
+
+    def library(self):
+        from blipdesk.store import Library
+
+        return Library.open(self.paths.database)
+
+    def spec(self):
+        from blipdesk.core.model import ModelSpec
+
+        if self.ns.model:
+            return ModelSpec(self.ns.model)
+        return ModelSpec(self.settings.model, self.settings.model_revision)
+
+    def options(self):
+        from blipdesk.core.engine import ScanOptions
+
+        feature_cache = self.ns.feature_cache
+        return ScanOptions(
+            batch_size=self.ns.batch_size or self.settings.batch_size,
+            recursive=not self.ns.no_recursive and self.settings.recursive,
+            feature_cache=self.settings.feature_cache if feature_cache is None else feature_cache,
+            features_dir=self.paths.features_dir,
+        )
+
+    def scorer(self):
+        from blipdesk.core.engine import lazy_scorer
+
+        return lazy_scorer(
+            self.spec(),
+            self.ns.device or self.settings.device,
+            self.ns.precision or self.settings.precision,
+            self.settings.first_token,
+        )
+
+
+def _folders(names: Sequence[str]) -> list[str]:
+    out = []
+    for name in names:
+        path = Path(name).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"{name} is not a folder.")
+        out.append(str(path.resolve()))
+    return out
+
+
+# ----------------------------------------------------------------------------------- tags
+
+
+def _tags_add(ns: argparse.Namespace) -> int:
+    from blipdesk.store import DEFAULT_THRESHOLD, Tag
+
+    ctx = _Context(ns)
+    with ctx.library() as library:
+        old = library.tag(ns.name)
+        threshold = ns.threshold
+        if threshold is None:
+            threshold = old.threshold if old else DEFAULT_THRESHOLD
+        tag = Tag(ns.name, tuple(ns.sentences or [ns.name]), threshold, old.colour if old else None)
+        library.put_tag(tag)
+    verb = "updated" if old else "added"
+    print(f"{verb} tag {tag.name!r}: {len(tag.sentences)} sentence(s), threshold {threshold:g}")
+    return EXIT_OK
+
+
+def _tag_json(tag) -> dict:
+    return {"name": tag.name, "sentences": list(tag.sentences), "threshold": tag.threshold}
+
+
+def _tags_list(ns: argparse.Namespace) -> int:
+    ctx = _Context(ns)
+    with ctx.library() as library:
+        tags = library.tags()
+    if ns.json:
+        print(json.dumps([_tag_json(t) for t in tags], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for tag in tags:
+        print(f"{tag.name}\t{tag.threshold:g}\t" + " | ".join(tag.sentences))
+    return EXIT_OK
+
+
+def _tags_remove(ns: argparse.Namespace) -> int:
+    ctx = _Context(ns)
+    with ctx.library() as library:
+        if not library.remove_tag(ns.name):
+            raise UserError(f"There is no tag called {ns.name!r}.")
+    print(f"removed tag {ns.name!r}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------- scan
+
+
+class _ProgressPrinter:
+    """A tqdm bar on a terminal; plain lines (at most one every 2 s) otherwise."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bar = None
+        self.last = 0.0
+        self.tty = sys.stderr is not None and sys.stderr.isatty()
+
+    def __call__(self, p) -> None:
+        if self.tty:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=p.total, unit="photo", desc=self.what, file=sys.stderr)
+            self.bar.update(p.done - self.bar.n)
+            self.bar.set_postfix(errors=p.errors, refresh=False)
+            return
+        now = time.monotonic()
+        if now - self.last < 2.0 and p.done < p.total:
+            return
+        self.last = now
+        eta = (
+            "?" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
+        )
+        print(
+            f"{self.what}: {p.done}/{p.total} photos, {p.photos_per_second:.1f} photos/s, "
+            f"ETA {eta}, {p.errors} error(s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _StopOnCtrlC:
+    """The first Ctrl-C asks the scan to stop after the batch in flight; the second one stops now."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.previous = None
+
+    def __enter__(self) -> threading.Event:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self.cancel
+
+    def _handle(self, signum, frame) -> None:
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set()
+        print(
+            "\nblipdesk: stopping after the current batch (Ctrl-C again to stop now)",
+            file=sys.stderr,
+        )
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _scan(ns: argparse.Namespace) -> int:
+    from blipdesk.core.engine import model_key, scan
+
+    ctx = _Context(ns)
+    folders = _folders(ns.folders)
+    key = model_key(ctx.spec(), ctx.settings.first_token)
+    progress = _ProgressPrinter("scan")
+    with ctx.library() as library, _StopOnCtrlC() as cancel:
+        sentences = library.all_sentences()
+        if not sentences:
+            print(
+                "blipdesk: no tags yet; storing image features only (for search)", file=sys.stderr
+            )
+        try:
+            summary = scan(
+                library,
+                folders,
+                sentences,
+                key,
+                ctx.scorer(),
+                ctx.options(),
+                progress,
+                None,
+                cancel,
+            )
+        finally:
+            progress.close()
+    for failure in summary.failures:
+        print(f"blipdesk: unreadable: {failure.path}: {failure.reason}", file=sys.stderr)
+    state = "stopped" if summary.cancelled else "done"
+    print(
+        f"scan {state}: {summary.photos} photos, {summary.scored} scored, "
+        f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s"
+        + ("" if summary.model_loaded else " (all cached; model not loaded)"),
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED if summary.cancelled else EXIT_OK
+
+
+def _search(ns: argparse.Namespace) -> int:
+    from blipdesk.core.engine import model_key, search
+
+    ctx = _Context(ns)
+    folders = _folders(ns.folders)
+    key = model_key(ctx.spec(), ctx.settings.first_token)
+    progress = _ProgressPrinter("indexing")
+    with ctx.library() as library, _StopOnCtrlC() as cancel:
+        try:
+            hits = search(
+                library, folders, ns.sentence, key, ctx.scorer(), ns.top, ns.candidates,
+                ctx.options(), progress, cancel,
+            )  # fmt: skip
+        finally:
+            progress.close()
+    if cancel.is_set():
+        return EXIT_INTERRUPTED
+    if ns.json:
+        results = [{"path": h.path, "itm": h.itm, "cosine": h.cosine} for h in hits]
+        doc = {"model": key.source, "sentence": ns.sentence, "results": results}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print("rank\titm\tcosine\tpath")
+        for rank, h in enumerate(hits, 1):
+            itm = "-" if h.itm is None else f"{h.itm:.4f}"
+            print(f"{rank}\t{itm}\t{h.cosine:.4f}\t{h.path}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------- export
+
+
+def _export_key(ctx: _Context, library) -> tuple[str, str]:
+    """(score key, model name) without loading the model; falls back to the cache's own record of
+    the model when its files are not on this machine."""
+    from blipdesk.core.engine import model_key
+
+    spec = ctx.spec()
+    try:
+        key = model_key(spec, ctx.settings.first_token)
+        return key.score_key, key.source
+    except ModelError:
+        source = str(Path(spec.source).expanduser().resolve()) if spec.is_local else spec.source
+        found = library.latest_score_key(source)
+        if found is None:
+            raise
+        return found, source
+
+
+def export_document(library, score_key: str, model: str, folders, recursive: bool = True) -> dict:
+    """The export JSON document (see the README's format)."""
+    tags = library.tags()
+    photos = []
+    for result in library.photo_results(score_key, folders, recursive, tags):
+        photo_tags = {
+            name: {
+                "score": ts.score,
+                "match": ts.match,
+                "sentences": {
+                    s: {"itm": v.itm, "cosine": v.cosine} for s, v in ts.sentences.items()
+                },
+            }
+            for name, ts in result.tags.items()
+        }
+        photos.append({"path": result.path, "error": result.error, "tags": photo_tags})
+    return {"model": model, "tags": [_tag_json(t) for t in tags], "photos": photos}
+
+
+def export_csv(doc: dict) -> str:
+    """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "tag", "sentence", "itm", "cosine", "match"])
+    for photo in doc["photos"]:
+        for name, tag in photo["tags"].items():
+            for sentence, s in tag["sentences"].items():
+                match = s["itm"] >= next(t["threshold"] for t in doc["tags"] if t["name"] == name)
+                writer.writerow(
+                    [photo["path"], name, sentence, s["itm"], s["cosine"], str(match).lower()]
+                )
+    return out.getvalue()
+
+
+def _export(ns: argparse.Namespace) -> int:
+    ctx = _Context(ns)
+    folders = _folders(ns.folders)
+    with ctx.library() as library:
+        score_key, model = _export_key(ctx, library)
+        doc = export_document(library, score_key, model, folders, not ns.no_recursive)
+    text = (
+        json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        if ns.format == "json"
+        else export_csv(doc)
+    )
+    if ns.output:
+        try:
+            tmp = f"{ns.output}.tmp-{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            os.replace(tmp, ns.output)
+        except OSError as exc:
+            raise UserError(f"Cannot write {ns.output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

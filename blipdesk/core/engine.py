@@ -1,0 +1,581 @@
+"""The scan pipeline: find photos -> diff against the cache -> decode ahead -> score -> write.
+
+Qt-free: the GUI's inference worker and the CLI call the same API.
+
+    key = model_key(ModelSpec(...), first_token)          # cheap: no torch, no weights
+    with Library.open(paths.database) as library:           # the writer, owned by this thread
+        summary = scan(library, folders, sentences, key,
+                       scorer=lazy_scorer(spec, "auto", "auto", first_token),
+                       options=ScanOptions(batch_size=8, features_dir=paths.features_dir),
+                       on_progress=..., on_batch=..., cancel=threading.Event(),
+                       pause=threading.Event())
+
+* The model is loaded only when the diff finds work: ``scorer`` is a zero-argument callable that
+  is called at most once, and never when every photo+sentence is already cached. The GUI passes
+  one that returns its warm ``Scorer``; tests pass one that fails if called.
+* ``on_progress(ScanProgress)`` after every batch; ``on_batch(ScanBatch)`` with each batch's
+  immutable results, after they are committed. Both run on the scanning thread.
+* ``cancel`` (set: stop after the batch in flight) and ``pause`` (set: wait between batches) are
+  checked between batches. Everything finished stays committed.
+* Each batch is written in one transaction, so a crash loses at most the batch in flight.
+* Decoding runs ahead in worker processes (torch-free: they import only imaging), falling back to
+  threads where processes cannot be started.
+
+This module imports neither torch nor the scorer at import time, so decode workers stay light.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from blipdesk.core.feature_cache import FeatureCache
+from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
+from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
+from blipdesk.errors import PhotoError
+from blipdesk.store import Library, PhotoRecord, ScoreRow
+
+if TYPE_CHECKING:
+    from blipdesk.core.model import LoadedModel
+    from blipdesk.core.scorer import Scorer, Scores, Sentences
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(".jpg .jpeg .png .webp .gif .bmp .tif .tiff .heic .heif".split())
+HASH_CHUNK = 64 * 1024
+
+
+# ----------------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """What scores are keyed by, known before (and without) loading the model."""
+
+    score_key: str  # model weights + first token + decoding rule
+    image_key: str  # what the vision output depends on: weights + decoding rule
+    source: str  # hub id, or the local folder's absolute path
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    batch_size: int = 8
+    recursive: bool = True
+    feature_cache: bool = False  # keep vision outputs under features_dir (see feature_cache.py)
+    features_dir: Path | None = None
+    decode_workers: int | None = None  # None: one per CPU beyond the first, at most 4
+    use_processes: bool = True
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    done: int  # photos handled in this scan (scored or failed)
+    total: int  # photos this scan has to handle
+    errors: int
+    photos_per_second: float
+    eta_seconds: float | None  # None until a rate is known
+
+
+@dataclass(frozen=True)
+class PhotoFailure:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanBatch:
+    """One committed batch. ``scores`` arrays are read-only; row i belongs to ``contents[i]``,
+    which every path in ``paths[i]`` holds."""
+
+    contents: tuple[str, ...]
+    paths: tuple[tuple[str, ...], ...]
+    sentences: tuple[str, ...]
+    scores: Scores | None
+    failures: tuple[PhotoFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    photos: int  # photo files found
+    scored: int  # photos that went through the model in this scan
+    failures: tuple[PhotoFailure, ...]
+    cancelled: bool
+    model_loaded: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    content: str
+    paths: tuple[str, ...]
+    sentences: tuple[str, ...]  # not yet scored
+    needs_features: bool  # no ITC image feature cached yet
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    path: str
+    cosine: float
+    itm: float | None  # None outside the ITM-reranked candidates
+
+
+# ----------------------------------------------------------------------------------- keys
+
+
+def model_key(spec: ModelSpec, first_token: str = "cls") -> ModelKey:
+    """The keys for ``spec`` without torch (raises ``ModelError`` when the model is unavailable)."""
+    _folder, identity = resolve_folder(spec)
+    return ModelKey(
+        score_key(identity, first_token),
+        f"{identity.key}|decode={DECODE_RULE_VERSION}",
+        identity.source,
+        identity.revision,
+    )
+
+
+def lazy_scorer(
+    spec: ModelSpec,
+    device: str = "auto",
+    precision: str = "auto",
+    first_token: str = "cls",
+    loader: Callable[..., LoadedModel] = load_model,
+) -> Callable[[], Scorer]:
+    """A scorer factory that loads the model on first call and returns the same scorer after."""
+    made: list[Scorer] = []
+    lock = threading.Lock()
+
+    def get() -> Scorer:
+        with lock:
+            if not made:
+                from blipdesk.core.device import configure_threads, resolve_placement
+                from blipdesk.core.scorer import Scorer
+
+                configure_threads()
+                made.append(Scorer(loader(spec, resolve_placement(device, precision)), first_token))
+            return made[0]
+
+    return get
+
+
+# ----------------------------------------------------------------------------------- files
+
+
+def find_photos(folders: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[str]:
+    """Absolute paths of the photos under ``folders`` (hidden folders skipped), sorted."""
+    found: set[str] = set()
+    for folder in folders:
+        root = os.path.abspath(os.path.expanduser(os.fspath(folder)))
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            found.update(
+                os.path.join(dirpath, name)
+                for name in filenames
+                if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+                and not name.startswith(".")
+            )
+            if not recursive:
+                break
+    return sorted(found)
+
+
+def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
+    """A cheap content key: sha256 of the size, the first and the last 64 KiB.
+
+    Reads at most 128 KiB, so hashing a library is dominated by directory walking; a rename or
+    move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
+    same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
+    makes the engine re-hash, not re-score)."""
+    with open(path, "rb") as fh:
+        if size is None:
+            size = os.fstat(fh.fileno()).st_size
+        digest = hashlib.sha256(str(size).encode() + b"\0")
+        digest.update(fh.read(HASH_CHUNK))
+        if size > HASH_CHUNK:
+            fh.seek(max(HASH_CHUNK, size - HASH_CHUNK))
+            digest.update(fh.read(HASH_CHUNK))
+    return digest.hexdigest()
+
+
+def refresh_photos(
+    library: Library, folders: Sequence[str | os.PathLike[str]], recursive: bool = True
+) -> list[PhotoRecord]:
+    """Walk ``folders`` and bring the cache's file table up to date: re-hash only files whose size
+    or mtime changed, forget files that are gone. Returns the current records (sorted by path)."""
+    roots = _roots(folders)
+    known = {p.path: p for p in library.photos_under(roots, recursive)}
+    current: list[PhotoRecord] = []
+    changed: list[PhotoRecord] = []
+    for path in find_photos(roots, recursive):
+        old = known.pop(path, None)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            rec = PhotoRecord(path, 0, 0, None, f"cannot read file ({exc.strerror or exc})")
+        else:
+            if (
+                old is not None
+                and old.read_error is None
+                and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+            ):
+                current.append(old)
+                continue
+            try:
+                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
+            except OSError as exc:
+                reason = f"cannot read file ({exc.strerror or exc})"
+                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+        current.append(rec)
+        if rec != old:
+            changed.append(rec)
+    if changed:
+        library.record_photos(changed)
+    if known:
+        library.forget_photos(sorted(known))
+    return current
+
+
+def plan(
+    library: Library, photos: Sequence[PhotoRecord], sentences: Sequence[str], key: ModelKey
+) -> list[WorkItem]:
+    """What the model still has to do: one item per distinct content, in path order."""
+    by_content: dict[str, list[str]] = {}
+    for p in photos:
+        if p.content is not None:
+            by_content.setdefault(p.content, []).append(p.path)
+    missing = library.missing_work(key.score_key, list(by_content), sentences)
+    return [
+        WorkItem(content, tuple(paths), *missing[content])
+        for content, paths in by_content.items()
+        if content in missing
+    ]
+
+
+# ----------------------------------------------------------------------------------- decoding
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def decode_for_model(path: str) -> tuple[np.ndarray | None, str | None]:
+    """Runs in a decode worker: the photo as uint8 (384, 384, 3), or the reason it failed."""
+    try:
+        return load_for_model(path), None
+    except PhotoError as exc:
+        return None, exc.reason
+
+
+def _decode_pool(options: ScanOptions) -> cf.Executor:
+    workers = options.decode_workers or max(1, min(4, (os.cpu_count() or 2) - 1))
+    if options.use_processes:
+        try:
+            return cf.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+            )
+        except (OSError, NotImplementedError, ImportError, PermissionError) as exc:
+            log.warning("decode processes unavailable (%s); decoding in threads", exc)
+    return cf.ThreadPoolExecutor(workers, thread_name_prefix="decode")
+
+
+def _decoded(future: cf.Future, path: str) -> tuple[np.ndarray | None, str | None]:
+    try:
+        return future.result()
+    except cf.process.BrokenProcessPool:
+        log.warning("a decode worker died; decoding %s in this thread", path)
+        return decode_for_model(path)
+
+
+# ----------------------------------------------------------------------------------- scoring
+
+
+def score_pixels(scorer: Scorer, images: np.ndarray, sentences: Sentences):
+    """The unit of work, a pure function (photos, sentences, model) -> (image features, scores)."""
+    features = scorer.encode_images(scorer.pixels(images))
+    return features, scorer.score_features(features, sentences)
+
+
+def score_cached(scorer: Scorer, embeds: np.ndarray, itc: np.ndarray, sentences: Sentences):
+    """``score_pixels`` for photos whose vision output is cached: no decoding, no vision pass."""
+    import torch
+
+    from blipdesk.core.scorer import ImageFeatures
+
+    features = ImageFeatures(
+        torch.from_numpy(embeds).to(scorer.device, scorer.dtype),
+        torch.from_numpy(itc).to(scorer.device, torch.float32),
+    )
+    return features, scorer.score_features(features, sentences)
+
+
+def _frozen(scores: Scores) -> Scores:
+    for array in (scores.itm, scores.cosine, scores.itm_logits):
+        array.flags.writeable = False
+    return scores
+
+
+class _Rate:
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.errors = total, 0, 0
+        self.start = time.monotonic()
+
+    def progress(self) -> ScanProgress:
+        elapsed = time.monotonic() - self.start
+        rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
+        eta = (self.total - self.done) / rate if rate else None
+        return ScanProgress(self.done, self.total, self.errors, rate, eta)
+
+
+def scan(
+    library: Library,
+    folders: Sequence[str | os.PathLike[str]],
+    sentences: Sequence[str],
+    key: ModelKey,
+    scorer: Callable[[], Scorer],
+    options: ScanOptions = ScanOptions(),
+    on_progress: Callable[[ScanProgress], None] | None = None,
+    on_batch: Callable[[ScanBatch], None] | None = None,
+    cancel: threading.Event | None = None,
+    pause: threading.Event | None = None,
+) -> ScanSummary:
+    """Score every photo under ``folders`` against ``sentences``, skipping what the cache holds.
+
+    Also stores each photo's ITC image feature (for free-text search) even with no sentences.
+    ``library`` must be the writer, used only from this thread. See the module docstring."""
+    started = time.monotonic()
+    photos = refresh_photos(library, folders, options.recursive)
+    failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
+    known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
+    failures += [
+        PhotoFailure(p.path, known_bad[p.content]) for p in photos if p.content in known_bad
+    ]
+    work = plan(library, photos, tuple(dict.fromkeys(sentences)), key)
+    done = run_work(library, work, key, scorer, options, on_progress, on_batch, cancel, pause)
+    return ScanSummary(
+        photos=len(photos),
+        scored=done.scored,
+        failures=(*failures, *done.failures),
+        cancelled=done.cancelled,
+        model_loaded=done.model_loaded,
+        seconds=time.monotonic() - started,
+    )
+
+
+@dataclass
+class _Done:
+    scored: int = 0
+    failures: list[PhotoFailure] = field(default_factory=list)
+    cancelled: bool = False
+    model_loaded: bool = False
+
+
+def run_work(
+    library: Library,
+    work: Sequence[WorkItem],
+    key: ModelKey,
+    scorer_factory: Callable[[], Scorer],
+    options: ScanOptions = ScanOptions(),
+    on_progress: Callable[[ScanProgress], None] | None = None,
+    on_batch: Callable[[ScanBatch], None] | None = None,
+    cancel: threading.Event | None = None,
+    pause: threading.Event | None = None,
+) -> _Done:
+    """Run planned work items through the model in batches (the second half of ``scan``)."""
+    done = _Done()
+    cancel = cancel or threading.Event()
+    if not work or cancel.is_set():
+        done.cancelled = cancel.is_set()
+        return done
+    features_cache = (
+        FeatureCache(options.features_dir, key.image_key)
+        if options.feature_cache and options.features_dir is not None
+        else None
+    )
+    # Photos whose vision output is on disk skip decoding (their ITC feature must be cached too).
+    from_disk = {
+        w.content
+        for w in work
+        if features_cache is not None and not w.needs_features and features_cache.has(w.content)
+    }
+    library.ensure_model(key.score_key, key.source, key.revision)
+    scorer = scorer_factory()
+    done.model_loaded = True
+    if scorer.score_key != key.score_key:
+        raise RuntimeError(f"scorer is keyed {scorer.score_key!r}, scan expected {key.score_key!r}")
+    all_sentences = tuple(dict.fromkeys(s for w in work for s in w.sentences))
+    encoded = {s: i for i, s in enumerate(all_sentences)}
+    text = scorer.encode_sentences(all_sentences)
+    batch_size = max(1, options.batch_size)
+    rate = _Rate(len(work))
+    pool = _decode_pool(options) if len(from_disk) < len(work) else None
+    pending: deque[tuple[WorkItem, cf.Future | None]] = deque()
+    queue = iter(work)
+
+    def top_up() -> None:
+        while len(pending) < 3 * batch_size:
+            item = next(queue, None)
+            if item is None:
+                return
+            needs_decode = item.content not in from_disk
+            fut = pool.submit(decode_for_model, item.paths[0]) if needs_decode and pool else None
+            pending.append((item, fut))
+
+    try:
+        top_up()
+        while pending:
+            while pause is not None and pause.is_set() and not cancel.is_set():
+                cancel.wait(0.1)
+            if cancel.is_set():
+                done.cancelled = True
+                break
+            batch = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
+            top_up()
+            _score_batch(library, batch, key, scorer, text, encoded, features_cache, on_batch, done)
+            rate.done += len(batch)
+            rate.errors = len(done.failures)
+            if on_progress is not None:
+                on_progress(rate.progress())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return done
+
+
+def _subset(text: Sentences, indices: list[int]) -> Sentences:
+    from blipdesk.core.scorer import Sentences
+
+    return Sentences(
+        tuple(text.texts[i] for i in indices),
+        text.input_ids[indices],
+        text.attention_mask[indices],
+        text.itc[indices],
+        tuple(text.truncated[i] for i in indices),
+    )
+
+
+def _score_batch(library, batch, key, scorer, text, encoded, features_cache, on_batch, done):
+    """Decode results in, scores out, one transaction, then hand the batch on."""
+    failures: list[PhotoFailure] = []
+    errors: dict[str, str] = {}
+    ready: list[tuple[WorkItem, np.ndarray | None]] = []  # image, or None when cached on disk
+    for item, future in batch:
+        if future is None:
+            ready.append((item, None))
+            continue
+        image, reason = _decoded(future, item.paths[0])
+        if image is None:
+            errors[item.content] = reason or "unknown error"
+            failures.extend(PhotoFailure(p, errors[item.content]) for p in item.paths)
+        else:
+            ready.append((item, image))
+    groups: dict[tuple[tuple[str, ...], bool], list[tuple[WorkItem, np.ndarray | None]]] = {}
+    for item, image in ready:
+        groups.setdefault((item.sentences, image is None), []).append((item, image))
+    rows: list[ScoreRow] = []
+    itc_rows: dict[str, np.ndarray] = {}
+    results: list[ScanBatch] = []
+    for (sentences, cached), members in groups.items():
+        subset = _subset(text, [encoded[s] for s in sentences])
+        contents = [m.content for m, _ in members]
+        if cached:
+            itc = library.image_features(key.score_key, contents)
+            embeds = np.stack([features_cache.load(c) for c in contents])
+            features, scores = score_cached(
+                scorer, embeds, np.stack([itc[c] for c in contents]), subset
+            )
+        else:
+            features, scores = score_pixels(scorer, np.stack([im for _, im in members]), subset)
+            itc_np = features.itc.float().cpu().numpy()
+            itc_rows.update(zip(contents, itc_np, strict=True))
+            if features_cache is not None:
+                embeds_np = features.embeds.to("cpu").half().numpy()
+                for content, e in zip(contents, embeds_np, strict=True):
+                    features_cache.save(content, e)
+        for i, content in enumerate(contents):
+            for j, sentence in enumerate(sentences):
+                logits = scores.itm_logits[i, j]
+                rows.append(
+                    ScoreRow(
+                        content,
+                        sentence,
+                        float(scores.itm[i, j]),
+                        float(logits[0]),
+                        float(logits[1]),
+                        float(scores.cosine[i, j]),
+                    )
+                )
+        paths = tuple(m.paths for m, _ in members)
+        results.append(ScanBatch(tuple(contents), paths, sentences, _frozen(scores)))
+    library.write_batch(key.score_key, rows, itc_rows, errors)
+    done.scored += len(ready)
+    done.failures.extend(failures)
+    if on_batch is not None:
+        if failures:
+            results.append(ScanBatch((), (), (), None, tuple(failures)))
+        for result in results:
+            on_batch(result)
+
+
+# ----------------------------------------------------------------------------------- search
+
+
+def search(
+    library: Library,
+    folders: Sequence[str | os.PathLike[str]],
+    sentence: str,
+    key: ModelKey,
+    scorer: Callable[[], Scorer],
+    top: int = 10,
+    candidates: int | None = None,
+    options: ScanOptions = ScanOptions(),
+    on_progress: Callable[[ScanProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[SearchHit]:
+    """BLIP's retrieval recipe over a folder: rank every photo by ITC cosine (cached image
+    features, so only the sentence is encoded), then rerank the best ``candidates`` by ITM.
+
+    Photos without cached image features are scanned first (features only). Returns the ITM-ranked
+    candidates first (best ITM first), then the rest by cosine, ``top`` in all."""
+    summary = scan(library, folders, (), key, scorer, options, on_progress, cancel=cancel)
+    if summary.cancelled:
+        return []
+    photos = [p for p in library.photos_under(_roots(folders), options.recursive) if p.content]
+    itc = library.image_features(key.score_key, [p.content for p in photos])
+    photos = [p for p in photos if p.content in itc]
+    if not photos:
+        return []
+    the_scorer = scorer()
+    text = the_scorer.encode_sentences([sentence])
+    matrix = np.stack([itc[p.content] for p in photos])
+    cosine = matrix @ text.itc.float().cpu().numpy()[0]
+    order = np.argsort(-cosine, kind="stable")
+    k = min(len(photos), candidates or max(top, 16))
+    best = [photos[i] for i in order[:k]]
+    work = plan(library, best, (sentence,), key)
+    run_work(library, work, key, lambda: the_scorer, options, on_progress, cancel=cancel)
+    scores = library.sentence_scores(key.score_key, [p.content for p in best], (sentence,))
+    hits = [
+        SearchHit(p.path, float(cosine[i]), scores[p.content][sentence].itm)
+        for i, p in zip(order[:k], best, strict=True)
+        if sentence in scores[p.content]
+    ]
+    hits.sort(key=lambda h: -(h.itm or 0.0))
+    hits += [SearchHit(photos[i].path, float(cosine[i]), None) for i in order[k:]]
+    return hits[:top]
+
+
+def _roots(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
+    return [os.path.abspath(os.path.expanduser(os.fspath(f))) for f in folders]

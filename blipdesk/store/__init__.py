@@ -1,0 +1,28 @@
+"""The library cache (SQLite). Every SQL statement of blipdesk lives in this package."""
+
+from blipdesk.store.library import (
+    DEFAULT_THRESHOLD,
+    Library,
+    PhotoRecord,
+    PhotoResult,
+    ScoreRow,
+    SentenceScore,
+    Tag,
+    TagScore,
+    derive_tags,
+)
+from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "SCHEMA_VERSION",
+    "DatabaseTooNewError",
+    "Library",
+    "PhotoRecord",
+    "PhotoResult",
+    "ScoreRow",
+    "SentenceScore",
+    "Tag",
+    "TagScore",
+    "derive_tags",
+]

@@ -1,0 +1,453 @@
+"""The library cache: tags, photos and their scores. Every SQL statement of blipdesk lives here.
+
+Threads: a ``Library`` wraps one sqlite3 connection, usable only from the thread that opened it
+(sqlite3's ``check_same_thread``). The scan thread opens the one writer
+(``Library.open(path)``); the GUI and other readers open their own (``readonly=True``). WAL lets
+readers and the writer run side by side; keep read calls short so checkpoints can run.
+
+Scores are derived data. A tag's score is the best ITM probability over its sentences and a photo
+carries the tag when that score reaches the tag's threshold: both are computed at read time
+(``derive_tags``), so moving a threshold re-tags at once and never needs the model.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from blipdesk.errors import UserError
+from blipdesk.store.schema import connect
+
+DEFAULT_THRESHOLD = 0.5
+_CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    sentences: tuple[str, ...]
+    threshold: float = DEFAULT_THRESHOLD
+    colour: str | None = None
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """What the cache knows about one file: where it is and which content it holds."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content: str | None  # the content hash; None when the file could not be read
+    read_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    itm: float
+    cosine: float
+    logit_no: float
+    logit_yes: float
+
+
+@dataclass(frozen=True)
+class TagScore:
+    score: float  # best ITM probability over the tag's scored sentences
+    match: bool
+    sentences: Mapping[str, SentenceScore]
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """One photo as the person sees it: its error, or its tags derived from cached scores."""
+
+    path: str
+    error: str | None
+    tags: Mapping[str, TagScore] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One (photo content, sentence) result to store."""
+
+    content: str
+    sentence: str
+    itm: float
+    logit_no: float
+    logit_yes: float
+    cosine: float
+
+
+def derive_tags(tags: Sequence[Tag], scores: Mapping[str, SentenceScore]) -> dict[str, TagScore]:
+    """A photo's tags from its sentence scores: max ITM over a tag's sentences vs its threshold.
+
+    Tags none of whose sentences are scored yet are left out (unknown is not "no match")."""
+    out: dict[str, TagScore] = {}
+    for tag in tags:
+        scored = {s: scores[s] for s in tag.sentences if s in scores}
+        if not scored:
+            continue
+        best = max(v.itm for v in scored.values())
+        out[tag.name] = TagScore(best, best >= tag.threshold, scored)
+    return out
+
+
+def folder_range(folder: str | os.PathLike[str]) -> tuple[str, str]:
+    """The [low, high) range of path strings strictly under ``folder``: an index range scan."""
+    prefix = str(folder).rstrip(os.sep) + os.sep
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Library:
+    """A connection to the cache. See the module docstring for the threading rule."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._ids: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Library:
+        path = Path(path)
+        return cls(connect(path, readonly=readonly), path, readonly)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it lands, or none of it."""
+        if self.readonly:
+            raise RuntimeError("this Library was opened read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._ids.clear()  # ids interned in the rolled-back transaction no longer exist
+            raise
+        self.conn.execute("COMMIT")
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # ------------------------------------------------------------------------------- tags
+
+    def tags(self) -> list[Tag]:
+        rows = self.conn.execute("SELECT id, name, threshold, colour FROM tags ORDER BY name")
+        tags = rows.fetchall()
+        sentences: dict[int, list[str]] = {tid: [] for tid, *_ in tags}
+        for tid, text in self.conn.execute(
+            "SELECT tag_id, text FROM tag_sentences ORDER BY tag_id, position"
+        ):
+            sentences[tid].append(text)
+        return [Tag(name, tuple(sentences[tid]), thr, col) for tid, name, thr, col in tags]
+
+    def tag(self, name: str) -> Tag | None:
+        return next((t for t in self.tags() if t.name == name), None)
+
+    def all_sentences(self) -> tuple[str, ...]:
+        """Every distinct sentence of every tag, in a stable order."""
+        return tuple(dict.fromkeys(s for t in self.tags() for s in t.sentences))
+
+    def put_tag(self, tag: Tag) -> None:
+        """Create the tag, or replace its sentences, threshold and colour."""
+        if not tag.name.strip():
+            raise UserError("A tag needs a name.")
+        if not tag.sentences or not all(s.strip() for s in tag.sentences):
+            raise UserError(f"The tag {tag.name!r} needs at least one non-empty sentence.")
+        if not 0.0 <= tag.threshold <= 1.0:
+            raise UserError(f"A threshold is a probability between 0 and 1, not {tag.threshold}.")
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO tags(name, threshold, colour) VALUES (?, ?, ?) ON CONFLICT(name) "
+                "DO UPDATE SET threshold=excluded.threshold, colour=excluded.colour",
+                (tag.name, tag.threshold, tag.colour),
+            )
+            (tid,) = self.conn.execute("SELECT id FROM tags WHERE name=?", (tag.name,)).fetchone()
+            self.conn.execute("DELETE FROM tag_sentences WHERE tag_id=?", (tid,))
+            self.conn.executemany(
+                "INSERT INTO tag_sentences(tag_id, position, text) VALUES (?, ?, ?)",
+                [(tid, i, s) for i, s in enumerate(dict.fromkeys(tag.sentences))],
+            )
+
+    def set_threshold(self, name: str, threshold: float) -> None:
+        tag = self.tag(name)
+        if tag is None:
+            raise UserError(f"There is no tag called {name!r}.")
+        self.put_tag(Tag(tag.name, tag.sentences, threshold, tag.colour))
+
+    def remove_tag(self, name: str) -> bool:
+        """Forget a tag. Its sentences' scores stay cached (re-adding it costs nothing)."""
+        with self.transaction():
+            cur = self.conn.execute("DELETE FROM tags WHERE name=?", (name,))
+        return cur.rowcount > 0
+
+    # ------------------------------------------------------------------------------- interning
+
+    def _intern(self, table: str, column: str, value: str, create: bool) -> int | None:
+        cached = self._ids.get((table, value))
+        if cached is not None:
+            return cached
+        row = self.conn.execute(f"SELECT id FROM {table} WHERE {column}=?", (value,)).fetchone()
+        if row is None:
+            if not create:
+                return None
+            row = (
+                self.conn.execute(f"INSERT INTO {table}({column}) VALUES (?)", (value,)).lastrowid,
+            )
+        self._ids[(table, value)] = int(row[0])
+        return int(row[0])
+
+    def _text_ids(self, texts: Iterable[str], create: bool = False) -> dict[str, int]:
+        ids = {t: self._intern("texts", "text", t, create) for t in dict.fromkeys(texts)}
+        return {t: i for t, i in ids.items() if i is not None}
+
+    def model_id(self, score_key: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM models WHERE score_key=?", (score_key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def ensure_model(self, score_key: str, source: str, revision: str | None = None) -> int:
+        """The model's row (its identity, for people reading the cache), created when new."""
+        found = self.model_id(score_key)
+        if found is not None:
+            return found
+        with self.transaction():
+            return int(
+                self.conn.execute(
+                    "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?)",
+                    (score_key, source, revision),
+                ).lastrowid
+            )
+
+    def latest_score_key(self, source: str) -> str | None:
+        """The most recently added score key for a model source: lets ``export`` read the cache on
+        a machine where the model itself is not available."""
+        row = self.conn.execute(
+            "SELECT score_key FROM models WHERE source=? ORDER BY id DESC LIMIT 1", (source,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # ------------------------------------------------------------------------------- photos
+
+    def photos_under(
+        self, folders: Iterable[str | os.PathLike[str]], recursive: bool = True
+    ) -> list[PhotoRecord]:
+        """The photos the cache knows under ``folders`` (absolute paths), sorted by path."""
+        out: dict[str, PhotoRecord] = {}
+        for folder in folders:
+            low, high = folder_range(folder)
+            rows = self.conn.execute(
+                "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error FROM photos p "
+                "LEFT JOIN contents c ON c.id = p.content_id WHERE p.path >= ? AND p.path < ?",
+                (low, high),
+            )
+            for path, size, mtime, content, error in rows:
+                if recursive or os.sep not in path[len(low) :]:
+                    out[path] = PhotoRecord(path, size, mtime, content, error)
+        return [out[p] for p in sorted(out)]
+
+    def record_photos(self, photos: Sequence[PhotoRecord]) -> None:
+        """Insert or update files (path -> size, mtime, content)."""
+        with self.transaction():
+            rows = []
+            for p in photos:
+                cid = (
+                    None if p.content is None else self._intern("contents", "hash", p.content, True)
+                )
+                rows.append((p.path, p.size, p.mtime_ns, cid, p.read_error))
+            self.conn.executemany(
+                "INSERT INTO photos(path, size, mtime_ns, content_id, read_error) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
+                "mtime_ns=excluded.mtime_ns, content_id=excluded.content_id, "
+                "read_error=excluded.read_error",
+                rows,
+            )
+
+    def forget_photos(self, paths: Sequence[str]) -> None:
+        """Drop files that are gone. Scores stay, keyed by content: a moved photo keeps them."""
+        with self.transaction():
+            self.conn.executemany("DELETE FROM photos WHERE path=?", [(p,) for p in paths])
+
+    # ------------------------------------------------------------------------------- scores
+
+    def missing_work(
+        self, score_key: str, contents: Sequence[str], sentences: Sequence[str]
+    ) -> dict[str, tuple[tuple[str, ...], bool]]:
+        """For each content hash that needs the model: (sentences not yet scored, features needed).
+
+        Contents with a recorded decode error under this model are not retried: the file is the
+        same bytes, so it would fail the same way."""
+        mid = self.model_id(score_key)
+        if mid is None:
+            return {c: (tuple(sentences), True) for c in dict.fromkeys(contents)}
+        text_ids = self._text_ids(sentences)
+        cids = {c: self._intern("contents", "hash", c, False) for c in dict.fromkeys(contents)}
+        known = [cid for cid in cids.values() if cid is not None]
+        done_pairs: set[tuple[int, int]] = set()
+        with_features: set[int] = set()
+        failed: set[int] = set()
+        for part in _chunks(known):
+            marks = ",".join("?" * len(part))
+            if text_ids:
+                tmarks = ",".join("?" * len(text_ids))
+                done_pairs.update(
+                    self.conn.execute(
+                        f"SELECT content_id, text_id FROM scores WHERE model_id=? "
+                        f"AND content_id IN ({marks}) AND text_id IN ({tmarks})",
+                        (mid, *part, *text_ids.values()),
+                    )
+                )
+            for table, into in (("image_features", with_features), ("decode_errors", failed)):
+                into.update(
+                    r[0]
+                    for r in self.conn.execute(
+                        f"SELECT content_id FROM {table} WHERE model_id=? AND content_id IN ({marks})",
+                        (mid, *part),
+                    )
+                )
+        out = {}
+        for content, cid in cids.items():
+            if cid in failed:
+                continue
+            todo = tuple(s for s in sentences if (cid, text_ids.get(s)) not in done_pairs)
+            needs_features = cid not in with_features
+            if todo or needs_features:
+                out[content] = (todo, needs_features)
+        return out
+
+    def write_batch(
+        self,
+        score_key: str,
+        scores: Sequence[ScoreRow],
+        features: Mapping[str, np.ndarray],
+        errors: Mapping[str, str],
+    ) -> None:
+        """One scored batch in one transaction: a crash loses at most this batch."""
+        mid = self.model_id(score_key)
+        if mid is None:
+            raise RuntimeError("ensure_model() first")
+        with self.transaction():
+            texts = self._text_ids((r.sentence for r in scores), create=True)
+
+            def cid(content: str) -> int:
+                return self._intern("contents", "hash", content, True)  # type: ignore[return-value]
+
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO scores(content_id, model_id, text_id, itm, logit_no, "
+                "logit_yes, cosine) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        cid(r.content),
+                        mid,
+                        texts[r.sentence],
+                        r.itm,
+                        r.logit_no,
+                        r.logit_yes,
+                        r.cosine,
+                    )
+                    for r in scores
+                ],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO image_features(content_id, model_id, itc) VALUES (?, ?, ?)",
+                [(cid(c), mid, np.asarray(v, np.float32).tobytes()) for c, v in features.items()],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO decode_errors(content_id, model_id, reason) VALUES (?, ?, ?)",
+                [(cid(c), mid, reason) for c, reason in errors.items()],
+            )
+
+    def sentence_scores(
+        self, score_key: str, contents: Sequence[str], sentences: Sequence[str] | None = None
+    ) -> dict[str, dict[str, SentenceScore]]:
+        """Cached scores per content hash and sentence (all cached sentences when ``None``)."""
+        mid = self.model_id(score_key)
+        out: dict[str, dict[str, SentenceScore]] = {c: {} for c in contents}
+        if mid is None or not contents:
+            return out
+        wanted = None if sentences is None else set(sentences)
+        for part in _chunks(list(dict.fromkeys(contents))):
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                "SELECT c.hash, t.text, s.itm, s.cosine, s.logit_no, s.logit_yes FROM scores s "
+                "JOIN contents c ON c.id = s.content_id JOIN texts t ON t.id = s.text_id "
+                f"WHERE s.model_id=? AND c.hash IN ({marks})",
+                (mid, *part),
+            )
+            for content, text, itm, cosine, lno, lyes in rows:
+                if wanted is None or text in wanted:
+                    out[content][text] = SentenceScore(itm, cosine, lno, lyes)
+        return out
+
+    def image_features(self, score_key: str, contents: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached ITC image features (float32, L2-normalised) per content hash."""
+        mid = self.model_id(score_key)
+        out: dict[str, np.ndarray] = {}
+        if mid is None:
+            return out
+        for part in _chunks(list(dict.fromkeys(contents))):
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                "SELECT c.hash, f.itc FROM image_features f JOIN contents c ON c.id = f.content_id "
+                f"WHERE f.model_id=? AND c.hash IN ({marks})",
+                (mid, *part),
+            )
+            out.update((content, np.frombuffer(blob, np.float32)) for content, blob in rows)
+        return out
+
+    def decode_errors(self, score_key: str, contents: Sequence[str]) -> dict[str, str]:
+        mid = self.model_id(score_key)
+        out: dict[str, str] = {}
+        if mid is None:
+            return out
+        for part in _chunks(list(dict.fromkeys(contents))):
+            marks = ",".join("?" * len(part))
+            out.update(
+                self.conn.execute(
+                    "SELECT c.hash, e.reason FROM decode_errors e JOIN contents c "
+                    f"ON c.id = e.content_id WHERE e.model_id=? AND c.hash IN ({marks})",
+                    (mid, *part),
+                )
+            )
+        return out
+
+    def photo_results(
+        self,
+        score_key: str,
+        folders: Iterable[str | os.PathLike[str]],
+        recursive: bool = True,
+        tags: Sequence[Tag] | None = None,
+    ) -> list[PhotoResult]:
+        """Photos under ``folders`` with their errors and derived tags: what views and exports show."""
+        tags = self.tags() if tags is None else tags
+        photos = self.photos_under(folders, recursive)
+        contents = [p.content for p in photos if p.content]
+        wanted = {s for t in tags for s in t.sentences}
+        scores = self.sentence_scores(score_key, contents, sorted(wanted))
+        errors = self.decode_errors(score_key, contents)
+        out = []
+        for p in photos:
+            error = p.read_error or (errors.get(p.content) if p.content else None)
+            if error is not None or p.content is None:
+                out.append(PhotoResult(p.path, error or "not read yet", {}))
+            else:
+                out.append(PhotoResult(p.path, None, derive_tags(tags, scores[p.content])))
+        return out

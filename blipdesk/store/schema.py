@@ -1,0 +1,167 @@
+"""The cache database's schema and its step-by-step migrations.
+
+``PRAGMA user_version`` holds the schema version. Every step ``n -> n + 1`` is a list of SQL
+statements run in one transaction together with the version bump, so a crash mid-migration leaves
+the previous version intact. A fresh database climbs the same ladder as an old one, so there is one
+path to test. Before migrating a database that already holds data, a copy is kept next to it
+(``library.sqlite3.v1.bak``). A database newer than this code is refused, untouched.
+
+Why the integer ids: a score row is (photo content, model, sentence) -> four numbers. Interning the
+64-character content hash, the score key and the sentence text keeps a row near 40 bytes instead of
+near 200, which matters at 10,000 photos x 20 sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from blipdesk.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Version 1: tags, photos, scores (blipdesk 0.1 development builds).
+# Version 2: tag colours, ITC image features per (content, model), decode errors per model.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            threshold REAL NOT NULL DEFAULT 0.5
+        )""",
+        """CREATE TABLE tag_sentences (
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (tag_id, position)
+        )""",
+        "CREATE TABLE texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
+        "CREATE TABLE contents (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE)",
+        """CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            score_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            revision TEXT
+        )""",
+        """CREATE TABLE photos (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_id INTEGER REFERENCES contents(id),
+            read_error TEXT
+        )""",
+        "CREATE INDEX photos_by_content ON photos(content_id)",
+        """CREATE TABLE scores (
+            content_id INTEGER NOT NULL,
+            model_id INTEGER NOT NULL,
+            text_id INTEGER NOT NULL,
+            itm REAL NOT NULL,
+            logit_no REAL NOT NULL,
+            logit_yes REAL NOT NULL,
+            cosine REAL NOT NULL,
+            PRIMARY KEY (content_id, model_id, text_id)
+        ) WITHOUT ROWID""",
+    ),
+    2: (
+        "ALTER TABLE tags ADD COLUMN colour TEXT",
+        """CREATE TABLE image_features (
+            content_id INTEGER NOT NULL,
+            model_id INTEGER NOT NULL,
+            itc BLOB NOT NULL,
+            PRIMARY KEY (content_id, model_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE decode_errors (
+            content_id INTEGER NOT NULL,
+            model_id INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (content_id, model_id)
+        ) WITHOUT ROWID""",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class DatabaseTooNewError(UserError):
+    """The database was written by a newer blipdesk; this one refuses to touch it."""
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the database at the current schema (migrating it first when needed).
+
+    Autocommit mode (``isolation_level=None``): every write goes through an explicit
+    ``BEGIN IMMEDIATE`` (see ``Library.transaction``), which takes the write lock up front instead of
+    failing with SQLITE_BUSY when a read transaction tries to upgrade.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    version = _peek_version(path)
+    if version > SCHEMA_VERSION:
+        raise DatabaseTooNewError(
+            f"The cache {path} was written by a newer blipdesk (schema {version}, this version "
+            f"understands up to {SCHEMA_VERSION}); update blipdesk, or use another --data-dir. "
+            "The file was left untouched."
+        )
+    if version < SCHEMA_VERSION:
+        conn = _open(path)
+        try:
+            migrate(conn, path, version)
+        finally:
+            conn.close()
+    conn = _open(path)
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def _peek_version(path: Path) -> int:
+    """Read ``user_version`` without writing anything (no WAL switch, no file creation)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10.0)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(
+            f"The cache {path} cannot be read ({exc}); move it away to start a fresh cache."
+        ) from None
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "PRAGMA synchronous=NORMAL"
+    )  # safe with WAL: a power cut loses the last commits only
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Climb from ``version`` to ``SCHEMA_VERSION`` one step per transaction."""
+    if version > 0:
+        backup = path.with_name(f"{path.name}.v{version}.bak")
+        log.info("keeping a copy of the cache at schema %d as %s", version, backup)
+        dest = sqlite3.connect(backup)
+        try:
+            conn.backup(dest)
+        finally:
+            dest.close()
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if current >= target:  # another process migrated meanwhile
+                conn.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={target}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("cache schema migrated to version %d", target)
