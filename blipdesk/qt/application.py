@@ -1,0 +1,117 @@
+"""The desktop app's entry point: logging, the crash dialog, style, icon, and the main window.
+
+torch is not imported here: the window appears fast, and the model loads on the inference thread
+when a scan, a search or "Try" first needs it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+log = logging.getLogger("blipdesk")
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def setup_logging(log_file: Path) -> None:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def guard_streams() -> None:
+    """Windowed apps may have no stderr/stdout; tqdm and transformers logging crash writing to
+    None (tqdm/tqdm#1523, pyinstaller/pyinstaller#7731)."""
+    if sys.stdout is None:
+        sys.stdout = io.StringIO()
+    if sys.stderr is None:
+        sys.stderr = io.StringIO()
+
+
+def install_excepthook(window_getter, log_file: Path) -> None:
+    """A bug anywhere on the GUI thread is logged and shown in a dialog instead of vanishing."""
+
+    def hook(exc_type, exc, tb) -> None:
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unexpected error:\n%s", details)
+        if issubclass(exc_type, KeyboardInterrupt):
+            return
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.instance() is None:
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        from blipdesk.qt.widgets.dialogs import CrashDialog
+
+        try:
+            CrashDialog(f"{exc_type.__name__}: {exc}", details, log_file, window_getter()).exec()
+        except Exception:  # never recurse into the hook from the dialog
+            sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def app_icon():
+    from PySide6.QtGui import QIcon
+
+    for name in ("blipdesk.svg", "blipdesk.png"):
+        path = RESOURCES / name
+        if path.is_file():
+            return QIcon(str(path))
+    return QIcon()
+
+
+def make_app(argv: list[str] | None = None):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("blipdesk")
+    app.setOrganizationName("blipdesk")
+    app.setDesktopFileName("blipdesk")
+    # Fusion draws every widget the same on every platform and follows the system's light/dark
+    # colour scheme (Qt >= 6.5 picks the platform palette for it).
+    app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def run_gui(ns) -> int:
+    from blipdesk.paths import resolve_paths
+
+    guard_streams()
+    paths = resolve_paths(getattr(ns, "data_dir", None)).ensure()
+    setup_logging(paths.log_file)
+    log.info("starting blipdesk GUI, data in %s", paths.data_dir)
+    app = make_app()
+    from blipdesk.qt.widgets.main_window import MainWindow
+
+    try:
+        window = MainWindow(paths)
+    except Exception as exc:
+        from blipdesk.errors import UserError
+
+        if isinstance(exc, UserError):
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.critical(None, "blipdesk", str(exc))
+            return 1
+        raise
+    install_excepthook(lambda: window, paths.log_file)
+    folder = getattr(ns, "folder", None)
+    if folder:
+        if os.path.isdir(folder):
+            window.add_folder(folder)
+        else:
+            log.warning("not a folder: %s", folder)
+    window.show()
+    return app.exec()

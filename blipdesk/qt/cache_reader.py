@@ -1,0 +1,152 @@
+"""Reading the score cache for the GUI: through the store's public API, off the GUI thread.
+
+Each call opens its own read-only ``Library`` in the calling thread (the store's threading rule)
+and closes it again. ``CacheLoader`` runs the read in a ``QThreadPool`` and delivers the scores
+as one batch; reopening a folder thereby shows cached results at once without loading the model.
+
+The score key is the one the cache last used for the configured model source
+(``Library.latest_score_key``): cheap, and needs neither torch nor the weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from blipdesk.qt.values import PhotoScores
+from blipdesk.store import Library, Tag
+
+log = logging.getLogger(__name__)
+
+
+def _open(database: str | Path) -> Library | None:
+    if not Path(database).is_file():
+        return None
+    return Library.open(database, readonly=True)
+
+
+def source_key(source: str) -> str:
+    """How a model source is recorded in the cache: local folders as resolved paths."""
+    from blipdesk.core.model import looks_like_path
+
+    if looks_like_path(source):
+        return str(Path(os.path.expanduser(source)).resolve())
+    return source
+
+
+def read_tags(database: str | Path) -> list[Tag]:
+    lib = _open(database)
+    if lib is None:
+        return []
+    try:
+        return lib.tags()
+    finally:
+        lib.close()
+
+
+def content_hashes(database: str | Path, paths: Sequence[str]) -> dict[str, str]:
+    """path -> content hash for the photos the cache has read."""
+    lib = _open(database)
+    if lib is None:
+        return {}
+    try:
+        folders = sorted({os.path.dirname(p) for p in paths})
+        wanted = set(paths)
+        records = lib.photos_under(folders, recursive=False)
+        return {r.path: r.content for r in records if r.path in wanted and r.content}
+    finally:
+        lib.close()
+
+
+def read_features(
+    database: str | Path, score_key: str, contents: Iterable[str]
+) -> dict[str, np.ndarray]:
+    lib = _open(database)
+    if lib is None:
+        return {}
+    try:
+        return lib.image_features(score_key, list(contents))
+    finally:
+        lib.close()
+
+
+@dataclass(frozen=True)
+class CachedScores:
+    folder: str
+    score_key: str | None
+    scores: tuple[PhotoScores, ...]
+
+
+def read_scores(
+    database: str | Path, source: str, folder: str, recursive: bool, score_key: str | None = None
+) -> CachedScores:
+    """Every cached sentence score of the photos under ``folder``, and the decode errors."""
+    lib = _open(database)
+    if lib is None:
+        return CachedScores(folder, None, ())
+    try:
+        key = score_key or lib.latest_score_key(source_key(source))
+        if key is None:
+            return CachedScores(folder, None, ())
+        records = lib.photos_under([folder], recursive)
+        contents = [r.content for r in records if r.content]
+        scores = lib.sentence_scores(key, contents)
+        errors = lib.decode_errors(key, contents)
+        out = []
+        for r in records:
+            error = r.read_error or (errors.get(r.content) if r.content else None)
+            got = scores.get(r.content, {}) if r.content else {}
+            if got or error:
+                out.append(PhotoScores(r.path, got, error))
+        return CachedScores(folder, key, tuple(out))
+    finally:
+        lib.close()
+
+
+class _Relay(QObject):
+    loaded = Signal(int, object)  # request id, CachedScores
+
+
+class _ReadTask(QRunnable):
+    def __init__(self, relay: _Relay, request: int, args: tuple) -> None:
+        super().__init__()
+        self.relay, self.request, self.args = relay, request, args
+
+    def run(self) -> None:
+        try:
+            result = read_scores(*self.args)
+        except Exception:
+            log.exception("reading the cache failed")
+            result = CachedScores(self.args[2], None, ())
+        self.relay.loaded.emit(self.request, result)
+
+
+class CacheLoader(QObject):
+    """Loads cached scores of a folder off the GUI thread; stale answers carry an old request id."""
+
+    loaded = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.loaded.connect(self.loaded)
+        self._request = 0
+
+    def load(self, database: str | Path, source: str, folder: str, recursive: bool) -> int:
+        self._request += 1
+        self.pool.start(
+            _ReadTask(self._relay, self._request, (database, source, folder, recursive))
+        )
+        return self._request
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone(5000)

@@ -1,0 +1,58 @@
+"""First use: is the model on disk, and downloading it with progress and cancel.
+
+``huggingface_hub.snapshot_download`` reports through a ``tqdm_class``; the one here forwards the
+byte counts to a callable, which raises to cancel. (In windowed apps ``sys.stderr`` can be None and
+tqdm's own output crashes, tqdm/tqdm#1523: this class never writes anything.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+MODEL_PATTERNS = ["*.json", "*.safetensors", "*.txt"]
+APPROX_MODEL_BYTES = 1_800_000_000
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def model_on_disk(source: str, revision: str | None = None) -> bool:
+    """True when the hub model's files are in the local Hugging Face cache (no network)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(
+            repo_id=source, revision=revision, allow_patterns=MODEL_PATTERNS, local_files_only=True
+        )
+    except Exception:  # LocalEntryNotFoundError and friends: not there
+        return False
+    return any(Path(folder).glob("*.safetensors"))
+
+
+def download_model(
+    source: str, revision: str | None, report: Callable[[int, int | None], None]
+) -> Path:
+    """Download the model, calling ``report(done_bytes, total_bytes)``; ``report`` may raise to stop."""
+    from huggingface_hub import snapshot_download
+    from tqdm.auto import tqdm
+
+    class Reporter(tqdm):  # type: ignore[misc,valid-type]
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - tqdm closes nothing; tiny leak per bar
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            out = super().update(n)
+            if self.unit == "B":
+                report(int(self.n), int(self.total) if self.total else None)
+            return out
+
+    return Path(
+        snapshot_download(
+            repo_id=source, revision=revision, allow_patterns=MODEL_PATTERNS, tqdm_class=Reporter
+        )
+    )

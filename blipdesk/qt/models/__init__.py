@@ -1,0 +1,1 @@
+"""Qt item models: adapters over plain values; no I/O in data()."""

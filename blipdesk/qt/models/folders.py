@@ -1,0 +1,163 @@
+"""The library sidebar's model: library folders, each with its subfolder tree and photo counts.
+
+A tree of plain nodes built from ``FolderCounts`` (computed in a pool thread); the count shown for
+a folder includes its subfolders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from blipdesk.qt.workers.folders import FolderCounts
+
+PathRole = Qt.ItemDataRole.UserRole + 1
+CountRole = Qt.ItemDataRole.UserRole + 2
+IsRootRole = Qt.ItemDataRole.UserRole + 3
+
+
+@dataclass(eq=False)
+class _Node:
+    path: str
+    name: str
+    parent: _Node | None
+    direct: int = 0
+    total: int = 0
+    children: list[_Node] = field(default_factory=list)
+
+    def row(self) -> int:
+        return 0 if self.parent is None else self.parent.children.index(self)
+
+
+class FolderTreeModel(QAbstractItemModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._root = _Node("", "", None)
+
+    # ----------------------------------------------------------------- Qt API
+
+    def _node(self, index: QModelIndex | QPersistentModelIndex) -> _Node:
+        return index.internalPointer() if index.isValid() else self._root
+
+    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        node = self._node(parent)
+        if column != 0 or not 0 <= row < len(node.children):
+            return QModelIndex()
+        return self.createIndex(row, 0, node.children[row])
+
+    def parent(self, index: QModelIndex = QModelIndex()):  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        node: _Node = index.internalPointer()
+        up = node.parent
+        if up is None or up is self._root:
+            return QModelIndex()
+        return self.createIndex(up.row(), 0, up)
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        if parent.column() > 0:
+            return 0
+        return len(self._node(parent).children)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 1
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        node: _Node = index.internalPointer()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{node.name}  ({node.total})"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{node.path}\n{node.total} photos ({node.direct} directly inside)"
+        if role == PathRole:
+            return node.path
+        if role == CountRole:
+            return node.total
+        if role == IsRootRole:
+            return node.parent is self._root
+        return None
+
+    # ----------------------------------------------------------------- content
+
+    def roots(self) -> list[str]:
+        return [n.path for n in self._root.children]
+
+    def add_root(self, path: str) -> None:
+        if path in self.roots():
+            return
+        row = len(self._root.children)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._root.children.append(
+            _Node(path, os.path.basename(path.rstrip(os.sep)) or path, self._root)
+        )
+        self.endInsertRows()
+
+    def remove_root(self, path: str) -> None:
+        for row, node in enumerate(self._root.children):
+            if node.path == path:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._root.children[row]
+                self.endRemoveRows()
+                return
+
+    def set_counts(self, counts: FolderCounts) -> None:
+        """Replace a root's subtree with the counted one."""
+        for row, old in enumerate(self._root.children):
+            if old.path == counts.root:
+                break
+        else:
+            return
+        root = _Node(old.path, old.name, self._root)
+        nodes = {".": root}
+        for rel, direct in sorted(counts.counts, key=lambda c: (c[0].count(os.sep), c[0])):
+            if rel == ".":
+                root.direct = direct
+                continue
+            up = nodes.get(os.path.dirname(rel) or ".")
+            if up is None:
+                continue
+            node = _Node(os.path.join(root.path, rel), os.path.basename(rel), up, direct)
+            up.children.append(node)
+            nodes[rel] = node
+
+        def total(node: _Node) -> int:
+            node.total = node.direct + sum(total(c) for c in node.children)
+            return node.total
+
+        total(root)
+        index = self.index(row, 0)
+        if old.children:
+            self.beginRemoveRows(index, 0, len(old.children) - 1)
+            old.children = []
+            self.endRemoveRows()
+        old.direct, old.total = root.direct, root.total
+        self.dataChanged.emit(index, index)
+        if root.children:
+            self.beginInsertRows(index, 0, len(root.children) - 1)
+            for child in root.children:
+                child.parent = old
+            old.children = root.children
+            self.endInsertRows()
+
+    def index_of(self, path: str) -> QModelIndex:
+        def walk(parent: QModelIndex) -> QModelIndex:
+            for row in range(self.rowCount(parent)):
+                index = self.index(row, 0, parent)
+                node = index.internalPointer()
+                if node.path == path:
+                    return index
+                if path.startswith(node.path.rstrip(os.sep) + os.sep):
+                    found = walk(index)
+                    if found.isValid():
+                        return found
+            return QModelIndex()
+
+        return walk(QModelIndex())

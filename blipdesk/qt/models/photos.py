@@ -1,0 +1,311 @@
+"""The photo grid's model: the current folder's photos, filtered and sorted, with roles.
+
+Filtering and sorting happen here rather than in a ``QSortFilterProxyModel``: a Python proxy calls
+``data()`` across the language boundary for every comparison, which costs about half a second per
+sort of 10,000 photos; ``sorted()`` with a key costs milliseconds. A change that can move rows
+(scores arriving while sorting by score, a threshold moved under a filter) is coalesced on a short
+timer, so a flood of result batches re-sorts a few times per second at most.
+
+``data()`` does no I/O: thumbnails come from the loader's in-memory cache (requests are issued by
+the view for the rows near its viewport), scores from the in-memory ``ScoreBoard``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, QTimer, Signal
+
+from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
+
+
+class Roles(IntEnum):
+    Photo = Qt.ItemDataRole.UserRole + 1
+    Path = Qt.ItemDataRole.UserRole + 2
+    Date = Qt.ItemDataRole.UserRole + 3
+    TagColours = Qt.ItemDataRole.UserRole + 4  # colours of the tags this photo carries
+    TagScores = Qt.ItemDataRole.UserRole + 5  # [(Tag, score or None)]
+    SearchScore = Qt.ItemDataRole.UserRole + 6
+    Thumbnail = Qt.ItemDataRole.UserRole + 7  # QPixmap or None (not decoded yet)
+    Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
+
+
+SORT_KEYS = ("name", "date", "score")
+MODES = ("and", "or", "not")
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """Tag chips (tag id, "and" | "or" | "not"), a minimum score, and a search ranking."""
+
+    chips: tuple[tuple[str, str], ...] = ()  # (tag name, mode)
+    min_score: float = 0.0
+    search: Mapping[str, float] | None = field(default=None, compare=False)
+    search_text: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.chips) or self.search is not None
+
+
+@dataclass(frozen=True)
+class SortState:
+    key: str = "name"
+    tag: str | None = None
+    descending: bool = False
+
+
+class PhotoGridModel(QAbstractListModel):
+    countsChanged = Signal()  # visible / total changed
+
+    def __init__(self, board: ScoreBoard, thumbnails=None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.board = board
+        self.thumbnails = thumbnails  # ThumbnailLoader or None
+        self._all: list[Photo] = []
+        self._by_path: dict[str, Photo] = {}
+        self._rows: list[Photo] = []
+        self._row_of: dict[str, int] = {}
+        self._tags: dict[str, Tag] = {}
+        self.filter = FilterState()
+        self.sort = SortState()
+        self._dirty_paths: set[str] = set()
+        self._prev_rows: list[Photo] = []
+        self._relayout = QTimer(self, singleShot=True, interval=150)
+        self._relayout.timeout.connect(self.refresh)
+        self._repaint = QTimer(self, singleShot=True, interval=30)
+        self._repaint.timeout.connect(self._flush_changed)
+
+    # ----------------------------------------------------------------- Qt API
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        photo = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return photo.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.tooltip(photo)
+        if role in (Roles.Photo, Qt.ItemDataRole.UserRole):
+            return photo
+        if role == Roles.Path:
+            return photo.path
+        if role == Roles.Date:
+            return photo.date
+        if role == Roles.TagColours:
+            return [tag_colour(t) for t in self._tags.values() if self.board.matches(photo.path, t)]
+        if role == Roles.TagScores:
+            return [(t, self.board.tag_score(photo.path, t)) for t in self._tags.values()]
+        if role == Roles.SearchScore:
+            return None if self.filter.search is None else self.filter.search.get(photo.path)
+        if role == Roles.Thumbnail:
+            return None if self.thumbnails is None else self.thumbnails.pixmap(photo.path)
+        if role == Roles.Broken:
+            if self.thumbnails is not None and photo.path in self.thumbnails.broken:
+                return self.thumbnails.broken[photo.path]
+            return self.board.errors.get(photo.path)
+        return None
+
+    def roleNames(self):
+        names = super().roleNames()
+        for role in Roles:
+            names[int(role)] = role.name[0].lower().encode() + role.name[1:].encode()
+        return names
+
+    # ----------------------------------------------------------------- content
+
+    def set_photos(self, photos: Iterable[Photo]) -> None:
+        self._all = list(photos)
+        self._by_path = {p.path: p for p in self._all}
+        self.refresh()
+
+    def photos(self) -> list[Photo]:
+        return list(self._all)
+
+    def visible_photos(self) -> list[Photo]:
+        return list(self._rows)
+
+    def photo_at(self, row: int) -> Photo | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, path: str) -> int:
+        return self._row_of.get(path, -1)
+
+    def total(self) -> int:
+        return len(self._all)
+
+    def set_tags(self, tags: Iterable[Tag]) -> None:
+        self._tags = {t.name: t for t in tags}
+        chips = tuple(c for c in self.filter.chips if c[0] in self._tags)
+        if chips != self.filter.chips:
+            self.filter = FilterState(
+                chips, self.filter.min_score, self.filter.search, self.filter.search_text
+            )
+        self._changed_everything()
+
+    def tags(self) -> list[Tag]:
+        return list(self._tags.values())
+
+    def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
+        """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
+        for path, taken in dated:
+            old = self._by_path.get(path)
+            if old is not None:
+                new = Photo(old.path, old.name, old.size, old.mtime, taken)
+                self._by_path[path] = new
+        self._all = [self._by_path[p.path] for p in self._all]
+        self._rows = [self._by_path[p.path] for p in self._rows]
+        if self.sort.key == "date":
+            self._relayout.start()
+
+    def set_filter(self, state: FilterState) -> None:
+        self.filter = state
+        self.refresh()
+
+    def set_sort(self, state: SortState) -> None:
+        self.sort = state
+        self.refresh()
+
+    def scores_changed(self, paths: Iterable[str]) -> None:
+        """New scores for these photos: repaint them, and re-sort/filter soon when that depends on scores."""
+        self._dirty_paths.update(paths)
+        if not self._repaint.isActive():
+            self._repaint.start()
+        if self.filter.active or self.sort.key == "score":
+            if not self._relayout.isActive():
+                self._relayout.start()
+
+    def thumbnail_ready(self, path: str) -> None:
+        row = self._row_of.get(path)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Roles.Thumbnail, Qt.ItemDataRole.DecorationRole])
+
+    def _flush_changed(self) -> None:
+        rows = sorted(self._row_of[p] for p in self._dirty_paths if p in self._row_of)
+        self._dirty_paths.clear()
+        if rows:
+            # One signal for the span: views repaint only what is visible anyway.
+            self.dataChanged.emit(self.index(rows[0]), self.index(rows[-1]))
+
+    def _changed_everything(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        if self.filter.active or self.sort.key == "score":
+            self.refresh()
+
+    # ----------------------------------------------------------------- filter + sort
+
+    def _accepts(self, photo: Photo) -> bool:
+        f = self.filter
+        if f.search is not None:
+            score = f.search.get(photo.path)
+            if score is None or score < f.min_score:
+                return False
+        if not f.chips:
+            return True
+        ors = []
+        for name, mode in f.chips:
+            tag = self._tags.get(name)
+            if tag is None:
+                continue
+            score = self.board.tag_score(photo.path, tag)
+            hit = score is not None and score >= max(tag.threshold, f.min_score)
+            if mode == "not" and hit:
+                return False
+            if mode == "and" and not hit:
+                return False
+            if mode == "or":
+                ors.append(hit)
+        return any(ors) if ors else True
+
+    def _sort_key(self):
+        s = self.sort
+        if self.filter.search is not None:
+            search = self.filter.search
+            return lambda p: (-search.get(p.path, -1.0), p.name.lower()), False
+        if s.key == "date":
+            return lambda p: (p.date, p.name.lower()), s.descending
+        if s.key == "score" and s.tag in self._tags:
+            tag = self._tags[s.tag]
+
+            def by_score(p: Photo):
+                score = self.board.tag_score(p.path, tag)
+                return (-1.0 if score is None else score, p.name.lower())
+
+            return by_score, not s.descending  # best first unless asked otherwise
+        return (lambda p: (p.name.lower(), p.path)), s.descending
+
+    def refresh(self) -> None:
+        """Recompute the visible rows. Same rows, new order: a layout change; else a reset."""
+        self._relayout.stop()
+        key, reverse = self._sort_key()
+        rows = sorted((p for p in self._all if self._accepts(p)), key=key, reverse=reverse)
+        if [p.path for p in rows] == [p.path for p in self._rows]:
+            self._rows = rows
+            return
+        if len(rows) == len(self._rows) and set(self._row_of) == {p.path for p in rows}:
+            self.layoutAboutToBeChanged.emit()
+            old = self.persistentIndexList()
+            self._set_rows(rows)
+            self._remap_persistent(old)
+            self.layoutChanged.emit()
+        else:
+            self.beginResetModel()
+            self._set_rows(rows)
+            self.endResetModel()
+        self.countsChanged.emit()
+
+    def _set_rows(self, rows: list[Photo]) -> None:
+        self._prev_rows = self._rows
+        self._rows = rows
+        self._row_of = {p.path: i for i, p in enumerate(rows)}
+
+    def _remap_persistent(self, old: list[QModelIndex]) -> None:
+        new = []
+        for index in old:
+            photo = (
+                self._prev_rows[index.row()] if 0 <= index.row() < len(self._prev_rows) else None
+            )
+            row = self._row_of.get(photo.path, -1) if photo else -1
+            new.append(self.index(row) if row >= 0 else QModelIndex())
+        self.changePersistentIndexList(old, new)
+
+    # ----------------------------------------------------------------- text
+
+    def tooltip(self, photo: Photo) -> str:
+        lines = [f"<b>{_html(photo.name)}</b>"]
+        when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{when} · {photo.size / 1e6:.1f} MB")
+        error = self.board.errors.get(photo.path)
+        if error:
+            lines.append(f"<i>Cannot be read: {_html(error)}</i>")
+        if self.filter.search is not None and photo.path in self.filter.search:
+            lines.append(
+                f"Search “{_html(self.filter.search_text)}”: {self.filter.search[photo.path]:.3f}"
+            )
+        for tag in self._tags.values():
+            score = self.board.tag_score(photo.path, tag)
+            if score is None:
+                lines.append(f"{_html(tag.name)}: not scored yet")
+            else:
+                mark = "✔" if score >= tag.threshold else "·"
+                lines.append(
+                    f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f})"
+                )
+        return "<br>".join(lines)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

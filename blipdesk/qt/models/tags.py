@@ -1,0 +1,127 @@
+"""The tags panel's model: tags with colour, match count in the current folder, and threshold.
+
+The threshold is editable through ``setData(ThresholdRole)``: the inline slider writes it, the
+photo grid re-tags from the in-memory scores at once, and the change is saved in the background.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QColor
+
+from blipdesk.qt.values import ScoreBoard, Tag, tag_colour
+
+
+class TagRoles(IntEnum):
+    Tag = Qt.ItemDataRole.UserRole + 1
+    Colour = Qt.ItemDataRole.UserRole + 2
+    Count = Qt.ItemDataRole.UserRole + 3
+    Threshold = Qt.ItemDataRole.UserRole + 4
+    Scored = Qt.ItemDataRole.UserRole + 5  # photos with a score for this tag
+
+
+class TagListModel(QAbstractListModel):
+    tagChanged = Signal(object)  # Tag (threshold moved)
+
+    def __init__(self, board: ScoreBoard, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.board = board
+        self._tags: list[Tag] = []
+        self._paths: list[str] = []
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._tags)
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._tags):
+            return None
+        tag = self._tags[index.row()]
+        count, scored = self._counts.get(tag.name, (0, 0))
+        if role == Qt.ItemDataRole.DisplayRole:
+            return tag.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = "<br>".join(f"• {s}" for s in tag.sentences)
+            return (
+                f"<b>{tag.name}</b>: {count} of {scored} scored photos match "
+                f"(threshold {tag.threshold:.2f})<br>{lines}"
+            )
+        if role == Qt.ItemDataRole.DecorationRole:
+            return QColor(tag_colour(tag))
+        if role == TagRoles.Tag:
+            return tag
+        if role == TagRoles.Colour:
+            return tag_colour(tag)
+        if role == TagRoles.Count:
+            return count
+        if role == TagRoles.Scored:
+            return scored
+        if role == TagRoles.Threshold:
+            return tag.threshold
+        return None
+
+    def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != TagRoles.Threshold:
+            return False
+        try:
+            threshold = min(1.0, max(0.0, round(float(value), 3)))
+        except (TypeError, ValueError):
+            return False
+        old = self._tags[index.row()]
+        if threshold == old.threshold:
+            return True
+        tag = Tag(old.name, old.sentences, threshold, old.colour)
+        self._tags[index.row()] = tag
+        self._count(tag)
+        self.dataChanged.emit(index, index)
+        self.tagChanged.emit(tag)
+        return True
+
+    # ----------------------------------------------------------------- content
+
+    def set_tags(self, tags: Iterable[Tag]) -> None:
+        self.beginResetModel()
+        self._tags = sorted(tags, key=lambda t: t.name.lower())
+        self._recount()
+        self.endResetModel()
+
+    def tags(self) -> list[Tag]:
+        return list(self._tags)
+
+    def tag(self, name: str) -> Tag | None:
+        return next((t for t in self._tags if t.name == name), None)
+
+    def row_of(self, name: str) -> int:
+        return next((i for i, t in enumerate(self._tags) if t.name == name), -1)
+
+    def set_paths(self, paths: Iterable[str]) -> None:
+        """The current folder's photos: what the match counts count."""
+        self._paths = list(paths)
+        self.recount()
+
+    def recount(self) -> None:
+        self._recount()
+        if self._tags:
+            self.dataChanged.emit(self.index(0), self.index(len(self._tags) - 1))
+
+    def _recount(self) -> None:
+        self._counts = {}
+        for tag in self._tags:
+            self._count(tag)
+
+    def _count(self, tag: Tag) -> None:
+        matches = scored = 0
+        for path in self._paths:
+            score = self.board.tag_score(path, tag)
+            if score is not None:
+                scored += 1
+                matches += score >= tag.threshold
+        self._counts[tag.name] = (matches, scored)

@@ -1,0 +1,1 @@
+"""Views and dialogs. main_window.py composes and wires them."""

@@ -1,0 +1,205 @@
+"""Settings, model download, and crash dialogs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from blipdesk.settings import Settings
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    if path.is_dir():
+        for p in path.rglob("*"):
+            try:
+                total += p.stat().st_size if p.is_file() else 0
+            except OSError:
+                pass
+    return total
+
+
+class SettingsDialog(QDialog):
+    """Model, device, precision, batch size, recursive scanning, cache location and size.
+
+    The device list holds what is known without importing torch on the GUI thread; CUDA devices
+    are listed by the inference worker once it has run (``cuda_devices``)."""
+
+    def __init__(self, settings: Settings, data_dir: Path, cuda_devices: list[str], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
+        self.data_dir = data_dir
+        form = QFormLayout()
+        self.model = QLineEdit(settings.model)
+        browse = QPushButton("Local folder…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(browse)
+        form.addRow("Model (hub id or folder):", row)
+        self.device = QComboBox()
+        devices = ["auto", "cpu", *cuda_devices, "mps"]
+        if settings.device not in devices:
+            devices.append(settings.device)
+        self.device.addItems(devices)
+        self.device.setCurrentText(settings.device)
+        form.addRow("Device:", self.device)
+        self.precision = QComboBox()
+        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.precision.setCurrentText(settings.precision)
+        form.addRow("Precision:", self.precision)
+        self.batch = QSpinBox(minimum=1, maximum=256)
+        self.batch.setValue(settings.batch_size)
+        form.addRow("Batch size:", self.batch)
+        self.recursive = QCheckBox("Include subfolders when scanning and showing a folder")
+        self.recursive.setChecked(settings.recursive)
+        form.addRow("Scanning:", self.recursive)
+        self.first_token = QComboBox()
+        self.first_token.addItems(["cls", "enc"])
+        self.first_token.setCurrentText(settings.first_token)
+        form.addRow("ITM first token:", self.first_token)
+        self.cache_label = QLabel()
+        self.clear_button = QPushButton("Clear thumbnail cache")
+        self.clear_button.clicked.connect(self._clear_cache)
+        crow = QHBoxLayout()
+        crow.addWidget(self.cache_label, 1)
+        crow.addWidget(self.clear_button)
+        form.addRow("Cache:", crow)
+        self._show_cache()
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self._settings = settings
+        self.resize(560, 320)
+
+    def settings(self) -> Settings:
+        return self._settings.with_changes(
+            model=self.model.text().strip() or self._settings.model,
+            device=self.device.currentText(),
+            precision=self.precision.currentText(),
+            batch_size=self.batch.value(),
+            recursive=self.recursive.isChecked(),
+            first_token=self.first_token.currentText(),
+        )
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model folder (with config.json)")
+        if folder:
+            self.model.setText(folder)
+
+    def _show_cache(self) -> None:
+        thumbs = folder_size(self.data_dir / "thumbnails")
+        db = sum(p.stat().st_size for p in self.data_dir.glob("library.sqlite3*") if p.is_file())
+        self.cache_label.setText(
+            f"{self.data_dir}\nscores {db / 1e6:.1f} MB · thumbnails {thumbs / 1e6:.1f} MB"
+        )
+
+    def _clear_cache(self) -> None:
+        shutil.rmtree(self.data_dir / "thumbnails", ignore_errors=True)
+        self._show_cache()
+
+
+class DownloadDialog(QDialog):
+    """First use: offers the model download (size shown), with progress and cancel."""
+
+    startRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self, source: str, approx_bytes: int, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Download the model")
+        self.setObjectName("downloadDialog")
+        self.label = QLabel(
+            f"blipdesk needs the model <b>{source}</b> (about {approx_bytes / 1e9:.1f} GB) to score "
+            "photos. It is downloaded once from huggingface.co and then used offline.<br>"
+            "Already have it? Choose its folder in Settings > Model instead."
+        )
+        self.label.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setVisible(False)
+        self.buttons = QDialogButtonBox()
+        self.start = self.buttons.addButton("Download", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.start.clicked.connect(self._start)
+        self.cancel.clicked.connect(self._cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.buttons)
+        self.resize(480, 180)
+
+    def _start(self) -> None:
+        self.start.setEnabled(False)
+        self.bar.setVisible(True)
+        self.bar.setRange(0, 0)
+        self.startRequested.emit()
+
+    def _cancel(self) -> None:
+        self.cancelRequested.emit()
+        self.reject()
+
+    def progress(self, done: int, total: int | None) -> None:
+        if total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * done / total))
+            self.bar.setFormat(f"{done / 1e6:.0f} / {total / 1e6:.0f} MB")
+
+    def finished_with(self, outcome: str) -> None:
+        if outcome == "done":
+            self.accept()
+        elif outcome == "failed":
+            self.start.setEnabled(True)
+            self.bar.setVisible(False)
+
+
+class CrashDialog(QDialog):
+    """A bug: what happened, the traceback, and where the log is. The app keeps running."""
+
+    def __init__(self, summary: str, details: str, log_file: Path, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("blipdesk: unexpected error")
+        self.setObjectName("crashDialog")
+        label = QLabel(
+            f"<b>Something went wrong inside blipdesk.</b><br>{summary}<br><br>"
+            f"The details below are also in the log file:<br><code>{log_file}</code>"
+        )
+        label.setWordWrap(True)
+        text = QPlainTextEdit(details)
+        text.setReadOnly(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        self.resize(640, 420)
+
+
+def show_message(parent, title: str, text: str) -> None:
+    QMessageBox.information(parent, title, text)

@@ -1,0 +1,542 @@
+"""The main window: composes the sidebar, grid, filter bar, detail and tags panels, and wires
+them to the workers. Features live in their own widgets and models; this file only connects them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from blipdesk.paths import Paths
+from blipdesk.qt.cache_reader import CacheLoader, read_tags
+from blipdesk.qt.download import APPROX_MODEL_BYTES
+from blipdesk.qt.models.folders import FolderTreeModel
+from blipdesk.qt.models.photos import FilterState, PhotoGridModel
+from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.tag_writer import TagWriter
+from blipdesk.qt.values import ScoreBoard, Tag
+from blipdesk.qt.widgets.detail_panel import DetailPanel
+from blipdesk.qt.widgets.dialogs import CrashDialog, DownloadDialog, SettingsDialog
+from blipdesk.qt.widgets.filter_bar import FilterBar
+from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.widgets.scan_status import ScanStatus
+from blipdesk.qt.widgets.sidebar import LibrarySidebar
+from blipdesk.qt.widgets.tag_editor import TagEditorDialog
+from blipdesk.qt.widgets.viewer import PhotoViewer
+from blipdesk.qt.workers.folders import FolderLister
+from blipdesk.qt.workers.inference import (
+    DownloadJob,
+    InferenceController,
+    ModelChoice,
+    ScanJob,
+    SearchJob,
+    TryJob,
+    next_job_id,
+)
+from blipdesk.qt.workers.thumbnails import ThumbnailLoader
+from blipdesk.settings import Settings, SettingsFile
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, paths: Paths, use_processes: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("blipdesk")
+        self.paths = paths
+        self.use_processes = use_processes
+        self.settings_file = SettingsFile(paths.settings_file)
+        self.settings: Settings = self.settings_file.load()
+        self.state = QSettings(str(paths.data_dir / "window-state.ini"), QSettings.Format.IniFormat)
+        self.current_folder: str | None = None
+        self._listing = self._cache_request = 0
+        self._pending_scan = False
+        self.cuda_devices: list[str] = []
+
+        # Models and workers
+        self.board = ScoreBoard()
+        self.thumbs = ThumbnailLoader(paths.thumbnails_dir, parent=self)
+        self.previews = ThumbnailLoader(
+            paths.thumbnails_dir, px=1024, capacity=8, threads=1, parent=self
+        )
+        self.photos = PhotoGridModel(self.board, self.thumbs, self)
+        self.tags = TagListModel(self.board, self)
+        self.folders = FolderTreeModel(self)
+        self.lister = FolderLister(self)
+        self.cache = CacheLoader(self)
+        self.controller = InferenceController(self)
+        self.tag_writer = TagWriter(str(paths.database), self)
+
+        # Widgets
+        self.sidebar = LibrarySidebar(self.folders)
+        self.filter_bar = FilterBar()
+        self.grid = PhotoGrid(self.photos, self.thumbs)
+        self.viewer = PhotoViewer(self.board, self.previews)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.grid)
+        self.stack.addWidget(self.viewer)
+        center = QWidget()
+        cl = QVBoxLayout(center)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.filter_bar)
+        cl.addWidget(self.stack, 1)
+        self.detail = DetailPanel(self.board, self.previews)
+        from blipdesk.qt.widgets.tags_panel import TagsPanel
+
+        self.tags_panel = TagsPanel(self.tags)
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.setObjectName("rightSplitter")
+        self.right.addWidget(self.detail)
+        self.right.addWidget(self.tags_panel)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([220, 760, 340])
+        self.right.setSizes([460, 300])
+        self.setCentralWidget(self.splitter)
+        self.scan_status = ScanStatus()
+        self.statusBar().addPermanentWidget(self.scan_status)
+        self._build_menus()
+        self._wire()
+        self._recount = QTimer(self, singleShot=True, interval=250)
+        self._recount.timeout.connect(self._after_scores)
+        self._save_tags = QTimer(self, singleShot=True, interval=300)
+        self._save_tags.timeout.connect(self._flush_tag_writes)
+        self._tag_writes: dict[str, Tag] = {}
+
+        # Restore
+        self._set_tags(read_tags(paths.database))
+        for folder in self.settings.folders:
+            self._add_root(folder, save=False)
+        geometry = self.state.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1320, 820)
+        for splitter, key in ((self.splitter, "splitter"), (self.right, "rightSplitter")):
+            value = self.state.value(key)
+            if value is not None:
+                splitter.restoreState(value)
+        last = self.state.value("lastFolder")
+        if isinstance(last, str) and os.path.isdir(last):
+            self.open_folder(last)
+        elif self.settings.folders:
+            self.open_folder(self.settings.folders[0])
+        if self.settings_file.problem:
+            QTimer.singleShot(0, lambda: self._warn("Settings", self.settings_file.problem))
+
+    # ----------------------------------------------------------------- building
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.add_folder_action = self._action(
+            file, "&Add folder…", self.choose_folder, QKeySequence.StandardKey.Open
+        )
+        self._action(file, "&Remove folder", lambda: self.sidebar._remove())
+        file.addSeparator()
+        self.scan_action = self._action(file, "&Scan folder", self.scan, "Ctrl+R")
+        self._action(file, "Se&ttings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        tags = bar.addMenu("&Tags")
+        self._action(tags, "&New tag…", lambda: self.edit_tag(None), "Ctrl+T")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Open &log file", self.open_log)
+        self._action(help_menu, "&About blipdesk", self.about)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.add_folder_action)
+        toolbar.addAction(self.scan_action)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _wire(self) -> None:
+        s, c = self.sidebar, self.controller
+        s.folderChosen.connect(self.open_folder)
+        s.addRequested.connect(self.choose_folder)
+        s.removeRequested.connect(self.remove_folder)
+        s.foldersDropped.connect(lambda fs: [self.add_folder(f) for f in fs])
+        self.lister.listed.connect(self._listed)
+        self.lister.dated.connect(lambda i, d: i == self._listing and self.photos.set_dates(d))
+        self.lister.counted.connect(self.folders.set_counts)
+        self.cache.loaded.connect(self._cache_loaded)
+        self.grid.currentPhotoChanged.connect(self.detail.show_photo)
+        self.grid.openRequested.connect(self.open_viewer)
+        self.viewer.closed.connect(self.close_viewer)
+        self.viewer.step.connect(self._viewer_step)
+        self.photos.countsChanged.connect(self._show_counts)
+        self.filter_bar.filterChanged.connect(self._filter_changed)
+        self.filter_bar.sortChanged.connect(self.photos.set_sort)
+        self.filter_bar.searchRequested.connect(self.search)
+        self.filter_bar.searchCleared.connect(self._clear_search)
+        self.tags_panel.addRequested.connect(lambda: self.edit_tag(None))
+        self.tags_panel.editRequested.connect(self.edit_tag)
+        self.tags_panel.removeRequested.connect(self.remove_tag)
+        self.tags.tagChanged.connect(self._threshold_moved)
+        self.scan_status.pauseToggled.connect(c.set_paused)
+        self.scan_status.cancelRequested.connect(lambda: c.cancel("scan"))
+        c.progress.connect(self.scan_status.show_progress)
+        c.results.connect(self._results)
+        c.status.connect(lambda t: self.statusBar().showMessage(t, 5000))
+        c.scanFinished.connect(self._scan_finished)
+        c.searched.connect(self._searched)
+        c.modelMissing.connect(self._model_missing)
+        c.failed.connect(self._failed)
+        self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
+
+    # ----------------------------------------------------------------- folders
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> None:
+        folder = os.path.abspath(folder)
+        self._add_root(folder, save=True)
+        self.open_folder(folder)
+
+    def _add_root(self, folder: str, save: bool) -> None:
+        self.folders.add_root(folder)
+        self.lister.count(folder)
+        if save and folder not in self.settings.folders:
+            self._save_settings(
+                self.settings.with_changes(folders=(*self.settings.folders, folder))
+            )
+
+    def remove_folder(self, folder: str) -> None:
+        self.folders.remove_root(folder)
+        self._save_settings(
+            self.settings.with_changes(
+                folders=tuple(f for f in self.settings.folders if f != folder)
+            )
+        )
+        if self.current_folder and (
+            self.current_folder == folder or self.current_folder.startswith(folder + os.sep)
+        ):
+            self.current_folder = None
+            self.photos.set_photos([])
+
+    def open_folder(self, folder: str) -> None:
+        self.current_folder = folder
+        self.state.setValue("lastFolder", folder)
+        self.sidebar.select(folder)
+        self.setWindowTitle(f"{os.path.basename(folder)} — blipdesk")
+        self._clear_search()
+        self._listing = self.lister.list(folder, self.settings.recursive)
+
+    def _listed(self, request: int, folder: str, photos: list) -> None:
+        if request != self._listing:
+            return
+        self.photos.set_photos(photos)
+        self.tags.set_paths(p.path for p in photos)
+        self._cache_request = self.cache.load(
+            self.paths.database, self.settings.model, folder, self.settings.recursive
+        )
+
+    def _cache_loaded(self, request: int, cached) -> None:
+        if request != self._cache_request:
+            return
+        changed = self.board.merge(cached.scores)
+        self.photos.scores_changed(changed)
+        self._after_scores()
+
+    # ----------------------------------------------------------------- tags
+
+    def _set_tags(self, tags: list[Tag]) -> None:
+        self.tags.set_tags(tags)
+        current = self.tags.tags()
+        self.photos.set_tags(current)
+        self.filter_bar.set_tags(current)
+        self.detail.set_tags(current)
+
+    def edit_tag(self, tag: Tag | None) -> None:
+        photo = self.grid.current_photo()
+        dialog = TagEditorDialog(
+            tag, {t.name for t in self.tags.tags()}, photo.name if photo else None, self
+        )
+
+        def try_it(sentences: tuple[str, ...]) -> None:
+            if photo is None:
+                return
+            dialog.show_try_busy("Scoring (the model loads the first time)…")
+            self.controller.submit(
+                TryJob(next_job_id(), self._model_choice(), path=photo.path, sentences=sentences)
+            )
+
+        dialog.tryRequested.connect(try_it)
+        self.controller.tried.connect(dialog.show_try)
+        self._open_dialog = dialog
+        try:
+            if dialog.exec() != dialog.DialogCode.Accepted:
+                return
+        finally:
+            self.controller.tried.disconnect(dialog.show_try)
+            self._open_dialog = None
+        self.save_tag(dialog.tag(), replacing=tag)
+
+    def save_tag(self, tag: Tag, replacing: Tag | None = None) -> None:
+        tags = [
+            t
+            for t in self.tags.tags()
+            if t.name not in {tag.name, getattr(replacing, "name", None)}
+        ]
+        self._set_tags([*tags, tag])
+        if replacing is not None and replacing.name != tag.name:
+            self.tag_writer.remove(replacing.name)
+        self.tag_writer.put(tag)
+        missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
+        if missing:
+            self.statusBar().showMessage(
+                f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
+            )
+
+    def remove_tag(self, tag: Tag) -> None:
+        answer = QMessageBox.question(
+            self, "Remove tag", f"Remove the tag “{tag.name}”? Its cached scores are kept."
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._set_tags([t for t in self.tags.tags() if t.name != tag.name])
+            self.tag_writer.remove(tag.name)
+
+    def _threshold_moved(self, tag: Tag) -> None:
+        current = self.tags.tags()
+        self.photos.set_tags(current)
+        self.detail.set_tags(current)
+        self._tag_writes[tag.name] = tag
+        self._save_tags.start()
+
+    def _flush_tag_writes(self) -> None:
+        for tag in self._tag_writes.values():
+            self.tag_writer.put(tag)
+        self._tag_writes.clear()
+
+    # ----------------------------------------------------------------- scanning
+
+    def _model_choice(self) -> ModelChoice:
+        s = self.settings
+        return ModelChoice(
+            s.model, s.model_revision, s.device, s.precision, s.first_token, s.batch_size
+        )
+
+    def scan(self) -> None:
+        if self.current_folder is None:
+            self._warn(
+                "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
+            )
+            return
+        self._flush_tag_writes()
+        sentences = tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
+        job = ScanJob(
+            next_job_id(),
+            self._model_choice(),
+            folders=(self.current_folder,),
+            sentences=sentences,
+            recursive=self.settings.recursive,
+            database=str(self.paths.database),
+            features_dir=str(self.paths.features_dir),
+            feature_cache=self.settings.feature_cache,
+            use_processes=self.use_processes,
+        )
+        self.scan_status.set_running(True)
+        self.scan_status.label.setText("Starting scan…")
+        self.controller.submit(job)
+
+    def _results(self, batch) -> None:
+        changed = self.board.merge(batch)
+        self.photos.scores_changed(changed)
+        if not self._recount.isActive():
+            self._recount.start()
+
+    def _after_scores(self) -> None:
+        self.tags.recount()
+        self.detail.refresh_scores()
+        if self.stack.currentWidget() is self.viewer:
+            self.viewer.update()
+
+    def _scan_finished(self, outcome: str) -> None:
+        self.scan_status.set_running(False)
+        self._after_scores()
+        summary = self.controller.worker.summary
+        if outcome == "done" and summary is not None:
+            errors = len(summary.failures)
+            text = f"Scan finished: {summary.photos} photos, {summary.scored} scored"
+            text += f", {errors} could not be read" if errors else ""
+            self.scan_status.label.setText(text)
+        else:
+            self.scan_status.label.setText(f"Scan {outcome}.")
+        if self.current_folder:
+            self.lister.count(self._root_of(self.current_folder))
+
+    def _root_of(self, folder: str) -> str:
+        for root in self.folders.roots():
+            if folder == root or folder.startswith(root + os.sep):
+                return root
+        return folder
+
+    # ----------------------------------------------------------------- search + filter
+
+    def _filter_changed(self, state: FilterState) -> None:
+        f = self.photos.filter
+        self.photos.set_filter(FilterState(state.chips, state.min_score, f.search, f.search_text))
+
+    def search(self, text: str) -> None:
+        if self.current_folder is None:
+            return
+        self.statusBar().showMessage(f"Searching for “{text}”…")
+        self.controller.submit(
+            SearchJob(
+                next_job_id(),
+                self._model_choice(),
+                query=text,
+                folders=(self.current_folder,),
+                recursive=self.settings.recursive,
+                database=str(self.paths.database),
+            )
+        )
+
+    def _searched(self, result) -> None:
+        f = self.photos.filter
+        self.photos.set_filter(FilterState(f.chips, f.min_score, result.scores, result.query))
+        self.statusBar().showMessage(
+            f"“{result.query}”: {len(result.scores)} best matches, ranked by ITM", 8000
+        )
+
+    def _clear_search(self) -> None:
+        f = self.photos.filter
+        if f.search is not None:
+            self.photos.set_filter(FilterState(f.chips, f.min_score))
+
+    def _show_counts(self) -> None:
+        shown, total = self.photos.rowCount(), self.photos.total()
+        text = f"{total} photos" if shown == total else f"{shown} of {total} photos shown"
+        self.statusBar().showMessage(text)
+
+    # ----------------------------------------------------------------- viewer
+
+    def open_viewer(self, photo) -> None:
+        self.viewer.show_photo(photo, self.tags.tags())
+        self.stack.setCurrentWidget(self.viewer)
+        self.viewer.setFocus()
+
+    def close_viewer(self) -> None:
+        self.stack.setCurrentWidget(self.grid)
+        self.grid.setFocus()
+
+    def _viewer_step(self, delta: int) -> None:
+        if self.viewer.photo is None:
+            return
+        row = self.photos.row_of(self.viewer.photo.path) + delta
+        photo = self.photos.photo_at(row)
+        if photo is not None:
+            self.grid.select_path(photo.path)
+            self.viewer.show_photo(photo, self.tags.tags())
+
+    # ----------------------------------------------------------------- model + errors
+
+    def _model_missing(self, message: str, downloadable: bool) -> None:
+        self.scan_status.set_running(False)
+        if not downloadable:
+            self._warn("Model not available", message)
+            return
+        dialog = DownloadDialog(self.settings.model, APPROX_MODEL_BYTES, self)
+        job_box: list = []
+
+        def start() -> None:
+            job_box.append(self.controller.submit(DownloadJob(next_job_id(), self._model_choice())))
+
+        dialog.startRequested.connect(start)
+        dialog.cancelRequested.connect(lambda: self.controller.cancel("download"))
+        self.controller.downloadProgress.connect(dialog.progress)
+        self.controller.downloadFinished.connect(dialog.finished_with)
+        try:
+            accepted = dialog.exec() == dialog.DialogCode.Accepted
+        finally:
+            self.controller.downloadProgress.disconnect(dialog.progress)
+            self.controller.downloadFinished.disconnect(dialog.finished_with)
+        if accepted:
+            self.scan()
+
+    def _failed(self, message: str, user_error: bool, details: str) -> None:
+        self.scan_status.set_running(False)
+        if user_error:
+            self._warn("blipdesk", message)
+        else:
+            CrashDialog(message, details, self.paths.log_file, self).exec()
+
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    # ----------------------------------------------------------------- settings, help
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.paths.data_dir, self.cuda_devices, self)
+        if dialog.exec() == dialog.DialogCode.Accepted:
+            new = dialog.settings()
+            recursive_changed = new.recursive != self.settings.recursive
+            model_changed = (new.model, new.first_token) != (
+                self.settings.model,
+                self.settings.first_token,
+            )
+            self._save_settings(new)
+            if model_changed:
+                self.board.clear()
+            if (recursive_changed or model_changed) and self.current_folder:
+                self.open_folder(self.current_folder)
+
+    def _save_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self.settings_file.save(settings)
+        except OSError as exc:
+            self._warn("Settings", f"The settings could not be saved: {exc}")
+
+    def open_log(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_file)))
+
+    def about(self) -> None:
+        from blipdesk import __version__
+
+        QMessageBox.about(
+            self,
+            "About blipdesk",
+            f"<b>blipdesk {__version__}</b><br>Local, private photo tagging with sentences, "
+            f"scored by BLIP image-text matching.<br>Data: {self.paths.data_dir}",
+        )
+
+    # ----------------------------------------------------------------- shutdown
+
+    def closeEvent(self, event) -> None:
+        self._flush_tag_writes()
+        self.state.setValue("geometry", self.saveGeometry())
+        self.state.setValue("splitter", self.splitter.saveState())
+        self.state.setValue("rightSplitter", self.right.saveState())
+        self.state.sync()
+        self.controller.shutdown()
+        for worker in (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer):
+            worker.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,218 @@
+"""The thumbnail grid: a QListView in icon mode over ``PhotoGridModel`` (never a widget per photo).
+
+The delegate paints the thumbnail (or a placeholder until it is decoded), the file name, and one
+colour dot per tag the photo carries. After every scroll or resize the grid asks the thumbnail
+loader for the rows in and just around the viewport; anything queued that scrolled away is dropped.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from blipdesk.qt.models.photos import PhotoGridModel, Roles
+
+CELL = QSize(176, 200)
+THUMB = 160
+
+
+class PhotoDelegate(QStyledItemDelegate):
+    def sizeHint(self, option, index) -> QSize:
+        return CELL
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(4, 4, -4, -4)
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(pal.color(QPalette.ColorRole.Highlight))
+            painter.drawRoundedRect(rect, 6, 6)
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
+            painter.drawRoundedRect(rect, 6, 6)
+        box = QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + 4, THUMB, THUMB)
+        pixmap = index.data(Roles.Thumbnail)
+        broken = index.data(Roles.Broken)
+        if pixmap is not None and not pixmap.isNull():
+            scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(
+                box.left() + (box.width() - scaled.width()) // 2,
+                box.top() + (box.height() - scaled.height()) // 2,
+                scaled.width(),
+                scaled.height(),
+            )
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(target, pixmap)
+        else:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
+            painter.drawRoundedRect(box.adjusted(8, 8, -8, -8), 4, 4)
+            if broken:
+                painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
+        # Tag dots, bottom-left of the thumbnail.
+        colours = index.data(Roles.TagColours) or []
+        x = box.left() + 6
+        for colour in colours[:10]:
+            painter.setPen(QColor(255, 255, 255, 220))
+            painter.setBrush(QColor(colour))
+            painter.drawEllipse(QRect(x, box.bottom() - 16, 12, 12))
+            x += 15
+        search = index.data(Roles.SearchScore)
+        if search is not None:
+            badge = QRect(box.right() - 50, box.top() + 4, 46, 18)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"{search:.2f}")
+        text_rect = QRect(
+            rect.left() + 4, box.bottom() + 4, rect.width() - 8, rect.bottom() - box.bottom() - 4
+        )
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(pal.color(role))
+        name = option.fontMetrics.elidedText(
+            index.data(Qt.ItemDataRole.DisplayRole) or "",
+            Qt.TextElideMode.ElideMiddle,
+            text_rect.width(),
+        )
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
+        painter.restore()
+
+
+class PhotoGrid(QListView):
+    """Emits ``openRequested`` on Enter / double-click, ``currentPhotoChanged`` on selection."""
+
+    openRequested = Signal(object)  # Photo
+    currentPhotoChanged = Signal(object)  # Photo or None
+
+    PREFETCH_ROWS = 2
+
+    def __init__(self, model: PhotoGridModel, loader, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("photoGrid")
+        self.loader = loader
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setGridSize(CELL)
+        self.setSpacing(0)
+        self.setWordWrap(False)
+        self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.setMouseTracking(True)
+        self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(40)
+        self.setItemDelegate(PhotoDelegate(self))
+        self.setModel(model)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.doubleClicked.connect(self._open_index)
+        self._want = QTimer(self, singleShot=True, interval=15)
+        self._want.timeout.connect(self.request_visible)
+        self.verticalScrollBar().valueChanged.connect(lambda: self._want.start())
+        model.modelReset.connect(lambda: self._want.start())
+        model.layoutChanged.connect(lambda: self._want.start())
+        model.rowsInserted.connect(lambda: self._want.start())
+        loader.thumbnailReady.connect(model.thumbnail_ready)
+        self.selectionModel().currentChanged.connect(self._current_changed)
+        model.modelReset.connect(lambda: self.currentPhotoChanged.emit(self.current_photo()))
+
+    def grid_model(self) -> PhotoGridModel:
+        return self.model()  # type: ignore[return-value]
+
+    def current_photo(self):
+        index = self.currentIndex()
+        return index.data(Roles.Photo) if index.isValid() else None
+
+    def select_path(self, path: str) -> None:
+        row = self.grid_model().row_of(path)
+        if row >= 0:
+            self.setCurrentIndex(self.grid_model().index(row))
+
+    def visible_rows(self, margin_rows: int = 0) -> range:
+        model = self.grid_model()
+        n = model.rowCount()
+        if n == 0:
+            return range(0)
+        vp = self.viewport().rect()
+        first = self.indexAt(QPoint(CELL.width() // 2, CELL.height() // 2))
+        last = self.indexAt(
+            QPoint(vp.width() - CELL.width() // 2, vp.height() - CELL.height() // 2)
+        )
+        lo = first.row() if first.isValid() else 0
+        per_row = max(1, vp.width() // CELL.width())
+        hi = (
+            last.row()
+            if last.isValid()
+            else min(n - 1, lo + per_row * (vp.height() // CELL.height() + 1))
+        )
+        lo = max(0, lo - margin_rows * per_row)
+        hi = min(n - 1, hi + (margin_rows + 1) * per_row)
+        return range(lo, hi + 1)
+
+    def request_visible(self) -> None:
+        model = self.grid_model()
+        rows = self.visible_rows(self.PREFETCH_ROWS)
+        photos = [model.photo_at(r) for r in rows]
+        self.loader.request([p for p in photos if p is not None])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._want.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._want.start()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._open_index(self.currentIndex())
+            return
+        super().keyPressEvent(event)
+
+    def event(self, event) -> bool:
+        return super().event(event)
+
+    def _open_index(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.openRequested.emit(index.data(Roles.Photo))
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.currentPhotoChanged.emit(current.data(Roles.Photo) if current.isValid() else None)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = photo_menu(self, index.data(Roles.Photo))
+        menu.addSeparator()
+        view = QAction("View full window", menu)
+        view.triggered.connect(lambda: self._open_index(index))
+        menu.addAction(view)
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+
+def photo_menu(parent, photo) -> QMenu:
+    """Open with the default app, show in the file manager, copy the path."""
+    import os
+
+    menu = QMenu(parent)
+    menu.addAction("Open with default app").triggered.connect(
+        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(photo.path))
+    )
+    menu.addAction("Show in file manager").triggered.connect(
+        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(photo.path)))
+    )
+    menu.addAction("Copy path").triggered.connect(
+        lambda: QGuiApplication.clipboard().setText(photo.path)
+    )
+    return menu
+
+
+_ = QEvent

@@ -1,0 +1,1 @@
+"""Work off the GUI thread: the inference worker, thumbnails, folder listing."""

@@ -1,0 +1,489 @@
+"""The inference worker: one long-lived QThread that owns the model, and its GUI-side controller.
+
+Jobs go in as frozen snapshots and results come back as immutable batches through signals; the
+worker never touches a Qt model, view or widget. Cancel and pause are ``threading.Event`` flags
+that the GUI thread sets directly (a queued slot would wait behind the running job), and every
+signal carries its job's id so the controller drops a superseded job's late results.
+
+Jobs wait in a thread-safe queue rather than as queued slot calls, so that a short interactive job
+("Try on this photo", a search) submitted during a long scan runs between two of the scan's
+batches instead of after the whole scan.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from blipdesk.errors import ModelError, UserError
+from blipdesk.qt.values import PhotoScores, SentenceScore
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+
+def next_job_id() -> int:
+    return next(_ids)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model, where, how: part of every job (the worker reloads when it changes)."""
+
+    source: str
+    revision: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    first_token: str = "cls"
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    model: ModelChoice
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+    pause: threading.Event = field(default_factory=threading.Event, compare=False)
+    interactive = False
+
+
+@dataclass(frozen=True)
+class ScanJob(Job):
+    """Score every photo under ``folders`` against ``sentences`` and write the cache."""
+
+    folders: tuple[str, ...] = ()
+    sentences: tuple[str, ...] = ()
+    recursive: bool = True
+    database: str = ""
+    features_dir: str | None = None
+    feature_cache: bool = False
+    use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
+
+
+@dataclass(frozen=True)
+class TryJob(Job):
+    """Score one photo against typed sentences (the tag editor's "Try on this photo")."""
+
+    path: str = ""
+    sentences: tuple[str, ...] = ()
+    interactive = True
+
+
+@dataclass(frozen=True)
+class SearchJob(Job):
+    """Rank photos for a free-text sentence: cosine over cached features, ITM re-rank of the top."""
+
+    query: str = ""
+    folders: tuple[str, ...] = ()
+    recursive: bool = True
+    database: str = ""
+    top: int = 200
+    rerank: int = 48
+    interactive = True
+
+
+@dataclass(frozen=True)
+class DownloadJob(Job):
+    """Fetch the model's files from the hub (first use)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    rate: float  # photos per second
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    scores: dict[str, float]  # path -> ITM probability of the re-ranked candidates
+
+
+class ModelMissing(ModelError):
+    """The model is not on this computer; ``downloadable``: offering the download makes sense."""
+
+    def __init__(self, message: str, downloadable: bool) -> None:
+        super().__init__(message)
+        self.downloadable = downloadable
+
+
+class Cancelled(Exception):
+    pass
+
+
+class InferenceWorker(QObject):
+    """Lives on the inference thread. Owns the model; never touches widgets or Qt models."""
+
+    started = Signal(int, str)  # job id, what (e.g. "Loading model")
+    status = Signal(int, str)
+    progress = Signal(int, object)  # Progress
+    results = Signal(int, object)  # tuple[PhotoScores, ...]
+    tried = Signal(int, object)  # dict sentence -> SentenceScore
+    searched = Signal(int, object)  # SearchResult
+    downloadProgress = Signal(int, object, object)  # done bytes, total bytes or None
+    modelMissing = Signal(int, str, bool)  # job id, message, downloadable
+    finished = Signal(int, str)  # job id, "done" | "cancelled" | "failed"
+    failed = Signal(int, str, bool, str)  # job id, message, is a UserError, details
+
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: collections.deque[Job] = collections.deque()
+        self._lock = threading.Lock()
+        self._scorer = None
+        self._scorer_for: ModelChoice | None = None
+        self._wake.connect(self._drain)
+        self._library = None
+        self.summary = None  # the last scan's ScanSummary
+        self.model_loads = 0  # for tests: cached results must not load the model
+
+    # -------------------------------------------------------------- any thread
+
+    def enqueue(self, job: Job) -> None:
+        with self._lock:
+            if job.interactive:
+                self._queue.appendleft(job)
+            else:
+                self._queue.append(job)
+        self._wake.emit()  # queued: the worker lives on its own thread
+
+    # -------------------------------------------------------------- worker thread
+
+    def _take(self, interactive_only: bool = False) -> Job | None:
+        with self._lock:
+            if not self._queue:
+                return None
+            if interactive_only and not self._queue[0].interactive:
+                return None
+            return self._queue.popleft()
+
+    @Slot()
+    def _drain(self) -> None:
+        while (job := self._take()) is not None:
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        if job.cancel.is_set():
+            self.finished.emit(job.job_id, "cancelled")
+            return
+        try:
+            if isinstance(job, ScanJob):
+                self._scan(job)
+            elif isinstance(job, TryJob):
+                self._try(job)
+            elif isinstance(job, SearchJob):
+                self._search(job)
+            elif isinstance(job, DownloadJob):
+                self._download(job)
+        except Cancelled:
+            self.finished.emit(job.job_id, "cancelled")
+            return
+        except ModelMissing as exc:
+            self.modelMissing.emit(job.job_id, str(exc), exc.downloadable)
+            self.finished.emit(job.job_id, "failed")
+            return
+        except UserError as exc:
+            self.failed.emit(job.job_id, str(exc), True, "")
+            self.finished.emit(job.job_id, "failed")
+            return
+        except Exception as exc:
+            log.exception("job %s failed", job)
+            self.failed.emit(
+                job.job_id, f"{type(exc).__name__}: {exc}", False, traceback.format_exc()
+            )
+            self.finished.emit(job.job_id, "failed")
+            return
+        self.finished.emit(job.job_id, "cancelled" if job.cancel.is_set() else "done")
+
+    def scorer(self, job: Job):
+        """The warm model for this job's choice; loaded (once) inside this thread."""
+        if self._scorer is not None and self._scorer_for == job.model:
+            return self._scorer
+        self._scorer = None
+        self.status.emit(job.job_id, "Loading the model…")
+        from blipdesk.core.device import configure_threads, resolve_placement
+        from blipdesk.core.model import ModelSpec, load_model
+        from blipdesk.core.scorer import Scorer
+
+        configure_threads()
+        placement = resolve_placement(job.model.device, job.model.precision)
+        loaded = load_model(ModelSpec(job.model.source, job.model.revision), placement)
+        self.model_loads += 1
+        self._scorer = Scorer(loaded, first_token=job.model.first_token)  # type: ignore[arg-type]
+        self._scorer_for = job.model
+        self.status.emit(job.job_id, f"Model ready on {placement.describe()}")
+        return self._scorer
+
+    def _try(self, job: TryJob) -> None:
+        from blipdesk.core.imaging import load_for_model
+
+        scorer = self.scorer(job)
+        sentences = tuple(dict.fromkeys(s for s in job.sentences if s.strip()))
+        if not sentences:
+            raise UserError("Type at least one sentence to try.")
+        pixels = load_for_model(job.path)[None]
+        scores = scorer.score(pixels, scorer.encode_sentences(sentences))
+        self.tried.emit(
+            job.job_id,
+            {
+                s: SentenceScore(
+                    float(scores.itm[0, i]),
+                    float(scores.cosine[0, i]),
+                    float(scores.itm_logits[0, i, 0]),
+                    float(scores.itm_logits[0, i, 1]),
+                )
+                for i, s in enumerate(sentences)
+            },
+        )
+
+    def model_key(self, job: Job):
+        """The cache keys for the job's model, without loading it; ``ModelMissing`` when absent."""
+        from blipdesk.core.engine import model_key
+        from blipdesk.core.model import ModelSpec
+        from blipdesk.qt.download import model_on_disk, offline
+
+        spec = ModelSpec(job.model.source, job.model.revision)
+        if not spec.is_local and not model_on_disk(spec.source, spec.revision):
+            if offline():
+                raise ModelMissing(
+                    f"The model {spec.source} is not on this computer and blipdesk is offline. "
+                    "Connect once to download it (about 1.8 GB), or choose a local model folder "
+                    "in Settings > Model.",
+                    downloadable=False,
+                )
+            raise ModelMissing(f"The model {spec.source} is not downloaded yet.", downloadable=True)
+        try:
+            return model_key(spec, job.model.first_token)
+        except ModelError as exc:
+            raise ModelMissing(str(exc), downloadable=False) from None
+
+    def library(self, database: str):
+        """The cache's one writer connection, opened in (and owned by) this thread."""
+        from blipdesk.store import Library
+
+        if self._library is None or str(self._library.path) != database:
+            if self._library is not None:
+                self._library.close()
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self._library = Library.open(database)
+        return self._library
+
+    @Slot()
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
+
+    def _options(self, job: ScanJob | SearchJob):
+        from blipdesk.core.engine import ScanOptions
+
+        return ScanOptions(
+            batch_size=job.model.batch_size,
+            recursive=job.recursive,
+            feature_cache=getattr(job, "feature_cache", False),
+            features_dir=Path(job.features_dir) if getattr(job, "features_dir", None) else None,
+            use_processes=getattr(job, "use_processes", True),
+        )
+
+    def _search(self, job: SearchJob) -> None:
+        from blipdesk.core.engine import search
+
+        query = job.query.strip()
+        if not query:
+            raise UserError("Type a sentence to search for.")
+        key = self.model_key(job)
+        self.status.emit(job.job_id, f"Searching for “{query}”…")
+        hits = search(
+            self.library(job.database),
+            job.folders,
+            query,
+            key,
+            lambda: self.scorer(job),
+            top=job.top,
+            candidates=job.rerank,
+            options=self._options(job),
+            cancel=job.cancel,
+        )
+        if job.cancel.is_set():
+            raise Cancelled
+        # The ITM-reranked candidates carry their ITM probability; the rest only rank by cosine
+        # and are left out, so that every shown score means the same thing.
+        self.searched.emit(
+            job.job_id, SearchResult(query, {h.path: h.itm for h in hits if h.itm is not None})
+        )
+
+    def _scan(self, job: ScanJob) -> None:
+        from blipdesk.core.engine import scan
+
+        key = self.model_key(job)
+        self.status.emit(job.job_id, "Looking for new photos…")
+
+        def on_progress(p) -> None:
+            self.progress.emit(
+                job.job_id, Progress(p.done, p.total, p.photos_per_second, p.eta_seconds)
+            )
+            while (urgent := self._take(interactive_only=True)) is not None:
+                self._run(urgent)
+
+        def on_batch(batch) -> None:
+            out = []
+            for i, content in enumerate(batch.contents):
+                if batch.scores is None:
+                    continue
+                scores = {
+                    s: SentenceScore(
+                        float(batch.scores.itm[i, j]),
+                        float(batch.scores.cosine[i, j]),
+                        float(batch.scores.itm_logits[i, j, 0]),
+                        float(batch.scores.itm_logits[i, j, 1]),
+                    )
+                    for j, s in enumerate(batch.sentences)
+                }
+                out.extend(PhotoScores(path, scores) for path in batch.paths[i])
+                del content
+            out.extend(PhotoScores(f.path, {}, f.reason) for f in batch.failures)
+            self.results.emit(job.job_id, tuple(out))
+
+        summary = scan(
+            self.library(job.database),
+            job.folders,
+            job.sentences,
+            key,
+            lambda: self.scorer(job),
+            self._options(job),
+            on_progress,
+            on_batch,
+            job.cancel,
+            job.pause,
+        )
+        self.summary = summary
+        if summary.failures:
+            self.results.emit(
+                job.job_id, tuple(PhotoScores(f.path, {}, f.reason) for f in summary.failures)
+            )
+
+    def _download(self, job: DownloadJob) -> None:
+        from blipdesk.qt.download import download_model
+
+        def report(done: int, total: int | None) -> None:
+            if job.cancel.is_set():
+                raise Cancelled
+            self.downloadProgress.emit(job.job_id, done, total)
+
+        download_model(job.model.source, job.model.revision, report)
+
+
+class InferenceController(QObject):
+    """GUI side: owns the thread, submits jobs, forwards only the current job's signals."""
+
+    progress = Signal(object)  # Progress
+    results = Signal(object)  # tuple[PhotoScores, ...]
+    status = Signal(str)
+    scanFinished = Signal(str)  # outcome
+    tried = Signal(object)
+    searched = Signal(object)
+    downloadProgress = Signal(object, object)
+    downloadFinished = Signal(str)
+    modelMissing = Signal(str, bool)  # message, downloadable
+    failed = Signal(str, bool, str)  # message, user error, details
+    busyChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("blipdesk-inference")
+        self.worker = InferenceWorker()
+        self.worker.moveToThread(self.thread)
+        # Direct: runs on the inference thread as it ends, where the writer connection belongs.
+        self.thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
+        self.thread.start()
+        self.current: dict[str, Job] = {}  # kind -> the job whose results count
+        w = self.worker
+        w.progress.connect(lambda i, p: self._if_current(i, "scan") and self.progress.emit(p))
+        w.results.connect(lambda i, r: self._if_current(i, "scan") and self.results.emit(r))
+        w.tried.connect(lambda i, r: self._if_current(i, "try") and self.tried.emit(r))
+        w.searched.connect(lambda i, r: self._if_current(i, "search") and self.searched.emit(r))
+        w.downloadProgress.connect(
+            lambda i, d, t: self._if_current(i, "download") and self.downloadProgress.emit(d, t)
+        )
+        w.status.connect(lambda i, s: self._kind_of(i) and self.status.emit(s))
+        w.modelMissing.connect(lambda i, m, d: self._kind_of(i) and self.modelMissing.emit(m, d))
+        w.failed.connect(lambda i, m, u, d: self._kind_of(i) and self.failed.emit(m, u, d))
+        w.finished.connect(self._on_finished)
+
+    @staticmethod
+    def kind(job: Job) -> str:
+        return {ScanJob: "scan", TryJob: "try", SearchJob: "search", DownloadJob: "download"}[
+            type(job)
+        ]
+
+    def _kind_of(self, job_id: int) -> str | None:
+        return next((k for k, j in self.current.items() if j.job_id == job_id), None)
+
+    def _if_current(self, job_id: int, kind: str) -> bool:
+        job = self.current.get(kind)
+        return job is not None and job.job_id == job_id
+
+    def submit(self, job: Job) -> Job:
+        """Run ``job``; a running job of the same kind is superseded (cancelled, results dropped)."""
+        kind = self.kind(job)
+        old = self.current.get(kind)
+        if old is not None:
+            old.cancel.set()
+            old.pause.clear()
+        self.current[kind] = job
+        self.worker.enqueue(job)
+        self.busyChanged.emit(True)
+        return job
+
+    def scanning(self) -> bool:
+        return "scan" in self.current
+
+    def cancel(self, kind: str = "scan") -> None:
+        job = self.current.get(kind)
+        if job is not None:
+            job.cancel.set()
+            job.pause.clear()
+
+    def set_paused(self, paused: bool) -> None:
+        job = self.current.get("scan")
+        if job is not None:
+            (job.pause.set if paused else job.pause.clear)()
+
+    def paused(self) -> bool:
+        job = self.current.get("scan")
+        return job is not None and job.pause.is_set()
+
+    def _on_finished(self, job_id: int, outcome: str) -> None:
+        kind = self._kind_of(job_id)
+        if kind is None:
+            return  # superseded
+        del self.current[kind]
+        if kind == "scan":
+            self.scanFinished.emit(outcome)
+        elif kind == "download":
+            self.downloadFinished.emit(outcome)
+        if not self.current:
+            self.busyChanged.emit(False)
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Orderly: cancel everything, quit the thread's loop, wait. Never terminate()."""
+        for job in list(self.current.values()):
+            job.cancel.set()
+            job.pause.clear()
+        with self.worker._lock:
+            for job in self.worker._queue:
+                job.cancel.set()
+        self.thread.quit()
+        self.thread.wait(timeout_ms)

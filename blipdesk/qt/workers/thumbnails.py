@@ -1,0 +1,176 @@
+"""Thumbnails: decoded in a QThreadPool to QImage, cached on disk, turned into pixmaps on the GUI.
+
+Only what the view asks for is decoded: the grid reports the rows near its viewport, queued
+requests that scrolled away are dropped (``QThreadPool.clear``), and the GUI side keeps a bounded
+LRU of pixmaps so memory stays flat while scrolling through 10,000 photos.
+
+The disk cache is keyed by path + size + mtime + thumbnail size: an edited photo gets a new
+thumbnail, and stale files are simply never read again ("clear cache" in Settings removes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from blipdesk.qt.values import Photo
+
+log = logging.getLogger(__name__)
+
+THUMB_PX = 192
+
+
+def cache_file(thumbnails_dir: Path, photo: Photo, px: int = THUMB_PX) -> Path:
+    key = f"{photo.path}\0{photo.size}\0{photo.mtime!r}\0{px}".encode()
+    digest = hashlib.sha1(key, usedforsecurity=False).hexdigest()
+    return thumbnails_dir / digest[:2] / f"{digest}.jpg"
+
+
+def render_thumbnail(path: str, px: int = THUMB_PX) -> QImage:
+    """Decode a photo upright and shrink it to fit ``px``. Any thread. Raises PhotoError."""
+    from PIL import Image
+
+    from blipdesk.core.imaging import DecodeOptions, decode_photo
+
+    im = decode_photo(path, DecodeOptions(draft_size=px))
+    im.thumbnail((px, px), Image.Resampling.BILINEAR)
+    data = im.tobytes()
+    image = QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888)
+    return image.copy()  # own the pixels: ``data`` dies with this frame
+
+
+def load_or_render(cache_dir: Path | None, photo: Photo, px: int = THUMB_PX) -> QImage:
+    if cache_dir is not None:
+        target = cache_file(cache_dir, photo, px)
+        if target.is_file():
+            image = QImage(str(target))
+            if not image.isNull():
+                return image
+    image = render_thumbnail(photo.path, px)
+    if cache_dir is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{threading.get_ident()}.tmp.jpg")
+            if image.save(str(tmp), "JPG", 85):
+                os.replace(tmp, target)
+        except OSError as exc:
+            log.warning("cannot write thumbnail cache %s: %s", target, exc)
+    return image
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; runnables emit through it (queued across threads)."""
+
+    ready = Signal(str, QImage)
+    failed = Signal(str, str)
+
+
+class _ThumbTask(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, photo: Photo, generation: int) -> None:
+        super().__init__()
+        self.loader = loader
+        self.photo = photo
+        self.generation = generation
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        loader = self.loader
+        if not loader._still_wanted(self.photo.path, self.generation):
+            return
+        try:
+            image = load_or_render(loader.cache_dir, self.photo, loader.px)
+        except Exception as exc:  # a photo that cannot be decoded gets a "broken" tile
+            reason = getattr(exc, "reason", None) or str(exc)
+            loader._relay.failed.emit(self.photo.path, reason)
+            return
+        loader._relay.ready.emit(self.photo.path, image)
+
+
+class ThumbnailLoader(QObject):
+    """Asynchronous thumbnails with a bounded pixmap LRU. Use from the GUI thread."""
+
+    thumbnailReady = Signal(str)  # path
+
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        px: int = THUMB_PX,
+        capacity: int = 800,
+        threads: int | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir
+        self.px = px
+        self.capacity = capacity
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self.broken: dict[str, str] = {}
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._wanted: dict[str, int] = {}
+        self._generation = 0
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads or max(2, min(4, os.cpu_count() or 2)))
+        self._relay = _Relay(self)
+        self._relay.ready.connect(self._on_ready)
+        self._relay.failed.connect(self._on_failed)
+
+    # ----------------------------------------------------------------- GUI-thread API
+
+    def pixmap(self, path: str) -> QPixmap | None:
+        pm = self._pixmaps.get(path)
+        if pm is not None:
+            self._pixmaps.move_to_end(path)
+        return pm
+
+    def cached_count(self) -> int:
+        return len(self._pixmaps)
+
+    def request(self, photos: list[Photo]) -> None:
+        """Decode these (most important first); drop queued work for anything else."""
+        self._generation += 1
+        gen = self._generation
+        self.pool.clear()  # queued, not yet started: they scrolled away
+        with self._lock:
+            self._wanted = {p.path: gen for p in photos}
+        self._pending.clear()
+        for photo in photos:
+            if photo.path in self._pixmaps or photo.path in self.broken:
+                continue
+            self._pending.add(photo.path)
+            self.pool.start(_ThumbTask(self, photo, gen))
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone(5000)
+
+    def clear(self) -> None:
+        self.pool.clear()
+        self._pixmaps.clear()
+        self.broken.clear()
+
+    # ----------------------------------------------------------------- worker side
+
+    def _still_wanted(self, path: str, generation: int) -> bool:
+        with self._lock:
+            return self._wanted.get(path) == generation
+
+    def _on_ready(self, path: str, image: QImage) -> None:
+        self._pending.discard(path)
+        self._pixmaps[path] = QPixmap.fromImage(image)
+        self._pixmaps.move_to_end(path)
+        while len(self._pixmaps) > self.capacity:
+            self._pixmaps.popitem(last=False)
+        self.thumbnailReady.emit(path)
+
+    def _on_failed(self, path: str, reason: str) -> None:
+        self._pending.discard(path)
+        self.broken[path] = reason
+        self.thumbnailReady.emit(path)
