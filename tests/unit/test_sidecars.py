@@ -1,0 +1,527 @@
+"""XMP sidecars: what blipdesk writes is what digiKam, darktable, Lightroom and exiftool read.
+
+Read-backs go through exiftool, the reference reader (CI installs it); the merge tests build the
+"existing" sidecars with exiftool too, as other programs would have left them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blipdesk.sidecars import (
+    SidecarChangedError,
+    SidecarError,
+    SidecarNaming,
+    apply,
+    plan_removal,
+    plan_sidecar,
+    plan_sidecars,
+    read_sidecar,
+    remove_tags,
+    sidecar_path,
+    write_tags,
+)
+
+EXIFTOOL = shutil.which("exiftool")
+needs_exiftool = pytest.mark.skipif(
+    EXIFTOOL is None,
+    reason="exiftool is not installed (Debian: libimage-exiftool-perl; .ci/run installs it)",
+)
+KEYWORD_ARGS = ["-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-XMP-digiKam:TagsList"]
+
+SPECIAL_NAMES = [
+    "a & b <c> \"quoted\" 'single'",
+    "dog 🐕 on the beach 🏖️",
+    "שלום עולם",  # right to left
+    "مرحبا بالعالم",
+    "x" * 300,
+    "café crème",
+    "cats/dogs",
+    "either|or",
+    "]]> and <!-- not a comment -->",
+]
+
+
+def exiftool_read(path: Path, *args: str) -> dict:
+    out = subprocess.run(
+        [EXIFTOOL, "-j", "-struct", "-charset", "UTF8", *(args or KEYWORD_ARGS), str(path)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return json.loads(out)[0]
+
+
+def as_list(value) -> list:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def keywords(path: Path) -> tuple[list[str], list[str], list[str]]:
+    """The three keyword fields as exiftool reads them. Its RDF/XML output (-X) keeps every value
+    a string (its JSON turns "FALSE" into false and "1e5" into a number)."""
+    out = subprocess.run(
+        [EXIFTOOL, "-X", "-charset", "UTF8", *KEYWORD_ARGS, str(path)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    found: dict[str, list[str]] = {}
+    for desc in ET.fromstring(out):
+        for prop in desc:
+            items = prop.findall(".//{http://www.w3.org/1999/02/22-rdf-syntax-ns#}li")
+            values = [li.text or "" for li in items] if items else [prop.text or ""]
+            found[prop.tag.rsplit("}", 1)[1]] = values
+    return (
+        found.get("Subject", []),
+        found.get("HierarchicalSubject", []),
+        found.get("TagsList", []),
+    )
+
+
+def exiftool_create(path: Path, *assignments: str) -> None:
+    subprocess.run(
+        [EXIFTOOL, "-q", "-charset", "UTF8", "-o", str(path), *assignments],
+        check=True,
+        capture_output=True,
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG, but its bytes must never change")
+    return path
+
+
+# --- naming ------------------------------------------------------------------------------------
+
+
+def test_naming(tmp_path):
+    assert sidecar_path(tmp_path / "a.jpg").name == "a.jpg.xmp"
+    assert sidecar_path(tmp_path / "a.jpg", "xmp").name == "a.xmp"
+    assert sidecar_path(tmp_path / "a.CR2", SidecarNaming.REPLACE).name == "a.xmp"
+    assert SidecarNaming.parse(".jpg.xmp") is SidecarNaming.APPEND
+    with pytest.raises(SidecarError):
+        SidecarNaming.parse("sidecar")
+    with pytest.raises(SidecarError):
+        sidecar_path(tmp_path / "a.xmp", "xmp")
+
+
+def test_existing_uppercase_sidecar_is_found(tmp_path):
+    (tmp_path / "a.XMP").write_text("x")
+    assert sidecar_path(tmp_path / "a.cr2", "xmp").name == "a.XMP"
+
+
+# --- writing new sidecars ----------------------------------------------------------------------
+
+
+@needs_exiftool
+@pytest.mark.parametrize("naming", ["jpg.xmp", "xmp"])
+def test_new_sidecar_is_read_by_exiftool(photo, naming):
+    before = sha256(photo)
+    plan = plan_sidecar(photo, ["dog", "beach"], naming)
+    assert plan.creates_file and plan.added == ("dog", "beach") and not plan.path.exists()
+    apply(plan)
+    expected = photo.parent / ("photo.jpg.xmp" if naming == "jpg.xmp" else "photo.xmp")
+    assert plan.path == expected and expected.exists()
+    assert keywords(expected) == (
+        ["dog", "beach"],
+        ["blipdesk|dog", "blipdesk|beach"],
+        ["blipdesk/dog", "blipdesk/beach"],
+    )
+    assert sha256(photo) == before
+
+
+def test_plan_is_a_dry_run(photo):
+    plan = plan_sidecar(photo, ["dog"])
+    assert plan.changes and plan.content
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.jpg"]
+
+
+def test_planning_nothing_for_a_photo_without_sidecar(photo):
+    plan = plan_sidecar(photo, [])
+    assert not plan.changes and not plan.creates_file
+    apply(plan)
+    assert not plan.path.exists()
+
+
+def test_same_tags_again_changes_nothing(photo):
+    write_tags(photo, ["dog", "cat"])
+    plan = plan_sidecar(photo, ["cat", "dog"])
+    assert not plan.changes
+    assert plan.unchanged == ("cat", "dog") and plan.added == plan.removed == ()
+
+
+def test_replacing_tags_reports_the_difference(photo):
+    write_tags(photo, ["dog", "cat"])
+    plan = plan_sidecar(photo, ["cat", "sea"])
+    assert (plan.added, plan.removed, plan.unchanged) == (("sea",), ("dog",), ("cat",))
+    apply(plan)
+    assert read_sidecar(plan.path).blipdesk_tags == ("cat", "sea")
+
+
+@needs_exiftool
+@pytest.mark.parametrize("naming", ["jpg.xmp", "xmp"])
+def test_special_names_round_trip(photo, naming):
+    write_tags(photo, SPECIAL_NAMES, naming)
+    path = sidecar_path(photo, naming)
+    subjects, hierarchical, tags_list = keywords(path)
+    assert subjects == SPECIAL_NAMES
+    assert hierarchical == [
+        "blipdesk|" + n.replace("|", "¦") for n in SPECIAL_NAMES
+    ]  # a "|" inside a name would make a level
+    assert tags_list == ["blipdesk/" + n.replace("/", "∕") for n in SPECIAL_NAMES]
+    assert read_sidecar(path).blipdesk_tags == tuple(SPECIAL_NAMES)
+    remove_tags(photo, naming)
+    assert not path.exists()
+
+
+def test_names_xml_cannot_hold_are_refused(photo):
+    with pytest.raises(SidecarError, match="cannot hold"):
+        plan_sidecar(photo, ["bell\x07"])
+
+
+def test_names_are_stripped_and_deduplicated(photo):
+    plan = plan_sidecar(photo, [" dog ", "dog", "", "  "])
+    assert plan.added == ("dog",)
+
+
+# --- merging into other programs' sidecars -----------------------------------------------------
+
+DARKTABLE_NS = "http://darktable.sf.net/"
+
+
+DARKTABLE_BLOCK = """ <rdf:Description rdf:about=''
+  xmlns:darktable='http://darktable.sf.net/'
+  darktable:xmp_version='5' darktable:raw_params='0' darktable:history_end='2'>
+  <darktable:history>
+   <rdf:Seq>
+    <rdf:li darktable:num='0' darktable:operation='exposure' darktable:enabled='1'
+     darktable:params='0000000000000000'/>
+    <rdf:li darktable:num='1' darktable:operation='colorin' darktable:enabled='1'
+     darktable:params='gz12eJxjZBgFo2AU0AsAAAQQAAE='/>
+   </rdf:Seq>
+  </darktable:history>
+ </rdf:Description>
+</rdf:RDF>"""
+
+
+@pytest.fixture
+def user_sidecar(tmp_path, photo) -> Path:
+    """A sidecar as a user's other programs left it: rating, title, keywords, and darktable's
+    history (a namespace exiftool does not know, in attribute and element form)."""
+    path = tmp_path / "photo.jpg.xmp"
+    exiftool_create(
+        path,
+        "-XMP-xmp:Rating=4",
+        "-XMP-dc:Title=Summer evening",
+        "-XMP-dc:Subject=holiday",
+        "-XMP-dc:Subject=Paris",
+        "-XMP-lr:HierarchicalSubject=Places|Paris",
+        "-XMP-digiKam:TagsList=Places/Paris",
+        "-XMP-xmpMM:DocumentID=xmp.did:1234",
+    )
+    path.write_text(path.read_text("utf-8").replace("</rdf:RDF>", DARKTABLE_BLOCK), "utf-8")
+    return path
+
+
+@needs_exiftool
+def test_merge_keeps_every_other_field_and_keyword(photo, user_sidecar):
+    before_fields = exiftool_read(user_sidecar, "-XMP:all")
+    assert before_fields["History_end"] == 2  # the custom namespace really is there
+    assert [h["Operation"] for h in before_fields["History"]] == ["exposure", "colorin"]
+    photo_hash = sha256(photo)
+
+    write_tags(photo, ["dog", "sunset"])
+    subjects, hierarchical, tags_list = keywords(user_sidecar)
+    assert subjects == ["holiday", "Paris", "dog", "sunset"]
+    assert hierarchical == ["Places|Paris", "blipdesk|dog", "blipdesk|sunset"]
+    assert tags_list == ["Places/Paris", "blipdesk/dog", "blipdesk/sunset"]
+    after_fields = exiftool_read(user_sidecar, "-XMP:all")
+    for key, value in before_fields.items():
+        if key not in ("Subject", "HierarchicalSubject", "TagsList", "SourceFile"):
+            assert after_fields[key] == value, key
+    assert DARKTABLE_NS in user_sidecar.read_text()
+
+    remove_tags(photo)
+    assert exiftool_read(user_sidecar, "-XMP:all") == before_fields
+    assert sha256(photo) == photo_hash
+
+
+@needs_exiftool
+def test_user_keyword_with_a_tags_name_survives_removal(photo, tmp_path):
+    """'dog' was the user's flat keyword before blipdesk tagged the photo 'dog': it stays."""
+    path = tmp_path / "photo.jpg.xmp"
+    exiftool_create(
+        path,
+        "-XMP-dc:Subject=dog",
+        "-XMP-dc:Subject=Animals",
+        "-XMP-lr:HierarchicalSubject=Animals",
+    )
+    plan = plan_sidecar(photo, ["dog", "cat"])
+    assert "lr:hierarchicalSubject: dog" in plan.mirrored  # pinned: no hierarchy named it
+    apply(plan)
+    assert read_sidecar(path).blipdesk_tags == ("cat", "dog")
+    remove_tags(photo)
+    subjects, hierarchical, tags_list = keywords(path)
+    assert subjects == ["dog", "Animals"]
+    assert not any(k.startswith("blipdesk") for k in hierarchical + tags_list)
+
+
+@needs_exiftool
+def test_keywords_under_a_user_hierarchy_are_the_users(photo, tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    exiftool_create(path, "-XMP-dc:Subject=dog", "-XMP-lr:HierarchicalSubject=Animals|dog")
+    write_tags(photo, ["dog"])
+    assert keywords(path)[0] == ["dog"]  # not duplicated
+    remove_tags(photo)
+    assert keywords(path) == (["dog"], ["Animals|dog"], [])  # the seeded field is taken back
+
+
+@needs_exiftool
+def test_created_hierarchy_is_seeded_with_user_keywords(photo, tmp_path):
+    """darktable and digiKam prefer the hierarchical fields to dc:subject: creating them with
+    blipdesk's tags alone would hide the user's keywords from those programs."""
+    path = tmp_path / "photo.jpg.xmp"
+    exiftool_create(path, "-XMP-dc:Subject=holiday", "-XMP-digiKam:TagsList=Places/Paris")
+    write_tags(photo, ["dog"])
+    subjects, hierarchical, tags_list = keywords(path)
+    assert subjects == ["holiday", "dog"]
+    assert hierarchical == ["Places|Paris", "holiday", "blipdesk|dog"]
+    assert tags_list == ["Places/Paris", "blipdesk/dog"]  # it existed: digiKam's own choice
+    remove_tags(photo)
+    assert keywords(path) == (["holiday"], [], ["Places/Paris"])  # the seeds are taken back
+
+
+@needs_exiftool
+def test_removal_on_a_sidecar_without_blipdesk_changes_nothing(photo, user_sidecar):
+    before = user_sidecar.read_bytes()
+    plan = plan_removal(photo)
+    assert not plan.changes and plan.removed == ()
+    apply(plan)
+    assert user_sidecar.read_bytes() == before
+
+
+def test_user_created_empty_sidecar_is_not_deleted(photo, tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+    )
+    write_tags(photo, ["dog"])
+    remove_tags(photo)
+    assert path.exists() and read_sidecar(path).subjects == ()
+
+
+ATTRIBUTE_FORM = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
+    xmp:Rating="5" crs:Exposure2012="+0.35" crs:WhiteBalance="As Shot">
+   <!-- a comment that must stay -->
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+   <dc:subject>
+    <rdf:Bag>
+     <rdf:li>film</rdf:li>
+    </rdf:Bag>
+   </dc:subject>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+
+
+@needs_exiftool
+def test_attribute_form_and_packet_wrapper(photo, tmp_path):
+    path = tmp_path / "photo.xmp"
+    path.write_text(ATTRIBUTE_FORM, encoding="utf-8")
+    before = exiftool_read(path, "-XMP:all")
+    write_tags(photo, ["dog & cat"], "xmp")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<?xpacket begin=") and text.rstrip().endswith('<?xpacket end="w"?>')
+    assert "<!-- a comment that must stay -->" in text
+    assert 'xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"' in text  # prefixes kept
+    after = exiftool_read(path, "-XMP:all")
+    assert after["Rating"] == 5 and after["Exposure2012"] == before["Exposure2012"]
+    assert as_list(after["Subject"]) == ["film", "dog & cat"]
+    remove_tags(photo, "xmp")
+    assert exiftool_read(path, "-XMP:all") == before
+
+
+def test_simple_and_attribute_keyword_forms_are_read(tmp_path, photo):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text(
+        '<?xml version="1.0"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'dc:subject="flat"/><rdf:Description rdf:about="" '
+        'xmlns:lr="http://ns.adobe.com/lightroom/1.0/"><lr:hierarchicalSubject>A|b'
+        "</lr:hierarchicalSubject></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    assert read_sidecar(path).subjects == ("flat",)
+    assert read_sidecar(path).hierarchical == ("A|b",)
+    write_tags(photo, ["dog"])
+    found = read_sidecar(path)
+    assert found.subjects == ("flat", "dog")
+    assert found.hierarchical == ("A|b", "blipdesk|dog")
+    assert found.blipdesk_tags == ("dog",)
+
+
+def test_not_xmp_is_refused(photo, tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text("<html/>")
+    with pytest.raises(SidecarError, match="not an XMP"):
+        plan_sidecar(photo, ["dog"])
+    path.write_text("<x:xmpmeta")
+    with pytest.raises(SidecarError, match="not a readable"):
+        plan_sidecar(photo, ["dog"])
+    path.write_bytes(b"\xff\xfe\xfa")
+    with pytest.raises(SidecarError):
+        plan_sidecar(photo, ["dog"])
+
+
+def test_entity_declarations_are_refused(photo, tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">&a;</x:xmpmeta>'
+    )
+    with pytest.raises(SidecarError, match="document type"):
+        plan_sidecar(photo, ["dog"])
+
+
+# --- safety ------------------------------------------------------------------------------------
+
+
+def test_refuses_when_the_sidecar_changed_after_planning(photo):
+    write_tags(photo, ["dog"])
+    plan = plan_sidecar(photo, ["cat"])
+    plan.path.write_text(plan.path.read_text().replace("dog", "wolf"))
+    edited = plan.path.read_bytes()
+    with pytest.raises(SidecarChangedError):
+        apply(plan)
+    assert plan.path.read_bytes() == edited
+
+
+def test_refuses_when_a_sidecar_appeared_after_planning(photo):
+    plan = plan_sidecar(photo, ["cat"])
+    plan.path.write_text("someone else's")
+    with pytest.raises(SidecarChangedError):
+        apply(plan)
+    assert plan.path.read_text() == "someone else's"
+
+
+def test_no_temporary_files_left_and_mode_kept(photo):
+    write_tags(photo, ["dog"])
+    plan_path = sidecar_path(photo)
+    plan_path.chmod(0o640)
+    write_tags(photo, ["cat"])
+    assert plan_path.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.jpg", "photo.jpg.xmp"]
+
+
+def test_photo_is_never_opened_for_writing(photo, monkeypatch):
+    import builtins
+    import os
+
+    real_open, real_os_open = builtins.open, os.open
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        assert not (Path(file) == photo and any(c in mode for c in "wax+")), mode
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(file, flags, *args, **kwargs):
+        assert Path(file) != photo or flags & (os.O_WRONLY | os.O_RDWR) == 0
+        return real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    before = sha256(photo)
+    write_tags(photo, ["dog"])
+    remove_tags(photo)
+    assert sha256(photo) == before
+
+
+def test_photos_sharing_a_sidecar_share_a_plan(tmp_path):
+    jpg, raw, other = tmp_path / "p.jpg", tmp_path / "p.cr2", tmp_path / "q.jpg"
+    for p in (jpg, raw, other):
+        p.write_bytes(b"x")
+    plans = plan_sidecars({jpg: ["dog"], raw: ["cat", "dog"], other: ["sea"]}, "xmp")
+    assert len(plans) == 2
+    by_path = {p.path.name: p for p in plans}
+    assert by_path["p.xmp"].added == ("dog", "cat")
+    assert by_path["p.xmp"].photos == (jpg, raw)
+    for plan in plans:
+        apply(plan)
+    removal = plan_sidecars({jpg: [], raw: [], other: []}, "xmp", remove=True)
+    assert all(p.deletes_file for p in removal)
+
+
+def test_plan_sidecars_reports_bad_files_in_place(tmp_path):
+    good, bad = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    (tmp_path / "b.jpg.xmp").write_text("not xml")
+    plans = plan_sidecars({good: ["dog"], bad: ["dog"]})
+    assert isinstance(plans[1], SidecarError) and not isinstance(plans[0], SidecarError)
+
+
+# --- property-based ----------------------------------------------------------------------------
+
+tag_names = (
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cc", "Cs"), blacklist_characters="\ufffe\uffff"
+        ),
+        min_size=1,
+        max_size=40,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(first=st.lists(tag_names, max_size=8), second=st.lists(tag_names, max_size=8))
+def test_written_tags_read_back_as_written(tmp_path_factory, first, second):
+    folder = tmp_path_factory.mktemp("prop")
+    photo = folder / "p.jpg"
+    photo.write_bytes(b"x")
+    write_tags(photo, first)
+    assert set(read_sidecar(sidecar_path(photo)).blipdesk_tags) == set(dict.fromkeys(first))
+    write_tags(photo, second)
+    assert set(read_sidecar(sidecar_path(photo)).blipdesk_tags) == set(dict.fromkeys(second))
+    remove_tags(photo)
+    assert not sidecar_path(photo).exists()
+
+
+@needs_exiftool
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.lists(tag_names, min_size=1, max_size=6, unique=True))
+def test_exiftool_reads_what_was_written(tmp_path_factory, names):
+    folder = tmp_path_factory.mktemp("prop-exiftool")
+    photo = folder / "p.jpg"
+    photo.write_bytes(b"x")
+    write_tags(photo, names)
+    subjects, hierarchical, tags_list = keywords(sidecar_path(photo))
+    assert subjects == names
+    assert hierarchical == ["blipdesk|" + n.replace("|", "¦") for n in names]
+    assert tags_list == ["blipdesk/" + n.replace("/", "∕") for n in names]
