@@ -1,0 +1,52 @@
+"""GUI fixtures: a small photo folder and a main window on the tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    from blipdesk.testing import scene
+
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(10):
+        target = folder / ("sub" if i >= 7 else "") / f"p{i:02d}.jpg"
+        scene(320, 240, i).save(target, quality=85)
+    return folder
+
+
+@pytest.fixture
+def app_paths(tmp_path):
+    from blipdesk.paths import resolve_paths
+
+    return resolve_paths(tmp_path / "blipdesk-data").ensure()
+
+
+@pytest.fixture
+def use_tiny_model(app_paths, tiny_model_dir):
+    from blipdesk.settings import Settings, SettingsFile
+
+    SettingsFile(app_paths.settings_file).save(Settings(model=str(tiny_model_dir), batch_size=4))
+    return tiny_model_dir
+
+
+@pytest.fixture
+def make_window(qtbot, app_paths):
+    from blipdesk.qt.widgets.main_window import MainWindow
+
+    made = []
+
+    def make():
+        window = MainWindow(app_paths, use_processes=False)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        if window.isVisible():
+            window.close()
