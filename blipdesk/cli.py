@@ -7,6 +7,7 @@
                                              [--batch-size N] [--no-recursive]
     blipdesk [--data-dir DIR] search SENTENCE FOLDER... [--top K] [--model M] [--json]
     blipdesk [--data-dir DIR] export FOLDER... [--format json|csv] [--output FILE] [--model M]
+    blipdesk [--data-dir DIR] xmp FOLDER... [--dry-run] [--remove] [--naming jpg.xmp|xmp]
     blipdesk [--data-dir DIR] [FOLDER]          # the desktop app
 
 Which one: the first positional word. A command name selects the command; anything else (or
@@ -39,7 +40,7 @@ from blipdesk import __version__
 from blipdesk.errors import ModelError, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tags", "scan", "search", "export")
+COMMANDS = ("tags", "scan", "search", "export", "xmp")
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _probability(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="blipdesk",
-        usage="blipdesk [--data-dir DIR] {tags,scan,search,export} ... | blipdesk [FOLDER]",
+        usage="blipdesk [--data-dir DIR] {tags,scan,search,export,xmp} ... | blipdesk [FOLDER]",
         description="Tag local photos with sentences, scored by BLIP image-text matching. "
         "Without a command, opens the desktop app (on FOLDER when given).",
     )
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-recursive", action="store_true")
     _add_model_options(export, compute=False)
     export.set_defaults(handler=_export)
+    _add_xmp_parser(sub)
     return parser
 
 
@@ -522,3 +524,64 @@ def _export(ns: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------- xmp
+
+
+def _add_xmp_parser(sub) -> None:
+    xmp = sub.add_parser(
+        "xmp",
+        help="write the matched tags to XMP sidecars for digiKam, darktable, Lightroom",
+        description="Write each photo's matched tags (from the cache; never loads the model) "
+        "into its XMP sidecar, merged with what is there. Exit code 1 if a sidecar could not be "
+        "read or written (listed on stderr; the others are done).",
+    )
+    xmp.add_argument("folders", nargs="+", metavar="FOLDER")
+    xmp.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    xmp.add_argument(
+        "--remove",
+        action="store_true",
+        help="take blipdesk's keywords out of every sidecar under the folders instead",
+    )
+    xmp.add_argument(
+        "--naming",
+        choices=("jpg.xmp", "xmp"),
+        default="jpg.xmp",
+        help="photo.jpg.xmp (darktable, digiKam; default) or photo.xmp (Lightroom, raw files)",
+    )
+    xmp.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
+    _add_model_options(xmp, compute=False)
+    xmp.set_defaults(handler=_xmp)
+
+
+def _xmp(ns: argparse.Namespace) -> int:
+    from blipdesk import sidecars
+
+    ctx = _Context(ns)
+    folders = _folders(ns.folders)
+    recursive = not ns.no_recursive
+    if ns.remove:
+        plans = sidecars.plan_removal_under(folders, recursive)
+    else:
+        with ctx.library() as library:
+            score_key, _model = _export_key(ctx, library)
+            results = library.photo_results(score_key, folders, recursive)
+        matched = {
+            r.path: [name for name, ts in r.tags.items() if ts.match]
+            for r in results
+            if r.error is None  # unscored or unreadable: its sidecar is left alone
+        }
+        plans = sidecars.plan_sidecars(matched, ns.naming)
+    report = sidecars.apply_plans(plans, dry_run=ns.dry_run)
+    for plan in report.changed:
+        print(sidecars.describe(plan))
+    for error in report.failed:
+        print(f"blipdesk: {error}", file=sys.stderr)
+    verb = "would change" if ns.dry_run else "changed"
+    print(
+        f"{len(report.changed)} sidecars {verb}, {len(report.unchanged)} unchanged, "
+        f"{len(report.failed)} failed",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR if report.failed else EXIT_OK

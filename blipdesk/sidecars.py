@@ -216,10 +216,6 @@ class SidecarPlan:
     def changes(self) -> bool:
         return self.content is not None or self.deletes_file
 
-    @property
-    def photo(self) -> Path:
-        return self.photos[0]
-
 
 # --- naming ------------------------------------------------------------------------------------
 
@@ -680,8 +676,17 @@ def plan_sidecar(
         if isinstance(photo, Sequence) and not isinstance(photo, str)
         else (Path(photo),)  # type: ignore[arg-type]
     )
-    tags = normalize_tags(tags)
-    path = sidecar_path(photos[0], naming)
+    if not any(p.exists() for p in photos):
+        raise SidecarError(f"{photos[0]}: the photo is not there; its sidecar is left alone")
+    return plan_sidecar_file(sidecar_path(photos[0], naming), tags, photos)
+
+
+def plan_sidecar_file(
+    path: str | os.PathLike[str], tags: Iterable[str], photos: Sequence[Path] = ()
+) -> SidecarPlan:
+    """:func:`plan_sidecar` for a sidecar named directly (removal from every sidecar in a folder
+    needs no photo and no naming)."""
+    path, photos, tags = Path(path), tuple(photos), normalize_tags(tags)
     try:
         data: bytes | None = path.read_bytes()
     except FileNotFoundError:
@@ -739,7 +744,7 @@ def plan_sidecars(
 ) -> list[SidecarPlan | SidecarError]:
     """One plan a sidecar, for many photos (a preview, a dry run). Photos that share a sidecar
     share a plan with the union of their tags. A sidecar that cannot be planned comes back as
-    its :class:`SidecarError`, in place, so one bad file does not stop the rest."""
+    its :class:`SidecarError` in the list, so one bad file does not stop the rest."""
     groups: dict[Path, tuple[list[Path], dict[str, None]]] = {}
     errors: list[SidecarError] = []
     for photo, tags in photo_tags.items():
@@ -759,6 +764,77 @@ def plan_sidecars(
         except SidecarError as exc:
             out.append(exc)
     return out
+
+
+def sidecars_under(folders: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[Path]:
+    """Every ``.xmp`` file under ``folders`` (hidden folders skipped), sorted."""
+    found: set[Path] = set()
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+            found.update(Path(root, f) for f in files if f.lower().endswith(".xmp"))
+    return sorted(found)
+
+
+def plan_removal_under(
+    folders: Iterable[str | os.PathLike[str]], recursive: bool = True
+) -> list[SidecarPlan | SidecarError]:
+    """Removal plans for every sidecar under ``folders``, whatever its naming and whether or not
+    blipdesk still knows the photo: undoing blipdesk needs neither its cache nor the photos."""
+    out: list[SidecarPlan | SidecarError] = []
+    for path in sidecars_under(folders, recursive):
+        try:
+            out.append(plan_sidecar_file(path, ()))
+        except SidecarError as exc:
+            out.append(exc)
+    return out
+
+
+def describe(plan: SidecarPlan) -> str:
+    """One line for a preview or a log: ``path: +added -removed`` and what happens to the file."""
+    changes = [f"+{t}" for t in plan.added] + [f"-{t}" for t in plan.removed]
+    if plan.deletes_file:
+        changes.append("(sidecar deleted)")
+    elif plan.creates_file and plan.changes:
+        changes.append("(new sidecar)")
+    if plan.mirrored:
+        changes.append(f"(user keywords mirrored: {len(plan.mirrored)})")
+    return f"{plan.path}: {' '.join(changes) if changes else 'unchanged'}"
+
+
+@dataclass(frozen=True)
+class SidecarRun:
+    """What :func:`apply_plans` did (or, in a dry run, would do)."""
+
+    changed: tuple[SidecarPlan, ...]
+    unchanged: tuple[SidecarPlan, ...]
+    failed: tuple[SidecarError, ...]
+
+
+def apply_plans(
+    plans: Iterable[SidecarPlan | SidecarError], *, dry_run: bool = False
+) -> SidecarRun:
+    """Apply each plan that changes something; a sidecar that cannot be written is reported in
+    ``failed`` and the rest go on."""
+    changed, unchanged, failed = [], [], []
+    for plan in plans:
+        if isinstance(plan, SidecarError):
+            failed.append(plan)
+            continue
+        if not plan.changes:
+            unchanged.append(plan)
+            continue
+        if not dry_run:
+            try:
+                apply(plan)
+            except SidecarError as exc:
+                failed.append(exc)
+                continue
+            except OSError as exc:
+                failed.append(SidecarError(f"{plan.path}: cannot be written ({exc.strerror})"))
+                continue
+        changed.append(plan)
+    return SidecarRun(tuple(changed), tuple(unchanged), tuple(failed))
 
 
 # --- writing -----------------------------------------------------------------------------------

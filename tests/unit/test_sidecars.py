@@ -473,11 +473,15 @@ def test_photos_sharing_a_sidecar_share_a_plan(tmp_path):
     assert all(p.deletes_file for p in removal)
 
 
-def test_plan_sidecars_reports_bad_files_in_place(tmp_path):
+def test_plan_sidecars_reports_bad_files(tmp_path):
     good, bad = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    good.write_bytes(b"x")
+    bad.write_bytes(b"x")
     (tmp_path / "b.jpg.xmp").write_text("not xml")
     plans = plan_sidecars({good: ["dog"], bad: ["dog"]})
     assert isinstance(plans[1], SidecarError) and not isinstance(plans[0], SidecarError)
+    with pytest.raises(SidecarError, match="not there"):
+        plan_sidecar(tmp_path / "gone.jpg", ["dog"])
 
 
 # --- property-based ----------------------------------------------------------------------------
