@@ -190,7 +190,7 @@ class PhotoGridModel(QAbstractListModel):
         row = self._row_of.get(path)
         if row is not None:
             index = self.index(row)
-            self.dataChanged.emit(index, index, [Roles.Thumbnail, Qt.ItemDataRole.DecorationRole])
+            self.dataChanged.emit(index, index)
 
     def _flush_changed(self) -> None:
         rows = sorted(self._row_of[p] for p in self._dirty_paths if p in self._row_of)

@@ -81,7 +81,7 @@ class DetailPanel(QWidget):
         self.scores = QTreeWidget()
         self.scores.setObjectName("scoreTree")
         self.scores.setColumnCount(2)
-        self.scores.setHeaderLabels(["Tag / sentence", "Score (ITM; sentences: ITM · cosine)"])
+        self.scores.setHeaderLabels(["Tag / sentence", "Score"])
         self.scores.setItemDelegateForColumn(1, ScoreBarDelegate(self.scores))
         self.scores.setRootIsDecorated(True)
         self.scores.header().setStretchLastSection(True)

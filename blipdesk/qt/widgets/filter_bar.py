@@ -53,7 +53,7 @@ class FilterBar(QWidget):
         self.search.setPlaceholderText("Search this folder: describe a photo and press Enter")
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self._search)
-        self.search.textChanged.connect(lambda t: t.strip() or self.searchCleared.emit())
+        self.search.textChanged.connect(self._text_changed)
         layout.addWidget(self.search, 1)
         layout.addWidget(QLabel("Sort:"))
         self.sort = QComboBox()
@@ -107,7 +107,10 @@ class FilterBar(QWidget):
 
     def _rebuild(self) -> None:
         while self.chip_row.count():
-            self.chip_row.takeAt(0).widget().deleteLater()
+            old = self.chip_row.takeAt(0).widget()
+            old.hide()
+            old.setParent(None)
+            old.deleteLater()
         colours = {t.name: tag_colour(t) for t in self._tags}
         for name, mode in self.chips:
             chip = QToolButton(text=f"{mode.upper()} {name}")
@@ -137,6 +140,10 @@ class FilterBar(QWidget):
 
     def _emit_sort(self) -> None:
         self.sortChanged.emit(self.sort_state())
+
+    def _text_changed(self, text: str) -> None:
+        if not text.strip():
+            self.searchCleared.emit()
 
     def _search(self) -> None:
         text = self.search.text().strip()

@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         s.removeRequested.connect(self.remove_folder)
         s.foldersDropped.connect(lambda fs: [self.add_folder(f) for f in fs])
         self.lister.listed.connect(self._listed)
-        self.lister.dated.connect(lambda i, d: i == self._listing and self.photos.set_dates(d))
+        self.lister.dated.connect(self._dated)
         self.lister.counted.connect(self.folders.set_counts)
         self.cache.loaded.connect(self._cache_loaded)
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
@@ -257,6 +257,10 @@ class MainWindow(QMainWindow):
         self._cache_request = self.cache.load(
             self.paths.database, self.settings.model, folder, self.settings.recursive
         )
+
+    def _dated(self, request: int, dated: list) -> None:
+        if request == self._listing:
+            self.photos.set_dates(dated)
 
     def _cache_loaded(self, request: int, cached) -> None:
         if request != self._cache_request:
@@ -439,6 +443,8 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- viewer
 
     def open_viewer(self, photo) -> None:
+        if photo is None:
+            return
         self.viewer.show_photo(photo, self.tags.tags())
         self.stack.setCurrentWidget(self.viewer)
         self.viewer.setFocus()

@@ -26,12 +26,15 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect.adjusted(4, 4, -4, -4)
         pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        # Plain ints: bool() of a PySide6 flag combination trips a refcount bug on 6.12
+        # ("bool_dealloc: deallocating True") after many paints.
+        state = option.state.value
+        selected = (state & QStyle.StateFlag.State_Selected.value) != 0
         if selected:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Highlight))
             painter.drawRoundedRect(rect, 6, 6)
-        elif option.state & QStyle.StateFlag.State_MouseOver:
+        elif state & QStyle.StateFlag.State_MouseOver.value:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
             painter.drawRoundedRect(rect, 6, 6)

@@ -30,6 +30,9 @@ class LibrarySidebar(QWidget):
         self.tree.clicked.connect(lambda i: self.folderChosen.emit(i.data(PathRole)))
         self.tree.activated.connect(lambda i: self.folderChosen.emit(i.data(PathRole)))
         layout.addWidget(self.tree)
+        model.rowsInserted.connect(
+            lambda parent, *_: self.tree.expand(parent) if parent.isValid() else None
+        )
         row = QHBoxLayout()
         self.add_button = QPushButton("Add folder…")
         self.remove_button = QPushButton("Remove")

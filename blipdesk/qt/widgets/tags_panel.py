@@ -37,7 +37,7 @@ class TagDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = option.palette
         rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        selected = (option.state.value & QStyle.StateFlag.State_Selected.value) != 0
         if selected:
             painter.fillRect(rect, pal.color(QPalette.ColorRole.Highlight))
         text = pal.color(
@@ -84,7 +84,9 @@ class TagDelegate(QStyledItemDelegate):
             pressed = event.type() == QEvent.Type.MouseButtonPress
             inside = track.contains(event.position().toPoint())
             if (pressed and inside) or (
-                not pressed and event.buttons() & Qt.MouseButton.LeftButton and self._dragging
+                not pressed
+                and (event.buttons().value & Qt.MouseButton.LeftButton.value) != 0
+                and self._dragging
             ):
                 self._dragging = True
                 inner = _slider_rect(option.rect)

@@ -26,9 +26,11 @@ class PhotoViewer(QWidget):
         pal = self.palette()
         pal.setColor(QPalette.ColorRole.Window, QColor(20, 20, 20))
         self.setPalette(pal)
-        previews.thumbnailReady.connect(
-            lambda p: self.photo and p == self.photo.path and self.update()
-        )
+        previews.thumbnailReady.connect(self._preview_ready)
+
+    def _preview_ready(self, path: str) -> None:
+        if self.photo is not None and path == self.photo.path:
+            self.update()
 
     def show_photo(self, photo: Photo, tags: list[Tag]) -> None:
         self.photo, self.tags = photo, list(tags)

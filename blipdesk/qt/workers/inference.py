@@ -410,17 +410,26 @@ class InferenceController(QObject):
         self.thread.start()
         self.current: dict[str, Job] = {}  # kind -> the job whose results count
         w = self.worker
-        w.progress.connect(lambda i, p: self._if_current(i, "scan") and self.progress.emit(p))
-        w.results.connect(lambda i, r: self._if_current(i, "scan") and self.results.emit(r))
-        w.tried.connect(lambda i, r: self._if_current(i, "try") and self.tried.emit(r))
-        w.searched.connect(lambda i, r: self._if_current(i, "search") and self.searched.emit(r))
-        w.downloadProgress.connect(
-            lambda i, d, t: self._if_current(i, "download") and self.downloadProgress.emit(d, t)
-        )
-        w.status.connect(lambda i, s: self._kind_of(i) and self.status.emit(s))
-        w.modelMissing.connect(lambda i, m, d: self._kind_of(i) and self.modelMissing.emit(m, d))
-        w.failed.connect(lambda i, m, u, d: self._kind_of(i) and self.failed.emit(m, u, d))
+        # Named slots, not ``cond and emit()`` lambdas: a slot must return None (a returned bool
+        # is released once too often by PySide6 and crashes the interpreter, seen on 6.12).
+        w.progress.connect(self._forward("scan", self.progress))
+        w.results.connect(self._forward("scan", self.results))
+        w.tried.connect(self._forward("try", self.tried))
+        w.searched.connect(self._forward("search", self.searched))
+        w.downloadProgress.connect(self._forward("download", self.downloadProgress))
+        w.status.connect(self._forward(None, self.status))
+        w.modelMissing.connect(self._forward(None, self.modelMissing))
+        w.failed.connect(self._forward(None, self.failed))
         w.finished.connect(self._on_finished)
+
+    def _forward(self, kind: str | None, signal):
+        """A slot that re-emits a worker signal's payload when it belongs to a current job."""
+
+        def slot(job_id: int, *args) -> None:
+            if self._kind_of(job_id) if kind is None else self._if_current(job_id, kind):
+                signal.emit(*args)
+
+        return slot
 
     @staticmethod
     def kind(job: Job) -> str:
