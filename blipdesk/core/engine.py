@@ -243,8 +243,11 @@ def refresh_photos(
             changed.append(rec)
     if changed:
         library.record_photos(changed)
-    if known:
-        library.forget_photos(sorted(known))
+    # A folder that is not there (an unplugged drive) forgets nothing: its photos come back as
+    # they were when it does. Scores are keyed by content and survive either way.
+    gone = [p for p in known if any(p.startswith(r + os.sep) and os.path.isdir(r) for r in roots)]
+    if gone:
+        library.forget_photos(sorted(gone))
     return current
 
 

@@ -214,3 +214,14 @@ def test_hash_sees_changes_at_either_end(tmp_path):
         changed[index] ^= 1
         path.write_bytes(changed)
         assert engine.content_hash(path) != first
+
+
+def test_a_missing_folder_forgets_nothing(library, photos, key, tiny_scorer, tmp_path):
+    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, THREADS)
+    before = library.photos_under([photos])
+    unplugged = tmp_path / "unplugged"
+    os.rename(photos, unplugged)
+    assert scan(library, [photos], SENTENCES, key, never_load, THREADS).photos == 0
+    assert library.photos_under([photos]) == before
+    os.rename(unplugged, photos)
+    assert scan(library, [photos], SENTENCES, key, never_load, THREADS).scored == 0
