@@ -47,6 +47,9 @@ Edge cases, and how the writer keeps the rule true:
   a namespace other programs keep untouched), so :func:`plan_removal` takes back exactly those
   entries. (If the user meanwhile made one of them a keyword of their own in darktable or
   digiKam, removal still takes the hierarchical copy back; ``dc:subject`` keeps the keyword.)
+* A tag named like a level of one of the user's hierarchies (``Places`` when the user has
+  ``Places|Paris``) but absent from ``dc:subject`` would pass for the user's once added. Such
+  additions are recorded (``blipdesk:addedSubject``) and count as blipdesk's.
 * Tags whose hierarchical entry was deleted in another program (only ``dc:subject`` ``dog``
   remains) are the user's from then on: blipdesk no longer claims them.
 * ``|`` and ``/`` separate hierarchy levels and have no escape in either format. ``dc:subject``
@@ -131,6 +134,7 @@ HIERARCHICAL = _q(NS_LR, "hierarchicalSubject")
 TAGSLIST = _q(NS_DIGIKAM, "TagsList")
 MIRRORED_HIERARCHICAL = _q(NS_BLIPDESK, "mirroredHierarchicalSubject")
 MIRRORED_TAGSLIST = _q(NS_BLIPDESK, "mirroredTagsList")
+ADDED_SUBJECT = _q(NS_BLIPDESK, "addedSubject")
 _RECORD_OF = {HIERARCHICAL: MIRRORED_HIERARCHICAL, TAGSLIST: MIRRORED_TAGSLIST}
 _CONTAINER_OF = {
     SUBJECT: "Bag",
@@ -138,6 +142,7 @@ _CONTAINER_OF = {
     TAGSLIST: "Seq",
     MIRRORED_HIERARCHICAL: "Bag",
     MIRRORED_TAGSLIST: "Bag",
+    ADDED_SUBJECT: "Bag",
 }
 _SEPARATOR_OF = {HIERARCHICAL: "|", TAGSLIST: "/"}
 _PREFIX_OF = {HIERARCHICAL: LR_PREFIX, TAGSLIST: DK_PREFIX}
@@ -181,11 +186,7 @@ class SidecarKeywords:
     hierarchical: tuple[str, ...] = ()
     tags_list: tuple[str, ...] = ()
     blipdesk_tags: tuple[str, ...] = ()
-
-    @property
-    def user_subjects(self) -> tuple[str, ...]:
-        ours = set(self.blipdesk_tags) | {ROOT_KEYWORD}
-        return tuple(k for k in self.subjects if k not in ours or not self.blipdesk_tags)
+    user_subjects: tuple[str, ...] = ()  # the dc:subject keywords that are not blipdesk's
 
 
 @dataclass(frozen=True)
@@ -362,7 +363,11 @@ def _collect(root: ET.Element, name: str) -> _Property:
                 if (el.text or "").strip():
                     prop.items.append(_Item(el.text or ""))
             else:
-                prop.items.append(_Item(None, copy.deepcopy(el)))
+                # rdf:resource, rdf:parseType or a nested structure: not a keyword list. Writing
+                # around it could lose it, so the sidecar is left alone.
+                raise SidecarError(
+                    f"its {el.tag.rsplit('}', 1)[1]} has a form blipdesk cannot edit"
+                )
     return prop
 
 
@@ -371,6 +376,7 @@ class _State:
     subjects: _Property
     hierarchical: _Property
     tags_list: _Property
+    added_subjects: _Property
 
     def hierarchies(self) -> tuple[_Property, _Property]:
         return self.hierarchical, self.tags_list
@@ -397,9 +403,10 @@ class _State:
         if not any(entries.values()):
             return set()
         others = self.other_components()
+        recorded = set(self.added_subjects.values())
         owned = set()
         for keyword in self.subjects.values():
-            if keyword in others:
+            if keyword in others and keyword not in recorded:
                 continue
             if keyword == ROOT_KEYWORD or any(
                 _entry(name, keyword) in found for name, found in entries.items()
@@ -422,7 +429,12 @@ class _State:
 
 
 def _state(root: ET.Element) -> _State:
-    return _State(_collect(root, SUBJECT), _collect(root, HIERARCHICAL), _collect(root, TAGSLIST))
+    return _State(
+        _collect(root, SUBJECT),
+        _collect(root, HIERARCHICAL),
+        _collect(root, TAGSLIST),
+        _collect(root, ADDED_SUBJECT),
+    )
 
 
 def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
@@ -434,12 +446,17 @@ def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
         return SidecarKeywords()
     except OSError as exc:
         raise SidecarError(f"{path}: cannot be read ({exc.strerror})") from None
-    state = _state(_parse(data, path))
+    root = _parse(data, path)
+    try:
+        state = _state(root)
+    except SidecarError as exc:
+        raise SidecarError(f"{path}: {exc}") from None
     return SidecarKeywords(
         subjects=tuple(state.subjects.values()),
         hierarchical=tuple(state.hierarchical.values()),
         tags_list=tuple(state.tags_list.values()),
         blipdesk_tags=tuple(state.current_tags()),
+        user_subjects=tuple(k for k in state.subjects.values() if k not in state.owned_subjects()),
     )
 
 
@@ -564,10 +581,15 @@ def _plan_document(root: ET.Element, tags: Sequence[str]) -> tuple[list[str], li
     keep = set(tags)
     wanted = [i for i in state.subjects.items if i.value not in owned or i.value in keep]
     present = set(_values(wanted))
-    wanted += [_Item(t) for t in tags if t not in present]
+    new = [t for t in tags if t not in present]
+    wanted += [_Item(t) for t in new]
     if _values(wanted) != state.subjects.values() or len(state.subjects.elements) > 1:
         _rewrite(root, state, state.subjects, wanted)
         changed = True
+    # A new keyword that is also a level of a user's hierarchy would pass for the user's.
+    changed |= _update_record(
+        root, state, state.added_subjects, set(tags) & set(present), [t for t in new if t in others]
+    )
 
     for prop in state.hierarchies():
         record = _collect(root, _RECORD_OF[prop.name])
@@ -599,14 +621,21 @@ def _plan_document(root: ET.Element, tags: Sequence[str]) -> tuple[list[str], li
         if _values(wanted) != prop.values() or duplicated:
             _rewrite(root, state, prop, wanted)
             changed = True
-        still = set(_values(wanted))
-        record_wanted = [i for i in record.items if tags and i.value in still] + [
-            _Item(e) for e in extra
-        ]
-        if _values(record_wanted) != record.values():
-            _rewrite(root, state, record, record_wanted)
-            changed = True
+        changed |= _update_record(
+            root, state, record, set(_values(wanted)) if tags else set(), extra
+        )
     return current, mirrored, changed
+
+
+def _update_record(
+    root: ET.Element, state: _State, record: _Property, still: set[str], new: list[str]
+) -> bool:
+    """Keep blipdesk's record of what it added (entries still in ``still``) plus ``new``."""
+    wanted = [i for i in record.items if i.value in still] + [_Item(v) for v in new]
+    if _values(wanted) == record.values():
+        return False
+    _rewrite(root, state, record, wanted)
+    return True
 
 
 def _values(items: Iterable[_Item]) -> list[str]:
@@ -706,7 +735,10 @@ def plan_sidecar_file(
         wrapper = _wrapper(text)
         prefixes = _prefixes(text)
 
-    current, mirrored, changed = _plan_document(root, tags)
+    try:
+        current, mirrored, changed = _plan_document(root, tags)
+    except SidecarError as exc:
+        raise SidecarError(f"{path}: {exc}") from None
     keep = set(tags)
     added = tuple(t for t in tags if t not in set(current))
     removed = tuple(t for t in current if t not in keep)

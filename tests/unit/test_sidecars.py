@@ -22,6 +22,7 @@ from blipdesk.sidecars import (
     SidecarError,
     SidecarNaming,
     apply,
+    normalize_tags,
     plan_removal,
     plan_sidecar,
     plan_sidecars,
@@ -529,3 +530,53 @@ def test_exiftool_reads_what_was_written(tmp_path_factory, names):
     assert subjects == names
     assert hierarchical == ["blipdesk|" + n.replace("|", "¦") for n in names]
     assert tags_list == ["blipdesk/" + n.replace("/", "∕") for n in names]
+
+
+def test_a_keyword_field_in_an_unexpected_form_is_left_alone(photo, tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject rdf:resource="urn:x"/>'
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    with pytest.raises(SidecarError, match=r"photo\.jpg\.xmp: its subject has a form"):
+        plan_sidecar(photo, ["dog"])
+
+
+USER_KEYWORDS = ["holiday", "Paris", "Places", "dog", "blipdesk"]
+
+
+@needs_exiftool
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rounds=st.lists(
+        st.lists(st.one_of(st.sampled_from(USER_KEYWORDS), tag_names), max_size=5),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_removal_restores_a_user_sidecar(tmp_path_factory, rounds):
+    """Whatever blipdesk wrote, in however many rounds, and whatever the names (some equal to the
+    user's keywords), removal gives back the user's sidecar as exiftool reads it."""
+    folder = tmp_path_factory.mktemp("restore")
+    photo = folder / "p.jpg"
+    photo.write_bytes(b"x")
+    path = folder / "p.jpg.xmp"
+    exiftool_create(
+        path,
+        "-XMP-xmp:Rating=2",
+        "-XMP-dc:Subject=holiday",
+        "-XMP-dc:Subject=Paris",
+        "-XMP-dc:Subject=dog",
+        "-XMP-lr:HierarchicalSubject=Places|Paris",
+    )
+    before = exiftool_read(path, "-XMP:all")
+    for tags in rounds:
+        write_tags(photo, tags)
+        assert set(read_sidecar(path).blipdesk_tags) == set(normalize_tags(tags))
+        assert {"holiday", "Paris", "dog"} <= set(read_sidecar(path).subjects)
+    remove_tags(photo)
+    assert exiftool_read(path, "-XMP:all") == before
