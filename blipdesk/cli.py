@@ -35,6 +35,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from blipdesk import __version__
 from blipdesk.errors import ModelError, UserError
@@ -322,15 +323,16 @@ class _ProgressPrinter:
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self.bar = None
+        self.bar: Any = None
         self.last = 0.0
         self.tty = sys.stderr is not None and sys.stderr.isatty()
 
     def __call__(self, p) -> None:
         if self.tty:
-            if self.bar is None:
+            if self.bar is None or self.bar.total != p.total:  # search runs two phases
                 from tqdm import tqdm
 
+                self.close()
                 self.bar = tqdm(total=p.total, unit="photo", desc=self.what, file=sys.stderr)
             self.bar.update(p.done - self.bar.n)
             self.bar.set_postfix(errors=p.errors, refresh=False)
@@ -352,6 +354,7 @@ class _ProgressPrinter:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 class _StopOnCtrlC:
@@ -359,7 +362,7 @@ class _StopOnCtrlC:
 
     def __init__(self) -> None:
         self.cancel = threading.Event()
-        self.previous = None
+        self.previous: Any = None
 
     def __enter__(self) -> threading.Event:
         if threading.current_thread() is threading.main_thread():

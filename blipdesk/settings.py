@@ -52,6 +52,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _valid(key: str, value: Any) -> bool:
+    if key == "batch_size":  # bool is an int subclass: true is not a batch size
+        return type(value) is int and value >= 1
+    return isinstance(value, _TYPES[key])
+
+
 class SettingsFile:
     """Loads and saves ``Settings`` at ``path``. ``problem`` holds the last load's complaint."""
 
@@ -90,10 +96,8 @@ class SettingsFile:
         for key, value in data.items():
             if key not in known:
                 self._extra[key] = value
-            elif isinstance(value, _TYPES[key]) and not (
-                key == "batch_size" and (isinstance(value, bool) or value < 1)
-            ):
-                values[key] = tuple(map(str, value)) if key == "folders" else value
+            elif _valid(key, value):
+                values[key] = tuple(str(v) for v in value) if key == "folders" else value
             else:
                 bad.append(key)
         if bad:

@@ -50,7 +50,7 @@ from blipdesk.store import Library, PhotoRecord, ScoreRow
 
 if TYPE_CHECKING:
     from blipdesk.core.model import LoadedModel
-    from blipdesk.core.scorer import Scorer, Scores, Sentences
+    from blipdesk.core.scorer import FirstToken, Scorer, Scores, Sentences
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def lazy_scorer(
     spec: ModelSpec,
     device: str = "auto",
     precision: str = "auto",
-    first_token: str = "cls",
+    first_token: FirstToken = "cls",
     loader: Callable[..., LoadedModel] = load_model,
 ) -> Callable[[], Scorer]:
     """A scorer factory that loads the model on first call and returns the same scorer after."""
@@ -555,25 +555,26 @@ def search(
     summary = scan(library, folders, (), key, scorer, options, on_progress, cancel=cancel)
     if summary.cancelled:
         return []
-    photos = [p for p in library.photos_under(_roots(folders), options.recursive) if p.content]
-    itc = library.image_features(key.score_key, [p.content for p in photos])
-    photos = [p for p in photos if p.content in itc]
+    records = library.photos_under(_roots(folders), options.recursive)
+    itc = library.image_features(key.score_key, [p.content for p in records if p.content])
+    photos = [p for p in records if p.content in itc]
+    contents = [str(p.content) for p in photos]
     if not photos:
         return []
     the_scorer = scorer()
     text = the_scorer.encode_sentences([sentence])
-    matrix = np.stack([itc[p.content] for p in photos])
+    matrix = np.stack([itc[c] for c in contents])
     cosine = matrix @ text.itc.float().cpu().numpy()[0]
     order = np.argsort(-cosine, kind="stable")
     k = min(len(photos), candidates or max(top, 16))
     best = [photos[i] for i in order[:k]]
     work = plan(library, best, (sentence,), key)
     run_work(library, work, key, lambda: the_scorer, options, on_progress, cancel=cancel)
-    scores = library.sentence_scores(key.score_key, [p.content for p in best], (sentence,))
+    scores = library.sentence_scores(key.score_key, [contents[i] for i in order[:k]], (sentence,))
     hits = [
-        SearchHit(p.path, float(cosine[i]), scores[p.content][sentence].itm)
-        for i, p in zip(order[:k], best, strict=True)
-        if sentence in scores[p.content]
+        SearchHit(photos[i].path, float(cosine[i]), scores[contents[i]][sentence].itm)
+        for i in order[:k]
+        if sentence in scores[contents[i]]
     ]
     hits.sort(key=lambda h: -(h.itm or 0.0))
     hits += [SearchHit(photos[i].path, float(cosine[i]), None) for i in order[k:]]

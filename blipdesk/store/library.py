@@ -230,12 +230,11 @@ class Library:
         if found is not None:
             return found
         with self.transaction():
-            return int(
-                self.conn.execute(
-                    "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?)",
-                    (score_key, source, revision),
-                ).lastrowid
+            cur = self.conn.execute(
+                "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?)",
+                (score_key, source, revision),
             )
+            return int(cur.lastrowid or 0)
 
     def latest_score_key(self, source: str) -> str | None:
         """The most recently added score key for a model source: lets ``export`` read the cache on
