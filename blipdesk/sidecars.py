@@ -25,9 +25,8 @@ another program stays correct:
   ``blipdesk`` belongs to blipdesk);
 * a ``dc:subject`` keyword is blipdesk's only if it is the leaf of such a blipdesk entry *and* it
   is not a component (leaf or parent) of any other hierarchical entry in either field. A user's
-  flat keyword that a program also lists in its hierarchy (Lightroom and darktable write
-  ``dog``; digiKam writes ``dog``) is therefore the user's, and so is ``dog`` when the user has
-  ``Animals|dog`` or ``dog|puppy``;
+  top-level keyword that a program also lists in a hierarchical field (a flat entry ``dog``) is
+  therefore the user's, and so is ``dog`` when the user has ``Animals|dog`` or ``dog|puppy``;
 * the keyword ``blipdesk`` itself in ``dc:subject`` (programs that copy parents into
   ``dc:subject``, such as Lightroom, add it) is blipdesk's when blipdesk entries exist and no
   other hierarchy names it.
@@ -36,8 +35,8 @@ Edge cases, and how the writer keeps the rule true:
 
 * A user keyword that is only in ``dc:subject`` (no hierarchy names it) and has the same name as a
   tag blipdesk adds would look like blipdesk's afterwards. The writer *pins* it first: it adds the
-  flat entry (``dog``) to the hierarchical fields, which is how Lightroom and darktable record a
-  flat keyword anyway, so removal keeps it.
+  flat entry (``dog``, the form a top-level keyword takes there) to the hierarchical fields, so
+  removal keeps it.
 * When blipdesk creates ``lr:hierarchicalSubject`` or ``digiKam:TagsList`` in a sidecar whose
   keywords were only in ``dc:subject`` (or only in the other hierarchy), darktable and digiKam
   would stop reading the user's keywords (they prefer the hierarchical field). The writer seeds a
@@ -57,8 +56,8 @@ Edge cases, and how the writer keeps the rule true:
   ``¦`` (U+00A6) and in ``digiKam:TagsList`` a ``/`` is written as ``∕`` (U+2215), so a tag
   stays one level deep under ``blipdesk``.
 * Names are written as XML text: ``& < > " '``, non-ASCII, right-to-left text and long names
-  round-trip. Characters XML 1.0 cannot carry (control characters other than tab and newline)
-  are refused with a :class:`SidecarError`. Surrounding whitespace is stripped; empty names are
+  round-trip. Characters XML 1.0 cannot carry (control characters other than tab, newline and
+  carriage return) are refused with a :class:`SidecarError`. Surrounding whitespace is stripped; empty names are
   skipped.
 
 Safety
