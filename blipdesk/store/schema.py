@@ -65,12 +65,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     2: (
         "ALTER TABLE tags ADD COLUMN colour TEXT",
+        # A rowid table on purpose: a 1 KiB blob overflows a WITHOUT ROWID (index b-tree) row
+        # onto a page of its own, which quadrupled the cache's size per photo.
         """CREATE TABLE image_features (
             content_id INTEGER NOT NULL,
             model_id INTEGER NOT NULL,
             itc BLOB NOT NULL,
             PRIMARY KEY (content_id, model_id)
-        ) WITHOUT ROWID""",
+        )""",
         """CREATE TABLE decode_errors (
             content_id INTEGER NOT NULL,
             model_id INTEGER NOT NULL,
