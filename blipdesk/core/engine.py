@@ -555,30 +555,42 @@ def search(
     summary = scan(library, folders, (), key, scorer, options, on_progress, cancel=cancel)
     if summary.cancelled:
         return []
-    records = library.photos_under(_roots(folders), options.recursive)
-    itc = library.image_features(key.score_key, [p.content for p in records if p.content])
-    photos = [p for p in records if p.content in itc]
-    contents = [str(p.content) for p in photos]
-    if not photos:
-        return []
     the_scorer = scorer()
-    text = the_scorer.encode_sentences([sentence])
-    matrix = np.stack([itc[c] for c in contents])
-    cosine = matrix @ text.itc.float().cpu().numpy()[0]
-    order = np.argsort(-cosine, kind="stable")
-    k = min(len(photos), candidates or max(top, 16))
-    best = [photos[i] for i in order[:k]]
+    ranked = cosine_ranking(library, folders, sentence, key, the_scorer, options.recursive)
+    k = min(len(ranked), candidates or max(top, 16))
+    best = [photo for photo, _ in ranked[:k]]
     work = plan(library, best, (sentence,), key)
     run_work(library, work, key, lambda: the_scorer, options, on_progress, cancel=cancel)
-    scores = library.sentence_scores(key.score_key, [contents[i] for i in order[:k]], (sentence,))
+    scores = library.sentence_scores(key.score_key, [str(p.content) for p in best], (sentence,))
     hits = [
-        SearchHit(photos[i].path, float(cosine[i]), scores[contents[i]][sentence].itm)
-        for i in order[:k]
-        if sentence in scores[contents[i]]
+        SearchHit(photo.path, cosine, scores[str(photo.content)][sentence].itm)
+        for photo, cosine in ranked[:k]
+        if sentence in scores[str(photo.content)]
     ]
     hits.sort(key=lambda h: -(h.itm or 0.0))
-    hits += [SearchHit(photos[i].path, float(cosine[i]), None) for i in order[k:]]
+    hits += [SearchHit(photo.path, cosine, None) for photo, cosine in ranked[k:]]
     return hits[:top]
+
+
+def cosine_ranking(
+    library: Library,
+    folders: Sequence[str | os.PathLike[str]],
+    sentence: str,
+    key: ModelKey,
+    scorer: Scorer,
+    recursive: bool = True,
+) -> list[tuple[PhotoRecord, float]]:
+    """Photos under ``folders`` with cached image features, best ITC cosine first. Instant: only
+    the sentence goes through the (text) encoder; photos without features are left out."""
+    records = library.photos_under(_roots(folders), recursive)
+    itc = library.image_features(key.score_key, [p.content for p in records if p.content])
+    photos = [p for p in records if p.content in itc]
+    if not photos:
+        return []
+    text = scorer.encode_sentences([sentence])
+    cosine = np.stack([itc[str(p.content)] for p in photos]) @ text.itc.float().cpu().numpy()[0]
+    order = np.argsort(-cosine, kind="stable")
+    return [(photos[i], float(cosine[i])) for i in order]
 
 
 def _roots(folders: Sequence[str | os.PathLike[str]]) -> list[str]:

@@ -225,3 +225,19 @@ def test_a_missing_folder_forgets_nothing(library, photos, key, tiny_scorer, tmp
     assert library.photos_under([photos]) == before
     os.rename(unplugged, photos)
     assert scan(library, [photos], SENTENCES, key, never_load, THREADS).scored == 0
+
+
+def test_a_new_sentence_ranks_by_cosine_at_once(library, photos, key, tiny_scorer, monkeypatch):
+    scan(library, [photos], (), key, lambda: tiny_scorer, THREADS)  # image features only
+    monkeypatch.setattr(engine, "decode_for_model", lambda path: pytest.fail(f"decoded {path}"))
+    monkeypatch.setattr(tiny_scorer, "encode_images", lambda *a: pytest.fail("vision pass"))
+    ranked = engine.cosine_ranking(library, [photos], "three cats", key, tiny_scorer)
+    assert len(ranked) == 6 and [c for _, c in ranked] == sorted(
+        (c for _, c in ranked), reverse=True
+    )
+    photo, cosine = ranked[0]
+    monkeypatch.undo()
+    direct = tiny_scorer.score(
+        load_for_model(photo.path)[None], tiny_scorer.encode_sentences(["three cats"])
+    )
+    assert cosine == pytest.approx(float(direct.cosine[0, 0]), abs=1e-5)
