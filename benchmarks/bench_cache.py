@@ -144,7 +144,7 @@ def bench_feature_cache(args, root: Path, table: list[tuple[str, str]]) -> None:
     folder.mkdir()
     for i in range(args.new_sentence_photos):
         scene(1600, 1200, i).save(folder / f"photo{i:03}.jpg", quality=90)
-    scorer = lazy_scorer(spec, "cpu", "fp32")
+    scorer = lazy_scorer(spec, args.device, "fp32" if args.device == "cpu" else "auto")
     scorer()  # load once, outside the timings
     base = ScanOptions(batch_size=8)
     cached = ScanOptions(batch_size=8, feature_cache=True, features_dir=root / "features")
@@ -162,6 +162,7 @@ def bench_feature_cache(args, root: Path, table: list[tuple[str, str]]) -> None:
         scan(lib, [folder], ["birthday cake with candles"], key, scorer, base)
         cold = time.perf_counter() - t
     model = "blip-itm-large-flickr architecture (random weights)" if args.large else "tiny model"
+    model += f", {args.device}"
     n = args.new_sentence_photos
     table.append((f"new sentence, {n} JPEGs 1600x1200, {model}", ""))
     table.append(("  fresh scan (decode + vision + ITM)", f"{cold:.2f} s"))
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=20)
     parser.add_argument("--new-sentence-photos", type=int, default=48)
     parser.add_argument("--large", action="store_true", help="full-size architecture (slow)")
+    parser.add_argument("--device", default="cpu", help="for the feature-cache measurement")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     table: list[tuple[str, str]] = []
