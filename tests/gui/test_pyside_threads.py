@@ -44,6 +44,8 @@ REPRO = textwrap.dedent(
 
 
 def test_signals_from_worker_threads_do_not_corrupt_the_interpreter():
-    proc = subprocess.run([sys.executable, "-c", REPRO], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", REPRO], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "received 10000" in proc.stdout

@@ -110,11 +110,12 @@ class FolderTreeModel(QAbstractItemModel):
 
     def set_counts(self, counts: FolderCounts) -> None:
         """Replace a root's subtree with the counted one."""
-        for row, old in enumerate(self._root.children):
-            if old.path == counts.root:
-                break
-        else:
+        row = next(
+            (i for i, node in enumerate(self._root.children) if node.path == counts.root), None
+        )
+        if row is None:
             return
+        old = self._root.children[row]
         root = _Node(old.path, old.name, self._root)
         nodes = {".": root}
         for rel, direct in sorted(counts.counts, key=lambda c: (c[0].count(os.sep), c[0])):

@@ -112,10 +112,15 @@ class PhotoGridModel(QAbstractListModel):
         if role == Roles.Thumbnail:
             return None if self.thumbnails is None else self.thumbnails.pixmap(photo.path)
         if role == Roles.Broken:
-            if self.thumbnails is not None and photo.path in self.thumbnails.broken:
-                return self.thumbnails.broken[photo.path]
-            return self.board.errors.get(photo.path)
+            return self.broken(photo)
         return None
+
+    def broken(self, photo: Photo) -> str | None:
+        """Why the photo cannot be read (the scan's record, else the thumbnail's), or None."""
+        error = self.board.errors.get(photo.path)
+        if error is None and self.thumbnails is not None:
+            error = self.thumbnails.broken.get(photo.path)
+        return error
 
     def roleNames(self):
         names = super().roleNames()
@@ -182,9 +187,8 @@ class PhotoGridModel(QAbstractListModel):
         self._dirty_paths.update(paths)
         if not self._repaint.isActive():
             self._repaint.start()
-        if self.filter.active or self.sort.key == "score":
-            if not self._relayout.isActive():
-                self._relayout.start()
+        if (self.filter.active or self.sort.key == "score") and not self._relayout.isActive():
+            self._relayout.start()
 
     def thumbnail_ready(self, path: str) -> None:
         row = self._row_of.get(path)
@@ -288,9 +292,9 @@ class PhotoGridModel(QAbstractListModel):
         lines = [f"<b>{_html(photo.name)}</b>"]
         when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
         lines.append(f"{when} · {photo.size / 1e6:.1f} MB")
-        error = self.board.errors.get(photo.path)
+        error = self.broken(photo)
         if error:
-            lines.append(f"<i>Cannot be read: {_html(error)}</i>")
+            lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
         if self.filter.search is not None and photo.path in self.filter.search:
             lines.append(
                 f"Search “{_html(self.filter.search_text)}”: {self.filter.search[photo.path]:.3f}"

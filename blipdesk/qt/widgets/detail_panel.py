@@ -99,16 +99,19 @@ class DetailPanel(QWidget):
             return
         self.previews.request([photo])
         self._show_preview()
+        self.refresh_scores()
+
+    def _show_facts(self, photo: Photo) -> None:
         when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
         source = "taken" if photo.taken is not None else "modified"
-        error = self.board.errors.get(photo.path)
+        error = self.board.errors.get(photo.path) or self.previews.broken.get(photo.path)
         facts = (
-            f"<b>{photo.name}</b><br>{when} ({source}) · {photo.size / 1e6:.2f} MB<br>{photo.path}"
+            f"<b>{_html(photo.name)}</b><br>{when} ({source}) · {photo.size / 1e6:.2f} MB<br>"
+            f"{_html(photo.path)}"
         )
         if error:
-            facts += f"<br><span style='color:#c0392b'>Cannot be read: {error}</span>"
+            facts += f"<br><span style='color:#c0392b'>Cannot be read: {_html(error)}</span>"
         self.facts.setText(facts)
-        self.refresh_scores()
 
     def set_tags(self, tags: list[Tag]) -> None:
         self.tags = list(tags)
@@ -123,6 +126,7 @@ class DetailPanel(QWidget):
         self.scores.clear()
         if self.photo is None:
             return
+        self._show_facts(self.photo)  # a scan may have recorded an error since
         sentences = self.board.sentences_of(self.photo.path)
         for tag in self.tags:
             score = self.board.tag_score(self.photo.path, tag)
@@ -152,6 +156,8 @@ class DetailPanel(QWidget):
     def _preview_ready(self, path: str) -> None:
         if self.photo is not None and path == self.photo.path:
             self._show_preview()
+            if path in self.previews.broken:
+                self._show_facts(self.photo)
 
     def _show_preview(self) -> None:
         if self.photo is None:
@@ -167,6 +173,10 @@ class DetailPanel(QWidget):
                 size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
         )
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def QPixmap_null():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -31,20 +32,19 @@ def folder_size(path: Path) -> int:
     total = 0
     if path.is_dir():
         for p in path.rglob("*"):
-            try:
+            with contextlib.suppress(OSError):
                 total += p.stat().st_size if p.is_file() else 0
-            except OSError:
-                pass
     return total
 
 
 class SettingsDialog(QDialog):
     """Model, device, precision, batch size, recursive scanning, cache location and size.
 
-    The device list holds what is known without importing torch on the GUI thread; CUDA devices
-    are listed by the inference worker once it has run (``cuda_devices``)."""
+    The GUI thread never imports torch: the inference worker lists the devices (``devices``, a
+    sequence of ``Device`` or ``None`` while it is still looking) and ``set_devices`` fills the
+    list in when the answer arrives."""
 
-    def __init__(self, settings: Settings, data_dir: Path, cuda_devices: list[str], parent=None):
+    def __init__(self, settings: Settings, data_dir: Path, devices=None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
@@ -58,11 +58,9 @@ class SettingsDialog(QDialog):
         row.addWidget(browse)
         form.addRow("Model (hub id or folder):", row)
         self.device = QComboBox()
-        devices = ["auto", "cpu", *cuda_devices, "mps"]
-        if settings.device not in devices:
-            devices.append(settings.device)
-        self.device.addItems(devices)
-        self.device.setCurrentText(settings.device)
+        self.device.setObjectName("deviceChoice")
+        self._device_setting = settings.device
+        self.set_devices(devices)
         form.addRow("Device:", self.device)
         self.precision = QComboBox()
         self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
@@ -97,10 +95,26 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self.resize(560, 320)
 
+    def set_devices(self, devices) -> None:
+        """Automatic, each accelerator by name, and the CPU (alone when there is no GPU)."""
+        current = self.device.currentData() or self._device_setting
+        self.device.clear()
+        self.device.addItem("Automatic (best available)", "auto")
+        if devices is None:
+            self.device.addItem("Looking for GPUs…", None)
+            self.device.model().item(1).setEnabled(False)
+        else:
+            for d in devices:
+                self.device.addItem(d.label, d.value)
+        self.device.addItem("CPU", "cpu")
+        if self.device.findData(current) < 0:
+            self.device.addItem(current, current)  # a setting this machine does not list
+        self.device.setCurrentIndex(self.device.findData(current))
+
     def settings(self) -> Settings:
         return self._settings.with_changes(
             model=self.model.text().strip() or self._settings.model,
-            device=self.device.currentText(),
+            device=self.device.currentData() or self._device_setting,
             precision=self.precision.currentText(),
             batch_size=self.batch.value(),
             recursive=self.recursive.isChecked(),

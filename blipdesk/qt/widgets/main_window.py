@@ -33,10 +33,12 @@ from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
+from blipdesk.qt.widgets.sidecar_dialog import SidecarDialog
 from blipdesk.qt.widgets.tag_editor import TagEditorDialog
 from blipdesk.qt.widgets.viewer import PhotoViewer
 from blipdesk.qt.workers.folders import FolderLister
 from blipdesk.qt.workers.inference import (
+    DevicesJob,
     DownloadJob,
     InferenceController,
     ModelChoice,
@@ -45,6 +47,7 @@ from blipdesk.qt.workers.inference import (
     TryJob,
     next_job_id,
 )
+from blipdesk.qt.workers.tasks import BackgroundTasks, copy_photos, export_results
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.settings import Settings, SettingsFile
 
@@ -64,7 +67,7 @@ class MainWindow(QMainWindow):
         self.current_folder: str | None = None
         self._listing = self._cache_request = 0
         self._pending_scan = False
-        self.cuda_devices: list[str] = []
+        self.devices = None  # accelerators torch sees, listed on the inference thread
 
         # Models and workers
         self.board = ScoreBoard()
@@ -79,6 +82,9 @@ class MainWindow(QMainWindow):
         self.cache = CacheLoader(self)
         self.controller = InferenceController(self)
         self.tag_writer = TagWriter(str(paths.database), self)
+        self.tasks = BackgroundTasks(self)  # sidecars, exports, copies
+        self._tasks: dict[int, str] = {}  # request id -> what, for the window's own requests
+        self.sidecar_dialog: SidecarDialog | None = None
 
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
@@ -154,9 +160,27 @@ class MainWindow(QMainWindow):
         self.scan_action = self._action(file, "&Scan folder", self.scan, "Ctrl+R")
         self._action(file, "Se&ttings…", self.open_settings, QKeySequence.StandardKey.Preferences)
         file.addSeparator()
+        self.export_action = self._action(file, "&Export…", lambda: self.export_photos(), "Ctrl+E")
+        self.copy_action = self._action(file, "&Copy to folder…", lambda: self.copy_photos("copy"))
+        self.link_action = self._action(
+            file, "&Link into folder…", lambda: self.copy_photos("symlink")
+        )
+        file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         tags = bar.addMenu("&Tags")
         self._action(tags, "&New tag…", lambda: self.edit_tag(None), "Ctrl+T")
+        tags.addSeparator()
+        self.sidecar_action = self._action(
+            tags, "&Write tags to sidecars…", lambda: self.write_sidecars()
+        )
+        self._action(tags, "&Remove blipdesk tags from sidecars…", self.remove_sidecar_tags)
+        self.grid.extra_actions = [
+            self.sidecar_action,
+            None,
+            self.export_action,
+            self.copy_action,
+            self.link_action,
+        ]
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "Open &log file", self.open_log)
         self._action(help_menu, "&About blipdesk", self.about)
@@ -207,6 +231,10 @@ class MainWindow(QMainWindow):
         c.modelMissing.connect(self._model_missing)
         c.failed.connect(self._failed)
         self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
+        self.tasks.done.connect(self._task_done)
+        self.tasks.failed.connect(self._task_failed)
+        self.tasks.progress.connect(self._task_progress)
+        c.devices.connect(self._devices_listed)
 
     # ----------------------------------------------------------------- folders
 
@@ -497,11 +525,168 @@ class MainWindow(QMainWindow):
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
 
+    # ----------------------------------------------------------------- sidecars, export
+
+    def _matched_tags(self, photos) -> dict[str, list[str]]:
+        """path -> the tags it carries, from the scores the grid shows. Photos not scored yet, or
+        unreadable, are left out: their sidecars are left alone."""
+        tags = self.tags.tags()
+        return {
+            p.path: [t.name for t in tags if self.board.matches(p.path, t)]
+            for p in photos
+            if self.board.has_any(p.path) and p.path not in self.board.errors
+        }
+
+    def _scopes(self) -> list[tuple[str, list]]:
+        """(label, photos): the selection, the filter result, the folder; empty ones left out."""
+        out = []
+        selected = self.grid.selected_photos()
+        if selected:
+            out.append((f"Selected photos ({len(selected)})", selected))
+        shown, total = self.photos.visible_photos(), self.photos.total()
+        if self.photos.filter.active and len(shown) != total:
+            out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
+        name = os.path.basename(self.current_folder or "") or "folder"
+        out.append((f"All photos in “{name}” ({total})", self.photos.photos()))
+        return out
+
+    def _chosen_photos(self) -> tuple[str, list]:
+        """The selection, else the photos shown: what Export and Copy act on."""
+        return self._scopes()[0]
+
+    def write_sidecars(self) -> SidecarDialog | None:
+        if self.current_folder is None:
+            self._warn("Sidecars", "Open a folder first.")
+            return None
+        scopes = [(label, self._matched_tags(photos)) for label, photos in self._scopes()]
+        return self._open_sidecar_dialog(
+            SidecarDialog(self.tasks, "write", scopes, (self.current_folder,), parent=self)
+        )
+
+    def remove_sidecar_tags(self) -> SidecarDialog | None:
+        if self.current_folder is None:
+            self._warn("Sidecars", "Open a folder first.")
+            return None
+        dialog = SidecarDialog(
+            self.tasks,
+            "remove",
+            folders=(self.current_folder,),
+            recursive=self.settings.recursive,
+            parent=self,
+        )
+        return self._open_sidecar_dialog(dialog)
+
+    def _open_sidecar_dialog(self, dialog: SidecarDialog) -> SidecarDialog:
+        if self.sidecar_dialog is not None:
+            self.sidecar_dialog.reject()
+        self.sidecar_dialog = dialog
+        dialog.applied.connect(
+            lambda run: self.statusBar().showMessage(
+                f"Sidecars: {len(run.changed)} changed, {len(run.failed)} failed", 8000
+            )
+        )
+        dialog.finished.connect(lambda _r: self._sidecar_dialog_closed(dialog))
+        dialog.open()
+        return dialog
+
+    def _sidecar_dialog_closed(self, dialog: SidecarDialog) -> None:
+        if self.sidecar_dialog is dialog:
+            self.sidecar_dialog = None
+        dialog.deleteLater()
+
+    def export_photos(self, target: str | None = None, fmt: str | None = None) -> int | None:
+        """Export the selection (else the photos shown) as CSV or JSON, in the CLI's format."""
+        if self.current_folder is None:
+            self._warn("Export", "Open a folder first.")
+            return None
+        label, photos = self._chosen_photos()
+        if target is None:
+            name = os.path.basename(self.current_folder) or "blipdesk"
+            target, chosen = QFileDialog.getSaveFileName(
+                self,
+                f"Export tags and scores: {label}",
+                os.path.join(os.path.expanduser("~"), f"{name}-tags.csv"),
+                "CSV table (*.csv);;JSON document (*.json)",
+            )
+            if not target:
+                return None
+            fmt = fmt or ("json" if "json" in chosen.lower() else "csv")
+        fmt = fmt or ("json" if target.lower().endswith(".json") else "csv")
+        request = self.tasks.start(
+            export_results,
+            str(self.paths.database),
+            self.settings.model,
+            self.current_folder,
+            self.settings.recursive,
+            [p.path for p in photos],
+            fmt,
+            target,
+        )
+        self._tasks[request] = "export"
+        self.statusBar().showMessage(f"Exporting {len(photos)} photos…")
+        return request
+
+    def copy_photos(self, mode: str = "copy", dest: str | None = None) -> int | None:
+        """Copy (or symlink) the selection, else the photos shown, into a folder."""
+        if self.current_folder is None:
+            self._warn("Copy", "Open a folder first.")
+            return None
+        label, photos = self._chosen_photos()
+        if dest is None:
+            verb = "Copy" if mode == "copy" else "Link"
+            dest = QFileDialog.getExistingDirectory(self, f"{verb} {label.lower()} into…")
+            if not dest:
+                return None
+        request = self.tasks.start(
+            copy_photos, [p.path for p in photos], dest, mode, with_progress=True
+        )
+        self._tasks[request] = mode
+        return request
+
+    def _task_progress(self, request: int, done: int, total: int) -> None:
+        what = self._tasks.get(request)
+        if what is not None:
+            verb = "Copying" if what == "copy" else "Linking"
+            self.statusBar().showMessage(f"{verb} {done} / {total}…")
+
+    def _task_done(self, request: int, result) -> None:
+        what = self._tasks.pop(request, None)
+        if what == "export":
+            self.statusBar().showMessage(
+                f"Exported {result.photos} photos to {result.target}", 8000
+            )
+        elif what in ("copy", "symlink"):
+            ok = [r for r in result if r.ok]
+            failed = [r for r in result if not r.ok]
+            verb = "Copied" if what == "copy" else "Linked"
+            self.statusBar().showMessage(f"{verb} {len(ok)} photos", 8000)
+            if failed:
+                lines = "\n".join(f"{r.source.name}: {r.error}" for r in failed[:10])
+                more = f"\n… and {len(failed) - 10} more" if len(failed) > 10 else ""
+                self._warn(verb, f"{len(failed)} photos were not {verb.lower()}:\n{lines}{more}")
+
+    def _task_failed(self, request: int, message: str, user_error: bool, details: str) -> None:
+        what = self._tasks.pop(request, None)
+        if what is None:
+            return
+        self.statusBar().clearMessage()
+        if user_error:
+            self._warn(what.capitalize(), message)
+        else:
+            CrashDialog(message, details, self.paths.log_file, self).exec()
+
     # ----------------------------------------------------------------- settings, help
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self.paths.data_dir, self.cuda_devices, self)
-        if dialog.exec() == dialog.DialogCode.Accepted:
+        dialog = SettingsDialog(self.settings, self.paths.data_dir, self.devices, self)
+        self.controller.devices.connect(dialog.set_devices)
+        if self.devices is None:
+            self.controller.submit(DevicesJob(next_job_id(), self._model_choice()))
+        try:
+            accepted = dialog.exec() == dialog.DialogCode.Accepted
+        finally:
+            self.controller.devices.disconnect(dialog.set_devices)
+        if accepted:
             new = dialog.settings()
             recursive_changed = new.recursive != self.settings.recursive
             model_changed = (new.model, new.first_token) != (
@@ -513,6 +698,9 @@ class MainWindow(QMainWindow):
                 self.board.clear()
             if (recursive_changed or model_changed) and self.current_folder:
                 self.open_folder(self.current_folder)
+
+    def _devices_listed(self, devices) -> None:
+        self.devices = devices
 
     def _save_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -543,6 +731,9 @@ class MainWindow(QMainWindow):
         self.state.setValue("rightSplitter", self.right.saveState())
         self.state.sync()
         self.controller.shutdown()
-        for worker in (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer):
+        if self.sidecar_dialog is not None:
+            self.sidecar_dialog.reject()
+        workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
+        for worker in workers:
             worker.shutdown()
         super().closeEvent(event)

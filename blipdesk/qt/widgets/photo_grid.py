@@ -15,6 +15,7 @@ from blipdesk.qt.models.photos import PhotoGridModel, Roles
 
 CELL = QSize(176, 200)
 THUMB = 160
+ERROR_BADGE = "#c0392b"
 
 
 class PhotoDelegate(QStyledItemDelegate):
@@ -66,6 +67,19 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setBrush(QColor(colour))
             painter.drawEllipse(QRect(x, box.bottom() - 16, 12, 12))
             x += 15
+        if broken:
+            # A per-photo error (unreadable file, recorded by the scan): a badge on the thumbnail,
+            # the reason in the tooltip and the detail panel.
+            badge = QRect(box.left() + 6, box.top() + 6, 20, 20)
+            painter.setPen(QColor(255, 255, 255, 230))
+            painter.setBrush(QColor(ERROR_BADGE))
+            painter.drawEllipse(badge)
+            font = painter.font()
+            font.setBold(True)
+            painter.setFont(font)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
+            painter.setFont(option.font)
         search = index.data(Roles.SearchScore)
         if search is not None:
             badge = QRect(box.right() - 50, box.top() + 4, 46, 18)
@@ -100,6 +114,7 @@ class PhotoGrid(QListView):
         super().__init__(parent)
         self.setObjectName("photoGrid")
         self.loader = loader
+        self.extra_actions: list[QAction | None] = []  # appended to the context menu; None: a line
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -132,6 +147,12 @@ class PhotoGrid(QListView):
     def current_photo(self):
         index = self.currentIndex()
         return index.data(Roles.Photo) if index.isValid() else None
+
+    def selected_photos(self) -> list:
+        """The selected photos in grid order."""
+        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
+        model = self.grid_model()
+        return [p for r in rows if (p := model.photo_at(r)) is not None]
 
     def select_path(self, path: str) -> None:
         row = self.grid_model().row_of(path)
@@ -198,6 +219,13 @@ class PhotoGrid(QListView):
         view = QAction("View full window", menu)
         view.triggered.connect(lambda: self._open_index(index))
         menu.addAction(view)
+        if self.extra_actions:
+            menu.addSeparator()
+            for action in self.extra_actions:
+                if action is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(action)
         menu.exec(self.viewport().mapToGlobal(pos))
 
 

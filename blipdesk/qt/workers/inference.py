@@ -96,6 +96,38 @@ class DownloadJob(Job):
 
 
 @dataclass(frozen=True)
+class DevicesJob(Job):
+    """List the devices torch can run on (Settings). Here, not on the GUI thread: importing torch
+    takes seconds and would freeze the window."""
+
+    interactive = True
+
+
+@dataclass(frozen=True)
+class Device:
+    value: str  # what Settings.device takes: "cuda:0", "mps"
+    label: str  # what a person reads: "GPU 0: NVIDIA H100 80GB HBM3"
+
+
+def list_devices() -> tuple[Device, ...]:
+    """Every CUDA device by index and name, and Apple's GPU when present; empty: only the CPU."""
+    import torch
+
+    out = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            try:
+                name = torch.cuda.get_device_name(i)
+            except Exception:  # a device that cannot be queried is still selectable
+                name = "CUDA device"
+            out.append(Device(f"cuda:{i}", f"GPU {i}: {name}  (cuda:{i})"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append(Device("mps", "Apple GPU  (mps)"))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Progress:
     done: int
     total: int
@@ -130,6 +162,7 @@ class InferenceWorker(QObject):
     results = Signal(int, object)  # tuple[PhotoScores, ...]
     tried = Signal(int, object)  # dict sentence -> SentenceScore
     searched = Signal(int, object)  # SearchResult
+    devices = Signal(int, object)  # tuple[Device, ...]
     downloadProgress = Signal(int, object, object)  # done bytes, total bytes or None
     modelMissing = Signal(int, str, bool)  # job id, message, downloadable
     finished = Signal(int, str)  # job id, "done" | "cancelled" | "failed"
@@ -186,6 +219,8 @@ class InferenceWorker(QObject):
                 self._search(job)
             elif isinstance(job, DownloadJob):
                 self._download(job)
+            elif isinstance(job, DevicesJob):
+                self.devices.emit(job.job_id, list_devices())
         except Cancelled:
             self.finished.emit(job.job_id, "cancelled")
             return
@@ -393,6 +428,7 @@ class InferenceController(QObject):
     scanFinished = Signal(str)  # outcome
     tried = Signal(object)
     searched = Signal(object)
+    devices = Signal(object)  # tuple[Device, ...]
     downloadProgress = Signal(object, object)
     downloadFinished = Signal(str)
     modelMissing = Signal(str, bool)  # message, downloadable
@@ -416,6 +452,7 @@ class InferenceController(QObject):
         w.results.connect(self._forward("scan", self.results))
         w.tried.connect(self._forward("try", self.tried))
         w.searched.connect(self._forward("search", self.searched))
+        w.devices.connect(self._forward("devices", self.devices))
         w.downloadProgress.connect(self._forward("download", self.downloadProgress))
         w.status.connect(self._forward(None, self.status))
         w.modelMissing.connect(self._forward(None, self.modelMissing))
@@ -433,9 +470,13 @@ class InferenceController(QObject):
 
     @staticmethod
     def kind(job: Job) -> str:
-        return {ScanJob: "scan", TryJob: "try", SearchJob: "search", DownloadJob: "download"}[
-            type(job)
-        ]
+        return {
+            ScanJob: "scan",
+            TryJob: "try",
+            SearchJob: "search",
+            DownloadJob: "download",
+            DevicesJob: "devices",
+        }[type(job)]
 
     def _kind_of(self, job_id: int) -> str | None:
         return next((k for k, j in self.current.items() if j.job_id == job_id), None)
