@@ -36,6 +36,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -297,7 +298,7 @@ def _decode_pool(options: ScanOptions) -> cf.Executor:
 def _decoded(future: cf.Future, path: str) -> tuple[np.ndarray | None, str | None]:
     try:
         return future.result()
-    except cf.process.BrokenProcessPool:
+    except BrokenProcessPool:
         log.warning("a decode worker died; decoding %s in this thread", path)
         return decode_for_model(path)
 

@@ -241,3 +241,14 @@ def test_a_new_sentence_ranks_by_cosine_at_once(library, photos, key, tiny_score
         load_for_model(photo.path)[None], tiny_scorer.encode_sentences(["three cats"])
     )
     assert cosine == pytest.approx(float(direct.cosine[0, 0]), abs=1e-5)
+
+
+def test_decoding_falls_back_to_threads(library, photos, key, tiny_scorer, monkeypatch):
+    def no_processes(*args, **kwargs):
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(engine.cf, "ProcessPoolExecutor", no_processes)
+    summary = scan(
+        library, [photos], SENTENCES, key, lambda: tiny_scorer, ScanOptions(batch_size=4)
+    )
+    assert summary.scored == 6 and len(summary.failures) == 1
