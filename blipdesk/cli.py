@@ -95,7 +95,10 @@ def _gui_parser() -> argparse.ArgumentParser:
 
 def _add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
     parser.add_argument(
-        "--model", metavar="ID_OR_DIR", help="hub id or local model folder (default: settings)"
+        "--model",
+        metavar="ID_OR_DIR",
+        help="hub id or local model folder (default: the library's model; a scan with --model "
+        "makes it the library's model, used by export, search, xmp and the app)",
     )
     if not compute:
         return
@@ -238,6 +241,18 @@ class _Context:
         if self.ns.model:
             return ModelSpec(self.ns.model)
         return ModelSpec(self.settings.model, self.settings.model_revision)
+
+    def remember_model(self) -> None:
+        """A scan with ``--model`` makes that model the library's model (like choosing it in the
+        app's Settings), so later ``export``, ``search`` and ``xmp`` read the same scores."""
+        if not self.ns.model:
+            return
+        spec = self.spec()
+        source = str(Path(spec.source).expanduser().resolve()) if spec.is_local else spec.source
+        if source != self.settings.model:
+            self.settings = self.settings.with_changes(model=source, model_revision=None)
+            self.settings_file.save(self.settings)
+            print(f"blipdesk: the library's model is now {source}", file=sys.stderr)
 
     def options(self):
         from blipdesk.core.engine import ScanOptions
@@ -389,6 +404,7 @@ def _scan(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     folders = _folders(ns.folders)
     key = model_key(ctx.spec(), ctx.settings.first_token)
+    ctx.remember_model()
     progress = _ProgressPrinter("scan")
     with ctx.library() as library, _StopOnCtrlC() as cancel:
         sentences = library.all_sentences()

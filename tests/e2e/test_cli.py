@@ -241,3 +241,19 @@ def test_cli_store_and_engine_never_import_qt():
         "sys.exit('PySide6' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_a_scan_with_model_makes_it_the_librarys_model(tmp_path, photos, tiny_model_dir):
+    """After ``scan --model DIR``, export/search need no --model (and never touch the hub)."""
+    data = tmp_path / "data"
+    assert blipdesk(data, "tags", "add", "dog").returncode == 0
+    first = blipdesk(data, "scan", photos, "--model", tiny_model_dir)
+    assert first.returncode == 0, first.stderr
+    assert f"the library's model is now {tiny_model_dir}" in first.stderr
+    out = blipdesk(data, "export", photos)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["model"] == str(tiny_model_dir)
+    found = blipdesk(data, "search", "a dog", photos, "--top", "2", "--json")
+    assert found.returncode == 0, found.stderr
+    again = blipdesk(data, "scan", photos, "--model", tiny_model_dir)
+    assert "the library's model is now" not in again.stderr
