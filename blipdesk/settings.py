@@ -30,7 +30,7 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     first_token: str = "cls"  # ITM first token: cls (model card) | enc (original BLIP retrieval)
-    batch_size: int = 8
+    batch_size: int = 0  # photos per batch; 0: automatic (64 on a GPU, 8 on the CPU)
     recursive: bool = True
     feature_cache: bool = False  # keep the vision tower's output on disk (~1.2 MB per photo)
     folders: tuple[str, ...] = ()  # library folders the app shows
@@ -54,7 +54,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 def _valid(key: str, value: Any) -> bool:
     if key == "batch_size":  # bool is an int subclass: true is not a batch size
-        return type(value) is int and value >= 1
+        return type(value) is int and value >= 0
     return isinstance(value, _TYPES[key])
 
 

@@ -252,3 +252,17 @@ def test_decoding_falls_back_to_threads(library, photos, key, tiny_scorer, monke
         library, [photos], SENTENCES, key, lambda: tiny_scorer, ScanOptions(batch_size=4)
     )
     assert summary.scored == 6 and len(summary.failures) == 1
+
+
+def test_automatic_batch_size_follows_the_device(library, tmp_path, key, tiny_scorer):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(19):
+        scene(32, 32, i).save(folder / f"m{i:02d}.png")
+    sizes = []
+    options = dataclasses.replace(THREADS, batch_size=0)
+    scan(library, [folder], SENTENCES, key, lambda: tiny_scorer, options,
+         on_batch=lambda b: sizes.append(len(b.contents)))  # fmt: skip
+    assert sizes == [8, 8, 3]  # the CPU's automatic batch
+    assert engine.auto_batch_size("cuda") == 64
+    assert engine.auto_decode_workers("cuda") >= engine.auto_decode_workers("cpu") >= 1

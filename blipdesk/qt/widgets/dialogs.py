@@ -66,7 +66,8 @@ class SettingsDialog(QDialog):
         self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
         self.precision.setCurrentText(settings.precision)
         form.addRow("Precision:", self.precision)
-        self.batch = QSpinBox(minimum=1, maximum=256)
+        self.batch = QSpinBox(minimum=0, maximum=256)
+        self.batch.setSpecialValueText("Automatic")  # 0: 64 on a GPU, 8 on the CPU
         self.batch.setValue(settings.batch_size)
         form.addRow("Batch size:", self.batch)
         self.recursive = QCheckBox("Include subfolders when scanning and showing a folder")

@@ -43,7 +43,7 @@ class ModelChoice:
     device: str = "auto"
     precision: str = "auto"
     first_token: str = "cls"
-    batch_size: int = 8
+    batch_size: int = 0  # 0: automatic, by device
 
 
 @dataclass(frozen=True)
