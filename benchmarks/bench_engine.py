@@ -258,6 +258,13 @@ def main() -> None:
             f"{c16:.0f} GFLOP/s",
             f"vision at {100 * gflop / t_v16 / c16:.0f}% of it; {gflop / c16:.2f} s at the ceiling -> {t_v16 / (gflop / c16):.2f}x",
         )
+        px16b = px16.expand(4, -1, -1, -1).contiguous()
+        t_v16b = timeit(lambda: scorer16.encode_images(px16b), device, repeat=rep) / 4
+        row(
+            "vision pass, bf16, batch of 4 photos (per photo)",
+            f"{t_v16b:.3f} s",
+            f"vision at {100 * gflop / t_v16b / c16:.0f}% of the bf16 ceiling -> {t_v16b / (gflop / c16):.2f}x",
+        )
         bf16_times = {}
         for n in (20, 100):
             sent_n = scorer16.encode_sentences(sentences(n))
