@@ -160,6 +160,27 @@ def render() -> int:
     wait(500)
     dialog.grab().save(str(OUT / "tag-editor.png"))
     dialog.close()
+
+    # Sidecar preview: a few photos selected, one with a sidecar of its own already.
+    from PySide6.QtCore import QItemSelectionModel
+
+    (photos / "City" / "IMG_1001.jpg.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>'
+        "<rdf:li>holiday</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>",
+        encoding="utf-8",
+    )
+    selection = window.grid.selectionModel()
+    for row in range(0, 12):
+        selection.select(window.photos.index(row), QItemSelectionModel.SelectionFlag.Select)
+    planned = []
+    sidecar_dialog = window.write_sidecars()
+    sidecar_dialog.planned.connect(lambda: planned.append(True))
+    wait(10000, lambda: bool(planned))
+    wait(400)
+    sidecar_dialog.grab().save(str(OUT / "sidecars.png"))
+    sidecar_dialog.reject()
     window.close()
     QTimer.singleShot(0, app.quit)
     shutil.rmtree(work, ignore_errors=True)

@@ -78,3 +78,20 @@ def test_worker_lists_devices(qtbot, make_window):
         f"cuda:{i}" for i in range(torch.cuda.device_count())
     ]
     assert window.devices == devices
+
+
+def test_grid_fills_its_width_with_uniform_cells(qtbot, make_window, photo_dir):
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    grid = window.grid
+    for width in (1000, 1250, 1500):
+        window.resize(width, 800)
+        qtbot.wait(50)
+        cell = grid.gridSize()
+        rects = [grid.visualRect(window.photos.index(r)) for r in range(10)]
+        assert {r.size().toTuple() for r in rects} == {cell.toTuple()}  # one size for all
+        per_row = sum(1 for r in rects if r.top() == rects[0].top())
+        assert per_row == grid.columns()  # the layout uses every column the width allows
+        # What is left at the right edge is at most the space a scroll bar takes.
+        assert grid.viewport().width() - per_row * cell.width() <= 20

@@ -8,6 +8,7 @@ from datetime import datetime
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QHeaderView,
     QLabel,
     QSizePolicy,
     QStyledItemDelegate,
@@ -84,8 +85,12 @@ class DetailPanel(QWidget):
         self.scores.setHeaderLabels(["Tag / sentence", "Score"])
         self.scores.setItemDelegateForColumn(1, ScoreBarDelegate(self.scores))
         self.scores.setRootIsDecorated(True)
-        self.scores.header().setStretchLastSection(True)
-        self.scores.setColumnWidth(0, 150)
+        # The sentence column takes what the bars leave, so sentences are cut as late as possible.
+        header = self.scores.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(1, 140)
         layout.addWidget(self.scores, 2)
         previews.thumbnailReady.connect(self._preview_ready)
 

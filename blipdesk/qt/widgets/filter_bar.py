@@ -6,7 +6,7 @@ Chips cycle their mode on click (AND -> OR -> NOT) and go away through their ✕
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -39,6 +39,9 @@ class FilterBar(QWidget):
         self.add_chip = QToolButton(text="+ Tag filter")
         self.add_chip.setObjectName("addChip")
         self.add_chip.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Fusion draws the menu arrow over the last letter of a text-only tool button.
+        self.add_chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.add_chip.setStyleSheet("QToolButton#addChip { padding-right: 14px; }")
         self.add_chip.setMenu(QMenu(self.add_chip))
         self.add_chip.menu().aboutToShow.connect(self._fill_menu)
         layout.addWidget(self.add_chip)
@@ -50,7 +53,12 @@ class FilterBar(QWidget):
         layout.addWidget(self.min_score)
         self.search = QLineEdit()
         self.search.setObjectName("searchBox")
-        self.search.setPlaceholderText("Search this folder: describe a photo and press Enter")
+        self.search.setPlaceholderText("Search: describe a photo, press Enter")
+        self.search.setToolTip(
+            "Describe a photo in a sentence and press Enter: the folder is ranked by how well "
+            "each photo matches it"
+        )
+        self.search.setMinimumWidth(220)
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self._search)
         self.search.textChanged.connect(self._text_changed)

@@ -19,8 +19,14 @@ ERROR_BADGE = "#c0392b"
 
 
 class PhotoDelegate(QStyledItemDelegate):
+    """Every item has the grid's cell size (uniform); the grid widens cells to fill its width."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.cell = QSize(CELL)
+
     def sizeHint(self, option, index) -> QSize:
-        return CELL
+        return self.cell
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -126,7 +132,8 @@ class PhotoGrid(QListView):
         self.setMouseTracking(True)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(40)
-        self.setItemDelegate(PhotoDelegate(self))
+        self.delegate = PhotoDelegate(self)
+        self.setItemDelegate(self.delegate)
         self.setModel(model)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
@@ -159,22 +166,38 @@ class PhotoGrid(QListView):
         if row >= 0:
             self.setCurrentIndex(self.grid_model().index(row))
 
+    def columns(self) -> int:
+        return max(1, self.viewport().width() // self.gridSize().width())
+
+    def reflow(self) -> None:
+        """Share the width out among the columns that fit, so no strip is left empty at the right
+        edge; items stay one size. The scroll bar's width is always set aside, so a scroll bar
+        that comes and goes cannot change the column count (and with it whether it is needed)."""
+        extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        width = self.maximumViewportSize().width() - extent - 1
+        columns = max(1, width // CELL.width())
+        cell = QSize(max(CELL.width(), width // columns), CELL.height())
+        if cell != self.gridSize():
+            self.delegate.cell = cell
+            self.setGridSize(cell)
+
     def visible_rows(self, margin_rows: int = 0) -> range:
         model = self.grid_model()
         n = model.rowCount()
         if n == 0:
             return range(0)
         vp = self.viewport().rect()
-        first = self.indexAt(QPoint(CELL.width() // 2, CELL.height() // 2))
+        cell = self.gridSize()
+        first = self.indexAt(QPoint(cell.width() // 2, cell.height() // 2))
         last = self.indexAt(
-            QPoint(vp.width() - CELL.width() // 2, vp.height() - CELL.height() // 2)
+            QPoint(vp.width() - cell.width() // 2, vp.height() - cell.height() // 2)
         )
         lo = first.row() if first.isValid() else 0
-        per_row = max(1, vp.width() // CELL.width())
+        per_row = self.columns()
         hi = (
             last.row()
             if last.isValid()
-            else min(n - 1, lo + per_row * (vp.height() // CELL.height() + 1))
+            else min(n - 1, lo + per_row * (vp.height() // cell.height() + 1))
         )
         lo = max(0, lo - margin_rows * per_row)
         hi = min(n - 1, hi + (margin_rows + 1) * per_row)
@@ -187,6 +210,7 @@ class PhotoGrid(QListView):
         self.loader.request([p for p in photos if p is not None])
 
     def resizeEvent(self, event) -> None:
+        self.reflow()
         super().resizeEvent(event)
         self._want.start()
 

@@ -22,7 +22,9 @@ class LibrarySidebar(QWidget):
         self.model = model
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("<b>Library</b>"))
+        title = QLabel("<b>Library</b>")
+        title.setContentsMargins(4, 2, 0, 2)  # not flush with the window's edge
+        layout.addWidget(title)
         self.tree = QTreeView(self)
         self.tree.setObjectName("folderTree")
         self.tree.setModel(model)

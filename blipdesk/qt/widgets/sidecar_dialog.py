@@ -199,7 +199,7 @@ class SidecarDialog(QDialog):
                 parts.append(f"{created} new")
             if deleted:
                 parts.append(f"{deleted} to delete")
-            parts.append(f"{unchanged} already up to date")
+            parts.append(f"{unchanged} unchanged")
             if errors:
                 parts.append(
                     f"<span style='color:{ERROR_COLOUR.name()}'>{len(errors)} cannot be "

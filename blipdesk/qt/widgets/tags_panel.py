@@ -113,6 +113,7 @@ class TagsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         title = QLabel("<b>Tags</b>")
+        title.setContentsMargins(4, 2, 0, 2)
         layout.addWidget(title)
         self.view = QListView(self)
         self.view.setObjectName("tagList")
