@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel
@@ -15,7 +16,7 @@ from blipdesk.qt.values import Tag
 
 
 def _digest(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture
