@@ -51,6 +51,13 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a
 
 _SRGB = ImageCms.createProfile("sRGB")
 
+try:  # HEIC/HEIF (iPhone photos since 2017): Pillow has no decoder of its own.
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover - a dependency; without it .heic files get a clear reason
+    pass
+else:
+    register_heif_opener()
+
 
 @dataclass(frozen=True)
 class DecodeOptions:
