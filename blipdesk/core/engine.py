@@ -117,6 +117,7 @@ class ScanSummary:
     cancelled: bool
     model_loaded: bool
     seconds: float
+    notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
 
 
 @dataclass(frozen=True)
@@ -392,6 +393,7 @@ def scan(
         cancelled=done.cancelled,
         model_loaded=done.model_loaded,
         seconds=time.monotonic() - started,
+        notices=tuple(done.notices),
     )
 
 
@@ -401,6 +403,7 @@ class _Done:
     failures: list[PhotoFailure] = field(default_factory=list)
     cancelled: bool = False
     model_loaded: bool = False
+    notices: list[str] = field(default_factory=list)
 
 
 def run_work(
@@ -437,8 +440,7 @@ def run_work(
     if scorer.score_key != key.score_key:
         raise RuntimeError(f"scorer is keyed {scorer.score_key!r}, scan expected {key.score_key!r}")
     all_sentences = tuple(dict.fromkeys(s for w in work for s in w.sentences))
-    encoded = {s: i for i, s in enumerate(all_sentences)}
-    text = scorer.encode_sentences(all_sentences)
+    runner = _Runner(scorer, all_sentences, done)
     device_type = getattr(getattr(scorer, "device", None), "type", "cpu")
     batch_size = options.batch_size if options.batch_size > 0 else auto_batch_size(device_type)
     rate = _Rate(len(work))
@@ -465,7 +467,7 @@ def run_work(
                 break
             batch = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
             top_up()
-            _score_batch(library, batch, key, scorer, text, encoded, features_cache, on_batch, done)
+            _score_batch(library, batch, key, runner, features_cache, on_batch, done)
             rate.done += len(batch)
             rate.errors = len(done.failures)
             if on_progress is not None:
@@ -488,7 +490,112 @@ def _subset(text: Sentences, indices: list[int]) -> Sentences:
     )
 
 
-def _score_batch(library, batch, key, scorer, text, encoded, features_cache, on_batch, done):
+def _is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()  # MPS, cuBLAS
+
+
+class _Runner:
+    """The scorer in use, its encoded sentences, and what to do when the GPU runs out of memory:
+    halve the photos per model call (and keep the smaller size for the rest of the scan), and when
+    even one photo does not fit, move the model to the CPU (fp32) and go on there, with a notice.
+
+    Scores keep their key: it names the weights, first token and decoding rule, not the device."""
+
+    def __init__(self, scorer: Scorer, sentences: tuple[str, ...], done: _Done) -> None:
+        self.scorer = scorer
+        self.sentences = sentences
+        self.encoded = {s: i for i, s in enumerate(sentences)}
+        self.text = scorer.encode_sentences(sentences)
+        self.done = done
+        self.limit: int | None = None  # photos per model call after an out-of-memory error
+
+    def subset(self, sentences: tuple[str, ...]) -> Sentences:
+        return _subset(self.text, [self.encoded[s] for s in sentences])
+
+    def run(self, n: int, call: Callable[[Scorer, int, int], tuple]) -> tuple:
+        """``call(scorer, start, stop)`` over photos [0, n) in chunks that fit in memory."""
+        while True:
+            try:
+                return self._chunked(n, call)
+            except Exception as exc:
+                if not _is_out_of_memory(exc):
+                    raise
+                self._free()
+                size = self.limit or n
+                if size > 1:
+                    self.limit = size // 2
+                    log.warning(
+                        "out of memory with %d photos per call; retrying %d", size, size // 2
+                    )
+                elif self.scorer.device.type != "cpu":
+                    self._to_cpu(exc)
+                else:
+                    raise
+
+    def _chunked(self, n: int, call) -> tuple:
+        step = self.limit or n
+        parts = [call(self.scorer, start, min(n, start + step)) for start in range(0, n, step)]
+        return parts[0] if len(parts) == 1 else _merge(parts)
+
+    def _free(self) -> None:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _to_cpu(self, exc: BaseException) -> None:
+        import torch
+
+        from blipdesk.core.device import Placement
+        from blipdesk.core.model import LoadedModel
+        from blipdesk.core.scorer import Scorer
+
+        old = self.scorer
+        loaded = old.loaded
+        model = loaded.model.to("cpu").float()
+        placement = Placement(torch.device("cpu"), torch.float32)
+        self.scorer = Scorer(
+            LoadedModel(model, loaded.tokenizer, loaded.image, placement, loaded.identity,
+                        loaded.folder),
+            old.first_token,
+        )  # fmt: skip
+        self.text = self.scorer.encode_sentences(self.sentences)
+        self.limit = None
+        self._free()
+        notice = (
+            f"{old.device} ran out of memory even for one photo at a time ({exc}); "
+            "the rest of this scan runs on the CPU (slower). Close other programs using the GPU, "
+            "or choose --device cpu."
+        )
+        log.warning(notice)
+        self.done.notices.append(notice)
+
+
+def _merge(parts: list[tuple]) -> tuple:
+    """Join per-chunk (features, scores) results along the photo axis."""
+    import torch
+
+    from blipdesk.core.scorer import ImageFeatures, Scores
+
+    features = ImageFeatures(
+        torch.cat([f.embeds for f, _ in parts]), torch.cat([f.itc for f, _ in parts])
+    )
+    scores = Scores(
+        np.concatenate([s.itm_logits for _, s in parts]),
+        np.concatenate([s.itm for _, s in parts]),
+        np.concatenate([s.cosine for _, s in parts]),
+    )
+    return features, scores
+
+
+def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
     """Decode results in, scores out, one transaction, then hand the batch on."""
     failures: list[PhotoFailure] = []
     errors: dict[str, str] = {}
@@ -510,16 +617,25 @@ def _score_batch(library, batch, key, scorer, text, encoded, features_cache, on_
     itc_rows: dict[str, np.ndarray] = {}
     results: list[ScanBatch] = []
     for (sentences, cached), members in groups.items():
-        subset = _subset(text, [encoded[s] for s in sentences])
         contents = [m.content for m, _ in members]
         if cached:
             itc = library.image_features(key.score_key, contents)
             embeds = np.stack([features_cache.load(c) for c in contents])
-            features, scores = score_cached(
-                scorer, embeds, np.stack([itc[c] for c in contents]), subset
+            itcs = np.stack([itc[c] for c in contents])
+            features, scores = runner.run(
+                len(contents),
+                lambda scorer, a, b, s=sentences, e=embeds, i=itcs: score_cached(
+                    scorer, e[a:b], i[a:b], runner.subset(s)
+                ),
             )
         else:
-            features, scores = score_pixels(scorer, np.stack([im for _, im in members]), subset)
+            images = np.stack([im for _, im in members])
+            features, scores = runner.run(
+                len(contents),
+                lambda scorer, a, b, s=sentences, im=images: score_pixels(
+                    scorer, im[a:b], runner.subset(s)
+                ),
+            )
             itc_np = features.itc.float().cpu().numpy()
             itc_rows.update(zip(contents, itc_np, strict=True))
             if features_cache is not None:
