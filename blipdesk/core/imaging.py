@@ -126,7 +126,7 @@ def _describe_decode_error(exc: BaseException) -> str:
 
 
 def _decode(fh, options: DecodeOptions, path: str | Path) -> Image.Image:
-    im = Image.open(fh)
+    im: Image.Image = Image.open(fh)
     width, height = im.size
     if width <= 0 or height <= 0:
         raise PhotoError(path, f"invalid image size {width}x{height}")
@@ -171,7 +171,9 @@ def to_rgb8(im: Image.Image) -> Image.Image:
         if icc:
             try:
                 src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                return ImageCms.profileToProfile(im, src, _SRGB, outputMode="RGB")
+                converted = ImageCms.profileToProfile(im, src, _SRGB, outputMode="RGB")
+                if converted is not None:
+                    return converted
             except (ImageCms.PyCMSError, OSError, ValueError):
                 pass  # a broken profile: fall back to Pillow's naive conversion
         return im.convert("RGB")

@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from blipdesk.errors import ModelError
 
@@ -79,8 +79,8 @@ class ImageSettings:
 
 @dataclass
 class LoadedModel:
-    model: object  # BlipForImageTextRetrieval, in eval mode, on placement.device
-    tokenizer: object
+    model: Any  # BlipForImageTextRetrieval, in eval mode, on placement.device
+    tokenizer: Any  # its tokenizer (BertTokenizerFast for BLIP)
     image: ImageSettings
     placement: Placement
     identity: ModelIdentity
@@ -166,7 +166,9 @@ def resolve_folder(spec: ModelSpec) -> tuple[Path, ModelIdentity]:
     )
 
     patterns = ["*.json", "*.safetensors", "*.txt"]
-    kwargs = dict(repo_id=spec.source, revision=spec.revision, allow_patterns=patterns)
+    kwargs: dict[str, Any] = dict(
+        repo_id=spec.source, revision=spec.revision, allow_patterns=patterns
+    )
     try:
         snapshot = snapshot_download(local_files_only=True, **kwargs)
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
@@ -215,8 +217,10 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
             f"The model in {folder} is a {arch[0]}, not a BLIP image-text matching model "
             "(BlipForImageTextRetrieval, e.g. Salesforce/blip-itm-large-flickr)."
         )
+    model: Any
+    info: dict[str, Any]
     try:
-        model, info = BlipForImageTextRetrieval.from_pretrained(
+        model, info = BlipForImageTextRetrieval.from_pretrained(  # type: ignore[misc]
             folder, use_safetensors=True, dtype=placement.dtype, output_loading_info=True
         )
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:

@@ -52,6 +52,17 @@ class Sentences:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def select(self, indices: Sequence[int]) -> Sentences:
+        """These sentences only, in this order (their padding is kept: the mask covers it)."""
+        rows = list(indices)
+        return Sentences(
+            tuple(self.texts[i] for i in rows),
+            self.input_ids[rows],
+            self.attention_mask[rows],
+            self.itc[rows],
+            tuple(self.truncated[i] for i in rows),
+        )
+
 
 @dataclass(frozen=True)
 class ImageFeatures:
@@ -201,9 +212,8 @@ class Scorer:
         """
         te = self.model.text_encoder
         h = te.embeddings(input_ids=input_ids)
-        key_ok = attention_mask.bool()[:, None, None, :]  # (T, 1, 1, L)
-        if bool(key_ok.all()):
-            key_ok = None
+        mask = attention_mask.bool()[:, None, None, :]  # (T, 1, 1, L)
+        key_ok = None if bool(mask.all()) else mask
         layers = te.encoder.layer
         expanded = False
         for i, layer in enumerate(layers):

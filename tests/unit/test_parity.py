@@ -178,3 +178,13 @@ def test_overlong_sentence_is_truncated_and_reported(tiny_scorer):
     assert sentences.input_ids.shape[1] == 512
     scores = tiny_scorer.score(resize_for_model(scene(64, 64, 1))[None], sentences)
     assert np.isfinite(scores.itm).all()
+
+
+def test_selected_sentences_score_like_the_full_set(tiny_scorer):
+    image = resize_for_model(scene(120, 90, 2))[None]
+    full = tiny_scorer.encode_sentences(SENTENCES)
+    picked = full.select([3, 1])
+    assert picked.texts == (SENTENCES[3], SENTENCES[1])
+    a, b = tiny_scorer.score(image, full), tiny_scorer.score(image, picked)
+    np.testing.assert_allclose(b.itm[0], a.itm[0, [3, 1]], atol=1e-6)
+    np.testing.assert_allclose(b.cosine[0], a.cosine[0, [3, 1]], atol=1e-6)
