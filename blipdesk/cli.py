@@ -28,7 +28,9 @@ import io
 import json
 import logging
 import os
+import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -193,10 +195,32 @@ def run(ns: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("blipdesk: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (sqlite3.Error, OSError) as exc:
+        # The disk is full, the data folder is read-only, a file vanished: the person can fix it.
+        # SQLite rolls the transaction in flight back, so the cache stays as it was.
+        print(f"blipdesk: {_storage_problem(ns, exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # a bug: one line here, the traceback in the log file
         where = _log_traceback(ns)
         print(f"blipdesk: internal error: {exc!r} (details in {where})", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _storage_problem(ns: argparse.Namespace, exc: BaseException) -> str:
+    from blipdesk.paths import resolve_paths
+
+    where = resolve_paths(ns.data_dir).data_dir
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    lowered = str(exc).lower()
+    if "full" in lowered or getattr(exc, "errno", None) == 28:
+        hint = "free some disk space or choose another --data-dir; finished work stays cached"
+    elif "readonly" in lowered or "read-only" in lowered or getattr(exc, "errno", None) in (13, 30):
+        hint = "blipdesk needs to write there; choose another --data-dir"
+    else:
+        hint = "nothing was changed by the step that failed"
+    filename = getattr(exc, "filename", None)
+    subject = f"{filename}" if filename else f"the data folder {where}"
+    return f"cannot use {subject}: {text} ({hint})."
 
 
 def _log_traceback(ns: argparse.Namespace) -> str:
@@ -302,7 +326,68 @@ def _tags_add(ns: argparse.Namespace) -> int:
         library.put_tag(tag)
     verb = "updated" if old else "added"
     print(f"{verb} tag {tag.name!r}: {len(tag.sentences)} sentence(s), threshold {threshold:g}")
+    _warn_long_sentences(ctx, tag.sentences)
     return EXIT_OK
+
+
+MAX_TEXT_TOKENS = 512  # BLIP's text encoder positions (scorer.MAX_TEXT_TOKENS; no torch here)
+
+
+def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
+    """Tell the person about sentences the model will cut; returns them.
+
+    A BERT WordPiece token covers at least one character, so a sentence of at most 510
+    characters always fits: only longer ones load the tokenizer (never the weights, never the
+    network) to count exactly; without it the warning says "may"."""
+    from blipdesk.core.engine import shorten
+
+    long = [s for s in dict.fromkeys(sentences) if len(s) + 2 > MAX_TEXT_TOKENS]
+    if not long:
+        return []
+    counts = _token_counts(ctx, long)
+    cut = []
+    for s in long:
+        n = counts.get(s)
+        if n is None:
+            print(
+                f"blipdesk: warning: the sentence {shorten(s)} may be longer than the model "
+                f"reads ({MAX_TEXT_TOKENS} tokens); anything past that is ignored",
+                file=sys.stderr,
+            )
+            cut.append(s)
+        elif n > MAX_TEXT_TOKENS:
+            print(
+                f"blipdesk: warning: the sentence {shorten(s)} is {n} tokens long; the model reads "
+                f"only the first {MAX_TEXT_TOKENS}, the rest is ignored",
+                file=sys.stderr,
+            )
+            cut.append(s)
+    return cut
+
+
+def _token_counts(ctx: _Context, sentences: Sequence[str]) -> dict[str, int]:
+    spec = ctx.spec()
+    try:
+        if spec.is_local:
+            folder = Path(spec.source).expanduser()
+        else:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(
+                snapshot_download(
+                    spec.source,
+                    revision=spec.revision,
+                    allow_patterns=["*.json", "*.txt"],
+                    local_files_only=True,
+                )
+            )
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        return {s: len(tokenizer(s)["input_ids"]) for s in sentences}
+    except Exception as exc:  # no tokenizer on this machine: the caller says "may"
+        log.debug("cannot count tokens: %s", exc)
+        return {}
 
 
 def _tag_json(tag) -> dict:
@@ -404,9 +489,9 @@ def _scan(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     folders = _folders(ns.folders)
     key = model_key(ctx.spec(), ctx.settings.first_token)
-    ctx.remember_model()
     progress = _ProgressPrinter("scan")
     with ctx.library() as library, _StopOnCtrlC() as cancel:
+        ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         sentences = library.all_sentences()
         if not sentences:
             print(
@@ -428,6 +513,8 @@ def _scan(ns: argparse.Namespace) -> int:
             progress.close()
     for failure in summary.failures:
         print(f"blipdesk: unreadable: {failure.path}: {failure.reason}", file=sys.stderr)
+    for notice in summary.notices:
+        print(f"blipdesk: {notice}", file=sys.stderr)
     state = "stopped" if summary.cancelled else "done"
     print(
         f"scan {state}: {summary.photos} photos, {summary.scored} scored, "
@@ -527,22 +614,38 @@ def _export(ns: argparse.Namespace) -> int:
     with ctx.library() as library:
         score_key, model = _export_key(ctx, library)
         doc = export_document(library, score_key, model, folders, not ns.no_recursive)
-    text = (
-        json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-        if ns.format == "json"
-        else export_csv(doc)
-    )
+    _warn_long_sentences(ctx, [s for t in doc["tags"] for s in t["sentences"]])
+    if ns.format == "json":
+        # File names that are not UTF-8 hold lone surrogates (os.fsdecode): written as JSON
+        # escapes ("\udcff"), the document stays valid UTF-8 and json.loads gives back the str
+        # that os.fsencode turns into the real name.
+        text = _SURROGATE.sub(
+            lambda m: f"\\u{ord(m.group()):04x}", json.dumps(doc, indent=2, ensure_ascii=False)
+        )
+        text += "\n"
+        errors = "strict"
+    else:
+        text, errors = export_csv(doc), "surrogateescape"  # CSV: the names' own bytes
     if ns.output:
         try:
             tmp = f"{ns.output}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            with open(tmp, "w", encoding="utf-8", errors=errors, newline="") as fh:
                 fh.write(text)
             os.replace(tmp, ns.output)
         except OSError as exc:
             raise UserError(f"Cannot write {ns.output}: {exc.strerror or exc}") from None
     else:
-        sys.stdout.write(text)
+        out = getattr(sys.stdout, "buffer", None)  # None: replaced by a str-only stream
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            sys.stdout.flush()
+            out.write(text.encode("utf-8", errors))
+            out.flush()
     return EXIT_OK
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # ----------------------------------------------------------------------------------- xmp

@@ -32,6 +32,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import stat
 import threading
 import time
 from collections import deque
@@ -126,6 +127,7 @@ class WorkItem:
     paths: tuple[str, ...]
     sentences: tuple[str, ...]  # not yet scored
     needs_features: bool  # no ITC image feature cached yet
+    stamp: tuple[int, int] | None = None  # paths[0]'s (size, mtime_ns) when it was hashed
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,14 @@ def refresh_photos(
         except OSError as exc:
             rec = PhotoRecord(path, 0, 0, None, f"cannot read file ({exc.strerror or exc})")
         else:
+            if not stat.S_ISREG(st.st_mode):
+                # A pipe or device named like a photo: opening it could block the scan forever.
+                reason = "not a regular file (a pipe, socket or device)"
+                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+                current.append(rec)
+                if rec != old:
+                    changed.append(rec)
+                continue
             if (
                 old is not None
                 and old.read_error is None
@@ -257,14 +267,19 @@ def plan(
     library: Library, photos: Sequence[PhotoRecord], sentences: Sequence[str], key: ModelKey
 ) -> list[WorkItem]:
     """What the model still has to do: one item per distinct content, in path order."""
-    by_content: dict[str, list[str]] = {}
+    by_content: dict[str, list[PhotoRecord]] = {}
     for p in photos:
         if p.content is not None:
-            by_content.setdefault(p.content, []).append(p.path)
+            by_content.setdefault(p.content, []).append(p)
     missing = library.missing_work(key.score_key, list(by_content), sentences)
     return [
-        WorkItem(content, tuple(paths), *missing[content])
-        for content, paths in by_content.items()
+        WorkItem(
+            content,
+            tuple(r.path for r in records),
+            *missing[content],
+            (records[0].size, records[0].mtime_ns),
+        )
+        for content, records in by_content.items()
         if content in missing
     ]
 
@@ -276,12 +291,33 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-def decode_for_model(path: str) -> tuple[np.ndarray | None, str | None]:
-    """Runs in a decode worker: the photo as uint8 (384, 384, 3), or the reason it failed."""
+@dataclass(frozen=True)
+class Decoded:
+    """A decode worker's answer: the photo as uint8 (384, 384, 3), or why it failed. A
+    ``transient`` failure is the file's, not its content's (moved, deleted or rewritten during the
+    scan): it is recorded against the path and retried by the next scan, never cached against
+    the content hash (which would mark good bytes as unreadable for every copy of them)."""
+
+    image: np.ndarray | None
+    reason: str | None = None
+    transient: bool = False
+
+
+def decode_for_model(path: str, stamp: tuple[int, int] | None = None) -> Decoded:
+    """Runs in a decode worker. ``stamp``: the (size, mtime_ns) the file had when it was hashed;
+    if it differs now, the pixels may not belong to the content hash, so they are not used."""
     try:
-        return load_for_model(path), None
+        image, reason = load_for_model(path), None
     except PhotoError as exc:
-        return None, exc.reason
+        image, reason = None, exc.reason
+    if stamp is not None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return Decoded(None, "moved or deleted during the scan; scan again", True)
+        if (st.st_size, st.st_mtime_ns) != stamp:
+            return Decoded(None, "changed during the scan; scan again", True)
+    return Decoded(image, reason)
 
 
 def auto_batch_size(device_type: str) -> int:
@@ -313,12 +349,12 @@ def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
     return cf.ThreadPoolExecutor(workers, thread_name_prefix="decode")
 
 
-def _decoded(future: cf.Future, path: str) -> tuple[np.ndarray | None, str | None]:
+def _decoded(future: cf.Future, item: WorkItem) -> Decoded:
     try:
         return future.result()
     except BrokenProcessPool:
-        log.warning("a decode worker died; decoding %s in this thread", path)
-        return decode_for_model(path)
+        log.warning("a decode worker died; decoding %s in this thread", item.paths[0])
+        return decode_for_model(item.paths[0], item.stamp)
 
 
 # ----------------------------------------------------------------------------------- scoring
@@ -454,7 +490,11 @@ def run_work(
             if item is None:
                 return
             needs_decode = item.content not in from_disk
-            fut = pool.submit(decode_for_model, item.paths[0]) if needs_decode and pool else None
+            fut = (
+                pool.submit(decode_for_model, item.paths[0], item.stamp)
+                if needs_decode and pool
+                else None
+            )
             pending.append((item, fut))
 
     try:
@@ -478,18 +518,6 @@ def run_work(
     return done
 
 
-def _subset(text: Sentences, indices: list[int]) -> Sentences:
-    from blipdesk.core.scorer import Sentences
-
-    return Sentences(
-        tuple(text.texts[i] for i in indices),
-        text.input_ids[indices],
-        text.attention_mask[indices],
-        text.itc[indices],
-        tuple(text.truncated[i] for i in indices),
-    )
-
-
 def _is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
@@ -511,10 +539,16 @@ class _Runner:
         self.encoded = {s: i for i, s in enumerate(sentences)}
         self.text = scorer.encode_sentences(sentences)
         self.done = done
+        for sentence, cut in zip(sentences, self.text.truncated, strict=True):
+            if cut:
+                done.notices.append(
+                    f"the sentence {shorten(sentence)} is longer than the model reads "
+                    f"({scorer.max_text_tokens} tokens); only its beginning is scored"
+                )
         self.limit: int | None = None  # photos per model call after an out-of-memory error
 
     def subset(self, sentences: tuple[str, ...]) -> Sentences:
-        return _subset(self.text, [self.encoded[s] for s in sentences])
+        return self.text.select([self.encoded[s] for s in sentences])
 
     def run(self, n: int, call: Callable[[Scorer, int, int], tuple]) -> tuple:
         """``call(scorer, start, stop)`` over photos [0, n) in chunks that fit in memory."""
@@ -578,6 +612,15 @@ class _Runner:
         self.done.notices.append(notice)
 
 
+def shorten(text: str, width: int = 60) -> str:
+    """A sentence quoted for a one-line message: repr, cut to ``width`` characters."""
+    return (
+        repr(text)
+        if len(text) <= width
+        else repr(text[: width - 1] + "…") + f" ({len(text)} characters)"
+    )
+
+
 def _merge(parts: list[tuple]) -> tuple:
     """Join per-chunk (features, scores) results along the photo axis."""
     import torch
@@ -599,17 +642,29 @@ def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
     """Decode results in, scores out, one transaction, then hand the batch on."""
     failures: list[PhotoFailure] = []
     errors: dict[str, str] = {}
+    moved: list[PhotoRecord] = []  # transient failures: recorded against the path, retried
     ready: list[tuple[WorkItem, np.ndarray | None]] = []  # image, or None when cached on disk
     for item, future in batch:
         if future is None:
             ready.append((item, None))
             continue
-        image, reason = _decoded(future, item.paths[0])
-        if image is None:
-            errors[item.content] = reason or "unknown error"
-            failures.extend(PhotoFailure(p, errors[item.content]) for p in item.paths)
+        got = _decoded(future, item)
+        reason = got.reason or "unknown error"
+        if got.transient:
+            size, mtime = item.stamp or (0, 0)
+            moved.append(PhotoRecord(item.paths[0], size, mtime, None, reason))
+            failures.append(PhotoFailure(item.paths[0], reason))
+            if len(item.paths) > 1:  # its copies still hold the content: next scan does them
+                failures.extend(
+                    PhotoFailure(p, "not scanned (a copy changed)") for p in item.paths[1:]
+                )
+        elif got.image is None:
+            errors[item.content] = reason
+            failures.extend(PhotoFailure(p, reason) for p in item.paths)
         else:
-            ready.append((item, image))
+            ready.append((item, got.image))
+    if moved:
+        library.record_photos(moved)
     groups: dict[tuple[tuple[str, ...], bool], list[tuple[WorkItem, np.ndarray | None]]] = {}
     for item, image in ready:
         groups.setdefault((item.sentences, image is None), []).append((item, image))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -103,6 +104,18 @@ def folder_range(folder: str | os.PathLike[str]) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
 
 
+def _db_path(path: str) -> str | bytes:
+    """A path as SQL binds it. Linux file names are bytes; Python spells the ones that are not
+    UTF-8 with lone surrogates (``os.fsdecode``), which sqlite3 refuses to encode. Those go in as
+    their real bytes, cast to TEXT in the statement (``CAST(? AS TEXT)``), and come back as the
+    same str through the connection's surrogate-escaping text factory (``schema._open``)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+    return path
+
+
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -171,8 +184,16 @@ class Library:
         """Create the tag, or replace its sentences, threshold and colour."""
         if not tag.name.strip():
             raise UserError("A tag needs a name.")
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in tag.name):
+            raise UserError(
+                f"A tag name cannot hold control characters (tabs, line breaks) or bytes that are "
+                f"not text: {tag.name!r}."
+            )
         if not tag.sentences or not all(s.strip() for s in tag.sentences):
             raise UserError(f"The tag {tag.name!r} needs at least one non-empty sentence.")
+        for s in tag.sentences:
+            if any(unicodedata.category(c) == "Cs" or c == "\0" for c in s):
+                raise UserError(f"A sentence cannot hold bytes that are not text: {s!r}.")
         if not 0.0 <= tag.threshold <= 1.0:
             raise UserError(f"A threshold is a probability between 0 and 1, not {tag.threshold}.")
         with self.transaction():
@@ -255,8 +276,9 @@ class Library:
             low, high = folder_range(folder)
             rows = self.conn.execute(
                 "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error FROM photos p "
-                "LEFT JOIN contents c ON c.id = p.content_id WHERE p.path >= ? AND p.path < ?",
-                (low, high),
+                "LEFT JOIN contents c ON c.id = p.content_id "
+                "WHERE p.path >= CAST(? AS TEXT) AND p.path < CAST(? AS TEXT)",
+                (_db_path(low), _db_path(high)),
             )
             for path, size, mtime, content, error in rows:
                 if recursive or os.sep not in path[len(low) :]:
@@ -271,10 +293,10 @@ class Library:
                 cid = (
                     None if p.content is None else self._intern("contents", "hash", p.content, True)
                 )
-                rows.append((p.path, p.size, p.mtime_ns, cid, p.read_error))
+                rows.append((_db_path(p.path), p.size, p.mtime_ns, cid, p.read_error))
             self.conn.executemany(
                 "INSERT INTO photos(path, size, mtime_ns, content_id, read_error) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
+                "VALUES (CAST(? AS TEXT), ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
                 "mtime_ns=excluded.mtime_ns, content_id=excluded.content_id, "
                 "read_error=excluded.read_error",
                 rows,
@@ -283,7 +305,9 @@ class Library:
     def forget_photos(self, paths: Sequence[str]) -> None:
         """Drop files that are gone. Scores stay, keyed by content: a moved photo keeps them."""
         with self.transaction():
-            self.conn.executemany("DELETE FROM photos WHERE path=?", [(p,) for p in paths])
+            self.conn.executemany(
+                "DELETE FROM photos WHERE path=CAST(? AS TEXT)", [(_db_path(p),) for p in paths]
+            )
 
     # ------------------------------------------------------------------------------- scores
 

@@ -132,8 +132,13 @@ def _peek_version(path: Path) -> int:
         ) from None
 
 
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
 def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    conn.text_factory = _text  # file names that are not UTF-8 (see library._db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         "PRAGMA synchronous=NORMAL"
