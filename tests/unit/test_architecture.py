@@ -1,0 +1,40 @@
+"""Arrows point inward: the core, the store and the CLI never import Qt, and nothing heavy loads
+before it is needed (``--help`` and the window appear without torch or transformers)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _loaded(code: str) -> set[str]:
+    probe = (
+        f"{code}\nimport sys\nprint('LOADED:', "
+        "*[m for m in ('PySide6', 'torch', 'transformers') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("LOADED:"))
+    return set(line.split()[1:])
+
+
+def test_core_store_and_cli_never_import_qt():
+    loaded = _loaded(
+        "import blipdesk.core.imaging, blipdesk.core.model, blipdesk.core.device, "
+        "blipdesk.core.scorer, blipdesk.core.engine, blipdesk.store, blipdesk.cli, "
+        "blipdesk.settings, blipdesk.sidecars, blipdesk.exporting"
+    )
+    assert "PySide6" not in loaded
+
+
+def test_help_and_the_command_line_load_neither_torch_nor_qt():
+    loaded = _loaded(
+        "import blipdesk.app, blipdesk.cli, blipdesk.core.engine\n"
+        "try:\n    blipdesk.app.main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert loaded == set()
+
+
+def test_the_window_module_does_not_load_torch_at_import():
+    loaded = _loaded("import blipdesk.qt.application")
+    assert "torch" not in loaded and "transformers" not in loaded
