@@ -262,7 +262,7 @@ class _Context:
     def spec(self):
         from blipdesk.core.model import ModelSpec
 
-        if self.ns.model:
+        if getattr(self.ns, "model", None):  # commands without --model use the library's
             return ModelSpec(self.ns.model)
         return ModelSpec(self.settings.model, self.settings.model_revision)
 
@@ -322,7 +322,10 @@ def _tags_add(ns: argparse.Namespace) -> int:
         threshold = ns.threshold
         if threshold is None:
             threshold = old.threshold if old else DEFAULT_THRESHOLD
-        tag = Tag(ns.name, tuple(ns.sentences or [ns.name]), threshold, old.colour if old else None)
+        sentences = tuple(
+            dict.fromkeys(ns.sentences or [ns.name])
+        )  # a repeated sentence counts once
+        tag = Tag(ns.name, sentences, threshold, old.colour if old else None)
         library.put_tag(tag)
     verb = "updated" if old else "added"
     print(f"{verb} tag {tag.name!r}: {len(tag.sentences)} sentence(s), threshold {threshold:g}")
@@ -366,8 +369,8 @@ def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
 
 
 def _token_counts(ctx: _Context, sentences: Sequence[str]) -> dict[str, int]:
-    spec = ctx.spec()
     try:
+        spec = ctx.spec()
         if spec.is_local:
             folder = Path(spec.source).expanduser()
         else:

@@ -1,0 +1,189 @@
+"""Faults through the real CLI: kill -9 during cache writes, a full disk, a read-only data folder, a
+database from a newer blipdesk, a model folder with only pickled weights (issue 6).
+
+Each ends with a clear one-line message (or none, for kill -9), a database that passes
+``PRAGMA integrity_check``, and nothing lost that was committed: the next scan goes on from there.
+The disk-full and read-only cases mount a small tmpfs on the data folder (root only; skipped with
+the reason where mounting is not permitted)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from blipdesk.store import SCHEMA_VERSION, Library, Tag
+from tests.e2e.test_cli import blipdesk, start
+
+SENTENCES = ("a dog", "two dogs", "a red car")
+
+
+def _tiny_photos(folder: Path, count: int, size: int = 16) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(count)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+            folder / f"{i:04}.png"
+        )
+    return folder
+
+
+def _tags(db: Path) -> None:
+    with Library.open(db) as lib:
+        lib.put_tag(Tag("dog", SENTENCES[:2]))
+        lib.put_tag(Tag("car", SENTENCES[2:]))
+
+
+def _state(db: Path) -> tuple[str, int, int]:
+    """(integrity_check, photos with every sentence scored, photos with only some)."""
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        counts = [n for (n,) in conn.execute("SELECT COUNT(*) FROM scores GROUP BY content_id")]
+    finally:
+        conn.close()
+    return ok, sum(n == len(SENTENCES) for n in counts), sum(n != len(SENTENCES) for n in counts)
+
+
+def _scan_args(folder: Path, model: Path, *extra) -> list:
+    return ["scan", folder, "--model", model, "--device", "cpu", "--precision", "fp32", *extra]
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_of_cache_writes(tmp_path, tiny_model_dir):
+    """One photo per batch, so the scan is nearly always inside or next to a commit; killed at
+    random moments three times, the cache stays intact and each scan goes on from the last."""
+    count = 40
+    folder = _tiny_photos(tmp_path / "photos", count)
+    data = tmp_path / "data"
+    db = data / "library.sqlite3"
+    _tags(db)
+    rng = random.Random(6)
+    seen = []
+    for _ in range(3):
+        proc = start(data, *_scan_args(folder, tiny_model_dir, "--batch-size", 1))
+        # Wait for the model to load and the first commit, then a random slice of the writing.
+        deadline = time.monotonic() + 120
+        before = _state(db)[1]
+        while _state(db)[1] == before and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.4))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+        ok, complete, partial = _state(db)
+        assert ok == "ok" and partial == 0
+        seen.append(complete)
+    assert seen == sorted(seen) and 0 < seen[-1] < count, seen  # progress kept, never lost
+    final = blipdesk(data, *_scan_args(folder, tiny_model_dir))
+    assert final.returncode == 0, final.stderr
+    assert f"{count - seen[-1]} scored" in final.stderr  # committed work is not redone
+    assert _state(db) == ("ok", count, 0)
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    """A 1 MiB tmpfs; unmounted afterwards."""
+    where = tmp_path / "mnt"
+    where.mkdir()
+    got = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
+    )
+    if got.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {got.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()
+    }
+
+
+def test_disk_full_is_a_clear_message_and_loses_nothing(tmp_path, small_mount, tiny_model_dir):
+    data = small_mount / "data"
+    folder = _tiny_photos(tmp_path / "photos", 120)
+    assert blipdesk(data, "tags", "add", "dog", *SENTENCES[:2]).returncode == 0
+    assert blipdesk(data, "tags", "add", "car", SENTENCES[2]).returncode == 0
+    # Leave a little room: the cache fills the disk a few batches into the scan.
+    ballast = small_mount / "ballast"
+    free = shutil.disk_usage(small_mount).free
+    ballast.write_bytes(b"\0" * max(0, free - 96 * 1024))
+    full = blipdesk(data, *_scan_args(folder, tiny_model_dir, "--batch-size", 4))
+    assert full.returncode == 1, full.stderr
+    lines = full.stderr.strip().splitlines()
+    assert "Traceback" not in full.stderr and "internal error" not in full.stderr
+    assert "full" in lines[-1] and "disk space" in lines[-1], lines[-1]
+    ok, done_before, partial = _state(data / "library.sqlite3")
+    assert ok == "ok" and partial == 0
+
+    ballast.unlink()
+    again = blipdesk(data, *_scan_args(folder, tiny_model_dir, "--batch-size", 64))
+    assert again.returncode == 0, again.stderr
+    assert f"{120 - done_before} scored" in again.stderr
+    assert _state(data / "library.sqlite3") == ("ok", 120, 0)
+
+
+def test_read_only_data_folder_is_a_clear_message(tmp_path, small_mount, tiny_model_dir):
+    data = small_mount / "data"
+    folder = _tiny_photos(tmp_path / "photos", 6)
+    assert blipdesk(data, "tags", "add", "dog", *SENTENCES[:2]).returncode == 0
+    assert blipdesk(data, *_scan_args(folder, tiny_model_dir)).returncode == 0
+    before = _digest(data)
+    remount = subprocess.run(["mount", "-o", "remount,ro", str(small_mount)], capture_output=True)
+    if remount.returncode != 0:
+        pytest.skip(f"cannot remount read-only: {remount.stderr.decode().strip()}")
+    _tiny_photos(folder, 9)  # new photos: the scan has work to write
+    for args in (
+        ["tags", "add", "cat", "a cat"],
+        _scan_args(folder, tiny_model_dir),
+        ["tags", "remove", "dog"],
+    ):
+        result = blipdesk(data, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        last = result.stderr.strip().splitlines()[-1]
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+        assert last.startswith("blipdesk: ") and ("read" in last.lower()), (args, last)
+    assert _digest(data) == before
+
+
+def test_newer_database_is_refused_by_every_command_and_left_untouched(tmp_path, tiny_model_dir):
+    db = tmp_path / "data" / "library.sqlite3"
+    data = db.parent
+    data.mkdir()
+    future = sqlite3.connect(db)
+    future.executescript(f"CREATE TABLE future (x); PRAGMA user_version = {SCHEMA_VERSION + 1};")
+    future.close()
+    before = (db.read_bytes(), db.stat().st_mtime_ns)
+    folder = _tiny_photos(tmp_path / "photos", 2)
+    for args in (["tags", "add", "dog"], _scan_args(folder, tiny_model_dir), ["export", folder]):
+        result = blipdesk(data, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "newer blipdesk" in result.stderr
+    assert db.exists() and (db.read_bytes(), db.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in data.iterdir()) == ["library.sqlite3"]  # no -wal, no .bak
+
+
+def test_pickled_only_model_folder_is_refused_by_scan(tmp_path, tiny_model_dir):
+    model = tmp_path / "pickled"
+    model.mkdir()
+    shutil.copy(tiny_model_dir / "config.json", model / "config.json")
+    (model / "pytorch_model.bin").write_bytes(b"PK\x03\x04 a pickle would run code here")
+    folder = _tiny_photos(tmp_path / "photos", 2)
+    result = blipdesk(tmp_path / "data", *_scan_args(folder, model))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "pickled weights" in result.stderr and "safetensors" in result.stderr
