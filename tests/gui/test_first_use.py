@@ -1,0 +1,104 @@
+"""First use: the model is not on disk. Offline: a clear way out. Online: the download dialog,
+with progress, then the scan goes on by itself."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from blipdesk.core.model import DEFAULT_MODEL
+from blipdesk.qt.values import Tag
+from blipdesk.qt.widgets import dialogs, main_window
+
+
+@pytest.fixture
+def hub_model_settings(app_paths):
+    from blipdesk.settings import Settings, SettingsFile
+
+    SettingsFile(app_paths.settings_file).save(Settings(model=DEFAULT_MODEL, batch_size=4))
+
+
+def _fake_hub_cache(cache, tiny_model_dir):
+    """What a finished download leaves: the hub cache's refs + snapshot layout."""
+    repo = cache / ("models--" + DEFAULT_MODEL.replace("/", "--"))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(tiny_model_dir, snapshot)
+    return snapshot
+
+
+def test_offline_without_the_model_points_to_a_local_folder(
+    qtbot, make_window, photo_dir, hub_model_settings, monkeypatch
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    warnings: list[tuple[str, str]] = []
+    monkeypatch.setattr(main_window.MainWindow, "_warn", lambda self, t, m: warnings.append((t, m)))
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
+    window.scan()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
+    title, message = warnings[0]
+    assert DEFAULT_MODEL in message and "offline" in message
+    assert "local model folder" in message and "Settings" in message
+
+
+def test_download_dialog_shows_progress_then_the_scan_runs(
+    qtbot, make_window, photo_dir, hub_model_settings, tiny_model_dir, monkeypatch, tmp_path
+):
+    import os
+
+    from blipdesk.qt import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False, raising=False)
+    cache = tmp_path / "hf-home" / "hub"
+    seen: list[tuple[int, int | None]] = []
+
+    def fake_download(source, revision, report):
+        assert source == DEFAULT_MODEL
+        total = 1_000_000
+        for done in (0, 250_000, 1_000_000):
+            report(done, total)
+        folder = _fake_hub_cache(cache, tiny_model_dir)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # from here on, what is on disk is enough
+        monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True, raising=False)
+        return folder
+
+    monkeypatch.setattr(download, "download_model", fake_download)
+    assert os.environ["HF_HUB_CACHE"] == str(cache)
+
+    shown: list[dialogs.DownloadDialog] = []
+    original_progress = dialogs.DownloadDialog.progress
+
+    def progress(self, done, total):
+        seen.append((done, total))
+        original_progress(self, done, total)
+
+    monkeypatch.setattr(dialogs.DownloadDialog, "progress", progress)
+
+    def click_download():
+        for widget in window.findChildren(dialogs.DownloadDialog):
+            if widget.isVisible() and widget not in shown:
+                shown.append(widget)
+                assert "1.8 GB" in widget.label.text()
+                widget.start.click()
+                return
+        QTimer.singleShot(50, click_download)
+
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
+    QTimer.singleShot(50, click_download)
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
+        window.scan()
+    assert shown, "the download dialog was not offered"
+    assert seen and seen[-1] == (1_000_000, 1_000_000)
