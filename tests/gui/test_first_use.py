@@ -44,6 +44,7 @@ def test_offline_without_the_model_points_to_a_local_folder(
     window.scan()
     qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
     title, message = warnings[0]
+    assert title == "Model not available"
     assert DEFAULT_MODEL in message and "offline" in message
     assert "local model folder" in message and "Settings" in message
 
