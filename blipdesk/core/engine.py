@@ -169,9 +169,21 @@ def lazy_scorer(
                 from blipdesk.core.scorer import Scorer
 
                 configure_threads()
-                made.append(Scorer(loader(spec, resolve_placement(device, precision)), first_token))
+                scorer = Scorer(loader(spec, resolve_placement(device, precision)), first_token)
+                if scorer.device.type != "cpu":
+                    scorer.warm_up()
+                made.append(scorer)
             return made[0]
 
+    def device_type() -> str:
+        """Where the model will run, without loading it (``run_work`` starts decoding early)."""
+        if made:
+            return str(made[0].device.type)
+        from blipdesk.core.device import resolve_placement
+
+        return resolve_placement(device, precision).device.type
+
+    get.device_type = device_type  # type: ignore[attr-defined]
     return get
 
 
@@ -471,16 +483,9 @@ def run_work(
         if features_cache is not None and not w.needs_features and features_cache.has(w.content)
     }
     library.ensure_model(key.score_key, key.source, key.revision)
-    scorer = scorer_factory()
-    done.model_loaded = True
-    if scorer.score_key != key.score_key:
-        raise RuntimeError(f"scorer is keyed {scorer.score_key!r}, scan expected {key.score_key!r}")
-    all_sentences = tuple(dict.fromkeys(s for w in work for s in w.sentences))
-    runner = _Runner(scorer, all_sentences, done)
-    device_type = getattr(getattr(scorer, "device", None), "type", "cpu")
-    batch_size = options.batch_size if options.batch_size > 0 else auto_batch_size(device_type)
-    rate = _Rate(len(work))
-    pool = _decode_pool(options, device_type) if len(from_disk) < len(work) else None
+    needs_pool = len(from_disk) < len(work)
+    pool: cf.Executor | None = None
+    batch_size = 1
     pending: deque[tuple[WorkItem, cf.Future | None]] = deque()
     queue = iter(work)
 
@@ -497,8 +502,29 @@ def run_work(
             )
             pending.append((item, fut))
 
-    try:
+    def start_decoding(device_type: str) -> None:
+        nonlocal pool, batch_size
+        batch_size = options.batch_size if options.batch_size > 0 else auto_batch_size(device_type)
+        if needs_pool and pool is None:
+            pool = _decode_pool(options, device_type)
         top_up()
+
+    try:
+        # Decoding starts before the model loads when the factory can tell the device without
+        # loading (``lazy_scorer`` can): decoder start-up and the first decodes overlap the load.
+        planned = getattr(scorer_factory, "device_type", None)
+        if callable(planned):
+            start_decoding(planned())
+        scorer = scorer_factory()
+        done.model_loaded = True
+        if scorer.score_key != key.score_key:
+            raise RuntimeError(
+                f"scorer is keyed {scorer.score_key!r}, scan expected {key.score_key!r}"
+            )
+        all_sentences = tuple(dict.fromkeys(s for w in work for s in w.sentences))
+        runner = _Runner(scorer, all_sentences, done)
+        start_decoding(getattr(getattr(scorer, "device", None), "type", "cpu"))
+        rate = _Rate(len(work))
         while pending:
             while pause is not None and pause.is_set() and not cancel.is_set():
                 cancel.wait(0.1)

@@ -127,6 +127,12 @@ class Scorer:
         """Everything besides the photo and the sentence that a score depends on."""
         return score_key(self.loaded.identity, self.first_token)
 
+    def warm_up(self) -> None:
+        """Run a tiny batch once so a GPU's one-time costs (kernel loading, library handles) are
+        paid now, while decoders are already busy, not in the first batch of photos."""
+        images = np.zeros((2, self.image_size, self.image_size, 3), dtype=np.uint8)
+        self.score(images, self.encode_sentences(["a photo", "two photos of a dog"]))
+
     # ----------------------------------------------------------------------------- inputs
 
     def pixels(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:

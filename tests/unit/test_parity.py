@@ -188,3 +188,12 @@ def test_selected_sentences_score_like_the_full_set(tiny_scorer):
     a, b = tiny_scorer.score(image, full), tiny_scorer.score(image, picked)
     np.testing.assert_allclose(b.itm[0], a.itm[0, [3, 1]], atol=1e-6)
     np.testing.assert_allclose(b.cosine[0], a.cosine[0, [3, 1]], atol=1e-6)
+
+
+def test_warm_up_leaves_scores_unchanged(tiny_scorer):
+    image = resize_for_model(scene(64, 64, 5))[None]
+    sentences = tiny_scorer.encode_sentences(SENTENCES[:2])
+    before = tiny_scorer.score(image, sentences)
+    tiny_scorer.warm_up()
+    after = tiny_scorer.score(image, sentences)
+    np.testing.assert_array_equal(before.itm, after.itm)
