@@ -82,6 +82,7 @@ def main() -> None:
             return scorer
         return factory()
 
+    timed_factory.device_type = factory.device_type  # type: ignore[attr-defined]  # decode early
     with Library.open(tmp / "data" / "library.sqlite3") as library:
         for i in range(0, 20, 2):
             library.put_tag(Tag(f"tag{i // 2}", (sentences[i], sentences[i + 1]), 0.5, "#3366cc"))
