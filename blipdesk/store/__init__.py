@@ -9,6 +9,7 @@ from blipdesk.store.library import (
     SentenceScore,
     Tag,
     TagScore,
+    database_bytes,
     derive_tags,
 )
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
@@ -24,5 +25,6 @@ __all__ = [
     "SentenceScore",
     "Tag",
     "TagScore",
+    "database_bytes",
     "derive_tags",
 ]

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +104,16 @@ def folder_range(folder: str | os.PathLike[str]) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
 
 
+def database_bytes(path: str | os.PathLike[str]) -> int:
+    """The cache's size on disk: the database file and its ``-wal`` and ``-shm`` companions
+    (after a busy scan the WAL can be as large as the file itself)."""
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(OSError):
+            total += os.stat(f"{os.fspath(path)}{suffix}").st_size
+    return total
+
+
 def _db_path(path: str) -> str | bytes:
     """A path as SQL binds it. Linux file names are bytes; Python spells the ones that are not
     UTF-8 with lone surrogates (``os.fsdecode``), which sqlite3 refuses to encode. Those go in as
@@ -157,6 +167,22 @@ class Library:
             self._ids.clear()  # ids interned in the rolled-back transaction no longer exist
             raise
         self.conn.execute("COMMIT")
+
+    def clear_scores(self) -> None:
+        """Forget every score, image feature and per-photo decode error, then shrink the file.
+
+        These are derived data: the next scan recomputes them. Tags, thresholds, colours, photo
+        records, and the interned contents, texts and models stay, so ids another connection
+        holds in its ``_ids`` cache (the scan's writer between jobs) keep pointing at real rows.
+        The deletes are one transaction; the checkpoint and VACUUM that follow hand the freed
+        pages back to the file system (VACUUM in WAL mode writes through the WAL, hence the
+        checkpoint after it too). Run it off the GUI thread: VACUUM rewrites the whole file."""
+        with self.transaction():
+            for table in ("scores", "image_features", "decode_errors"):
+                self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.execute("VACUUM")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])

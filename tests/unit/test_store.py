@@ -16,6 +16,7 @@ from blipdesk.store import (
     ScoreRow,
     SentenceScore,
     Tag,
+    database_bytes,
     derive_tags,
 )
 from blipdesk.store.library import folder_range
@@ -210,3 +211,56 @@ def _use(lib: Library) -> str:
     except sqlite3.ProgrammingError:
         return "refused"
     return "used"
+
+
+def test_clear_scores_keeps_tags_and_photos_and_shrinks_the_file(
+    db, tmp_path, tiny_model_dir, tiny_scorer
+):
+    from blipdesk.core.engine import ScanOptions, model_key, scan
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.testing import scene
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        scene(80, 60, i).save(photos / f"p{i}.jpg", quality=90)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    key = model_key(ModelSpec(str(tiny_model_dir)))
+    sentences = ("a dog on a beach", "birthday cake")
+    options = ScanOptions(batch_size=2, use_processes=False, decode_workers=1)
+    with Library.open(db) as lib:
+        lib.put_tag(Tag("beach", sentences, 0.0, "#e6194b"))
+        # Bulk rows from another model so the freed space is far larger than a page or two.
+        lib.ensure_model(KEY, "src")
+        bulk = [f"{i:064x}" for i in range(2000)]
+        lib.write_batch(
+            KEY,
+            [ScoreRow(c, s, 0.5, 0, 0, 0) for c in bulk for s in sentences],
+            {c: np.ones(256, np.float32) for c in bulk},
+            {},
+        )
+        assert scan(lib, [photos], sentences, key, lambda: tiny_scorer, options).scored == 4
+        scored = lib.photo_results(key.score_key, [photos])
+        assert sum(bool(r.tags) for r in scored) == 4
+        assert [r.error is not None for r in scored] == [True, False, False, False, False]
+        before = database_bytes(db)
+
+        lib.clear_scores()
+
+        assert database_bytes(db) < before / 2
+        assert lib.tags() == [Tag("beach", sentences, 0.0, "#e6194b")]
+        assert len(lib.photos_under([photos])) == 5  # photo records stay
+        cleared = lib.photo_results(key.score_key, [photos])
+        assert all(r.tags == {} and r.error is None for r in cleared)  # decode errors go too
+        assert (
+            lib.image_features(key.score_key, [p.content for p in lib.photos_under([photos])]) == {}
+        )
+        assert lib.sentence_scores(KEY, bulk[:3]) == {c: {} for c in bulk[:3]}
+        assert lib.integrity_check() == "ok"
+
+        again = scan(lib, [photos], sentences, key, lambda: tiny_scorer, options)
+        assert again.model_loaded and again.scored == 4
+        rescored = lib.photo_results(key.score_key, [photos])
+        assert sum(bool(r.tags) for r in rescored) == 4 and rescored[0].error is not None
+    with Library.open(db, readonly=True) as reader:  # what another connection sees
+        assert reader.tags()[0].name == "beach"

@@ -6,7 +6,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,9 +23,16 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
+from blipdesk.paths import Paths
 from blipdesk.settings import Settings
+from blipdesk.store import database_bytes
+
+
+def human_size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 def folder_size(path: Path) -> int:
@@ -38,11 +45,18 @@ def folder_size(path: Path) -> int:
 
 
 class SettingsDialog(QDialog):
-    """Model, device, precision, batch size, recursive scanning, cache location and size.
+    """Model, device, precision, batch size, recursive scanning, cache location and sizes.
+
+    Clearing scores or the feature cache is only asked for here (``clearScoresRequested``,
+    ``clearFeaturesRequested``, after a confirmation): the window runs it off the GUI thread and
+    calls ``set_clearing`` as it starts and ends, and ``set_scanning`` while a scan runs.
 
     The GUI thread never imports torch: the inference worker lists the devices (``devices``, a
     sequence of ``Device`` or ``None`` while it is still looking) and ``set_devices`` fills the
     list in when the answer arrives."""
+
+    clearScoresRequested = Signal()  # confirmed; the window runs it off the GUI thread
+    clearFeaturesRequested = Signal()
 
     def __init__(self, settings: Settings, data_dir: Path, devices=None, parent=None):
         super().__init__(parent)
@@ -77,14 +91,29 @@ class SettingsDialog(QDialog):
         self.first_token.addItems(["cls", "enc"])
         self.first_token.setCurrentText(settings.first_token)
         form.addRow("ITM first token:", self.first_token)
-        self.cache_label = QLabel()
+        # The cache: where it is, what each part weighs, and a way to empty each part.
+        self.cache_label = QLabel(str(data_dir))
+        self.cache_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Cache:", self.cache_label)
+        self.scores_size = QLabel()
+        self.clear_scores_button = QPushButton("Clear scores…")
+        self.clear_scores_button.setObjectName("clearScores")
+        self.clear_scores_button.clicked.connect(self._clear_scores)
+        form.addRow("Scores:", self._cache_row(self.scores_size, self.clear_scores_button))
+        self.thumbs_size = QLabel()
         self.clear_button = QPushButton("Clear thumbnail cache")
         self.clear_button.clicked.connect(self._clear_cache)
-        crow = QHBoxLayout()
-        crow.addWidget(self.cache_label, 1)
-        crow.addWidget(self.clear_button)
-        form.addRow("Cache:", crow)
-        self._show_cache()
+        form.addRow("Thumbnails:", self._cache_row(self.thumbs_size, self.clear_button))
+        self.features_size = QLabel()
+        self.clear_features_button = QPushButton("Clear feature cache…")
+        self.clear_features_button.setObjectName("clearFeatures")
+        self.clear_features_button.clicked.connect(self._clear_features)
+        self._features_row = self._cache_row(self.features_size, self.clear_features_button)
+        form.addRow("Feature cache:", self._features_row)
+        self._form = form
+        self._scanning = False
+        self._clearing: set[str] = set()
+        self.show_cache()
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -94,7 +123,7 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self._settings = settings
-        self.resize(560, 320)
+        self.resize(560, 380)
 
     def set_devices(self, devices) -> None:
         """Automatic, each accelerator by name, and the CPU (alone when there is no GPU)."""
@@ -127,16 +156,87 @@ class SettingsDialog(QDialog):
         if folder:
             self.model.setText(folder)
 
-    def _show_cache(self) -> None:
-        thumbs = folder_size(self.data_dir / "thumbnails")
-        db = sum(p.stat().st_size for p in self.data_dir.glob("library.sqlite3*") if p.is_file())
-        self.cache_label.setText(
-            f"{self.data_dir}\nscores {db / 1e6:.1f} MB · thumbnails {thumbs / 1e6:.1f} MB"
-        )
+    @staticmethod
+    def _cache_row(label: QLabel, button: QPushButton) -> QWidget:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(label, 1)
+        layout.addWidget(button)
+        return row
+
+    def show_cache(self) -> None:
+        """Sizes on disk: the database with its WAL, the thumbnails, the feature cache (its row
+        only while the folder exists)."""
+        paths = Paths(self.data_dir)
+        self.scores_size.setText(human_size(database_bytes(paths.database)))
+        self.thumbs_size.setText(human_size(folder_size(paths.thumbnails_dir)))
+        has_features = paths.features_dir.is_dir()
+        self._form.setRowVisible(self._features_row, has_features)
+        if has_features:
+            self.features_size.setText(human_size(folder_size(paths.features_dir)))
+        self._update_buttons()
+
+    def set_scanning(self, scanning: bool) -> None:
+        """A scan writes scores and features: clearing them meanwhile is refused."""
+        self._scanning = scanning
+        self._update_buttons()
+
+    def set_clearing(self, what: str, clearing: bool) -> None:
+        """``what`` ("scores" or "features") is being cleared off the GUI thread, or is done."""
+        (self._clearing.add if clearing else self._clearing.discard)(what)
+        if clearing:
+            button = self.clear_scores_button if what == "scores" else self.clear_features_button
+            button.setText("Clearing…")
+        else:
+            self.clear_scores_button.setText("Clear scores…")
+            self.clear_features_button.setText("Clear feature cache…")
+            self.show_cache()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        idle = {
+            "scores": "Forget every cached score; the next scan recomputes them.",
+            "features": "Delete the stored vision outputs; scans rebuild them when enabled.",
+        }
+        for what, button in (
+            ("scores", self.clear_scores_button),
+            ("features", self.clear_features_button),
+        ):
+            busy = self._scanning or what in self._clearing
+            button.setEnabled(not busy)
+            if self._scanning:
+                button.setToolTip("A scan is running: cancel it or let it finish first.")
+            else:
+                button.setToolTip("Clearing…" if busy else idle[what])
+
+    def _confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _clear_scores(self) -> None:
+        if self._scanning or "scores" in self._clearing:
+            return
+        if self._confirm(
+            "Clear scores",
+            "Clear every cached score? Scores are recomputed by the next scan; tags and "
+            "thresholds are kept.",
+        ):
+            self.clearScoresRequested.emit()
+
+    def _clear_features(self) -> None:
+        if self._scanning or "features" in self._clearing:
+            return
+        if self._confirm(
+            "Clear feature cache",
+            "Delete the feature cache? Scans with new sentences decode photos again until it "
+            "is rebuilt; scores, tags and thresholds are kept.",
+        ):
+            self.clearFeaturesRequested.emit()
 
     def _clear_cache(self) -> None:
         shutil.rmtree(self.data_dir / "thumbnails", ignore_errors=True)
-        self._show_cache()
+        self.show_cache()
 
 
 class DownloadDialog(QDialog):

@@ -47,7 +47,13 @@ from blipdesk.qt.workers.inference import (
     TryJob,
     next_job_id,
 )
-from blipdesk.qt.workers.tasks import BackgroundTasks, copy_photos, export_results
+from blipdesk.qt.workers.tasks import (
+    BackgroundTasks,
+    clear_scores,
+    copy_photos,
+    export_results,
+    remove_folder,
+)
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.settings import Settings, SettingsFile
 
@@ -85,6 +91,8 @@ class MainWindow(QMainWindow):
         self.tasks = BackgroundTasks(self)  # sidecars, exports, copies
         self._tasks: dict[int, str] = {}  # request id -> what, for the window's own requests
         self.sidecar_dialog: SidecarDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self._clearing: set[str] = set()  # "scores", "features": cleared off the GUI thread now
 
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
@@ -381,6 +389,9 @@ class MainWindow(QMainWindow):
                 "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
             )
             return
+        if self._clearing:
+            self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
+            return
         self._flush_tag_writes()
         sentences = tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
         job = ScanJob(
@@ -651,6 +662,8 @@ class MainWindow(QMainWindow):
 
     def _task_done(self, request: int, result) -> None:
         what = self._tasks.pop(request, None)
+        if what in ("clear scores", "clear feature cache"):
+            self._cleared(what)
         if what == "export":
             self.statusBar().showMessage(
                 f"Exported {result.photos} photos to {result.target}", 8000
@@ -669,6 +682,8 @@ class MainWindow(QMainWindow):
         what = self._tasks.pop(request, None)
         if what is None:
             return
+        if what in ("clear scores", "clear feature cache"):
+            self._cleared(what, failed=True)
         self.statusBar().clearMessage()
         if user_error:
             self._warn(what.capitalize(), message)
@@ -677,27 +692,99 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- settings, help
 
-    def open_settings(self) -> None:
+    def open_settings(self) -> SettingsDialog:
+        """Window-modal through ``open()``, not ``exec()``: caches cleared from the dialog report
+        back through the running event loop."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            return self.settings_dialog
         dialog = SettingsDialog(self.settings, self.paths.data_dir, self.devices, self)
+        dialog.set_scanning(self.controller.scanning())
+        for what in self._clearing:
+            dialog.set_clearing(what, True)
         self.controller.devices.connect(dialog.set_devices)
+        self.controller.busyChanged.connect(self._scan_state_changed)
+        dialog.clearScoresRequested.connect(self.clear_scores)
+        dialog.clearFeaturesRequested.connect(self.clear_feature_cache)
+        dialog.finished.connect(lambda result: self._settings_closed(dialog, result))
+        self.settings_dialog = dialog
         if self.devices is None:
             self.controller.submit(DevicesJob(next_job_id(), self._model_choice()))
-        try:
-            accepted = dialog.exec() == dialog.DialogCode.Accepted
-        finally:
-            self.controller.devices.disconnect(dialog.set_devices)
-        if accepted:
-            new = dialog.settings()
-            recursive_changed = new.recursive != self.settings.recursive
-            model_changed = (new.model, new.first_token) != (
-                self.settings.model,
-                self.settings.first_token,
-            )
-            self._save_settings(new)
-            if model_changed:
-                self.board.clear()
-            if (recursive_changed or model_changed) and self.current_folder:
-                self.open_folder(self.current_folder)
+        dialog.open()
+        return dialog
+
+    def _scan_state_changed(self, _busy: bool) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.set_scanning(self.controller.scanning())
+
+    def _settings_closed(self, dialog: SettingsDialog, result: int) -> None:
+        self.controller.devices.disconnect(dialog.set_devices)
+        self.controller.busyChanged.disconnect(self._scan_state_changed)
+        if self.settings_dialog is dialog:
+            self.settings_dialog = None
+        dialog.deleteLater()
+        if result != SettingsDialog.DialogCode.Accepted:
+            return
+        new = dialog.settings()
+        recursive_changed = new.recursive != self.settings.recursive
+        model_changed = (new.model, new.first_token) != (
+            self.settings.model,
+            self.settings.first_token,
+        )
+        self._save_settings(new)
+        if model_changed:
+            self.board.clear()
+        if (recursive_changed or model_changed) and self.current_folder:
+            self.open_folder(self.current_folder)
+
+    # ----------------------------------------------------------------- clearing caches
+
+    def clear_scores(self) -> int | None:
+        """Forget every cached score in the background task thread. Never while a scan runs (its
+        writer would race this one); scans wait until it is done (see ``scan``)."""
+        if self.controller.scanning() or "scores" in self._clearing:
+            return None
+        self._flush_tag_writes()
+        request = self.tasks.start(clear_scores, str(self.paths.database))
+        return self._clearing_started(request, "clear scores", "scores")
+
+    def clear_feature_cache(self) -> int | None:
+        if self.controller.scanning() or "features" in self._clearing:
+            return None
+        request = self.tasks.start(remove_folder, str(self.paths.features_dir))
+        return self._clearing_started(request, "clear feature cache", "features")
+
+    def _clearing_started(self, request: int, task: str, what: str) -> int:
+        self._tasks[request] = task
+        self._clearing.add(what)
+        if self.settings_dialog is not None:
+            self.settings_dialog.set_clearing(what, True)
+        self.statusBar().showMessage("Clearing the cache…")
+        return request
+
+    def _cleared(self, task: str, failed: bool = False) -> None:
+        what = "scores" if task == "clear scores" else "features"
+        self._clearing.discard(what)
+        if self.settings_dialog is not None:
+            self.settings_dialog.set_clearing(what, False)
+        if what == "scores":
+            # Everything the grid, tags panel and detail show came from the old scores. Reload
+            # what the cache still knows (read errors of photo records) for the folder shown.
+            self.board.clear()
+            self._clear_search()
+            self.photos.set_tags(self.tags.tags())
+            self._after_scores()
+            self._cache_request = 0  # a load started before the clear would bring scores back
+            if self.current_folder:
+                self._cache_request = self.cache.load(
+                    self.paths.database,
+                    self.settings.model,
+                    self.current_folder,
+                    self.settings.recursive,
+                )
+        if not failed:
+            done = "Scores cleared: press Scan to score again." if what == "scores" else None
+            self.statusBar().showMessage(done or "Feature cache cleared.", 8000)
 
     def _devices_listed(self, devices) -> None:
         self.devices = devices

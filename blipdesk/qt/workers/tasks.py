@@ -1,4 +1,5 @@
-"""File work the GUI starts and must not wait for: sidecar plans and writes, exports, copies.
+"""File work the GUI starts and must not wait for: sidecar plans and writes, exports, copies,
+clearing caches.
 
 ``BackgroundTasks`` runs one plain function at a time in its own ``QThreadPool`` thread (one at a
 time: two sidecar writes never race each other) and delivers the return value through a signal
@@ -175,6 +176,30 @@ def copy_photos(paths: Sequence[str], dest: str, mode: str, progress=None, cance
     from blipdesk.exporting import copy_or_link
 
     return copy_or_link(paths, dest, mode, progress=progress, cancel=cancel)
+
+
+def clear_scores(database: str) -> int:
+    """Forget the cached scores, image features and decode errors (``Library.clear_scores``);
+    returns the bytes the cache gave back. Opens its own writer for the moment it runs: the
+    window starts it only while no scan runs and holds scans back until it answers."""
+    from pathlib import Path
+
+    from blipdesk.store import Library, database_bytes
+
+    if not Path(database).is_file():
+        return 0
+    before = database_bytes(database)
+    with Library.open(database) as lib:
+        lib.clear_scores()
+    return max(0, before - database_bytes(database))
+
+
+def remove_folder(folder: str) -> str:
+    """Delete a cache folder (the feature cache can hold gigabytes: never on the GUI thread)."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
 
 
 def _quiet():

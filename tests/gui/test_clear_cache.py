@@ -1,0 +1,71 @@
+"""Settings > cache: clearing the scores (off the GUI thread, never during a scan) and the
+feature cache; the grid and the tags panel follow."""
+
+from __future__ import annotations
+
+from blipdesk.qt.models.photos import Roles
+from blipdesk.qt.models.tags import TagRoles
+from blipdesk.qt.values import Tag
+from blipdesk.qt.widgets.dialogs import SettingsDialog
+from blipdesk.store import Library
+
+
+def _dots(window) -> list:
+    return [window.photos.index(r).data(Roles.TagColours) for r in range(window.photos.rowCount())]
+
+
+def test_clear_scores_and_feature_cache_from_settings(
+    qtbot, make_window, photo_dir, use_tiny_model, app_paths, monkeypatch
+):
+    asked: list[str] = []
+    monkeypatch.setattr(
+        SettingsDialog, "_confirm", lambda self, title, text: asked.append(text) or True
+    )
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.0, "#e6194b"))  # 0.0: every photo
+
+    # While a scan runs the buttons are disabled and say why; they come back when it ends.
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
+        window.scan()
+        dialog = window.open_settings()
+        assert not dialog.clear_scores_button.isEnabled()
+        assert "scan is running" in dialog.clear_scores_button.toolTip()
+        assert window.clear_scores() is None  # refused by the window too
+    qtbot.waitUntil(dialog.clear_scores_button.isEnabled, timeout=5000)
+    qtbot.wait(400)  # the coalesced repaint/recount timers
+    assert all(_dots(window)) and len(_dots(window)) == 10
+    row = window.tags.index(window.tags.row_of("beach"))
+    assert row.data(TagRoles.Count) == 10
+
+    before = dialog.scores_size.text()
+    dialog.clear_scores_button.click()
+    assert "recomputed by the next scan" in asked[0] and "tags and thresholds are kept" in asked[0]
+    qtbot.waitUntil(lambda: not window._clearing, timeout=30000)
+    qtbot.wait(200)
+    assert not any(_dots(window))  # no tag dots left on the grid
+    assert [t.name for t in window.tags.tags()] == ["beach"]  # the tag is still listed
+    assert row.data(TagRoles.Count) == 0 and row.data(TagRoles.Scored) == 0
+    assert dialog.clear_scores_button.isEnabled() and dialog.scores_size.text() != before
+    with Library.open(app_paths.database, readonly=True) as lib:
+        assert [t.name for t in lib.tags()] == ["beach"]
+        assert lib.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
+
+    # The feature cache row shows only while its folder exists; clearing removes the folder.
+    assert not dialog._form.isRowVisible(dialog._features_row)
+    (app_paths.features_dir / "ab").mkdir(parents=True)
+    (app_paths.features_dir / "ab" / "x.npy").write_bytes(b"\0" * 4096)
+    dialog.show_cache()
+    assert dialog._form.isRowVisible(dialog._features_row)
+    dialog.clear_features_button.click()
+    qtbot.waitUntil(lambda: not app_paths.features_dir.exists(), timeout=10000)
+    qtbot.waitUntil(lambda: not window._clearing, timeout=10000)
+    assert not dialog._form.isRowVisible(dialog._features_row)
+
+    # A scan scores again afterwards.
+    dialog.reject()
+    assert window.settings_dialog is None
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
+        window.scan()
+    qtbot.waitUntil(lambda: all(_dots(window)), timeout=5000)
