@@ -30,20 +30,9 @@ from blipdesk.core.device import Placement, configure_threads, cpu_has_native_bf
 from blipdesk.core.imaging import DecodeOptions, decode_photo, load_for_model, resize_for_model
 from blipdesk.core.model import ImageSettings, LoadedModel, ModelIdentity
 from blipdesk.core.scorer import Scorer
-from blipdesk.testing import large_config, scene, tiny_config, write_vocab
+from blipdesk.testing import SAMPLE_SENTENCES, large_config, scene, tiny_config, write_vocab
 
-SENTENCE_POOL = [
-    "a woman and a dog sitting together on a beach",
-    "birthday cake with candles",
-    "a red car parked on a city street",
-    "two children playing in the snow",
-    "a plate of food on a wooden table",
-    "mountains reflected in a lake at sunset",
-    "a cat sleeping on a sofa",
-    "people walking in a park with trees",
-    "a boat on the sea",
-    "a group of friends at a party",
-]
+SENTENCE_POOL = SAMPLE_SENTENCES
 
 ROWS: list[tuple[str, str, str]] = []
 

@@ -24,20 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library, Tag
-from blipdesk.testing import build_random_blip, large_config, scene, tiny_config
-
-SENTENCES = [
-    "a woman and a dog sitting together on a beach",
-    "birthday cake with candles",
-    "a red car parked on a city street",
-    "two children playing in the snow",
-    "a plate of food on a wooden table",
-    "mountains reflected in a lake at sunset",
-    "a cat sleeping on a sofa",
-    "people walking in a park with trees",
-    "a boat on the sea",
-    "a group of friends at a party",
-]
+from blipdesk.testing import (
+    SAMPLE_SENTENCES as SENTENCES,
+)
+from blipdesk.testing import (
+    build_random_blip,
+    large_config,
+    scene,
+    tiny_config,
+)
 
 
 def _jpeg(job: tuple[str, int, int, int]) -> None:

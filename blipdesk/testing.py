@@ -17,6 +17,19 @@ import string
 from pathlib import Path
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Tag-like sentences of realistic length, for benchmarks.
+SAMPLE_SENTENCES = (
+    "a woman and a dog sitting together on a beach",
+    "birthday cake with candles",
+    "a red car parked on a city street",
+    "two children playing in the snow",
+    "a plate of food on a wooden table",
+    "mountains reflected in a lake at sunset",
+    "a cat sleeping on a sofa",
+    "people walking in a park with trees",
+    "a boat on the sea",
+    "a group of friends at a party",
+)
 WORDS = (
     "a an the of on in with and at by to for from is are two three dog dogs cat cats woman man "
     "child people beach sea sand sunset mountain mountains snow tree trees forest city street car "
