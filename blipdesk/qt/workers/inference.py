@@ -256,6 +256,8 @@ class InferenceWorker(QObject):
         loaded = load_model(ModelSpec(job.model.source, job.model.revision), placement)
         self.model_loads += 1
         self._scorer = Scorer(loaded, first_token=job.model.first_token)  # type: ignore[arg-type]
+        if placement.device.type != "cpu":
+            self._scorer.warm_up()  # the GPU's one-time costs now, not in the first batch
         self._scorer_for = job.model
         self.status.emit(job.job_id, f"Model ready on {placement.describe()}")
         return self._scorer
@@ -390,12 +392,23 @@ class InferenceWorker(QObject):
             out.extend(PhotoScores(f.path, {}, f.reason) for f in batch.failures)
             self.results.emit(job.job_id, tuple(out))
 
+        def scorer():
+            return self.scorer(job)
+
+        def device_type() -> str:  # lets the engine start decoding while the model loads
+            if self._scorer is not None and self._scorer_for == job.model:
+                return str(self._scorer.device.type)
+            from blipdesk.core.device import resolve_placement
+
+            return resolve_placement(job.model.device, job.model.precision).device.type
+
+        scorer.device_type = device_type  # type: ignore[attr-defined]
         summary = scan(
             self.library(job.database),
             job.folders,
             job.sentences,
             key,
-            lambda: self.scorer(job),
+            scorer,
             self._options(job),
             on_progress,
             on_batch,
