@@ -39,10 +39,12 @@ def download_model(
     from huggingface_hub import snapshot_download
     from tqdm.auto import tqdm
 
+    sink = open(os.devnull, "w")  # noqa: SIM115 - one for every bar of this download, closed below
+
     class Reporter(tqdm):  # type: ignore[misc,valid-type]
         def __init__(self, *args, **kwargs):
             kwargs["disable"] = False
-            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - tqdm closes nothing; tiny leak per bar
+            kwargs["file"] = sink
             super().__init__(*args, **kwargs)
 
         def update(self, n=1):
@@ -51,8 +53,14 @@ def download_model(
                 report(int(self.n), int(self.total) if self.total else None)
             return out
 
-    return Path(
-        snapshot_download(
-            repo_id=source, revision=revision, allow_patterns=MODEL_PATTERNS, tqdm_class=Reporter
+    try:
+        return Path(
+            snapshot_download(
+                repo_id=source,
+                revision=revision,
+                allow_patterns=MODEL_PATTERNS,
+                tqdm_class=Reporter,
+            )
         )
-    )
+    finally:
+        sink.close()
