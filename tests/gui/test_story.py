@@ -111,10 +111,12 @@ def test_story(qtbot, make_window, photo_dir, use_tiny_model, capsys):
     window.grid.setCurrentIndex(window.photos.index(0))
     window.grid.openRequested.emit(window.grid.current_photo())
     assert window.stack.currentWidget() is window.viewer
+    assert not window.sidebar.isVisible() and not window.right.isVisible()  # full window
     window.viewer.step.emit(1)
     assert window.grid.currentIndex().row() == 1
     window.viewer.closed.emit()
     assert window.stack.currentWidget() is window.grid
+    assert window.sidebar.isVisible() and window.right.isVisible()
 
     window.tags.setData(window.tags.index(row), 0.42, TagRoles.Threshold)
     window.close()

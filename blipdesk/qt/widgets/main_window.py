@@ -485,12 +485,18 @@ class MainWindow(QMainWindow):
         if photo is None:
             return
         self.viewer.show_photo(photo, self.tags.tags())
+        self._set_side_panels_visible(False)  # the viewer takes the whole window
         self.stack.setCurrentWidget(self.viewer)
         self.viewer.setFocus()
 
     def close_viewer(self) -> None:
         self.stack.setCurrentWidget(self.grid)
+        self._set_side_panels_visible(True)  # the splitters keep their sizes while hidden
         self.grid.setFocus()
+
+    def _set_side_panels_visible(self, visible: bool) -> None:
+        for widget in (self.sidebar, self.filter_bar, self.right):
+            widget.setVisible(visible)
 
     def _viewer_step(self, delta: int) -> None:
         if self.viewer.photo is None:
