@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,9 @@ DECODE_RULE_VERSION = 1
 
 Image.MAX_IMAGE_PIXELS = None  # our own cap (with a clear message) replaces Pillow's warning
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a grey half-photo
+# Pillow warns on stderr about damaged metadata ("Corrupt EXIF data", "Tag data larger than
+# file") in files it still decodes; blipdesk reports what matters per file, so they are noise.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 _SRGB = ImageCms.createProfile("sRGB")
 
