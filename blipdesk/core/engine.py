@@ -151,6 +151,33 @@ def model_key(spec: ModelSpec, first_token: str = "cls") -> ModelKey:
     )
 
 
+def load_scorer(
+    spec: ModelSpec,
+    device: str = "auto",
+    precision: str = "auto",
+    first_token: FirstToken = "cls",
+    loader: Callable[..., LoadedModel] = load_model,
+) -> Scorer:
+    """Load the model and wrap it, ready to score: torch threads set to the physical cores and,
+    on a GPU, one tiny batch run so its one-time costs are not paid by the first photos."""
+    from blipdesk.core.device import configure_threads, resolve_placement
+    from blipdesk.core.scorer import Scorer
+
+    configure_threads()
+    scorer = Scorer(loader(spec, resolve_placement(device, precision)), first_token)
+    if scorer.device.type != "cpu":
+        scorer.warm_up()
+    return scorer
+
+
+def planned_device_type(device: str = "auto", precision: str = "auto") -> str:
+    """Where a model would run (``cpu``, ``cuda``, ``mps``), without loading it. ``run_work``
+    reads it from a scorer factory's ``device_type`` to start decoding while the model loads."""
+    from blipdesk.core.device import resolve_placement
+
+    return resolve_placement(device, precision).device.type
+
+
 def lazy_scorer(
     spec: ModelSpec,
     device: str = "auto",
@@ -165,23 +192,11 @@ def lazy_scorer(
     def get() -> Scorer:
         with lock:
             if not made:
-                from blipdesk.core.device import configure_threads, resolve_placement
-                from blipdesk.core.scorer import Scorer
-
-                configure_threads()
-                scorer = Scorer(loader(spec, resolve_placement(device, precision)), first_token)
-                if scorer.device.type != "cpu":
-                    scorer.warm_up()
-                made.append(scorer)
+                made.append(load_scorer(spec, device, precision, first_token, loader))
             return made[0]
 
     def device_type() -> str:
-        """Where the model will run, without loading it (``run_work`` starts decoding early)."""
-        if made:
-            return str(made[0].device.type)
-        from blipdesk.core.device import resolve_placement
-
-        return resolve_placement(device, precision).device.type
+        return str(made[0].device.type) if made else planned_device_type(device, precision)
 
     get.device_type = device_type  # type: ignore[attr-defined]
     return get

@@ -247,19 +247,18 @@ class InferenceWorker(QObject):
             return self._scorer
         self._scorer = None
         self.status.emit(job.job_id, "Loading the model…")
-        from blipdesk.core.device import configure_threads, resolve_placement
-        from blipdesk.core.model import ModelSpec, load_model
-        from blipdesk.core.scorer import Scorer
+        from blipdesk.core.engine import load_scorer
+        from blipdesk.core.model import ModelSpec
 
-        configure_threads()
-        placement = resolve_placement(job.model.device, job.model.precision)
-        loaded = load_model(ModelSpec(job.model.source, job.model.revision), placement)
+        self._scorer = load_scorer(
+            ModelSpec(job.model.source, job.model.revision),
+            job.model.device,
+            job.model.precision,
+            job.model.first_token,  # type: ignore[arg-type]
+        )
         self.model_loads += 1
-        self._scorer = Scorer(loaded, first_token=job.model.first_token)  # type: ignore[arg-type]
-        if placement.device.type != "cpu":
-            self._scorer.warm_up()  # the GPU's one-time costs now, not in the first batch
         self._scorer_for = job.model
-        self.status.emit(job.job_id, f"Model ready on {placement.describe()}")
+        self.status.emit(job.job_id, f"Model ready on {self._scorer.loaded.placement.describe()}")
         return self._scorer
 
     def _try(self, job: TryJob) -> None:
@@ -398,9 +397,9 @@ class InferenceWorker(QObject):
         def device_type() -> str:  # lets the engine start decoding while the model loads
             if self._scorer is not None and self._scorer_for == job.model:
                 return str(self._scorer.device.type)
-            from blipdesk.core.device import resolve_placement
+            from blipdesk.core.engine import planned_device_type
 
-            return resolve_placement(job.model.device, job.model.precision).device.type
+            return planned_device_type(job.model.device, job.model.precision)
 
         scorer.device_type = device_type  # type: ignore[attr-defined]
         summary = scan(
