@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FORMATS
 from blipdesk.core.model import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ class Settings:
     first_token: str = "cls"  # ITM first token: cls (model card) | enc (original BLIP retrieval)
     batch_size: int = 0  # photos per batch; 0: automatic (64 on a GPU, 8 on the CPU)
     recursive: bool = True
-    feature_cache: bool = False  # keep the vision tower's output on disk (~1.2 MB per photo)
+    feature_cache: bool = True  # keep the vision tower's output on disk (the vision cache)
+    feature_format: str = DEFAULT_FORMAT  # compact (8-bit, 0.6 MB per photo) | fp16 (1.2 MB)
+    feature_budget: int = DEFAULT_BUDGET  # bytes; least recently used files go first past it
     folders: tuple[str, ...] = ()  # library folders the app shows
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -48,13 +51,17 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "batch_size": (int,),
     "recursive": (bool,),
     "feature_cache": (bool,),
+    "feature_format": (str,),
+    "feature_budget": (int,),
     "folders": (list, tuple),
 }
 
 
 def _valid(key: str, value: Any) -> bool:
-    if key == "batch_size":  # bool is an int subclass: true is not a batch size
+    if key in ("batch_size", "feature_budget"):  # bool is an int subclass: true is no number
         return type(value) is int and value >= 0
+    if key == "feature_format":
+        return value in FORMATS
     return isinstance(value, _TYPES[key])
 
 

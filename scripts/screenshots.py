@@ -126,7 +126,7 @@ def render() -> int:
     window.controller.searched.connect(searched.append)
     window.filter_bar.search.setText("a dog running on the sand")
     window.filter_bar._search()
-    wait(60000, lambda: bool(searched))
+    wait(60000, lambda: bool(searched) and searched[-1].done)
     wait(1000)
     window.grab().save(str(OUT / "search.png"))
     window.filter_bar.search.clear()

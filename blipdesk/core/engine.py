@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -36,15 +37,15 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from blipdesk.core.feature_cache import FeatureCache
+from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
 from blipdesk.errors import PhotoError
@@ -77,8 +78,10 @@ class ModelKey:
 class ScanOptions:
     batch_size: int = 0  # 0: automatic, by device (see auto_batch_size)
     recursive: bool = True
-    feature_cache: bool = False  # keep vision outputs under features_dir (see feature_cache.py)
-    features_dir: Path | None = None
+    feature_cache: bool = True  # keep vision outputs under features_dir (see feature_cache.py)
+    features_dir: Path | None = None  # None: no vision cache
+    feature_format: str = DEFAULT_FORMAT  # "compact" (8-bit) or "fp16"
+    feature_budget: int = DEFAULT_BUDGET  # bytes, every model's files together
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
 
@@ -90,6 +93,7 @@ class ScanProgress:
     errors: int
     photos_per_second: float
     eta_seconds: float | None  # None until a rate is known
+    from_cache: int = 0  # of ``done``: checked from the vision cache (text side only)
 
 
 @dataclass(frozen=True)
@@ -393,16 +397,18 @@ def score_pixels(scorer: Scorer, images: np.ndarray, sentences: Sentences):
     return features, scorer.score_features(features, sentences)
 
 
-def score_cached(scorer: Scorer, embeds: np.ndarray, itc: np.ndarray, sentences: Sentences):
-    """``score_pixels`` for photos whose vision output is cached: no decoding, no vision pass."""
-    import torch
-
+def score_cached(scorer: Scorer, embeds: np.ndarray, itc: np.ndarray | None, sentences: Sentences):
+    """``score_pixels`` for photos whose vision output is cached: no decoding, no vision pass.
+    ``itc``: the photos' cached ITC features, or None to derive them from ``embeds``."""
     from blipdesk.core.scorer import ImageFeatures
 
-    features = ImageFeatures(
-        torch.from_numpy(embeds).to(scorer.device, scorer.dtype),
-        torch.from_numpy(itc).to(scorer.device, torch.float32),
-    )
+    features = scorer.image_features_from(embeds)
+    if itc is not None:
+        import torch
+
+        features = ImageFeatures(
+            features.embeds, torch.from_numpy(itc).to(scorer.device, torch.float32)
+        )
     return features, scorer.score_features(features, sentences)
 
 
@@ -414,14 +420,14 @@ def _frozen(scores: Scores) -> Scores:
 
 class _Rate:
     def __init__(self, total: int) -> None:
-        self.total, self.done, self.errors = total, 0, 0
+        self.total, self.done, self.errors, self.from_cache = total, 0, 0, 0
         self.start = time.monotonic()
 
     def progress(self) -> ScanProgress:
         elapsed = time.monotonic() - self.start
         rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
         eta = (self.total - self.done) / rate if rate else None
-        return ScanProgress(self.done, self.total, self.errors, rate, eta)
+        return ScanProgress(self.done, self.total, self.errors, rate, eta, self.from_cache)
 
 
 def scan(
@@ -480,55 +486,52 @@ def run_work(
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
 ) -> _Done:
-    """Run planned work items through the model in batches (the second half of ``scan``)."""
+    """Run planned work items through the model in batches (the second half of ``scan``).
+
+    Photos whose vision output is in the vision cache ("warm") go first, best first: in
+    decreasing ITC cosine to their new sentences, known at once from the cached ITC vectors, so
+    likely matches arrive first. They cost only the text side (no decoding, no vision pass).
+    The others ("cold") are decoded ahead in worker processes, from before the model loads."""
     done = _Done()
     cancel = cancel or threading.Event()
     if not work or cancel.is_set():
         done.cancelled = cancel.is_set()
         return done
-    features_cache = (
-        FeatureCache(options.features_dir, key.image_key)
-        if options.feature_cache and options.features_dir is not None
-        else None
-    )
-    # Photos whose vision output is on disk skip decoding (their ITC feature must be cached too).
-    from_disk = {
-        w.content
-        for w in work
-        if features_cache is not None and not w.needs_features and features_cache.has(w.content)
-    }
     library.ensure_model(key.score_key, key.source, key.revision)
-    needs_pool = len(from_disk) < len(work)
+    store = feature_store(library, key, options)
+    in_store = store.cached(w.content for w in work) if store is not None else set()
+    warm = [w for w in work if w.content in in_store]
+    cold = [w for w in work if w.content not in in_store]
     pool: cf.Executor | None = None
     batch_size = 1
     pending: deque[tuple[WorkItem, cf.Future | None]] = deque()
-    queue = iter(work)
+    queue = iter(cold)
 
     def top_up() -> None:
         while len(pending) < 3 * batch_size:
             item = next(queue, None)
             if item is None:
                 return
-            needs_decode = item.content not in from_disk
-            fut = (
-                pool.submit(decode_for_model, item.paths[0], item.stamp)
-                if needs_decode and pool
-                else None
-            )
-            pending.append((item, fut))
+            pending.append((item, decode(item)))
 
-    def start_decoding(device_type: str) -> None:
-        nonlocal pool, batch_size
-        batch_size = options.batch_size if options.batch_size > 0 else auto_batch_size(device_type)
-        if needs_pool and pool is None:
+    def decode(item: WorkItem) -> cf.Future:
+        nonlocal pool
+        if pool is None:
             pool = _decode_pool(options, device_type)
+        return pool.submit(decode_for_model, item.paths[0], item.stamp)
+
+    def start_decoding(kind: str) -> None:
+        nonlocal batch_size, device_type
+        device_type = kind
+        batch_size = options.batch_size if options.batch_size > 0 else auto_batch_size(kind)
         top_up()
 
+    device_type = "cpu"
     try:
         # Decoding starts before the model loads when the factory can tell the device without
         # loading (``lazy_scorer`` can): decoder start-up and the first decodes overlap the load.
         planned = getattr(scorer_factory, "device_type", None)
-        if callable(planned):
+        if callable(planned) and cold:
             start_decoding(planned())
         scorer = scorer_factory()
         done.model_loaded = True
@@ -540,23 +543,67 @@ def run_work(
         runner = _Runner(scorer, all_sentences, done)
         start_decoding(getattr(getattr(scorer, "device", None), "type", "cpu"))
         rate = _Rate(len(work))
-        while pending:
+        # The text side is cheap: warm photos go in larger batches (fewer, fuller model calls).
+        warm_queue = deque(best_first(library, key, warm, runner))
+        warm_batch = max(batch_size, min(4 * batch_size, 64))
+
+        def step(batch: list[tuple[WorkItem, cf.Future | None]]) -> None:
+            retry = _score_batch(library, batch, key, runner, store, on_batch, done)
+            for item in retry:  # the vision file was missing or damaged: decode after all
+                pending.append((item, decode(item)))
+            rate.done += len(batch) - len(retry)
+            rate.from_cache += sum(1 for _, f in batch if f is None) - len(retry)
+            rate.errors = len(done.failures)
+            if on_progress is not None:
+                on_progress(rate.progress())
+
+        while warm_queue or pending:
             while pause is not None and pause.is_set() and not cancel.is_set():
                 cancel.wait(0.1)
             if cancel.is_set():
                 done.cancelled = True
                 break
-            batch = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
-            top_up()
-            _score_batch(library, batch, key, runner, features_cache, on_batch, done)
-            rate.done += len(batch)
-            rate.errors = len(done.failures)
-            if on_progress is not None:
-                on_progress(rate.progress())
+            if warm_queue:
+                n = min(warm_batch, len(warm_queue))
+                step([(warm_queue.popleft(), None) for _ in range(n)])
+            else:
+                batch = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
+                top_up()
+                step(batch)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return done
+
+
+def feature_store(library: Library, key: ModelKey, options: ScanOptions) -> FeatureStore | None:
+    """The vision cache for this model, or None when it is switched off."""
+    if not options.feature_cache or options.features_dir is None or library.readonly:
+        return None
+    return FeatureStore(
+        options.features_dir, key.image_key, library, options.feature_format, options.feature_budget
+    )
+
+
+def best_first(
+    library: Library, key: ModelKey, items: Sequence[WorkItem], runner: _Runner
+) -> list[WorkItem]:
+    """Items in decreasing ITC cosine to their sentences (the best over a photo's sentences),
+    from the cached ITC vectors: the likely matches are checked first. Items without a cached
+    ITC vector go last, in their given order."""
+    if len(items) < 2:
+        return list(items)
+    itc = library.image_features(key.score_key, [w.content for w in items])
+    text = runner.text.itc.float().cpu().numpy()  # (S, D)
+    known = [w for w in items if w.content in itc]
+    if not known:
+        return list(items)
+    cosine = np.stack([itc[w.content] for w in known]) @ text.T  # (n, S)
+    best = np.array(
+        [max(cosine[i, runner.encoded[s]] for s in w.sentences) for i, w in enumerate(known)]
+    )
+    order = np.argsort(-best, kind="stable")
+    return [known[i] for i in order] + [w for w in items if w.content not in itc]
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -679,15 +726,19 @@ def _merge(parts: list[tuple]) -> tuple:
     return features, scores
 
 
-def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
-    """Decode results in, scores out, one transaction, then hand the batch on."""
+def _score_batch(library, batch, key, runner, store, on_batch, done) -> list[WorkItem]:
+    """Decode results (or cached vision outputs) in, scores out, one transaction, then hand the
+    batch on. Returns the items whose cached vision output could not be read: decode them."""
     failures: list[PhotoFailure] = []
     errors: dict[str, str] = {}
     moved: list[PhotoRecord] = []  # transient failures: recorded against the path, retried
     ready: list[tuple[WorkItem, np.ndarray | None]] = []  # image, or None when cached on disk
+    warm = [item for item, future in batch if future is None]
+    vision = store.load_many(w.content for w in warm) if store is not None and warm else {}
+    retry = [w for w in warm if w.content not in vision]
+    ready.extend((w, None) for w in warm if w.content in vision)
     for item, future in batch:
         if future is None:
-            ready.append((item, None))
             continue
         got = _decoded(future, item)
         reason = got.reason or "unknown error"
@@ -711,19 +762,22 @@ def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
         groups.setdefault((item.sentences, image is None), []).append((item, image))
     rows: list[ScoreRow] = []
     itc_rows: dict[str, np.ndarray] = {}
+    to_store: dict[str, np.ndarray] = {}
     results: list[ScanBatch] = []
     for (sentences, cached), members in groups.items():
         contents = [m.content for m, _ in members]
         if cached:
-            itc = library.image_features(key.score_key, contents)
-            embeds = np.stack([features_cache.load(c) for c in contents])
-            itcs = np.stack([itc[c] for c in contents])
+            known = library.image_features(key.score_key, contents)
+            embeds = np.stack([vision[c] for c in contents])
+            itcs = np.stack([known[c] for c in contents]) if len(known) == len(contents) else None
             features, scores = runner.run(
                 len(contents),
                 lambda scorer, a, b, s=sentences, e=embeds, i=itcs: score_cached(
-                    scorer, e[a:b], i[a:b], runner.subset(s)
+                    scorer, e[a:b], None if i is None else i[a:b], runner.subset(s)
                 ),
             )
+            if itcs is None:  # scores were cleared: the ITC vectors come back from the cache
+                itc_rows.update(zip(contents, features.itc.float().cpu().numpy(), strict=True))
         else:
             images = np.stack([im for _, im in members])
             features, scores = runner.run(
@@ -734,10 +788,9 @@ def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
             )
             itc_np = features.itc.float().cpu().numpy()
             itc_rows.update(zip(contents, itc_np, strict=True))
-            if features_cache is not None:
-                embeds_np = features.embeds.to("cpu").half().numpy()
-                for content, e in zip(contents, embeds_np, strict=True):
-                    features_cache.save(content, e)
+            if store is not None:
+                to_store.update(zip(contents, features.embeds.float().cpu().numpy(), strict=True))
+        check_finite(scores)
         for i, content in enumerate(contents):
             for j, sentence in enumerate(sentences):
                 logits = scores.itm_logits[i, j]
@@ -753,6 +806,10 @@ def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
                 )
         paths = tuple(m.paths for m, _ in members)
         results.append(ScanBatch(tuple(contents), paths, sentences, _frozen(scores)))
+    # Vision files first, then the scores that say the photo is done: a crash between the two
+    # leaves a file the next scan rewrites, never a photo marked done without its vision output.
+    if store is not None and to_store:
+        store.save_many(to_store)
     library.write_batch(key.score_key, rows, itc_rows, errors)
     done.scored += len(ready)
     done.failures.extend(failures)
@@ -761,9 +818,94 @@ def _score_batch(library, batch, key, runner, features_cache, on_batch, done):
             results.append(ScanBatch((), (), (), None, tuple(failures)))
         for result in results:
             on_batch(result)
+    return retry
+
+
+def check_finite(scores: Scores) -> None:
+    """A model whose weights hold NaN or infinity scores NaN: say so rather than cache it."""
+    from blipdesk.errors import ModelError
+
+    if not (np.isfinite(scores.itm_logits).all() and np.isfinite(scores.cosine).all()):
+        raise ModelError(
+            "The model is broken: it produced scores that are not numbers (NaN or infinity). "
+            "Nothing from this batch was stored; check or re-download the model's weights."
+        )
 
 
 # ----------------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class SearchUpdate:
+    """Where a search stands: the cosine ranking at once, then refined by ITM step by step."""
+
+    sentence: str
+    hits: tuple[SearchHit, ...]  # the ITM-checked candidates (best ITM first), then by cosine
+    refined: int  # candidates checked by ITM so far
+    candidates: int  # candidates that will be checked
+    ranked: int  # scanned photos ranked by cosine
+    unscanned: int  # photos under the folders not scanned yet: not in the ranking
+    done: bool
+
+
+def iter_search(
+    library: Library,
+    folders: Sequence[str | os.PathLike[str]],
+    sentence: str,
+    key: ModelKey,
+    scorer: Callable[[], Scorer],
+    top: int = 10,
+    candidates: int | None = None,
+    options: ScanOptions = ScanOptions(),
+    cancel: threading.Event | None = None,
+    step: int = 16,
+) -> Iterator[SearchUpdate]:
+    """BLIP's retrieval recipe over what is scanned, best first, never scanning.
+
+    The first update ranks every scanned photo under ``folders`` by ITC cosine (cached image
+    vectors: only the sentence goes through the text encoder). Each later update has checked
+    ``step`` more of the best ``candidates`` by ITM, from the vision cache (no decoding, no
+    vision pass; a candidate whose vision output is not cached is decoded once and cached), and
+    re-orders them. ITM scores are stored, so asking again is free. Photos not scanned yet are
+    counted (``unscanned``), never scanned here."""
+    cancel = cancel or threading.Event()
+    the_scorer = scorer()
+    roots = _roots(folders)
+    records = library.photos_under(roots, options.recursive)
+    ranked = cosine_ranking(library, records, sentence, key, the_scorer)
+    on_disk = find_photos(roots, options.recursive)
+    scanned = {p.path for p, _ in ranked}
+    unscanned = sum(1 for p in on_disk if p not in scanned)
+    k = min(len(ranked), candidates or max(top, 32))
+    best = [photo for photo, _ in ranked[:k]]
+    itm: dict[str, float] = {}
+
+    def update(done: bool) -> SearchUpdate:
+        checked = sorted(
+            (SearchHit(p.path, c, itm[str(p.content)]) for p, c in ranked[:k] if p.content in itm),
+            key=lambda h: -(h.itm or 0.0),
+        )
+        rest = (SearchHit(p.path, c, None) for p, c in ranked if p.content not in itm)
+        hits = tuple(itertools.islice(itertools.chain(checked, rest), top))
+        return SearchUpdate(sentence, hits, len(checked), k, len(ranked), unscanned, done)
+
+    def collect(contents: Sequence[str]) -> None:
+        scores = library.sentence_scores(key.score_key, list(contents), (sentence,))
+        itm.update((c, got[sentence].itm) for c, got in scores.items() if sentence in got)
+
+    collect([str(p.content) for p in best])  # asked before: known at once
+    work = plan(library, best, (sentence,), key)  # the rest, in cosine order
+    yield update(not work)
+    # Decoding, when a candidate's vision output is not cached, in threads: a process pool's
+    # start-up would cost more than a step.
+    threads = replace(options, use_processes=False)
+    for start in range(0, len(work), step):
+        if cancel.is_set():
+            return
+        chunk = work[start : start + step]
+        run_work(library, chunk, key, lambda: the_scorer, threads, cancel=cancel)
+        collect([w.content for w in chunk])
+        yield update(start + step >= len(work))
 
 
 def search(
@@ -775,45 +917,29 @@ def search(
     top: int = 10,
     candidates: int | None = None,
     options: ScanOptions = ScanOptions(),
-    on_progress: Callable[[ScanProgress], None] | None = None,
+    on_update: Callable[[SearchUpdate], None] | None = None,
     cancel: threading.Event | None = None,
-) -> list[SearchHit]:
-    """BLIP's retrieval recipe over a folder: rank every photo by ITC cosine (cached image
-    features, so only the sentence is encoded), then rerank the best ``candidates`` by ITM.
-
-    Photos without cached image features are scanned first (features only). Returns the ITM-ranked
-    candidates first (best ITM first), then the rest by cosine, ``top`` in all."""
-    summary = scan(library, folders, (), key, scorer, options, on_progress, cancel=cancel)
-    if summary.cancelled:
-        return []
-    the_scorer = scorer()
-    ranked = cosine_ranking(library, folders, sentence, key, the_scorer, options.recursive)
-    k = min(len(ranked), candidates or max(top, 16))
-    best = [photo for photo, _ in ranked[:k]]
-    work = plan(library, best, (sentence,), key)
-    run_work(library, work, key, lambda: the_scorer, options, on_progress, cancel=cancel)
-    scores = library.sentence_scores(key.score_key, [str(p.content) for p in best], (sentence,))
-    hits = [
-        SearchHit(photo.path, cosine, scores[str(photo.content)][sentence].itm)
-        for photo, cosine in ranked[:k]
-        if sentence in scores[str(photo.content)]
-    ]
-    hits.sort(key=lambda h: -(h.itm or 0.0))
-    hits += [SearchHit(photo.path, cosine, None) for photo, cosine in ranked[k:]]
-    return hits[:top]
+) -> SearchUpdate:
+    """``iter_search`` run to its end (or until ``cancel``); returns the last update."""
+    last = None
+    for last in iter_search(
+        library, folders, sentence, key, scorer, top, candidates, options, cancel
+    ):
+        if on_update is not None:
+            on_update(last)
+    assert last is not None  # iter_search always yields its ranking first
+    return last
 
 
 def cosine_ranking(
     library: Library,
-    folders: Sequence[str | os.PathLike[str]],
+    records: Sequence[PhotoRecord],
     sentence: str,
     key: ModelKey,
     scorer: Scorer,
-    recursive: bool = True,
 ) -> list[tuple[PhotoRecord, float]]:
-    """Photos under ``folders`` with cached image features, best ITC cosine first. Instant: only
-    the sentence goes through the (text) encoder; photos without features are left out."""
-    records = library.photos_under(_roots(folders), recursive)
+    """``records`` with cached image features, best ITC cosine first. Instant: only the sentence
+    goes through the (text) encoder; photos without features are left out."""
     itc = library.image_features(key.score_key, [p.content for p in records if p.content])
     photos = [p for p in records if p.content in itc]
     if not photos:

@@ -17,6 +17,10 @@ sub-modules in the same order) but:
   attention treats every query token on its own (there is no mask over image tokens), so the
   tokens of all of a photo's sentences are laid side by side as one long query sequence against
   that photo's keys/values: sharing and batching across photos in one call;
+* with few sentence tokens per photo (a new tag, a search), no keys/values at all: the key
+  projection is folded into the query and the value projection applied after the attention
+  (``_cross_attention_folded``), so a layer costs ~14 M multiply-adds per query token instead of
+  ~0.9 G per photo for projecting 577 image tokens twice. Chosen per call by counting both;
 * the last text layer computes only the ``[CLS]`` row, the only one either head reads.
 
 Parity with the model card's calls is tested pair by pair (tests/unit/test_parity.py).
@@ -36,6 +40,7 @@ import torch.nn.functional as F
 from blipdesk.core.model import ENC_TOKEN_ID, LoadedModel, score_key
 
 FirstToken = Literal["cls", "enc"]
+CrossMode = Literal["auto", "kv", "folded"]
 MAX_TEXT_TOKENS = 512  # the text encoder's position embeddings
 
 
@@ -76,6 +81,14 @@ class ImageFeatures:
 
 
 @dataclass(frozen=True)
+class _Cross:
+    """The photos' side of the text encoder's cross-attention, for one ITM call."""
+
+    kv: list[tuple[torch.Tensor, torch.Tensor]] | None  # per layer; None: the folded form
+    embeds: torch.Tensor  # (P, 577, D_vision)
+
+
+@dataclass(frozen=True)
 class Scores:
     """Every (photo, sentence) score of one batch. Plain numpy: safe to hand to any thread."""
 
@@ -97,6 +110,7 @@ class Scorer:
         loaded: LoadedModel,
         first_token: FirstToken = "cls",
         token_budget: int | None = None,
+        cross_mode: CrossMode = "auto",
     ) -> None:
         if first_token not in ("cls", "enc"):
             raise ValueError(f"first_token must be 'cls' or 'enc', not {first_token!r}")
@@ -106,6 +120,9 @@ class Scorer:
         self.device = loaded.placement.device
         self.dtype = loaded.placement.dtype
         self.first_token = first_token
+        self.cross_mode: CrossMode = (
+            cross_mode  # "auto": the cheaper per call (``_folded_is_cheaper``)
+        )
         text_cfg = self.model.config.text_config
         if first_token == "enc" and text_cfg.vocab_size <= ENC_TOKEN_ID:
             raise ValueError("this model has no [ENC] token (vocabulary too small)")
@@ -179,6 +196,13 @@ class Scorer:
         itc = F.normalize(self.model.vision_proj(embeds[:, 0]).float(), dim=-1)
         return ImageFeatures(embeds, itc)
 
+    @torch.inference_mode()
+    def image_features_from(self, embeds: np.ndarray | torch.Tensor) -> ImageFeatures:
+        """``ImageFeatures`` from a vision output kept on disk (P, 577, D): no vision pass."""
+        e = torch.as_tensor(embeds).to(self.device, self.dtype)
+        itc = F.normalize(self.model.vision_proj(e[:, 0]).float(), dim=-1)
+        return ImageFeatures(e, itc)
+
     def _vision_forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         vm = self.model.vision_model
         x = vm.embeddings(pixel_values)
@@ -207,14 +231,14 @@ class Scorer:
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
-        cross_kv: list[tuple[torch.Tensor, torch.Tensor]] | None,
+        cross: _Cross | None,
         n_photos: int,
     ) -> torch.Tensor:
         """BLIP's text encoder, returning the last layer's ``[CLS]`` state.
 
-        ``cross_kv``: per layer, the photos' image keys/values, each (P, heads, 577, head_dim);
-        ``None`` runs the text-only (ITC) mode. Sentences are (T, L); with P photos the result is
-        (P * T, hidden), photo-major.
+        ``cross``: the photos' side of cross-attention (per-layer keys/values, or the image tokens
+        themselves for the folded form); ``None`` runs the text-only (ITC) mode. Sentences are
+        (T, L); with P photos the result is (P * T, hidden), photo-major.
         """
         te = self.model.text_encoder
         h = te.embeddings(input_ids=input_ids)
@@ -227,14 +251,19 @@ class Scorer:
             # Self-attention. Until the first cross-attention the states do not depend on the photo,
             # so they are computed once per sentence and only then repeated per photo.
             h = self._self_attention(layer.attention, h, key_ok, cls_only=last)
-            if cross_kv is not None:
+            if cross is not None:
                 if not expanded and n_photos > 1:
                     h = h.repeat(n_photos, 1, 1)
                     if key_ok is not None:
                         key_ok = key_ok.repeat(n_photos, 1, 1, 1)
                 expanded = True
-                k, v = cross_kv[i]
-                h = self._cross_attention(layer.crossattention, h, k, v, n_photos)
+                if cross.kv is not None:
+                    k, v = cross.kv[i]
+                    h = self._cross_attention(layer.crossattention, h, k, v, n_photos)
+                else:
+                    h = self._cross_attention_folded(
+                        layer.crossattention, h, cross.embeds, n_photos
+                    )
             h = layer.output(layer.intermediate(h), h)
         return h[:, 0]
 
@@ -268,6 +297,46 @@ class Scorer:
         ctx = ctx.transpose(1, 2).reshape(n, length, c)
         return block.output(ctx, h)
 
+    def _cross_attention_folded(
+        self, block, h: torch.Tensor, embeds: torch.Tensor, n_photos: int
+    ) -> torch.Tensor:
+        """Cross-attention without projecting the image tokens: the same numbers, other order.
+
+        Per head, ``q . (W_k e + b_k) = (W_k^T q) . e + q . b_k``; the last term is the same for
+        every image token, so softmax drops it. And since attention weights sum to one,
+        ``sum_j a_j (W_v e_j + b_v) = W_v (sum_j a_j e_j) + b_v``. So each query is moved into the
+        image tokens' space (D_vision wide), every head attends over the raw image tokens (one
+        shared key/value set: the heads are laid side by side as one query sequence), and the
+        value projection is applied to the D_vision-wide result. Cost per layer and photo:
+        ~2 * heads * 577 * D_vision per query token, against 2 * 577 * D_vision * hidden for the
+        keys/values alone: cheaper while a photo has fewer than ~60 query tokens."""
+        sa = block.self
+        heads, head = sa.num_attention_heads, sa.attention_head_size
+        n, length, c = h.shape
+        d_img = embeds.shape[-1]
+        tl = (n // n_photos) * length
+        q = sa.query(h).reshape(n_photos, tl, heads, head).transpose(1, 2)  # (P, H, TL, hd)
+        w_k = sa.key.weight.view(heads, head, d_img)
+        q_img = torch.matmul(q, w_k).reshape(n_photos, 1, heads * tl, d_img)  # (P, 1, H*TL, D)
+        e = embeds.unsqueeze(1)  # (P, 1, N, D)
+        ctx_img = F.scaled_dot_product_attention(q_img, e, e, scale=1.0 / math.sqrt(head)).view(
+            n_photos, heads, tl, d_img
+        )
+        w_v = sa.value.weight.view(heads, head, d_img)
+        ctx = torch.matmul(ctx_img, w_v.transpose(1, 2)) + sa.value.bias.view(heads, 1, head)
+        ctx = ctx.transpose(1, 2).reshape(n, length, c)  # (P, TL, H, hd) -> (P*T, L, C)
+        return block.output(ctx, h)
+
+    def _folded_is_cheaper(self, tokens_per_photo: int, n: int, d_img: int) -> bool:
+        """Multiply-adds per layer and photo: keys/values (projection + attention) vs folded."""
+        if self.cross_mode != "auto":
+            return self.cross_mode == "folded"
+        sa = self.model.text_encoder.encoder.layer[0].crossattention.self
+        hidden, heads = sa.all_head_size, sa.num_attention_heads
+        kv = 2 * n * d_img * hidden + 2 * tokens_per_photo * n * hidden
+        folded = tokens_per_photo * (2 * hidden * d_img + 2 * heads * n * d_img)
+        return folded < kv
+
     def cross_keys_values(self, image: ImageFeatures) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per text layer, the photos' image keys and values: computed once, shared by all sentences."""
         out = []
@@ -294,10 +363,18 @@ class Scorer:
         if self.first_token == "enc":
             ids = ids.clone()
             ids[:, 0] = ENC_TOKEN_ID
-        kv = self.cross_keys_values(image)
+        n_img, d_img = int(image.embeds.shape[1]), int(image.embeds.shape[2])
+        kv: _Cross | None = None
         parts = []
         for start, stop in self._chunks(t, ids.shape[1], p):
-            cls = self._text_forward(ids[start:stop], sentences.attention_mask[start:stop], kv, p)
+            if self._folded_is_cheaper((stop - start) * ids.shape[1], n_img, d_img):
+                cross = _Cross(None, image.embeds)
+            else:
+                kv = kv or _Cross(self.cross_keys_values(image), image.embeds)
+                cross = kv
+            cls = self._text_forward(
+                ids[start:stop], sentences.attention_mask[start:stop], cross, p
+            )
             parts.append(self.model.itm_head(cls).float().view(p, stop - start, 2))
         return torch.cat(parts, dim=1)
 

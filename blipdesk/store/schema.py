@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Version 1: tags, photos, scores (blipdesk 0.1 development builds).
 # Version 2: tag colours, ITC image features per (content, model), decode errors per model.
+# Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -79,6 +80,22 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             reason TEXT NOT NULL,
             PRIMARY KEY (content_id, model_id)
         ) WITHOUT ROWID""",
+    ),
+    3: (
+        # One set per image key (weights + decoding rule); ``folder`` is its directory's name.
+        """CREATE TABLE feature_sets (
+            id INTEGER PRIMARY KEY,
+            image_key TEXT NOT NULL UNIQUE,
+            folder TEXT NOT NULL
+        )""",
+        """CREATE TABLE feature_files (
+            set_id INTEGER NOT NULL REFERENCES feature_sets(id) ON DELETE CASCADE,
+            content_id INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            used REAL NOT NULL,
+            PRIMARY KEY (set_id, content_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX feature_files_by_use ON feature_files(used)",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

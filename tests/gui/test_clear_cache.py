@@ -52,16 +52,16 @@ def test_clear_scores_and_feature_cache_from_settings(
         assert [t.name for t in lib.tags()] == ["beach"]
         assert lib.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
 
-    # The feature cache row shows only while its folder exists; clearing removes the folder.
-    assert not dialog._form.isRowVisible(dialog._features_row)
-    (app_paths.features_dir / "ab").mkdir(parents=True)
-    (app_paths.features_dir / "ab" / "x.npy").write_bytes(b"\0" * 4096)
-    dialog.show_cache()
-    assert dialog._form.isRowVisible(dialog._features_row)
+    # The vision cache (on by default) survives clearing scores; its size comes from its index.
+    assert dialog.features_size.text().endswith("for 10 photos")
+    assert len(list(app_paths.features_dir.rglob("*.vis"))) == 10
     dialog.clear_features_button.click()
+    assert "vision pass again" in asked[1]
     qtbot.waitUntil(lambda: not app_paths.features_dir.exists(), timeout=10000)
     qtbot.waitUntil(lambda: not window._clearing, timeout=10000)
-    assert not dialog._form.isRowVisible(dialog._features_row)
+    assert dialog.features_size.text() == "empty"
+    with Library.open(app_paths.database, readonly=True) as lib:
+        assert lib.features_count() == 0
 
     # A scan scores again afterwards.
     dialog.reject()
@@ -69,3 +69,4 @@ def test_clear_scores_and_feature_cache_from_settings(
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
         window.scan()
     qtbot.waitUntil(lambda: all(_dots(window)), timeout=5000)
+    assert len(list(app_paths.features_dir.rglob("*.vis"))) == 10  # and keeps vision outputs

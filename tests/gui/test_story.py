@@ -98,7 +98,10 @@ def test_story(qtbot, make_window, photo_dir, use_tiny_model, capsys):
     assert window.photos.rowCount() == 10
 
     # Search: ranks the folder and shows a score on each result.
-    with qtbot.waitSignal(window.controller.searched, timeout=60000):
+    # The cosine ranking comes first, then the best are checked by ITM step by step.
+    with qtbot.waitSignal(
+        window.controller.searched, timeout=60000, check_params_cb=lambda r: r.done
+    ):
         window.filter_bar.search.setText("a dog")
         window.filter_bar._search()
     assert 0 < window.photos.rowCount() <= 10

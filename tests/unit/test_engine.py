@@ -14,6 +14,7 @@ import pytest
 
 from blipdesk.core import engine
 from blipdesk.core.engine import ScanOptions, model_key, scan, search
+from blipdesk.core.feature_cache import decode as decode_features
 from blipdesk.core.imaging import load_for_model
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library
@@ -122,9 +123,9 @@ def test_changed_photo_is_rescored(library, photos, key, tiny_scorer):
 def test_a_new_sentence_costs_only_that_sentence(library, photos, key, tiny_scorer, monkeypatch):
     options = dataclasses.replace(THREADS, feature_cache=True, features_dir=photos.parent / "f")
     scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, options)
-    files = list((photos.parent / "f").rglob("*.npy"))
+    files = list((photos.parent / "f").rglob("*.vis"))
     assert len(files) == 6
-    assert np.load(files[0]).shape == (577, 32) and np.load(files[0]).dtype == np.float16
+    assert decode_features(files[0].read_bytes()).shape == (577, 32)
 
     def no_decoding(path):
         raise AssertionError(f"decoded {path} although its features are cached")
@@ -137,7 +138,7 @@ def test_a_new_sentence_costs_only_that_sentence(library, photos, key, tiny_scor
     )  # fmt: skip
     assert summary.scored == 6
     assert {b.sentences for b in batches if b.scores is not None} == {("three cats",)}
-    # Scores from cached fp16 features match a fresh pass within fp16 rounding.
+    # Scores from cached compact features match a fresh pass (the bound: test_feature_cache.py).
     path = photos / "p0.jpg"
     direct = tiny_scorer.score(
         load_for_model(path)[None], tiny_scorer.encode_sentences(["three cats"])
@@ -145,7 +146,7 @@ def test_a_new_sentence_costs_only_that_sentence(library, photos, key, tiny_scor
     content = next(r.content for r in library.photos_under([photos]) if r.path == str(path))
     cached = library.sentence_scores(key.score_key, [content])[content]["three cats"]
     assert cached.itm == pytest.approx(float(direct.itm[0, 0]), abs=5e-3)
-    assert cached.cosine == pytest.approx(float(direct.cosine[0, 0]), abs=1e-5)
+    assert cached.cosine == pytest.approx(float(direct.cosine[0, 0]), abs=1e-5)  # ITC: stored
 
 
 def test_cancel_keeps_finished_batches_and_pause_waits(library, photos, key, tiny_scorer):
@@ -178,8 +179,9 @@ def test_decoding_in_worker_processes(library, photos, key, tiny_scorer):
 
 
 def test_search_ranks_by_cosine_then_reranks_by_itm(library, photos, key, tiny_scorer):
+    scan(library, [photos], (), key, lambda: tiny_scorer, THREADS)  # search never scans
     hits = search(library, [photos], "a red car", key, lambda: tiny_scorer, top=6, candidates=3,
-                  options=THREADS)  # fmt: skip
+                  options=THREADS).hits  # fmt: skip
     assert len(hits) == 6
     assert [h.itm is not None for h in hits] == [True] * 3 + [False] * 3
     itms = [h.itm for h in hits[:3]]
@@ -231,7 +233,8 @@ def test_a_new_sentence_ranks_by_cosine_at_once(library, photos, key, tiny_score
     scan(library, [photos], (), key, lambda: tiny_scorer, THREADS)  # image features only
     monkeypatch.setattr(engine, "decode_for_model", lambda path: pytest.fail(f"decoded {path}"))
     monkeypatch.setattr(tiny_scorer, "encode_images", lambda *a: pytest.fail("vision pass"))
-    ranked = engine.cosine_ranking(library, [photos], "three cats", key, tiny_scorer)
+    records = library.photos_under([photos])
+    ranked = engine.cosine_ranking(library, records, "three cats", key, tiny_scorer)
     assert len(ranked) == 6 and [c for _, c in ranked] == sorted(
         (c for _, c in ranked), reverse=True
     )

@@ -20,10 +20,12 @@ score = st.one_of(st.none(), st.floats(0.0, 1.0))
 chip = st.tuples(st.sampled_from((*NAMES, "unknown")), st.sampled_from(photos_model.MODES))
 
 
-def accepts(chips, min_score, thresholds, scores, search=None):
+def accepts(chips, min_score, thresholds, scores, search=None, search_itm=None):
     tags = {n: Tag(n, (n,), thresholds[n]) for n in NAMES}
     model = SimpleNamespace(
-        filter=photos_model.FilterState(tuple(chips), min_score, search),
+        filter=photos_model.FilterState(
+            tuple(chips), min_score, search, "q", search_itm=search_itm or {}
+        ),
         _tags=tags,
         board=SimpleNamespace(tag_score=lambda path, tag: scores[tag.name]),
     )
@@ -79,8 +81,12 @@ def test_raising_the_minimum_score_never_adds_photos_without_not_chips(c, higher
 
 
 @settings(max_examples=200, database=None)
-@given(case, score)
-def test_search_ranking_applies_the_minimum_score(c, searched):
-    search = {} if searched is None else {"/p.jpg": searched}
-    got = accepts(**{**c, "chips": []}, search=search)
-    assert got == (searched is not None and searched >= c["min_score"])
+@given(case, st.booleans(), score)
+def test_search_ranking_applies_the_minimum_score(c, ranked, checked):
+    """A search shows the photos it ranked; a minimum score keeps only those whose match (ITM)
+    was checked and reaches it (photos ranked by similarity alone have no match score yet)."""
+    search = {"/p.jpg": 0.3} if ranked else {"/other.jpg": 0.9}
+    itm = {} if checked is None else {"/p.jpg": checked}
+    got = accepts(**{**c, "chips": []}, search=search, search_itm=itm)
+    passes = c["min_score"] <= 0 or (checked is not None and checked >= c["min_score"])
+    assert got == (ranked and passes)

@@ -13,7 +13,7 @@ the view for the rows near its viewport), scores from the in-memory ``ScoreBoard
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 
@@ -43,8 +43,12 @@ class FilterState:
 
     chips: tuple[tuple[str, str], ...] = ()  # (tag name, mode)
     min_score: float = 0.0
+    # The search's photos, path -> order (higher first). The best candidates are checked by ITM
+    # while the ranking shows: ``search_itm`` holds their match probability (shown, and what the
+    # minimum score applies to); the others are ordered by ITC cosine only.
     search: Mapping[str, float] | None = field(default=None, compare=False)
     search_text: str = ""
+    search_itm: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def active(self) -> bool:
@@ -108,7 +112,7 @@ class PhotoGridModel(QAbstractListModel):
         if role == Roles.TagScores:
             return [(t, self.board.tag_score(photo.path, t)) for t in self._tags.values()]
         if role == Roles.SearchScore:
-            return None if self.filter.search is None else self.filter.search.get(photo.path)
+            return self.filter.search_itm.get(photo.path)
         if role == Roles.Thumbnail:
             return None if self.thumbnails is None else self.thumbnails.pixmap(photo.path)
         if role == Roles.Broken:
@@ -154,9 +158,7 @@ class PhotoGridModel(QAbstractListModel):
         self._tags = {t.name: t for t in tags}
         chips = tuple(c for c in self.filter.chips if c[0] in self._tags)
         if chips != self.filter.chips:
-            self.filter = FilterState(
-                chips, self.filter.min_score, self.filter.search, self.filter.search_text
-            )
+            self.filter = replace(self.filter, chips=chips)
         self._changed_everything()
 
     def tags(self) -> list[Tag]:
@@ -214,8 +216,10 @@ class PhotoGridModel(QAbstractListModel):
     def _accepts(self, photo: Photo) -> bool:
         f = self.filter
         if f.search is not None:
-            score = f.search.get(photo.path)
-            if score is None or score < f.min_score:
+            if photo.path not in f.search:
+                return False
+            itm = f.search_itm.get(photo.path)
+            if f.min_score > 0 and (itm is None or itm < f.min_score):
                 return False
         if not f.chips:
             return True
@@ -296,9 +300,9 @@ class PhotoGridModel(QAbstractListModel):
         if error:
             lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
         if self.filter.search is not None and photo.path in self.filter.search:
-            lines.append(
-                f"Search “{_html(self.filter.search_text)}”: {self.filter.search[photo.path]:.3f}"
-            )
+            itm = self.filter.search_itm.get(photo.path)
+            how = "not checked by match yet" if itm is None else f"match {itm:.3f}"
+            lines.append(f"Search “{_html(self.filter.search_text)}”: {how}")
         for tag in self._tags.values():
             score = self.board.tag_score(photo.path, tag)
             if score is None:

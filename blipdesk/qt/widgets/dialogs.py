@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -44,6 +45,34 @@ def folder_size(path: Path) -> int:
     return total
 
 
+MODEL_CHOICES = (
+    ("Salesforce/blip-itm-large-flickr", "BLIP large: most accurate (default)"),
+    ("Salesforce/blip-itm-base-flickr", "BLIP base: faster on a CPU"),
+)
+# What each choice trades (benchmarks/results/*-base-vs-large.log, this project's 2-core CPU).
+MODEL_NOTES = {
+    "Salesforce/blip-itm-large-flickr": "ViT-L/16 vision tower, 1.8 GB download. The default: "
+    "the better of the two at telling close sentences apart.",
+    "Salesforce/blip-itm-base-flickr": "ViT-B/16 vision tower, 0.9 GB download: a first scan "
+    "costs BASE_COST of large's on a CPU, for somewhat lower accuracy (the BLIP paper puts large "
+    "ahead on Flickr30k retrieval). Scores and the vision cache are kept apart per model.",
+    "": "Any BlipForImageTextRetrieval: a Hugging Face hub id or a local folder with its files.",
+}
+
+
+def vision_cache_size(database: Path) -> tuple[int, int]:
+    """(bytes, photos) of the vision cache, from its index; (0, 0) when there is no cache yet."""
+    from blipdesk.store import Library
+
+    if not database.is_file():
+        return 0, 0
+    try:
+        with Library.open(database, readonly=True) as lib:
+            return lib.features_total(), lib.features_count()
+    except Exception:  # a cache that cannot be read shows as empty here; scans say why
+        return 0, 0
+
+
 class SettingsDialog(QDialog):
     """Model, device, precision, batch size, recursive scanning, cache location and sizes.
 
@@ -65,12 +94,25 @@ class SettingsDialog(QDialog):
         self.data_dir = data_dir
         form = QFormLayout()
         self.model = QLineEdit(settings.model)
+        self.model.setObjectName("modelSource")
+        self.model.textChanged.connect(self._model_changed)
         browse = QPushButton("Local folder…")
         browse.clicked.connect(self._browse)
+        self.model_choice = QComboBox()
+        self.model_choice.setObjectName("modelChoice")
+        for source, label in MODEL_CHOICES:
+            self.model_choice.addItem(label, source)
+        self.model_choice.addItem("Other: a hub id or a local folder", "")
+        self.model_choice.activated.connect(self._model_chosen)
         row = QHBoxLayout()
+        row.addWidget(self.model_choice)
         row.addWidget(self.model, 1)
         row.addWidget(browse)
-        form.addRow("Model (hub id or folder):", row)
+        form.addRow("Model:", row)
+        self.model_note = QLabel()
+        self.model_note.setWordWrap(True)
+        self.model_note.setObjectName("modelNote")
+        form.addRow("", self.model_note)
         self.device = QComboBox()
         self.device.setObjectName("deviceChoice")
         self._device_setting = settings.device
@@ -104,12 +146,55 @@ class SettingsDialog(QDialog):
         self.clear_button = QPushButton("Clear thumbnail cache")
         self.clear_button.clicked.connect(self._clear_cache)
         form.addRow("Thumbnails:", self._cache_row(self.thumbs_size, self.clear_button))
+        # The vision cache: what makes a new tag or a search cost only its text side.
+        self.feature_cache = QCheckBox(
+            "Keep each photo's vision output: new tags and searches skip the vision pass"
+        )
+        self.feature_cache.setObjectName("featureCache")
+        self.feature_cache.setChecked(settings.feature_cache)
+        self.feature_cache.setToolTip(
+            "The vision pass is ~90% of a photo's cost. With this on it runs once per photo; "
+            "every later tag sentence or search costs only the text side."
+        )
+        form.addRow("Vision cache:", self.feature_cache)
+        self.feature_format = QComboBox()
+        self.feature_format.setObjectName("featureFormat")
+        self.feature_format.addItem("Compact (8-bit, 0.6 MB per photo)", "compact")
+        self.feature_format.addItem("Exact (fp16, 1.2 MB per photo)", "fp16")
+        self.feature_format.setCurrentIndex(
+            max(0, self.feature_format.findData(settings.feature_format))
+        )
+        self.feature_format.setToolTip(
+            "Compact scores within about 0.002 of a fresh pass (match probability); exact keeps "
+            "half precision at twice the disk."
+        )
+        self.feature_budget = QDoubleSpinBox(minimum=0.0, maximum=100000.0, decimals=1)
+        self.feature_budget.setObjectName("featureBudget")
+        self.feature_budget.setSuffix(" GB")
+        self.feature_budget.setValue(settings.feature_budget / 1e9)
+        self.feature_budget.setToolTip(
+            "Past this size the least recently used photos' vision outputs are removed first; "
+            "those photos pay the vision pass again the next time a new sentence reaches them."
+        )
+        budget_row = QWidget()
+        budget_layout = QHBoxLayout(budget_row)
+        budget_layout.setContentsMargins(0, 0, 0, 0)
+        budget_layout.addWidget(self.feature_format)
+        budget_layout.addWidget(QLabel("at most"))
+        budget_layout.addWidget(self.feature_budget)
+        budget_layout.addStretch(1)
+        form.addRow("", budget_row)
+        self.feature_cache.toggled.connect(self.feature_format.setEnabled)
+        self.feature_cache.toggled.connect(self.feature_budget.setEnabled)
+        self.feature_format.setEnabled(settings.feature_cache)
+        self.feature_budget.setEnabled(settings.feature_cache)
         self.features_size = QLabel()
-        self.clear_features_button = QPushButton("Clear feature cache…")
+        self.features_size.setObjectName("featuresSize")
+        self.clear_features_button = QPushButton("Clear vision cache…")
         self.clear_features_button.setObjectName("clearFeatures")
         self.clear_features_button.clicked.connect(self._clear_features)
         self._features_row = self._cache_row(self.features_size, self.clear_features_button)
-        form.addRow("Feature cache:", self._features_row)
+        form.addRow("", self._features_row)
         self._form = form
         self._scanning = False
         self._clearing: set[str] = set()
@@ -123,7 +208,8 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self._settings = settings
-        self.resize(560, 380)
+        self._model_changed(settings.model)
+        self.resize(640, 460)
 
     def set_devices(self, devices) -> None:
         """Automatic, each accelerator by name, and the CPU (alone when there is no GPU)."""
@@ -149,7 +235,24 @@ class SettingsDialog(QDialog):
             batch_size=self.batch.value(),
             recursive=self.recursive.isChecked(),
             first_token=self.first_token.currentText(),
+            feature_cache=self.feature_cache.isChecked(),
+            feature_format=self.feature_format.currentData() or "compact",
+            feature_budget=round(self.feature_budget.value() * 1e9),
         )
+
+    def _model_chosen(self, index: int) -> None:
+        source = self.model_choice.itemData(index)
+        if source:
+            self.model.setText(source)
+        else:
+            self.model.setFocus()
+
+    def _model_changed(self, text: str) -> None:
+        index = self.model_choice.findData(text.strip())
+        if index < 0:
+            index = self.model_choice.count() - 1  # "Other"
+        self.model_choice.setCurrentIndex(index)
+        self.model_note.setText(MODEL_NOTES.get(text.strip(), MODEL_NOTES[""]))
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder (with config.json)")
@@ -166,15 +269,13 @@ class SettingsDialog(QDialog):
         return row
 
     def show_cache(self) -> None:
-        """Sizes on disk: the database with its WAL, the thumbnails, the feature cache (its row
-        only while the folder exists)."""
+        """Sizes on disk: the database with its WAL, the thumbnails, the vision cache (from its
+        index in the database: no walk over a folder of 100,000 files on the GUI thread)."""
         paths = Paths(self.data_dir)
         self.scores_size.setText(human_size(database_bytes(paths.database)))
         self.thumbs_size.setText(human_size(folder_size(paths.thumbnails_dir)))
-        has_features = paths.features_dir.is_dir()
-        self._form.setRowVisible(self._features_row, has_features)
-        if has_features:
-            self.features_size.setText(human_size(folder_size(paths.features_dir)))
+        total, count = vision_cache_size(paths.database)
+        self.features_size.setText(f"{human_size(total)} for {count} photos" if count else "empty")
         self._update_buttons()
 
     def set_scanning(self, scanning: bool) -> None:
@@ -190,14 +291,15 @@ class SettingsDialog(QDialog):
             button.setText("Clearing…")
         else:
             self.clear_scores_button.setText("Clear scores…")
-            self.clear_features_button.setText("Clear feature cache…")
+            self.clear_features_button.setText("Clear vision cache…")
             self.show_cache()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         idle = {
             "scores": "Forget every cached score; the next scan recomputes them.",
-            "features": "Delete the stored vision outputs; scans rebuild them when enabled.",
+            "features": "Delete the stored vision outputs; new tags and searches then need the "
+            "vision pass again, once per photo.",
         }
         for what, button in (
             ("scores", self.clear_scores_button),
@@ -228,9 +330,9 @@ class SettingsDialog(QDialog):
         if self._scanning or "features" in self._clearing:
             return
         if self._confirm(
-            "Clear feature cache",
-            "Delete the feature cache? Scans with new sentences decode photos again until it "
-            "is rebuilt; scores, tags and thresholds are kept.",
+            "Clear vision cache",
+            "Delete the vision cache? New tags and searches then decode each photo and run the "
+            "vision pass again, once; scores, tags and thresholds are kept.",
         ):
             self.clearFeaturesRequested.emit()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
@@ -50,9 +51,9 @@ from blipdesk.qt.workers.inference import (
 from blipdesk.qt.workers.tasks import (
     BackgroundTasks,
     clear_scores,
+    clear_vision_cache,
     copy_photos,
     export_results,
-    remove_folder,
 )
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.settings import Settings, SettingsFile
@@ -403,6 +404,8 @@ class MainWindow(QMainWindow):
             database=str(self.paths.database),
             features_dir=str(self.paths.features_dir),
             feature_cache=self.settings.feature_cache,
+            feature_format=self.settings.feature_format,
+            feature_budget=self.settings.feature_budget,
             use_processes=self.use_processes,
         )
         self.scan_status.set_running(True)
@@ -445,9 +448,11 @@ class MainWindow(QMainWindow):
 
     def _filter_changed(self, state: FilterState) -> None:
         f = self.photos.filter
-        self.photos.set_filter(FilterState(state.chips, state.min_score, f.search, f.search_text))
+        self.photos.set_filter(replace(f, chips=state.chips, min_score=state.min_score))
 
     def search(self, text: str) -> None:
+        """Never scans: ranks what is scanned at once, then refines the best in steps that run
+        between a scan's batches; a newer search replaces this one."""
         if self.current_folder is None:
             return
         self.statusBar().showMessage(f"Searching for “{text}”…")
@@ -459,20 +464,21 @@ class MainWindow(QMainWindow):
                 folders=(self.current_folder,),
                 recursive=self.settings.recursive,
                 database=str(self.paths.database),
+                features_dir=str(self.paths.features_dir) if self.settings.feature_cache else None,
             )
         )
 
     def _searched(self, result) -> None:
         f = self.photos.filter
-        self.photos.set_filter(FilterState(f.chips, f.min_score, result.scores, result.query))
-        self.statusBar().showMessage(
-            f"“{result.query}”: {len(result.scores)} best matches, ranked by ITM", 8000
+        self.photos.set_filter(
+            replace(f, search=result.order, search_text=result.query, search_itm=result.itm)
         )
+        self.statusBar().showMessage(search_message(result), 0 if not result.done else 15000)
 
     def _clear_search(self) -> None:
         f = self.photos.filter
         if f.search is not None:
-            self.photos.set_filter(FilterState(f.chips, f.min_score))
+            self.photos.set_filter(replace(f, search=None, search_text="", search_itm={}))
 
     def _show_counts(self) -> None:
         shown, total = self.photos.rowCount(), self.photos.total()
@@ -757,7 +763,9 @@ class MainWindow(QMainWindow):
     def clear_feature_cache(self) -> int | None:
         if self.controller.scanning() or "features" in self._clearing:
             return None
-        request = self.tasks.start(remove_folder, str(self.paths.features_dir))
+        request = self.tasks.start(
+            clear_vision_cache, str(self.paths.features_dir), str(self.paths.database)
+        )
         return self._clearing_started(request, "clear feature cache", "features")
 
     def _clearing_started(self, request: int, task: str, what: str) -> int:
@@ -790,7 +798,7 @@ class MainWindow(QMainWindow):
                 )
         if not failed:
             done = "Scores cleared: press Scan to score again." if what == "scores" else None
-            self.statusBar().showMessage(done or "Feature cache cleared.", 8000)
+            self.statusBar().showMessage(done or "Vision cache cleared.", 8000)
 
     def _devices_listed(self, devices) -> None:
         self.devices = devices
@@ -830,3 +838,20 @@ class MainWindow(QMainWindow):
         for worker in workers:
             worker.shutdown()
         super().closeEvent(event)
+
+
+def search_message(result) -> str:
+    """The status line of a search: how far the refinement got, and what was not searched."""
+    shown = len(result.order)
+    if not shown:
+        text = f"“{result.query}”: nothing scanned here yet"
+    elif result.done:
+        text = f"“{result.query}”: {shown} photos by similarity; best {result.refined} checked by match"
+    else:
+        text = (
+            f"“{result.query}”: {shown} photos by similarity; checking the best by match "
+            f"({result.refined} of {result.candidates})…"
+        )
+    if result.unscanned:
+        text += f" · {result.unscanned} photos not scanned yet (not searched: press Scan)"
+    return text

@@ -17,6 +17,17 @@ def format_eta(seconds: float | None) -> str:
     return f"{seconds} s left"
 
 
+def progress_text(progress) -> str:
+    """A new tag over scanned photos is checked from the vision cache, best matches first: say
+    so ("Checked 2,340 of 10,000"); a scan that runs the vision pass counts photos."""
+    done, total = f"{progress.done:,}", f"{progress.total:,}"
+    if progress.done and progress.from_cache == progress.done:
+        return f"Checked {done} of {total} photos (best matches first)"
+    if progress.from_cache:
+        return f"{done} / {total} photos ({progress.from_cache:,} from the vision cache)"
+    return f"{done} / {total} photos"
+
+
 class ScanStatus(QWidget):
     pauseToggled = Signal(bool)
     cancelRequested = Signal()
@@ -51,7 +62,7 @@ class ScanStatus(QWidget):
         self.bar.setValue(progress.done)
         paused = " · paused" if self.pause.isChecked() else ""
         self.label.setText(
-            f"{progress.done} / {progress.total} photos · {progress.rate:.1f} photos/s · "
+            f"{progress_text(progress)} · {progress.rate:.1f} photos/s · "
             f"{format_eta(progress.eta_s)}{paused}"
         )
 

@@ -63,8 +63,10 @@ class ScanJob(Job):
     sentences: tuple[str, ...] = ()
     recursive: bool = True
     database: str = ""
-    features_dir: str | None = None
-    feature_cache: bool = False
+    features_dir: str | None = None  # None: no vision cache
+    feature_cache: bool = True
+    feature_format: str = "compact"
+    feature_budget: int = 20 * 1000**3
     use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
 
 
@@ -79,14 +81,17 @@ class TryJob(Job):
 
 @dataclass(frozen=True)
 class SearchJob(Job):
-    """Rank photos for a free-text sentence: cosine over cached features, ITM re-rank of the top."""
+    """Rank photos for a free-text sentence: cosine over what is scanned at once, then the best
+    refined by ITM from the vision cache, a step at a time (between a running scan's batches).
+    Never scans."""
 
     query: str = ""
     folders: tuple[str, ...] = ()
     recursive: bool = True
     database: str = ""
+    features_dir: str | None = None
     top: int = 200
-    rerank: int = 48
+    rerank: int = 64
     interactive = True
 
 
@@ -133,12 +138,34 @@ class Progress:
     total: int
     rate: float  # photos per second
     eta_s: float | None
+    from_cache: int = 0  # of ``done``: checked from the vision cache (a new tag on scanned photos)
 
 
 @dataclass(frozen=True)
 class SearchResult:
+    """One step of a search: the ranking so far, best first."""
+
     query: str
-    scores: dict[str, float]  # path -> ITM probability of the re-ranked candidates
+    order: dict[str, float]  # path -> sort key, higher first: refined (ITM) above cosine-only
+    itm: dict[str, float]  # path -> ITM probability, for the candidates refined so far
+    cosine: dict[str, float]  # path -> ITC cosine
+    refined: int
+    candidates: int
+    unscanned: int  # photos under the folder not scanned yet: not searched
+    done: bool
+
+    @classmethod
+    def from_update(cls, query: str, update) -> SearchResult:
+        itm = {h.path: h.itm for h in update.hits if h.itm is not None}
+        order = {h.path: (2.0 + h.itm if h.itm is not None else h.cosine) for h in update.hits}
+        return cls(
+            query, order, itm, {h.path: h.cosine for h in update.hits}, update.refined,
+            update.candidates, update.unscanned, update.done,
+        )  # fmt: skip
+
+
+class _Deferred(Exception):
+    """A job that goes on in steps (a search): ``finished`` comes with its last step."""
 
 
 class ModelMissing(ModelError):
@@ -178,6 +205,7 @@ class InferenceWorker(QObject):
         self._scorer_for: ModelChoice | None = None
         self._wake.connect(self._drain)
         self._library = None
+        self._steps: collections.deque = collections.deque()  # (job, generator): searches
         self.summary = None  # the last scan's ScanSummary
         self.model_loads = 0  # for tests: cached results must not load the model
 
@@ -203,8 +231,31 @@ class InferenceWorker(QObject):
 
     @Slot()
     def _drain(self) -> None:
-        while (job := self._take()) is not None:
-            self._run(job)
+        while True:
+            job = self._take()
+            if job is not None:
+                self._run(job)
+            elif self._steps:
+                self._step()
+            else:
+                return
+
+    def _step(self) -> None:
+        """One step of the oldest running search (a chunk of its ITM refinement)."""
+        job, steps = self._steps[0]
+        try:
+            if job.cancel.is_set():
+                steps.close()
+                raise Cancelled
+            update = next(steps, None)
+            if update is not None:
+                self.searched.emit(job.job_id, SearchResult.from_update(job.query, update))
+            if update is None or update.done:
+                self._steps.popleft()
+                self.finished.emit(job.job_id, "done")
+        except BaseException as exc:
+            self._steps.popleft()
+            self._report(job, exc)
 
     def _run(self, job: Job) -> None:
         if job.cancel.is_set():
@@ -221,25 +272,29 @@ class InferenceWorker(QObject):
                 self._download(job)
             elif isinstance(job, DevicesJob):
                 self.devices.emit(job.job_id, list_devices())
-        except Cancelled:
-            self.finished.emit(job.job_id, "cancelled")
+        except _Deferred:
             return
-        except ModelMissing as exc:
-            self.modelMissing.emit(job.job_id, str(exc), exc.downloadable)
-            self.finished.emit(job.job_id, "failed")
-            return
-        except UserError as exc:
-            self.failed.emit(job.job_id, str(exc), True, "")
-            self.finished.emit(job.job_id, "failed")
-            return
-        except Exception as exc:
-            log.exception("job %s failed", job)
-            self.failed.emit(
-                job.job_id, f"{type(exc).__name__}: {exc}", False, traceback.format_exc()
-            )
-            self.finished.emit(job.job_id, "failed")
+        except BaseException as exc:
+            self._report(job, exc)
             return
         self.finished.emit(job.job_id, "cancelled" if job.cancel.is_set() else "done")
+
+    def _report(self, job: Job, exc: BaseException) -> None:
+        """A job ended by an exception: say how, then ``finished``."""
+        if isinstance(exc, Cancelled):
+            self.finished.emit(job.job_id, "cancelled")
+            return
+        if isinstance(exc, ModelMissing):
+            self.modelMissing.emit(job.job_id, str(exc), exc.downloadable)
+        elif isinstance(exc, UserError):
+            self.failed.emit(job.job_id, str(exc), True, "")
+        elif isinstance(exc, Exception):
+            log.error("job %s failed", job, exc_info=exc)
+            details = "".join(traceback.format_exception(exc))
+            self.failed.emit(job.job_id, f"{type(exc).__name__}: {exc}", False, details)
+        else:
+            raise exc
+        self.finished.emit(job.job_id, "failed")
 
     def scorer(self, job: Job):
         """The warm model for this job's choice; loaded (once) inside this thread."""
@@ -327,20 +382,24 @@ class InferenceWorker(QObject):
         return ScanOptions(
             batch_size=job.model.batch_size,
             recursive=job.recursive,
-            feature_cache=getattr(job, "feature_cache", False),
-            features_dir=Path(job.features_dir) if getattr(job, "features_dir", None) else None,
+            feature_cache=getattr(job, "feature_cache", True),
+            features_dir=Path(job.features_dir) if job.features_dir else None,
+            feature_format=getattr(job, "feature_format", "compact"),
+            feature_budget=getattr(job, "feature_budget", 20 * 1000**3),
             use_processes=getattr(job, "use_processes", True),
         )
 
     def _search(self, job: SearchJob) -> None:
-        from blipdesk.core.engine import search
+        """The cosine ranking now; the ITM refinement as steps, run between a scan's batches (or
+        back to back when nothing else runs). A newer search cancels this one."""
+        from blipdesk.core.engine import iter_search
 
         query = job.query.strip()
         if not query:
             raise UserError("Type a sentence to search for.")
         key = self.model_key(job)
         self.status.emit(job.job_id, f"Searching for “{query}”…")
-        hits = search(
+        steps = iter_search(
             self.library(job.database),
             job.folders,
             query,
@@ -351,13 +410,12 @@ class InferenceWorker(QObject):
             options=self._options(job),
             cancel=job.cancel,
         )
-        if job.cancel.is_set():
-            raise Cancelled
-        # The ITM-reranked candidates carry their ITM probability; the rest only rank by cosine
-        # and are left out, so that every shown score means the same thing.
-        self.searched.emit(
-            job.job_id, SearchResult(query, {h.path: h.itm for h in hits if h.itm is not None})
-        )
+        first = next(steps)
+        self.searched.emit(job.job_id, SearchResult.from_update(query, first))
+        if first.done:
+            return
+        self._steps.append((job, steps))
+        raise _Deferred
 
     def _scan(self, job: ScanJob) -> None:
         from blipdesk.core.engine import scan
@@ -367,10 +425,13 @@ class InferenceWorker(QObject):
 
         def on_progress(p) -> None:
             self.progress.emit(
-                job.job_id, Progress(p.done, p.total, p.photos_per_second, p.eta_seconds)
+                job.job_id,
+                Progress(p.done, p.total, p.photos_per_second, p.eta_seconds, p.from_cache),
             )
             while (urgent := self._take(interactive_only=True)) is not None:
                 self._run(urgent)
+            if self._steps:  # one step of a search per batch: neither waits for the other
+                self._step()
 
         def on_batch(batch) -> None:
             out = []

@@ -195,10 +195,26 @@ def clear_scores(database: str) -> int:
 
 
 def remove_folder(folder: str) -> str:
-    """Delete a cache folder (the feature cache can hold gigabytes: never on the GUI thread)."""
+    """Delete a cache folder (thumbnails; never on the GUI thread)."""
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def clear_vision_cache(folder: str, database: str) -> str:
+    """Delete the vision cache (gigabytes: never on the GUI thread) and forget its index. Opens
+    its own writer for the moment it runs; the window starts it only while no scan runs."""
+    from pathlib import Path
+
+    from blipdesk.core.feature_cache import clear
+    from blipdesk.store import Library
+
+    if Path(database).is_file():
+        with Library.open(database) as lib:
+            clear(folder, lib)
+    else:
+        remove_folder(folder)
     return folder
 
 
