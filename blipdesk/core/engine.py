@@ -873,9 +873,11 @@ def iter_search(
     roots = _roots(folders)
     records = library.photos_under(roots, options.recursive)
     ranked = cosine_ranking(library, records, sentence, key, the_scorer)
-    on_disk = find_photos(roots, options.recursive)
-    scanned = {p.path for p, _ in ranked}
-    unscanned = sum(1 for p in on_disk if p not in scanned)
+    # Not scanned: on disk, but neither ranked nor known to be unreadable.
+    bad = library.decode_errors(key.score_key, [p.content for p in records if p.content])
+    seen = {p.path for p, _ in ranked}
+    seen.update(p.path for p in records if p.read_error or p.content in bad)
+    unscanned = sum(1 for p in find_photos(roots, options.recursive) if p not in seen)
     k = min(len(ranked), candidates or max(top, 32))
     best = [photo for photo, _ in ranked[:k]]
     itm: dict[str, float] = {}

@@ -6,14 +6,17 @@ A new tag or a search then costs only the text side: no decoding, no ViT. On by 
 blip-itm-large), the only input the ITM head's cross-attention needs. Two formats:
 
 * ``compact`` (the default): 8-bit codes with a scale per channel *and* a scale per token,
-  ``x[t, c] ~ q[t, c] * s[t] * r[c]``. ViT activations carry a few outlier channels (a LayerNorm
-  gain tens of times the others): one scale per token would spend the 8 bits on those few channels
-  and round every other channel to a handful of levels. Dividing each channel by its own range
-  first (``r``, over the photo's tokens) puts every channel on the same footing; the per-token
-  scale (``s``) then absorbs tokens whose norm stands out (the ``[CLS]`` token). 0.597 MB per
-  photo for blip-itm-large (590,848 codes + 6.4 KB of scales), 1.98x smaller than fp16. Scores from
-  it differ from a fresh pass by about 1e-3 in ITM probability (measured in
-  ``benchmarks/bench_features.py``, bounded in ``tests/unit/test_feature_cache.py``).
+  ``x[t, c] ~ q[t, c] * s[t] * r[c]``, and the 8 widest channels kept whole in fp16. ViT
+  activations carry a few outlier channels (a LayerNorm gain tens of times the others): one scale
+  per token would spend the 8 bits on those few channels and round every other channel to a
+  handful of levels. Dividing each channel by its own range first (``r``, over the photo's tokens)
+  puts every channel on the same footing; the per-token scale (``s``) then absorbs tokens whose
+  norm stands out (the ``[CLS]`` token). Even so an outlier channel's 8-bit step is tens of times
+  the others' in absolute terms, and the cross-attention's key projection mixes it into every
+  score, so the widest channels of each photo skip the codes (LLM.int8()'s outlier split).
+  0.599 MB per photo for blip-itm-large (577 x 1016 codes, 8 fp16 channels, fp16 scales), half
+  of fp16. Scores from it differ from a fresh pass by about 1e-3 in ITM probability (measured in
+  ``benchmarks/bench_new_sentence.py``, bounded in ``tests/unit/test_feature_cache.py``).
 * ``fp16``: the exact half-precision output (1.18 MB per photo for large).
 
 **Layout.** One file per photo, ``<root>/<image key digest>/<hash[:2]>/<hash>.vis``: written once,
@@ -61,7 +64,9 @@ DEFAULT_BUDGET = 20 * 1000**3
 MIN_FREE_DISK = 2 * 1024**3  # stop writing (never fail a scan) when the disk gets this full
 SUFFIX = ".vis"
 _MAGIC = b"BLPVIS01"
-_HEADER = struct.Struct("<8sBxxxIII")  # magic, format, tokens, channels, crc32(body)
+_HEADER = struct.Struct("<8sBBxxIII")  # magic, format, fp16 channels, tokens, channels, crc32
+OUTLIER_CHANNELS = 8  # the compact format keeps this many of the widest channels in fp16
+_FP16_MAX = 65000.0
 _CODES = {"compact": 1, "fp16": 2}
 _NAMES = {v: k for k, v in _CODES.items()}
 _TINY = np.float32(1e-12)
@@ -75,22 +80,33 @@ def encode(embeds: np.ndarray, fmt: str = DEFAULT_FORMAT) -> bytes:
     x = np.asarray(embeds, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"expected (tokens, channels), got shape {x.shape}")
+    if not np.isfinite(x).all() or np.abs(x).max(initial=0.0) > _FP16_MAX:
+        raise ValueError("vision output out of half-precision range")
     tokens, channels = x.shape
+    wide = 0
     if fmt == "fp16":
         body = np.ascontiguousarray(x, dtype=np.float16).tobytes()
     elif fmt == "compact":
-        per_channel = np.maximum(np.abs(x).max(axis=0), _TINY)  # r[c]
-        y = x / per_channel
-        per_token = np.maximum(np.abs(y).max(axis=1) / 127.0, _TINY)  # s[t]
-        codes = np.rint(y / per_token[:, None]).clip(-127, 127).astype(np.int8)
-        body = (
-            per_channel.astype(np.float32).tobytes()
-            + per_token.astype(np.float32).tobytes()
-            + codes.tobytes()
+        ranges = np.abs(x).max(axis=0)
+        wide = min(OUTLIER_CHANNELS, channels - 1)
+        kept = np.sort(np.argsort(-ranges, kind="stable")[:wide])  # the widest channels: fp16
+        rest = np.setdiff1d(np.arange(channels), kept)
+        per_channel = np.maximum(ranges[rest], _TINY).astype(np.float16)  # r[c]
+        y = x[:, rest] / np.maximum(per_channel.astype(np.float32), _TINY)
+        per_token = np.maximum(np.abs(y).max(axis=1) / 127.0, _TINY).astype(np.float16)  # s[t]
+        codes = np.rint(y / np.maximum(per_token.astype(np.float32), _TINY)[:, None])
+        body = b"".join(
+            (
+                kept.astype(np.uint16).tobytes(),
+                np.ascontiguousarray(x[:, kept], dtype=np.float16).tobytes(),
+                per_channel.tobytes(),
+                per_token.tobytes(),
+                codes.clip(-127, 127).astype(np.int8).tobytes(),
+            )
         )
     else:
         raise ValueError(f"unknown feature format {fmt!r} (choose {' or '.join(FORMATS)})")
-    header = _HEADER.pack(_MAGIC, _CODES[fmt], tokens, channels, zlib.crc32(body))
+    header = _HEADER.pack(_MAGIC, _CODES[fmt], wide, tokens, channels, zlib.crc32(body))
     return header + body
 
 
@@ -98,32 +114,55 @@ def decode(blob: bytes) -> np.ndarray:
     """The (tokens, channels) float32 array back; ``ValueError`` for anything damaged."""
     if len(blob) < _HEADER.size:
         raise ValueError("truncated header")
-    magic, code, tokens, channels, crc = _HEADER.unpack_from(blob)
+    magic, code, wide, tokens, channels, crc = _HEADER.unpack_from(blob)
     body = memoryview(blob)[_HEADER.size :]
     if magic != _MAGIC or code not in _NAMES:
         raise ValueError("not a blipdesk vision file")
     if zlib.crc32(body) != crc:
         raise ValueError("checksum mismatch")
+    if len(body) != _body_bytes(tokens, channels, _NAMES[code], wide):
+        raise ValueError("wrong size")
     n = tokens * channels
     if _NAMES[code] == "fp16":
-        if len(body) != 2 * n:
-            raise ValueError("wrong size")
         return np.frombuffer(body, np.float16).astype(np.float32).reshape(tokens, channels)
-    if len(body) != 4 * channels + 4 * tokens + n:
-        raise ValueError("wrong size")
-    per_channel = np.frombuffer(body, np.float32, channels)
-    per_token = np.frombuffer(body, np.float32, tokens, 4 * channels)
-    codes = np.frombuffer(body, np.int8, n, 4 * (channels + tokens)).reshape(tokens, channels)
-    out = codes.astype(np.float32)
-    out *= per_token[:, None]
-    out *= per_channel[None, :]
+    narrow = channels - wide
+    at = 0
+
+    def take(dtype, count: int) -> np.ndarray:
+        nonlocal at
+        out = np.frombuffer(body, dtype, count, at)
+        at += out.nbytes
+        return out
+
+    kept = take(np.uint16, wide).astype(np.intp)
+    exact = take(np.float16, tokens * wide).reshape(tokens, wide)
+    per_channel = take(np.float16, narrow).astype(np.float32)
+    per_token = take(np.float16, tokens).astype(np.float32)
+    codes = take(np.int8, tokens * narrow).reshape(tokens, narrow)
+    if kept.size and (kept.max() >= channels or np.unique(kept).size != kept.size):
+        raise ValueError("bad channel index")
+    del n
+    out = np.empty((tokens, channels), np.float32)
+    rest = np.setdiff1d(np.arange(channels), kept)
+    narrow_part = codes.astype(np.float32)
+    narrow_part *= per_token[:, None]
+    narrow_part *= per_channel[None, :]
+    out[:, rest] = narrow_part
+    out[:, kept] = exact
     return out
+
+
+def _body_bytes(tokens: int, channels: int, fmt: str, wide: int) -> int:
+    if fmt == "fp16":
+        return 2 * tokens * channels
+    narrow = channels - wide
+    return 2 * wide + 2 * tokens * wide + 2 * narrow + 2 * tokens + tokens * narrow
 
 
 def file_bytes(tokens: int, channels: int, fmt: str = DEFAULT_FORMAT) -> int:
     """Bytes on disk for one photo (before file-system rounding)."""
-    body = 2 * tokens * channels if fmt == "fp16" else tokens * channels + 4 * (tokens + channels)
-    return _HEADER.size + body
+    wide = 0 if fmt == "fp16" else min(OUTLIER_CHANNELS, channels - 1)
+    return _HEADER.size + _body_bytes(tokens, channels, fmt, wide)
 
 
 def parse_size(text: str) -> int:

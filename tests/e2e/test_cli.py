@@ -122,12 +122,19 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
 
 
 def test_search_ranks_photos_and_reports_both_scores(tmp_path, photos, tiny_model_dir):
-    out = blipdesk(tmp_path / "data", "search", "a dog on a beach", photos, "--model",
-                   tiny_model_dir, "--top", "3", "--json", "--device", "cpu")  # fmt: skip
+    data = tmp_path / "data"
+    args = ("a dog on a beach", photos, "--model", tiny_model_dir, "--top", "3", "--device", "cpu")
+    never = blipdesk(data, "search", *args, "--json")  # never scanned: nothing to rank
+    assert never.returncode == 0, never.stderr
+    assert json.loads(never.stdout)["results"] == [] and "not scanned yet" in never.stderr
+    assert blipdesk(data, "scan", photos, "--model", tiny_model_dir).returncode == 0
+    out = blipdesk(data, "search", *args, "--json")
     assert out.returncode == 0, out.stderr
-    results = json.loads(out.stdout)["results"]
+    doc = json.loads(out.stdout)
+    results = doc["results"]
     assert len(results) == 3 and all(r["itm"] is not None for r in results)
     assert [r["itm"] for r in results] == sorted((r["itm"] for r in results), reverse=True)
+    assert doc["unscanned"] == 0 and "not scanned" not in out.stderr
 
 
 def test_exit_codes_and_one_line_errors(tmp_path, photos):

@@ -85,10 +85,19 @@ def test_kill_9_at_random_moments_of_cache_writes(tmp_path, tiny_model_dir):
         assert ok == "ok" and partial == 0
         seen.append(complete)
     assert seen == sorted(seen) and 0 < seen[-1] < count, seen  # progress kept, never lost
+    # The vision cache was written in every batch too: no half file under a final name, and
+    # every photo marked done has its vision output (files are written before the scores).
+    from blipdesk.core.feature_cache import decode
+
+    vis = list((data / "features").rglob("*.vis"))
+    assert len(vis) >= seen[-1]
+    assert all(decode(f.read_bytes()).shape[0] == 577 for f in vis)
     final = blipdesk(data, *_scan_args(folder, tiny_model_dir))
     assert final.returncode == 0, final.stderr
     assert f"{count - seen[-1]} scored" in final.stderr  # committed work is not redone
     assert _state(db) == ("ok", count, 0)
+    with Library.open(db, readonly=True) as lib:
+        assert lib.features_count() == count  # files orphaned by a kill were rewritten
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from blipdesk.qt.workers.inference import (
     InferenceController,
     ModelChoice,
     ScanJob,
+    SearchJob,
     TryJob,
     next_job_id,
 )
@@ -84,9 +85,58 @@ def test_try_on_one_photo(qtbot, controller, photo_dir, tiny_model_dir):
         path=path,
         sentences=("a dog", "a cat"),
     )
-    start = time.monotonic()
     with qtbot.waitSignal(controller.tried, timeout=60000) as got:
         controller.submit(job)
     assert set(got.args[0]) == {"a dog", "a cat"}
     assert all(0.0 <= s.itm <= 1.0 for s in got.args[0].values())
-    assert time.monotonic() - start < 60
+
+
+def _search(folder, model_dir, app_paths, query: str, rerank: int = 40) -> SearchJob:
+    return SearchJob(
+        next_job_id(),
+        ModelChoice(str(model_dir), batch_size=2, precision="fp32", device="cpu"),
+        query=query,
+        folders=(str(folder),),
+        database=str(app_paths.database),
+        features_dir=str(app_paths.features_dir),
+        rerank=rerank,
+    )
+
+
+def test_search_runs_between_a_scans_batches(
+    qtbot, controller, tmp_path, tiny_model_dir, app_paths
+):
+    """A search during a scan: its ranking arrives at once, its refinement advances one step per
+    scan batch, and the scan keeps advancing meanwhile; a newer query cancels the older."""
+    from blipdesk.testing import scene
+
+    folder = tmp_path / "lib"
+    (folder / "later").mkdir(parents=True)
+    for i in range(40):
+        scene(64, 48, i).save(folder / f"s{i:02}.png")
+    job = _scan(folder, tiny_model_dir, app_paths, features_dir=str(app_paths.features_dir))
+    with qtbot.waitSignal(controller.scanFinished, timeout=60000):
+        controller.submit(job)  # 40 photos scanned, their vision outputs cached
+    for i in range(24):
+        scene(64, 48, 100 + i).save(folder / "later" / f"n{i:02}.png")  # not scanned yet
+
+    events = []
+    controller.progress.connect(lambda p: events.append(("scan", p.done)))
+    controller.searched.connect(lambda r: events.append(("search", r)))
+    scan = _scan(folder, tiny_model_dir, app_paths, features_dir=str(app_paths.features_dir))
+    controller.submit(scan)
+    qtbot.waitUntil(lambda: any(e[0] == "scan" for e in events), timeout=60000)
+    stale = controller.submit(_search(folder, tiny_model_dir, app_paths, "a bowl of soup"))
+    controller.submit(_search(folder, tiny_model_dir, app_paths, "three cats on a sofa"))
+    assert stale.cancel.is_set()
+    with qtbot.waitSignal(controller.scanFinished, timeout=60000) as done:
+        pass
+    assert done.args == ["done"]
+    qtbot.waitUntil(lambda: any(e[0] == "search" and e[1].done for e in events), timeout=60000)
+    searched = [(i, e[1]) for i, e in enumerate(events) if e[0] == "search"]
+    assert {r.query for _, r in searched} == {"three cats on a sofa"}  # the stale one: never
+    first, last = searched[0][1], searched[-1][1]
+    assert first.refined == 0 and first.unscanned > 0 and last.done and last.refined == 40
+    # The scan advanced while the search was refining: progress between its first and last step.
+    between = [e for e in events[searched[0][0] : searched[-1][0]] if e[0] == "scan"]
+    assert len(between) >= 2 and len(searched) >= 3
