@@ -87,7 +87,12 @@ def matmul_ceiling(n: int = 2048) -> float:
 def text_gflop(cfg, tokens: int, photos: int) -> float:
     """FLOPs of one ITM text pass, folded cross-attention (what a new sentence runs)."""
     t = cfg.text_config
-    h, f, layers, heads = t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads
+    h, f, layers, heads = (
+        t.hidden_size,
+        t.intermediate_size,
+        t.num_hidden_layers,
+        t.num_attention_heads,
+    )
     v = cfg.vision_config
     n, d = (v.image_size // v.patch_size) ** 2 + 1, v.hidden_size
     self_attn = 2 * tokens * h * 4 * h + 2 * 2 * tokens * tokens * h
@@ -325,7 +330,11 @@ def main() -> None:
     folder.mkdir()
     w, h = (800, 600) if args.tiny else (4000, 3000)
     with ProcessPoolExecutor(2) as pool:
-        list(pool.map(_jpeg, [(str(folder / f"IMG_{i:03}.jpg"), w, h, i) for i in range(args.photos)]))
+        list(
+            pool.map(
+                _jpeg, [(str(folder / f"IMG_{i:03}.jpg"), w, h, i) for i in range(args.photos)]
+            )
+        )
     t = time.perf_counter()
     model_dir = build_random_blip(tmp / "model", tiny_config() if args.tiny else large_config())
     print(f"# model folder saved in {time.perf_counter() - t:.0f} s", flush=True)

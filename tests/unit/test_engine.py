@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 
-import numpy as np
 import pytest
 
 from blipdesk.core import engine

@@ -153,7 +153,9 @@ def test_budget_covers_every_model_together(library, tmp_path):
     assert a.cached(["1" * 64]) == set() and b.cached(["2" * 64, "3" * 64]) == {"3" * 64}
 
 
-def test_a_scan_under_a_tiny_budget_still_scores_everything(library, photos, key, tiny_scorer, tmp_path):
+def test_a_scan_under_a_tiny_budget_still_scores_everything(
+    library, photos, key, tiny_scorer, tmp_path
+):
     budget = 2 * fc.file_bytes(577, 32)  # room for two photos of eight
     summary = scan(library, [photos], SENTENCES, key, lambda: tiny_scorer,
                    options(tmp_path, feature_budget=budget))  # fmt: skip
@@ -168,7 +170,9 @@ def test_a_scan_under_a_tiny_budget_still_scores_everything(library, photos, key
 
 
 def test_budget_zero_and_switched_off_store_nothing(library, photos, key, tiny_scorer, tmp_path):
-    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, options(tmp_path, feature_budget=0))
+    scan(
+        library, [photos], SENTENCES, key, lambda: tiny_scorer, options(tmp_path, feature_budget=0)
+    )
     scan(library, [photos], NEW, key, lambda: tiny_scorer, options(tmp_path, feature_cache=False))
     assert library.features_count() == 0 and not list((tmp_path / "vis").rglob("*.vis"))
 
@@ -185,7 +189,9 @@ def test_a_full_disk_never_fails_a_scan(library, photos, key, tiny_scorer, tmp_p
 # ----------------------------------------------------------------------------------- damage
 
 
-def test_damaged_or_hostile_vision_files_are_recomputed(library, photos, key, tiny_scorer, tmp_path):
+def test_damaged_or_hostile_vision_files_are_recomputed(
+    library, photos, key, tiny_scorer, tmp_path
+):
     opts = options(tmp_path)
     scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, opts)
     files = sorted((tmp_path / "vis").rglob("*.vis"))
@@ -266,14 +272,16 @@ def test_search_never_scans_and_reports_what_is_not_scanned(
     assert last.done and last.refined == 8 and len(last.hits) == 8
     itms = [h.itm for h in last.hits]
     assert None not in itms and itms == sorted(itms, reverse=True)
-    assert not any(p.path.endswith(".png") for p, in [(h,) for h in last.hits])
+    assert not any(p.path.endswith(".png") for (p,) in [(h,) for h in last.hits])
     # Asking again: the ITM scores were stored, so the first update is already refined.
     again = next(iter_search(library, [photos], "a dog", key, lambda: tiny_scorer, top=20,
                              candidates=8, options=opts))  # fmt: skip
     assert again.done and again.refined == 8
 
 
-def test_search_on_a_folder_never_scanned_answers_empty(library, photos, key, tiny_scorer, tmp_path):
+def test_search_on_a_folder_never_scanned_answers_empty(
+    library, photos, key, tiny_scorer, tmp_path
+):
     steps = list(iter_search(library, [photos], "a dog", key, lambda: tiny_scorer,
                              options=options(tmp_path)))  # fmt: skip
     assert len(steps) == 1 and steps[0].done and steps[0].hits == ()
