@@ -75,8 +75,8 @@ def base_config():
     )
 
 
-def matmul_ceiling(n: int = 2048) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_ceiling(dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     a @ b
     t = time.perf_counter()
     for _ in range(3):
@@ -96,7 +96,7 @@ def text_gflop(cfg, tokens: int, photos: int) -> float:
     v = cfg.vision_config
     n, d = (v.image_size // v.patch_size) ** 2 + 1, v.hidden_size
     self_attn = 2 * tokens * h * 4 * h + 2 * 2 * tokens * tokens * h
-    cross = 2 * tokens * h * h * 2 + tokens * (2 * h * d + 2 * 2 * heads * n * d)
+    cross = 2 * tokens * h * h * 2 + tokens * (2 * 2 * h * d + 2 * 2 * heads * n * d)
     ffn = 2 * 2 * tokens * h * f
     return photos * layers * (self_attn + cross + ffn) / 1e9
 
@@ -128,8 +128,9 @@ def model_card_pair(folder: Path, photo: Path) -> float:
 def new_sentence(args, tmp: Path, folder: Path, model_dir: Path) -> dict:
     spec = ModelSpec(str(model_dir))
     key = model_key(spec)
-    factory = lazy_scorer(spec, args.device, "fp32" if args.device == "cpu" else "auto")
+    factory = lazy_scorer(spec, args.device, args.precision)
     scorer = factory()
+    placement = scorer.loaded.placement.describe()
     t = time.perf_counter()
     card = model_card_pair(model_dir, next(folder.glob("*.jpg"))) if not args.no_card else None
     print(f"  (model card measured in {time.perf_counter() - t:.0f} s)", flush=True)
@@ -148,7 +149,7 @@ def new_sentence(args, tmp: Path, folder: Path, model_dir: Path) -> dict:
             assert s.scored == n, (sentence, s)
         added = statistics.median(times)
     per_fresh, per_new = fresh / n, added / n
-    print(f"\n## 1. a new sentence over {n} scanned 12-MP photos ({args.device}, fp32)")
+    print(f"\n## 1. a new sentence over {n} scanned 12-MP photos ({placement})")
     if card is not None:
         row("model card: one (photo, sentence) pair", f"{card:.2f} s")
     row("fresh scan, per photo (decode + vision + ITM + cache write)", f"{per_fresh:.3f} s",
@@ -178,13 +179,13 @@ def new_sentence(args, tmp: Path, folder: Path, model_dir: Path) -> dict:
     scorer.cross_mode = "auto"
     tokens = int(text.attention_mask.sum())
     gflop = text_gflop(scorer.model.config, tokens, 1)
-    ceiling = matmul_ceiling()
+    ceiling = matmul_ceiling(scorer.dtype)
     row("  read + decode one compact vision file", f"{t_read * 1e3:.2f} ms")
     row(f"  ITM text pass, folded cross-attention ({tokens} tokens)", f"{t_text * 1e3:.1f} ms",
         f"{gflop:.2f} GFLOP: {gflop / t_text:.0f} GFLOP/s")  # fmt: skip
     row("  ITM text pass, image keys/values projected (before)", f"{t_kv * 1e3:.1f} ms",
         f"folded is {t_kv / t_text:.1f}x faster")  # fmt: skip
-    row("  fp32 matmul ceiling (2048^3)", f"{ceiling:.0f} GFLOP/s",
+    row(f"  {str(scorer.dtype)[6:]} matmul ceiling (2048^3)", f"{ceiling:.0f} GFLOP/s",
         f"text pass at {100 * gflop / t_text / ceiling:.0f}% of it")  # fmt: skip
     rest = max(0.0, per_new - t_read - t_text)
     row("  the rest (SQL, planning, best-first order, tokenising)", f"{rest * 1e3:.1f} ms")
@@ -244,12 +245,13 @@ def search_library(args, tmp: Path, scorer: Scorer, key, embeds: np.ndarray) -> 
             rows = [ScoreRow(c, SAMPLE_SENTENCES[0], 0.5, 0.0, 0.0, 0.1) for c in part]
             lib.write_batch(key.score_key, rows, dict(zip(part, itc, strict=True)), {})
         store = fc.FeatureStore(opts.features_dir, key.image_key, lib)
-        query = "a bowl of soup on a wooden table"
-        ranked = next(iter_search(lib, [folder], query, key, lambda: scorer, top=200,
-                                  candidates=1, options=opts))  # fmt: skip
-        best = [r.content for r in records if r.path in {h.path for h in ranked.hits[:64]}]
-        store.save_many({c: embeds[i % len(embeds)] for i, c in enumerate(best)})
         for query in ("a bowl of soup on a wooden table", "two children playing in the snow"):
+            # As after a scan: the best candidates' vision outputs are in the cache.
+            ranked = next(iter_search(lib, [folder], query, key, lambda: scorer, top=64,
+                                      candidates=1, options=opts))  # fmt: skip
+            paths = {h.path for h in ranked.hits}
+            best = [r.content for r in records if r.path in paths]
+            store.save_many({c: embeds[i % len(embeds)] for i, c in enumerate(best)})
             t = time.perf_counter()
             steps = iter_search(lib, [folder], query, key, lambda: scorer, top=200,
                                 candidates=64, options=opts)  # fmt: skip
@@ -270,10 +272,11 @@ def search_library(args, tmp: Path, scorer: Scorer, key, embeds: np.ndarray) -> 
 
 
 def base_vs_large(args, tmp: Path, photo: Path) -> None:
-    from blipdesk.core.device import Placement
+    from blipdesk.core.device import resolve_placement
     from blipdesk.core.imaging import load_for_model
     from blipdesk.core.model import ImageSettings, LoadedModel, ModelIdentity
 
+    placement = resolve_placement(args.device, args.precision)
     image = load_for_model(photo)[None]
     times = {}
     for name, cfg in (("base", base_config()), ("large", large_config())):
@@ -283,11 +286,12 @@ def base_vs_large(args, tmp: Path, photo: Path) -> None:
 
         torch.manual_seed(0)
         model = BlipForImageTextRetrieval(cfg).eval().requires_grad_(False)
+        model.to(placement.device, placement.dtype)
         params = sum(p.numel() for p in model.parameters())
         tok = BertTokenizerFast(vocab_file=str(write_vocab(tmp)), do_lower_case=True)
         loaded = LoadedModel(
             model, tok, ImageSettings(384, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
-            Placement(torch.device("cpu"), torch.float32), ModelIdentity(name, None, "bench"), tmp,
+            placement, ModelIdentity(name, None, "bench"), tmp,
         )  # fmt: skip
         scorer = Scorer(loaded)
         text = scorer.encode_sentences(list(SAMPLE_SENTENCES[:5]))
@@ -301,7 +305,8 @@ def base_vs_large(args, tmp: Path, photo: Path) -> None:
         scorer.itm_logits(feats, scorer.encode_sentences([SAMPLE_SENTENCES[6]]))
         times[name + "-new"] = (time.perf_counter() - t, 0)
         del model, scorer, loaded
-    print("\n## 4. BLIP base vs large: a first scan's model cost per photo (5 sentences, fp32 CPU)")
+    print(f"\n## 4. BLIP base vs large: a first scan's model cost per photo (5 sentences, "
+          f"{placement.describe()})")  # fmt: skip
     for name in ("large", "base"):
         per, params = times[name]
         row(f"blip-itm-{name}-flickr ({params / 1e6:.0f} M parameters)", f"{per:.2f} s",
@@ -317,6 +322,7 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=12)
     ap.add_argument("--library", type=int, default=10_000)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="auto", help="auto (what blipdesk picks), fp32, bf16")
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--no-card", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated sections to skip (1-4)")
@@ -340,7 +346,8 @@ def main() -> None:
     print(f"# model folder saved in {time.perf_counter() - t:.0f} s", flush=True)
     got = new_sentence(args, tmp, folder, model_dir)
     scorer = got["scorer"]
-    print("\n## 2. compact vision cache vs a fresh pass (10 sentences x the photos)")
+    print(f"\n## 2. compact vision cache vs a fresh pass (10 sentences x the photos, "
+          f"{scorer.loaded.placement.describe()})")  # fmt: skip
     deviation(scorer, folder, "random weights")
     # A trained ViT's last LayerNorm has a few channels with gains tens of times the rest.
     ln = scorer.model.vision_model.post_layernorm

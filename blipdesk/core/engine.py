@@ -20,6 +20,12 @@ Qt-free: the GUI's inference worker and the CLI call the same API.
 * Each batch is written in one transaction, so a crash loses at most the batch in flight.
 * Decoding runs ahead in worker processes (torch-free: they import only imaging), falling back to
   threads where processes cannot be started.
+* The vision pass runs once per photo, ever: its output goes to the vision cache
+  (``feature_cache.py``, on when ``options.features_dir`` is set). A later sentence (a new tag, a
+  search) on that photo costs only the text side, and such photos go first, best first (in
+  decreasing ITC cosine to the new sentences).
+* ``iter_search`` never scans: it ranks what is scanned by ITC cosine at once, then refines the
+  best by ITM a step at a time, and counts what is not scanned.
 
 This module imports neither torch nor the scorer at import time, so decode workers stay light.
 """
@@ -82,6 +88,7 @@ class ScanOptions:
     features_dir: Path | None = None  # None: no vision cache
     feature_format: str = DEFAULT_FORMAT  # "compact" (8-bit) or "fp16"
     feature_budget: int = DEFAULT_BUDGET  # bytes, every model's files together
+    cached_only: bool = False  # only photos whose vision output is cached (the text side only)
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
 
@@ -501,7 +508,9 @@ def run_work(
     store = feature_store(library, key, options)
     in_store = store.cached(w.content for w in work) if store is not None else set()
     warm = [w for w in work if w.content in in_store]
-    cold = [w for w in work if w.content not in in_store]
+    cold = [] if options.cached_only else [w for w in work if w.content not in in_store]
+    if not warm and not cold:
+        return done
     pool: cf.Executor | None = None
     batch_size = 1
     pending: deque[tuple[WorkItem, cf.Future | None]] = deque()
@@ -542,7 +551,7 @@ def run_work(
         all_sentences = tuple(dict.fromkeys(s for w in work for s in w.sentences))
         runner = _Runner(scorer, all_sentences, done)
         start_decoding(getattr(getattr(scorer, "device", None), "type", "cpu"))
-        rate = _Rate(len(work))
+        rate = _Rate(len(warm) + len(cold))
         # The text side is cheap: warm photos go in larger batches (fewer, fuller model calls).
         warm_queue = deque(best_first(library, key, warm, runner))
         warm_batch = max(batch_size, min(4 * batch_size, 64))

@@ -90,9 +90,9 @@ def encode(embeds: np.ndarray, fmt: str = DEFAULT_FORMAT) -> bytes:
         ranges = np.abs(x).max(axis=0)
         wide = min(OUTLIER_CHANNELS, channels - 1)
         kept = np.sort(np.argsort(-ranges, kind="stable")[:wide])  # the widest channels: fp16
-        rest = np.setdiff1d(np.arange(channels), kept)
-        per_channel = np.maximum(ranges[rest], _TINY).astype(np.float16)  # r[c]
-        y = x[:, rest] / np.maximum(per_channel.astype(np.float32), _TINY)
+        narrow = np.concatenate([x[:, a:b] for a, b in _runs(kept, channels)], axis=1)
+        per_channel = np.maximum(np.abs(narrow).max(axis=0), _TINY).astype(np.float16)  # r[c]
+        y = narrow / np.maximum(per_channel.astype(np.float32), _TINY)
         per_token = np.maximum(np.abs(y).max(axis=1) / 127.0, _TINY).astype(np.float16)  # s[t]
         codes = np.rint(y / np.maximum(per_token.astype(np.float32), _TINY)[:, None])
         body = b"".join(
@@ -142,14 +142,28 @@ def decode(blob: bytes) -> np.ndarray:
     if kept.size and (kept.max() >= channels or np.unique(kept).size != kept.size):
         raise ValueError("bad channel index")
     del n
-    out = np.empty((tokens, channels), np.float32)
-    rest = np.setdiff1d(np.arange(channels), kept)
     narrow_part = codes.astype(np.float32)
     narrow_part *= per_token[:, None]
     narrow_part *= per_channel[None, :]
-    out[:, rest] = narrow_part
+    out = np.empty((tokens, channels), np.float32)
+    # The narrow channels lie in at most wide + 1 runs between the kept ones: copy slices (a
+    # fancy-indexed column scatter is ten times slower).
+    src = 0
+    for start, stop in _runs(kept, channels):
+        out[:, start:stop] = narrow_part[:, src : src + stop - start]
+        src += stop - start
     out[:, kept] = exact
     return out
+
+
+def _runs(kept: np.ndarray, channels: int) -> list[tuple[int, int]]:
+    """The [start, stop) ranges of channels not in ``kept`` (sorted)."""
+    runs, start = [], 0
+    for k in (*kept.tolist(), channels):
+        if k > start:
+            runs.append((start, k))
+        start = k + 1
+    return runs
 
 
 def _body_bytes(tokens: int, channels: int, fmt: str, wide: int) -> int:

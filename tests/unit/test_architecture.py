@@ -21,7 +21,8 @@ def _loaded(code: str) -> set[str]:
 def test_core_store_and_cli_never_import_qt():
     loaded = _loaded(
         "import blipdesk.core.imaging, blipdesk.core.model, blipdesk.core.device, "
-        "blipdesk.core.scorer, blipdesk.core.engine, blipdesk.store, blipdesk.cli, "
+        "blipdesk.core.scorer, blipdesk.core.engine, blipdesk.core.feature_cache, blipdesk.store, "
+        "blipdesk.cli, "
         "blipdesk.settings, blipdesk.sidecars, blipdesk.exporting"
     )
     assert "PySide6" not in loaded
@@ -38,3 +39,15 @@ def test_help_and_the_command_line_load_neither_torch_nor_qt():
 def test_the_window_module_does_not_load_torch_at_import():
     loaded = _loaded("import blipdesk.qt.application")
     assert "torch" not in loaded and "transformers" not in loaded
+
+
+def test_the_store_depends_on_nothing_above_it():
+    """docs/ARCHITECTURE.md: the store holds SQL only; the core and the shells build on it."""
+    probe = (
+        "import sys, blipdesk.store\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('blipdesk.core', 'blipdesk.qt', "
+        "'blipdesk.cli'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.sidecar_dialog: SidecarDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._clearing: set[str] = set()  # "scores", "features": cleared off the GUI thread now
+        self._checking: str | None = None  # the tag a cache-only scan is checking
 
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
@@ -351,10 +352,17 @@ class MainWindow(QMainWindow):
             self.tag_writer.remove(replacing.name)
         self.tag_writer.put(tag)
         missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
-        if missing:
-            self.statusBar().showMessage(
-                f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
-            )
+        if not missing:
+            return
+        if self.settings.feature_cache and not self.controller.scanning() and not self._clearing:
+            # Checked at once from the vision cache, best matches first; photos never scanned
+            # wait for Scan (a new tag never starts decoding a whole folder by itself).
+            self._flush_tag_writes()
+            self.scan(cached_only=True, checking=tag.name)
+            return
+        self.statusBar().showMessage(
+            f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
+        )
 
     def remove_tag(self, tag: Tag) -> None:
         answer = QMessageBox.question(
@@ -384,7 +392,9 @@ class MainWindow(QMainWindow):
             s.model, s.model_revision, s.device, s.precision, s.first_token, s.batch_size
         )
 
-    def scan(self) -> None:
+    def scan(self, cached_only: bool = False, checking: str | None = None) -> None:
+        """Scan the folder shown. ``cached_only``: check new sentences on the photos whose vision
+        output is cached (``checking``: the tag that asked), decoding nothing."""
         if self.current_folder is None:
             self._warn(
                 "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
@@ -394,7 +404,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
         self._flush_tag_writes()
-        sentences = tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
+        sentences = self._sentences()
         job = ScanJob(
             next_job_id(),
             self._model_choice(),
@@ -406,11 +416,18 @@ class MainWindow(QMainWindow):
             feature_cache=self.settings.feature_cache,
             feature_format=self.settings.feature_format,
             feature_budget=self.settings.feature_budget,
+            cached_only=cached_only,
             use_processes=self.use_processes,
         )
+        self._checking = checking
         self.scan_status.set_running(True)
-        self.scan_status.label.setText("Starting scan…")
+        self.scan_status.label.setText(
+            f"Checking “{checking}”, best matches first…" if checking else "Starting scan…"
+        )
         self.controller.submit(job)
+
+    def _sentences(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
 
     def _results(self, batch) -> None:
         changed = self.board.merge(batch)
@@ -428,7 +445,13 @@ class MainWindow(QMainWindow):
         self.scan_status.set_running(False)
         self._after_scores()
         summary = self.controller.worker.summary
-        if outcome == "done" and summary is not None:
+        checking, self._checking = self._checking, None
+        if outcome == "done" and summary is not None and checking:
+            waiting = self.board.missing((p.path for p in self.photos.photos()), self._sentences())
+            text = f"“{checking}” checked on {summary.scored} scanned photos"
+            text += f"; {len(waiting)} not scanned yet — press Scan" if waiting else ""
+            self.scan_status.label.setText(text)
+        elif outcome == "done" and summary is not None:
             errors = len(summary.failures)
             text = f"Scan finished: {summary.photos} photos, {summary.scored} scored"
             text += f", {errors} could not be read" if errors else ""

@@ -67,6 +67,7 @@ class ScanJob(Job):
     feature_cache: bool = True
     feature_format: str = "compact"
     feature_budget: int = 20 * 1000**3
+    cached_only: bool = False  # a new tag: check the photos whose vision output is cached
     use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
 
 
@@ -386,6 +387,7 @@ class InferenceWorker(QObject):
             features_dir=Path(job.features_dir) if job.features_dir else None,
             feature_format=getattr(job, "feature_format", "compact"),
             feature_budget=getattr(job, "feature_budget", 20 * 1000**3),
+            cached_only=getattr(job, "cached_only", False),
             use_processes=getattr(job, "use_processes", True),
         )
 

@@ -1,0 +1,44 @@
+"""A new tag over a scanned folder: checked at once from the vision cache (no decoding, no vision
+pass), best matches first, with its progress in the status bar; photos never scanned wait."""
+
+from __future__ import annotations
+
+from blipdesk.core import engine
+from blipdesk.qt.values import Tag
+from blipdesk.testing import scene
+
+
+def test_a_new_tag_is_checked_from_the_vision_cache(
+    qtbot, make_window, photo_dir, use_tiny_model, app_paths, monkeypatch
+):
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
+        window.scan()
+    for i in range(2):  # added after the scan: not scanned yet
+        scene(64, 48, 90 + i).save(photo_dir / f"late{i}.png")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("decoded a photo for a new tag although its vision output is cached")
+
+    monkeypatch.setattr(engine, "decode_for_model", fail)
+    monkeypatch.setattr(engine, "_decode_pool", fail)
+    labels, progress = [], []
+    window.controller.progress.connect(progress.append)
+    window.controller.progress.connect(lambda p: labels.append(window.scan_status.label.text()))
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000) as done:
+        window.save_tag(Tag("cake", ("birthday cake with candles",), 0.5, "#3cb44b"))
+        assert window.scan_status.label.text().startswith("Checking “cake”")
+    assert done.args == ["done"]
+    assert progress and progress[-1].done == progress[-1].from_cache == 10
+    assert labels[-1].startswith("Checked 10 of 10 photos")
+    qtbot.wait(300)
+    assert (
+        window.board.missing(
+            [p.path for p in window.photos.photos()][:1], ["birthday cake with candles"]
+        )
+        == []
+    )
+    assert window.scan_status.label.text() == "“cake” checked on 10 scanned photos"
