@@ -335,34 +335,40 @@ class _File:
     mode: int  # st_mode of the regular file read
 
 
-def _read_file(path: Path) -> _File | None:
+def _read_file(path: Path, link: Path | None = None) -> _File | None:
     """The bytes of the sidecar at ``path`` (``None``: there is none). Only a regular file of at
     most :data:`MAX_SIDECAR_BYTES` is read: it is opened non-blocking, so a FIFO never blocks, and
-    checked with ``fstat`` before a byte is read, so a device (``/dev/zero``) is never read."""
+    checked with ``fstat`` before a byte is read, so a device (``/dev/zero``) is never read.
+    ``link``: the symlinked sidecar that leads to ``path``, named in messages."""
+    shown = (
+        display_path(path)
+        if link is None
+        else f"{display_path(link)} (a link to {display_path(path)})"
+    )
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise SidecarError(f"{display_path(path)}: {_os_reason(exc, 'cannot be read')}") from None
+        raise SidecarError(f"{shown}: {_os_reason(exc, 'cannot be read')}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise SidecarError(
-                f"{display_path(path)}: not a regular file (a pipe, socket or device); left alone"
+                f"{shown}: not a regular file (a pipe, socket or device); left alone"
             )
         if st.st_size > MAX_SIDECAR_BYTES:
-            raise SidecarError(f"{display_path(path)}: {_too_large()}")
+            raise SidecarError(f"{shown}: {_too_large()}")
         chunks, total = [], 0
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
             total += len(chunk)
             if total > MAX_SIDECAR_BYTES:  # it grew while being read
-                raise SidecarError(f"{display_path(path)}: {_too_large()}")
+                raise SidecarError(f"{shown}: {_too_large()}")
         return _File(b"".join(chunks), st.st_mode)
     except OSError as exc:
-        raise SidecarError(f"{display_path(path)}: {_os_reason(exc, 'cannot be read')}") from None
+        raise SidecarError(f"{shown}: {_os_reason(exc, 'cannot be read')}") from None
     finally:
         os.close(fd)
 
@@ -1050,7 +1056,7 @@ def plan_sidecar_file(
     path, photos = Path(path), tuple(photos)
     tags, notes = _normalize(tags)
     target = _write_target(path)
-    found = _read_file(target)
+    found = _read_file(target, path if target != path else None)
     if found is None:
         if not tags:
             return SidecarPlan(path, photos, (), (), (), creates_file=False, notes=notes)

@@ -787,11 +787,10 @@ USER_SIDECAR_TEXT = """<?xml version='1.0' encoding='UTF-8'?>
   xmlns:xmp='http://ns.adobe.com/xap/1.0/'
   xmp:Rating='3'>
   <dc:title><rdf:Alt><rdf:li xml:lang="x-default"><![CDATA[a <b> & c]]></rdf:li></rdf:Alt></dc:title>
-  <dc:subject>
-   <rdf:Bag>
+  <dc:subject><rdf:Bag>
     <rdf:li>grandma</rdf:li>
-   </rdf:Bag>
-  </dc:subject>
+    <rdf:li>garden</rdf:li>
+  </rdf:Bag></dc:subject>
  </rdf:Description>
 </rdf:RDF>
 </x:xmpmeta>
