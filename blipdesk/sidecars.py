@@ -56,19 +56,35 @@ Edge cases, and how the writer keeps the rule true:
   ``¦`` (U+00A6) and in ``digiKam:TagsList`` a ``/`` is written as ``∕`` (U+2215), so a tag
   stays one level deep under ``blipdesk``.
 * Names are written as XML text: ``& < > " '``, non-ASCII, right-to-left text and long names
-  round-trip. Characters XML 1.0 cannot carry (control characters other than tab, newline and
-  carriage return) are refused with a :class:`SidecarError`. Surrounding whitespace is stripped; empty names are
-  skipped.
+  round-trip. Characters XML 1.0 cannot carry (:func:`xmp_text_problem`: most C0 controls, lone
+  surrogates, U+FFFE/U+FFFF) are refused with a :class:`SidecarError`; the store refuses such
+  tag names in the first place. Surrounding whitespace is stripped; empty names are skipped. A
+  name that folds onto an earlier name's entry (``a¦b`` after ``a|b``) is written once, with a
+  note in :attr:`SidecarPlan.notes` (the store refuses such names too: :func:`sidecar_clash`).
+
+Editing, not re-serializing
+---------------------------
+A sidecar is parsed with expat, keeping where each node lies; a plan replaces only the bytes of
+blipdesk's own items (see the comment above :class:`_Editor`). Adding then removing blipdesk's
+tags gives back the original bytes; comments, CDATA, quotes and line breaks inside tags, unused
+namespace declarations, the packet wrapper and the last newline are never rewritten.
 
 Safety
 ------
-Sidecars are written atomically (temporary file in the same folder, fsync, ``os.replace``) and
-only if the sidecar is still exactly what was read when the plan was made; otherwise
-:class:`SidecarChangedError`. A window of a few microseconds between that check and the replace
-remains (no portable compare-and-swap on files). Sidecars are parsed with the standard library;
-a document type declaration (entity expansion, external entities) is refused, XMP never has one.
-A sidecar blipdesk created (``x:xmptk="blipdesk ..."``) that holds nothing else after removal is
-deleted. Photos are never opened, let alone written.
+Sidecars are written atomically (a temporary file ``.blipdesk-tmp-<host>-<pid>-<random>.tmp`` in
+the same folder, fsync, ``os.replace``) and only if the sidecar is still exactly what was read
+when the plan was made; otherwise :class:`SidecarChangedError`. A window of a few microseconds
+between that check and the replace remains (no portable compare-and-swap on files). Temporaries
+are removed on any exception (the CLI turns SIGTERM and SIGHUP into a stop between sidecars);
+those a killed process left are removed by :func:`clean_stale_temporaries` on the next run.
+Only regular files of at most 16 MiB are read (opened non-blocking, checked with ``fstat``:
+a FIFO or ``/dev/zero`` is refused, never read); documents nested more than 64 levels, and any
+document type declaration (entity expansion, external entities; XMP never has one), are
+refused. A read-only sidecar (no write bit for its owner) is left alone; a symlinked one is
+written through to its target, which stays where it is. A sidecar blipdesk created
+(``x:xmptk="blipdesk ..."``) that holds nothing else after removal is deleted. Photos are never
+opened, let alone written. Every planning function reports a bad sidecar as that item's
+:class:`SidecarError`, so one bad file never stops a run.
 """
 
 from __future__ import annotations
