@@ -876,3 +876,33 @@ def test_any_rounds_then_removal_give_back_the_bytes(tmp_path_factory, document,
         assert set(read_sidecar(path).blipdesk_tags) == set(normalize_tags(tags))
     remove_tags(photo)
     assert path.read_bytes() == original
+
+
+def test_concurrent_writers_leave_one_consistent_sidecar(photo, tmp_path):
+    """Writers racing on one sidecar: each write is refused or whole; the file always parses
+    and holds one writer's tags; no temporary is left."""
+    (tmp_path / "photo.jpg.xmp").write_text(USER_SIDECAR_TEXT)
+    sets = [[f"tag{i}", "shared"] for i in range(4)]
+    errors: list[BaseException] = []
+
+    def writer(tags: list[str]) -> None:
+        for _ in range(15):
+            try:
+                write_tags(photo, tags)
+            except SidecarChangedError:
+                pass
+            except BaseException as exc:  # anything else is a failure of the test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in sets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    found = read_sidecar(tmp_path / "photo.jpg.xmp")
+    assert sorted(found.blipdesk_tags) in map(sorted, sets)
+    assert found.user_subjects == ("grandma", "garden")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "photo.jpg.xmp"]
+    remove_tags(photo)
+    assert (tmp_path / "photo.jpg.xmp").read_text() == USER_SIDECAR_TEXT
