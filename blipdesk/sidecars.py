@@ -724,6 +724,7 @@ class _Editor:
         self.gone: set[int] = set()  # ids of nodes removed
         self.gone_attributes: dict[int, set[str]] = {}  # id(description) -> attributes removed
         self.touched: list[ET.Element] = []  # descriptions that lost something
+        self.filled: set[int] = set()  # ids of descriptions that gain a property
         self.new_description: list[ET.Element] = []  # properties for an rdf:Description to add
 
     # -- the operations
@@ -789,6 +790,7 @@ class _Editor:
             return
         at = self._end_of_children(desc)
         self.edits.append((at, at, _fragment(new, self.doc.scopes[id(desc)], self._pad(desc))))
+        self.filled.add(id(desc))
 
     def _remove(self, parent: ET.Element, node: ET.Element) -> None:
         """Remove ``node`` with the whitespace before it: the inverse of an addition."""
@@ -840,8 +842,12 @@ class _Editor:
     # -- the result
 
     def _emptied(self, desc: ET.Element) -> bool:
-        """A description blipdesk's removals left with nothing but ``rdf:about``."""
-        if any(id(c) not in self.gone for c in desc):
+        """A description blipdesk added (it carries :data:`_MARK`) that its removals left with
+        nothing but ``rdf:about``. Any other description stays, even empty: it may be the user's."""
+        span = self.doc.span(desc)
+        if _MARK.encode("utf-8") not in self.doc.buf[span.start : span.open_end]:
+            return False
+        if id(desc) in self.filled or any(id(c) not in self.gone for c in desc):
             return False
         left = set(desc.attrib) - self.gone_attributes.get(id(desc), set()) - {RDF_ABOUT}
         return not left and not (desc.text or "").strip()
@@ -873,15 +879,24 @@ class _Editor:
         pad = self._pad(rdf)
         if span.open_end != span.end:
             at = self._end_of_children(rdf)
-            return at, at, _fragment(desc, scope, pad)
+            return at, at, _fragment(desc, scope, pad, mark=True)
         # <rdf:RDF .../>: opened, so that it can hold the description.
         tag = self.doc.buf[span.start : span.end].decode("utf-8")
         name = re.match(r"<([^\s/>]+)", tag).group(1)  # type: ignore[union-attr]
         closing = pad[:-1] if pad.endswith(" ") else pad
-        text = tag[:-2].rstrip() + ">" + _fragment(desc, scope, pad) + closing + f"</{name}>"
+        text = (
+            tag[:-2].rstrip()
+            + ">"
+            + _fragment(desc, scope, pad, mark=True)
+            + closing
+            + f"</{name}>"
+        )
         return span.start, span.end, text
 
 
+# Declared on an rdf:Description blipdesk adds (when no open one can take its properties), so
+# that removal can tell it from a user's and take it back whole.
+_MARK = f'xmlns:blipdesk="{NS_BLIPDESK}"'
 _ATTRIBUTE = re.compile(rb"(\s+)([^\s=/>]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
 
 
@@ -1439,15 +1454,18 @@ def _uris(el: ET.Element) -> list[str]:
     return list(found)
 
 
-def _fragment(el: ET.Element, scope: Mapping[str, str], pad: str) -> str:
+def _fragment(el: ET.Element, scope: Mapping[str, str], pad: str, mark: bool = False) -> str:
     """``el`` as XML text to insert where ``scope`` is in force, after ``pad`` (a line break and
     indentation, or nothing). Prefixes in scope are used; namespaces that are not in scope are
-    declared on ``el`` itself, with prefixes that shadow nothing in scope."""
+    declared on ``el`` itself, with prefixes that shadow nothing in scope. ``mark``: declare
+    blipdesk's namespace on ``el`` whatever is in scope (:data:`_MARK`)."""
+    if mark:
+        scope = {p: u for p, u in scope.items() if p != "blipdesk" and u != NS_BLIPDESK}
     prefix_of = {uri: prefix for prefix, uri in scope.items() if prefix}
     prefix_of[NS_XML] = "xml"
     declare: list[tuple[str, str]] = []
     taken = set(scope)
-    for uri in _uris(el):
+    for uri in [NS_BLIPDESK] * mark + _uris(el):
         if uri not in prefix_of:
             prefix, n = _PREFERRED_PREFIXES.get(uri, "ns0"), 0
             while prefix in taken:
