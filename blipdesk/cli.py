@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from blipdesk import __version__
+from blipdesk.display import display_path
 from blipdesk.errors import ModelError, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -241,7 +242,7 @@ def _storage_problem(ns: argparse.Namespace, exc: BaseException) -> str:
     else:
         hint = "nothing was changed by the step that failed"
     filename = getattr(exc, "filename", None)
-    subject = f"{filename}" if filename else f"the data folder {where}"
+    subject = display_path(filename) if filename else f"the data folder {display_path(where)}"
     return f"cannot use {subject}: {text} ({hint})."
 
 
@@ -298,7 +299,7 @@ class _Context:
         if source != self.settings.model:
             self.settings = self.settings.with_changes(model=source, model_revision=None)
             self.settings_file.save(self.settings)
-            print(f"blipdesk: the library's model is now {source}", file=sys.stderr)
+            print(f"blipdesk: the library's model is now {display_path(source)}", file=sys.stderr)
 
     def options(self):
         from blipdesk.core.engine import ScanOptions
@@ -336,7 +337,7 @@ def _folders(names: Sequence[str]) -> list[str]:
     for name in names:
         path = Path(name).expanduser()
         if not path.is_dir():
-            raise UsageError(f"{name} is not a folder.")
+            raise UsageError(f"{display_path(name)} is not a folder.")
         out.append(str(path.resolve()))
     return out
 
@@ -492,15 +493,20 @@ class _ProgressPrinter:
 
 
 class _StopOnCtrlC:
-    """The first Ctrl-C asks the scan to stop after the batch in flight; the second one stops now."""
+    """The first Ctrl-C asks the work to stop after the step in flight (a scan's batch, a
+    sidecar); the second one stops now. ``signals`` may add SIGTERM and SIGHUP, which then stop
+    as cleanly as Ctrl-C instead of killing the process mid-write."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: str = "the current batch", signals: Sequence[str] = ("SIGINT",)):
         self.cancel = threading.Event()
-        self.previous: Any = None
+        self.step = step
+        self.signals = [getattr(signal, s) for s in signals if hasattr(signal, s)]
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> threading.Event:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.signals:
+                self.previous[signum] = signal.signal(signum, self._handle)
         return self.cancel
 
     def _handle(self, signum, frame) -> None:
@@ -508,13 +514,13 @@ class _StopOnCtrlC:
             raise KeyboardInterrupt
         self.cancel.set()
         print(
-            "\nblipdesk: stopping after the current batch (Ctrl-C again to stop now)",
+            f"\nblipdesk: stopping after {self.step} (Ctrl-C again to stop now)",
             file=sys.stderr,
         )
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
 
 
 def _scan(ns: argparse.Namespace) -> int:
@@ -547,7 +553,10 @@ def _scan(ns: argparse.Namespace) -> int:
         finally:
             progress.close()
     for failure in summary.failures:
-        print(f"blipdesk: unreadable: {failure.path}: {failure.reason}", file=sys.stderr)
+        print(
+            f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
+            file=sys.stderr,
+        )
     for notice in summary.notices:
         print(f"blipdesk: {notice}", file=sys.stderr)
     state = "stopped" if summary.cancelled else "done"
@@ -586,7 +595,7 @@ def _search(ns: argparse.Namespace) -> int:
         )  # fmt: skip
     if final.unscanned:
         print(
-            f"blipdesk: {final.unscanned} photo(s) under {', '.join(ns.folders)} are not scanned "
+            f"blipdesk: {final.unscanned} photo(s) under {', '.join(map(display_path, folders))} are not scanned "
             "yet and were not searched; run `blipdesk scan` to include them",
             file=sys.stderr,
         )
@@ -613,7 +622,7 @@ def _print_hits(hits) -> None:
     print("rank\titm\tcosine\tpath")
     for rank, h in enumerate(hits, 1):
         itm = "-" if h.itm is None else f"{h.itm:.4f}"
-        print(f"{rank}\t{itm}\t{h.cosine:.4f}\t{h.path}")
+        print(f"{rank}\t{itm}\t{h.cosine:.4f}\t{display_path(h.path)}")
 
 
 # ----------------------------------------------------------------------------------- export
@@ -695,7 +704,9 @@ def _export(ns: argparse.Namespace) -> int:
                 fh.write(text)
             os.replace(tmp, ns.output)
         except OSError as exc:
-            raise UserError(f"Cannot write {ns.output}: {exc.strerror or exc}") from None
+            raise UserError(
+                f"Cannot write {display_path(ns.output)}: {exc.strerror or exc}"
+            ) from None
     else:
         out = getattr(sys.stdout, "buffer", None)  # None: replaced by a str-only stream
         if out is None:
@@ -740,24 +751,36 @@ def _add_xmp_parser(sub) -> None:
 
 
 def _xmp(ns: argparse.Namespace) -> int:
+    """Per sidecar: a bad one is listed on stderr and the others are done (exit 1). Ctrl-C,
+    SIGTERM and SIGHUP stop after the sidecar in flight (exit 130); a temporary file that a
+    ``kill -9`` left is removed by the next run."""
     from blipdesk import sidecars
 
     ctx = _Context(ns)
     folders = _folders(ns.folders)
     recursive = not ns.no_recursive
+    refused: list[str] = []
     if ns.remove:
         plans = sidecars.plan_removal_under(folders, recursive)
     else:
         with ctx.library() as library:
             score_key, _model = _export_key(ctx, library)
             results = library.photo_results(score_key, folders, recursive)
+            refused = _unwritable_tags(library.tags())
         matched = {
-            r.path: [name for name, ts in r.tags.items() if ts.match]
+            r.path: [name for name, ts in r.tags.items() if ts.match and name not in refused]
             for r in results
             if r.error is None  # unscored or unreadable: its sidecar is left alone
         }
         plans = sidecars.plan_sidecars(matched, ns.naming)
-    report = sidecars.apply_plans(plans, dry_run=ns.dry_run)
+    stop = _StopOnCtrlC("the sidecar in flight", ("SIGINT", "SIGTERM", "SIGHUP"))
+    with stop as cancel:
+        report = sidecars.apply_plans(plans, dry_run=ns.dry_run, cancel=cancel)
+    for path in report.cleaned:
+        print(
+            f"blipdesk: removed {display_path(path)}, a temporary file an interrupted run left",
+            file=sys.stderr,
+        )
     for plan in report.changed:
         print(sidecars.describe(plan))
     for error in report.failed:
@@ -765,7 +788,28 @@ def _xmp(ns: argparse.Namespace) -> int:
     verb = "would change" if ns.dry_run else "changed"
     print(
         f"{len(report.changed)} sidecars {verb}, {len(report.unchanged)} unchanged, "
-        f"{len(report.failed)} failed",
+        f"{len(report.failed) + len(refused)} failed" + (", stopped" if report.stopped else ""),
         file=sys.stderr,
     )
-    return EXIT_ERROR if report.failed else EXIT_OK
+    if report.stopped:
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if report.failed or refused else EXIT_OK
+
+
+def _unwritable_tags(tags) -> list[str]:
+    """Tags an older blipdesk accepted that no sidecar can hold (``tags add`` now refuses them):
+    each is named once on stderr and left out, and every sidecar is still written with the
+    others. (Tags that fold onto one sidecar entry are written once, with a note per sidecar.)"""
+    from blipdesk import sidecars
+
+    refused = []
+    for tag in tags:
+        bad = sidecars.xmp_text_problem(tag.name)
+        if bad:
+            refused.append(tag.name)
+            print(
+                f"blipdesk: tag {tag.name!r} left out of every sidecar: it holds {bad}, which "
+                "XMP cannot carry (rename it)",
+                file=sys.stderr,
+            )
+    return refused

@@ -56,36 +56,58 @@ Edge cases, and how the writer keeps the rule true:
   ``¦`` (U+00A6) and in ``digiKam:TagsList`` a ``/`` is written as ``∕`` (U+2215), so a tag
   stays one level deep under ``blipdesk``.
 * Names are written as XML text: ``& < > " '``, non-ASCII, right-to-left text and long names
-  round-trip. Characters XML 1.0 cannot carry (control characters other than tab, newline and
-  carriage return) are refused with a :class:`SidecarError`. Surrounding whitespace is stripped; empty names are
-  skipped.
+  round-trip. Characters XML 1.0 cannot carry (:func:`xmp_text_problem`: most C0 controls, lone
+  surrogates, U+FFFE/U+FFFF) are refused with a :class:`SidecarError`; the store refuses such
+  tag names in the first place. Surrounding whitespace is stripped; empty names are skipped. A
+  name that folds onto an earlier name's entry (``a¦b`` after ``a|b``) is written once, with a
+  note in :attr:`SidecarPlan.notes` (the store refuses such names too: :func:`sidecar_clash`).
+
+Editing, not re-serializing
+---------------------------
+A sidecar is parsed with expat, keeping where each node lies; a plan replaces only the bytes of
+blipdesk's own items (see the comment above :class:`_Editor`). Adding then removing blipdesk's
+tags gives back the original bytes; comments, CDATA, quotes and line breaks inside tags, unused
+namespace declarations, the packet wrapper and the last newline are never rewritten.
 
 Safety
 ------
-Sidecars are written atomically (temporary file in the same folder, fsync, ``os.replace``) and
-only if the sidecar is still exactly what was read when the plan was made; otherwise
-:class:`SidecarChangedError`. A window of a few microseconds between that check and the replace
-remains (no portable compare-and-swap on files). Sidecars are parsed with the standard library;
-a document type declaration (entity expansion, external entities) is refused, XMP never has one.
-A sidecar blipdesk created (``x:xmptk="blipdesk ..."``) that holds nothing else after removal is
-deleted. Photos are never opened, let alone written.
+Sidecars are written atomically (a temporary file ``.blipdesk-tmp-<host>-<pid>-<random>.tmp`` in
+the same folder, fsync, ``os.replace``) and only if the sidecar is still exactly what was read
+when the plan was made; otherwise :class:`SidecarChangedError`. A window of a few microseconds
+between that check and the replace remains (no portable compare-and-swap on files). Temporaries
+are removed on any exception (the CLI turns SIGTERM and SIGHUP into a stop between sidecars);
+those a killed process left are removed by :func:`clean_stale_temporaries` on the next run.
+Only regular files of at most 16 MiB are read (opened non-blocking, checked with ``fstat``:
+a FIFO or ``/dev/zero`` is refused, never read); documents nested more than 64 levels, and any
+document type declaration (entity expansion, external entities; XMP never has one), are
+refused. A read-only sidecar (no write bit for its owner) is left alone; a symlinked one is
+written through to its target, which stays where it is. A sidecar blipdesk created
+(``x:xmptk="blipdesk ..."``) that holds nothing else after removal is deleted. Photos are never
+opened, let alone written. Every planning function reports a bad sidecar as that item's
+:class:`SidecarError`, so one bad file never stops a run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import enum
+import errno
 import hashlib
 import os
 import re
+import socket
+import stat
 import tempfile
+import threading
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+import xml.parsers.expat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from blipdesk import __version__
+from blipdesk.display import display_path
 from blipdesk.errors import UserError
 
 NS_X = "adobe:ns:meta/"
@@ -147,10 +169,20 @@ _SEPARATOR_OF = {HIERARCHICAL: "|", TAGSLIST: "/"}
 _PREFIX_OF = {HIERARCHICAL: LR_PREFIX, TAGSLIST: DK_PREFIX}
 _STAND_IN_OF = {HIERARCHICAL: "¦", TAGSLIST: "∕"}
 
-# Characters XML 1.0 cannot carry, even escaped.
+# Characters XML 1.0 cannot carry, even escaped (its Char production).
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_XPACKET_BEGIN = re.compile(r"<\?xpacket\s+begin=.*?\?>", re.S)
-_XPACKET_END = re.compile(r"<\?xpacket\s+end=.*?\?>", re.S)
+
+# A sidecar is a few kilobytes; darktable's with a long history some hundreds. Anything larger is
+# not a sidecar (a symlink to /dev/zero, a renamed video) and is not read into memory.
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+# XMP nests a handful of levels (xmpmeta, RDF, Description, property, container, li, struct...).
+# A document nested deeper is refused before anything walks it recursively.
+MAX_DEPTH = 64
+# blipdesk's temporary files: hidden, with a prefix no other program uses, the host and the PID
+# of the writer, so a later run can tell its own leftovers (the writer is gone) from anything else.
+TEMP_PREFIX = ".blipdesk-tmp-"
+_TEMP_NAME = re.compile(r"\.blipdesk-tmp-([0-9a-f]{8})-(\d+)-[a-z0-9_]+\.tmp\Z")
+STALE_TEMP_SECONDS = 24 * 3600  # older than any write can take, whoever the PID is now
 
 
 class SidecarError(UserError):
@@ -209,12 +241,19 @@ class SidecarPlan:
     creates_file: bool
     deletes_file: bool = False
     mirrored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # tags left out, and why
     content: bytes | None = field(default=None, repr=False)
     base: _Fingerprint = field(default=_Fingerprint(False), repr=False)
+    target: Path | None = field(default=None, repr=False)  # where a symlinked sidecar leads
 
     @property
     def changes(self) -> bool:
         return self.content is not None or self.deletes_file
+
+    @property
+    def file(self) -> Path:
+        """The file whose bytes are the sidecar: :attr:`path`, or its symbolic link's target."""
+        return self.target or self.path
 
 
 # --- naming ------------------------------------------------------------------------------------
@@ -225,12 +264,14 @@ def sidecar_path(photo: str | os.PathLike[str], naming: str | SidecarNaming = "j
     photo = Path(photo)
     naming = SidecarNaming.parse(naming)
     if photo.suffix.lower() == ".xmp":
-        raise SidecarError(f"{photo}: is itself an XMP file, not a photo")
+        raise SidecarError(f"{display_path(photo)}: is itself an XMP file, not a photo")
     stem = photo.name if naming is SidecarNaming.APPEND else photo.stem
     path = photo.with_name(stem + ".xmp")
-    if not path.exists():
+    # lexists: a dangling link is a sidecar too; a name too long for the disk is no error here
+    # (os.path, unlike Path.exists, swallows ENAMETOOLONG): reading it reports it, per photo.
+    if not os.path.lexists(path):
         upper = photo.with_name(stem + ".XMP")
-        if upper.exists():
+        if os.path.lexists(upper):
             return upper
     return path
 
@@ -238,18 +279,59 @@ def sidecar_path(photo: str | os.PathLike[str], naming: str | SidecarNaming = "j
 # --- tag names ---------------------------------------------------------------------------------
 
 
-def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Stripped, de-duplicated names in their order; empty names dropped; names XML cannot hold
-    refused."""
-    out: dict[str, None] = {}
+def xmp_text_problem(text: str) -> str | None:
+    """The first character of ``text`` that an XMP sidecar cannot carry (``"U+0007"``), or
+    ``None`` when all of it can travel. The one rule for text that goes into XMP: the store
+    refuses such tag names with it (``Library.put_tag``), and planning refuses them too.
+
+    XMP is XML 1.0, which has no way to write most C0 control characters (not even as ``&#7;``),
+    lone surrogates (a file name's undecodable byte) or U+FFFE/U+FFFF."""
+    found = _INVALID_XML.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def sidecar_entries(name: str) -> tuple[str, str, str]:
+    """What a tag becomes in ``dc:subject``, ``lr:hierarchicalSubject`` and ``digiKam:TagsList``.
+    ``|`` and ``/`` are folded into stand-ins, so two names may share an entry (``a|b``, ``a¦b``)."""
+    name = name.strip()
+    return name, _entry(HIERARCHICAL, name), _entry(TAGSLIST, name)
+
+
+def sidecar_clash(name: str, others: Iterable[str]) -> str | None:
+    """The first of ``others`` that writes one of the same sidecar entries as ``name`` (so a
+    sidecar could not tell them apart), or ``None``."""
+    mine = sidecar_entries(name)
+    for other in others:
+        if other != name and any(a == b for a, b in zip(mine, sidecar_entries(other), strict=True)):
+            return other
+    return None
+
+
+def _normalize(tags: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(names, notes): stripped, de-duplicated names in their order, empty names dropped, names
+    XML cannot hold refused; a name that folds onto an earlier one's entry is left out, with a
+    note saying so."""
+    out: list[str] = []
+    notes: list[str] = []
     for tag in tags:
         name = tag.strip()
-        if not name:
+        if not name or name in out:
             continue
-        if _INVALID_XML.search(name):
-            raise SidecarError(f"tag {name!r} has characters an XMP file cannot hold")
-        out[name] = None
-    return tuple(out)
+        bad = xmp_text_problem(name)
+        if bad:
+            raise SidecarError(f"tag {name!r} holds {bad}, a character an XMP file cannot hold")
+        clash = sidecar_clash(name, out)
+        if clash is not None:
+            notes.append(f"tag {name!r} left out: it is written like {clash!r}")
+            continue
+        out.append(name)
+    return tuple(out), tuple(notes)
+
+
+def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Stripped, de-duplicated names in their order; empty names dropped; names XML cannot hold
+    refused; names that fold onto an earlier name's sidecar entry dropped."""
+    return _normalize(tags)[0]
 
 
 def _leaf(prop: str, name: str) -> str:
@@ -263,47 +345,200 @@ def _entry(prop: str, name: str) -> str:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _decode(data: bytes, where: Path) -> str:
+@dataclass(frozen=True)
+class _File:
+    data: bytes
+    mode: int  # st_mode of the regular file read
+
+
+def _read_file(path: Path, link: Path | None = None) -> _File | None:
+    """The bytes of the sidecar at ``path`` (``None``: there is none). Only a regular file of at
+    most :data:`MAX_SIDECAR_BYTES` is read: it is opened non-blocking, so a FIFO never blocks, and
+    checked with ``fstat`` before a byte is read, so a device (``/dev/zero``) is never read.
+    ``link``: the symlinked sidecar that leads to ``path``, named in messages."""
+    shown = (
+        display_path(path)
+        if link is None
+        else f"{display_path(link)} (a link to {display_path(path)})"
+    )
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        if data.startswith((b"\xfe\xff", b"\xff\xfe")):
-            return data.decode("utf-16")
-        return data.decode("utf-8-sig")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SidecarError(f"{shown}: {_os_reason(exc, 'cannot be read')}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SidecarError(
+                f"{shown}: not a regular file (a pipe, socket or device); left alone"
+            )
+        if st.st_size > MAX_SIDECAR_BYTES:
+            raise SidecarError(f"{shown}: {_too_large()}")
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_SIDECAR_BYTES:  # it grew while being read
+                raise SidecarError(f"{shown}: {_too_large()}")
+        return _File(b"".join(chunks), st.st_mode)
+    except OSError as exc:
+        raise SidecarError(f"{shown}: {_os_reason(exc, 'cannot be read')}") from None
+    finally:
+        os.close(fd)
+
+
+def _too_large() -> str:
+    return (
+        f"larger than {MAX_SIDECAR_BYTES // (1024 * 1024)} MiB, too large for a sidecar; left alone"
+    )
+
+
+def _os_reason(exc: OSError, what: str) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"{what}: the name is too long for the file system"
+    return f"{what} ({exc.strerror or exc})"
+
+
+def _write_target(path: Path) -> Path:
+    """Where the sidecar's bytes live: ``path``, or the file a symbolic link ``path`` leads to.
+    A symlinked sidecar is written through (its target is replaced, in the target's folder), so
+    the link stays a link (README, "Reliability")."""
+    if not os.path.islink(path):
+        return path
+    target = Path(os.path.realpath(path))
+    if os.path.islink(target) or not os.path.lexists(target):
+        raise SidecarError(
+            f"{display_path(path)}: a symbolic link to a file that is not there; left alone"
+        )
+    return target
+
+
+def _decode(data: bytes, where: Path) -> tuple[str, bytes, str]:
+    """(text, byte order mark, codec) of a sidecar, so edited text is written back the same way."""
+    try:
+        for bom, codec in ((b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
+            if data.startswith(bom):
+                return data[2:].decode(codec), bom, codec
+        bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+        return data[len(bom) :].decode("utf-8"), bom, "utf-8"
     except UnicodeDecodeError as exc:
-        raise SidecarError(f"{where}: not a readable XMP file ({exc.reason})") from None
+        raise SidecarError(
+            f"{display_path(where)}: not a readable XMP file ({exc.reason})"
+        ) from None
 
 
-def _parse(data: bytes, where: Path) -> ET.Element:
-    text = _decode(data, where)
+@dataclass(frozen=True)
+class _Span:
+    """Where one node is in the document's UTF-8 bytes: ``start`` is its ``<``; the start tag ends
+    at ``open_end``; the end tag begins at ``close_start`` (both ``end`` for ``<a/>``)."""
+
+    start: int
+    open_end: int
+    close_start: int
+    end: int
+
+
+@dataclass
+class _Doc:
+    """A parsed sidecar: the element tree for reading, and where each node came from, so that an
+    edit replaces only the bytes of what it changes."""
+
+    root: ET.Element
+    buf: bytes  # the text as UTF-8; offsets refer to it
+    spans: dict[int, _Span]  # id(node) -> its span
+    scopes: dict[int, Mapping[str, str]]  # id(element) -> namespace prefixes in scope inside it
+    bom: bytes = b""
+    codec: str = "utf-8"
+
+    def span(self, node: ET.Element) -> _Span:
+        return self.spans[id(node)]
+
+    def encode(self, buf: bytes) -> bytes:
+        if self.codec == "utf-8":
+            return self.bom + buf
+        return self.bom + buf.decode("utf-8").encode(self.codec)
+
+
+_START_TAG = re.compile(rb"<[^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*>")
+
+
+def _parse(data: bytes, where: Path) -> _Doc:
+    text, bom, codec = _decode(data, where)
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
-        raise SidecarError(f"{where}: has a document type declaration; XMP files never do")
-    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+        raise SidecarError(
+            f"{display_path(where)}: has a document type declaration; XMP files never do"
+        )
+    buf = text.encode("utf-8")
+    builder = ET.TreeBuilder(insert_comments=True, insert_pis=True)
+    parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
+    spans: dict[int, _Span] = {}
+    scopes: dict[int, Mapping[str, str]] = {}
+    stack: list[tuple[ET.Element, int, int, Mapping[str, str]]] = []
+    pending: dict[str, str] = {}
+
+    def clark(name: str) -> str:
+        return "{" + name if "}" in name else name
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if len(stack) >= MAX_DEPTH:
+            raise SidecarError(
+                f"{display_path(where)}: nested more than {MAX_DEPTH} elements deep; "
+                "not a sidecar blipdesk can edit"
+            )
+        el = builder.start(clark(name), {clark(k): v for k, v in attrs.items()})
+        at = parser.CurrentByteIndex
+        tag = _START_TAG.match(buf, at)
+        assert tag is not None
+        outer = stack[-1][3] if stack else {"xml": NS_XML}
+        scope = {**outer, **pending} if pending else outer
+        pending.clear()
+        scopes[id(el)] = scope
+        stack.append((el, at, tag.end(), scope))
+
+    def end(name: str) -> None:
+        el, at, open_end, _scope = stack.pop()
+        builder.end(clark(name))
+        if buf[open_end - 2 : open_end] == b"/>":
+            spans[id(el)] = _Span(at, open_end, open_end, open_end)
+        else:
+            close = parser.CurrentByteIndex
+            spans[id(el)] = _Span(at, open_end, close, buf.index(b">", close) + 1)
+
+    def node(made: ET.Element | None, terminator: bytes) -> None:
+        if made is not None and stack:
+            at = parser.CurrentByteIndex
+            stop = buf.index(terminator, at) + len(terminator)
+            spans[id(made)] = _Span(at, stop, stop, stop)
+
+    def refuse(*_args) -> None:
+        raise SidecarError(
+            f"{display_path(where)}: has a document type declaration; XMP files never do"
+        )
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = builder.data
+    parser.CommentHandler = lambda t: node(builder.comment(t), b"-->")
+    parser.ProcessingInstructionHandler = lambda t, d: node(builder.pi(t, d), b"?>")
+    parser.StartNamespaceDeclHandler = lambda p, u: pending.__setitem__(p or "", u)
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
     try:
-        parser.feed(text)
-        root = parser.close()
-    except ET.ParseError as exc:
-        raise SidecarError(f"{where}: not a readable XMP file ({exc})") from None
+        parser.Parse(text, True)
+        root = builder.close()
+    except xml.parsers.expat.ExpatError as exc:
+        raise SidecarError(f"{display_path(where)}: not a readable XMP file ({exc})") from None
     if root.tag not in (X_XMPMETA, X_XAPMETA, RDF_RDF) or _rdf(root) is None:
-        raise SidecarError(f"{where}: not an XMP file (no x:xmpmeta/rdf:RDF)")
-    return root
+        raise SidecarError(f"{display_path(where)}: not an XMP file (no x:xmpmeta/rdf:RDF)")
+    return _Doc(root, buf, spans, scopes, bom, codec)
 
 
 def _rdf(root: ET.Element) -> ET.Element | None:
     if root.tag == RDF_RDF:
         return root
     return root.find(RDF_RDF)
-
-
-def _prefixes(text: str) -> dict[str, str]:
-    """The prefix each namespace URI had in the file (the first one, if several)."""
-    import io
-
-    found: dict[str, str] = {}
-    try:
-        for _event, (prefix, uri) in ET.iterparse(io.StringIO(text), events=("start-ns",)):
-            found.setdefault(uri, prefix)
-    except ET.ParseError:
-        pass
-    return found
 
 
 def _descriptions(root: ET.Element) -> list[ET.Element]:
@@ -439,17 +674,14 @@ def _state(root: ET.Element) -> _State:
 def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
     """The keyword fields of a sidecar (empty when there is none)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    found = _read_file(path)
+    if found is None:
         return SidecarKeywords()
-    except OSError as exc:
-        raise SidecarError(f"{path}: cannot be read ({exc.strerror})") from None
-    root = _parse(data, path)
+    root = _parse(found.data, path).root
     try:
         state = _state(root)
     except SidecarError as exc:
-        raise SidecarError(f"{path}: {exc}") from None
+        raise SidecarError(f"{display_path(path)}: {exc}") from None
     return SidecarKeywords(
         subjects=tuple(state.subjects.values()),
         hierarchical=tuple(state.hierarchical.values()),
@@ -459,115 +691,247 @@ def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
     )
 
 
-# --- planning ----------------------------------------------------------------------------------
+# --- editing -----------------------------------------------------------------------------------
+#
+# An edit replaces only the bytes of what blipdesk changes: an rdf:li added after the last one
+# (laid out like it), an rdf:li or a whole property removed together with the whitespace in front
+# of it, a new property appended to its rdf:Description. Each removal is the exact inverse of
+# the matching addition, so adding then removing gives back the original bytes; everything else
+# (comments, CDATA, quotes, line breaks inside tags, unused namespace declarations, the packet
+# wrapper, the last newline) is never re-serialized. New elements declare the namespaces they
+# need that are not in scope on themselves, so no other tag is touched.
+
+_NEW_DOCUMENT = f"""<?xml version="1.0" encoding="UTF-8"?>
+<x:xmpmeta xmlns:x="{NS_X}" x:xmptk="{XMPTK}">
+ <rdf:RDF xmlns:rdf="{NS_RDF}">
+  <rdf:Description rdf:about=""
+    xmlns:dc="{NS_DC}"
+    xmlns:lr="{NS_LR}"
+    xmlns:digiKam="{NS_DIGIKAM}">
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+"""
+_SPACE = b" \t\r\n"
 
 
-def _new_document() -> ET.Element:
-    root = ET.Element(X_XMPMETA, {X_XMPTK: XMPTK})
-    rdf = ET.SubElement(root, RDF_RDF)
-    desc = ET.SubElement(rdf, RDF_DESCRIPTION, {RDF_ABOUT: ""})
-    root.text, rdf.text, desc.text = "\n ", "\n  ", "\n  "
-    desc.tail, rdf.tail = "\n ", "\n"
-    return root
+class _Editor:
+    """Collects byte edits against a parsed document; :meth:`result` applies them."""
+
+    def __init__(self, doc: _Doc) -> None:
+        self.doc = doc
+        self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in call order
+        self.gone: set[int] = set()  # ids of nodes removed
+        self.gone_attributes: dict[int, set[str]] = {}  # id(description) -> attributes removed
+        self.touched: list[ET.Element] = []  # descriptions that lost something
+        self.filled: set[int] = set()  # ids of descriptions that gain a property
+        self.new_description: list[ET.Element] = []  # properties for an rdf:Description to add
+
+    # -- the operations
+
+    def rewrite(self, state: _State, prop: _Property, wanted: list[_Item]) -> None:
+        """Make ``prop`` hold ``wanted``: existing items (kept in their order) then new ones."""
+        if self._edit_items(prop, wanted):
+            return
+        for desc in prop.attributes:
+            self._remove_attribute(desc, prop.name)
+        elements = list(prop.elements)
+        if elements:
+            desc, first = elements.pop(0)
+            for d, el in elements:
+                self._remove(d, el)
+            if wanted:
+                span = self.doc.span(first)
+                fragment = _fragment(
+                    _property(prop, wanted), self.doc.scopes[id(desc)], self._pad(desc)
+                )
+                self.edits.append((span.start, span.end, fragment))
+            else:
+                self._remove(desc, first)
+        elif wanted:
+            self._add_property(state, _property(prop, wanted))
+
+    def _edit_items(self, prop: _Property, wanted: list[_Item]) -> bool:
+        """Item by item in the one container ``prop`` has; False when ``prop`` has another shape
+        (attribute form, several occurrences, no container) or the order changes."""
+        if prop.attributes or len(prop.elements) != 1:
+            return False
+        desc, el = prop.elements[0]
+        containers = [c for c in el if c.tag in RDF_CONTAINERS]
+        if not containers or any(i.element is None for i in prop.items):
+            return False
+        kept = [i.element for i in wanted if i.element is not None]
+        new = [i for i in wanted if i.element is None]
+        existing = [i.element for i in prop.items]
+        order = [e for e in existing if any(e is k for k in kept)]
+        if order != kept or any(i.element is None for i in wanted[: len(kept)]):
+            return False
+        if not wanted:
+            self._remove(desc, el)
+            return True
+        container = containers[0]
+        if new and self.doc.span(container).open_end == self.doc.span(container).end:
+            return False  # <rdf:Bag/>: written anew as a whole
+        for item in existing:
+            if not any(item is k for k in kept):
+                self._remove(container, item)
+        if new:
+            scope = self.doc.scopes[id(container)]
+            after = self.doc.span(kept[-1]).end if kept else self.doc.span(container).open_end
+            pad = self._pad(container, kept[-1] if kept else None)
+            lis = "".join(_fragment(_li(i.value or ""), scope, pad) for i in new)
+            self.edits.append((after, after, lis))
+        return True
+
+    def _add_property(self, state: _State, new: ET.Element) -> None:
+        desc = _target_description(self.doc.root, state)
+        if desc is None or self.doc.span(desc).open_end == self.doc.span(desc).end:
+            self.new_description.append(new)  # no open rdf:Description to add it to
+            return
+        at = self._end_of_children(desc)
+        self.edits.append((at, at, _fragment(new, self.doc.scopes[id(desc)], self._pad(desc))))
+        self.filled.add(id(desc))
+
+    def _remove(self, parent: ET.Element, node: ET.Element) -> None:
+        """Remove ``node`` with the whitespace before it: the inverse of an addition."""
+        span = self.doc.span(node)
+        self.edits.append((self._space_before(span.start), span.end, ""))
+        self.gone.add(id(node))
+        if parent.tag == RDF_DESCRIPTION:
+            self.touched.append(parent)
+
+    def _remove_attribute(self, desc: ET.Element, name: str) -> None:
+        span, scope = self.doc.span(desc), self.doc.scopes[id(desc)]
+        tag = self.doc.buf[span.start : span.open_end]
+        for found in _ATTRIBUTE.finditer(tag):
+            qname = found.group(2).decode("utf-8")
+            prefix, _, local = qname.rpartition(":")
+            if prefix and f"{{{scope.get(prefix)}}}{local}" == name:
+                self.edits.append((span.start + found.start(), span.start + found.end(), ""))
+        self.gone_attributes.setdefault(id(desc), set()).add(name)
+        self.touched.append(desc)
+
+    # -- layout
+
+    def _space_before(self, at: int) -> int:
+        while at > 0 and self.doc.buf[at - 1] in _SPACE:
+            at -= 1
+        return at
+
+    def _end_of_children(self, el: ET.Element) -> int:
+        children = list(el)
+        return self.doc.span(children[-1]).end if children else self.doc.span(el).open_end
+
+    def _pad(self, el: ET.Element, last: ET.Element | None = None) -> str:
+        """The line break and indentation a new child of ``el`` gets: that of its last child, else
+        one space deeper than its end tag; nothing in a document written on one line."""
+        buf, span = self.doc.buf, self.doc.span(el)
+        children = list(el)
+        last = last if last is not None else (children[-1] if children else None)
+        if last is not None:
+            start = self.doc.span(last).start
+            space = buf[self._space_before(start) : start].decode("utf-8")
+            return "\n" + space.rsplit("\n", 1)[1] if "\n" in space else ""
+        inner = buf[span.open_end : span.close_start].decode("utf-8")
+        if "\n" in inner and not inner.strip():
+            return "\n" + inner.rsplit("\n", 1)[1] + " "
+        line = buf[: span.start].decode("utf-8").rsplit("\n", 1)
+        indent = line[1] if len(line) == 2 and not line[1].strip() else ""
+        return "\n" + indent + " " if len(line) == 2 else ""
+
+    # -- the result
+
+    def _emptied(self, desc: ET.Element) -> bool:
+        """A description blipdesk added (it carries :data:`_MARK`) that its removals left with
+        nothing but ``rdf:about``. Any other description stays, even empty: it may be the user's."""
+        span = self.doc.span(desc)
+        if _MARK.encode("utf-8") not in self.doc.buf[span.start : span.open_end]:
+            return False
+        if id(desc) in self.filled or any(id(c) not in self.gone for c in desc):
+            return False
+        left = set(desc.attrib) - self.gone_attributes.get(id(desc), set()) - {RDF_ABOUT}
+        return not left and not (desc.text or "").strip()
+
+    def result(self) -> bytes:
+        edits = list(self.edits)
+        for desc in dict.fromkeys(self.touched):
+            if self._emptied(desc):
+                span = self.doc.span(desc)
+                lo = self._space_before(span.start)
+                edits = [e for e in edits if not (lo <= e[0] and e[1] <= span.end)]
+                edits.append((lo, span.end, ""))
+        if self.new_description:
+            edits.append(self._description_edit())
+        out, at = [], 0
+        for start, end, text in sorted(edits, key=lambda e: (e[0], e[1])):
+            assert start >= at, "overlapping sidecar edits"
+            out += [self.doc.buf[at:start], text.encode("utf-8")]
+            at = end
+        out.append(self.doc.buf[at:])
+        return b"".join(out)
+
+    def _description_edit(self) -> tuple[int, int, str]:
+        rdf = _rdf(self.doc.root)
+        assert rdf is not None
+        desc = ET.Element(RDF_DESCRIPTION, {RDF_ABOUT: ""})
+        desc.extend(self.new_description)
+        span, scope = self.doc.span(rdf), self.doc.scopes[id(rdf)]
+        pad = self._pad(rdf)
+        if span.open_end != span.end:
+            at = self._end_of_children(rdf)
+            return at, at, _fragment(desc, scope, pad, mark=True)
+        # <rdf:RDF .../>: opened, so that it can hold the description.
+        tag = self.doc.buf[span.start : span.end].decode("utf-8")
+        name = re.match(r"<([^\s/>]+)", tag).group(1)  # type: ignore[union-attr]
+        closing = pad[:-1] if pad.endswith(" ") else pad
+        text = (
+            tag[:-2].rstrip()
+            + ">"
+            + _fragment(desc, scope, pad, mark=True)
+            + closing
+            + f"</{name}>"
+        )
+        return span.start, span.end, text
 
 
-def _target_description(root: ET.Element, state: _State) -> ET.Element:
+# Declared on an rdf:Description blipdesk adds (when no open one can take its properties), so
+# that removal can tell it from a user's and take it back whole.
+_MARK = f'xmlns:blipdesk="{NS_BLIPDESK}"'
+_ATTRIBUTE = re.compile(rb"(\s+)([^\s=/>]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
+
+
+def _target_description(root: ET.Element, state: _State) -> ET.Element | None:
     for prop in (state.subjects, *state.hierarchies()):
         if prop.elements:
             return prop.elements[0][0]
         if prop.attributes:
             return prop.attributes[0]
     descs = _descriptions(root)
-    if descs:
-        return descs[0]
-    rdf = _rdf(root)
-    assert rdf is not None
-    desc = ET.Element(RDF_DESCRIPTION, {RDF_ABOUT: ""})
-    _append(rdf, desc)
-    return desc
+    return descs[0] if descs else None
 
 
-def _rewrite(root: ET.Element, state: _State, prop: _Property, wanted: list[_Item]) -> None:
-    """Replace every occurrence of ``prop`` with one array of ``wanted`` items (or none)."""
-    for desc in prop.attributes:
-        del desc.attrib[prop.name]
-    if prop.elements:
-        desc, first = prop.elements[0]
-        for d, el in prop.elements[1:]:
-            _remove(d, el)
-    else:
-        desc, first = _target_description(root, state), None
-    if not wanted:
-        if first is not None:
-            _remove(desc, first)
-        return
-    container_tag = prop.container or _q(NS_RDF, _CONTAINER_OF[prop.name])
+def _li(value: str) -> ET.Element:
+    li = ET.Element(RDF_LI)
+    li.text = value
+    return li
+
+
+def _property(prop: _Property, wanted: list[_Item]) -> ET.Element:
     new = ET.Element(prop.name)
-    container = ET.SubElement(new, container_tag)
+    container = ET.SubElement(new, prop.container or _q(NS_RDF, _CONTAINER_OF[prop.name]))
     for item in wanted:
-        if item.element is not None and item.element.tag == RDF_LI:
-            li = copy.deepcopy(item.element)
-        else:
-            li = ET.Element(RDF_LI)
-            li.text = item.value
-        container.append(li)
-    if first is not None:
-        new.tail = first.tail
-        desc.insert(list(desc).index(first), new)
-        desc.remove(first)
-    else:
-        _append(desc, new)
-    _indent(new, _pad_before(desc, new))
+        is_li = item.element is not None and item.element.tag == RDF_LI
+        container.append(item.element if is_li else _li(item.value or ""))  # type: ignore[arg-type]
+    return new
 
 
-def _pad_before(parent: ET.Element, el: ET.Element) -> str:
-    """The whitespace in front of ``el``: a new element is laid out like its neighbours."""
-    children = list(parent)
-    i = children.index(el)
-    before = parent.text if i == 0 else children[i - 1].tail
-    if before and not before.strip() and "\n" in before:
-        return "\n" + before.rsplit("\n", 1)[1]
-    return "\n  "
+# --- planning ----------------------------------------------------------------------------------
 
 
-def _append(parent: ET.Element, el: ET.Element) -> None:
-    children = list(parent)
-    if children:
-        closing = children[-1].tail
-        children[-1].tail = _pad_before(parent, children[-1])
-    else:
-        closing = parent.text
-        parent.text = (closing or "\n ") + " "
-    el.tail = closing
-    parent.append(el)
-
-
-def _remove(parent: ET.Element, el: ET.Element) -> None:
-    """Remove ``el`` and the whitespace it brought, so no blank line is left behind."""
-    children = list(parent)
-    i = children.index(el)
-    if i == len(children) - 1:
-        if i == 0:
-            parent.text = el.tail
-        else:
-            children[i - 1].tail = el.tail
-    parent.remove(el)
-
-
-def _indent(el: ET.Element, pad: str) -> None:
-    """Lay out a new element one space a level deeper than ``pad``, as Exiv2 and exiftool do."""
-    children = list(el)
-    if children:
-        el.text = pad + " "
-        for child in children:
-            _indent(child, pad + " ")
-            child.tail = pad + " "
-        children[-1].tail = pad
-
-
-def _plan_document(root: ET.Element, tags: Sequence[str]) -> tuple[list[str], list[str], bool]:
-    """Edit ``root`` in place so that blipdesk's tags are ``tags``. Returns (current tags,
+def _plan_document(editor: _Editor, tags: Sequence[str]) -> tuple[list[str], list[str], bool]:
+    """Collect in ``editor`` the edits that make blipdesk's tags ``tags``. Returns (current tags,
     mirrored entries, changed)."""
+    root = editor.doc.root
     state = _state(root)
     current = state.current_tags()
     owned = state.owned_subjects()
@@ -583,11 +947,15 @@ def _plan_document(root: ET.Element, tags: Sequence[str]) -> tuple[list[str], li
     new = [t for t in tags if t not in present]
     wanted += [_Item(t) for t in new]
     if _values(wanted) != state.subjects.values() or len(state.subjects.elements) > 1:
-        _rewrite(root, state, state.subjects, wanted)
+        editor.rewrite(state, state.subjects, wanted)
         changed = True
     # A new keyword that is also a level of a user's hierarchy would pass for the user's.
     changed |= _update_record(
-        root, state, state.added_subjects, set(tags) & set(present), [t for t in new if t in others]
+        editor,
+        state,
+        state.added_subjects,
+        set(tags) & set(present),
+        [t for t in new if t in others],
     )
 
     for prop in state.hierarchies():
@@ -618,22 +986,22 @@ def _plan_document(root: ET.Element, tags: Sequence[str]) -> tuple[list[str], li
         wanted = kept + [_Item(e) for e in extra] + [_Item(e) for e in ours if e not in present]
         duplicated = len(prop.elements) + len(prop.attributes) > 1
         if _values(wanted) != prop.values() or duplicated:
-            _rewrite(root, state, prop, wanted)
+            editor.rewrite(state, prop, wanted)
             changed = True
         changed |= _update_record(
-            root, state, record, set(_values(wanted)) if tags else set(), extra
+            editor, state, record, set(_values(wanted)) if tags else set(), extra
         )
     return current, mirrored, changed
 
 
 def _update_record(
-    root: ET.Element, state: _State, record: _Property, still: set[str], new: list[str]
+    editor: _Editor, state: _State, record: _Property, still: set[str], new: list[str]
 ) -> bool:
     """Keep blipdesk's record of what it added (entries still in ``still``) plus ``new``."""
     wanted = [i for i in record.items if i.value in still] + [_Item(v) for v in new]
     if _values(wanted) == record.values():
         return False
-    _rewrite(root, state, record, wanted)
+    editor.rewrite(state, record, wanted)
     return True
 
 
@@ -704,8 +1072,10 @@ def plan_sidecar(
         if isinstance(photo, Sequence) and not isinstance(photo, str)
         else (Path(photo),)  # type: ignore[arg-type]
     )
-    if not any(p.exists() for p in photos):
-        raise SidecarError(f"{photos[0]}: the photo is not there; its sidecar is left alone")
+    if not any(os.path.exists(p) for p in photos):
+        raise SidecarError(
+            f"{display_path(photos[0])}: the photo is not there; its sidecar is left alone"
+        )
     return plan_sidecar_file(sidecar_path(photos[0], naming), tags, photos)
 
 
@@ -714,30 +1084,23 @@ def plan_sidecar_file(
 ) -> SidecarPlan:
     """:func:`plan_sidecar` for a sidecar named directly (removal from every sidecar in a folder
     needs no photo and no naming)."""
-    path, photos, tags = Path(path), tuple(photos), normalize_tags(tags)
-    try:
-        data: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        data = None
-    except OSError as exc:
-        raise SidecarError(f"{path}: cannot be read ({exc.strerror})") from None
-
-    if data is None:
-        base = _Fingerprint(False)
+    path, photos = Path(path), tuple(photos)
+    tags, notes = _normalize(tags)
+    target = _write_target(path)
+    found = _read_file(target, path if target != path else None)
+    if found is None:
         if not tags:
-            return SidecarPlan(path, photos, (), (), (), creates_file=False, base=base)
-        root, wrapper, prefixes = _new_document(), None, {}
+            return SidecarPlan(path, photos, (), (), (), creates_file=False, notes=notes)
+        doc = _parse(_NEW_DOCUMENT.encode("utf-8"), path)
+        base = _Fingerprint(False)
     else:
-        base = _Fingerprint(True, hashlib.sha256(data).hexdigest())
-        root = _parse(data, path)
-        text = _decode(data, path)
-        wrapper = _wrapper(text)
-        prefixes = _prefixes(text)
-
+        doc = _parse(found.data, path)
+        base = _Fingerprint(True, hashlib.sha256(found.data).hexdigest())
+    editor = _Editor(doc)
     try:
-        current, mirrored, changed = _plan_document(root, tags)
+        current, mirrored, changed = _plan_document(editor, tags)
     except SidecarError as exc:
-        raise SidecarError(f"{path}: {exc}") from None
+        raise SidecarError(f"{display_path(path)}: {exc}") from None
     keep = set(tags)
     added = tuple(t for t in tags if t not in set(current))
     removed = tuple(t for t in current if t not in keep)
@@ -748,15 +1111,23 @@ def plan_sidecar_file(
         added=added,
         removed=removed,
         unchanged=unchanged,
-        creates_file=data is None,
+        creates_file=found is None,
         mirrored=tuple(mirrored),
+        notes=notes,
         base=base,
+        target=target,
     )
-    if not changed and data is not None:
+    if not changed and found is not None:
         return SidecarPlan(**plan)  # type: ignore[arg-type]
-    if data is not None and _is_empty_blipdesk_file(root):
+    if found is not None and not found.mode & stat.S_IWUSR:
+        raise SidecarError(f"{display_path(path)}: read-only; left alone")
+    content = doc.encode(editor.result())
+    try:
+        edited = _parse(content, path).root
+    except SidecarError as exc:  # a bug: never write what could not be read back
+        raise SidecarError(f"{exc} after editing; nothing was written") from None
+    if found is not None and target == path and _is_empty_blipdesk_file(edited):
         return SidecarPlan(**plan, deletes_file=True)  # type: ignore[arg-type]
-    content = serialize(root, prefixes, wrapper)
     return SidecarPlan(**plan, content=content)  # type: ignore[arg-type]
 
 
@@ -768,6 +1139,20 @@ def plan_removal(
     return plan_sidecar(photo, (), naming)
 
 
+def _each(
+    path: str | os.PathLike[str], plan: Callable[[], SidecarPlan]
+) -> SidecarPlan | SidecarError:
+    """One item of a run: its plan, or why it has none, so one bad item never stops the rest."""
+    try:
+        return plan()
+    except SidecarError as exc:
+        return exc
+    except OSError as exc:
+        return SidecarError(f"{display_path(path)}: {_os_reason(exc, 'cannot be read')}")
+    except (RecursionError, ValueError) as exc:
+        return SidecarError(f"{display_path(path)}: not a sidecar blipdesk can edit ({exc})")
+
+
 def plan_sidecars(
     photo_tags: Mapping[str | os.PathLike[str], Iterable[str]],
     naming: str | SidecarNaming = SidecarNaming.APPEND,
@@ -777,7 +1162,7 @@ def plan_sidecars(
     share a plan with the union of their tags. A sidecar that cannot be planned comes back as
     its :class:`SidecarError` in the list, so one bad file does not stop the rest."""
     groups: dict[Path, tuple[list[Path], dict[str, None]]] = {}
-    errors: list[SidecarError] = []
+    errors: list[SidecarPlan | SidecarError] = []
     for photo, tags in photo_tags.items():
         try:
             path = sidecar_path(photo, naming)
@@ -788,12 +1173,9 @@ def plan_sidecars(
         photos.append(Path(photo))
         if not remove:
             names.update(dict.fromkeys(tags))
-    out: list[SidecarPlan | SidecarError] = list(errors)
-    for photos, names in groups.values():
-        try:
-            out.append(plan_sidecar(photos, names, naming))
-        except SidecarError as exc:
-            out.append(exc)
+    out = errors
+    for path, (photos, names) in groups.items():
+        out.append(_each(path, lambda p=photos, n=names: plan_sidecar(p, n, naming)))
     return out
 
 
@@ -812,17 +1194,15 @@ def plan_removal_under(
 ) -> list[SidecarPlan | SidecarError]:
     """Removal plans for every sidecar under ``folders``, whatever its naming and whether or not
     blipdesk still knows the photo: undoing blipdesk needs neither its cache nor the photos."""
-    out: list[SidecarPlan | SidecarError] = []
-    for path in sidecars_under(folders, recursive):
-        try:
-            out.append(plan_sidecar_file(path, ()))
-        except SidecarError as exc:
-            out.append(exc)
-    return out
+    return [
+        _each(path, lambda p=path: plan_sidecar_file(p, ()))
+        for path in sidecars_under(folders, recursive)
+    ]
 
 
 def describe(plan: SidecarPlan) -> str:
-    """One line for a preview or a log: ``path: +added -removed`` and what happens to the file."""
+    """One line for a preview or a log: ``path: +added -removed`` and what happens to the file.
+    The path is shown with :func:`~blipdesk.display.display_path`, so the line stays one line."""
     changes = [f"+{t}" for t in plan.added] + [f"-{t}" for t in plan.removed]
     if plan.deletes_file:
         changes.append("(sidecar deleted)")
@@ -830,25 +1210,47 @@ def describe(plan: SidecarPlan) -> str:
         changes.append("(new sidecar)")
     if plan.mirrored:
         changes.append(f"(user keywords mirrored: {len(plan.mirrored)})")
-    return f"{plan.path}: {' '.join(changes) if changes else 'unchanged'}"
+    if plan.changes and not changes:
+        changes.append("(keyword fields tidied: duplicate or scattered entries merged)")
+    changes += [f"({note})" for note in plan.notes]
+    return f"{display_path(plan.path)}: {' '.join(changes) if changes else 'unchanged'}"
 
 
 @dataclass(frozen=True)
 class SidecarRun:
-    """What :func:`apply_plans` did (or, in a dry run, would do)."""
+    """What :func:`apply_plans` did (or, in a dry run, would do). ``stopped``: cancelled before
+    the end (the sidecars not reached are in no list); ``cleaned``: stale temporary files of an
+    interrupted earlier run, removed."""
 
     changed: tuple[SidecarPlan, ...]
     unchanged: tuple[SidecarPlan, ...]
     failed: tuple[SidecarError, ...]
+    stopped: bool = False
+    cleaned: tuple[Path, ...] = ()
 
 
 def apply_plans(
-    plans: Iterable[SidecarPlan | SidecarError], *, dry_run: bool = False
+    plans: Iterable[SidecarPlan | SidecarError],
+    *,
+    dry_run: bool = False,
+    cancel: threading.Event | None = None,
 ) -> SidecarRun:
     """Apply each plan that changes something; a sidecar that cannot be written is reported in
-    ``failed`` and the rest go on."""
+    ``failed`` and the rest go on. ``cancel`` (set from a signal handler, say) stops between two
+    sidecars, never in the middle of one. Before writing, blipdesk's own temporary files that an
+    interrupted run left next to these sidecars are removed (:func:`clean_stale_temporaries`)."""
+    plans = list(plans)
+    cleaned: list[Path] = []
+    if not dry_run:
+        folders = {p.file.parent for p in plans if isinstance(p, SidecarPlan) and p.changes}
+        for folder in sorted(folders):
+            cleaned += clean_stale_temporaries(folder)
     changed, unchanged, failed = [], [], []
+    stopped = False
     for plan in plans:
+        if cancel is not None and cancel.is_set():
+            stopped = True
+            break
         if isinstance(plan, SidecarError):
             failed.append(plan)
             continue
@@ -862,20 +1264,21 @@ def apply_plans(
                 failed.append(exc)
                 continue
             except OSError as exc:
-                failed.append(SidecarError(f"{plan.path}: cannot be written ({exc.strerror})"))
+                where = display_path(plan.path)
+                failed.append(SidecarError(f"{where}: {_os_reason(exc, 'cannot be written')}"))
                 continue
         changed.append(plan)
-    return SidecarRun(tuple(changed), tuple(unchanged), tuple(failed))
+    return SidecarRun(tuple(changed), tuple(unchanged), tuple(failed), stopped, tuple(cleaned))
 
 
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _fingerprint(path: Path) -> _Fingerprint:
-    try:
-        return _Fingerprint(True, hashlib.sha256(path.read_bytes()).hexdigest())
-    except FileNotFoundError:
-        return _Fingerprint(False)
+def _fingerprint(path: Path) -> tuple[_Fingerprint, int]:
+    found = _read_file(path)
+    if found is None:
+        return _Fingerprint(False), 0
+    return _Fingerprint(True, hashlib.sha256(found.data).hexdigest()), found.mode
 
 
 def apply(plan: SidecarPlan) -> None:
@@ -883,14 +1286,27 @@ def apply(plan: SidecarPlan) -> None:
     :class:`SidecarChangedError` if the sidecar is no longer what the plan was made from."""
     if not plan.changes:
         return
-    path = plan.path
-    if _fingerprint(path) != plan.base:
-        raise SidecarChangedError(f"{path}: changed since it was read; nothing was written")
+    path, target = plan.path, plan.file
+    if _write_target(path) != target:
+        raise SidecarChangedError(
+            f"{display_path(path)}: its symbolic link changed since it was read; nothing was written"
+        )
+    base, mode = _fingerprint(target)
+    if base != plan.base:
+        raise SidecarChangedError(
+            f"{display_path(path)}: changed since it was read; nothing was written"
+        )
+    if base.exists and not mode & stat.S_IWUSR:
+        raise SidecarError(f"{display_path(path)}: read-only; left alone")
     if plan.deletes_file:
         path.unlink()
         return
     assert plan.content is not None
-    _atomic_write(path, plan.content, create=not plan.base.exists)
+    _atomic_write(target, plan.content, create=not plan.base.exists)
+
+
+def _host() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
 def _atomic_write(path: Path, content: bytes, *, create: bool) -> None:
@@ -900,7 +1316,9 @@ def _atomic_write(path: Path, content: bytes, *, create: bool) -> None:
         mode = 0o666 & ~umask
     else:
         mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A short name of its own, whatever the sidecar's (a 250-byte sidecar name leaves no room).
+    prefix = f"{TEMP_PREFIX}{_host()}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
@@ -914,21 +1332,62 @@ def _atomic_write(path: Path, content: bytes, *, create: bool) -> None:
                 os.link(tmp, path)
             except FileExistsError:
                 raise SidecarChangedError(
-                    f"{path}: appeared since it was planned; nothing was written"
+                    f"{display_path(path)}: appeared since it was planned; nothing was written"
                 ) from None
             except OSError:
-                if path.exists():
+                if os.path.lexists(path):
                     raise SidecarChangedError(
-                        f"{path}: appeared since it was planned; nothing was written"
+                        f"{display_path(path)}: appeared since it was planned; nothing was written"
                     ) from None
                 os.replace(tmp, path)
         else:
             os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-    _unlink_quietly(tmp)
+    finally:
+        _unlink_quietly(tmp)  # also on Ctrl-C, SIGTERM (the CLI turns it into an exception)
     _fsync_dir(path.parent)
+
+
+def clean_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files an interrupted blipdesk (``kill -9``, a power cut) left in
+    ``folder``; returns them. Only regular files named as blipdesk names its own temporaries
+    (``.blipdesk-tmp-<host>-<pid>-<random>.tmp``) are candidates, and only when the process that
+    made them is gone (same host, PID not running) or they are a day old. Nothing else is ever
+    removed, and neither is a temporary of this process."""
+    removed: list[Path] = []
+    here, me, now = _host(), os.getpid(), time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _TEMP_NAME.match(entry.name)
+        if found is None:
+            continue
+        host, pid = found.group(1), int(found.group(2))
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or (host == here and pid == me):
+            continue
+        gone = host == here and not _running(pid)
+        if gone or now - st.st_mtime > STALE_TEMP_SECONDS:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would signal the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: running
+    return True
 
 
 def _unlink_quietly(path: str) -> None:
@@ -970,14 +1429,7 @@ def remove_tags(
     return plan
 
 
-# --- serializing -------------------------------------------------------------------------------
-
-
-def _wrapper(text: str) -> tuple[str, str] | None:
-    begin, end = _XPACKET_BEGIN.search(text), _XPACKET_END.search(text)
-    if begin is None:
-        return None
-    return begin.group(0), end.group(0) if end else "<?xpacket end='w'?>"
+# --- new elements ------------------------------------------------------------------------------
 
 
 def _escape_text(text: str) -> str:
@@ -990,39 +1442,9 @@ def _escape_attr(text: str) -> str:
     return _escape_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
 
 
-class _Namer:
-    """Gives each namespace URI a prefix: the file's own, else the usual one, else a new one."""
-
-    def __init__(self, prefixes: Mapping[str, str]) -> None:
-        self.prefix_of: dict[str, str] = {}
-        taken: set[str] = set()
-        for uri, prefix in [*prefixes.items(), *_PREFERRED_PREFIXES.items()]:
-            if uri in self.prefix_of or not prefix or prefix in taken:
-                continue
-            self.prefix_of[uri] = prefix
-            taken.add(prefix)
-        self.taken = taken
-        self.prefix_of[NS_XML] = "xml"
-
-    def prefix(self, uri: str) -> str:
-        if uri not in self.prefix_of:
-            n = 0
-            while f"ns{n}" in self.taken:
-                n += 1
-            self.prefix_of[uri] = f"ns{n}"
-            self.taken.add(f"ns{n}")
-        return self.prefix_of[uri]
-
-    def qname(self, tag: str) -> tuple[str, str | None]:
-        if tag.startswith("{"):
-            uri, local = tag[1:].split("}", 1)
-            return f"{self.prefix(uri)}:{local}", uri
-        return tag, None
-
-
-def _uris(el: ET.Element, deep: bool) -> list[str]:
+def _uris(el: ET.Element) -> list[str]:
     found: dict[str, None] = {}
-    for node in el.iter() if deep else [el]:
+    for node in el.iter():
         if not isinstance(node.tag, str):
             continue
         for name in [node.tag, *node.attrib]:
@@ -1032,45 +1454,64 @@ def _uris(el: ET.Element, deep: bool) -> list[str]:
     return list(found)
 
 
-def serialize(
-    root: ET.Element,
-    prefixes: Mapping[str, str] | None = None,
-    wrapper: tuple[str, str] | None = None,
-) -> bytes:
-    """XMP as Exiv2 writes it (XML declaration, no packet wrapper) or, when the file had one, in
-    its ``<?xpacket?>`` wrapper. Namespaces are declared on the element that opens a property
-    block (rdf:Description), as XMP writers do, with the prefixes the file used."""
-    namer = _Namer(prefixes or {})
+def _fragment(el: ET.Element, scope: Mapping[str, str], pad: str, mark: bool = False) -> str:
+    """``el`` as XML text to insert where ``scope`` is in force, after ``pad`` (a line break and
+    indentation, or nothing). Prefixes in scope are used; namespaces that are not in scope are
+    declared on ``el`` itself, with prefixes that shadow nothing in scope. ``mark``: declare
+    blipdesk's namespace on ``el`` whatever is in scope (:data:`_MARK`)."""
+    if mark:
+        scope = {p: u for p, u in scope.items() if p != "blipdesk" and u != NS_BLIPDESK}
+    prefix_of = {uri: prefix for prefix, uri in scope.items() if prefix}
+    prefix_of[NS_XML] = "xml"
+    declare: list[tuple[str, str]] = []
+    taken = set(scope)
+    for uri in [NS_BLIPDESK] * mark + _uris(el):
+        if uri not in prefix_of:
+            prefix, n = _PREFERRED_PREFIXES.get(uri, "ns0"), 0
+            while prefix in taken:
+                prefix, n = f"ns{n}", n + 1
+            taken.add(prefix)
+            prefix_of[uri] = prefix
+            declare.append((prefix, uri))
+
+    def qname(name: str) -> str:
+        if not name.startswith("{"):
+            return name
+        uri, local = name[1:].split("}", 1)
+        return f"{prefix_of[uri]}:{local}"
+
     out: list[str] = []
 
-    def write(el: ET.Element, declared: frozenset[str], top: bool) -> None:
-        if el.tag is ET.Comment:
-            out.append(f"<!--{el.text or ''}-->")
-        elif el.tag is ET.ProcessingInstruction:
-            out.append(f"<?{el.text or ''}?>")
+    def write(node: ET.Element, indent: str, top: bool) -> None:
+        out.append(indent)
+        if node.tag is ET.Comment:
+            out.append(f"<!--{node.text or ''}-->")
+            return
+        if node.tag is ET.ProcessingInstruction:
+            out.append(f"<?{node.text or ''}?>")
+            return
+        parts = [qname(node.tag)]  # type: ignore[arg-type]
+        if top:
+            parts += [f'xmlns:{p}="{_escape_attr(u)}"' for p, u in declare]
+        parts += [f'{qname(k)}="{_escape_attr(v)}"' for k, v in node.attrib.items()]
+        children = list(node)
+        text = node.text or ""
+        if not children and not text:
+            out.append("<" + " ".join(parts) + "/>")
+            return
+        out.append("<" + " ".join(parts) + ">")
+        if children:
+            if text.strip():
+                out.append(_escape_text(text))
+            inner = indent + " " if indent else ""
+            for child in children:
+                write(child, inner, False)
+                if (child.tail or "").strip():
+                    out.append(_escape_text(child.tail or ""))
+            out.append(indent)
         else:
-            deep = el.tag == RDF_DESCRIPTION and top
-            uris = [u for u in _uris(el, deep) if u not in declared]
-            name, _ = namer.qname(el.tag)
-            parts = [name]
-            parts += [f'xmlns:{namer.prefix(u)}="{_escape_attr(u)}"' for u in uris]
-            parts += [f'{namer.qname(k)[0]}="{_escape_attr(v)}"' for k, v in el.attrib.items()]
-            children = list(el)
-            if not children and not el.text:
-                out.append("<" + " ".join(parts) + "/>")
-            else:
-                out.append("<" + " ".join(parts) + ">")
-                out.append(_escape_text(el.text or ""))
-                inner = declared | set(uris)
-                for child in children:
-                    write(child, inner, el.tag == RDF_RDF)
-                out.append(f"</{name}>")
-        out.append(_escape_text(el.tail or ""))
+            out.append(_escape_text(text))
+        out.append(f"</{parts[0]}>")
 
-    write(root, frozenset(), False)
-    body = "".join(out).rstrip("\n")
-    if wrapper:
-        text = f"{wrapper[0]}\n{body}\n{wrapper[1]}"
-    else:
-        text = f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
-    return text.encode("utf-8")
+    write(el, pad, True)
+    return "".join(out)

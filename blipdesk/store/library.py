@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from blipdesk.errors import UserError
+from blipdesk.sidecars import sidecar_clash, xmp_text_problem
 from blipdesk.store.schema import connect
 
 DEFAULT_THRESHOLD = 0.5
@@ -210,10 +211,24 @@ class Library:
         """Create the tag, or replace its sentences, threshold and colour."""
         if not tag.name.strip():
             raise UserError("A tag needs a name.")
+        # Tag names travel to XMP sidecars: one rule says what can (sidecars.xmp_text_problem).
+        bad = xmp_text_problem(tag.name)
+        if bad:
+            raise UserError(
+                f"A tag name cannot hold {bad}: XMP sidecars cannot carry that character "
+                f"({tag.name!r})."
+            )
         if any(unicodedata.category(c) in ("Cc", "Cs") for c in tag.name):
             raise UserError(
                 f"A tag name cannot hold control characters (tabs, line breaks) or bytes that are "
                 f"not text: {tag.name!r}."
+            )
+        clash = sidecar_clash(tag.name, (t.name for t in self.tags()))
+        if clash is not None:
+            raise UserError(
+                f"The tag {tag.name!r} would be written into sidecars exactly like the tag "
+                f"{clash!r} (XMP keyword hierarchies turn '|' into '¦' and '/' into '∕'); "
+                "choose another name."
             )
         if not tag.sentences or not all(s.strip() for s in tag.sentences):
             raise UserError(f"The tag {tag.name!r} needs at least one non-empty sentence.")

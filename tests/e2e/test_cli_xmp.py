@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from blipdesk.sidecars import read_sidecar
+from blipdesk.sidecars import TEMP_PREFIX, read_sidecar, write_tags
 from blipdesk.testing import scene
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +107,133 @@ def test_xmp_write_preview_and_remove(tmp_path, photos, tiny_model_dir):
     assert user.subjects == ("grandma",) and user.hierarchical == user.tags_list == ()
     assert 'xmp:Rating="3"' in (photos / "p0.jpg.xmp").read_text()
     assert digests(photos) == before
+
+
+# --- hostile sidecars, signals and leftovers (issue 10) -------------------------------------------
+
+
+def test_xmp_reports_each_hostile_sidecar_and_writes_the_rest(tmp_path, tiny_model_dir):
+    """A FIFO, /dev/zero, a 1000-deep document, a name too long for the disk, a read-only file
+    and a symlink: each is one line on stderr, the others are written, nothing hangs."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    long_name = "x" * 250 + ".jpg"
+    names = ["good.jpg", "pipe.jpg", "zero.jpg", "deep.jpg", "locked.jpg", long_name,
+             "forged\nfake.jpg: +owned (new sidecar).jpg", "linked.jpg"]  # fmt: skip
+    for i, name in enumerate(names):
+        scene(48, 32, i).save(folder / name, "JPEG")
+    os.mkfifo(folder / "pipe.jpg.xmp")
+    (folder / "zero.jpg.xmp").symlink_to("/dev/zero")
+    (folder / "deep.jpg.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">' + "<a>" * 1000 + "</a>" * 1000 + "</x:xmpmeta>"
+    )
+    (folder / "locked.jpg.xmp").write_text(USER_SIDECAR, encoding="utf-8")
+    (folder / "locked.jpg.xmp").chmod(0o444)
+    (tmp_path / "real.xmp").write_text(USER_SIDECAR, encoding="utf-8")
+    (folder / "linked.jpg.xmp").symlink_to(tmp_path / "real.xmp")
+    data = tmp_path / "data"
+    assert blipdesk(data, "tags", "add", "always", "a photo", "--threshold", "0").returncode == 0
+    scan = blipdesk(data, "scan", folder, "--model", tiny_model_dir, "--device", "cpu")
+    assert scan.returncode == 0, scan.stderr
+    # An older blipdesk accepted U+FFFE in a name; tags add refuses it now (see below).
+    with sqlite3.connect(data / "library.sqlite3") as db:
+        tid = db.execute("INSERT INTO tags(name, threshold) VALUES ('bad\ufffe', 0)").lastrowid
+        db.execute("INSERT INTO tag_sentences(tag_id, position, text) VALUES (?, 0, 'x')", (tid,))
+    db.close()
+
+    for args in (["--dry-run"], [], ["--remove"]):
+        run = blipdesk(data, "xmp", folder, *args, "--model", tiny_model_dir)
+        assert run.returncode == 1, (args, run.stderr)
+        assert "Traceback" not in run.stderr and "internal error" not in run.stderr
+        err = run.stderr
+        assert "pipe.jpg.xmp: not a regular file" in err, args
+        assert "zero.jpg.xmp (a link to /dev/zero): not a regular file" in err, args
+        assert "deep.jpg.xmp: nested more than" in err, args
+        # Every stdout line names one sidecar of this folder; the newline is shown escaped.
+        for line in run.stdout.splitlines():
+            assert line.startswith((str(folder), repr(str(folder))[0])), line
+        if args != ["--remove"]:
+            assert "bad\\ufffe' left out of every sidecar: it holds U+FFFE" in err
+            assert "locked.jpg.xmp: read-only; left alone" in err
+            assert "the name is too long" in err
+            assert "forged\\nfake.jpg: +owned (new sidecar).jpg.xmp" in run.stdout
+        if not args:
+            assert read_sidecar(folder / "good.jpg.xmp").blipdesk_tags == ("always",)
+            assert (folder / "linked.jpg.xmp").is_symlink()
+            assert read_sidecar(tmp_path / "real.xmp").blipdesk_tags == ("always",)
+    assert not (folder / "good.jpg.xmp").exists()
+    assert (tmp_path / "real.xmp").read_text(encoding="utf-8") == USER_SIDECAR
+    assert (folder / "locked.jpg.xmp").read_text(encoding="utf-8") == USER_SIDECAR
+
+
+def test_tags_add_refuses_names_no_sidecar_can_hold(tmp_path):
+    data = tmp_path / "data"
+    bad = blipdesk(data, "tags", "add", "odd\ufffename", "a photo")
+    assert bad.returncode == 1 and "U+FFFE" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert blipdesk(data, "tags", "add", "cats|dogs").returncode == 0
+    clash = blipdesk(data, "tags", "add", "cats¦dogs")
+    assert clash.returncode == 1 and "exactly like the tag 'cats|dogs'" in clash.stderr
+
+
+def _user_sidecars(folder: Path, count: int) -> None:
+    """``count`` photos whose sidecars hold the user's keyword and blipdesk's."""
+    folder.mkdir()
+    (folder / "p0000.jpg").write_bytes(b"x")
+    write_tags(folder / "p0000.jpg", ["dog"])
+    text = (folder / "p0000.jpg.xmp").read_bytes()
+    for i in range(count):
+        (folder / f"p{i:04}.jpg").write_bytes(b"x")
+        (folder / f"p{i:04}.jpg.xmp").write_bytes(text.replace(b"<rdf:li>dog", b"<rdf:li>cat"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_xmp_cleanly(tmp_path, signum):
+    folder = tmp_path / "photos"
+    _user_sidecars(folder, 600)
+    before = {p: p.read_bytes() for p in folder.glob("*.xmp")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blipdesk", "--data-dir", str(tmp_path / "data"), "xmp",
+         str(folder), "--remove"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(p.read_bytes() != before[p] for p in list(before)[:50]):
+            break  # it is writing
+        time.sleep(0.005)
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), err
+    if proc.returncode == 130:
+        assert b"stopped" in err
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
+    for path, data in before.items():  # each sidecar is either untouched or done
+        assert path.read_bytes() == data or read_sidecar(path).blipdesk_tags == ()
+
+
+def test_the_run_after_a_kill_9_removes_its_temporary_and_nothing_else(tmp_path):
+    folder = tmp_path / "photos"
+    _user_sidecars(folder, 2)
+    # A writer killed between writing its temporary file and renaming it.
+    hang = (
+        "import os, sys, time\n"
+        "from blipdesk import sidecars\n"
+        "os.replace = lambda *a: time.sleep(600)\n"
+        f"sidecars.write_tags({str(folder / 'p0001.jpg')!r}, [])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", hang], env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not list(folder.glob(f"{TEMP_PREFIX}*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    (leftover,) = folder.glob(f"{TEMP_PREFIX}*")
+    theirs = [folder / ".p0000.jpg.xmp.tmp", folder / f"{TEMP_PREFIX}notes.txt"]
+    for path in theirs:
+        path.write_text("not blipdesk's")
+    run = blipdesk(tmp_path / "data", "xmp", folder, "--remove")
+    assert run.returncode == 0, run.stderr
+    assert f"removed {leftover}" in run.stderr
+    assert not leftover.exists() and all(p.exists() for p in theirs)
