@@ -630,11 +630,10 @@ def _export(ns: argparse.Namespace) -> int:
     else:
         text, errors = export_csv(doc), "surrogateescape"  # CSV: the names' own bytes
     if ns.output:
+        from blipdesk.atomic import write_atomic
+
         try:
-            tmp = f"{ns.output}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8", errors=errors, newline="") as fh:
-                fh.write(text)
-            os.replace(tmp, ns.output)
+            write_atomic(ns.output, text.encode("utf-8", errors), protect=[ctx.paths.data_dir])
         except OSError as exc:
             raise UserError(f"Cannot write {ns.output}: {exc.strerror or exc}") from None
     else:

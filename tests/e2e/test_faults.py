@@ -91,22 +91,6 @@ def test_kill_9_at_random_moments_of_cache_writes(tmp_path, tiny_model_dir):
     assert _state(db) == ("ok", count, 0)
 
 
-@pytest.fixture
-def small_mount(tmp_path):
-    """A 1 MiB tmpfs; unmounted afterwards."""
-    where = tmp_path / "mnt"
-    where.mkdir()
-    got = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
-    )
-    if got.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {got.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def _digest(folder: Path) -> dict[str, str]:
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()

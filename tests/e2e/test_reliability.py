@@ -1,0 +1,98 @@
+"""Issue 10 ("Reliability, round two") through the real CLI on the tiny model.
+
+Each case ends in one line naming the file and the cause, exit 1 (2 for bad usage), nothing lost,
+and the rest of the run done."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from blipdesk.testing import scene
+from tests.e2e.test_cli import blipdesk
+
+
+def _one_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory, tiny_model_dir):
+    """A data folder with two tags and three scored photos (built once; tests copy it)."""
+    root = tmp_path_factory.mktemp("scanned")
+    photos = root / "photos"
+    photos.mkdir()
+    for i in range(3):
+        scene(64, 48, i).save(photos / f"p{i}.png")
+    data = root / "data"
+    assert blipdesk(data, "tags", "add", "dog", "a dog").returncode == 0
+    assert blipdesk(data, "tags", "add", "car", "a red car").returncode == 0
+    got = blipdesk(data, "scan", photos, "--model", tiny_model_dir, "--device", "cpu")
+    assert got.returncode == 0, got.stderr
+    return data, photos
+
+
+@pytest.fixture
+def library(scanned, tmp_path):
+    data, photos = scanned
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    return copy, photos
+
+
+def _scores(db: Path) -> int:
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    finally:
+        conn.close()
+
+
+# ----------------------------------------------------------------------------------- item 1
+
+
+def test_export_refuses_every_file_blipdesk_owns(library, tmp_path):
+    data, photos = library
+    before = _scores(data / "library.sqlite3")
+    assert before == 6
+    (tmp_path / "db-link.json").symlink_to(data / "library.sqlite3")
+    os.link(data / "library.sqlite3", tmp_path / "db-hardlink.json")
+    for output in (
+        data / "library.sqlite3",
+        data / "library.sqlite3-wal",
+        data / "settings.json",
+        data / "new-file-inside.json",
+        tmp_path / "db-link.json",
+        tmp_path / "db-hardlink.json",
+    ):
+        got = blipdesk(data, "export", photos, "--output", output)
+        assert got.returncode == 1, (output, got.stderr)
+        line = _one_line(got)
+        assert str(output) in line and "blipdesk's own file" in line, line
+    assert _scores(data / "library.sqlite3") == before
+    assert not (data / "new-file-inside.json").exists()
+    listed = blipdesk(data, "tags", "list")
+    assert listed.returncode == 0 and "dog" in listed.stdout
+
+
+def test_export_to_dev_stdout_prints_and_a_folder_is_refused_cleanly(library, tmp_path):
+    data, photos = library
+    got = blipdesk(data, "export", photos, "--output", "/dev/stdout")
+    assert got.returncode == 0, got.stderr
+    assert len(json.loads(got.stdout)["photos"]) == 3
+    assert os.path.islink("/dev/stdout")  # still the link to the descriptor, not a file
+    folder = tmp_path / "out"
+    folder.mkdir()
+    got = blipdesk(data, "export", photos, "--output", folder)
+    assert got.returncode == 1
+    assert str(folder) in _one_line(got) and "folder" in got.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out"]
+    assert list(folder.iterdir()) == []
