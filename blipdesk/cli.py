@@ -106,7 +106,9 @@ def _add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
         return
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: settings)")
     parser.add_argument("--precision", help="auto, fp32, bf16 or fp16 (default: settings)")
-    parser.add_argument("--batch-size", type=_positive_int, metavar="N", help="photos per batch")
+    parser.add_argument(
+        "--batch-size", type=_batch_size, metavar="N", help="photos per batch (1 to 1024)"
+    )
     parser.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
     parser.add_argument(
         "--feature-cache",
@@ -121,6 +123,17 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    from blipdesk.settings import MAX_BATCH_SIZE
+
+    value = _positive_int(text)
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_BATCH_SIZE} (larger batches only run out of memory)"
+        )
     return value
 
 

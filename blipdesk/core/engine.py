@@ -47,7 +47,7 @@ import numpy as np
 from blipdesk.core.feature_cache import FeatureCache
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
-from blipdesk.errors import PhotoError
+from blipdesk.errors import ModelError, PhotoError, UserError
 from blipdesk.store import Library, PhotoRecord, ScoreRow
 
 if TYPE_CHECKING:
@@ -161,10 +161,13 @@ def load_scorer(
     """Load the model and wrap it, ready to score: torch threads set to the physical cores and,
     on a GPU, one tiny batch run so its one-time costs are not paid by the first photos."""
     from blipdesk.core.device import configure_threads, resolve_placement
+    from blipdesk.core.model import check_first_token
     from blipdesk.core.scorer import Scorer
 
     configure_threads()
-    scorer = Scorer(loader(spec, resolve_placement(device, precision)), first_token)
+    loaded = loader(spec, resolve_placement(device, precision))
+    check_first_token(loaded, first_token)
+    scorer = Scorer(loaded, first_token)
     if scorer.device.type != "cpu":
         scorer.warm_up()
     return scorer
@@ -562,9 +565,11 @@ def run_work(
 def _is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()  # MPS, cuBLAS
+    # MPS and cuBLAS say "out of memory"; the CPU's DefaultCPUAllocator "can't allocate memory".
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
 
 
 class _Runner:
@@ -595,7 +600,7 @@ class _Runner:
         """``call(scorer, start, stop)`` over photos [0, n) in chunks that fit in memory."""
         while True:
             try:
-                return self._chunked(n, call)
+                return check_finite(self._chunked(n, call), self.scorer)
             except Exception as exc:
                 if not _is_out_of_memory(exc):
                     raise
@@ -609,7 +614,10 @@ class _Runner:
                 elif self.scorer.device.type != "cpu":
                     self._to_cpu(exc)
                 else:
-                    raise
+                    raise UserError(
+                        f"Not enough memory to run the model even on one photo ({exc}); close "
+                        "other programs and scan again: finished batches are kept."
+                    ) from None
 
     def _chunked(self, n: int, call) -> tuple:
         step = self.limit or n
@@ -651,6 +659,19 @@ class _Runner:
         )
         log.warning(notice)
         self.done.notices.append(notice)
+
+
+def check_finite(result: tuple, scorer: Scorer) -> tuple:
+    """``result`` ((features, scores) of a model call) if every score is a number; a model with
+    broken weights or image settings gives NaN, which must never reach the cache."""
+    scores = result[1]
+    if all(np.isfinite(a).all() for a in (scores.itm, scores.itm_logits, scores.cosine)):
+        return result
+    identity = getattr(getattr(scorer, "loaded", None), "identity", None)
+    raise ModelError(
+        f"The model {getattr(identity, 'source', '')} is broken: it produced NaN scores (its "
+        "weights or image settings hold invalid numbers); nothing of this batch was stored."
+    )
 
 
 def shorten(text: str, width: int = 60) -> str:

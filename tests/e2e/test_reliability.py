@@ -96,3 +96,65 @@ def test_export_to_dev_stdout_prints_and_a_folder_is_refused_cleanly(library, tm
     assert str(folder) in _one_line(got) and "folder" in got.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out"]
     assert list(folder.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------- items 2, 10, 11
+
+
+def test_hostile_model_folders_end_in_one_line_and_export_still_reads_the_cache(
+    library, tmp_path, tiny_model_dir
+):
+    data, photos = library
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    os.mkfifo(model / "notes.txt")  # would hang the fingerprint's read
+    got = blipdesk(data, "scan", photos, "--model", model, timeout=60)
+    assert got.returncode == 1
+    line = _one_line(got)
+    assert "notes.txt" in line and "regular file" in line
+    # export never needs the model: it falls back to the cache's record of it
+    (model / "notes.txt").unlink()
+    fresh = tmp_path / "fresh-data"
+    assert blipdesk(fresh, "tags", "add", "dog", "a dog").returncode == 0
+    assert blipdesk(fresh, "scan", photos, "--model", model).returncode == 0
+    os.mkfifo(model / "notes.txt")
+    got = blipdesk(fresh, "export", photos, "--model", model, timeout=60)
+    assert got.returncode == 0, got.stderr
+    assert all(p["tags"] for p in json.loads(got.stdout)["photos"])
+
+
+def test_a_model_that_would_give_nan_is_refused_and_nothing_is_cached(tmp_path, tiny_model_dir):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    path = model / "processor_config.json"
+    doc = json.loads(path.read_text())
+    doc["image_processor"]["image_std"] = [0, 0, 0]
+    path.write_text(json.dumps(doc))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    scene(40, 30, 1).save(photos / "a.png")
+    data = tmp_path / "data"
+    assert blipdesk(data, "tags", "add", "dog", "a dog").returncode == 0
+    got = blipdesk(data, "scan", photos, "--model", model)
+    assert got.returncode == 1 and "internal error" not in got.stderr
+    last = got.stderr.strip().splitlines()[-1]  # after "the library's model is now ..."
+    assert "image_std" in last and "processor_config.json" in last
+    assert _scores(data / "library.sqlite3") == 0
+
+
+def test_bad_settings_and_arguments_are_messages_not_internal_errors(library, tmp_path):
+    data, photos = library
+    too_big = blipdesk(data, "scan", photos, "--batch-size", "3000")
+    assert too_big.returncode == 2 and "at most 1024" in too_big.stderr
+    settings = data / "settings.json"
+    for content in ('{"model": ""}', '{"first_token": "sep"}', "[" * 50_000 + "]" * 50_000):
+        settings.write_text(content)
+        listed = blipdesk(data, "tags", "list")
+        assert listed.returncode == 0, (content[:20], listed.stderr)
+        assert "dog" in listed.stdout and "internal error" not in listed.stderr
+        assert "settings" in listed.stderr  # the warning names the file and what was done
+    assert (data / "settings.json.bak").read_text() == "[" * 50_000 + "]" * 50_000
+    settings.write_text('{"model": "bad id!!/x"}')
+    got = blipdesk(data, "scan", photos)
+    assert got.returncode == 1
+    assert "neither a model folder nor a Hugging Face model id" in _one_line(got)
