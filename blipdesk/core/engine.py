@@ -324,8 +324,9 @@ def _ignore_sigint() -> None:
 @dataclass(frozen=True)
 class Decoded:
     """A decode worker's answer: the photo as uint8 (384, 384, 3), or why it failed. A
-    ``transient`` failure is the file's, not its content's (moved, deleted or rewritten during the
-    scan): it is recorded against the path and retried by the next scan, never cached against
+    ``transient`` failure is the file's or the moment's, not its content's (moved, deleted or
+    rewritten during the scan; not enough memory to decode it then): it is recorded against the
+    path and retried by the next scan, never cached against
     the content hash (which would mark good bytes as unreadable for every copy of them)."""
 
     image: np.ndarray | None
@@ -337,9 +338,9 @@ def decode_for_model(path: str, stamp: tuple[int, int] | None = None) -> Decoded
     """Runs in a decode worker. ``stamp``: the (size, mtime_ns) the file had when it was hashed;
     if it differs now, the pixels may not belong to the content hash, so they are not used."""
     try:
-        image, reason = load_for_model(path), None
+        image, reason, transient = load_for_model(path), None, False
     except PhotoError as exc:
-        image, reason = None, exc.reason
+        image, reason, transient = None, exc.reason, exc.transient
     if stamp is not None:
         try:
             st = os.stat(path)
@@ -347,7 +348,7 @@ def decode_for_model(path: str, stamp: tuple[int, int] | None = None) -> Decoded
             return Decoded(None, "moved or deleted during the scan; scan again", True)
         if (st.st_size, st.st_mtime_ns) != stamp:
             return Decoded(None, "changed during the scan; scan again", True)
-    return Decoded(image, reason)
+    return Decoded(image, reason, transient)
 
 
 def auto_batch_size(device_type: str) -> int:
