@@ -17,7 +17,8 @@ command is opened with a path spelling (``blipdesk ./scan``).
 
 Exit codes: 0 done (a scan that met unreadable photos still ran: they are listed on stderr),
 1 a failure the person can fix (one line on stderr), 2 bad usage, 130 interrupted (Ctrl-C; work
-finished before it stays in the cache).
+finished before it stays in the cache), 143 or 129 for SIGTERM or SIGHUP, which stop a scan the
+same way.
 """
 
 from __future__ import annotations
@@ -474,29 +475,41 @@ class _ProgressPrinter:
 
 
 class _StopOnCtrlC:
-    """The first Ctrl-C asks the scan to stop after the batch in flight; the second one stops now."""
+    """The first Ctrl-C, SIGTERM or SIGHUP asks the scan to stop after the batch in flight (what
+    finished stays cached; exit 128 + the signal's number); a second one stops now."""
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
 
     def __init__(self) -> None:
         self.cancel = threading.Event()
-        self.previous: Any = None
+        self.previous: dict[int, Any] = {}
+        self.signum: int | None = None
 
     def __enter__(self) -> threading.Event:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
         return self.cancel
 
     def _handle(self, signum, frame) -> None:
         if self.cancel.is_set():
             raise KeyboardInterrupt
+        self.signum = signum
         self.cancel.set()
+        how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         print(
-            "\nblipdesk: stopping after the current batch (Ctrl-C again to stop now)",
+            f"\nblipdesk: stopping after the current batch ({how}; again to stop now)",
             file=sys.stderr,
         )
 
+    def exit_code(self) -> int:
+        return EXIT_INTERRUPTED if self.signum in (None, signal.SIGINT) else 128 + self.signum
+
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, old in self.previous.items():
+            signal.signal(sig, old)
 
 
 def _scan(ns: argparse.Namespace) -> int:
@@ -506,7 +519,8 @@ def _scan(ns: argparse.Namespace) -> int:
     folders = _folders(ns.folders)
     key = model_key(ctx.spec(), ctx.settings.first_token)
     progress = _ProgressPrinter("scan")
-    with ctx.library() as library, _StopOnCtrlC() as cancel:
+    stop = _StopOnCtrlC()
+    with ctx.library() as library, stop as cancel:
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         sentences = library.all_sentences()
         if not sentences:
@@ -538,7 +552,7 @@ def _scan(ns: argparse.Namespace) -> int:
         + ("" if summary.model_loaded else " (all cached; model not loaded)"),
         file=sys.stderr,
     )
-    return EXIT_INTERRUPTED if summary.cancelled else EXIT_OK
+    return stop.exit_code() if summary.cancelled else EXIT_OK
 
 
 def _search(ns: argparse.Namespace) -> int:

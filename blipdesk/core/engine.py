@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import signal
 import stat
+import sys
 import threading
 import time
 from collections import deque
@@ -317,8 +318,33 @@ def plan(
 # ----------------------------------------------------------------------------------- decoding
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _decode_worker_init(parent: int) -> None:
+    """Runs first in every decode process: Ctrl-C is the parent's to handle, and the worker dies
+    with its parent, however the parent ends (kill -9 included), so no decoder (and no
+    multiprocessing resource tracker, which lives while a worker holds its pipe) outlives it.
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere
+    (macOS has no such call): a watchdog thread exits when the parent PID changes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError) as exc:  # no prctl: the watchdog still works
+            log.debug("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 @dataclass(frozen=True)
@@ -373,7 +399,10 @@ def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
     if options.use_processes:
         try:
             return cf.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_decode_worker_init,
+                initargs=(os.getpid(),),
             )
         except (OSError, NotImplementedError, ImportError, PermissionError) as exc:
             log.warning("decode processes unavailable (%s); decoding in threads", exc)

@@ -5,16 +5,19 @@ and the rest of the run done."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from blipdesk.testing import scene
-from tests.e2e.test_cli import blipdesk
+from tests.e2e.test_cli import _complete, _library_with_photos, _wait_for_commits, blipdesk, start
 
 
 def _one_line(result) -> str:
@@ -158,3 +161,78 @@ def test_bad_settings_and_arguments_are_messages_not_internal_errors(library, tm
     got = blipdesk(data, "scan", photos)
     assert got.returncode == 1
     assert "neither a model folder nor a Hugging Face model id" in _one_line(got)
+
+
+# ----------------------------------------------------------------------------------- item 6
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc: no psutil)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie is dead, waiting for a reaper
+
+
+def _scan_in_background(tmp_path, tiny_model_dir):
+    data, folder = _library_with_photos(tmp_path, 60)
+    proc = start(data, "scan", folder, "--model", tiny_model_dir, "--batch-size", 1,
+                 "--device", "cpu", "--precision", "fp32")  # fmt: skip
+    _wait_for_commits(proc, data / "library.sqlite3", 2)
+    return proc, data
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_cli_leaves_no_process_behind(tmp_path, tiny_model_dir):
+    proc, _data = _scan_in_background(tmp_path, tiny_model_dir)
+    try:
+        below = _descendants(proc.pid)
+        assert below, "the scan should have a decode worker and a resource tracker"
+        os.kill(proc.pid, signal.SIGKILL)  # the CLI only, not its process group
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(map(_alive, below)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in below if _alive(p)], "processes outlived the killed CLI"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.stderr.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_scan_like_ctrl_c(tmp_path, tiny_model_dir, sig):
+    proc, data = _scan_in_background(tmp_path, tiny_model_dir)
+    try:
+        below = _descendants(proc.pid)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + sig, err.decode()
+    assert "Traceback" not in err.decode() and "scan stopped" in err.decode()
+    committed, partial = _complete(data / "library.sqlite3")
+    assert partial == 0 and 0 < committed < 60
+    time.sleep(1)
+    assert not [p for p in below if _alive(p)]
