@@ -16,7 +16,8 @@ existing path is a usage error. A folder that happens to be called like a
 command is opened with a path spelling (``blipdesk ./scan``).
 
 Exit codes: 0 done (a scan that met unreadable photos still ran: they are listed on stderr),
-1 a failure the person can fix (one line on stderr), 2 bad usage, 130 interrupted (Ctrl-C; work
+1 a failure the person can fix (a scan that could not list a folder ran on the rest and kept that
+folder's photos as they were) (one line on stderr), 2 bad usage, 130 interrupted (Ctrl-C; work
 finished before it stays in the cache), 143 or 129 for SIGTERM or SIGHUP, which stop a scan the
 same way.
 """
@@ -543,16 +544,25 @@ def _scan(ns: argparse.Namespace) -> int:
             progress.close()
     for failure in summary.failures:
         print(f"blipdesk: unreadable: {failure.path}: {failure.reason}", file=sys.stderr)
+    for failure in summary.unreadable_folders:
+        print(f"blipdesk: unreadable folder: {failure.path}: {failure.reason}", file=sys.stderr)
     for notice in summary.notices:
         print(f"blipdesk: {notice}", file=sys.stderr)
     state = "stopped" if summary.cancelled else "done"
     print(
         f"scan {state}: {summary.photos} photos, {summary.scored} scored, "
         f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s"
+        + (
+            f", {len(summary.unreadable_folders)} folder(s) not read"
+            if summary.unreadable_folders
+            else ""
+        )
         + ("" if summary.model_loaded else " (all cached; model not loaded)"),
         file=sys.stderr,
     )
-    return stop.exit_code() if summary.cancelled else EXIT_OK
+    if summary.cancelled:
+        return stop.exit_code()
+    return EXIT_ERROR if summary.unreadable_folders else EXIT_OK
 
 
 def _search(ns: argparse.Namespace) -> int:

@@ -120,6 +120,7 @@ class ScanSummary:
     model_loaded: bool
     seconds: float
     notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
+    unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,24 @@ def lazy_scorer(
 # ----------------------------------------------------------------------------------- files
 
 
-def find_photos(folders: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[str]:
-    """Absolute paths of the photos under ``folders`` (hidden folders skipped), sorted."""
+def find_photos(
+    folders: Iterable[str | os.PathLike[str]],
+    recursive: bool = True,
+    unreadable: list[PhotoFailure] | None = None,
+) -> list[str]:
+    """Absolute paths of the photos under ``folders`` (hidden folders skipped), sorted. Folders
+    that cannot be listed (permission denied, an I/O error) are added to ``unreadable``."""
+
+    def failed(exc: OSError) -> None:
+        # Gone is not unreadable: a missing folder is the caller's to judge (refresh_photos).
+        if unreadable is not None and not isinstance(exc, FileNotFoundError | NotADirectoryError):
+            where = os.fsdecode(exc.filename) if exc.filename is not None else "?"
+            unreadable.append(PhotoFailure(where, _folder_reason(exc)))
+
     found: set[str] = set()
     for folder in folders:
         root = os.path.abspath(os.path.expanduser(os.fspath(folder)))
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=failed):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             found.update(
                 os.path.join(dirpath, name)
@@ -225,6 +238,13 @@ def find_photos(folders: Iterable[str | os.PathLike[str]], recursive: bool = Tru
             if not recursive:
                 break
     return sorted(found)
+
+
+def _folder_reason(exc: OSError) -> str:
+    return (
+        f"cannot read this folder ({exc.strerror or exc}); its photos keep their cached "
+        "scores until it can be read again"
+    )
 
 
 def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
@@ -246,15 +266,28 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
 
 
 def refresh_photos(
-    library: Library, folders: Sequence[str | os.PathLike[str]], recursive: bool = True
+    library: Library,
+    folders: Sequence[str | os.PathLike[str]],
+    recursive: bool = True,
+    unreadable: list[PhotoFailure] | None = None,
 ) -> list[PhotoRecord]:
     """Walk ``folders`` and bring the cache's file table up to date: re-hash only files whose size
-    or mtime changed, forget files that are gone. Returns the current records (sorted by path)."""
+    or mtime changed, forget files that are gone. Returns the current records (sorted by path).
+
+    A folder that cannot be listed is added to ``unreadable``, and the photos the cache knows
+    under it are kept (records and scores): unreadable is not gone."""
     roots = _roots(folders)
     known = {p.path: p for p in library.photos_under(roots, recursive)}
     current: list[PhotoRecord] = []
     changed: list[PhotoRecord] = []
-    for path in find_photos(roots, recursive):
+    blocked: list[PhotoFailure] = []
+    found = find_photos(roots, recursive, blocked)
+    if unreadable is not None:
+        unreadable.extend(blocked)
+    for folder in {b.path for b in blocked}:
+        for path in [p for p in known if p.startswith(folder.rstrip(os.sep) + os.sep)]:
+            del known[path]  # neither current (it cannot be read now) nor forgotten
+    for path in found:
         old = known.pop(path, None)
         try:
             st = os.stat(path)
@@ -474,7 +507,8 @@ def scan(
     Also stores each photo's ITC image feature (for free-text search) even with no sentences.
     ``library`` must be the writer, used only from this thread. See the module docstring."""
     started = time.monotonic()
-    photos = refresh_photos(library, folders, options.recursive)
+    folders_failed: list[PhotoFailure] = []
+    photos = refresh_photos(library, folders, options.recursive, folders_failed)
     failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
     known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
     failures += [
@@ -490,6 +524,7 @@ def scan(
         model_loaded=done.model_loaded,
         seconds=time.monotonic() - started,
         notices=tuple(done.notices),
+        unreadable_folders=tuple(folders_failed),
     )
 
 

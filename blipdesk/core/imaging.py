@@ -97,8 +97,8 @@ def decode_photo(
         size = path.stat().st_size
     except FileNotFoundError:
         raise PhotoError(path, "file not found (moved or deleted?)") from None
-    except PermissionError:
-        raise PhotoError(path, "permission denied") from None
+    except PermissionError:  # the file's state, not its content's: tried again next scan
+        raise PhotoError(path, "permission denied", True) from None
     except OSError as exc:
         raise PhotoError(path, f"cannot read file ({exc.strerror or exc})") from None
     if size == 0:
@@ -123,7 +123,7 @@ def _guarded(opener, name: str | Path, options: DecodeOptions) -> Image.Image:
     except PhotoError:
         raise
     except PermissionError:
-        raise PhotoError(name, "permission denied") from None
+        raise PhotoError(name, "permission denied", True) from None
     except IsADirectoryError:
         raise PhotoError(name, "is a folder, not a photo") from None
     except FileNotFoundError:

@@ -236,3 +236,37 @@ def test_sigterm_and_sighup_stop_a_scan_like_ctrl_c(tmp_path, tiny_model_dir, si
     assert partial == 0 and 0 < committed < 60
     time.sleep(1)
     assert not [p for p in below if _alive(p)]
+
+
+# ----------------------------------------------------------------------------------- item 7
+
+
+def test_an_unreadable_folder_is_reported_and_its_photos_stay(tmp_path, tiny_model_dir):
+    """Real permissions: the CLI runs without CAP_DAC_OVERRIDE (as in test_hostile_library)."""
+    from tests.e2e.test_hostile_library import _can_drop_capabilities, run_cli
+
+    if not _can_drop_capabilities():
+        pytest.skip("prctl(PR_CAPBSET_DROP) not permitted: root ignores chmod 000 here")
+    photos = tmp_path / "photos"
+    (photos / "locked").mkdir(parents=True)
+    scene(50, 40, 1).save(photos / "open.png")
+    scene(50, 40, 2).save(photos / "locked" / "inside.png")
+    data = tmp_path / "data"
+    assert run_cli(data, "tags", "add", "dog", "a dog").returncode == 0
+    assert run_cli(data, "scan", photos, "--model", tiny_model_dir).returncode == 0
+    os.chmod(photos / "locked", 0)
+    try:
+        got = run_cli(data, "scan", photos, "--model", tiny_model_dir)
+        err = got.stderr.decode()
+        assert got.returncode == 1, err
+        assert f"unreadable folder: {photos / 'locked'}: " in err and "Permission denied" in err
+        assert "1 folder(s) not read" in err and "Traceback" not in err
+        export = run_cli(data, "export", photos)
+        assert export.returncode == 0, export.stderr
+        by_path = {p["path"]: p for p in json.loads(export.stdout)["photos"]}
+        inside = by_path[str(photos / "locked" / "inside.png")]
+        assert inside["error"] is None and "dog" in inside["tags"]
+    finally:
+        os.chmod(photos / "locked", 0o755)
+    again = run_cli(data, "scan", photos, "--model", tiny_model_dir)
+    assert again.returncode == 0 and b"model not loaded" in again.stderr  # nothing was lost
