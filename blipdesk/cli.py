@@ -269,10 +269,12 @@ class _Context:
         if self.settings_file.problem:
             print(f"blipdesk: {self.settings_file.problem}", file=sys.stderr)
 
-    def library(self):
+    def library(self, readonly: bool = False):
+        """The cache; ``readonly`` for commands that only read it (they work on a read-only
+        data folder, see store.schema.read_only_place)."""
         from blipdesk.store import Library
 
-        return Library.open(self.paths.database)
+        return Library.open(self.paths.database, readonly=readonly)
 
     def spec(self):
         from blipdesk.core.model import ModelSpec
@@ -414,7 +416,7 @@ def _tag_json(tag) -> dict:
 
 def _tags_list(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
-    with ctx.library() as library:
+    with ctx.library(readonly=True) as library:
         tags = library.tags()
     if ns.json:
         print(json.dumps([_tag_json(t) for t in tags], indent=2, ensure_ascii=False))
@@ -651,7 +653,7 @@ def export_csv(doc: dict) -> str:
 def _export(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     folders = _folders(ns.folders)
-    with ctx.library() as library:
+    with ctx.library(readonly=True) as library:
         score_key, model = _export_key(ctx, library)
         doc = export_document(library, score_key, model, folders, not ns.no_recursive)
     _warn_long_sentences(ctx, [s for t in doc["tags"] for s in t["sentences"]])

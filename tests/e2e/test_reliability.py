@@ -270,3 +270,27 @@ def test_an_unreadable_folder_is_reported_and_its_photos_stay(tmp_path, tiny_mod
         os.chmod(photos / "locked", 0o755)
     again = run_cli(data, "scan", photos, "--model", tiny_model_dir)
     assert again.returncode == 0 and b"model not loaded" in again.stderr  # nothing was lost
+
+
+# ----------------------------------------------------------------------------------- item 9
+
+
+def test_damaged_and_locked_caches_stay_one_line(tmp_path):
+    """What held before item 9's changes still holds: the advice to move a cache away is given
+    for a damaged file only, and a locked one says so."""
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "library.sqlite3").write_bytes(b"this is not a database" * 100)
+    for args in (["tags", "list"], ["tags", "add", "dog"]):
+        got = blipdesk(damaged, *args)
+        assert got.returncode == 1 and "move it away" in _one_line(got), got.stderr
+    locked = tmp_path / "locked"
+    assert blipdesk(locked, "tags", "add", "dog").returncode == 0
+    holder = sqlite3.connect(locked / "library.sqlite3", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        got = blipdesk(locked, "tags", "add", "cat", timeout=60)
+    finally:
+        holder.close()
+    assert got.returncode == 1 and "locked" in _one_line(got)
+    assert "move it away" not in got.stderr
