@@ -27,6 +27,7 @@ This module imports neither torch nor the scorer at import time, so decode worke
 from __future__ import annotations
 
 import concurrent.futures as cf
+import errno
 import hashlib
 import logging
 import multiprocessing
@@ -254,9 +255,13 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
     same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
     makes the engine re-hash, not re-score)."""
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO or device since it was listed
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device)", path)
         if size is None:
-            size = os.fstat(fh.fileno()).st_size
+            size = st.st_size
         digest = hashlib.sha256(str(size).encode() + b"\0")
         digest.update(fh.read(HASH_CHUNK))
         if size > HASH_CHUNK:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -94,16 +95,30 @@ def decode_photo(
     """Open ``path`` and return it upright, as 8-bit RGB. Raises ``PhotoError``."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
         raise PhotoError(path, "file not found (moved or deleted?)") from None
     except PermissionError:  # the file's state, not its content's: tried again next scan
         raise PhotoError(path, "permission denied", True) from None
     except OSError as exc:
         raise PhotoError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the decoder, /dev/zero never ends
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe, socket or device"
+        raise PhotoError(path, f"not a regular file ({kind})")
+    if st.st_size == 0:
         raise PhotoError(path, "empty file (0 bytes)")
-    return _guarded(lambda: open(path, "rb"), path, options)
+    return _guarded(lambda: _open_regular(path), path, options)
+
+
+def _open_regular(path: Path):
+    """Open without blocking (O_NONBLOCK: a FIFO swapped in after the check above cannot hang
+    the open) and check the descriptor itself."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    fh = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        fh.close()
+        raise PhotoError(path, "not a regular file (a pipe, socket or device)")
+    return fh
 
 
 def decode_bytes(

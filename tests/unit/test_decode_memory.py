@@ -4,6 +4,7 @@ and running out of memory is retried by the next scan instead of being stored as
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,15 @@ def test_out_of_memory_is_transient_and_the_next_scan_retries(tmp_path, monkeypa
         monkeypatch.setattr(imaging, "_converted", real)  # memory is back
         second = scan(lib, [folder], ("a dog",), key, lambda: tiny_scorer, options)
         assert second.scored == 1 and not second.failures
+
+
+def test_pipes_and_devices_are_refused_without_blocking(tmp_path):
+    from blipdesk.core.engine import content_hash
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    for name in ("pipe.jpg", "zero.png"):
+        with pytest.raises(PhotoError, match="not a regular file"):
+            decode_photo(tmp_path / name)
+        with pytest.raises(OSError, match="not a regular file"):
+            content_hash(tmp_path / name)
