@@ -16,8 +16,10 @@ existing path is a usage error. A folder that happens to be called like a
 command is opened with a path spelling (``blipdesk ./scan``).
 
 Exit codes: 0 done (a scan that met unreadable photos still ran: they are listed on stderr),
-1 a failure the person can fix (one line on stderr), 2 bad usage, 130 interrupted (Ctrl-C; work
-finished before it stays in the cache).
+1 a failure the person can fix (a scan that could not list a folder ran on the rest and kept that
+folder's photos as they were) (one line on stderr), 2 bad usage, 130 interrupted (Ctrl-C; work
+finished before it stays in the cache), 143 or 129 for SIGTERM or SIGHUP, which stop a scan the
+same way.
 """
 
 from __future__ import annotations
@@ -107,7 +109,9 @@ def _add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
         return
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: settings)")
     parser.add_argument("--precision", help="auto, fp32, bf16 or fp16 (default: settings)")
-    parser.add_argument("--batch-size", type=_positive_int, metavar="N", help="photos per batch")
+    parser.add_argument(
+        "--batch-size", type=_batch_size, metavar="N", help="photos per batch (1 to 1024)"
+    )
     parser.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
     parser.add_argument(
         "--feature-cache",
@@ -145,6 +149,17 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _batch_size(text: str) -> int:
+    from blipdesk.settings import MAX_BATCH_SIZE
+
+    value = _positive_int(text)
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_BATCH_SIZE} (larger batches only run out of memory)"
+        )
+    return value
 
 
 def _probability(text: str) -> float:
@@ -277,10 +292,12 @@ class _Context:
         if self.settings_file.problem:
             print(f"blipdesk: {self.settings_file.problem}", file=sys.stderr)
 
-    def library(self):
+    def library(self, readonly: bool = False):
+        """The cache; ``readonly`` for commands that only read it (they work on a read-only
+        data folder, see store.schema.read_only_place)."""
         from blipdesk.store import Library
 
-        return Library.open(self.paths.database)
+        return Library.open(self.paths.database, readonly=readonly)
 
     def spec(self):
         from blipdesk.core.model import ModelSpec
@@ -431,7 +448,7 @@ def _tag_json(tag) -> dict:
 
 def _tags_list(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
-    with ctx.library() as library:
+    with ctx.library(readonly=True) as library:
         tags = library.tags()
     if ns.json:
         print(json.dumps([_tag_json(t) for t in tags], indent=2, ensure_ascii=False))
@@ -493,15 +510,20 @@ class _ProgressPrinter:
 
 
 class _StopOnCtrlC:
-    """The first Ctrl-C asks the work to stop after the step in flight (a scan's batch, a
-    sidecar); the second one stops now. ``signals`` may add SIGTERM and SIGHUP, which then stop
-    as cleanly as Ctrl-C instead of killing the process mid-write."""
+    """The first Ctrl-C, SIGTERM or SIGHUP asks the work to stop after the step in flight (a
+    scan's batch, a sidecar: what finished stays; exit 128 + the signal's number, 130 for
+    Ctrl-C); a second one stops now. A signal never kills the process mid-write."""
 
-    def __init__(self, step: str = "the current batch", signals: Sequence[str] = ("SIGINT",)):
+    def __init__(
+        self,
+        step: str = "the current batch",
+        signals: Sequence[str] = ("SIGINT", "SIGTERM", "SIGHUP"),
+    ) -> None:
         self.cancel = threading.Event()
         self.step = step
         self.signals = [getattr(signal, s) for s in signals if hasattr(signal, s)]
         self.previous: dict[int, Any] = {}
+        self.signum: int | None = None
 
     def __enter__(self) -> threading.Event:
         if threading.current_thread() is threading.main_thread():
@@ -512,11 +534,16 @@ class _StopOnCtrlC:
     def _handle(self, signum, frame) -> None:
         if self.cancel.is_set():
             raise KeyboardInterrupt
+        self.signum = signum
         self.cancel.set()
+        how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         print(
-            f"\nblipdesk: stopping after {self.step} (Ctrl-C again to stop now)",
+            f"\nblipdesk: stopping after {self.step} ({how}; Ctrl-C again to stop now)",
             file=sys.stderr,
         )
+
+    def exit_code(self) -> int:
+        return EXIT_INTERRUPTED if self.signum in (None, signal.SIGINT) else 128 + self.signum
 
     def __exit__(self, *exc) -> None:
         for signum, previous in self.previous.items():
@@ -530,7 +557,8 @@ def _scan(ns: argparse.Namespace) -> int:
     folders = _folders(ns.folders)
     key = model_key(ctx.spec(), ctx.settings.first_token)
     progress = _ProgressPrinter("scan")
-    with ctx.library() as library, _StopOnCtrlC() as cancel:
+    stop = _StopOnCtrlC()
+    with ctx.library() as library, stop as cancel:
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         ctx.remember_feature_budget()
         sentences = library.all_sentences()
@@ -557,16 +585,28 @@ def _scan(ns: argparse.Namespace) -> int:
             f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
             file=sys.stderr,
         )
+    for failure in summary.unreadable_folders:
+        print(
+            f"blipdesk: unreadable folder: {display_path(failure.path)}: {failure.reason}",
+            file=sys.stderr,
+        )
     for notice in summary.notices:
         print(f"blipdesk: {notice}", file=sys.stderr)
     state = "stopped" if summary.cancelled else "done"
     print(
         f"scan {state}: {summary.photos} photos, {summary.scored} scored, "
         f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s"
+        + (
+            f", {len(summary.unreadable_folders)} folder(s) not read"
+            if summary.unreadable_folders
+            else ""
+        )
         + ("" if summary.model_loaded else " (all cached; model not loaded)"),
         file=sys.stderr,
     )
-    return EXIT_INTERRUPTED if summary.cancelled else EXIT_OK
+    if summary.cancelled:
+        return stop.exit_code()
+    return EXIT_ERROR if summary.unreadable_folders else EXIT_OK
 
 
 def _search(ns: argparse.Namespace) -> int:
@@ -587,7 +627,8 @@ def _search(ns: argparse.Namespace) -> int:
             _print_hits(update.hits)
             print(flush=True)
 
-    with ctx.library() as library, _StopOnCtrlC() as cancel:
+    stop = _StopOnCtrlC("the current step")
+    with ctx.library() as library, stop as cancel:
         ctx.remember_feature_budget()
         final = search(
             library, folders, ns.sentence, key, ctx.scorer(), ns.top, ns.candidates,
@@ -600,7 +641,7 @@ def _search(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if cancel.is_set():
-        return EXIT_INTERRUPTED
+        return stop.exit_code()
     if ns.json:
         results = [{"path": h.path, "itm": h.itm, "cosine": h.cosine} for h in final.hits]
         doc = {
@@ -682,7 +723,7 @@ def export_csv(doc: dict) -> str:
 def _export(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     folders = _folders(ns.folders)
-    with ctx.library() as library:
+    with ctx.library(readonly=True) as library:
         score_key, model = _export_key(ctx, library)
         doc = export_document(library, score_key, model, folders, not ns.no_recursive)
     _warn_long_sentences(ctx, [s for t in doc["tags"] for s in t["sentences"]])
@@ -698,11 +739,10 @@ def _export(ns: argparse.Namespace) -> int:
     else:
         text, errors = export_csv(doc), "surrogateescape"  # CSV: the names' own bytes
     if ns.output:
+        from blipdesk.atomic import write_atomic
+
         try:
-            tmp = f"{ns.output}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8", errors=errors, newline="") as fh:
-                fh.write(text)
-            os.replace(tmp, ns.output)
+            write_atomic(ns.output, text.encode("utf-8", errors), protect=[ctx.paths.data_dir])
         except OSError as exc:
             raise UserError(
                 f"Cannot write {display_path(ns.output)}: {exc.strerror or exc}"

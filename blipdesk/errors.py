@@ -23,9 +23,11 @@ class DeviceError(UserError):
 
 
 class PhotoError(UserError):
-    """One photo could not be read. The scan records ``reason`` and goes on."""
+    """One photo could not be read. The scan records ``reason`` and goes on. A ``transient``
+    failure (not enough memory) says nothing about the file: it is tried again next time."""
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    def __init__(self, path: str | Path, reason: str, transient: bool = False) -> None:
         self.path = str(path)
         self.reason = reason
+        self.transient = transient
         super().__init__(f"{self.path}: {reason}")

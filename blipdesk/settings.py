@@ -2,7 +2,8 @@
 
 Stored as JSON in the data directory (``paths.settings_file``), written atomically (a temporary
 file, fsync, ``os.replace``), so a crash mid-save leaves the old file. A file that cannot be parsed
-is never wiped silently: it is kept as ``settings.json.bak``, defaults are used, and
+is never wiped silently: it is kept as ``settings.json.bak`` (``settings.json.2.bak`` when
+that is taken), defaults are used, and
 ``SettingsFile.problem`` says what happened so the shell can tell the person. A single value of the
 wrong type falls back to its default and is reported the same way; unknown keys are kept on save
 (a newer blipdesk's preferences survive a round trip through an older one).
@@ -13,15 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from blipdesk.atomic import read_regular, write_atomic
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FORMATS
 from blipdesk.core.model import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
+
+MAX_SETTINGS_BYTES = 4 << 20  # preferences and a list of folders: never near this
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,22 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+MAX_BATCH_SIZE = 1024  # photos per batch; more only runs out of memory
+
+
 def _valid(key: str, value: Any) -> bool:
-    if key in ("batch_size", "feature_budget"):  # bool is an int subclass: true is no number
+    if key == "batch_size":  # bool is an int subclass: true is not a batch size
+        return type(value) is int and 0 <= value <= MAX_BATCH_SIZE
+    if key == "feature_budget":
         return type(value) is int and value >= 0
     if key == "feature_format":
         return value in FORMATS
+    if key == "first_token":
+        return value in ("cls", "enc")
+    if key == "model":  # "" would be taken for a hub id
+        return isinstance(value, str) and bool(value.strip())
+    if key == "folders":
+        return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
     return isinstance(value, _TYPES[key])
 
 
@@ -77,24 +91,24 @@ class SettingsFile:
         self.problem = None
         self._extra = {}
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_regular(self.path, MAX_SETTINGS_BYTES).decode("utf-8")
         except FileNotFoundError:
             return Settings()
-        except OSError as exc:
-            self.problem = f"The settings file {self.path} cannot be read ({exc}); using defaults."
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            self.problem = (
+                f"The settings file {self.path} cannot be read ({reason}); using defaults."
+            )
             log.warning(self.problem)
             return Settings()
         try:
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-        except ValueError as exc:
-            backup = self.path.with_name(self.path.name + ".bak")
-            os.replace(self.path, backup)
-            self.problem = (
-                f"The settings file {self.path} was damaged ({exc}); it was kept as {backup} "
-                "and the defaults are used."
-            )
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: a document nested thousands deep, which json cannot parse.
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            self.problem = f"The settings file {self.path} was damaged ({why}); {self._keep_bad()}"
             log.warning(self.problem)
             return Settings()
         known = {f.name for f in fields(Settings)}
@@ -114,18 +128,22 @@ class SettingsFile:
             log.warning(self.problem)
         return Settings(**values)
 
+    def _keep_bad(self) -> str:
+        """Move the damaged file aside (never over an earlier one); say where it is."""
+        backup = self.path.with_name(self.path.name + ".bak")
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = self.path.with_name(f"{self.path.name}.{n}.bak")
+        try:
+            os.replace(self.path, backup)
+        except OSError as exc:
+            return f"it was left in place ({exc.strerror or exc}) and the defaults are used."
+        return f"it was kept as {backup} and the defaults are used."
+
     def save(self, settings: Settings) -> None:
         data = {**self._extra, **asdict(settings)}
         data["folders"] = list(settings.folders)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        write_atomic(self.path, text.encode("utf-8"))

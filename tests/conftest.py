@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -52,3 +53,19 @@ def tiny_scorer(tiny_loaded):
     from blipdesk.core.scorer import Scorer
 
     return Scorer(tiny_loaded)
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    """A 1 MiB tmpfs (root only; skipped with the reason elsewhere); unmounted afterwards."""
+    where = tmp_path / "mnt"
+    where.mkdir()
+    got = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
+    )
+    if got.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {got.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

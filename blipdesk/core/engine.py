@@ -33,6 +33,7 @@ This module imports neither torch nor the scorer at import time, so decode worke
 from __future__ import annotations
 
 import concurrent.futures as cf
+import errno
 import hashlib
 import itertools
 import logging
@@ -40,6 +41,7 @@ import multiprocessing
 import os
 import signal
 import stat
+import sys
 import threading
 import time
 from collections import deque
@@ -54,7 +56,7 @@ import numpy as np
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
-from blipdesk.errors import PhotoError
+from blipdesk.errors import ModelError, PhotoError, UserError
 from blipdesk.store import Library, PhotoRecord, ScoreRow
 
 if TYPE_CHECKING:
@@ -130,6 +132,7 @@ class ScanSummary:
     model_loaded: bool
     seconds: float
     notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
+    unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
 
 
 @dataclass(frozen=True)
@@ -172,10 +175,13 @@ def load_scorer(
     """Load the model and wrap it, ready to score: torch threads set to the physical cores and,
     on a GPU, one tiny batch run so its one-time costs are not paid by the first photos."""
     from blipdesk.core.device import configure_threads, resolve_placement
+    from blipdesk.core.model import check_first_token
     from blipdesk.core.scorer import Scorer
 
     configure_threads()
-    scorer = Scorer(loader(spec, resolve_placement(device, precision)), first_token)
+    loaded = loader(spec, resolve_placement(device, precision))
+    check_first_token(loaded, first_token)
+    scorer = Scorer(loaded, first_token)
     if scorer.device.type != "cpu":
         scorer.warm_up()
     return scorer
@@ -216,12 +222,24 @@ def lazy_scorer(
 # ----------------------------------------------------------------------------------- files
 
 
-def find_photos(folders: Iterable[str | os.PathLike[str]], recursive: bool = True) -> list[str]:
-    """Absolute paths of the photos under ``folders`` (hidden folders skipped), sorted."""
+def find_photos(
+    folders: Iterable[str | os.PathLike[str]],
+    recursive: bool = True,
+    unreadable: list[PhotoFailure] | None = None,
+) -> list[str]:
+    """Absolute paths of the photos under ``folders`` (hidden folders skipped), sorted. Folders
+    that cannot be listed (permission denied, an I/O error) are added to ``unreadable``."""
+
+    def failed(exc: OSError) -> None:
+        # Gone is not unreadable: a missing folder is the caller's to judge (refresh_photos).
+        if unreadable is not None and not isinstance(exc, FileNotFoundError | NotADirectoryError):
+            where = os.fsdecode(exc.filename) if exc.filename is not None else "?"
+            unreadable.append(PhotoFailure(where, _folder_reason(exc)))
+
     found: set[str] = set()
     for folder in folders:
         root = os.path.abspath(os.path.expanduser(os.fspath(folder)))
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=failed):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             found.update(
                 os.path.join(dirpath, name)
@@ -234,6 +252,13 @@ def find_photos(folders: Iterable[str | os.PathLike[str]], recursive: bool = Tru
     return sorted(found)
 
 
+def _folder_reason(exc: OSError) -> str:
+    return (
+        f"cannot read this folder ({exc.strerror or exc}); its photos keep their cached "
+        "scores until it can be read again"
+    )
+
+
 def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     """A cheap content key: sha256 of the size, the first and the last 64 KiB.
 
@@ -241,9 +266,13 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
     same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
     makes the engine re-hash, not re-score)."""
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO or device since it was listed
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device)", path)
         if size is None:
-            size = os.fstat(fh.fileno()).st_size
+            size = st.st_size
         digest = hashlib.sha256(str(size).encode() + b"\0")
         digest.update(fh.read(HASH_CHUNK))
         if size > HASH_CHUNK:
@@ -253,15 +282,28 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
 
 
 def refresh_photos(
-    library: Library, folders: Sequence[str | os.PathLike[str]], recursive: bool = True
+    library: Library,
+    folders: Sequence[str | os.PathLike[str]],
+    recursive: bool = True,
+    unreadable: list[PhotoFailure] | None = None,
 ) -> list[PhotoRecord]:
     """Walk ``folders`` and bring the cache's file table up to date: re-hash only files whose size
-    or mtime changed, forget files that are gone. Returns the current records (sorted by path)."""
+    or mtime changed, forget files that are gone. Returns the current records (sorted by path).
+
+    A folder that cannot be listed is added to ``unreadable``, and the photos the cache knows
+    under it are kept (records and scores): unreadable is not gone."""
     roots = _roots(folders)
     known = {p.path: p for p in library.photos_under(roots, recursive)}
     current: list[PhotoRecord] = []
     changed: list[PhotoRecord] = []
-    for path in find_photos(roots, recursive):
+    blocked: list[PhotoFailure] = []
+    found = find_photos(roots, recursive, blocked)
+    if unreadable is not None:
+        unreadable.extend(blocked)
+    for folder in {b.path for b in blocked}:
+        for path in [p for p in known if p.startswith(folder.rstrip(os.sep) + os.sep)]:
+            del known[path]  # neither current (it cannot be read now) nor forgotten
+    for path in found:
         old = known.pop(path, None)
         try:
             st = os.stat(path)
@@ -325,15 +367,41 @@ def plan(
 # ----------------------------------------------------------------------------------- decoding
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _decode_worker_init(parent: int) -> None:
+    """Runs first in every decode process: Ctrl-C is the parent's to handle, and the worker dies
+    with its parent, however the parent ends (kill -9 included), so no decoder (and no
+    multiprocessing resource tracker, which lives while a worker holds its pipe) outlives it.
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere
+    (macOS has no such call): a watchdog thread exits when the parent PID changes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError) as exc:  # no prctl: the watchdog still works
+            log.debug("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 @dataclass(frozen=True)
 class Decoded:
     """A decode worker's answer: the photo as uint8 (384, 384, 3), or why it failed. A
-    ``transient`` failure is the file's, not its content's (moved, deleted or rewritten during the
-    scan): it is recorded against the path and retried by the next scan, never cached against
+    ``transient`` failure is the file's or the moment's, not its content's (moved, deleted or
+    rewritten during the scan; not enough memory to decode it then): it is recorded against the
+    path and retried by the next scan, never cached against
     the content hash (which would mark good bytes as unreadable for every copy of them)."""
 
     image: np.ndarray | None
@@ -345,9 +413,9 @@ def decode_for_model(path: str, stamp: tuple[int, int] | None = None) -> Decoded
     """Runs in a decode worker. ``stamp``: the (size, mtime_ns) the file had when it was hashed;
     if it differs now, the pixels may not belong to the content hash, so they are not used."""
     try:
-        image, reason = load_for_model(path), None
+        image, reason, transient = load_for_model(path), None, False
     except PhotoError as exc:
-        image, reason = None, exc.reason
+        image, reason, transient = None, exc.reason, exc.transient
     if stamp is not None:
         try:
             st = os.stat(path)
@@ -355,7 +423,7 @@ def decode_for_model(path: str, stamp: tuple[int, int] | None = None) -> Decoded
             return Decoded(None, "moved or deleted during the scan; scan again", True)
         if (st.st_size, st.st_mtime_ns) != stamp:
             return Decoded(None, "changed during the scan; scan again", True)
-    return Decoded(image, reason)
+    return Decoded(image, reason, transient)
 
 
 def auto_batch_size(device_type: str) -> int:
@@ -380,7 +448,10 @@ def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
     if options.use_processes:
         try:
             return cf.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_decode_worker_init,
+                initargs=(os.getpid(),),
             )
         except (OSError, NotImplementedError, ImportError, PermissionError) as exc:
             log.warning("decode processes unavailable (%s); decoding in threads", exc)
@@ -454,7 +525,8 @@ def scan(
     Also stores each photo's ITC image feature (for free-text search) even with no sentences.
     ``library`` must be the writer, used only from this thread. See the module docstring."""
     started = time.monotonic()
-    photos = refresh_photos(library, folders, options.recursive)
+    folders_failed: list[PhotoFailure] = []
+    photos = refresh_photos(library, folders, options.recursive, folders_failed)
     failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
     known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
     failures += [
@@ -470,6 +542,7 @@ def scan(
         model_loaded=done.model_loaded,
         seconds=time.monotonic() - started,
         notices=tuple(done.notices),
+        unreadable_folders=tuple(folders_failed),
     )
 
 
@@ -618,9 +691,11 @@ def best_first(
 def _is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()  # MPS, cuBLAS
+    # MPS and cuBLAS say "out of memory"; the CPU's DefaultCPUAllocator "can't allocate memory".
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
 
 
 class _Runner:
@@ -651,7 +726,7 @@ class _Runner:
         """``call(scorer, start, stop)`` over photos [0, n) in chunks that fit in memory."""
         while True:
             try:
-                return self._chunked(n, call)
+                return check_finite(self._chunked(n, call), self.scorer)
             except Exception as exc:
                 if not _is_out_of_memory(exc):
                     raise
@@ -665,7 +740,10 @@ class _Runner:
                 elif self.scorer.device.type != "cpu":
                     self._to_cpu(exc)
                 else:
-                    raise
+                    raise UserError(
+                        f"Not enough memory to run the model even on one photo ({exc}); close "
+                        "other programs and scan again: finished batches are kept."
+                    ) from None
 
     def _chunked(self, n: int, call) -> tuple:
         step = self.limit or n
@@ -707,6 +785,19 @@ class _Runner:
         )
         log.warning(notice)
         self.done.notices.append(notice)
+
+
+def check_finite(result: tuple, scorer: Scorer) -> tuple:
+    """``result`` ((features, scores) of a model call) if every score is a number; a model with
+    broken weights or image settings gives NaN, which must never reach the cache."""
+    scores = result[1]
+    if all(np.isfinite(a).all() for a in (scores.itm, scores.itm_logits, scores.cosine)):
+        return result
+    identity = getattr(getattr(scorer, "loaded", None), "identity", None)
+    raise ModelError(
+        f"The model {getattr(identity, 'source', '')} is broken: it produced NaN scores (its "
+        "weights or image settings hold invalid numbers); nothing of this batch was stored."
+    )
 
 
 def shorten(text: str, width: int = 60) -> str:
@@ -799,7 +890,6 @@ def _score_batch(library, batch, key, runner, store, on_batch, done) -> list[Wor
             itc_rows.update(zip(contents, itc_np, strict=True))
             if store is not None:
                 to_store.update(zip(contents, features.embeds.float().cpu().numpy(), strict=True))
-        check_finite(scores)
         for i, content in enumerate(contents):
             for j, sentence in enumerate(sentences):
                 logits = scores.itm_logits[i, j]
@@ -828,17 +918,6 @@ def _score_batch(library, batch, key, runner, store, on_batch, done) -> list[Wor
         for result in results:
             on_batch(result)
     return retry
-
-
-def check_finite(scores: Scores) -> None:
-    """A model whose weights hold NaN or infinity scores NaN: say so rather than cache it."""
-    from blipdesk.errors import ModelError
-
-    if not (np.isfinite(scores.itm_logits).all() and np.isfinite(scores.cosine).all()):
-        raise ModelError(
-            "The model is broken: it produced scores that are not numbers (NaN or infinity). "
-            "Nothing from this batch was stored; check or re-download the model's weights."
-        )
 
 
 # ----------------------------------------------------------------------------------- search

@@ -24,7 +24,8 @@ read whole, evicted by one unlink (packed files would need compaction to evict; 
 ``bench_features.py``). A file is keyed by the photo's content hash and by what the vision output
 depends on (weights + decoding rule), so a changed photo never meets stale features. Written to a
 temporary name and renamed, so a crash never leaves a half file under the final name; a header
-with a CRC-32 of the body catches a damaged file, which is then treated as missing (recomputed by
+with a CRC-32 of the body catches a damaged file (so files skip the fsyncs: a power cut may lose
+the last ones, never pass a torn one off as whole), which is then treated as missing (recomputed by
 the next pass that needs it) and deleted.
 
 **Budget.** The index of files, their sizes and when each was last used lives in the cache
@@ -40,8 +41,8 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 import struct
-import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from blipdesk.atomic import read_regular, write_atomic
 
 if TYPE_CHECKING:
     from blipdesk.store import Library
@@ -311,13 +314,16 @@ class FeatureStore:
             oldest = self.library.oldest_features(256)
             if not oldest:
                 break
+            gone: dict[int, list[str]] = {}
             for set_id, folder, content, size in oldest:
                 with contextlib.suppress(FileNotFoundError):
                     self.path(content, folder).unlink()
-                self.library.forget_features(set_id, [content])
+                gone.setdefault(set_id, []).append(content)
                 freed += size
                 if total - freed <= goal:
                     break
+            for set_id, contents in gone.items():  # one transaction per set and round
+                self.library.forget_features(set_id, contents)
         log.info("vision cache over budget: evicted %s", human_bytes(freed))
         return freed
 
@@ -347,33 +353,17 @@ _MAX_FILE = 64 * 1024**2  # no vision file is this big (large: 0.6 MB compact, 1
 
 
 def _read_regular(path: Path) -> bytes:
-    """Read a cache file that must be a regular file of sane size: a FIFO, device or symlink to
+    """A cache file, only if it is a regular file of sane size: a FIFO, device or symlink to
     /dev/zero planted under the cache folder must neither block nor fill memory."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        st = os.fstat(fd)
-        if not _is_regular(st.st_mode) or st.st_size > _MAX_FILE:
-            raise ValueError("not a regular file of a plausible size")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(_MAX_FILE + 1)
-    finally:
-        os.close(fd)
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)
+    return read_regular(path, _MAX_FILE)
 
 
 def _write_atomic(target: Path, data: bytes) -> int:
+    """Replace the file itself: whatever stands at a cache path that is not a regular file (a
+    symlink planted there, to a photo or to /dev/zero; a FIFO) is removed, never followed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            target.unlink()
+    write_atomic(target, data, durable=False)
     return len(data)

@@ -6,10 +6,21 @@
 2. JPEG: DCT-domain draft decoding (``Image.draft``) to the smallest 1/1, 1/2, 1/4 or 1/8 scale
    that keeps both sides at least ``draft_size``. The model squashes every photo to 384x384, so
    the processor's own bicubic resize still has at least ``draft_size`` pixels to work from.
-3. EXIF orientation applied (``ImageOps.exif_transpose``), so the model sees what people see.
-4. To 8-bit RGB:
+3. Refuse an image whose decoded pixels alone would take more than ``max_decoded_bytes`` (width x
+   height x Pillow's bytes per pixel, after the draft): a 437 KB PNG can hold 15000x15000 pixels.
+4. Memory stays near the decoded image itself: the conversion below runs on horizontal strips,
+   and an image over ``reduce_above_bytes`` is reduced strip by strip (``Image.reduce``, a box
+   average, one factor for both sides) so that its shorter side stays at least twice
+   ``draft_size``, before a full-size RGB copy could exist.
+   Smaller images are converted whole-image-equivalently: their pixels are the same as before
+   strips existed, so their cached scores stay valid (``DECODE_RULE_VERSION`` unchanged; only
+   images over the threshold, which used to need gigabytes, now decode through the reduction).
+5. EXIF orientation applied (as ``ImageOps.exif_transpose``), so the model sees what people see.
+6. To 8-bit RGB:
    - 16-bit and 32-bit integer images are scaled to 8 bits (65535 -> 255), never clipped
-     (Pillow's plain ``convert("RGB")`` clips a 16-bit PNG to almost pure white);
+     (Pillow's plain ``convert("RGB")`` clips a 16-bit PNG to almost pure white), in integer
+     arithmetic (round(x / 257) for 16 bits: the same values float64 gave, at an eighth of the
+     memory);
    - float images are scaled from [0, 1] (or their own range when it exceeds it);
    - transparency is composited onto white, exactly as BLIP's processor does for RGBA input;
    - CMYK goes through its embedded ICC profile to sRGB when it has one;
@@ -20,25 +31,30 @@ rescale by 1/255, normalise with the CLIP mean and std. Doing it here (rather th
 processor object) pins one backend, so scores do not depend on whether torchvision happens to be
 installed, and lets decode workers hand back small uint8 arrays.
 
-Every failure becomes a ``PhotoError`` that names the file and the reason.
+Every failure becomes a ``PhotoError`` that names the file and the reason; running out of memory
+is ``transient`` (tried again by the next scan, never stored as the file's verdict).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from blipdesk.errors import PhotoError
 
 # Pillow refuses > 2 * MAX_IMAGE_PIXELS itself; we enforce our own, clearer limit first.
 DEFAULT_MAX_PIXELS = 250_000_000
+DEFAULT_MAX_DECODED_BYTES = 1 << 30  # 250 MP at Pillow's 4 bytes per RGB(A) pixel fits
+REDUCE_ABOVE_BYTES = 64 << 20  # e.g. 16 MP of RGBA or 33 MP of 16-bit grey
+STRIP_BYTES = 8 << 20  # source bytes converted at a time
 DEFAULT_DRAFT_SIZE = 384
 MODEL_IMAGE_SIZE = 384
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -69,6 +85,8 @@ class DecodeOptions:
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     draft_size: int | None = DEFAULT_DRAFT_SIZE  # None: always decode at full resolution
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    reduce_above_bytes: int = REDUCE_ABOVE_BYTES
 
 
 def decode_photo(
@@ -77,16 +95,30 @@ def decode_photo(
     """Open ``path`` and return it upright, as 8-bit RGB. Raises ``PhotoError``."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
         raise PhotoError(path, "file not found (moved or deleted?)") from None
-    except PermissionError:
-        raise PhotoError(path, "permission denied") from None
+    except PermissionError:  # the file's state, not its content's: tried again next scan
+        raise PhotoError(path, "permission denied", True) from None
     except OSError as exc:
         raise PhotoError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the decoder, /dev/zero never ends
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe, socket or device"
+        raise PhotoError(path, f"not a regular file ({kind})")
+    if st.st_size == 0:
         raise PhotoError(path, "empty file (0 bytes)")
-    return _guarded(lambda: open(path, "rb"), path, options)
+    return _guarded(lambda: _open_regular(path), path, options)
+
+
+def _open_regular(path: Path):
+    """Open without blocking (O_NONBLOCK: a FIFO swapped in after the check above cannot hang
+    the open) and check the descriptor itself."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    fh = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        fh.close()
+        raise PhotoError(path, "not a regular file (a pipe, socket or device)")
+    return fh
 
 
 def decode_bytes(
@@ -106,7 +138,7 @@ def _guarded(opener, name: str | Path, options: DecodeOptions) -> Image.Image:
     except PhotoError:
         raise
     except PermissionError:
-        raise PhotoError(name, "permission denied") from None
+        raise PhotoError(name, "permission denied", True) from None
     except IsADirectoryError:
         raise PhotoError(name, "is a folder, not a photo") from None
     except FileNotFoundError:
@@ -116,7 +148,9 @@ def _guarded(opener, name: str | Path, options: DecodeOptions) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise PhotoError(name, f"refused as a decompression bomb ({exc})") from None
     except MemoryError:
-        raise PhotoError(name, "not enough memory to decode this image") from None
+        raise PhotoError(
+            name, "not enough memory to decode this image (tried again by the next scan)", True
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct.error) as exc:
         raise PhotoError(name, _describe_decode_error(exc)) from None
 
@@ -145,26 +179,112 @@ def _decode(fh, options: DecodeOptions, path: str | Path) -> Image.Image:
         im.draft("RGB", (options.draft_size, options.draft_size))
     if getattr(im, "is_animated", False):
         im.seek(0)  # the first frame stands for an animation
+    need = decoded_bytes(im)
+    if need > options.max_decoded_bytes:
+        raise PhotoError(
+            path,
+            f"too large to decode: {im.size[0]}x{im.size[1]} {im.mode} pixels take "
+            f"{need / 2**20:.0f} MiB, over the {options.max_decoded_bytes / 2**20:.0f}-MiB limit",
+        )
     im.load()
-    im = ImageOps.exif_transpose(im) or im
-    return to_rgb8(im)
+    orientation = im.getexif().get(0x0112, 1)  # applied to the result: no full-size copy
+    factors = (1, 1)
+    if options.draft_size and need > options.reduce_above_bytes:
+        k = max(1, min(im.size) // (2 * options.draft_size))  # one factor: keeps the aspect
+        factors = (k, k)
+    out = _converted(im, factors)
+    method = _ORIENTATIONS.get(orientation)
+    return out if method is None else out.transpose(method)
 
 
-def to_rgb8(im: Image.Image) -> Image.Image:
-    """The colour part of the decoding rule; see the module docstring."""
+_ORIENTATIONS = {  # EXIF orientation -> what ImageOps.exif_transpose does
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_INT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def decoded_bytes(im: Image.Image) -> int:
+    """What Pillow allocates for ``im``'s pixels: 1 byte for 1, L and P; 2 for 16-bit; 4 for
+    the rest (Pillow keeps RGB in 4 bytes per pixel)."""
+    if im.mode in ("1", "L", "P"):
+        per_pixel = 1
+    elif im.mode.startswith("I;16"):
+        per_pixel = 2
+    else:
+        per_pixel = 4
+    return im.size[0] * im.size[1] * per_pixel
+
+
+def _strips(im: Image.Image, multiple: int) -> list[tuple[int, int]]:
+    """Row ranges of about ``STRIP_BYTES`` each, a multiple of ``multiple`` rows high."""
+    height = im.size[1]
+    rows = max(1, STRIP_BYTES // max(1, decoded_bytes(im) // max(1, height)))
+    rows = max(multiple, rows // multiple * multiple)
+    return [(top, min(height, top + rows)) for top in range(0, height, rows)]
+
+
+def _converted(im: Image.Image, factors: tuple[int, int]) -> Image.Image:
+    """``to_rgb8`` (then ``reduce(factors)``) strip by strip: memory beyond ``im`` itself is a
+    strip's worth plus the (reduced) result. Per-pixel rules give the same pixels as converting
+    the whole image at once; the value range of 16-bit and float images is measured first."""
+    strips = _strips(im, factors[1])
+    if factors == (1, 1) and (len(strips) == 1 or im.mode == "RGB"):
+        return to_rgb8(im)
+    value_range = _value_range(im, strips)
+    width, height = im.size
+    out = Image.new("RGB", (-(-width // factors[0]), -(-height // factors[1])))
+    for top, bottom in strips:
+        part = to_rgb8(im.crop((0, top, width, bottom)), value_range)
+        if factors != (1, 1):
+            part = part.reduce(factors)
+        out.paste(part, (0, top // factors[1]))
+    return out
+
+
+def _value_range(im: Image.Image, strips) -> tuple[float, float] | None:
+    if im.mode not in (*_INT_MODES, "F"):
+        return None
+    low, high = 0.0, 0.0  # what min/max(initial=0) gave on the whole image
+    for top, bottom in strips:
+        arr = np.asarray(im.crop((0, top, im.size[0], bottom)))
+        if im.mode == "F":
+            arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+        low, high = min(low, float(arr.min(initial=0))), max(high, float(arr.max(initial=0)))
+    return low, high
+
+
+def _int_to_uint8(arr: np.ndarray, mode: str, high: float) -> np.ndarray:
+    """Integer pixels to 8 bits without float64: round(x * 255 / top), negatives to 0."""
+    if mode == "I" and high <= 255:
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    top = 65535 if high <= 65535 else int(high)
+    wide = np.uint32 if top == 65535 else np.int64  # 65535 * 255 + 32767 < 2**24
+    x = np.clip(arr, 0, None).astype(wide)
+    return ((x * 255 + top // 2) // top).astype(np.uint8)
+
+
+def to_rgb8(im: Image.Image, value_range: tuple[float, float] | None = None) -> Image.Image:
+    """The colour part of the decoding rule; see the module docstring. ``value_range``: the
+    (low, high) of the whole image when ``im`` is one strip of it (16-bit, 32-bit and float)."""
     mode = im.mode
     if mode == "RGB":
         return im
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        if mode != "I" or arr.max(initial=0) > 255:
-            top = 65535.0 if arr.max(initial=0) <= 65535 else float(arr.max())
-            arr = arr * (255.0 / top)
-        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode in _INT_MODES:
+        arr = np.asarray(im)
+        high = float(arr.max(initial=0)) if value_range is None else value_range[1]
+        return Image.fromarray(_int_to_uint8(arr, mode, high), "L").convert("RGB")
     if mode == "F":
         arr = np.asarray(im, dtype=np.float64)
         arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
-        low, high = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+        if value_range is None:
+            value_range = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+        low, high = value_range
         if low >= 0.0 and high <= 1.0:
             arr = arr * 255.0
         elif high > low:

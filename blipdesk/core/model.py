@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +89,59 @@ class LoadedModel:
     folder: Path  # where the files were read from (a snapshot folder for hub ids)
 
 
+MAX_TEXT_FILE_BYTES = 64 << 20  # config, tokenizer JSON, vocab: a real one is ~1 MB
+MAX_HEADER_BYTES = 100 << 20  # a safetensors header lists tensors; BLIP's is ~100 kB
+WEIGHT_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
+def model_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    """The folder's config, tokenizer and weight files, checked before anything reads them: each
+    must be a regular file (a FIFO would hang the reader, a link to /dev/zero would never end),
+    and text files must be at most ``MAX_TEXT_FILE_BYTES``. Raises ``ModelError``."""
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".json", ".safetensors", ".txt"):
+            continue
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise ModelError(
+                f"The model file {path} cannot be read ({exc.strerror or exc})."
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelError(
+                f"The model file {path} is not a regular file (a pipe, device or folder); "
+                "blipdesk reads only regular files from a model folder."
+            )
+        if path.suffix != ".safetensors" and st.st_size > MAX_TEXT_FILE_BYTES:
+            raise ModelError(
+                f"The model file {path} is {st.st_size} bytes, far larger than a config or "
+                f"tokenizer file can be (at most {MAX_TEXT_FILE_BYTES >> 20} MiB)."
+            )
+        out.append((path, st))
+    return out
+
+
+def _read_model_file(path: Path, limit: int = MAX_TEXT_FILE_BYTES, at: int = 0) -> bytes:
+    """Up to ``limit`` bytes from ``at`` of a model file, opened without blocking (O_NONBLOCK)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise ModelError(f"The model file {path} cannot be read ({exc.strerror or exc}).") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ModelError(f"The model file {path} is not a regular file.")
+        fh.seek(at)
+        return fh.read(limit)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(_read_model_file(path))
+    except (ValueError, RecursionError) as exc:
+        raise ModelError(f"The model file {path} is not valid JSON: {exc}") from None
+
+
 def folder_fingerprint(folder: Path) -> str:
     """A cheap content fingerprint of a model folder: config + weight files' sizes, heads and tails.
 
@@ -95,21 +150,44 @@ def folder_fingerprint(folder: Path) -> str:
     the weights do in practice, and a copy of the folder elsewhere keeps its fingerprint.
     """
     digest = hashlib.sha256()
-    names = sorted(
-        p.name for p in folder.iterdir() if p.suffix in (".json", ".safetensors", ".txt")
-    )
-    for name in names:
-        path = folder / name
-        size = path.stat().st_size
-        digest.update(f"{name}\0{size}\0".encode())
-        with open(path, "rb") as fh:
-            if path.suffix == ".safetensors" and size > 2 << 20:
-                digest.update(fh.read(1 << 20))
-                fh.seek(size - (1 << 20))
-                digest.update(fh.read())
-            else:
-                digest.update(fh.read())
+    for path, st in model_files(folder):
+        size = st.st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        if path.suffix == ".safetensors" and size > 2 << 20:
+            digest.update(_read_model_file(path, 1 << 20))
+            digest.update(_read_model_file(path, 1 << 20, size - (1 << 20)))
+        else:
+            digest.update(_read_model_file(path, size))
     return digest.hexdigest()[:20]
+
+
+def check_weight_dtypes(folder: Path) -> None:
+    """Refuse weights stored as anything but float32, float16 or bfloat16: an int8, bool or fp8
+    tensor would be cast silently on loading and give meaningless scores (read from the
+    safetensors header: 8 bytes of length, then JSON naming each tensor's dtype)."""
+    for path in sorted(folder.glob("*.safetensors")):
+        head = _read_model_file(path, 8)
+        if len(head) < 8:
+            raise ModelError(f"The model weights {path} are damaged (shorter than a header).")
+        length = int.from_bytes(head, "little")
+        if length > MAX_HEADER_BYTES:
+            raise ModelError(f"The model weights {path} are damaged (a {length}-byte header).")
+        try:
+            header = json.loads(_read_model_file(path, length, 8))
+            bad = {
+                name: info.get("dtype")
+                for name, info in header.items()
+                if name != "__metadata__" and info.get("dtype") not in WEIGHT_DTYPES
+            }
+        except (ValueError, RecursionError, AttributeError) as exc:
+            raise ModelError(f"The model weights {path} are damaged (header: {exc}).") from None
+        if bad:
+            name, dtype = next(iter(bad.items()))
+            raise ModelError(
+                f"The model weights {path} hold {len(bad)} tensor(s) of type {dtype} (e.g. "
+                f"{name}); blipdesk uses only float32, float16 or bfloat16 weights, since others "
+                "would be converted silently into meaningless scores."
+            )
 
 
 def _check_local_folder(folder: Path) -> None:
@@ -119,7 +197,7 @@ def _check_local_folder(folder: Path) -> None:
         raise ModelError(
             f"The model path {folder} is a file; choose the folder that holds config.json."
         )
-    if not (folder / "config.json").is_file():
+    if not os.path.lexists(folder / "config.json"):
         raise ModelError(
             f"The model folder {folder} has no config.json; choose the folder that holds the model files "
             "(config.json, model.safetensors, tokenizer files)."
@@ -150,6 +228,19 @@ def _offline_message(spec: ModelSpec) -> str:
     )
 
 
+def _check_hub_id(source: str) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        raise ModelError(
+            f"{source!r} is neither a model folder nor a Hugging Face model id "
+            "(like Salesforce/blip-itm-large-flickr: letters, digits, '-', '_' and '.')."
+        ) from None
+
+
 def resolve_folder(spec: ModelSpec) -> tuple[Path, ModelIdentity]:
     """Find (and download, when allowed) the model's files; return the folder and its identity."""
     if spec.is_local:
@@ -157,6 +248,7 @@ def resolve_folder(spec: ModelSpec) -> tuple[Path, ModelIdentity]:
         _check_local_folder(folder)
         return folder, ModelIdentity(str(folder), None, f"dir:{folder_fingerprint(folder)}")
 
+    _check_hub_id(spec.source)
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         HfHubHTTPError,
@@ -207,10 +299,12 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"The model's config.json in {folder} cannot be read: {exc}") from None
+    model_files(folder)  # regular files of sane sizes only (hub snapshots too)
+    config = _read_json(folder / "config.json")
+    if not isinstance(config, dict):
+        raise ModelError(f"The model's config.json in {folder} is not a JSON object.")
+    _check_config_numbers(folder, config)
+    check_weight_dtypes(folder)
     arch = config.get("architectures") or []
     if arch and "BlipForImageTextRetrieval" not in arch:
         raise ModelError(
@@ -223,7 +317,10 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
         model, info = BlipForImageTextRetrieval.from_pretrained(  # type: ignore[misc]
             folder, use_safetensors=True, dtype=placement.dtype, output_loading_info=True
         )
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+    except (
+        OSError, ValueError, RuntimeError, KeyError, TypeError, ArithmeticError, IndexError,
+        AttributeError,
+    ) as exc:  # fmt: skip
         raise ModelError(
             f"The model in {folder} could not be loaded; its files may be damaged: {exc}"
         ) from None
@@ -237,9 +334,12 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
             f"The model in {folder} is incomplete: {len(missing)} weights are missing "
             f"(e.g. {missing[0]}); scoring with it would give random results."
         )
+    _check_finite_weights(folder, model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
-    except (OSError, ValueError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # tokenizers raises a bare Exception for a damaged vocab.txt
         raise ModelError(f"The tokenizer files in {folder} could not be loaded: {exc}") from None
 
     image = _image_settings(folder, model)
@@ -254,21 +354,92 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
     return LoadedModel(model, tokenizer, image, placement, identity, folder)
 
 
+def _check_config_numbers(folder: Path, config: dict) -> None:
+    """Sizes the model is built from must be positive integers (``patch_size: 0`` would end in
+    a ZeroDivisionError deep in transformers)."""
+    for part in ("vision_config", "text_config"):
+        sub = config.get(part) or {}
+        if not isinstance(sub, dict):
+            raise ModelError(f"The model's config.json in {folder}: {part} is not an object.")
+        for name in (
+            "image_size", "patch_size", "hidden_size", "num_attention_heads",
+            "num_hidden_layers", "intermediate_size", "vocab_size", "max_position_embeddings",
+        ):  # fmt: skip
+            value = sub.get(name)
+            if value is not None and (type(value) is not int or not 0 < value <= 1 << 20):
+                raise ModelError(
+                    f"The model's config.json in {folder} is broken: {part}.{name} is "
+                    f"{value!r}, not a positive whole number."
+                )
+
+
+def _check_finite_weights(folder: Path, model) -> None:
+    """NaN or infinite weights give NaN scores: refuse them at load (a second per GB)."""
+    import torch
+
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelError(
+                f"The model in {folder} is broken: its weight {name} holds NaN or infinite "
+                "values, so every score would be NaN."
+            )
+
+
+def _numbers(value: Any, what: str, origin: Path, nonzero: bool = False) -> tuple[float, ...]:
+    """Three finite numbers (one number stands for all three channels)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    if len(items) == 1:
+        items = list(items) * 3
+    ok = len(items) == 3 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in items
+    )
+    if ok and nonzero:
+        ok = all(v != 0 for v in items)
+    if not ok:
+        need = "non-zero finite numbers" if nonzero else "finite numbers"
+        raise ModelError(
+            f"The model's image settings in {origin} are broken: {what} is {value!r}; it must "
+            f"be three {need}."
+        )
+    return tuple(float(v) for v in items)
+
+
 def _image_settings(folder: Path, model) -> ImageSettings:
     from blipdesk.core.imaging import CLIP_MEAN, CLIP_STD
 
     size = int(model.config.vision_config.image_size)
     mean, std = CLIP_MEAN, CLIP_STD
     for name in ("preprocessor_config.json", "processor_config.json"):
-        try:
-            cfg = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        path = folder / name
+        if not path.exists():
             continue
-        cfg = cfg.get("image_processor", cfg)  # transformers 5 nests it in processor_config.json
-        mean = tuple(cfg.get("image_mean", mean))
-        std = tuple(cfg.get("image_std", std))
+        cfg = _read_json(path)
+        if isinstance(cfg, dict):
+            cfg = cfg.get("image_processor", cfg)  # transformers 5 nests it
+        if not isinstance(cfg, dict):
+            raise ModelError(f"The model's image settings in {path} are not a JSON object.")
+        mean = _numbers(cfg.get("image_mean", mean), "image_mean", path)
+        std = _numbers(cfg.get("image_std", std), "image_std", path, nonzero=True)
         sz = cfg.get("size")
         if isinstance(sz, dict) and "height" in sz:
-            size = int(sz["height"])
+            height = sz["height"]
+            if type(height) is not int or not 0 < height <= 4096:
+                raise ModelError(
+                    f"The model's image settings in {path} are broken: size.height is "
+                    f"{height!r}, not a whole number of pixels up to 4096."
+                )
+            size = height
         break
     return ImageSettings(size, mean, std)  # type: ignore[arg-type]
+
+
+def check_first_token(loaded: LoadedModel, first_token: str) -> None:
+    """``enc`` needs BLIP's [ENC] token in the vocabulary; anything but cls/enc is a mistake."""
+    if first_token not in ("cls", "enc"):
+        raise ModelError(f"The ITM first token must be 'cls' or 'enc', not {first_token!r}.")
+    vocab = int(getattr(loaded.model.config.text_config, "vocab_size", 0))
+    if first_token == "enc" and vocab <= ENC_TOKEN_ID:
+        raise ModelError(
+            f"The model in {loaded.folder} has no [ENC] token (a vocabulary of {vocab}); "
+            "use the first token 'cls' with it."
+        )

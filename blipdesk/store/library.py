@@ -251,10 +251,13 @@ class Library:
             )
 
     def set_threshold(self, name: str, threshold: float) -> None:
-        tag = self.tag(name)
-        if tag is None:
+        """One UPDATE: a tag removed meanwhile by another process is not brought back."""
+        if not 0.0 <= threshold <= 1.0:
+            raise UserError(f"A threshold is a probability between 0 and 1, not {threshold}.")
+        with self.transaction():
+            cur = self.conn.execute("UPDATE tags SET threshold=? WHERE name=?", (threshold, name))
+        if cur.rowcount == 0:
             raise UserError(f"There is no tag called {name!r}.")
-        self.put_tag(Tag(tag.name, tag.sentences, threshold, tag.colour))
 
     def remove_tag(self, name: str) -> bool:
         """Forget a tag. Its sentences' scores stay cached (re-adding it costs nothing)."""
@@ -265,16 +268,22 @@ class Library:
     # ------------------------------------------------------------------------------- interning
 
     def _intern(self, table: str, column: str, value: str, create: bool) -> int | None:
+        """The id of ``value`` in ``table``, created when missing (``create``, inside the caller's
+        transaction). Get-or-create is one INSERT ... ON CONFLICT DO NOTHING and then a SELECT, so
+        another process creating the same row at the same moment is never an error."""
         cached = self._ids.get((table, value))
         if cached is not None:
             return cached
-        row = self.conn.execute(f"SELECT id FROM {table} WHERE {column}=?", (value,)).fetchone()
+        select = f"SELECT id FROM {table} WHERE {column}=?"
+        row = self.conn.execute(select, (value,)).fetchone()
         if row is None:
             if not create:
                 return None
-            row = (
-                self.conn.execute(f"INSERT INTO {table}({column}) VALUES (?)", (value,)).lastrowid,
+            self.conn.execute(
+                f"INSERT INTO {table}({column}) VALUES (?) ON CONFLICT({column}) DO NOTHING",
+                (value,),
             )
+            row = self.conn.execute(select, (value,)).fetchone()
         self._ids[(table, value)] = int(row[0])
         return int(row[0])
 
@@ -291,12 +300,14 @@ class Library:
         found = self.model_id(score_key)
         if found is not None:
             return found
-        with self.transaction():
-            cur = self.conn.execute(
-                "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?)",
+        with self.transaction():  # another process may be adding the same model right now
+            self.conn.execute(
+                "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?) "
+                "ON CONFLICT(score_key) DO NOTHING",
                 (score_key, source, revision),
             )
-            return int(cur.lastrowid or 0)
+            found = self.model_id(score_key)
+        return int(found)  # type: ignore[arg-type]
 
     def latest_score_key(self, source: str) -> str | None:
         """The most recently added score key for a model source: lets ``export`` read the cache on

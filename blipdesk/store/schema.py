@@ -14,6 +14,7 @@ near 200, which matters at 10,000 photos x 20 sentences.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -105,6 +106,88 @@ class DatabaseTooNewError(UserError):
     """The database was written by a newer blipdesk; this one refuses to touch it."""
 
 
+class ReadOnlyCacheError(UserError):
+    """The cache cannot be written where it is (a read-only mount, no write permission)."""
+
+
+def read_only_place(path: Path) -> bool:
+    """True when the cache at ``path`` cannot be written: its folder is on a read-only mount or
+    not writable for this process, or the file itself is not writable. A folder that does not
+    exist yet is not read-only (it will be created)."""
+    folder = path.parent
+    if not folder.is_dir():
+        return False
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except (OSError, AttributeError):  # no statvfs (Windows): permissions decide
+        pass
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return True
+    return path.exists() and not os.access(path, os.W_OK)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a cache nobody can write: SQLite opens a WAL database read-only
+    only where its -shm index exists or can be created (sqlite.org/wal.html, "Read-Only
+    Databases"). With the -wal and -shm files there (a crash, a copy), ``mode=ro`` reads them.
+    Without a -wal file, every committed page is in the database file, so ``immutable=1`` (no
+    locks, no -shm) reads exactly what was committed; it is sound because nothing can write here.
+    A -wal file with content but no -shm is refused: its pages would be silently ignored."""
+    if not path.exists():
+        raise ReadOnlyCacheError(
+            f"There is no cache in the read-only data folder {path.parent} yet."
+        )
+    wal = Path(f"{path}-wal")
+    try:
+        conn = _connect_ro(path, "mode=ro")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ReadOnlyCacheError(
+                f"The cache {path} has changes in {wal.name} that cannot be read in a read-only "
+                "folder without its -shm file; open it once where it is writable."
+            ) from None
+        conn = _connect_ro(path, "mode=ro&immutable=1")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise UserError(
+            f"The cache {path} cannot be read ({exc}); move it away to start a fresh cache."
+        ) from None
+    if version != SCHEMA_VERSION:
+        conn.close()
+        _too_new(path, version)
+        raise ReadOnlyCacheError(
+            f"The cache {path} was written by an older blipdesk and must be upgraded, which "
+            "needs to write; its folder is read-only. Run blipdesk once where it is writable."
+        )
+    return conn
+
+
+def _connect_ro(path: Path, query: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.as_uri()}?{query}", uri=True, timeout=10.0, isolation_level=None)
+    conn.text_factory = _text
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def _checked_version(path: Path) -> int:
+    version = _peek_version(path)
+    _too_new(path, version)
+    return version
+
+
+def _too_new(path: Path, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise DatabaseTooNewError(
+            f"The cache {path} was written by a newer blipdesk (schema {version}, this version "
+            f"understands up to {SCHEMA_VERSION}); update blipdesk, or use another --data-dir. "
+            "The file was left untouched."
+        )
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the database at the current schema (migrating it first when needed).
 
@@ -113,14 +196,16 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     failing with SQLITE_BUSY when a read transaction tries to upgrade.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    version = _peek_version(path)
-    if version > SCHEMA_VERSION:
-        raise DatabaseTooNewError(
-            f"The cache {path} was written by a newer blipdesk (schema {version}, this version "
-            f"understands up to {SCHEMA_VERSION}); update blipdesk, or use another --data-dir. "
-            "The file was left untouched."
+    if read_only_place(path):
+        if readonly:
+            return _open_read_only(path)
+        raise ReadOnlyCacheError(
+            f"The data folder {path.parent} is read-only, and this command needs to write to "
+            "its cache; make it writable or choose another --data-dir (commands that only read, "
+            "like 'tags list' and 'export', work on it as it is)."
         )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    version = _checked_version(path)
     if version < SCHEMA_VERSION:
         conn = _open(path)
         try:
@@ -143,7 +228,9 @@ def _peek_version(path: Path) -> int:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:  # cannot open it (now): nothing says it is damaged
+        raise UserError(f"The cache {path} cannot be opened ({exc}).") from None
+    except sqlite3.DatabaseError as exc:  # not a database, malformed: really damaged
         raise UserError(
             f"The cache {path} cannot be read ({exc}); move it away to start a fresh cache."
         ) from None

@@ -9,6 +9,7 @@ the reason where mounting is not permitted)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -100,22 +101,6 @@ def test_kill_9_at_random_moments_of_cache_writes(tmp_path, tiny_model_dir):
         assert lib.features_count() == count  # files orphaned by a kill were rewritten
 
 
-@pytest.fixture
-def small_mount(tmp_path):
-    """A 1 MiB tmpfs; unmounted afterwards."""
-    where = tmp_path / "mnt"
-    where.mkdir()
-    got = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
-    )
-    if got.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {got.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def _digest(folder: Path) -> dict[str, str]:
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()
@@ -165,7 +150,15 @@ def test_read_only_data_folder_is_a_clear_message(tmp_path, small_mount, tiny_mo
         assert result.returncode == 1, (args, result.stderr)
         last = result.stderr.strip().splitlines()[-1]
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-        assert last.startswith("blipdesk: ") and ("read" in last.lower()), (args, last)
+        assert last.startswith("blipdesk: ") and ("read-only" in last.lower()), (args, last)
+        assert "move it away" not in result.stderr  # the cache is healthy: never advise that
+    # Commands that only read the cache work on it as it is (issue 10, item 9).
+    listed = blipdesk(data, "tags", "list")
+    assert listed.returncode == 0 and listed.stdout.startswith("dog\t"), listed.stderr
+    exported = blipdesk(data, "export", folder)
+    assert exported.returncode == 0, exported.stderr
+    scored = [p for p in json.loads(exported.stdout)["photos"] if p["tags"]]
+    assert len(scored) == 6  # the six scanned before the folder became read-only
     assert _digest(data) == before
 
 

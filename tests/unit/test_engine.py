@@ -268,3 +268,30 @@ def test_automatic_batch_size_follows_the_device(library, tmp_path, key, tiny_sc
     assert sizes == [8, 8, 3]  # the CPU's automatic batch
     assert engine.auto_batch_size("cuda") == 64
     assert engine.auto_decode_workers("cuda") >= engine.auto_decode_workers("cpu") >= 1
+
+
+def test_an_unreadable_folder_is_reported_and_its_photos_are_kept(
+    library, photos, key, tiny_scorer, monkeypatch
+):
+    """Tests run as root, whom chmod 000 does not stop: os.scandir raises for one folder instead
+    (the CLI case with real permissions is in tests/e2e/test_reliability.py)."""
+    sub = photos / "sub"  # holds q.png
+    first = scan(library, [photos], ("a dog",), key, lambda: tiny_scorer, THREADS)
+    assert not first.unreadable_folders
+    before = {p.path: p for p in library.photos_under([photos])}
+    assert str(sub / "q.png") in before
+    real = os.scandir
+
+    def denied(path="."):
+        if os.fspath(path) == str(sub):
+            raise PermissionError(13, "Permission denied", str(sub))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    again = scan(library, [photos], ("a dog",), key, never_load, THREADS)
+    assert [f.path for f in again.unreadable_folders] == [str(sub)]
+    assert "Permission denied" in again.unreadable_folders[0].reason
+    after = {p.path: p for p in library.photos_under([photos])}
+    assert after == before  # nothing forgotten, nothing overwritten
+    results = {r.path: r for r in library.photo_results(key.score_key, [photos])}
+    assert results[str(sub / "q.png")].error is None

@@ -286,3 +286,15 @@ def test_search_on_a_folder_never_scanned_answers_empty(
                              options=options(tmp_path)))  # fmt: skip
     assert len(steps) == 1 and steps[0].done and steps[0].hits == ()
     assert steps[0].unscanned == 8 and library.photos_under([photos]) == []
+
+
+def test_a_symlink_planted_at_a_cache_path_is_replaced_never_followed(library, tmp_path):
+    precious = tmp_path / "precious.jpg"
+    precious.write_bytes(b"the user's photo")
+    store = fc.FeatureStore(tmp_path / "vis", "model-a", library)
+    target = store.path("f" * 64)
+    target.parent.mkdir(parents=True)
+    target.symlink_to(precious)
+    assert store.save_many({"f" * 64: np.ones((10, 8), np.float32)}) == 1
+    assert precious.read_bytes() == b"the user's photo"
+    assert not target.is_symlink() and fc.decode(target.read_bytes()).shape == (10, 8)

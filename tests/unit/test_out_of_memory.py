@@ -85,3 +85,55 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(tmp_path, folder, tiny_
 
     with pytest.raises(RuntimeError, match="CUBLAS"):
         _scan(tmp_path, folder, Broken(tiny_scorer, 8), "broken")
+
+
+class FullCpu(FullGpu):
+    """On the CPU, running out of memory is a MemoryError or the allocator's RuntimeError."""
+
+    def __init__(self, scorer, fits: int, error: BaseException) -> None:
+        super().__init__(scorer, fits)
+        self.device, self.error = torch.device("cpu"), error
+
+    def encode_images(self, pixel_values):
+        self.calls.append(len(pixel_values))
+        if len(pixel_values) > self.fits:
+            raise self.error
+        return self._scorer.encode_images(pixel_values)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate "
+                     "memory: you tried to allocate 5435817984 bytes."),
+    ],
+)  # fmt: skip
+def test_on_the_cpu_out_of_memory_halves_too(tmp_path, folder, tiny_scorer, error):
+    full = FullCpu(tiny_scorer, 3, error)
+    summary, results, _ = _scan(tmp_path, folder, full, "cpu-oom")
+    assert summary.scored == 11 and not summary.failures
+    assert full.calls[:2] == [8, 4] and max(full.calls[2:]) == 2
+    assert all(r.error is None for r in results)
+
+
+def test_on_the_cpu_not_even_one_photo_is_a_user_error(tmp_path, folder, tiny_scorer):
+    from blipdesk.errors import UserError
+
+    with pytest.raises(UserError, match="Not enough memory"):
+        _scan(tmp_path, folder, FullCpu(tiny_scorer, 0, MemoryError()), "none")
+
+
+def test_nan_scores_are_never_written(tmp_path, folder, tiny_scorer):
+    from blipdesk.errors import ModelError
+
+    class Broken(FullGpu):
+        def encode_images(self, pixel_values):
+            features = self._scorer.encode_images(pixel_values)
+            return type(features)(features.embeds, torch.full_like(features.itc, float("nan")))
+
+    with pytest.raises(ModelError, match="broken: it produced NaN scores"):
+        _scan(tmp_path, folder, Broken(tiny_scorer, 99), "nan")
+    with Library.open(tmp_path / "nan" / "library.sqlite3") as lib:
+        assert lib.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
+        assert lib.conn.execute("SELECT COUNT(*) FROM image_features").fetchone()[0] == 0
