@@ -627,9 +627,14 @@ def _search(ns: argparse.Namespace) -> int:
             _print_hits(update.hits)
             print(flush=True)
 
+    from blipdesk.store.schema import read_only_place
+
+    # On a read-only data folder, search still answers from the cache (nothing is stored).
+    readonly = read_only_place(ctx.paths.database)
     stop = _StopOnCtrlC("the current step")
-    with ctx.library() as library, stop as cancel:
-        ctx.remember_feature_budget()
+    with ctx.library(readonly=readonly) as library, stop as cancel:
+        if not readonly:
+            ctx.remember_feature_budget()
         final = search(
             library, folders, ns.sentence, key, ctx.scorer(), ns.top, ns.candidates,
             ctx.options(), on_update, cancel,

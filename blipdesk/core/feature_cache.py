@@ -239,7 +239,12 @@ class FeatureStore:
         self.library = library
         self.fmt = fmt
         self.budget = budget
-        self.set_id = library.feature_set(image_key, self.folder) if not library.readonly else None
+        # A read-only cache (a read-only data folder) is read, never written or touched.
+        self.set_id = (
+            library.find_feature_set(image_key)
+            if library.readonly
+            else library.feature_set(image_key, self.folder)
+        )
         self.writable = True  # False after a write failed (disk full, read-only): scans go on
         self.written = 0  # files written by this store (for tests and summaries)
 
@@ -263,9 +268,10 @@ class FeatureStore:
         except (OSError, ValueError) as exc:
             reason = str(exc)
             log.warning("vision cache file %s is damaged (%s); it will be recomputed", path, exc)
-            with contextlib.suppress(OSError):
-                path.unlink()
-        if self.set_id is not None:
+            if not self.library.readonly:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        if self.set_id is not None and not self.library.readonly:
             self.library.forget_features(self.set_id, [content])
         log.debug("vision cache miss for %s: %s", content, reason)
         return None
@@ -277,7 +283,7 @@ class FeatureStore:
             got = self.load(content)
             if got is not None:
                 out[content] = got
-        if out and self.set_id is not None:
+        if out and self.set_id is not None and not self.library.readonly:
             self.library.touch_features(self.set_id, list(out), time.time())
         return out
 
@@ -285,6 +291,8 @@ class FeatureStore:
         """Store photos' vision outputs (skipped, with one warning, when the budget is 0, the disk
         is nearly full or a write fails: a scan never fails for its cache). Returns files written."""
         if not embeds or self.set_id is None or not self.writable or self.budget <= 0:
+            return 0
+        if self.library.readonly:
             return 0
         if _free_bytes(self.root) < MIN_FREE_DISK:
             self._stop_writing("the disk is nearly full")

@@ -503,6 +503,12 @@ class Library:
             ).fetchone()
         return int(row[0])
 
+    def find_feature_set(self, image_key: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT id FROM feature_sets WHERE image_key=?", (image_key,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def features_present(self, set_id: int, contents: Sequence[str]) -> set[str]:
         out: set[str] = set()
         for part in _chunks(list(dict.fromkeys(contents))):

@@ -159,6 +159,10 @@ def test_read_only_data_folder_is_a_clear_message(tmp_path, small_mount, tiny_mo
     assert exported.returncode == 0, exported.stderr
     scored = [p for p in json.loads(exported.stdout)["photos"] if p["tags"]]
     assert len(scored) == 6  # the six scanned before the folder became read-only
+    found = blipdesk(data, "search", "a dog", folder, "--model", tiny_model_dir, "--json")
+    assert found.returncode == 0, found.stderr  # ranks what is scanned; stores nothing
+    # The 6 scanned photos were rewritten since and 3 added: none answers for its old bytes.
+    assert json.loads(found.stdout)["results"] == [] and "9 photo(s)" in found.stderr
     assert _digest(data) == before
 
 

@@ -298,3 +298,17 @@ def test_a_symlink_planted_at_a_cache_path_is_replaced_never_followed(library, t
     assert store.save_many({"f" * 64: np.ones((10, 8), np.float32)}) == 1
     assert precious.read_bytes() == b"the user's photo"
     assert not target.is_symlink() and fc.decode(target.read_bytes()).shape == (10, 8)
+
+
+def test_search_on_a_read_only_cache_refines_in_memory(library, photos, key, tiny_scorer, tmp_path):
+    opts = options(tmp_path)
+    scan(library, [photos], (), key, lambda: tiny_scorer, opts)
+    library.close()
+    with Library.open(tmp_path / "data" / "library.sqlite3", readonly=True) as ro:
+        last = list(iter_search(ro, [photos], "a dog", key, lambda: tiny_scorer, top=8,
+                                candidates=8, options=opts, step=4))[-1]  # fmt: skip
+        assert last.done and last.refined == 8
+        itms = [h.itm for h in last.hits]
+        assert itms == sorted(itms, reverse=True)
+        assert ro.sentence_scores(key.score_key, [r.content for r in ro.photos_under([photos])],
+                                  ["a dog"]) == {r.content: {} for r in ro.photos_under([photos])}  # fmt: skip
