@@ -125,6 +125,36 @@ def model_card_pair(folder: Path, photo: Path) -> float:
 # ----------------------------------------------------------------------------------- 1
 
 
+def clone_library(lib: Library, key, opts: ScanOptions, source: Path, folder: Path, count: int):
+    """``count`` scanned photos without ``count`` vision passes: distinct files (a JPEG with bytes
+    appended after its end: same pixels, own content hash) whose cache entries (vision file, ITC
+    vector, the first sentence's scores) are copies of their source photo's: exactly what a scan
+    of them would have stored."""
+    from blipdesk.core.engine import refresh_photos
+
+    folder.mkdir()
+    src = {r.path: r.content for r in lib.photos_under([source])}
+    paths = sorted(src)
+    for i in range(count):
+        data = Path(paths[i % len(paths)]).read_bytes() + i.to_bytes(4, "little")
+        (folder / f"IMG_{i:05}.jpg").write_bytes(data)
+    records = refresh_photos(lib, [folder])
+    store = fc.FeatureStore(opts.features_dir, key.image_key, lib)
+    origin = [src[paths[int(r.path[-9:-4]) % len(paths)]] for r in records]
+    itc = lib.image_features(key.score_key, list(src.values()))
+    scores = lib.sentence_scores(key.score_key, list(src.values()))
+    rows, vectors, sizes = [], {}, {}
+    for r, o in zip(records, origin, strict=True):
+        blob = store.path(o).read_bytes()
+        sizes[r.content] = fc._write_atomic(store.path(r.content), blob)
+        vectors[r.content] = itc[o]
+        rows += [ScoreRow(r.content, t, v.itm, v.logit_no, v.logit_yes, v.cosine)
+                 for t, v in scores[o].items()]  # fmt: skip
+    lib.write_batch(key.score_key, rows, vectors, {})
+    lib.record_features(store.set_id, sizes, time.time())
+    return folder
+
+
 def new_sentence(args, tmp: Path, folder: Path, model_dir: Path) -> dict:
     spec = ModelSpec(str(model_dir))
     key = model_key(spec)
@@ -140,28 +170,28 @@ def new_sentence(args, tmp: Path, folder: Path, model_dir: Path) -> dict:
         t = time.perf_counter()
         scan(lib, [folder], [SAMPLE_SENTENCES[0]], key, factory, opts)
         fresh = time.perf_counter() - t
+        library = clone_library(lib, key, opts, folder, tmp / "library", args.clones)
         times = []
-        for i, sentence in enumerate(SAMPLE_SENTENCES[1:4]):
+        for i in range(3):  # a tag with one sentence, then a second and a third sentence
             t = time.perf_counter()
-            s = scan(lib, [folder], [SAMPLE_SENTENCES[0], *SAMPLE_SENTENCES[1 : 2 + i]], key,
-                     factory, opts)  # fmt: skip
+            s = scan(lib, [library], SAMPLE_SENTENCES[: 2 + i], key, factory, opts)
             times.append(time.perf_counter() - t)
-            assert s.scored == n, (sentence, s)
+            assert s.scored == args.clones and s.model_loaded, s
         added = statistics.median(times)
-    per_fresh, per_new = fresh / n, added / n
-    print(f"\n## 1. a new sentence over {n} scanned 12-MP photos ({placement})")
+    per_fresh, per_new = fresh / n, added / args.clones
+    print(f"\n## 1. a new sentence ({placement})")
     if card is not None:
         row("model card: one (photo, sentence) pair", f"{card:.2f} s")
-    row("fresh scan, per photo (decode + vision + ITM + cache write)", f"{per_fresh:.3f} s",
-        "" if card is None else f"{card / per_fresh:.1f}x the card")  # fmt: skip
-    row("new sentence, per photo, from the vision cache", f"{per_new * 1e3:.1f} ms",
-        f"{per_fresh / per_new:.1f}x faster than a fresh scan")  # fmt: skip
+    row(f"fresh scan of {n} 12-MP JPEGs, per photo (decode, vision, ITM, cache)",
+        f"{per_fresh:.3f} s", "" if card is None else f"{card / per_fresh:.1f}x the card")  # fmt: skip
+    row(f"new sentence over {args.clones} scanned photos, per photo (whole scan)",
+        f"{per_new * 1e3:.1f} ms", f"{per_fresh / per_new:.1f}x faster than a fresh scan")  # fmt: skip
     if card is not None:
         row("  ... against the model card's pair", "", f"{card / per_new:.0f}x")
 
     # Where the time goes: read + decode the files, the text pass, the rest (SQL, planning).
     store_dir = tmp / "features" / fc.set_folder(key.image_key)
-    files = sorted(store_dir.rglob("*.vis"))
+    files = sorted(store_dir.rglob("*.vis"))[:64]  # as run_work batches them (64 at most)
     t = time.perf_counter()
     embeds = np.stack([fc.decode(f.read_bytes()) for f in files])
     t_read = (time.perf_counter() - t) / len(files)
@@ -300,17 +330,19 @@ def base_vs_large(args, tmp: Path, photo: Path) -> None:
         for _ in range(2):
             scorer.score(image, text)
         times[name] = ((time.perf_counter() - t) / 2, params)
-        feats = scorer.image_features_from(np.zeros((1, 577, cfg.vision_config.hidden_size)))
+        feats = scorer.image_features_from(np.zeros((8, 577, cfg.vision_config.hidden_size)))
+        new = scorer.encode_sentences([SAMPLE_SENTENCES[6]])
+        scorer.itm_logits(feats, new)
         t = time.perf_counter()
-        scorer.itm_logits(feats, scorer.encode_sentences([SAMPLE_SENTENCES[6]]))
-        times[name + "-new"] = (time.perf_counter() - t, 0)
+        scorer.itm_logits(feats, new)
+        times[name + "-new"] = ((time.perf_counter() - t) / 8, 0)
         del model, scorer, loaded
     print(f"\n## 4. BLIP base vs large: a first scan's model cost per photo (5 sentences, "
           f"{placement.describe()})")  # fmt: skip
     for name in ("large", "base"):
         per, params = times[name]
         row(f"blip-itm-{name}-flickr ({params / 1e6:.0f} M parameters)", f"{per:.2f} s",
-            f"new sentence from cache {times[name + '-new'][0] * 1e3:.0f} ms")  # fmt: skip
+            f"new sentence (text side) {times[name + '-new'][0] * 1e3:.0f} ms")  # fmt: skip
     row("base / large", f"{times['base'][0] / times['large'][0]:.2f}",
         f"base is {times['large'][0] / times['base'][0]:.1f}x faster")  # fmt: skip
     row("vision cache per photo, compact", f"large {fc.file_bytes(577, 1024) / 1e6:.3f} MB",
@@ -319,7 +351,8 @@ def base_vs_large(args, tmp: Path, photo: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", type=int, default=12)
+    ap.add_argument("--photos", type=int, default=12, help="12-MP JPEGs scanned fresh")
+    ap.add_argument("--clones", type=int, default=240, help="scanned photos a new sentence meets")
     ap.add_argument("--library", type=int, default=10_000)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto", help="auto (what blipdesk picks), fp32, bf16")

@@ -315,16 +315,19 @@ class Scorer:
         n, length, c = h.shape
         d_img = embeds.shape[-1]
         tl = (n // n_photos) * length
-        q = sa.query(h).reshape(n_photos, tl, heads, head).transpose(1, 2)  # (P, H, TL, hd)
-        w_k = sa.key.weight.view(heads, head, d_img)
-        q_img = torch.matmul(q, w_k).reshape(n_photos, 1, heads * tl, d_img)  # (P, 1, H*TL, D)
+        # Heads first, photos and tokens folded together: one (P*TL, hd) x (hd, D) product per
+        # head (a broadcast matmul over (P, H) would run P*H tiny products, ~5x slower).
+        q = sa.query(h).reshape(n_photos * tl, heads, head).transpose(0, 1)  # (H, P*TL, hd)
+        q_img = torch.bmm(q, sa.key.weight.view(heads, head, d_img))  # (H, P*TL, D)
+        q_img = q_img.view(heads, n_photos, tl, d_img).transpose(0, 1)  # (P, H, TL, D)
         e = embeds.unsqueeze(1)  # (P, 1, N, D)
-        ctx_img = F.scaled_dot_product_attention(q_img, e, e, scale=1.0 / math.sqrt(head)).view(
-            n_photos, heads, tl, d_img
-        )
-        w_v = sa.value.weight.view(heads, head, d_img)
-        ctx = torch.matmul(ctx_img, w_v.transpose(1, 2)) + sa.value.bias.view(heads, 1, head)
-        ctx = ctx.transpose(1, 2).reshape(n, length, c)  # (P, TL, H, hd) -> (P*T, L, C)
+        ctx_img = F.scaled_dot_product_attention(
+            q_img.reshape(n_photos, 1, heads * tl, d_img), e, e, scale=1.0 / math.sqrt(head)
+        ).view(n_photos, heads, tl, d_img)
+        ctx_img = ctx_img.transpose(0, 1).reshape(heads, n_photos * tl, d_img)  # (H, P*TL, D)
+        w_v = sa.value.weight.view(heads, head, d_img).transpose(1, 2)  # (H, D, hd)
+        ctx = torch.bmm(ctx_img, w_v) + sa.value.bias.view(heads, 1, head)  # (H, P*TL, hd)
+        ctx = ctx.transpose(0, 1).reshape(n, length, c)  # (P*TL, H, hd) -> (P*T, L, C)
         return block.output(ctx, h)
 
     def _folded_is_cheaper(self, tokens_per_photo: int, n: int, d_img: int) -> bool:

@@ -45,7 +45,13 @@ def photos(tmp_path_factory):
     return make_awkward_photos(folder)
 
 
-def test_lossless_photos_match_model_card_within_1e5(tiny_scorer, reference, photos):
+@pytest.mark.parametrize("cross_mode", ["auto", "kv", "folded"])
+def test_lossless_photos_match_model_card_within_1e5(tiny_loaded, reference, photos, cross_mode):
+    """Both forms of cross-attention (image keys/values projected, or folded into the query:
+    scorer._cross_attention_folded) give the model card's numbers."""
+    from blipdesk.core.scorer import Scorer
+
+    tiny_scorer = Scorer(tiny_loaded, cross_mode=cross_mode)
     names = [n for n in photos if not n.endswith(".jpg")]
     assert {
         "rotated-exif6.png",
