@@ -161,6 +161,12 @@ def render() -> int:
     dialog.grab().save(str(OUT / "tag-editor.png"))
     dialog.close()
 
+    # Settings: the model choice and the vision cache with its size.
+    settings_dialog = window.open_settings()
+    wait(1500)
+    settings_dialog.grab().save(str(OUT / "settings.png"))
+    settings_dialog.reject()
+
     # Sidecar preview: a few photos selected, one with a sidecar of its own already.
     from PySide6.QtCore import QItemSelectionModel
 
