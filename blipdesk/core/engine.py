@@ -133,6 +133,7 @@ class ScanSummary:
     seconds: float
     notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
     unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
+    from_cache: int = 0  # of ``scored``: from the vision cache (no decoding, no vision pass)
 
 
 @dataclass(frozen=True)
@@ -543,12 +544,14 @@ def scan(
         seconds=time.monotonic() - started,
         notices=tuple(done.notices),
         unreadable_folders=tuple(folders_failed),
+        from_cache=done.from_cache,
     )
 
 
 @dataclass
 class _Done:
     scored: int = 0
+    from_cache: int = 0
     failures: list[PhotoFailure] = field(default_factory=list)
     cancelled: bool = False
     model_loaded: bool = False
@@ -634,7 +637,9 @@ def run_work(
             for item in retry:  # the vision file was missing or damaged: decode after all
                 pending.append((item, decode(item)))
             rate.done += len(batch) - len(retry)
-            rate.from_cache += sum(1 for _, f in batch if f is None) - len(retry)
+            warm_done = sum(1 for _, f in batch if f is None) - len(retry)
+            rate.from_cache += warm_done
+            done.from_cache += warm_done
             rate.errors = len(done.failures)
             if on_progress is not None:
                 on_progress(rate.progress())

@@ -40,7 +40,7 @@ def test_new_tag_and_search_skip_decoding_and_the_vision_tower(
 
     assert app.main([*data, "tags", "add", "cake", "birthday cake with candles"]) == 0
     assert app.main([*data, "scan", str(folder), *common]) == 0
-    assert "6 scored" in capsys.readouterr().err
+    assert "6 scored (6 from the vision cache)" in capsys.readouterr().err
     assert app.main([*data, "search", "a red car", str(folder), *common, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["results"]) == 6 and all(r["itm"] is not None for r in doc["results"])
