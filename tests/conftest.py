@@ -34,7 +34,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A small random BlipForImageTextRetrieval saved as a real model folder (safetensors)."""
-    from blipdesk.testing import build_random_blip
+    from tests.helpers.models import build_random_blip
 
     return build_random_blip(tmp_path_factory.mktemp("tiny-blip"))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 log = logging.getLogger("blipdesk")
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
 def setup_logging(log_file: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from blipdesk.sidecars import TEMP_PREFIX, read_sidecar, write_tags
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk.testing import scene
 from tests.e2e.test_cli import _complete, _library_with_photos, _wait_for_commits, blipdesk, start
+from tests.helpers.models import scene
 
 
 def _one_line(result) -> str:

@@ -70,7 +70,7 @@ def test_real_window_opens(tmp_path, photo_dir_e2e):
 
 @pytest.fixture
 def photo_dir_e2e(tmp_path):
-    from blipdesk.testing import scene
+    from tests.helpers.models import scene
 
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -16,7 +16,7 @@ from PIL import Image
 
 from blipdesk.core.imaging import DecodeOptions, decode_bytes, decode_photo
 from blipdesk.errors import PhotoError
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 # Small caps keep a fuzzed header claiming a huge size from costing real memory or time.
 OPTIONS = DecodeOptions(max_pixels=4_000_000)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from blipdesk.core.imaging import DecodeOptions, decode_photo, resize_for_model
-from blipdesk.testing import make_awkward_photos, scene
+from tests.helpers.models import make_awkward_photos, scene
 
 SENTENCES = [
     "dog",

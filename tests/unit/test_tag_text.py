@@ -11,8 +11,8 @@ from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.errors import UserError
 from blipdesk.store import Library, Tag
-from blipdesk.testing import scene
 from tests.e2e.test_cli import blipdesk
+from tests.helpers.models import scene
 
 # Any code point, surrogates included (they arrive from argv bytes that are not UTF-8).
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
