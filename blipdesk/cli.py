@@ -83,6 +83,13 @@ class _Parser(argparse.ArgumentParser):
 def _add_global(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"blipdesk {__version__}")
     parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log progress to stderr (-vv: debug); the data folder's blipdesk.log keeps INFO and up",
+    )
+    parser.add_argument(
         "--data-dir",
         metavar="DIR",
         help="keep all of blipdesk's state (settings, tags, cache, thumbnails) under DIR "
@@ -222,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(ns: argparse.Namespace) -> int:
+    _setup_logging(ns)
     try:
         return ns.handler(ns)
     except UsageError as exc:
@@ -261,18 +269,29 @@ def _storage_problem(ns: argparse.Namespace, exc: BaseException) -> str:
     return f"cannot use {subject}: {text} ({hint})."
 
 
-def _log_traceback(ns: argparse.Namespace) -> str:
+def _setup_logging(ns: argparse.Namespace) -> None:
+    from blipdesk.logs import setup_logging, verbosity_level
     from blipdesk.paths import resolve_paths
 
-    try:
-        path = resolve_paths(ns.data_dir).ensure().log_file
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} blipdesk {ns.command}\n")
-            fh.write(traceback.format_exc())
-        return str(path)
-    except OSError:
+    verbose = getattr(ns, "verbose", 0) or 0
+    setup_logging(
+        resolve_paths(getattr(ns, "data_dir", None)).log_file,
+        stderr_level=verbosity_level(verbose),
+        verbose=verbose > 0,
+    )
+
+
+def _log_traceback(ns: argparse.Namespace) -> str:
+    """Log the exception being handled; say where its traceback went."""
+    from blipdesk.logs import FILE_ONLY, log_file_written
+
+    log.exception("internal error in blipdesk %s", ns.command, extra={FILE_ONLY: True})
+    written = log_file_written()
+    if written is not None:
+        return str(written)
+    if not getattr(ns, "verbose", 0):  # no log file and nothing on stderr yet
         traceback.print_exc()
-        return "the traceback above"
+    return "the traceback above"
 
 
 # ----------------------------------------------------------------------------------- context
