@@ -512,13 +512,13 @@ class InferenceController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("blipdesk-inference")
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("blipdesk-inference")
         self.worker = InferenceWorker()
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.worker_thread)
         # Direct: runs on the inference thread as it ends, where the writer connection belongs.
-        self.thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
-        self.thread.start()
+        self.worker_thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
+        self.worker_thread.start()
         self.current: dict[str, Job] = {}  # kind -> the job whose results count
         w = self.worker
         # Named slots, not ``cond and emit()`` lambdas: a slot must return None (a returned bool
@@ -610,5 +610,5 @@ class InferenceController(QObject):
         with self.worker._lock:
             for job in self.worker._queue:
                 job.cancel.set()
-        self.thread.quit()
-        self.thread.wait(timeout_ms)
+        self.worker_thread.quit()
+        self.worker_thread.wait(timeout_ms)
