@@ -65,7 +65,8 @@ def app_icon():
 def make_app(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("blipdesk")
     app.setOrganizationName("blipdesk")
     app.setDesktopFileName("blipdesk")

@@ -17,7 +17,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
 
@@ -118,15 +127,15 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- Qt API
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         photo = self._rows[index.row()]
@@ -162,7 +171,7 @@ class PhotoGridModel(QAbstractListModel):
     def roleNames(self):
         names = super().roleNames()
         for role in Roles:
-            names[int(role)] = role.name[0].lower().encode() + role.name[1:].encode()
+            names[int(role)] = QByteArray(role.name[0].lower().encode() + role.name[1:].encode())
         return names
 
     # ----------------------------------------------------------------- content
