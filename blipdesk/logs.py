@@ -16,6 +16,7 @@ import logging
 import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import Any
 
 FILE_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 VERBOSE_FORMAT = "blipdesk: %(levelname)s %(name)s: %(message)s"
@@ -34,6 +35,22 @@ class _LogFile(RotatingFileHandler):
         if isinstance(sys.exc_info()[1], OSError):
             return
         super().handleError(record)
+
+
+class _Stderr(logging.StreamHandler[Any]):
+    """Writes to whatever ``sys.stderr`` is when a record comes (like Python's own fallback), so a
+    replaced or closed stream (a test's capture, a windowed app's None) is never kept."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
 
 
 class _MessageOnly(logging.Formatter):
@@ -60,11 +77,8 @@ def setup_logging(
     given, to stderr (``verbose``: levels, names and tracebacks; else the message only).
 
     Calling it again replaces what an earlier call installed (tests, a second ``main``)."""
+    remove_handlers()
     root = logging.getLogger()
-    for handler in _installed:
-        root.removeHandler(handler)
-        handler.close()
-    _installed.clear()
     levels = []
     if log_file is not None:
         file_handler = _LogFile(
@@ -75,7 +89,7 @@ def setup_logging(
         _installed.append(file_handler)
         levels.append(logging.INFO)
     if stderr_level is not None:
-        stream = logging.StreamHandler(sys.stderr)
+        stream = _Stderr()
         stream.setFormatter(logging.Formatter(VERBOSE_FORMAT) if verbose else _MessageOnly())
         stream.setLevel(stderr_level)
         if not verbose:  # the command says it in its own words; the traceback is for the file
@@ -85,6 +99,15 @@ def setup_logging(
     for handler in _installed:
         root.addHandler(handler)
     root.setLevel(min(levels, default=logging.WARNING))
+
+
+def remove_handlers() -> None:
+    """Take away (and close) what ``setup_logging`` installed."""
+    root = logging.getLogger()
+    for handler in _installed:
+        root.removeHandler(handler)
+        handler.close()
+    _installed.clear()
 
 
 def log_file_written() -> Path | None:
