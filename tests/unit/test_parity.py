@@ -45,6 +45,7 @@ def photos(tmp_path_factory):
     return make_awkward_photos(folder)
 
 
+@pytest.mark.slow
 def test_lossless_photos_match_model_card_within_1e5(tiny_scorer, reference, photos):
     names = [n for n in photos if not n.endswith(".jpg")]
     assert {
@@ -71,6 +72,7 @@ def test_lossless_photos_match_model_card_within_1e5(tiny_scorer, reference, pho
     assert worst_logit < 1e-4, worst_logit
 
 
+@pytest.mark.slow
 def test_jpeg_draft_decoding_tolerance(tiny_scorer, reference, tmp_path):
     """Draft (DCT-scaled) decoding of a large JPEG vs the model card on the full-resolution decode.
 

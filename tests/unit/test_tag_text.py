@@ -57,6 +57,7 @@ def test_cli_refuses_bad_tags_in_one_line(tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_accepts_rtl_emoji_and_duplicates_and_warns_about_long_sentences(
     tmp_path, tiny_model_dir
 ):
