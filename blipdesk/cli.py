@@ -25,6 +25,7 @@ same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -294,7 +295,10 @@ def _setup_logging(ns: argparse.Namespace) -> None:
 def _log_traceback(ns: argparse.Namespace) -> str:
     """Log the exception being handled; say where its traceback went."""
     from blipdesk.logs import FILE_ONLY, log_file_written
+    from blipdesk.paths import resolve_paths
 
+    with contextlib.suppress(OSError):  # the log file goes in the data folder, if it can be made
+        resolve_paths(getattr(ns, "data_dir", None)).ensure()
     log.exception("internal error in blipdesk %s", ns.command, extra={FILE_ONLY: True})
     written = log_file_written()
     if written is not None:

@@ -97,3 +97,16 @@ def test_quiet_commands_keep_warnings_on_stderr_and_info_in_the_file(tmp_path, c
 @pytest.mark.parametrize(("argv", "verbose"), [(["tags", "list"], 0), (["-vv", "tags", "list"], 2)])
 def test_the_command_line_takes_verbose(argv, verbose):
     assert cli.build_parser().parse_args(argv).verbose == verbose
+
+
+def test_an_internal_error_before_the_data_folder_exists_still_reaches_the_log(tmp_path, capsys):
+    data = tmp_path / "not-yet"
+    ns = argparse.Namespace(handler=_boom, command="tags", data_dir=str(data), verbose=0)
+    assert cli.run(ns) == cli.EXIT_ERROR
+    assert str(data / "blipdesk.log") in capsys.readouterr().err
+    assert "Traceback" in (data / "blipdesk.log").read_text(encoding="utf-8")
+
+
+def test_the_window_uses_the_same_setup():
+    application = pytest.importorskip("blipdesk.qt.application")
+    assert application.setup_logging is logs.setup_logging
