@@ -62,8 +62,11 @@ def test_real_window_opens(tmp_path, photo_dir_e2e):
         except subprocess.TimeoutExpired:
             pytest.fail("the app did not exit after its window was closed")
     finally:
-        if app is not None and app.poll() is None:
-            app.kill()
+        if app is not None:
+            if app.poll() is None:
+                app.kill()
+                app.wait(5)
+            app.stdout.close()  # an open pipe is a ResourceWarning, and warnings are errors
         xvfb.terminate()
         xvfb.wait(5)
 
