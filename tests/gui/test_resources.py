@@ -10,7 +10,7 @@ from blipdesk.qt import application
 
 def test_resources_are_package_data(qapp):
     package = Path(blipdesk.__file__).resolve().parent
-    assert application.RESOURCES == package / "resources"
+    assert package / "resources" == application.RESOURCES
     for name in ("blipdesk.svg", "blipdesk.png", "blipdesk.desktop"):
         assert (application.RESOURCES / name).is_file()
     assert not application.app_icon().isNull()
