@@ -1,6 +1,6 @@
 """Check a built wheel's contents: the icon and desktop file are in, test helpers and tests are not.
 
-    pip wheel . --no-deps -w dist && python scripts/check_wheel.py dist/blipdesk-*.whl
+pip wheel . --no-deps -w dist && python scripts/check_wheel.py dist/blipdesk-*.whl
 """
 
 from __future__ import annotations

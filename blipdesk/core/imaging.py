@@ -132,7 +132,9 @@ def decode_bytes(
     return _guarded(lambda: io.BytesIO(data), name, options)
 
 
-def _guarded(opener: Callable[[], BinaryIO], name: str | Path, options: DecodeOptions) -> Image.Image:
+def _guarded(
+    opener: Callable[[], BinaryIO], name: str | Path, options: DecodeOptions
+) -> Image.Image:
     """Run the decoder, turning every way a file can be bad into a ``PhotoError``."""
     try:
         with opener() as fh:

@@ -83,7 +83,9 @@ def run_gui(ns) -> int:
     guard_streams()
     paths = resolve_paths(getattr(ns, "data_dir", None)).ensure()
     verbose = getattr(ns, "verbose", 0) or 0
-    setup_logging(paths.log_file, stderr_level=verbosity_level(verbose) if verbose else None, verbose=True)
+    setup_logging(
+        paths.log_file, stderr_level=verbosity_level(verbose) if verbose else None, verbose=True
+    )
     log.info("starting blipdesk GUI, data in %s", paths.data_dir)
     app = make_app()
     from blipdesk.qt.widgets.main_window import MainWindow

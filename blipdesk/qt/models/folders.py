@@ -43,7 +43,10 @@ class FolderTreeModel(QAbstractItemModel):
         return index.internalPointer() if index.isValid() else self._root
 
     def index(
-        self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()  # noqa: B008
+        self,
+        row: int,
+        column: int,
+        parent: QModelIndex | QPersistentModelIndex = QModelIndex(),  # noqa: B008
     ) -> QModelIndex:
         node = self._node(parent)
         if column != 0 or not 0 <= row < len(node.children):
@@ -56,7 +59,9 @@ class FolderTreeModel(QAbstractItemModel):
     @overload
     def parent(self, index: QModelIndex | QPersistentModelIndex) -> QModelIndex: ...
 
-    def parent(self, index: QModelIndex | QPersistentModelIndex | None = None) -> QObject | QModelIndex | None:
+    def parent(
+        self, index: QModelIndex | QPersistentModelIndex | None = None
+    ) -> QObject | QModelIndex | None:
         if index is None:  # QObject.parent(), which the index form hides
             return super().parent()
         if not index.isValid():
@@ -80,7 +85,9 @@ class FolderTreeModel(QAbstractItemModel):
             return Qt.ItemFlag.ItemIsDropEnabled
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ):
         if not index.isValid():
             return None
         node: _Node = index.internalPointer()
