@@ -136,7 +136,7 @@ def bench_library(args, root: Path, table: list[tuple[str, str]]) -> None:
 def bench_feature_cache(args, root: Path, table: list[tuple[str, str]]) -> None:
     from blipdesk.core.engine import lazy_scorer
     from blipdesk.core.model import ModelSpec
-    from blipdesk.testing import build_random_blip, large_config, scene
+    from tests.helpers.models import build_random_blip, large_config, scene
 
     model_dir = build_random_blip(root / "model", large_config() if args.large else None)
     spec = ModelSpec(str(model_dir))

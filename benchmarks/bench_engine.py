@@ -30,7 +30,7 @@ from blipdesk.core.device import Placement, configure_threads, cpu_has_native_bf
 from blipdesk.core.imaging import DecodeOptions, decode_photo, load_for_model, resize_for_model
 from blipdesk.core.model import ImageSettings, LoadedModel, ModelIdentity
 from blipdesk.core.scorer import Scorer
-from blipdesk.testing import SAMPLE_SENTENCES, large_config, scene, tiny_config, write_vocab
+from tests.helpers.models import SAMPLE_SENTENCES, large_config, scene, tiny_config, write_vocab
 
 SENTENCE_POOL = SAMPLE_SENTENCES
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def make_folder(folder: Path, n: int) -> None:
     import io
 
-    from blipdesk.testing import scene
+    from tests.helpers.models import scene
 
     folder.mkdir(parents=True)
     blobs = []

@@ -92,7 +92,7 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
-    from blipdesk.testing import build_random_blip
+    from tests.helpers.models import build_random_blip
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -40,7 +40,13 @@ from blipdesk.core.engine import ScanOptions, iter_search, lazy_scorer, model_ke
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.scorer import ImageFeatures, Scorer
 from blipdesk.store import Library, ScoreRow
-from blipdesk.testing import SAMPLE_SENTENCES, build_random_blip, large_config, scene, tiny_config
+from tests.helpers.models import (
+    SAMPLE_SENTENCES,
+    build_random_blip,
+    large_config,
+    scene,
+    tiny_config,
+)
 
 ROWS: list[tuple[str, str, str]] = []
 
@@ -312,7 +318,7 @@ def base_vs_large(args, tmp: Path, photo: Path) -> None:
     for name, cfg in (("base", base_config()), ("large", large_config())):
         from transformers import BertTokenizerFast, BlipForImageTextRetrieval
 
-        from blipdesk.testing import write_vocab
+        from tests.helpers.models import write_vocab
 
         torch.manual_seed(0)
         model = BlipForImageTextRetrieval(cfg).eval().requires_grad_(False)

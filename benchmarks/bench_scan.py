@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library, Tag
-from blipdesk.testing import (
+from tests.helpers.models import (
     SAMPLE_SENTENCES as SENTENCES,
 )
-from blipdesk.testing import (
+from tests.helpers.models import (
     build_random_blip,
     large_config,
     scene,

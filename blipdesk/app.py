@@ -6,6 +6,7 @@ only when the window opens, so ``blipdesk --help`` and the window appear fast.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return start_gui(ns)
 
 
-def start_gui(ns) -> int:
+def start_gui(ns: argparse.Namespace) -> int:
     """Open the desktop window (on ``ns.folder`` when given)."""
     try:
         from blipdesk.qt.application import run_gui

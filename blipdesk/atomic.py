@@ -32,13 +32,17 @@ import secrets
 import signal
 import stat
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from types import FrameType
+from typing import Any, NoReturn
 
 from blipdesk.errors import UserError
 
 TEMP_MARK = ".blipdesk-tmp-"
 _FD_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd)/(\d+)$")
 _STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
+# What signal.signal() returns: a handler, SIG_DFL / SIG_IGN, or None (set outside Python).
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 _SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
 )
@@ -185,7 +189,7 @@ def remove_stale_temporaries(target: StrPath) -> list[str]:
     """Delete temporaries beside ``target`` left by processes that no longer run; returns them."""
     folder, name = os.path.split(os.fspath(target))
     prefix = f".{name}{TEMP_MARK}"
-    removed = []
+    removed: list[str] = []
     try:
         entries = os.listdir(folder or ".")
     except OSError:
@@ -256,10 +260,10 @@ def _cleanup_on_signals(tmp: str) -> Iterator[None]:
         yield
         return
 
-    def handler(signum, _frame):
+    def handler(signum: int, _frame: FrameType | None) -> NoReturn:
         raise _Signalled(signum)
 
-    previous = {}
+    previous: dict[int, _Handler] = {}
     for sig in _SIGNALS:
         with contextlib.suppress(OSError, ValueError):
             previous[sig] = signal.signal(sig, handler)
@@ -276,7 +280,7 @@ def _cleanup_on_signals(tmp: str) -> Iterator[None]:
         _restore(previous)
 
 
-def _restore(previous: dict) -> None:
+def _restore(previous: dict[int, _Handler]) -> None:
     for sig, old in previous.items():
         with contextlib.suppress(OSError, ValueError, TypeError):
             signal.signal(sig, old if old is not None else signal.SIG_DFL)

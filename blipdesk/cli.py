@@ -25,6 +25,7 @@ same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -37,13 +38,20 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from blipdesk import __version__
 from blipdesk.display import display_path
 from blipdesk.errors import ModelError, UserError
+
+if TYPE_CHECKING:  # the store and the engine load only when a command needs them
+    from blipdesk.core.engine import ScanOptions, ScanProgress, SearchHit, SearchUpdate
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.core.scorer import FirstToken, Scorer
+    from blipdesk.store import Library, Tag
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("tags", "scan", "search", "export", "xmp")
@@ -58,7 +66,9 @@ class UsageError(UserError):
 class _Parser(argparse.ArgumentParser):
     """Chooses between the commands and the app by the first positional word (module docstring)."""
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_args(  # type: ignore[override]  # one signature for typeshed's overloads
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
         tokens = list(sys.argv[1:] if args is None else args)
         if not self._wants_command(tokens):
             return _gui_parser().parse_args(tokens, namespace)
@@ -82,6 +92,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_global(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"blipdesk {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log progress to stderr (-vv: debug); the data folder's blipdesk.log keeps INFO and up",
+    )
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -222,8 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(ns: argparse.Namespace) -> int:
+    _setup_logging(ns)
     try:
-        return ns.handler(ns)
+        code: int = ns.handler(ns)
+        return code
     except UsageError as exc:
         print(f"blipdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -261,18 +280,32 @@ def _storage_problem(ns: argparse.Namespace, exc: BaseException) -> str:
     return f"cannot use {subject}: {text} ({hint})."
 
 
-def _log_traceback(ns: argparse.Namespace) -> str:
+def _setup_logging(ns: argparse.Namespace) -> None:
+    from blipdesk.logs import setup_logging, verbosity_level
     from blipdesk.paths import resolve_paths
 
-    try:
-        path = resolve_paths(ns.data_dir).ensure().log_file
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} blipdesk {ns.command}\n")
-            fh.write(traceback.format_exc())
-        return str(path)
-    except OSError:
+    verbose = getattr(ns, "verbose", 0) or 0
+    setup_logging(
+        resolve_paths(getattr(ns, "data_dir", None)).log_file,
+        stderr_level=verbosity_level(verbose),
+        verbose=verbose > 0,
+    )
+
+
+def _log_traceback(ns: argparse.Namespace) -> str:
+    """Log the exception being handled; say where its traceback went."""
+    from blipdesk.logs import FILE_ONLY, log_file_written
+    from blipdesk.paths import resolve_paths
+
+    with contextlib.suppress(OSError):  # the log file goes in the data folder, if it can be made
+        resolve_paths(getattr(ns, "data_dir", None)).ensure()
+    log.exception("internal error in blipdesk %s", ns.command, extra={FILE_ONLY: True})
+    written = log_file_written()
+    if written is not None:
+        return str(written)
+    if not getattr(ns, "verbose", 0):  # no log file and nothing on stderr yet
         traceback.print_exc()
-        return "the traceback above"
+    return "the traceback above"
 
 
 # ----------------------------------------------------------------------------------- context
@@ -292,14 +325,14 @@ class _Context:
         if self.settings_file.problem:
             print(f"blipdesk: {self.settings_file.problem}", file=sys.stderr)
 
-    def library(self, readonly: bool = False):
+    def library(self, readonly: bool = False) -> Library:
         """The cache; ``readonly`` for commands that only read it (they work on a read-only
         data folder, see store.schema.read_only_place)."""
         from blipdesk.store import Library
 
         return Library.open(self.paths.database, readonly=readonly)
 
-    def spec(self):
+    def spec(self) -> ModelSpec:
         from blipdesk.core.model import ModelSpec
 
         if getattr(self.ns, "model", None):  # commands without --model use the library's
@@ -318,7 +351,7 @@ class _Context:
             self.settings_file.save(self.settings)
             print(f"blipdesk: the library's model is now {display_path(source)}", file=sys.stderr)
 
-    def options(self):
+    def options(self) -> ScanOptions:
         from blipdesk.core.engine import ScanOptions
 
         feature_cache = self.ns.feature_cache
@@ -338,14 +371,16 @@ class _Context:
             self.settings = self.settings.with_changes(feature_budget=budget)
             self.settings_file.save(self.settings)
 
-    def scorer(self):
+    def scorer(self) -> Callable[[], Scorer]:
         from blipdesk.core.engine import lazy_scorer
 
+        # Settings accept only these two (settings._valid).
+        first_token: FirstToken = "enc" if self.settings.first_token == "enc" else "cls"
         return lazy_scorer(
             self.spec(),
             self.ns.device or self.settings.device,
             self.ns.precision or self.settings.precision,
-            self.settings.first_token,
+            first_token,
         )
 
 
@@ -442,7 +477,7 @@ def _token_counts(ctx: _Context, sentences: Sequence[str]) -> dict[str, int]:
         return {}
 
 
-def _tag_json(tag) -> dict:
+def _tag_json(tag: Tag) -> dict[str, Any]:
     return {"name": tag.name, "sentences": list(tag.sentences), "threshold": tag.threshold}
 
 
@@ -479,7 +514,7 @@ class _ProgressPrinter:
         self.last = 0.0
         self.tty = sys.stderr is not None and sys.stderr.isatty()
 
-    def __call__(self, p) -> None:
+    def __call__(self, p: ScanProgress) -> None:
         if self.tty:
             if self.bar is None or self.bar.total != p.total:  # search runs two phases
                 from tqdm import tqdm
@@ -531,7 +566,7 @@ class _StopOnCtrlC:
                 self.previous[signum] = signal.signal(signum, self._handle)
         return self.cancel
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.cancel.is_set():
             raise KeyboardInterrupt
         self.signum = signum
@@ -545,7 +580,7 @@ class _StopOnCtrlC:
     def exit_code(self) -> int:
         return EXIT_INTERRUPTED if self.signum in (None, signal.SIGINT) else 128 + self.signum
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for signum, previous in self.previous.items():
             signal.signal(signum, previous)
 
@@ -622,7 +657,7 @@ def _search(ns: argparse.Namespace) -> int:
     tty = sys.stdout is not None and sys.stdout.isatty() and not ns.json
     shown = [False]
 
-    def on_update(update) -> None:
+    def on_update(update: SearchUpdate) -> None:
         if tty and not shown[0] and not update.done:
             shown[0] = True
             print(f"by similarity (cosine), refining the best {update.candidates} by match:")
@@ -666,7 +701,7 @@ def _search(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_hits(hits) -> None:
+def _print_hits(hits: Iterable[SearchHit]) -> None:
     print("rank\titm\tcosine\tpath")
     for rank, h in enumerate(hits, 1):
         itm = "-" if h.itm is None else f"{h.itm:.4f}"
@@ -676,7 +711,7 @@ def _print_hits(hits) -> None:
 # ----------------------------------------------------------------------------------- export
 
 
-def _export_key(ctx: _Context, library) -> tuple[str, str]:
+def _export_key(ctx: _Context, library: Library) -> tuple[str, str]:
     """(score key, model name) without loading the model; falls back to the cache's own record of
     the model when its files are not on this machine."""
     from blipdesk.core.engine import model_key
@@ -693,7 +728,9 @@ def _export_key(ctx: _Context, library) -> tuple[str, str]:
         return found, source
 
 
-def export_document(library, score_key: str, model: str, folders, recursive: bool = True) -> dict:
+def export_document(
+    library: Library, score_key: str, model: str, folders: Sequence[str], recursive: bool = True
+) -> dict[str, Any]:
     """The export JSON document (see the README's format)."""
     tags = library.tags()
     photos = []
@@ -712,7 +749,7 @@ def export_document(library, score_key: str, model: str, folders, recursive: boo
     return {"model": model, "tags": [_tag_json(t) for t in tags], "photos": photos}
 
 
-def export_csv(doc: dict) -> str:
+def export_csv(doc: dict[str, Any]) -> str:
     """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -771,7 +808,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # ----------------------------------------------------------------------------------- xmp
 
 
-def _add_xmp_parser(sub) -> None:
+def _add_xmp_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     xmp = sub.add_parser(
         "xmp",
         help="write the matched tags to XMP sidecars for digiKam, darktable, Lightroom",
@@ -843,7 +880,7 @@ def _xmp(ns: argparse.Namespace) -> int:
     return EXIT_ERROR if report.failed or refused else EXIT_OK
 
 
-def _unwritable_tags(tags) -> list[str]:
+def _unwritable_tags(tags: Iterable[Tag]) -> list[str]:
     """Tags an older blipdesk accepted that no sidecar can hold (``tags add`` now refuses them):
     each is named once on stderr and left out, and every sidecar is still written with the
     others. (Tags that fold onto one sidecar entry are written once, with a note per sidecar.)"""

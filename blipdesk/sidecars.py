@@ -92,6 +92,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -105,6 +106,7 @@ import xml.parsers.expat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from blipdesk import __version__
 from blipdesk.display import display_path
@@ -512,7 +514,7 @@ def _parse(data: bytes, where: Path) -> _Doc:
             stop = buf.index(terminator, at) + len(terminator)
             spans[id(made)] = _Span(at, stop, stop, stop)
 
-    def refuse(*_args) -> None:
+    def refuse(*_args: object) -> None:
         raise SidecarError(
             f"{display_path(where)}: has a document type declaration; XMP files never do"
         )
@@ -773,7 +775,7 @@ class _Editor:
         if new and self.doc.span(container).open_end == self.doc.span(container).end:
             return False  # <rdf:Bag/>: written anew as a whole
         for item in existing:
-            if not any(item is k for k in kept):
+            if item is not None and not any(item is k for k in kept):
                 self._remove(container, item)
         if new:
             scope = self.doc.scopes[id(container)]
@@ -1070,7 +1072,7 @@ def plan_sidecar(
     photos = (
         tuple(Path(p) for p in photo)
         if isinstance(photo, Sequence) and not isinstance(photo, str)
-        else (Path(photo),)  # type: ignore[arg-type]
+        else (Path(photo),)
     )
     if not any(os.path.exists(p) for p in photos):
         raise SidecarError(
@@ -1153,8 +1155,12 @@ def _each(
         return SidecarError(f"{display_path(path)}: not a sidecar blipdesk can edit ({exc})")
 
 
+# A mapping is invariant in its keys: photos keyed by str, by Path, or by either.
+_PathT = TypeVar("_PathT", bound="str | os.PathLike[str]")
+
+
 def plan_sidecars(
-    photo_tags: Mapping[str | os.PathLike[str], Iterable[str]],
+    photo_tags: Mapping[_PathT, Iterable[str]],
     naming: str | SidecarNaming = SidecarNaming.APPEND,
     remove: bool = False,
 ) -> list[SidecarPlan | SidecarError]:
@@ -1175,7 +1181,7 @@ def plan_sidecars(
             names.update(dict.fromkeys(tags))
     out = errors
     for path, (photos, names) in groups.items():
-        out.append(_each(path, lambda p=photos, n=names: plan_sidecar(p, n, naming)))
+        out.append(_each(path, functools.partial(plan_sidecar, photos, names, naming)))
     return out
 
 
@@ -1195,7 +1201,7 @@ def plan_removal_under(
     """Removal plans for every sidecar under ``folders``, whatever its naming and whether or not
     blipdesk still knows the photo: undoing blipdesk needs neither its cache nor the photos."""
     return [
-        _each(path, lambda p=path: plan_sidecar_file(p, ()))
+        _each(path, functools.partial(plan_sidecar_file, path, ()))
         for path in sidecars_under(folders, recursive)
     ]
 
@@ -1445,9 +1451,10 @@ def _escape_attr(text: str) -> str:
 def _uris(el: ET.Element) -> list[str]:
     found: dict[str, None] = {}
     for node in el.iter():
-        if not isinstance(node.tag, str):
+        tag: object = node.tag  # typed str, but a function for comments and instructions
+        if not isinstance(tag, str):
             continue
-        for name in [node.tag, *node.attrib]:
+        for name in [tag, *node.attrib]:
             if name.startswith("{"):
                 found[name[1:].split("}", 1)[0]] = None
     found.pop(NS_XML, None)
@@ -1484,13 +1491,14 @@ def _fragment(el: ET.Element, scope: Mapping[str, str], pad: str, mark: bool = F
 
     def write(node: ET.Element, indent: str, top: bool) -> None:
         out.append(indent)
-        if node.tag is ET.Comment:
+        tag: object = node.tag  # typed str, but a function for comments and instructions
+        if tag is ET.Comment:
             out.append(f"<!--{node.text or ''}-->")
             return
-        if node.tag is ET.ProcessingInstruction:
+        if tag is ET.ProcessingInstruction:
             out.append(f"<?{node.text or ''}?>")
             return
-        parts = [qname(node.tag)]  # type: ignore[arg-type]
+        parts = [qname(str(tag))]
         if top:
             parts += [f'xmlns:{p}="{_escape_attr(u)}"' for p, u in declare]
         parts += [f'{qname(k)}="{_escape_attr(v)}"' for k, v in node.attrib.items()]

@@ -41,7 +41,7 @@ def main() -> int:
 
 def render() -> int:
     sys.path.insert(0, str(ROOT))
-    from blipdesk.testing import build_random_blip, scene
+    from tests.helpers.models import build_random_blip, scene
 
     work = Path(tempfile.mkdtemp(prefix="blipdesk-shots-"))
     photos = work / "Holiday 2024"

@@ -31,10 +31,19 @@ def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_log_handlers():
+    """A command run in-process (``app.main``) installs blipdesk's log handlers: not past its test."""
+    yield
+    from blipdesk import logs
+
+    logs.remove_handlers()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A small random BlipForImageTextRetrieval saved as a real model folder (safetensors)."""
-    from blipdesk.testing import build_random_blip
+    from tests.helpers.models import build_random_blip
 
     return build_random_blip(tmp_path_factory.mktemp("tiny-blip"))
 

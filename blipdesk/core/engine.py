@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
@@ -61,7 +61,10 @@ from blipdesk.store import Library, PhotoRecord, ScoreRow
 
 if TYPE_CHECKING:
     from blipdesk.core.model import LoadedModel
-    from blipdesk.core.scorer import FirstToken, Scorer, Scores, Sentences
+    from blipdesk.core.scorer import FirstToken, ImageFeatures, Scorer, Scores, Sentences
+
+# One model call's result: the photos' image features and their scores against the sentences.
+Scored: TypeAlias = "tuple[ImageFeatures, Scores]"
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +462,7 @@ def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
     return cf.ThreadPoolExecutor(workers, thread_name_prefix="decode")
 
 
-def _decoded(future: cf.Future, item: WorkItem) -> Decoded:
+def _decoded(future: cf.Future[Decoded], item: WorkItem) -> Decoded:
     try:
         return future.result()
     except BrokenProcessPool:
@@ -470,13 +473,15 @@ def _decoded(future: cf.Future, item: WorkItem) -> Decoded:
 # ----------------------------------------------------------------------------------- scoring
 
 
-def score_pixels(scorer: Scorer, images: np.ndarray, sentences: Sentences):
+def score_pixels(scorer: Scorer, images: np.ndarray, sentences: Sentences) -> Scored:
     """The unit of work, a pure function (photos, sentences, model) -> (image features, scores)."""
     features = scorer.encode_images(scorer.pixels(images))
     return features, scorer.score_features(features, sentences)
 
 
-def score_cached(scorer: Scorer, embeds: np.ndarray, itc: np.ndarray | None, sentences: Sentences):
+def score_cached(
+    scorer: Scorer, embeds: np.ndarray, itc: np.ndarray | None, sentences: Sentences
+) -> Scored:
     """``score_pixels`` for photos whose vision output is cached: no decoding, no vision pass.
     ``itc``: the photos' cached ITC features, or None to derive them from ``embeds``."""
     from blipdesk.core.scorer import ImageFeatures
@@ -589,8 +594,9 @@ def run_work(
         return done
     pool: cf.Executor | None = None
     batch_size = 1
-    pending: deque[tuple[WorkItem, cf.Future | None]] = deque()
+    pending: deque[tuple[WorkItem, cf.Future[Decoded] | None]] = deque()
     queue = iter(cold)
+    device_type = "cpu"
 
     def top_up() -> None:
         while len(pending) < 3 * batch_size:
@@ -599,7 +605,7 @@ def run_work(
                 return
             pending.append((item, decode(item)))
 
-    def decode(item: WorkItem) -> cf.Future:
+    def decode(item: WorkItem) -> cf.Future[Decoded]:
         nonlocal pool
         if pool is None:
             pool = _decode_pool(options, device_type)
@@ -611,7 +617,6 @@ def run_work(
         batch_size = options.batch_size if options.batch_size > 0 else auto_batch_size(kind)
         top_up()
 
-    device_type = "cpu"
     try:
         # Decoding starts before the model loads when the factory can tell the device without
         # loading (``lazy_scorer`` can): decoder start-up and the first decodes overlap the load.
@@ -632,7 +637,7 @@ def run_work(
         warm_queue = deque(best_first(library, key, warm, runner))
         warm_batch = max(batch_size, min(4 * batch_size, 64))
 
-        def step(batch: list[tuple[WorkItem, cf.Future | None]]) -> None:
+        def step(batch: list[tuple[WorkItem, cf.Future[Decoded] | None]]) -> None:
             retry = _score_batch(library, batch, key, runner, store, on_batch, done)
             for item in retry:  # the vision file was missing or damaged: decode after all
                 pending.append((item, decode(item)))
@@ -728,7 +733,7 @@ class _Runner:
     def subset(self, sentences: tuple[str, ...]) -> Sentences:
         return self.text.select([self.encoded[s] for s in sentences])
 
-    def run(self, n: int, call: Callable[[Scorer, int, int], tuple]) -> tuple:
+    def run(self, n: int, call: Callable[[Scorer, int, int], Scored]) -> Scored:
         """``call(scorer, start, stop)`` over photos [0, n) in chunks that fit in memory."""
         while True:
             try:
@@ -751,7 +756,7 @@ class _Runner:
                         "other programs and scan again: finished batches are kept."
                     ) from None
 
-    def _chunked(self, n: int, call) -> tuple:
+    def _chunked(self, n: int, call: Callable[[Scorer, int, int], Scored]) -> Scored:
         step = self.limit or n
         parts = [call(self.scorer, start, min(n, start + step)) for start in range(0, n, step)]
         return parts[0] if len(parts) == 1 else _merge(parts)
@@ -793,7 +798,7 @@ class _Runner:
         self.done.notices.append(notice)
 
 
-def check_finite(result: tuple, scorer: Scorer) -> tuple:
+def check_finite(result: Scored, scorer: Scorer) -> Scored:
     """``result`` ((features, scores) of a model call) if every score is a number; a model with
     broken weights or image settings gives NaN, which must never reach the cache."""
     scores = result[1]
@@ -815,7 +820,7 @@ def shorten(text: str, width: int = 60) -> str:
     )
 
 
-def _merge(parts: list[tuple]) -> tuple:
+def _merge(parts: list[Scored]) -> Scored:
     """Join per-chunk (features, scores) results along the photo axis."""
     import torch
 
@@ -832,7 +837,15 @@ def _merge(parts: list[tuple]) -> tuple:
     return features, scores
 
 
-def _score_batch(library, batch, key, runner, store, on_batch, done) -> list[WorkItem]:
+def _score_batch(
+    library: Library,
+    batch: list[tuple[WorkItem, cf.Future[Decoded] | None]],
+    key: ModelKey,
+    runner: _Runner,
+    store: FeatureStore | None,
+    on_batch: Callable[[ScanBatch], None] | None,
+    done: _Done,
+) -> list[WorkItem]:
     """Decode results (or cached vision outputs) in, scores out, one transaction, then hand the
     batch on. Returns the items whose cached vision output could not be read: decode them."""
     failures: list[PhotoFailure] = []
@@ -876,22 +889,33 @@ def _score_batch(library, batch, key, runner, store, on_batch, done) -> list[Wor
             known = library.image_features(key.score_key, contents)
             embeds = np.stack([vision[c] for c in contents])
             itcs = np.stack([known[c] for c in contents]) if len(known) == len(contents) else None
-            features, scores = runner.run(
-                len(contents),
-                lambda scorer, a, b, s=sentences, e=embeds, i=itcs: score_cached(
-                    scorer, e[a:b], None if i is None else i[a:b], runner.subset(s)
-                ),
-            )
+
+            def cached_call(
+                scorer: Scorer,
+                a: int,
+                b: int,
+                s: tuple[str, ...] = sentences,
+                e: np.ndarray = embeds,
+                i: np.ndarray | None = itcs,
+            ) -> Scored:
+                return score_cached(scorer, e[a:b], None if i is None else i[a:b], runner.subset(s))
+
+            features, scores = runner.run(len(contents), cached_call)
             if itcs is None:  # scores were cleared: the ITC vectors come back from the cache
                 itc_rows.update(zip(contents, features.itc.float().cpu().numpy(), strict=True))
         else:
-            images = np.stack([im for _, im in members])
-            features, scores = runner.run(
-                len(contents),
-                lambda scorer, a, b, s=sentences, im=images: score_pixels(
-                    scorer, im[a:b], runner.subset(s)
-                ),
-            )
+            images = np.stack([im for _, im in members if im is not None])
+
+            def pixels_call(
+                scorer: Scorer,
+                a: int,
+                b: int,
+                s: tuple[str, ...] = sentences,
+                im: np.ndarray = images,
+            ) -> Scored:
+                return score_pixels(scorer, im[a:b], runner.subset(s))
+
+            features, scores = runner.run(len(contents), pixels_call)
             itc_np = features.itc.float().cpu().numpy()
             itc_rows.update(zip(contents, itc_np, strict=True))
             if store is not None:

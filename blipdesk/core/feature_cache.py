@@ -131,7 +131,7 @@ def decode(blob: bytes) -> np.ndarray:
     narrow = channels - wide
     at = 0
 
-    def take(dtype, count: int) -> np.ndarray:
+    def take(dtype: type[np.generic], count: int) -> np.ndarray:
         nonlocal at
         out = np.frombuffer(body, dtype, count, at)
         at += out.nbytes

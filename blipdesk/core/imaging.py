@@ -42,8 +42,10 @@ import os
 import stat
 import struct
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
@@ -110,7 +112,7 @@ def decode_photo(
     return _guarded(lambda: _open_regular(path), path, options)
 
 
-def _open_regular(path: Path):
+def _open_regular(path: Path) -> BinaryIO:
     """Open without blocking (O_NONBLOCK: a FIFO swapped in after the check above cannot hang
     the open) and check the descriptor itself."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -130,7 +132,9 @@ def decode_bytes(
     return _guarded(lambda: io.BytesIO(data), name, options)
 
 
-def _guarded(opener, name: str | Path, options: DecodeOptions) -> Image.Image:
+def _guarded(
+    opener: Callable[[], BinaryIO], name: str | Path, options: DecodeOptions
+) -> Image.Image:
     """Run the decoder, turning every way a file can be bad into a ``PhotoError``."""
     try:
         with opener() as fh:
@@ -163,7 +167,7 @@ def _describe_decode_error(exc: BaseException) -> str:
     return f"cannot decode image ({text})"
 
 
-def _decode(fh, options: DecodeOptions, path: str | Path) -> Image.Image:
+def _decode(fh: BinaryIO, options: DecodeOptions, path: str | Path) -> Image.Image:
     im: Image.Image = Image.open(fh)
     width, height = im.size
     if width <= 0 or height <= 0:
@@ -247,7 +251,7 @@ def _converted(im: Image.Image, factors: tuple[int, int]) -> Image.Image:
     return out
 
 
-def _value_range(im: Image.Image, strips) -> tuple[float, float] | None:
+def _value_range(im: Image.Image, strips: Iterable[tuple[int, int]]) -> tuple[float, float] | None:
     if im.mode not in (*_INT_MODES, "F"):
         return None
     low, high = 0.0, 0.0  # what min/max(initial=0) gave on the whole image
@@ -262,11 +266,13 @@ def _value_range(im: Image.Image, strips) -> tuple[float, float] | None:
 def _int_to_uint8(arr: np.ndarray, mode: str, high: float) -> np.ndarray:
     """Integer pixels to 8 bits without float64: round(x * 255 / top), negatives to 0."""
     if mode == "I" and high <= 255:
-        return np.clip(arr, 0, 255).astype(np.uint8)
+        small: np.ndarray = np.clip(arr, 0, 255).astype(np.uint8)
+        return small
     top = 65535 if high <= 65535 else int(high)
     wide = np.uint32 if top == 65535 else np.int64  # 65535 * 255 + 32767 < 2**24
     x = np.clip(arr, 0, None).astype(wide)
-    return ((x * 255 + top // 2) // top).astype(np.uint8)
+    scaled: np.ndarray = ((x * 255 + top // 2) // top).astype(np.uint8)
+    return scaled
 
 
 def to_rgb8(im: Image.Image, value_range: tuple[float, float] | None = None) -> Image.Image:

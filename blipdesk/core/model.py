@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 from blipdesk.errors import ModelError
 
 if TYPE_CHECKING:  # torch and transformers are imported only when a model is really loaded
+    from torch import nn
+    from transformers import BlipForImageTextRetrieval
+
     from blipdesk.core.device import Placement
 
 log = logging.getLogger(__name__)
@@ -230,7 +233,9 @@ def _offline_message(spec: ModelSpec) -> str:
 
 def _check_hub_id(source: str) -> None:
     from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
+
+    # Public API, but huggingface_hub.utils imports it without re-exporting it for type checkers.
+    from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
 
     try:
         validate_repo_id(source)
@@ -298,7 +303,7 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
     from transformers import AutoTokenizer, BlipForImageTextRetrieval
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated in transformers
     model_files(folder)  # regular files of sane sizes only (hub snapshots too)
     config = _read_json(folder / "config.json")
     if not isinstance(config, dict):
@@ -354,7 +359,7 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
     return LoadedModel(model, tokenizer, image, placement, identity, folder)
 
 
-def _check_config_numbers(folder: Path, config: dict) -> None:
+def _check_config_numbers(folder: Path, config: dict[str, Any]) -> None:
     """Sizes the model is built from must be positive integers (``patch_size: 0`` would end in
     a ZeroDivisionError deep in transformers)."""
     for part in ("vision_config", "text_config"):
@@ -373,7 +378,7 @@ def _check_config_numbers(folder: Path, config: dict) -> None:
                 )
 
 
-def _check_finite_weights(folder: Path, model) -> None:
+def _check_finite_weights(folder: Path, model: nn.Module) -> None:
     """NaN or infinite weights give NaN scores: refuse them at load (a second per GB)."""
     import torch
 
@@ -385,7 +390,9 @@ def _check_finite_weights(folder: Path, model) -> None:
             )
 
 
-def _numbers(value: Any, what: str, origin: Path, nonzero: bool = False) -> tuple[float, ...]:
+def _numbers(
+    value: Any, what: str, origin: Path, nonzero: bool = False
+) -> tuple[float, float, float]:
     """Three finite numbers (one number stands for all three channels)."""
     items = value if isinstance(value, list | tuple) else [value]
     if len(items) == 1:
@@ -401,13 +408,15 @@ def _numbers(value: Any, what: str, origin: Path, nonzero: bool = False) -> tupl
             f"The model's image settings in {origin} are broken: {what} is {value!r}; it must "
             f"be three {need}."
         )
-    return tuple(float(v) for v in items)
+    first, second, third = (float(v) for v in items)
+    return first, second, third
 
 
-def _image_settings(folder: Path, model) -> ImageSettings:
+def _image_settings(folder: Path, model: BlipForImageTextRetrieval) -> ImageSettings:
     from blipdesk.core.imaging import CLIP_MEAN, CLIP_STD
 
-    size = int(model.config.vision_config.image_size)
+    # transformers types vision_config as dict | config | None; a loaded BLIP's is a config.
+    size = int(model.config.vision_config.image_size)  # type: ignore[union-attr]
     mean, std = CLIP_MEAN, CLIP_STD
     for name in ("preprocessor_config.json", "processor_config.json"):
         path = folder / name
@@ -430,7 +439,7 @@ def _image_settings(folder: Path, model) -> ImageSettings:
                 )
             size = height
         break
-    return ImageSettings(size, mean, std)  # type: ignore[arg-type]
+    return ImageSettings(size, mean, std)
 
 
 def check_first_token(loaded: LoadedModel, first_token: str) -> None:

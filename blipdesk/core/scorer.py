@@ -29,9 +29,9 @@ Parity with the model card's calls is tested pair by pair (tests/unit/test_parit
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -214,14 +214,15 @@ class Scorer:
             ctx = F.scaled_dot_product_attention(q, k, v, scale=attn.scale)
             x = x + attn.projection(ctx.transpose(1, 2).reshape(b, n, c))
             x = x + layer.mlp(layer.layer_norm2(x))
-        return vm.post_layernorm(x)
+        out: torch.Tensor = vm.post_layernorm(x)
+        return out
 
     # ----------------------------------------------------------------------------- text
 
     def _itc_dim(self) -> int:
         return int(self.model.text_proj.out_features)
 
-    def _chunks(self, n_sentences: int, length: int, n_photos: int):
+    def _chunks(self, n_sentences: int, length: int, n_photos: int) -> Iterator[tuple[int, int]]:
         """Split sentences so that photos x sentences x length stays within the token budget."""
         per_call = max(1, self.token_budget // max(1, length * n_photos))
         for start in range(0, n_sentences, per_call):
@@ -265,14 +266,19 @@ class Scorer:
                         layer.crossattention, h, cross.embeds, n_photos
                     )
             h = layer.output(layer.intermediate(h), h)
-        return h[:, 0]
+        cls: torch.Tensor = h[:, 0]
+        return cls
 
     @staticmethod
     def _heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
         b, n, c = x.shape
         return x.view(b, n, n_heads, c // n_heads).transpose(1, 2)
 
-    def _self_attention(self, block, h: torch.Tensor, key_ok: torch.Tensor | None, cls_only: bool):
+    # ``block``: one of transformers' BLIP attention layers, reached as untyped attributes (Any);
+    # what leaves it is annotated as a tensor.
+    def _self_attention(
+        self, block: Any, h: torch.Tensor, key_ok: torch.Tensor | None, cls_only: bool
+    ) -> torch.Tensor:
         sa = block.self
         heads = sa.num_attention_heads
         q_in = h[:, :1] if cls_only else h
@@ -283,11 +289,12 @@ class Scorer:
             q, k, v, attn_mask=key_ok, scale=1.0 / math.sqrt(sa.attention_head_size)
         )
         ctx = ctx.transpose(1, 2).reshape(q_in.shape)
-        return block.output(ctx, q_in)
+        out: torch.Tensor = block.output(ctx, q_in)
+        return out
 
     def _cross_attention(
-        self, block, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_photos: int
-    ):
+        self, block: Any, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_photos: int
+    ) -> torch.Tensor:
         sa = block.self
         heads = sa.num_attention_heads
         n, length, c = h.shape
@@ -295,10 +302,11 @@ class Scorer:
         q = self._heads(sa.query(h).reshape(n_photos, (n // n_photos) * length, c), heads)
         ctx = F.scaled_dot_product_attention(q, k, v, scale=1.0 / math.sqrt(sa.attention_head_size))
         ctx = ctx.transpose(1, 2).reshape(n, length, c)
-        return block.output(ctx, h)
+        out: torch.Tensor = block.output(ctx, h)
+        return out
 
     def _cross_attention_folded(
-        self, block, h: torch.Tensor, embeds: torch.Tensor, n_photos: int
+        self, block: Any, h: torch.Tensor, embeds: torch.Tensor, n_photos: int
     ) -> torch.Tensor:
         """Cross-attention without projecting the image tokens: the same numbers, other order.
 
@@ -328,7 +336,8 @@ class Scorer:
         w_v = sa.value.weight.view(heads, head, d_img).transpose(1, 2)  # (H, D, hd)
         ctx = torch.bmm(ctx_img, w_v) + sa.value.bias.view(heads, 1, head)  # (H, P*TL, hd)
         ctx = ctx.transpose(0, 1).reshape(n, length, c)  # (P*TL, H, hd) -> (P*T, L, C)
-        return block.output(ctx, h)
+        out: torch.Tensor = block.output(ctx, h)
+        return out
 
     def _folded_is_cheaper(self, tokens_per_photo: int, n: int, d_img: int) -> bool:
         """Multiply-adds per layer and photo: keys/values (projection + attention) vs folded."""
@@ -338,7 +347,7 @@ class Scorer:
         hidden, heads = sa.all_head_size, sa.num_attention_heads
         kv = 2 * n * d_img * hidden + 2 * tokens_per_photo * n * hidden
         folded = tokens_per_photo * (2 * hidden * d_img + 2 * heads * n * d_img)
-        return folded < kv
+        return bool(folded < kv)
 
     def cross_keys_values(self, image: ImageFeatures) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per text layer, the photos' image keys and values: computed once, shared by all sentences."""

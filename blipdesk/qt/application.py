@@ -13,20 +13,11 @@ import sys
 import traceback
 from pathlib import Path
 
+from blipdesk.logs import setup_logging, verbosity_level
+
 log = logging.getLogger("blipdesk")
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-
-
-def setup_logging(log_file: Path) -> None:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
 def guard_streams() -> None:
@@ -74,7 +65,8 @@ def app_icon():
 def make_app(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("blipdesk")
     app.setOrganizationName("blipdesk")
     app.setDesktopFileName("blipdesk")
@@ -90,7 +82,10 @@ def run_gui(ns) -> int:
 
     guard_streams()
     paths = resolve_paths(getattr(ns, "data_dir", None)).ensure()
-    setup_logging(paths.log_file)
+    verbose = getattr(ns, "verbose", 0) or 0
+    setup_logging(
+        paths.log_file, stderr_level=verbosity_level(verbose) if verbose else None, verbose=True
+    )
     log.info("starting blipdesk GUI, data in %s", paths.data_dir)
     app = make_app()
     from blipdesk.qt.widgets.main_window import MainWindow

@@ -41,7 +41,7 @@ def download_model(
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - one for every bar of this download, closed below
 
-    class Reporter(tqdm):  # type: ignore[misc,valid-type]
+    class Reporter(tqdm):  # type: ignore[misc]  # tqdm has no type information: an Any base
         def __init__(self, *args, **kwargs):
             kwargs["disable"] = False
             kwargs["file"] = sink

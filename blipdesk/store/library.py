@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from blipdesk.sidecars import sidecar_clash, xmp_text_problem
 from blipdesk.store.schema import connect
 
 DEFAULT_THRESHOLD = 0.5
+_T = TypeVar("_T")
 _CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
 
 
@@ -127,7 +129,7 @@ def _db_path(path: str) -> str | bytes:
     return path
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -152,7 +154,7 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager

@@ -20,7 +20,7 @@ from PIL import Image
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import SCHEMA_VERSION, Library, Tag
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +53,7 @@ def photos(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
     data = tmp_path / "data"
     assert blipdesk(data, "tags", "add", "beach", "a photo of a beach", "sand and sea",
@@ -121,6 +122,7 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
     )
 
 
+@pytest.mark.slow
 def test_search_ranks_photos_and_reports_both_scores(tmp_path, photos, tiny_model_dir):
     data = tmp_path / "data"
     args = ("a dog on a beach", photos, "--model", tiny_model_dir, "--top", "3", "--device", "cpu")
@@ -250,6 +252,7 @@ def test_cli_store_and_engine_never_import_qt():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_scan_with_model_makes_it_the_librarys_model(tmp_path, photos, tiny_model_dir):
     """After ``scan --model DIR``, export/search need no --model (and never touch the hub)."""
     data = tmp_path / "data"

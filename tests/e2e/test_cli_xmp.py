@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from blipdesk.sidecars import TEMP_PREFIX, read_sidecar, write_tags
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>
@@ -61,6 +61,7 @@ def photos(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_xmp_write_preview_and_remove(tmp_path, photos, tiny_model_dir):
     data = tmp_path / "data"
     # Threshold 0: every score matches; 1: none does (a probability below 1 never reaches it).
@@ -112,6 +113,7 @@ def test_xmp_write_preview_and_remove(tmp_path, photos, tiny_model_dir):
 # --- hostile sidecars, signals and leftovers (issue 10) -------------------------------------------
 
 
+@pytest.mark.slow
 def test_xmp_reports_each_hostile_sidecar_and_writes_the_rest(tmp_path, tiny_model_dir):
     """A FIFO, /dev/zero, a 1000-deep document, a name too long for the disk, a read-only file
     and a symlink: each is one line on stderr, the others are written, nothing hangs."""

@@ -107,6 +107,7 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_disk_full_is_a_clear_message_and_loses_nothing(tmp_path, small_mount, tiny_model_dir):
     data = small_mount / "data"
     folder = _tiny_photos(tmp_path / "photos", 120)
@@ -131,6 +132,7 @@ def test_disk_full_is_a_clear_message_and_loses_nothing(tmp_path, small_mount, t
     assert _state(data / "library.sqlite3") == ("ok", 120, 0)
 
 
+@pytest.mark.slow
 def test_read_only_data_folder_is_a_clear_message(tmp_path, small_mount, tiny_model_dir):
     data = small_mount / "data"
     folder = _tiny_photos(tmp_path / "photos", 6)

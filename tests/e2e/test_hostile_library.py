@@ -30,7 +30,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blipdesk.testing import make_awkward_photos, scene
+from tests.helpers.models import make_awkward_photos, scene
+
+# The whole hostile-library suite is slow (a minute): `-m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk.testing import scene
 from tests.e2e.test_cli import _complete, _library_with_photos, _wait_for_commits, blipdesk, start
+from tests.helpers.models import scene
 
 
 def _one_line(result) -> str:
@@ -104,6 +104,7 @@ def test_export_to_dev_stdout_prints_and_a_folder_is_refused_cleanly(library, tm
 # ----------------------------------------------------------------------------------- items 2, 10, 11
 
 
+@pytest.mark.slow
 def test_hostile_model_folders_end_in_one_line_and_export_still_reads_the_cache(
     library, tmp_path, tiny_model_dir
 ):
@@ -126,6 +127,7 @@ def test_hostile_model_folders_end_in_one_line_and_export_still_reads_the_cache(
     assert all(p["tags"] for p in json.loads(got.stdout)["photos"])
 
 
+@pytest.mark.slow
 def test_a_model_that_would_give_nan_is_refused_and_nothing_is_cached(tmp_path, tiny_model_dir):
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
@@ -241,6 +243,7 @@ def test_sigterm_and_sighup_stop_a_scan_like_ctrl_c(tmp_path, tiny_model_dir, si
 # ----------------------------------------------------------------------------------- item 7
 
 
+@pytest.mark.slow
 def test_an_unreadable_folder_is_reported_and_its_photos_stay(tmp_path, tiny_model_dir):
     """Real permissions: the CLI runs without CAP_DAC_OVERRIDE (as in test_hostile_library)."""
     from tests.e2e.test_hostile_library import _can_drop_capabilities, run_cli
@@ -275,6 +278,7 @@ def test_an_unreadable_folder_is_reported_and_its_photos_stay(tmp_path, tiny_mod
 # ----------------------------------------------------------------------------------- item 9
 
 
+@pytest.mark.slow
 def test_damaged_and_locked_caches_stay_one_line(tmp_path):
     """What held before item 9's changes still holds: the advice to move a cache away is given
     for a damaged file only, and a locked one says so."""

@@ -62,15 +62,18 @@ def test_real_window_opens(tmp_path, photo_dir_e2e):
         except subprocess.TimeoutExpired:
             pytest.fail("the app did not exit after its window was closed")
     finally:
-        if app is not None and app.poll() is None:
-            app.kill()
+        if app is not None:
+            if app.poll() is None:
+                app.kill()
+                app.wait(5)
+            app.stdout.close()  # an open pipe is a ResourceWarning, and warnings are errors
         xvfb.terminate()
         xvfb.wait(5)
 
 
 @pytest.fixture
 def photo_dir_e2e(tmp_path):
-    from blipdesk.testing import scene
+    from tests.helpers.models import scene
 
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture
 def photo_dir(tmp_path):
-    from blipdesk.testing import scene
+    from tests.helpers.models import scene
 
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from blipdesk.qt.models.photos import Roles
 from blipdesk.qt.models.tags import TagRoles
 from blipdesk.qt.values import Tag
-from blipdesk.qt.widgets.dialogs import SettingsDialog
+from blipdesk.qt.widgets.dialogs import SettingsDialog, human_size
 from blipdesk.store import Library
+from blipdesk.store.library import database_bytes
 
 
 def _dots(window) -> list:
@@ -39,7 +40,6 @@ def test_clear_scores_and_feature_cache_from_settings(
     row = window.tags.index(window.tags.row_of("beach"))
     assert row.data(TagRoles.Count) == 10
 
-    before = dialog.scores_size.text()
     dialog.clear_scores_button.click()
     assert "recomputed by the next scan" in asked[0] and "tags and thresholds are kept" in asked[0]
     qtbot.waitUntil(lambda: not window._clearing, timeout=30000)
@@ -47,7 +47,10 @@ def test_clear_scores_and_feature_cache_from_settings(
     assert not any(_dots(window))  # no tag dots left on the grid
     assert [t.name for t in window.tags.tags()] == ["beach"]  # the tag is still listed
     assert row.data(TagRoles.Count) == 0 and row.data(TagRoles.Scored) == 0
-    assert dialog.clear_scores_button.isEnabled() and dialog.scores_size.text() != before
+    # The size is shown again once the clearing ends. (Comparing it with the label filled in while
+    # the scan ran was flaky: both are rounded to 0.1 MB, so they could read the same.)
+    assert dialog.clear_scores_button.isEnabled()
+    assert dialog.scores_size.text() == human_size(database_bytes(app_paths.database))
     with Library.open(app_paths.database, readonly=True) as lib:
         assert [t.name for t in lib.tags()] == ["beach"]
         assert lib.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0

@@ -75,3 +75,13 @@ def test_folder_model_passes_modeltester(qtmodeltester, photo_dir):
     root = model.index(0, 0)
     assert "(10)" in root.data()
     assert model.rowCount(root) == 1 and "(3)" in model.index(0, 0, root).data()
+
+
+def test_folder_model_keeps_qobject_parent():
+    """``parent()`` without an index is QObject.parent(), not an invalid index (mypy found it)."""
+    from PySide6.QtCore import QObject
+
+    owner = QObject()
+    model = FolderTreeModel(owner)
+    assert model.parent() is owner
+    assert not model.parent(model.index(0, 0)).isValid()

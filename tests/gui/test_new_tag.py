@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from blipdesk.core import engine
 from blipdesk.qt.values import Tag
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 
 def test_a_new_tag_is_checked_from_the_vision_cache(

@@ -106,7 +106,7 @@ def test_search_runs_between_a_scans_batches(
 ):
     """A search during a scan: its ranking arrives at once, its refinement advances one step per
     scan batch, and the scan keeps advancing meanwhile; a newer query cancels the older."""
-    from blipdesk.testing import scene
+    from tests.helpers.models import scene
 
     folder = tmp_path / "lib"
     (folder / "later").mkdir(parents=True)

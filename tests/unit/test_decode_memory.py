@@ -19,7 +19,7 @@ from blipdesk.core.imaging import DecodeOptions, decode_photo, resize_for_model
 from blipdesk.core.model import ModelSpec
 from blipdesk.errors import PhotoError
 from blipdesk.store import Library
-from blipdesk.testing import make_awkward_photos, scene
+from tests.helpers.models import make_awkward_photos, scene
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from blipdesk.core.feature_cache import decode as decode_features
 from blipdesk.core.imaging import load_for_model
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 SENTENCES = ("a dog on a beach", "birthday cake")
 THREADS = ScanOptions(batch_size=3, use_processes=False, decode_workers=2)

@@ -15,7 +15,7 @@ from blipdesk.core import feature_cache as fc
 from blipdesk.core.engine import ScanOptions, iter_search, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 SENTENCES = ("a dog on a beach", "birthday cake")
 NEW = ("three cats on a sofa", "a red car")

@@ -1,12 +1,9 @@
 """The photo grid's tag filter (AND / OR / NOT chips + a minimum score), property-tested.
 
-The rule lives in ``PhotoGridModel._accepts`` (blipdesk/qt/models/photos.py); it reads only
-``filter``, ``_tags`` and ``board.tag_score``, so it is called here on a plain stand-in object:
-the real function, no widget, no QApplication, and no change to the GUI's files."""
+The rule is ``accepts(filter_state, tags, tag_score, photo)`` in blipdesk/qt/models/photos.py, a
+pure function (``PhotoGridModel._accepts`` calls it): no widget, no QApplication."""
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -22,14 +19,11 @@ chip = st.tuples(st.sampled_from((*NAMES, "unknown")), st.sampled_from(photos_mo
 
 def accepts(chips, min_score, thresholds, scores, search=None, search_itm=None):
     tags = {n: Tag(n, (n,), thresholds[n]) for n in NAMES}
-    model = SimpleNamespace(
-        filter=photos_model.FilterState(
-            tuple(chips), min_score, search, "q", search_itm=search_itm or {}
-        ),
-        _tags=tags,
-        board=SimpleNamespace(tag_score=lambda path, tag: scores[tag.name]),
+    state = photos_model.FilterState(
+        tuple(chips), min_score, search, "q", search_itm=search_itm or {}
     )
-    return photos_model.PhotoGridModel._accepts(model, Photo("/p.jpg", "p.jpg", 1, 0.0))
+    photo = Photo("/p.jpg", "p.jpg", 1, 0.0)
+    return photos_model.accepts(state, tags, lambda path, tag: scores[tag.name], photo)
 
 
 case = st.fixed_dictionaries(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from blipdesk.core.imaging import resize_for_model
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 
 def test_fixture_is_saved_as_a_real_model_folder(tiny_model_dir):

@@ -16,7 +16,7 @@ from PIL import Image
 
 from blipdesk.core.imaging import DecodeOptions, decode_bytes, decode_photo
 from blipdesk.errors import PhotoError
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 # Small caps keep a fuzzed header claiming a huge size from costing real memory or time.
 OPTIONS = DecodeOptions(max_pixels=4_000_000)
@@ -129,4 +129,5 @@ def test_heic_decodes(tmp_path):
         f"im = decode_photo({str(path)!r}); sys.exit(im.size != (48, 32) or im.mode != 'RGB')"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-    assert Image.open(path).format in ("HEIF", "HEIC")
+    with Image.open(path) as im:  # closed: an open file is a ResourceWarning, an error here
+        assert im.format in ("HEIF", "HEIC")

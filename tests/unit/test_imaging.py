@@ -10,7 +10,7 @@ from PIL import Image
 
 from blipdesk.core.imaging import DecodeOptions, decode_bytes, decode_photo, resize_for_model
 from blipdesk.errors import PhotoError
-from blipdesk.testing import make_awkward_photos, scene
+from tests.helpers.models import make_awkward_photos, scene
 
 
 @pytest.fixture(scope="module")

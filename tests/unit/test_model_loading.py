@@ -39,7 +39,7 @@ def test_identity_follows_content_not_location(tiny_model_dir, tmp_path):
     _, b = resolve_folder(ModelSpec(str(_copy(tiny_model_dir, tmp_path))))
     assert a.key == b.key
     other = tmp_path / "other"
-    from blipdesk.testing import build_random_blip
+    from tests.helpers.models import build_random_blip
 
     build_random_blip(other, seed=1)
     assert resolve_folder(ModelSpec(str(other)))[1].key != a.key

@@ -13,7 +13,7 @@ import torch
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 SENTENCES = ("a dog on a beach", "birthday cake")
 

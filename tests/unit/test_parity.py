@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from blipdesk.core.imaging import DecodeOptions, decode_photo, resize_for_model
-from blipdesk.testing import make_awkward_photos, scene
+from tests.helpers.models import make_awkward_photos, scene
 
 SENTENCES = [
     "dog",
@@ -45,6 +45,7 @@ def photos(tmp_path_factory):
     return make_awkward_photos(folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cross_mode", ["auto", "kv", "folded"])
 def test_lossless_photos_match_model_card_within_1e5(tiny_loaded, reference, photos, cross_mode):
     """Both forms of cross-attention (image keys/values projected, or folded into the query:
@@ -77,6 +78,7 @@ def test_lossless_photos_match_model_card_within_1e5(tiny_loaded, reference, pho
     assert worst_logit < 1e-4, worst_logit
 
 
+@pytest.mark.slow
 def test_jpeg_draft_decoding_tolerance(tiny_scorer, reference, tmp_path):
     """Draft (DCT-scaled) decoding of a large JPEG vs the model card on the full-resolution decode.
 

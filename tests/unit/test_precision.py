@@ -14,7 +14,7 @@ from blipdesk.core.device import resolve_placement
 from blipdesk.core.imaging import resize_for_model
 from blipdesk.core.model import ModelSpec, load_model
 from blipdesk.core.scorer import Scorer
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 SENTENCES = ["a dog", "a woman and a dog sitting on a beach", "birthday cake with candles", "snow"]
 TOLERANCE = {"bf16": 0.02, "fp16": 0.005}

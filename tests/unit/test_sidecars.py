@@ -570,6 +570,7 @@ USER_KEYWORDS = ["holiday", "Paris", "Places", "dog", "blipdesk"]
         max_size=3,
     )
 )
+@pytest.mark.slow
 def test_removal_restores_a_user_sidecar(tmp_path_factory, rounds):
     """Whatever blipdesk wrote, in however many rounds, and whatever the names (some equal to the
     user's keywords), removal gives back the user's sidecar: as exiftool reads it, and its bytes."""

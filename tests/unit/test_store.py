@@ -218,7 +218,7 @@ def test_clear_scores_keeps_tags_and_photos_and_shrinks_the_file(
 ):
     from blipdesk.core.engine import ScanOptions, model_key, scan
     from blipdesk.core.model import ModelSpec
-    from blipdesk.testing import scene
+    from tests.helpers.models import scene
 
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -11,8 +11,8 @@ from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.errors import UserError
 from blipdesk.store import Library, Tag
-from blipdesk.testing import scene
 from tests.e2e.test_cli import blipdesk
+from tests.helpers.models import scene
 
 # Any code point, surrogates included (they arrive from argv bytes that are not UTF-8).
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
@@ -57,6 +57,7 @@ def test_cli_refuses_bad_tags_in_one_line(tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_accepts_rtl_emoji_and_duplicates_and_warns_about_long_sentences(
     tmp_path, tiny_model_dir
 ):

@@ -10,7 +10,7 @@ import pytest
 from blipdesk import app
 from blipdesk.core import engine
 from blipdesk.core.scorer import Scorer
-from blipdesk.testing import scene
+from tests.helpers.models import scene
 
 
 def test_new_tag_and_search_skip_decoding_and_the_vision_tower(

@@ -12,12 +12,21 @@ the view for the rows near its viewport), scores from the in-memory ``ScoreBoard
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
 
@@ -62,6 +71,39 @@ class SortState:
     descending: bool = False
 
 
+def accepts(
+    state: FilterState,
+    tags: Mapping[str, Tag],
+    tag_score: Callable[[str, Tag], float | None],
+    photo: Photo,
+) -> bool:
+    """The grid's filter rule: in the search's photos (at the minimum match, if any), every AND
+    chip's tag, no NOT chip's tag, and any OR chip's tag. A tag is carried at its score reaching
+    the higher of its threshold and the minimum score; chips of unknown tags are ignored."""
+    if state.search is not None:
+        if photo.path not in state.search:
+            return False
+        itm = state.search_itm.get(photo.path)
+        if state.min_score > 0 and (itm is None or itm < state.min_score):
+            return False
+    if not state.chips:
+        return True
+    ors = []
+    for name, mode in state.chips:
+        tag = tags.get(name)
+        if tag is None:
+            continue
+        score = tag_score(photo.path, tag)
+        hit = score is not None and score >= max(tag.threshold, state.min_score)
+        if mode == "not" and hit:
+            return False
+        if mode == "and" and not hit:
+            return False
+        if mode == "or":
+            ors.append(hit)
+    return any(ors) if ors else True
+
+
 class PhotoGridModel(QAbstractListModel):
     countsChanged = Signal()  # visible / total changed
 
@@ -75,7 +117,7 @@ class PhotoGridModel(QAbstractListModel):
         self._row_of: dict[str, int] = {}
         self._tags: dict[str, Tag] = {}
         self.filter = FilterState()
-        self.sort = SortState()
+        self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
         self._prev_rows: list[Photo] = []
         self._relayout = QTimer(self, singleShot=True, interval=150)
@@ -85,15 +127,17 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- Qt API
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         photo = self._rows[index.row()]
@@ -129,7 +173,7 @@ class PhotoGridModel(QAbstractListModel):
     def roleNames(self):
         names = super().roleNames()
         for role in Roles:
-            names[int(role)] = role.name[0].lower().encode() + role.name[1:].encode()
+            names[int(role)] = QByteArray(role.name[0].lower().encode() + role.name[1:].encode())
         return names
 
     # ----------------------------------------------------------------- content
@@ -173,7 +217,7 @@ class PhotoGridModel(QAbstractListModel):
                 self._by_path[path] = new
         self._all = [self._by_path[p.path] for p in self._all]
         self._rows = [self._by_path[p.path] for p in self._rows]
-        if self.sort.key == "date":
+        if self.sort_state.key == "date":
             self._relayout.start()
 
     def set_filter(self, state: FilterState) -> None:
@@ -181,7 +225,7 @@ class PhotoGridModel(QAbstractListModel):
         self.refresh()
 
     def set_sort(self, state: SortState) -> None:
-        self.sort = state
+        self.sort_state = state
         self.refresh()
 
     def scores_changed(self, paths: Iterable[str]) -> None:
@@ -189,7 +233,7 @@ class PhotoGridModel(QAbstractListModel):
         self._dirty_paths.update(paths)
         if not self._repaint.isActive():
             self._repaint.start()
-        if (self.filter.active or self.sort.key == "score") and not self._relayout.isActive():
+        if (self.filter.active or self.sort_state.key == "score") and not self._relayout.isActive():
             self._relayout.start()
 
     def thumbnail_ready(self, path: str) -> None:
@@ -208,38 +252,16 @@ class PhotoGridModel(QAbstractListModel):
     def _changed_everything(self) -> None:
         if self._rows:
             self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
-        if self.filter.active or self.sort.key == "score":
+        if self.filter.active or self.sort_state.key == "score":
             self.refresh()
 
     # ----------------------------------------------------------------- filter + sort
 
     def _accepts(self, photo: Photo) -> bool:
-        f = self.filter
-        if f.search is not None:
-            if photo.path not in f.search:
-                return False
-            itm = f.search_itm.get(photo.path)
-            if f.min_score > 0 and (itm is None or itm < f.min_score):
-                return False
-        if not f.chips:
-            return True
-        ors = []
-        for name, mode in f.chips:
-            tag = self._tags.get(name)
-            if tag is None:
-                continue
-            score = self.board.tag_score(photo.path, tag)
-            hit = score is not None and score >= max(tag.threshold, f.min_score)
-            if mode == "not" and hit:
-                return False
-            if mode == "and" and not hit:
-                return False
-            if mode == "or":
-                ors.append(hit)
-        return any(ors) if ors else True
+        return accepts(self.filter, self._tags, self.board.tag_score, photo)
 
     def _sort_key(self):
-        s = self.sort
+        s = self.sort_state
         if self.filter.search is not None:
             search = self.filter.search
             return lambda p: (-search.get(p.path, -1.0), p.name.lower()), False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QHeaderView,
@@ -29,7 +29,7 @@ class ScoreBarDelegate(QStyledItemDelegate):
     def sizeHint(self, option, index) -> QSize:
         return QSize(120, 22)
 
-    def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option, index: QModelIndex | QPersistentModelIndex) -> None:
         bar = index.data(BarRole)
         if bar is None:
             super().paint(painter, option, index)
@@ -123,11 +123,8 @@ class DetailPanel(QWidget):
         self.refresh_scores()
 
     def refresh_scores(self) -> None:
-        expanded = {
-            self.scores.topLevelItem(i).text(0)
-            for i in range(self.scores.topLevelItemCount())
-            if self.scores.topLevelItem(i).isExpanded()
-        }
+        items = (self.scores.topLevelItem(i) for i in range(self.scores.topLevelItemCount()))
+        expanded = {item.text(0) for item in items if item is not None and item.isExpanded()}
         self.scores.clear()
         if self.photo is None:
             return

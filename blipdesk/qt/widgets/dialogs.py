@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -218,7 +219,10 @@ class SettingsDialog(QDialog):
         self.device.addItem("Automatic (best available)", "auto")
         if devices is None:
             self.device.addItem("Looking for GPUs…", None)
-            self.device.model().item(1).setEnabled(False)
+            model = self.device.model()  # a combo box's own model is a QStandardItemModel
+            item = model.item(1) if isinstance(model, QStandardItemModel) else None
+            if item is not None:
+                item.setEnabled(False)
         else:
             for d in devices:
                 self.device.addItem(d.label, d.value)

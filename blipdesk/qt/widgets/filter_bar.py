@@ -36,7 +36,8 @@ class FilterBar(QWidget):
         self.chips: list[tuple[str, str]] = []
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        self.add_chip = QToolButton(text="+ Tag filter")
+        self.add_chip = QToolButton()
+        self.add_chip.setText("+ Tag filter")
         self.add_chip.setObjectName("addChip")
         self.add_chip.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         # Fusion draws the menu arrow over the last letter of a text-only tool button.
@@ -115,13 +116,17 @@ class FilterBar(QWidget):
 
     def _rebuild(self) -> None:
         while self.chip_row.count():
-            old = self.chip_row.takeAt(0).widget()
+            item = self.chip_row.takeAt(0)
+            old = None if item is None else item.widget()
+            if old is None:
+                continue
             old.hide()
             old.setParent(None)
             old.deleteLater()
         colours = {t.name: tag_colour(t) for t in self._tags}
         for name, mode in self.chips:
-            chip = QToolButton(text=f"{mode.upper()} {name}")
+            chip = QToolButton()
+            chip.setText(f"{mode.upper()} {name}")
             chip.setObjectName(f"chip-{name}")
             chip.setToolTip("Click to switch AND / OR / NOT; right-click to remove")
             colour = colours.get(name, "#888")

@@ -154,8 +154,9 @@ class MainWindow(QMainWindow):
             self.open_folder(last)
         elif self.settings.folders:
             self.open_folder(self.settings.folders[0])
-        if self.settings_file.problem:
-            QTimer.singleShot(0, lambda: self._warn("Settings", self.settings_file.problem))
+        problem = self.settings_file.problem
+        if problem:
+            QTimer.singleShot(0, lambda: self._warn("Settings", problem))
 
     # ----------------------------------------------------------------- building
 
@@ -213,7 +214,7 @@ class MainWindow(QMainWindow):
         s.folderChosen.connect(self.open_folder)
         s.addRequested.connect(self.choose_folder)
         s.removeRequested.connect(self.remove_folder)
-        s.foldersDropped.connect(lambda fs: [self.add_folder(f) for f in fs])
+        s.foldersDropped.connect(lambda fs: list(map(self.add_folder, fs)))
         self.lister.listed.connect(self._listed)
         self.lister.dated.connect(self._dated)
         self.lister.counted.connect(self.folders.set_counts)
@@ -332,7 +333,7 @@ class MainWindow(QMainWindow):
 
         dialog.tryRequested.connect(try_it)
         self.controller.tried.connect(dialog.show_try)
-        self._open_dialog = dialog
+        self._open_dialog: TagEditorDialog | None = dialog
         try:
             if dialog.exec() != dialog.DialogCode.Accepted:
                 return

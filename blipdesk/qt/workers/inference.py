@@ -19,11 +19,17 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from blipdesk.errors import ModelError, UserError
 from blipdesk.qt.values import PhotoScores, SentenceScore
+
+if TYPE_CHECKING:  # torch loads in this thread, when a job first needs the model
+    from blipdesk.core.engine import ScanSummary
+    from blipdesk.core.scorer import Scorer
+    from blipdesk.store import Library
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +208,12 @@ class InferenceWorker(QObject):
         super().__init__()
         self._queue: collections.deque[Job] = collections.deque()
         self._lock = threading.Lock()
-        self._scorer = None
+        self._scorer: Scorer | None = None
         self._scorer_for: ModelChoice | None = None
         self._wake.connect(self._drain)
-        self._library = None
+        self._library: Library | None = None
         self._steps: collections.deque = collections.deque()  # (job, generator): searches
-        self.summary = None  # the last scan's ScanSummary
+        self.summary: ScanSummary | None = None  # the last scan's
         self.model_loads = 0  # for tests: cached results must not load the model
 
     # -------------------------------------------------------------- any thread
@@ -297,7 +303,7 @@ class InferenceWorker(QObject):
             raise exc
         self.finished.emit(job.job_id, "failed")
 
-    def scorer(self, job: Job):
+    def scorer(self, job: Job) -> Scorer:
         """The warm model for this job's choice; loaded (once) inside this thread."""
         if self._scorer is not None and self._scorer_for == job.model:
             return self._scorer
@@ -306,7 +312,7 @@ class InferenceWorker(QObject):
         from blipdesk.core.engine import load_scorer
         from blipdesk.core.model import ModelSpec
 
-        self._scorer = load_scorer(
+        scorer = self._scorer = load_scorer(
             ModelSpec(job.model.source, job.model.revision),
             job.model.device,
             job.model.precision,
@@ -314,8 +320,8 @@ class InferenceWorker(QObject):
         )
         self.model_loads += 1
         self._scorer_for = job.model
-        self.status.emit(job.job_id, f"Model ready on {self._scorer.loaded.placement.describe()}")
-        return self._scorer
+        self.status.emit(job.job_id, f"Model ready on {scorer.loaded.placement.describe()}")
+        return scorer
 
     def _try(self, job: TryJob) -> None:
         from blipdesk.core.imaging import load_for_model
@@ -360,7 +366,7 @@ class InferenceWorker(QObject):
         except ModelError as exc:
             raise ModelMissing(str(exc), downloadable=False) from None
 
-    def library(self, database: str):
+    def library(self, database: str) -> Library:
         """The cache's one writer connection, opened in (and owned by) this thread."""
         from blipdesk.store import Library
 
@@ -436,7 +442,7 @@ class InferenceWorker(QObject):
                 self._step()
 
         def on_batch(batch) -> None:
-            out = []
+            out: list[PhotoScores] = []
             for i, content in enumerate(batch.contents):
                 if batch.scores is None:
                     continue
@@ -512,13 +518,13 @@ class InferenceController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("blipdesk-inference")
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("blipdesk-inference")
         self.worker = InferenceWorker()
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.worker_thread)
         # Direct: runs on the inference thread as it ends, where the writer connection belongs.
-        self.thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
-        self.thread.start()
+        self.worker_thread.finished.connect(self.worker.close, Qt.ConnectionType.DirectConnection)
+        self.worker_thread.start()
         self.current: dict[str, Job] = {}  # kind -> the job whose results count
         w = self.worker
         # Named slots, not ``cond and emit()`` lambdas: a slot must return None (a returned bool
@@ -610,5 +616,5 @@ class InferenceController(QObject):
         with self.worker._lock:
             for job in self.worker._queue:
                 job.cancel.set()
-        self.thread.quit()
-        self.thread.wait(timeout_ms)
+        self.worker_thread.quit()
+        self.worker_thread.wait(timeout_ms)

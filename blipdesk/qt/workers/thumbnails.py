@@ -58,7 +58,8 @@ def load_or_render(cache_dir: Path | None, photo: Photo, px: int = THUMB_PX) -> 
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(f".{threading.get_ident()}.tmp.jpg")
-            if image.save(str(tmp), "JPG", 85):
+            # PySide6 takes a str format at run time (bytes raise); its stubs say bytes.
+            if image.save(str(tmp), "JPG", 85):  # type: ignore[call-overload]
                 os.replace(tmp, target)
         except OSError as exc:
             log.warning("cannot write thumbnail cache %s: %s", target, exc)

@@ -1,0 +1,1 @@
+"""Helpers shared by tests, benchmarks and scripts (never shipped in the wheel)."""
