@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from blipdesk.core.files import Photo
 from blipdesk.store import SentenceScore, Tag
 
 __all__ = ["Photo", "PhotoScores", "ScoreBoard", "SentenceScore", "Tag", "tag_colour"]
@@ -27,22 +28,6 @@ DEFAULT_COLOURS = (
     "#469990",
     "#808000",
 )
-
-
-@dataclass(frozen=True)
-class Photo:
-    """One photo file as listed from disk (no pixels)."""
-
-    path: str
-    name: str
-    size: int
-    mtime: float
-    taken: float | None = None  # EXIF DateTimeOriginal as a timestamp, when known
-
-    @property
-    def date(self) -> float:
-        """What "sort by date" uses: the date taken, else the file's modification time."""
-        return self.taken if self.taken is not None else self.mtime
 
 
 def tag_colour(tag: Tag) -> str:
