@@ -55,6 +55,13 @@ def looks_like_path(source: str) -> bool:
     )
 
 
+def source_key(source: str) -> str:
+    """How a model source is recorded in the cache: local folders as resolved paths."""
+    if looks_like_path(source):
+        return str(Path(os.path.expanduser(source)).resolve())
+    return source
+
+
 @dataclass(frozen=True)
 class ModelIdentity:
     """What a score depends on, model-wise. ``key`` is stable across machines for the same weights."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from blipdesk.core.model import source_key
 from blipdesk.qt.values import PhotoScores
 from blipdesk.store import Library, Tag
 
@@ -29,15 +30,6 @@ def _open(database: str | Path) -> Library | None:
     if not Path(database).is_file():
         return None
     return Library.open(database, readonly=True)
-
-
-def source_key(source: str) -> str:
-    """How a model source is recorded in the cache: local folders as resolved paths."""
-    from blipdesk.core.model import looks_like_path
-
-    if looks_like_path(source):
-        return str(Path(os.path.expanduser(source)).resolve())
-    return source
 
 
 def read_tags(database: str | Path) -> list[Tag]:

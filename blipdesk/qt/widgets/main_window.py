@@ -20,6 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blipdesk.copying import copy_or_link
+from blipdesk.export import export_photos
+from blipdesk.jobs import clear_scores, clear_vision_cache
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.download import APPROX_MODEL_BYTES
@@ -48,13 +51,7 @@ from blipdesk.qt.workers.inference import (
     TryJob,
     next_job_id,
 )
-from blipdesk.qt.workers.tasks import (
-    BackgroundTasks,
-    clear_scores,
-    clear_vision_cache,
-    copy_photos,
-    export_results,
-)
+from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.settings import Settings, SettingsFile
 
@@ -659,7 +656,7 @@ class MainWindow(QMainWindow):
             fmt = fmt or ("json" if "json" in chosen.lower() else "csv")
         fmt = fmt or ("json" if target.lower().endswith(".json") else "csv")
         request = self.tasks.start(
-            export_results,
+            export_photos,
             str(self.paths.database),
             self.settings.model,
             self.current_folder,
@@ -667,6 +664,7 @@ class MainWindow(QMainWindow):
             [p.path for p in photos],
             fmt,
             target,
+            protect=[str(self.paths.data_dir)],
         )
         self._tasks[request] = "export"
         self.statusBar().showMessage(f"Exporting {len(photos)} photos…")
@@ -684,7 +682,7 @@ class MainWindow(QMainWindow):
             if not dest:
                 return None
         request = self.tasks.start(
-            copy_photos, [p.path for p in photos], dest, mode, with_progress=True
+            copy_or_link, [p.path for p in photos], dest, mode, with_progress=True
         )
         self._tasks[request] = mode
         return request
