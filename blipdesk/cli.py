@@ -382,9 +382,6 @@ def _tags_add(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-MAX_TEXT_TOKENS = 512  # BLIP's text encoder positions (scorer.MAX_TEXT_TOKENS; no torch here)
-
-
 def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
     """Tell the person about sentences the model will cut; returns them.
 
@@ -392,6 +389,7 @@ def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
     characters always fits: only longer ones load the tokenizer (never the weights, never the
     network) to count exactly; without it the warning says "may"."""
     from blipdesk.core.engine import shorten
+    from blipdesk.core.model import MAX_TEXT_TOKENS
 
     long = [s for s in dict.fromkeys(sentences) if len(s) + 2 > MAX_TEXT_TOKENS]
     if not long:

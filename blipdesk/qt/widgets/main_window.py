@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.copying import copy_or_link
+from blipdesk.core.hub import APPROX_MODEL_BYTES
 from blipdesk.export import export_photos
 from blipdesk.jobs import clear_scores, clear_vision_cache
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
-from blipdesk.qt.download import APPROX_MODEL_BYTES
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import FilterState, PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel

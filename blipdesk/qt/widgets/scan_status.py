@@ -62,8 +62,8 @@ class ScanStatus(QWidget):
         self.bar.setValue(progress.done)
         paused = " · paused" if self.pause.isChecked() else ""
         self.label.setText(
-            f"{progress_text(progress)} · {progress.rate:.1f} photos/s · "
-            f"{format_eta(progress.eta_s)}{paused}"
+            f"{progress_text(progress)} · {progress.photos_per_second:.1f} photos/s · "
+            f"{format_eta(progress.eta_seconds)}{paused}"
         )
 
     def _toggled(self, paused: bool) -> None:

@@ -17,6 +17,7 @@ import itertools
 import logging
 import threading
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,15 +135,6 @@ def list_devices() -> tuple[Device, ...]:
 
 
 @dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    rate: float  # photos per second
-    eta_s: float | None
-    from_cache: int = 0  # of ``done``: checked from the vision cache (a new tag on scanned photos)
-
-
-@dataclass(frozen=True)
 class SearchResult:
     """One step of a search: the ranking so far, best first."""
 
@@ -163,6 +155,19 @@ class SearchResult:
             query, order, itm, {h.path: h.cosine for h in update.hits}, update.refined,
             update.candidates, update.unscanned, update.done,
         )  # fmt: skip
+
+
+def sentence_scores(scores, row: int, sentences: Sequence[str]) -> dict[str, SentenceScore]:
+    """Row ``row`` of the scorer's arrays (one photo) as sentence -> ``SentenceScore``."""
+    return {
+        s: SentenceScore(
+            float(scores.itm[row, j]),
+            float(scores.cosine[row, j]),
+            float(scores.itm_logits[row, j, 0]),
+            float(scores.itm_logits[row, j, 1]),
+        )
+        for j, s in enumerate(sentences)
+    }
 
 
 class _Deferred(Exception):
@@ -186,7 +191,7 @@ class InferenceWorker(QObject):
 
     started = Signal(int, str)  # job id, what (e.g. "Loading model")
     status = Signal(int, str)
-    progress = Signal(int, object)  # Progress
+    progress = Signal(int, object)  # engine.ScanProgress
     results = Signal(int, object)  # tuple[PhotoScores, ...]
     tried = Signal(int, object)  # dict sentence -> SentenceScore
     searched = Signal(int, object)  # SearchResult
@@ -328,22 +333,14 @@ class InferenceWorker(QObject):
         scores = scorer.score(pixels, scorer.encode_sentences(sentences))
         self.tried.emit(
             job.job_id,
-            {
-                s: SentenceScore(
-                    float(scores.itm[0, i]),
-                    float(scores.cosine[0, i]),
-                    float(scores.itm_logits[0, i, 0]),
-                    float(scores.itm_logits[0, i, 1]),
-                )
-                for i, s in enumerate(sentences)
-            },
+            sentence_scores(scores, 0, sentences),
         )
 
     def model_key(self, job: Job):
         """The cache keys for the job's model, without loading it; ``ModelMissing`` when absent."""
         from blipdesk.core.engine import model_key
+        from blipdesk.core.hub import model_on_disk, offline
         from blipdesk.core.model import ModelSpec
-        from blipdesk.qt.download import model_on_disk, offline
 
         spec = ModelSpec(job.model.source, job.model.revision)
         if not spec.is_local and not model_on_disk(spec.source, spec.revision):
@@ -426,10 +423,7 @@ class InferenceWorker(QObject):
         self.status.emit(job.job_id, "Looking for new photos…")
 
         def on_progress(p) -> None:
-            self.progress.emit(
-                job.job_id,
-                Progress(p.done, p.total, p.photos_per_second, p.eta_seconds, p.from_cache),
-            )
+            self.progress.emit(job.job_id, p)
             while (urgent := self._take(interactive_only=True)) is not None:
                 self._run(urgent)
             if self._steps:  # one step of a search per batch: neither waits for the other
@@ -440,15 +434,7 @@ class InferenceWorker(QObject):
             for i, content in enumerate(batch.contents):
                 if batch.scores is None:
                     continue
-                scores = {
-                    s: SentenceScore(
-                        float(batch.scores.itm[i, j]),
-                        float(batch.scores.cosine[i, j]),
-                        float(batch.scores.itm_logits[i, j, 0]),
-                        float(batch.scores.itm_logits[i, j, 1]),
-                    )
-                    for j, s in enumerate(batch.sentences)
-                }
+                scores = sentence_scores(batch.scores, i, batch.sentences)
                 out.extend(PhotoScores(path, scores) for path in batch.paths[i])
                 del content
             out.extend(PhotoScores(f.path, {}, f.reason) for f in batch.failures)
@@ -484,7 +470,7 @@ class InferenceWorker(QObject):
             )
 
     def _download(self, job: DownloadJob) -> None:
-        from blipdesk.qt.download import download_model
+        from blipdesk.core.hub import download_model
 
         def report(done: int, total: int | None) -> None:
             if job.cancel.is_set():
@@ -497,7 +483,7 @@ class InferenceWorker(QObject):
 class InferenceController(QObject):
     """GUI side: owns the thread, submits jobs, forwards only the current job's signals."""
 
-    progress = Signal(object)  # Progress
+    progress = Signal(object)  # engine.ScanProgress
     results = Signal(object)  # tuple[PhotoScores, ...]
     status = Signal(str)
     scanFinished = Signal(str)  # outcome

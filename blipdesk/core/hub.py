@@ -1,4 +1,6 @@
-"""First use: is the model on disk, and downloading it with progress and cancel.
+"""The Hugging Face hub: which files a model is, offline mode, is the model on disk, and
+downloading it with progress and cancel. Qt-free: ``core/model.py`` resolves models with the same
+file patterns and offline rule, and the window's first-use download calls it.
 
 ``huggingface_hub.snapshot_download`` reports through a ``tqdm_class``; the one here forwards the
 byte counts to a callable, which raises to cancel. (In windowed apps ``sys.stderr`` can be None and
@@ -16,6 +18,7 @@ APPROX_MODEL_BYTES = 1_800_000_000
 
 
 def offline() -> bool:
+    """``HF_HUB_OFFLINE`` is set: never reach the network."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
