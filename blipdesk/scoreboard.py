@@ -83,6 +83,16 @@ class ScoreBoard:
         derived = tag_score(tag, self._scores.get(path, {}))
         return derived is not None and derived.match
 
+    def matched_tags(self, paths: Iterable[str], tags: Iterable[Tag]) -> dict[str, list[str]]:
+        """path -> the tags it carries. Photos not scored yet, or unreadable, are left out: their
+        sidecars are left alone."""
+        tags = list(tags)
+        return {
+            p: [t.name for t in tags if self.matches(p, t)]
+            for p in paths
+            if self.has_any(p) and p not in self.errors
+        }
+
     def missing(self, paths: Iterable[str], sentences: Iterable[str]) -> list[str]:
         wanted = tuple(dict.fromkeys(sentences))
         out = []

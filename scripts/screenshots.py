@@ -89,7 +89,7 @@ def render() -> int:
     ):
         window.save_tag(tag)
     done = []
-    window.controller.scanFinished.connect(done.append)
+    window.controller.scanFinished.connect(lambda outcome, _summary: done.append(outcome))
     window.scan()
     wait(120000, lambda: bool(done))
     wait(600)

@@ -42,7 +42,7 @@ def test_clear_scores_and_feature_cache_from_settings(
     before = dialog.scores_size.text()
     dialog.clear_scores_button.click()
     assert "recomputed by the next scan" in asked[0] and "tags and thresholds are kept" in asked[0]
-    qtbot.waitUntil(lambda: not window._clearing, timeout=30000)
+    qtbot.waitUntil(lambda: not window.files.clearing, timeout=30000)
     qtbot.wait(200)
     assert not any(_dots(window))  # no tag dots left on the grid
     assert [t.name for t in window.tags.tags()] == ["beach"]  # the tag is still listed
@@ -58,7 +58,7 @@ def test_clear_scores_and_feature_cache_from_settings(
     dialog.clear_features_button.click()
     assert "vision pass again" in asked[1]
     qtbot.waitUntil(lambda: not app_paths.features_dir.exists(), timeout=10000)
-    qtbot.waitUntil(lambda: not window._clearing, timeout=10000)
+    qtbot.waitUntil(lambda: not window.files.clearing, timeout=10000)
     assert dialog.features_size.text() == "empty"
     with Library.open(app_paths.database, readonly=True) as lib:
         assert lib.features_count() == 0

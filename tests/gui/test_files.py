@@ -35,7 +35,7 @@ def _scanned_window(qtbot, make_window, folder, count: int, *more: Tag):
         window.save_tag(tag)
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000) as done:
         window.scan()
-    assert done.args == ["done"]
+    assert done.args[0] == "done"
     qtbot.waitUntil(
         lambda: all(window.board.has_any(p.path) for p in window.photos.photos()), timeout=5000
     )
@@ -93,7 +93,7 @@ def test_sidecars_preview_write_and_remove(qtbot, scanned, photo_dir):
     assert not os.path.exists(window.photos.photo_at(2).path + ".xmp")
     assert "Done" in dialog.summary.text()
     dialog.reject()
-    assert window.sidecar_dialog is None
+    assert window.files.sidecar_dialog is None
 
     # Writing again changes nothing.
     again = window.write_sidecars()

@@ -156,6 +156,22 @@ class SearchResult:
             update.candidates, update.unscanned, update.done,
         )  # fmt: skip
 
+    def message(self) -> str:
+        """The status line: how far the refinement got, and what was not searched."""
+        shown = len(self.order)
+        if not shown:
+            text = f"“{self.query}”: nothing scanned here yet"
+        elif self.done:
+            text = f"“{self.query}”: {shown} photos by similarity; best {self.refined} checked by match"
+        else:
+            text = (
+                f"“{self.query}”: {shown} photos by similarity; checking the best by match "
+                f"({self.refined} of {self.candidates})…"
+            )
+        if self.unscanned:
+            text += f" · {self.unscanned} photos not scanned yet (not searched: press Scan)"
+        return text
+
 
 def sentence_scores(scores, row: int, sentences: Sequence[str]) -> dict[str, SentenceScore]:
     """Row ``row`` of the scorer's arrays (one photo) as sentence -> ``SentenceScore``."""
@@ -198,7 +214,7 @@ class InferenceWorker(QObject):
     devices = Signal(int, object)  # tuple[Device, ...]
     downloadProgress = Signal(int, object, object)  # done bytes, total bytes or None
     modelMissing = Signal(int, str, bool)  # job id, message, downloadable
-    finished = Signal(int, str)  # job id, "done" | "cancelled" | "failed"
+    finished = Signal(int, str, object)  # job id, "done" | "cancelled" | "failed", a scan's summary
     failed = Signal(int, str, bool, str)  # job id, message, is a UserError, details
 
     _wake = Signal()
@@ -212,7 +228,6 @@ class InferenceWorker(QObject):
         self._wake.connect(self._drain)
         self._library = None
         self._steps: collections.deque = collections.deque()  # (job, generator): searches
-        self.summary = None  # the last scan's ScanSummary
         self.model_loads = 0  # for tests: cached results must not load the model
 
     # -------------------------------------------------------------- any thread
@@ -258,18 +273,19 @@ class InferenceWorker(QObject):
                 self.searched.emit(job.job_id, SearchResult.from_update(job.query, update))
             if update is None or update.done:
                 self._steps.popleft()
-                self.finished.emit(job.job_id, "done")
+                self.finished.emit(job.job_id, "done", None)
         except BaseException as exc:
             self._steps.popleft()
             self._report(job, exc)
 
     def _run(self, job: Job) -> None:
         if job.cancel.is_set():
-            self.finished.emit(job.job_id, "cancelled")
+            self.finished.emit(job.job_id, "cancelled", None)
             return
+        summary = None
         try:
             if isinstance(job, ScanJob):
-                self._scan(job)
+                summary = self._scan(job)
             elif isinstance(job, TryJob):
                 self._try(job)
             elif isinstance(job, SearchJob):
@@ -283,12 +299,12 @@ class InferenceWorker(QObject):
         except BaseException as exc:
             self._report(job, exc)
             return
-        self.finished.emit(job.job_id, "cancelled" if job.cancel.is_set() else "done")
+        self.finished.emit(job.job_id, "cancelled" if job.cancel.is_set() else "done", summary)
 
     def _report(self, job: Job, exc: BaseException) -> None:
         """A job ended by an exception: say how, then ``finished``."""
         if isinstance(exc, Cancelled):
-            self.finished.emit(job.job_id, "cancelled")
+            self.finished.emit(job.job_id, "cancelled", None)
             return
         if isinstance(exc, ModelMissing):
             self.modelMissing.emit(job.job_id, str(exc), exc.downloadable)
@@ -300,7 +316,7 @@ class InferenceWorker(QObject):
             self.failed.emit(job.job_id, f"{type(exc).__name__}: {exc}", False, details)
         else:
             raise exc
-        self.finished.emit(job.job_id, "failed")
+        self.finished.emit(job.job_id, "failed", None)
 
     def scorer(self, job: Job):
         """The warm model for this job's choice; loaded (once) inside this thread."""
@@ -416,7 +432,7 @@ class InferenceWorker(QObject):
         self._steps.append((job, steps))
         raise _Deferred
 
-    def _scan(self, job: ScanJob) -> None:
+    def _scan(self, job: ScanJob):
         from blipdesk.core.engine import scan
 
         key = self.model_key(job)
@@ -463,11 +479,11 @@ class InferenceWorker(QObject):
             job.cancel,
             job.pause,
         )
-        self.summary = summary
         if summary.failures:
             self.results.emit(
                 job.job_id, tuple(PhotoScores(f.path, {}, f.reason) for f in summary.failures)
             )
+        return summary
 
     def _download(self, job: DownloadJob) -> None:
         from blipdesk.core.hub import download_model
@@ -486,7 +502,7 @@ class InferenceController(QObject):
     progress = Signal(object)  # engine.ScanProgress
     results = Signal(object)  # tuple[PhotoScores, ...]
     status = Signal(str)
-    scanFinished = Signal(str)  # outcome
+    scanFinished = Signal(str, object)  # outcome, the engine's ScanSummary (None unless done)
     tried = Signal(object)
     searched = Signal(object)
     devices = Signal(object)  # tuple[Device, ...]
@@ -576,13 +592,13 @@ class InferenceController(QObject):
         job = self.current.get("scan")
         return job is not None and job.pause.is_set()
 
-    def _on_finished(self, job_id: int, outcome: str) -> None:
+    def _on_finished(self, job_id: int, outcome: str, summary) -> None:
         kind = self._kind_of(job_id)
         if kind is None:
             return  # superseded
         del self.current[kind]
         if kind == "scan":
-            self.scanFinished.emit(outcome)
+            self.scanFinished.emit(outcome, summary)
         elif kind == "download":
             self.downloadFinished.emit(outcome)
         if not self.current:
