@@ -416,7 +416,3 @@ class CrashDialog(QDialog):
         layout.addWidget(text)
         layout.addWidget(buttons)
         self.resize(640, 420)
-
-
-def show_message(parent, title: str, text: str) -> None:
-    QMessageBox.information(parent, title, text)
