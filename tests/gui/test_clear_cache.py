@@ -65,7 +65,7 @@ def test_clear_scores_and_feature_cache_from_settings(
 
     # A scan scores again afterwards.
     dialog.reject()
-    assert window.settings_dialog is None
+    assert window.settings_flow.dialog is None
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
         window.scan()
     qtbot.waitUntil(lambda: all(_dots(window)), timeout=5000)

@@ -28,6 +28,8 @@ from blipdesk.qt.file_actions import FileActions, FileTask
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import FilterState, PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.settings_flow import SettingsFlow
+from blipdesk.qt.tag_actions import TagActions
 from blipdesk.qt.tag_writer import TagWriter
 from blipdesk.qt.values import ScoreBoard, Tag
 from blipdesk.qt.widgets.detail_panel import DetailPanel
@@ -36,18 +38,15 @@ from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
-from blipdesk.qt.widgets.tag_editor import TagEditorDialog
 from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.widgets.viewer import PhotoViewer
 from blipdesk.qt.workers.folders import FolderLister
 from blipdesk.qt.workers.inference import (
-    DevicesJob,
     DownloadJob,
     InferenceController,
     ModelChoice,
     ScanJob,
     SearchJob,
-    TryJob,
     next_job_id,
 )
 from blipdesk.qt.workers.tasks import BackgroundTasks
@@ -69,8 +68,6 @@ class MainWindow(QMainWindow):
         self.state = QSettings(str(paths.data_dir / "window-state.ini"), QSettings.Format.IniFormat)
         self.current_folder: str | None = None
         self._listing = self._cache_request = 0
-        self.devices = None  # accelerators torch sees, listed on the inference thread
-        self.settings_dialog: SettingsDialog | None = None
         self._checking: str | None = None  # the tag a cache-only scan is checking
 
         # Models and workers
@@ -88,6 +85,12 @@ class MainWindow(QMainWindow):
         self.tag_writer = TagWriter(str(paths.database), self)
         self.tasks = BackgroundTasks(self)  # sidecars, exports, copies, clearing caches
         self.files = FileActions(self.tasks, paths, self)
+        self.tag_actions = TagActions(
+            self.tags, self.tag_writer, self.controller, self._model_choice, self
+        )
+        self.settings_flow = SettingsFlow(
+            self.controller, self.files, paths.data_dir, self._model_choice, self
+        )
 
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
@@ -103,9 +106,6 @@ class MainWindow(QMainWindow):
         self._wire()
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
-        self._save_tags = QTimer(self, singleShot=True, interval=300)
-        self._save_tags.timeout.connect(self._flush_tag_writes)
-        self._tag_writes: dict[str, Tag] = {}
         self._restore()
 
     # ----------------------------------------------------------------- building
@@ -192,10 +192,10 @@ class MainWindow(QMainWindow):
         self.filter_bar.searchCleared.connect(self._clear_search)
         for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
             self.tags.tagsChanged.connect(follower)
-        self.tags.tagChanged.connect(self._threshold_moved)
+        self.tag_actions.saved.connect(self._tag_saved)
         self.tags_panel.addRequested.connect(lambda: self.edit_tag(None))
         self.tags_panel.editRequested.connect(self.edit_tag)
-        self.tags_panel.removeRequested.connect(self.remove_tag)
+        self.tags_panel.removeRequested.connect(self.tag_actions.remove)
         self.scan_status.pauseToggled.connect(c.set_paused)
         self.scan_status.cancelRequested.connect(lambda: c.cancel("scan"))
         c.progress.connect(self.scan_status.show_progress)
@@ -205,12 +205,12 @@ class MainWindow(QMainWindow):
         c.searched.connect(self._searched)
         c.modelMissing.connect(self._model_missing)
         c.failed.connect(self._failed)
-        c.devices.connect(self._devices_listed)
-        c.busyChanged.connect(self._scan_state_changed)
         self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
         self.files.message.connect(status.showMessage)
-        self.files.clearingChanged.connect(self._clearing_changed)
         self.files.scoresCleared.connect(self._scores_cleared)
+        self.settings_flow.accepted.connect(self._settings_accepted)
+        self.settings_flow.clearScoresRequested.connect(self.clear_scores)
+        self.settings_flow.clearFeaturesRequested.connect(self.clear_feature_cache)
 
     def _restore(self) -> None:
         self.tags.set_tags(read_tags(self.paths.database))
@@ -301,33 +301,13 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- tags
 
     def edit_tag(self, tag: Tag | None) -> None:
-        photo = self.grid.current_photo()
-        names = {t.name for t in self.tags.tags()}
-        dialog = TagEditorDialog(tag, names, photo.name if photo else None, self)
-
-        def try_it(sentences: tuple[str, ...]) -> None:
-            if photo is None:
-                return
-            dialog.show_try_busy("Scoring (the model loads the first time)…")
-            self.controller.submit(
-                TryJob(next_job_id(), self._model_choice(), path=photo.path, sentences=sentences)
-            )
-
-        dialog.tryRequested.connect(try_it)
-        self.controller.tried.connect(dialog.show_try)
-        try:
-            if dialog.exec() != dialog.DialogCode.Accepted:
-                return
-        finally:
-            self.controller.tried.disconnect(dialog.show_try)
-        self.save_tag(dialog.tag(), replacing=tag)
+        self.tag_actions.edit(tag, self.grid.current_photo())
 
     def save_tag(self, tag: Tag, replacing: Tag | None = None) -> None:
-        replaced = {tag.name, getattr(replacing, "name", None)}
-        self.tags.set_tags([*(t for t in self.tags.tags() if t.name not in replaced), tag])
-        if replacing is not None and replacing.name != tag.name:
-            self.tag_writer.remove(replacing.name)
-        self.tag_writer.put(tag)
+        self.tag_actions.save(tag, replacing)
+
+    def _tag_saved(self, tag: Tag) -> None:
+        """Check a new or edited tag on the photos shown that have no score for it yet."""
         missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
         if not missing:
             return
@@ -343,23 +323,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
         )
-
-    def remove_tag(self, tag: Tag) -> None:
-        answer = QMessageBox.question(
-            self, "Remove tag", f"Remove the tag “{tag.name}”? Its cached scores are kept."
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.tags.set_tags([t for t in self.tags.tags() if t.name != tag.name])
-            self.tag_writer.remove(tag.name)
-
-    def _threshold_moved(self, tag: Tag) -> None:
-        self._tag_writes[tag.name] = tag
-        self._save_tags.start()
-
-    def _flush_tag_writes(self) -> None:
-        for tag in self._tag_writes.values():
-            self.tag_writer.put(tag)
-        self._tag_writes.clear()
 
     # ----------------------------------------------------------------- scanning
 
@@ -380,7 +343,7 @@ class MainWindow(QMainWindow):
         if self.files.clearing:
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
-        self._flush_tag_writes()
+        self.tag_actions.flush()
         s = self.settings
         self.controller.submit(
             ScanJob(
@@ -555,15 +518,11 @@ class MainWindow(QMainWindow):
         """Never while a scan runs (its writer would race this one); scans wait until it is done."""
         if self.controller.scanning():
             return None
-        self._flush_tag_writes()
+        self.tag_actions.flush()
         return self.files.clear_scores()
 
     def clear_feature_cache(self) -> int | None:
         return None if self.controller.scanning() else self.files.clear_features()
-
-    def _clearing_changed(self, what: str, clearing: bool) -> None:
-        if self.settings_dialog is not None:
-            self.settings_dialog.set_clearing(what, clearing)
 
     def _scores_cleared(self) -> None:
         """Everything the grid, tags panel and detail show came from the old scores: reload what
@@ -577,46 +536,16 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- settings, help
 
     def open_settings(self) -> SettingsDialog:
-        """Window-modal through ``open()``, not ``exec()``: caches cleared from the dialog report
-        back through the running event loop."""
-        if self.settings_dialog is not None:
-            self.settings_dialog.raise_()
-            return self.settings_dialog
-        dialog = SettingsDialog(self.settings, self.paths.data_dir, self.devices, self)
-        dialog.set_scanning(self.controller.scanning())
-        for what in self.files.clearing:
-            dialog.set_clearing(what, True)
-        self.controller.devices.connect(dialog.set_devices)
-        dialog.clearScoresRequested.connect(self.clear_scores)
-        dialog.clearFeaturesRequested.connect(self.clear_feature_cache)
-        dialog.finished.connect(lambda result: self._settings_closed(dialog, result))
-        self.settings_dialog = dialog
-        if self.devices is None:
-            self.controller.submit(DevicesJob(next_job_id(), self._model_choice()))
-        dialog.open()
-        return dialog
+        return self.settings_flow.open(self.settings)
 
-    def _scan_state_changed(self, _busy: bool) -> None:
-        if self.settings_dialog is not None:
-            self.settings_dialog.set_scanning(self.controller.scanning())
-
-    def _settings_closed(self, dialog: SettingsDialog, result: int) -> None:
-        self.controller.devices.disconnect(dialog.set_devices)
-        if self.settings_dialog is dialog:
-            self.settings_dialog = None
-        dialog.deleteLater()
-        if result != SettingsDialog.DialogCode.Accepted:
-            return
-        new, old = dialog.settings(), self.settings
+    def _settings_accepted(self, new: Settings) -> None:
+        old = self.settings
         model_changed = (new.model, new.first_token) != (old.model, old.first_token)
         self._save_settings(new)
         if model_changed:
             self.board.clear()
         if (new.recursive != old.recursive or model_changed) and self.current_folder:
             self.open_folder(self.current_folder)
-
-    def _devices_listed(self, devices) -> None:
-        self.devices = devices
 
     def _save_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -641,7 +570,7 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- shutdown
 
     def closeEvent(self, event) -> None:
-        self._flush_tag_writes()
+        self.tag_actions.flush()
         self.state.setValue("geometry", self.saveGeometry())
         self.state.setValue("splitter", self.splitter.saveState())
         self.state.setValue("rightSplitter", self.right.saveState())
