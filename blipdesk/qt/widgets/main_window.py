@@ -21,19 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from blipdesk.core.hub import APPROX_MODEL_BYTES
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.file_actions import FileActions, FileTask
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import FilterState, PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.scan_actions import ScanActions, model_choice
 from blipdesk.qt.settings_flow import SettingsFlow
 from blipdesk.qt.tag_actions import TagActions
 from blipdesk.qt.tag_writer import TagWriter
 from blipdesk.qt.values import ScoreBoard, Tag
 from blipdesk.qt.widgets.detail_panel import DetailPanel
-from blipdesk.qt.widgets.dialogs import CrashDialog, DownloadDialog, SettingsDialog
+from blipdesk.qt.widgets.dialogs import SettingsDialog
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.scan_status import ScanStatus
@@ -42,12 +42,8 @@ from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.widgets.viewer import PhotoViewer
 from blipdesk.qt.workers.folders import FolderLister
 from blipdesk.qt.workers.inference import (
-    DownloadJob,
     InferenceController,
     ModelChoice,
-    ScanJob,
-    SearchJob,
-    next_job_id,
 )
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
@@ -68,7 +64,6 @@ class MainWindow(QMainWindow):
         self.state = QSettings(str(paths.data_dir / "window-state.ini"), QSettings.Format.IniFormat)
         self.current_folder: str | None = None
         self._listing = self._cache_request = 0
-        self._checking: str | None = None  # the tag a cache-only scan is checking
 
         # Models and workers
         self.board = ScoreBoard()
@@ -88,6 +83,11 @@ class MainWindow(QMainWindow):
         self.tag_actions = TagActions(
             self.tags, self.tag_writer, self.controller, self._model_choice, self
         )
+        self.scan_status = ScanStatus()
+        self.scanning = ScanActions(
+            self.controller, self.scan_status, paths, lambda: self.settings,
+            lambda title, text: self._warn(title, text), use_processes, self,
+        )  # fmt: skip
         self.settings_flow = SettingsFlow(
             self.controller, self.files, paths.data_dir, self._model_choice, self
         )
@@ -99,7 +99,6 @@ class MainWindow(QMainWindow):
         self.viewer = PhotoViewer(self.board, self.previews)
         self.detail = DetailPanel(self.board, self.previews)
         self.tags_panel = TagsPanel(self.tags)
-        self.scan_status = ScanStatus()
         self.statusBar().addPermanentWidget(self.scan_status)
         self._build_layout()
         self._build_menus()
@@ -196,15 +195,11 @@ class MainWindow(QMainWindow):
         self.tags_panel.addRequested.connect(lambda: self.edit_tag(None))
         self.tags_panel.editRequested.connect(self.edit_tag)
         self.tags_panel.removeRequested.connect(self.tag_actions.remove)
-        self.scan_status.pauseToggled.connect(c.set_paused)
-        self.scan_status.cancelRequested.connect(lambda: c.cancel("scan"))
-        c.progress.connect(self.scan_status.show_progress)
         c.results.connect(self._results)
         c.status.connect(lambda t: status.showMessage(t, 5000))
-        c.scanFinished.connect(self._scan_finished)
+        self.scanning.finished.connect(self._scan_finished)
+        self.scanning.modelReady.connect(lambda: self.scan())
         c.searched.connect(self._searched)
-        c.modelMissing.connect(self._model_missing)
-        c.failed.connect(self._failed)
         self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
         self.files.message.connect(status.showMessage)
         self.files.scoresCleared.connect(self._scores_cleared)
@@ -327,14 +322,10 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- scanning
 
     def _model_choice(self) -> ModelChoice:
-        s = self.settings
-        return ModelChoice(
-            s.model, s.model_revision, s.device, s.precision, s.first_token, s.batch_size
-        )
+        return model_choice(self.settings)
 
     def scan(self, cached_only: bool = False, checking: str | None = None) -> None:
-        """Scan the folder shown. ``cached_only``: check new sentences on the photos whose vision
-        output is cached (``checking``: the tag that asked), decoding nothing."""
+        """Scan the folder shown (see ``ScanActions.scan``)."""
         if self.current_folder is None:
             self._warn(
                 "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
@@ -344,19 +335,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
         self.tag_actions.flush()
-        s = self.settings
-        self.controller.submit(
-            ScanJob(
-                next_job_id(), self._model_choice(), folders=(self.current_folder,),
-                sentences=self._sentences(), recursive=s.recursive,
-                database=str(self.paths.database), features_dir=str(self.paths.features_dir),
-                feature_cache=s.feature_cache, feature_format=s.feature_format,
-                feature_budget=s.feature_budget, cached_only=cached_only,
-                use_processes=self.use_processes,
-            )
-        )  # fmt: skip
-        self._checking = checking
-        self.scan_status.show_started(checking)
+        self.scanning.scan(self.current_folder, self._sentences(), cached_only, checking)
 
     def _sentences(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
@@ -372,9 +351,8 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is self.viewer:
             self.viewer.update()
 
-    def _scan_finished(self, outcome: str, summary) -> None:
+    def _scan_finished(self, outcome: str, summary, checking: str | None) -> None:
         self._after_scores()
-        checking, self._checking = self._checking, None
         photos = (p.path for p in self.photos.photos())
         waiting = len(self.board.missing(photos, self._sentences())) if checking else 0
         self.scan_status.show_finished(outcome, summary, checking, waiting)
@@ -388,19 +366,9 @@ class MainWindow(QMainWindow):
         self.photos.set_filter(replace(f, chips=state.chips, min_score=state.min_score))
 
     def search(self, text: str) -> None:
-        """Never scans: ranks what is scanned at once, then refines the best in steps that run
-        between a scan's batches; a newer search replaces this one."""
-        if self.current_folder is None:
-            return
-        self.statusBar().showMessage(f"Searching for “{text}”…")
-        features = str(self.paths.features_dir) if self.settings.feature_cache else None
-        self.controller.submit(
-            SearchJob(
-                next_job_id(), self._model_choice(), query=text, folders=(self.current_folder,),
-                recursive=self.settings.recursive, database=str(self.paths.database),
-                features_dir=features,
-            )
-        )  # fmt: skip
+        if self.current_folder is not None:
+            self.statusBar().showMessage(f"Searching for “{text}”…")
+            self.scanning.search(self.current_folder, text)
 
     def _searched(self, result) -> None:
         f = self.photos.filter
@@ -447,34 +415,6 @@ class MainWindow(QMainWindow):
             self.viewer.show_photo(photo, self.tags.tags())
 
     # ----------------------------------------------------------------- model + errors
-
-    def _model_missing(self, message: str, downloadable: bool) -> None:
-        self.scan_status.set_running(False)
-        if not downloadable:
-            self._warn("Model not available", message)
-            return
-        dialog = DownloadDialog(self.settings.model, APPROX_MODEL_BYTES, self)
-        c = self.controller
-        dialog.startRequested.connect(
-            lambda: c.submit(DownloadJob(next_job_id(), self._model_choice()))
-        )
-        dialog.cancelRequested.connect(lambda: c.cancel("download"))
-        c.downloadProgress.connect(dialog.progress)
-        c.downloadFinished.connect(dialog.finished_with)
-        try:
-            accepted = dialog.exec() == dialog.DialogCode.Accepted
-        finally:
-            c.downloadProgress.disconnect(dialog.progress)
-            c.downloadFinished.disconnect(dialog.finished_with)
-        if accepted:
-            self.scan()
-
-    def _failed(self, message: str, user_error: bool, details: str) -> None:
-        self.scan_status.set_running(False)
-        if user_error:
-            self._warn("blipdesk", message)
-        else:
-            CrashDialog(message, details, self.paths.log_file, self).exec()
 
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
