@@ -416,3 +416,14 @@ class CrashDialog(QDialog):
         layout.addWidget(text)
         layout.addWidget(buttons)
         self.resize(640, 420)
+
+
+def show_about(parent, data_dir) -> None:
+    from blipdesk import __version__
+
+    QMessageBox.about(
+        parent,
+        "About blipdesk",
+        f"<b>blipdesk {__version__}</b><br>Local, private photo tagging with sentences, "
+        f"scored by BLIP image-text matching.<br>Data: {data_dir}",
+    )

@@ -33,7 +33,7 @@ from blipdesk.qt.tag_actions import TagActions
 from blipdesk.qt.tag_writer import TagWriter
 from blipdesk.qt.values import ScoreBoard, Tag
 from blipdesk.qt.widgets.detail_panel import DetailPanel
-from blipdesk.qt.widgets.dialogs import SettingsDialog
+from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.scan_status import ScanStatus
@@ -421,33 +421,28 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- file actions
 
-    def _scopes(self) -> list[tuple[str, list]]:
-        """(label, photos): the selection, the filter result, the folder; empty ones left out."""
-        out = []
-        selected = self.grid.selected_photos()
-        if selected:
-            out.append((f"Selected photos ({len(selected)})", selected))
-        shown, total = self.photos.visible_photos(), self.photos.total()
-        if self.photos.filter.active and len(shown) != total:
-            out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
-        name = os.path.basename(self.current_folder or "") or "folder"
-        out.append((f"All photos in “{name}” ({total})", self.photos.photos()))
-        return out
-
     def export_photos(self, target: str | None = None, fmt: str | None = None) -> int | None:
         """Export the selection (else the photos shown) as CSV or JSON, in the CLI's format."""
-        return self.files.export(self.current_folder, self._scopes()[0], self.settings, target, fmt)
+        return self.files.export(
+            self.current_folder,
+            self.grid.scopes(self.current_folder)[0],
+            self.settings,
+            target,
+            fmt,
+        )
 
     def copy_photos(self, mode: str = "copy", dest: str | None = None) -> int | None:
         """Copy (or symlink) the selection, else the photos shown, into a folder."""
         task = FileTask.COPY if mode == "copy" else FileTask.LINK
-        return self.files.copy(self.current_folder, self._scopes()[0], task, dest)
+        return self.files.copy(
+            self.current_folder, self.grid.scopes(self.current_folder)[0], task, dest
+        )
 
     def write_sidecars(self):
         tags = self.tags.tags()
         scopes = [
             (label, self.board.matched_tags((p.path for p in photos), tags))
-            for label, photos in self._scopes()
+            for label, photos in self.grid.scopes(self.current_folder)
         ]
         return self.files.write_sidecars(self.current_folder, scopes)
 
@@ -498,14 +493,7 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_file)))
 
     def about(self) -> None:
-        from blipdesk import __version__
-
-        QMessageBox.about(
-            self,
-            "About blipdesk",
-            f"<b>blipdesk {__version__}</b><br>Local, private photo tagging with sentences, "
-            f"scored by BLIP image-text matching.<br>Data: {self.paths.data_dir}",
-        )
+        show_about(self, self.paths.data_dir)
 
     # ----------------------------------------------------------------- shutdown
 
