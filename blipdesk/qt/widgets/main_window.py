@@ -29,6 +29,7 @@ from blipdesk.qt.models.photos import FilterState, PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.scan_actions import ScanActions, model_choice
 from blipdesk.qt.settings_flow import SettingsFlow
+from blipdesk.qt.shown_folder import ShownFolder
 from blipdesk.qt.tag_actions import TagActions
 from blipdesk.qt.tag_writer import TagWriter
 from blipdesk.qt.values import ScoreBoard, Tag
@@ -62,8 +63,6 @@ class MainWindow(QMainWindow):
         self.settings_file = SettingsFile(paths.settings_file)
         self.settings: Settings = self.settings_file.load()
         self.state = QSettings(str(paths.data_dir / "window-state.ini"), QSettings.Format.IniFormat)
-        self.current_folder: str | None = None
-        self._listing = self._cache_request = 0
 
         # Models and workers
         self.board = ScoreBoard()
@@ -76,6 +75,10 @@ class MainWindow(QMainWindow):
         self.folders = FolderTreeModel(self)
         self.lister = FolderLister(self)
         self.cache = CacheLoader(self)
+        self.shown = ShownFolder(
+            self.lister, self.cache, self.photos, self.tags, self.board, paths,
+            lambda: self.settings,
+        )  # fmt: skip
         self.controller = InferenceController(self)
         self.tag_writer = TagWriter(str(paths.database), self)
         self.tasks = BackgroundTasks(self)  # sidecars, exports, copies, clearing caches
@@ -176,10 +179,8 @@ class MainWindow(QMainWindow):
         s.addRequested.connect(self.choose_folder)
         s.removeRequested.connect(self.remove_folder)
         s.foldersDropped.connect(lambda fs: [self.add_folder(f) for f in fs])
-        self.lister.listed.connect(self._listed)
-        self.lister.dated.connect(self._dated)
         self.lister.counted.connect(self.folders.set_counts)
-        self.cache.loaded.connect(self._cache_loaded)
+        self.shown.scoresLoaded.connect(self._after_scores)
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
         self.grid.openRequested.connect(self.open_viewer)
         self.viewer.closed.connect(self.close_viewer)
@@ -253,39 +254,18 @@ class MainWindow(QMainWindow):
         kept = tuple(f for f in self.settings.folders if f != folder)
         self._save_settings(self.settings.with_changes(folders=kept))
         if self.current_folder and self._root_of(self.current_folder, (folder,)) == folder:
-            self.current_folder = None
-            self.photos.set_photos([])
+            self.shown.close()
+
+    @property
+    def current_folder(self) -> str | None:
+        return self.shown.current
 
     def open_folder(self, folder: str) -> None:
-        self.current_folder = folder
         self.state.setValue("lastFolder", folder)
         self.sidebar.select(folder)
         self.setWindowTitle(f"{os.path.basename(folder)} — blipdesk")
         self._clear_search()
-        self._listing = self.lister.list(folder, self.settings.recursive)
-
-    def _listed(self, request: int, folder: str, photos: list) -> None:
-        if request == self._listing:
-            self.photos.set_photos(photos)
-            self.tags.set_paths(p.path for p in photos)
-            self._load_cache()
-
-    def _load_cache(self) -> None:
-        self._cache_request = 0  # a load started before now would bring old scores back
-        if self.current_folder:
-            self._cache_request = self.cache.load(
-                self.paths.database, self.settings.model, self.current_folder,
-                self.settings.recursive,
-            )  # fmt: skip
-
-    def _dated(self, request: int, dated: list) -> None:
-        if request == self._listing:
-            self.photos.set_dates(dated)
-
-    def _cache_loaded(self, request: int, cached) -> None:
-        if request == self._cache_request:
-            self.photos.scores_changed(self.board.merge(cached.scores))
-            self._after_scores()
+        self.shown.open(folder)
 
     def _root_of(self, folder: str, roots=None) -> str:
         for root in self.folders.roots() if roots is None else roots:
@@ -466,7 +446,7 @@ class MainWindow(QMainWindow):
         self._clear_search()
         self.photos.set_tags(self.tags.tags())
         self._after_scores()
-        self._load_cache()
+        self.shown.reload_scores()
 
     # ----------------------------------------------------------------- settings, help
 
