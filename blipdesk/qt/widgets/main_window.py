@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +36,7 @@ from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.tags_panel import TagsPanel
@@ -113,9 +113,7 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- building
 
     def _build_layout(self) -> None:
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.grid)
-        self.stack.addWidget(self.viewer)
+        self.stack = PhotoStack(self.grid, self.viewer, self.photos, self.tags)
         center = QWidget()
         cl = QVBoxLayout(center)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -182,9 +180,7 @@ class MainWindow(QMainWindow):
         self.lister.counted.connect(self.folders.set_counts)
         self.shown.scoresLoaded.connect(self._after_scores)
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
-        self.grid.openRequested.connect(self.open_viewer)
-        self.viewer.closed.connect(self.close_viewer)
-        self.viewer.step.connect(self._viewer_step)
+        self.stack.viewing.connect(self._viewing)
         self.photos.countsChanged.connect(self._show_counts)
         self.filter_bar.filterChanged.connect(self._filter_changed)
         self.filter_bar.sortChanged.connect(self.photos.set_sort)
@@ -369,30 +365,9 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- viewer
 
-    def open_viewer(self, photo) -> None:
-        if photo is None:
-            return
-        self.viewer.show_photo(photo, self.tags.tags())
-        self._set_side_panels_visible(False)  # the viewer takes the whole window
-        self.stack.setCurrentWidget(self.viewer)
-        self.viewer.setFocus()
-
-    def close_viewer(self) -> None:
-        self.stack.setCurrentWidget(self.grid)
-        self._set_side_panels_visible(True)  # the splitters keep their sizes while hidden
-        self.grid.setFocus()
-
-    def _set_side_panels_visible(self, visible: bool) -> None:
+    def _viewing(self, viewing: bool) -> None:
         for widget in (self.sidebar, self.filter_bar, self.right):
-            widget.setVisible(visible)
-
-    def _viewer_step(self, delta: int) -> None:
-        if self.viewer.photo is None:
-            return
-        photo = self.photos.photo_at(self.photos.row_of(self.viewer.photo.path) + delta)
-        if photo is not None:
-            self.grid.select_path(photo.path)
-            self.viewer.show_photo(photo, self.tags.tags())
+            widget.setVisible(not viewing)  # the viewer takes the whole window
 
     # ----------------------------------------------------------------- model + errors
 
