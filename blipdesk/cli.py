@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import json
 import logging
 import os
-import re
 import signal
 import sqlite3
 import sys
@@ -46,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from blipdesk import __version__
 from blipdesk.display import display_path
 from blipdesk.errors import ModelError, UserError
+from blipdesk.export import export_bytes, export_document, tag_json, write_export
 
 if TYPE_CHECKING:  # the store and the engine load only when a command needs them
     from blipdesk.core.engine import ScanOptions, ScanProgress, SearchHit, SearchUpdate
@@ -344,8 +342,10 @@ class _Context:
         app's Settings), so later ``export``, ``search`` and ``xmp`` read the same scores."""
         if not self.ns.model:
             return
+        from blipdesk.core.model import source_key
+
         spec = self.spec()
-        source = str(Path(spec.source).expanduser().resolve()) if spec.is_local else spec.source
+        source = source_key(spec.source)
         if source != self.settings.model:
             self.settings = self.settings.with_changes(model=source, model_revision=None)
             self.settings_file.save(self.settings)
@@ -417,9 +417,6 @@ def _tags_add(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-MAX_TEXT_TOKENS = 512  # BLIP's text encoder positions (scorer.MAX_TEXT_TOKENS; no torch here)
-
-
 def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
     """Tell the person about sentences the model will cut; returns them.
 
@@ -427,6 +424,7 @@ def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
     characters always fits: only longer ones load the tokenizer (never the weights, never the
     network) to count exactly; without it the warning says "may"."""
     from blipdesk.core.engine import shorten
+    from blipdesk.core.model import MAX_TEXT_TOKENS
 
     long = [s for s in dict.fromkeys(sentences) if len(s) + 2 > MAX_TEXT_TOKENS]
     if not long:
@@ -477,16 +475,12 @@ def _token_counts(ctx: _Context, sentences: Sequence[str]) -> dict[str, int]:
         return {}
 
 
-def _tag_json(tag: Tag) -> dict[str, Any]:
-    return {"name": tag.name, "sentences": list(tag.sentences), "threshold": tag.threshold}
-
-
 def _tags_list(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     with ctx.library(readonly=True) as library:
         tags = library.tags()
     if ns.json:
-        print(json.dumps([_tag_json(t) for t in tags], indent=2, ensure_ascii=False))
+        print(json.dumps([tag_json(t) for t in tags], indent=2, ensure_ascii=False))
         return EXIT_OK
     for tag in tags:
         print(f"{tag.name}\t{tag.threshold:g}\t" + " | ".join(tag.sentences))
@@ -715,53 +709,18 @@ def _export_key(ctx: _Context, library: Library) -> tuple[str, str]:
     """(score key, model name) without loading the model; falls back to the cache's own record of
     the model when its files are not on this machine."""
     from blipdesk.core.engine import model_key
+    from blipdesk.core.model import source_key
 
     spec = ctx.spec()
     try:
         key = model_key(spec, ctx.settings.first_token)
         return key.score_key, key.source
     except ModelError:
-        source = str(Path(spec.source).expanduser().resolve()) if spec.is_local else spec.source
+        source = source_key(spec.source)
         found = library.latest_score_key(source)
         if found is None:
             raise
         return found, source
-
-
-def export_document(
-    library: Library, score_key: str, model: str, folders: Sequence[str], recursive: bool = True
-) -> dict[str, Any]:
-    """The export JSON document (see the README's format)."""
-    tags = library.tags()
-    photos = []
-    for result in library.photo_results(score_key, folders, recursive, tags):
-        photo_tags = {
-            name: {
-                "score": ts.score,
-                "match": ts.match,
-                "sentences": {
-                    s: {"itm": v.itm, "cosine": v.cosine} for s, v in ts.sentences.items()
-                },
-            }
-            for name, ts in result.tags.items()
-        }
-        photos.append({"path": result.path, "error": result.error, "tags": photo_tags})
-    return {"model": model, "tags": [_tag_json(t) for t in tags], "photos": photos}
-
-
-def export_csv(doc: dict[str, Any]) -> str:
-    """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["path", "tag", "sentence", "itm", "cosine", "match"])
-    for photo in doc["photos"]:
-        for name, tag in photo["tags"].items():
-            for sentence, s in tag["sentences"].items():
-                match = s["itm"] >= next(t["threshold"] for t in doc["tags"] if t["name"] == name)
-                writer.writerow(
-                    [photo["path"], name, sentence, s["itm"], s["cosine"], str(match).lower()]
-                )
-    return out.getvalue()
 
 
 def _export(ns: argparse.Namespace) -> int:
@@ -771,38 +730,18 @@ def _export(ns: argparse.Namespace) -> int:
         score_key, model = _export_key(ctx, library)
         doc = export_document(library, score_key, model, folders, not ns.no_recursive)
     _warn_long_sentences(ctx, [s for t in doc["tags"] for s in t["sentences"]])
-    if ns.format == "json":
-        # File names that are not UTF-8 hold lone surrogates (os.fsdecode): written as JSON
-        # escapes ("\udcff"), the document stays valid UTF-8 and json.loads gives back the str
-        # that os.fsencode turns into the real name.
-        text = _SURROGATE.sub(
-            lambda m: f"\\u{ord(m.group()):04x}", json.dumps(doc, indent=2, ensure_ascii=False)
-        )
-        text += "\n"
-        errors = "strict"
-    else:
-        text, errors = export_csv(doc), "surrogateescape"  # CSV: the names' own bytes
     if ns.output:
-        from blipdesk.atomic import write_atomic
-
-        try:
-            write_atomic(ns.output, text.encode("utf-8", errors), protect=[ctx.paths.data_dir])
-        except OSError as exc:
-            raise UserError(
-                f"Cannot write {display_path(ns.output)}: {exc.strerror or exc}"
-            ) from None
+        write_export(doc, ns.format, ns.output, protect=[ctx.paths.data_dir])
     else:
+        data = export_bytes(doc, ns.format)
         out = getattr(sys.stdout, "buffer", None)  # None: replaced by a str-only stream
         if out is None:
-            sys.stdout.write(text)
+            sys.stdout.write(data.decode("utf-8", "surrogateescape"))
         else:
             sys.stdout.flush()
-            out.write(text.encode("utf-8", errors))
+            out.write(data)
             out.flush()
     return EXIT_OK
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # ----------------------------------------------------------------------------------- xmp

@@ -89,7 +89,7 @@ def render() -> int:
     ):
         window.save_tag(tag)
     done = []
-    window.controller.scanFinished.connect(done.append)
+    window.controller.scanFinished.connect(lambda outcome, _summary: done.append(outcome))
     window.scan()
     wait(120000, lambda: bool(done))
     wait(600)
@@ -133,11 +133,11 @@ def render() -> int:
     wait(300)
 
     window.grid.setCurrentIndex(window.photos.index(4))
-    window.open_viewer(window.grid.current_photo())
+    window.stack.open_viewer(window.grid.current_photo())
     wait(1500, lambda: window.previews.pixmap(window.viewer.photo.path) is not None)
     wait(300)
     window.grab().save(str(OUT / "viewer.png"))
-    window.close_viewer()
+    window.stack.close_viewer()
 
     from blipdesk.qt.widgets.tag_editor import TagEditorDialog
 

@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
+from blipdesk.core.files import PhotoFailure, absolute, find_photos
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
 from blipdesk.errors import ModelError, PhotoError, UserError
@@ -68,7 +69,6 @@ Scored: TypeAlias = "tuple[ImageFeatures, Scores]"
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset(".jpg .jpeg .png .webp .gif .bmp .tif .tiff .heic .heif".split())
 HASH_CHUNK = 64 * 1024
 
 
@@ -106,12 +106,6 @@ class ScanProgress:
     photos_per_second: float
     eta_seconds: float | None  # None until a rate is known
     from_cache: int = 0  # of ``done``: checked from the vision cache (text side only)
-
-
-@dataclass(frozen=True)
-class PhotoFailure:
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -224,43 +218,6 @@ def lazy_scorer(
 
 
 # ----------------------------------------------------------------------------------- files
-
-
-def find_photos(
-    folders: Iterable[str | os.PathLike[str]],
-    recursive: bool = True,
-    unreadable: list[PhotoFailure] | None = None,
-) -> list[str]:
-    """Absolute paths of the photos under ``folders`` (hidden folders skipped), sorted. Folders
-    that cannot be listed (permission denied, an I/O error) are added to ``unreadable``."""
-
-    def failed(exc: OSError) -> None:
-        # Gone is not unreadable: a missing folder is the caller's to judge (refresh_photos).
-        if unreadable is not None and not isinstance(exc, FileNotFoundError | NotADirectoryError):
-            where = os.fsdecode(exc.filename) if exc.filename is not None else "?"
-            unreadable.append(PhotoFailure(where, _folder_reason(exc)))
-
-    found: set[str] = set()
-    for folder in folders:
-        root = os.path.abspath(os.path.expanduser(os.fspath(folder)))
-        for dirpath, dirnames, filenames in os.walk(root, onerror=failed):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found.update(
-                os.path.join(dirpath, name)
-                for name in filenames
-                if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-                and not name.startswith(".")
-            )
-            if not recursive:
-                break
-    return sorted(found)
-
-
-def _folder_reason(exc: OSError) -> str:
-    return (
-        f"cannot read this folder ({exc.strerror or exc}); its photos keep their cached "
-        "scores until it can be read again"
-    )
 
 
 def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
@@ -1109,4 +1066,4 @@ def cosine_ranking(
 
 
 def _roots(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
-    return [os.path.abspath(os.path.expanduser(os.fspath(f))) for f in folders]
+    return [absolute(f) for f in folders]

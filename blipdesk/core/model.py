@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from blipdesk.core.hub import MODEL_PATTERNS, offline
 from blipdesk.errors import ModelError
 
 if TYPE_CHECKING:  # torch and transformers are imported only when a model is really loaded
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # torch and transformers are imported only when a model is re
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "Salesforce/blip-itm-large-flickr"
+MAX_TEXT_TOKENS = 512  # BLIP's text encoder positions (torch-free here: the CLI warns with it)
 ENC_TOKEN_ID = 30523  # BLIP's "[ENC]" token: row 30523 of the 30524-row text embedding
 
 
@@ -56,6 +58,13 @@ def looks_like_path(source: str) -> bool:
         or (len(source) > 1 and source[1] == ":")
         or source.count("/") > 1
     )
+
+
+def source_key(source: str) -> str:
+    """How a model source is recorded in the cache: local folders as resolved paths."""
+    if looks_like_path(source):
+        return str(Path(os.path.expanduser(source)).resolve())
+    return source
 
 
 @dataclass(frozen=True)
@@ -218,14 +227,10 @@ def _check_local_folder(folder: Path) -> None:
         raise ModelError(f"The model folder {folder} has no weights (no *.safetensors file).")
 
 
-def _is_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _offline_message(spec: ModelSpec) -> str:
     return (
         f"The model {spec.source!r} is not on this computer yet and cannot be downloaded "
-        f"({'offline mode: HF_HUB_OFFLINE is set' if _is_offline() else 'no connection to huggingface.co'}). "
+        f"({'offline mode: HF_HUB_OFFLINE is set' if offline() else 'no connection to huggingface.co'}). "
         "Connect to the internet once so blipdesk can download it (about 1.8 GB), "
         "or choose a local model folder (--model /path/to/folder, or Settings > Model)."
     )
@@ -262,16 +267,15 @@ def resolve_folder(spec: ModelSpec) -> tuple[Path, ModelIdentity]:
         RevisionNotFoundError,
     )
 
-    patterns = ["*.json", "*.safetensors", "*.txt"]
     kwargs: dict[str, Any] = dict(
-        repo_id=spec.source, revision=spec.revision, allow_patterns=patterns
+        repo_id=spec.source, revision=spec.revision, allow_patterns=MODEL_PATTERNS
     )
     try:
         snapshot = snapshot_download(local_files_only=True, **kwargs)
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
         snapshot = None
     if snapshot is None or not any(Path(snapshot).glob("*.safetensors")):
-        if _is_offline():
+        if offline():
             raise ModelError(_offline_message(spec))
         try:
             snapshot = snapshot_download(**kwargs)

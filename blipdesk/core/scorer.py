@@ -37,11 +37,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from blipdesk.core.model import ENC_TOKEN_ID, LoadedModel, score_key
+from blipdesk.core.model import ENC_TOKEN_ID, MAX_TEXT_TOKENS, LoadedModel, score_key
 
 FirstToken = Literal["cls", "enc"]
 CrossMode = Literal["auto", "kv", "folded"]
-MAX_TEXT_TOKENS = 512  # the text encoder's position embeddings
 
 
 @dataclass(frozen=True)

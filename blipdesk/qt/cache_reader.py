@@ -11,14 +11,12 @@ The score key is the one the cache last used for the configured model source
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from blipdesk.core.model import source_key
 from blipdesk.qt.values import PhotoScores
 from blipdesk.store import Library, Tag
 
@@ -31,47 +29,12 @@ def _open(database: str | Path) -> Library | None:
     return Library.open(database, readonly=True)
 
 
-def source_key(source: str) -> str:
-    """How a model source is recorded in the cache: local folders as resolved paths."""
-    from blipdesk.core.model import looks_like_path
-
-    if looks_like_path(source):
-        return str(Path(os.path.expanduser(source)).resolve())
-    return source
-
-
 def read_tags(database: str | Path) -> list[Tag]:
     lib = _open(database)
     if lib is None:
         return []
     try:
         return lib.tags()
-    finally:
-        lib.close()
-
-
-def content_hashes(database: str | Path, paths: Sequence[str]) -> dict[str, str]:
-    """path -> content hash for the photos the cache has read."""
-    lib = _open(database)
-    if lib is None:
-        return {}
-    try:
-        folders = sorted({os.path.dirname(p) for p in paths})
-        wanted = set(paths)
-        records = lib.photos_under(folders, recursive=False)
-        return {r.path: r.content for r in records if r.path in wanted and r.content}
-    finally:
-        lib.close()
-
-
-def read_features(
-    database: str | Path, score_key: str, contents: Iterable[str]
-) -> dict[str, np.ndarray]:
-    lib = _open(database)
-    if lib is None:
-        return {}
-    try:
-        return lib.image_features(score_key, list(contents))
     finally:
         lib.close()
 

@@ -1,110 +1,24 @@
-"""Values that cross threads between the GUI and its workers. Frozen: safe to share, never mutated.
-
-Tags and sentence scores are the store's values (``blipdesk.store.Tag``, ``SentenceScore``); a tag
-is known by its name. A tag's score on a photo is the best ITM probability among its sentences and
-the tag applies when it reaches the threshold (the store's ``derive_tags`` rule), computed here at
-view time from the scores in memory, so moving a threshold re-tags instantly.
-"""
+"""The values the window's models and widgets use, in one import: the Qt-free ones live in
+``blipdesk.scoreboard`` (scores, tag colours) and ``blipdesk.core.files`` (photos as listed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-
-from blipdesk.store import SentenceScore, Tag
-
-__all__ = ["Photo", "PhotoScores", "ScoreBoard", "SentenceScore", "Tag", "tag_colour"]
-
-DEFAULT_COLOURS = (
-    "#e6194b",
-    "#3cb44b",
-    "#4363d8",
-    "#f58231",
-    "#911eb4",
-    "#42d4f4",
-    "#f032e6",
-    "#9a6324",
-    "#469990",
-    "#808000",
+from blipdesk.core.files import Photo
+from blipdesk.scoreboard import (
+    DEFAULT_COLOURS,
+    PhotoScores,
+    ScoreBoard,
+    SentenceScore,
+    Tag,
+    tag_colour,
 )
 
-
-@dataclass(frozen=True)
-class Photo:
-    """One photo file as listed from disk (no pixels)."""
-
-    path: str
-    name: str
-    size: int
-    mtime: float
-    taken: float | None = None  # EXIF DateTimeOriginal as a timestamp, when known
-
-    @property
-    def date(self) -> float:
-        """What "sort by date" uses: the date taken, else the file's modification time."""
-        return self.taken if self.taken is not None else self.mtime
-
-
-def tag_colour(tag: Tag) -> str:
-    """The tag's colour, or a stable default picked from its name."""
-    if tag.colour:
-        return tag.colour
-    return DEFAULT_COLOURS[sum(map(ord, tag.name)) % len(DEFAULT_COLOURS)]
-
-
-@dataclass(frozen=True)
-class PhotoScores:
-    """Scores of one photo for some sentences, as a batch from the worker or the cache carries them."""
-
-    path: str
-    scores: Mapping[str, SentenceScore] = field(default_factory=dict)
-    error: str | None = None  # the photo could not be read: why
-
-
-class ScoreBoard:
-    """The GUI thread's view of cached scores: path -> sentence -> score. GUI thread only."""
-
-    def __init__(self) -> None:
-        self._scores: dict[str, dict[str, SentenceScore]] = {}
-        self.errors: dict[str, str] = {}
-
-    def clear(self) -> None:
-        self._scores.clear()
-        self.errors.clear()
-
-    def merge(self, batch: Iterable[PhotoScores]) -> list[str]:
-        changed = []
-        for item in batch:
-            if item.error:
-                self.errors[item.path] = item.error
-            if item.scores:
-                self._scores.setdefault(item.path, {}).update(item.scores)
-            changed.append(item.path)
-        return changed
-
-    def sentences_of(self, path: str) -> Mapping[str, SentenceScore]:
-        return self._scores.get(path, {})
-
-    def has_any(self, path: str) -> bool:
-        return bool(self._scores.get(path))
-
-    def tag_score(self, path: str, tag: Tag) -> float | None:
-        """The best ITM among the tag's sentences, or None when none is scored yet."""
-        got = self._scores.get(path)
-        if not got:
-            return None
-        values = [got[s].itm for s in tag.sentences if s in got]
-        return max(values) if values else None
-
-    def matches(self, path: str, tag: Tag) -> bool:
-        score = self.tag_score(path, tag)
-        return score is not None and score >= tag.threshold
-
-    def missing(self, paths: Iterable[str], sentences: Iterable[str]) -> list[str]:
-        wanted = tuple(dict.fromkeys(sentences))
-        out = []
-        for p in paths:
-            got = self._scores.get(p, {})
-            if p not in self.errors and any(s not in got for s in wanted):
-                out.append(p)
-        return out
+__all__ = [
+    "DEFAULT_COLOURS",
+    "Photo",
+    "PhotoScores",
+    "ScoreBoard",
+    "SentenceScore",
+    "Tag",
+    "tag_colour",
+]

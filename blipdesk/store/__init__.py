@@ -11,6 +11,7 @@ from blipdesk.store.library import (
     TagScore,
     database_bytes,
     derive_tags,
+    tag_score,
 )
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
 
@@ -27,4 +28,5 @@ __all__ = [
     "TagScore",
     "database_bytes",
     "derive_tags",
+    "tag_score",
 ]

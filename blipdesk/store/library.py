@@ -87,18 +87,21 @@ class ScoreRow:
     cosine: float
 
 
-def derive_tags(tags: Sequence[Tag], scores: Mapping[str, SentenceScore]) -> dict[str, TagScore]:
-    """A photo's tags from its sentence scores: max ITM over a tag's sentences vs its threshold.
+def tag_score(tag: Tag, scores: Mapping[str, SentenceScore]) -> TagScore | None:
+    """Whether a photo carries ``tag``, from its sentence scores: the best ITM over the tag's
+    sentences against its threshold. None when none of them is scored yet (unknown is not "no
+    match"). The one rule: the CLI, the export and the window's grid all derive tags with it."""
+    scored = {s: scores[s] for s in tag.sentences if s in scores}
+    if not scored:
+        return None
+    best = max(v.itm for v in scored.values())
+    return TagScore(best, best >= tag.threshold, scored)
 
-    Tags none of whose sentences are scored yet are left out (unknown is not "no match")."""
-    out: dict[str, TagScore] = {}
-    for tag in tags:
-        scored = {s: scores[s] for s in tag.sentences if s in scores}
-        if not scored:
-            continue
-        best = max(v.itm for v in scored.values())
-        out[tag.name] = TagScore(best, best >= tag.threshold, scored)
-    return out
+
+def derive_tags(tags: Sequence[Tag], scores: Mapping[str, SentenceScore]) -> dict[str, TagScore]:
+    """A photo's tags from its sentence scores (``tag_score``); tags not scored yet left out."""
+    derived = {tag.name: tag_score(tag, scores) for tag in tags}
+    return {name: ts for name, ts in derived.items() if ts is not None}
 
 
 def folder_range(folder: str | os.PathLike[str]) -> tuple[str, str]:

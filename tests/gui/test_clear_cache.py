@@ -42,7 +42,7 @@ def test_clear_scores_and_feature_cache_from_settings(
 
     dialog.clear_scores_button.click()
     assert "recomputed by the next scan" in asked[0] and "tags and thresholds are kept" in asked[0]
-    qtbot.waitUntil(lambda: not window._clearing, timeout=30000)
+    qtbot.waitUntil(lambda: not window.files.clearing, timeout=30000)
     qtbot.wait(200)
     assert not any(_dots(window))  # no tag dots left on the grid
     assert [t.name for t in window.tags.tags()] == ["beach"]  # the tag is still listed
@@ -61,14 +61,14 @@ def test_clear_scores_and_feature_cache_from_settings(
     dialog.clear_features_button.click()
     assert "vision pass again" in asked[1]
     qtbot.waitUntil(lambda: not app_paths.features_dir.exists(), timeout=10000)
-    qtbot.waitUntil(lambda: not window._clearing, timeout=10000)
+    qtbot.waitUntil(lambda: not window.files.clearing, timeout=10000)
     assert dialog.features_size.text() == "empty"
     with Library.open(app_paths.database, readonly=True) as lib:
         assert lib.features_count() == 0
 
     # A scan scores again afterwards.
     dialog.reject()
-    assert window.settings_dialog is None
+    assert window.settings_flow.dialog is None
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
         window.scan()
     qtbot.waitUntil(lambda: all(_dots(window)), timeout=5000)

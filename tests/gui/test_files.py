@@ -21,15 +21,21 @@ def _digest(path) -> str:
 
 @pytest.fixture
 def scanned(qtbot, make_window, photo_dir, use_tiny_model):
-    window = make_window()
-    window.add_folder(str(photo_dir))
-    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
     # Threshold 0: every scored photo carries "everything"; 1.0: no photo carries "never".
-    window.save_tag(Tag("everything", ("a photo",), 0.0, "#e6194b"))
-    window.save_tag(Tag("never", ("a cat",), 1.0, "#4363d8"))
+    return _scanned_window(
+        qtbot, make_window, photo_dir, 10, Tag("never", ("a cat",), 1.0, "#4363d8")
+    )
+
+
+def _scanned_window(qtbot, make_window, folder, count: int, *more: Tag):
+    window = make_window()
+    window.add_folder(str(folder))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == count, timeout=10000)
+    for tag in (Tag("everything", ("a photo",), 0.0, "#e6194b"), *more):
+        window.save_tag(tag)
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000) as done:
         window.scan()
-    assert done.args == ["done"]
+    assert done.args[0] == "done"
     qtbot.waitUntil(
         lambda: all(window.board.has_any(p.path) for p in window.photos.photos()), timeout=5000
     )
@@ -87,7 +93,7 @@ def test_sidecars_preview_write_and_remove(qtbot, scanned, photo_dir):
     assert not os.path.exists(window.photos.photo_at(2).path + ".xmp")
     assert "Done" in dialog.summary.text()
     dialog.reject()
-    assert window.sidecar_dialog is None
+    assert window.files.sidecar_dialog is None
 
     # Writing again changes nothing.
     again = window.write_sidecars()
@@ -192,3 +198,24 @@ def test_copy_and_link_leave_originals_alone(qtbot, scanned, tmp_path):
         link = links / os.path.basename(p)
         assert link.is_symlink() and os.path.realpath(link) == os.path.realpath(p)
     assert "Linked 3 photos" in window.statusBar().currentMessage()
+
+
+def test_export_of_a_name_that_is_not_utf8(qtbot, make_window, tmp_path, use_tiny_model):
+    """The window writes the CLI's format through the same module: a file name that is not UTF-8
+    is a JSON escape in JSON and its own bytes in CSV, and no temporary is left behind."""
+    from tests.helpers.models import scene
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.jpg")  # 'caf\udce9.jpg'
+    scene(320, 240, 1).save(os.path.join(folder, name), format="JPEG")
+    window = _scanned_window(qtbot, make_window, folder, 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    for fmt in ("json", "csv"):
+        with qtbot.waitSignal(window.tasks.done, timeout=10000):
+            window.export_photos(str(out / f"odd.{fmt}"))
+    doc = json.loads((out / "odd.json").read_bytes().decode("utf-8"))
+    assert [p["path"] for p in doc["photos"]] == [os.path.join(str(folder), name)]
+    assert os.fsencode(os.path.join(folder, name)) in (out / "odd.csv").read_bytes()
+    assert sorted(os.listdir(out)) == ["odd.csv", "odd.json"]

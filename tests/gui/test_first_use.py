@@ -55,7 +55,7 @@ def test_download_dialog_shows_progress_then_the_scan_runs(
 ):
     import os
 
-    from blipdesk.qt import download
+    from blipdesk.core import hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     import huggingface_hub.constants as hub_constants
@@ -74,7 +74,7 @@ def test_download_dialog_shows_progress_then_the_scan_runs(
         monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True, raising=False)
         return folder
 
-    monkeypatch.setattr(download, "download_model", fake_download)
+    monkeypatch.setattr(hub, "download_model", fake_download)
     warnings: list[str] = []  # a modal warning would block the test: record it instead
     monkeypatch.setattr(main_window.MainWindow, "_warn", lambda self, t, m: warnings.append(m))
     assert os.environ["HF_HUB_CACHE"] == str(cache)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from blipdesk.core.files import count_tree
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import FilterState, PhotoGridModel, Roles, SortState
 from blipdesk.qt.models.tags import TagListModel, TagRoles
 from blipdesk.qt.values import Photo, PhotoScores, ScoreBoard, SentenceScore, Tag
-from blipdesk.qt.workers.folders import count_tree
 
 
 def _photos(n=6):

@@ -77,7 +77,7 @@ def test_worker_lists_devices(qtbot, make_window):
     assert [d.value for d in devices if d.value.startswith("cuda")] == [
         f"cuda:{i}" for i in range(torch.cuda.device_count())
     ]
-    assert window.devices == devices
+    assert window.settings_flow.devices == devices
 
 
 def test_grid_fills_its_width_with_uniform_cells(qtbot, make_window, photo_dir):

@@ -72,7 +72,7 @@ def test_story(qtbot, make_window, photo_dir, use_tiny_model, capsys):
             f"\nlongest event-loop stall: loading the model {cold * 1000:.0f} ms, "
             f"during the scan {stall * 1000:.0f} ms"
         )
-    assert done.args == ["done"]
+    assert done.args[0] == "done"
     assert stall < 0.2  # aim < 100 ms; headroom for loaded CI machines
     assert all(
         window.board.tag_score(p.path, window.tags.tag("beach")) is not None

@@ -39,7 +39,8 @@ def test_scan_reports_progress_and_results(qtbot, controller, photo_dir, tiny_mo
     controller.progress.connect(progress.append)
     with qtbot.waitSignal(controller.scanFinished, timeout=60000) as done:
         controller.submit(_scan(photo_dir, tiny_model_dir, app_paths))
-    assert done.args == ["done"]
+    outcome, summary = done.args  # the summary travels with the signal (no shared attribute)
+    assert outcome == "done" and (summary.photos, summary.scored) == (10, 10)
     assert len({r.path for r in got if r.scores}) == 10
     assert progress[-1].done == progress[-1].total == 10
     assert all(set(r.scores) == {"a dog on a beach", "a red car"} for r in got if r.scores)
@@ -56,7 +57,7 @@ def test_cancel_and_pause(qtbot, controller, photo_dir, tiny_model_dir, app_path
     assert controller.paused()
     with qtbot.waitSignal(controller.scanFinished, timeout=30000) as done:
         controller.cancel()
-    assert done.args == ["cancelled"]
+    assert done.args[0] == "cancelled"
 
 
 def test_superseded_job_results_are_dropped(
@@ -65,14 +66,14 @@ def test_superseded_job_results_are_dropped(
     first = _scan(photo_dir, tiny_model_dir, app_paths)
     first.pause.set()
     outcomes = []
-    controller.scanFinished.connect(outcomes.append)
+    controller.scanFinished.connect(lambda outcome, _summary: outcomes.append(outcome))
     controller.submit(first)
     qtbot.wait(200)
     second = _scan(photo_dir, tiny_model_dir, app_paths)
     with qtbot.waitSignal(controller.scanFinished, timeout=60000) as done:
         controller.submit(second)
     assert first.cancel.is_set()
-    assert done.args == ["done"] and outcomes == ["done"]  # the first job's end never surfaced
+    assert done.args[0] == "done" and outcomes == ["done"]  # the first job's end never surfaced
 
 
 def test_try_on_one_photo(qtbot, controller, photo_dir, tiny_model_dir):
@@ -129,7 +130,7 @@ def test_search_runs_between_a_scans_batches(
     assert stale.cancel.is_set()
     with qtbot.waitSignal(controller.scanFinished, timeout=60000) as done:
         pass
-    assert done.args == ["done"]
+    assert done.args[0] == "done"
     qtbot.waitUntil(lambda: any(e[0] == "search" and e[1].done for e in events), timeout=60000)
     searched = [(i, e[1]) for i, e in enumerate(events) if e[0] == "search"]
     assert {r.query for _, r in searched} == {"three cats on a sofa"}  # the stale one: never

@@ -3,8 +3,12 @@ before it is needed (``--help`` and the window appear without torch or transform
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import blipdesk
 
 
 def _loaded(code: str) -> set[str]:
@@ -22,8 +26,8 @@ def test_core_store_and_cli_never_import_qt():
     loaded = _loaded(
         "import blipdesk.core.imaging, blipdesk.core.model, blipdesk.core.device, "
         "blipdesk.core.scorer, blipdesk.core.engine, blipdesk.core.feature_cache, blipdesk.store, "
-        "blipdesk.cli, "
-        "blipdesk.settings, blipdesk.sidecars, blipdesk.exporting"
+        "blipdesk.cli, blipdesk.core.files, blipdesk.export, blipdesk.jobs, "
+        "blipdesk.settings, blipdesk.sidecars, blipdesk.copying"
     )
     assert "PySide6" not in loaded
 
@@ -51,3 +55,25 @@ def test_the_store_depends_on_nothing_above_it():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function (lazy imports count)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_qt_never_imports_the_cli():
+    """The two shells share the Qt-free modules (e.g. ``blipdesk.export``), never each other."""
+    qt = Path(blipdesk.__file__).parent / "qt"
+    offenders = {
+        str(f.relative_to(qt)): sorted(m for m in _imports(f) if m.startswith("blipdesk.cli"))
+        for f in sorted(qt.rglob("*.py"))
+    }
+    assert {f: m for f, m in offenders.items() if m} == {}

@@ -12,7 +12,7 @@ from typing import overload
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from blipdesk.qt.workers.folders import FolderCounts
+from blipdesk.core.files import FolderCounts
 
 PathRole = Qt.ItemDataRole.UserRole + 1
 CountRole = Qt.ItemDataRole.UserRole + 2

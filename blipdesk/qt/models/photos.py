@@ -42,7 +42,6 @@ class Roles(IntEnum):
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
 
 
-SORT_KEYS = ("name", "date", "score")
 MODES = ("and", "or", "not")
 
 

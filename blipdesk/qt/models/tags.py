@@ -1,4 +1,6 @@
-"""The tags panel's model: tags with colour, match count in the current folder, and threshold.
+"""The window's one list of tags: colour, match count in the current folder, and threshold.
+
+The tags panel shows it; the grid, the filter bar and the detail panel follow ``tagsChanged``.
 
 The threshold is editable through ``setData(ThresholdRole)``: the inline slider writes it, the
 photo grid re-tags from the in-memory scores at once, and the change is saved in the background.
@@ -32,6 +34,9 @@ class TagRoles(IntEnum):
 
 class TagListModel(QAbstractListModel):
     tagChanged = Signal(object)  # Tag (threshold moved)
+    tagsChanged = Signal(
+        list
+    )  # every tag, after any change: the grid, filter bar and detail follow
 
     def __init__(self, board: ScoreBoard, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +102,7 @@ class TagListModel(QAbstractListModel):
         self._count(tag)
         self.dataChanged.emit(index, index)
         self.tagChanged.emit(tag)
+        self.tagsChanged.emit(self.tags())
         return True
 
     # ----------------------------------------------------------------- content
@@ -106,6 +112,7 @@ class TagListModel(QAbstractListModel):
         self._tags = sorted(tags, key=lambda t: t.name.lower())
         self._recount()
         self.endResetModel()
+        self.tagsChanged.emit(self.tags())
 
     def tags(self) -> list[Tag]:
         return list(self._tags)

@@ -422,5 +422,12 @@ class CrashDialog(QDialog):
         self.resize(640, 420)
 
 
-def show_message(parent, title: str, text: str) -> None:
-    QMessageBox.information(parent, title, text)
+def show_about(parent, data_dir) -> None:
+    from blipdesk import __version__
+
+    QMessageBox.about(
+        parent,
+        "About blipdesk",
+        f"<b>blipdesk {__version__}</b><br>Local, private photo tagging with sentences, "
+        f"scored by BLIP image-text matching.<br>Data: {data_dir}",
+    )

@@ -7,6 +7,8 @@ loader for the rows in and just around the viewport; anything queued that scroll
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
@@ -176,6 +178,20 @@ class PhotoGrid(QListView):
         rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
         model = self.grid_model()
         return [p for r in rows if (p := model.photo_at(r)) is not None]
+
+    def scopes(self, folder: str | None) -> list[tuple[str, list]]:
+        """(label, photos) a file action can act on: the selection, the filter's result, the
+        whole folder; empty ones left out. The first is what Export and Copy act on."""
+        out, model = [], self.grid_model()
+        selected = self.selected_photos()
+        if selected:
+            out.append((f"Selected photos ({len(selected)})", selected))
+        shown, total = model.visible_photos(), model.total()
+        if model.filter.active and len(shown) != total:
+            out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
+        name = os.path.basename(folder or "") or "folder"
+        out.append((f"All photos in “{name}” ({total})", model.photos()))
+        return out
 
     def select_path(self, path: str) -> None:
         row = self.grid_model().row_of(path)

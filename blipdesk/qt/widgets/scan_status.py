@@ -57,13 +57,36 @@ class ScanStatus(QWidget):
             self.bar.setRange(0, 0)
             self.pause.setChecked(False)
 
+    def show_started(self, checking: str | None = None) -> None:
+        self.set_running(True)
+        self.label.setText(
+            f"Checking “{checking}”, best matches first…" if checking else "Starting scan…"
+        )
+
+    def show_finished(
+        self, outcome: str, summary, checking: str | None = None, waiting: int = 0
+    ) -> None:
+        """``summary``: the engine's ScanSummary; ``checking``: the new tag a cache-only scan
+        checked, ``waiting``: photos not scanned yet for it."""
+        self.set_running(False)
+        if outcome == "done" and summary is not None and checking:
+            text = f"“{checking}” checked on {summary.scored} scanned photos"
+            text += f"; {waiting} not scanned yet — press Scan" if waiting else ""
+        elif outcome == "done" and summary is not None:
+            errors = len(summary.failures)
+            text = f"Scan finished: {summary.photos} photos, {summary.scored} scored"
+            text += f", {errors} could not be read" if errors else ""
+        else:
+            text = f"Scan {outcome}."
+        self.label.setText(text)
+
     def show_progress(self, progress) -> None:
         self.bar.setRange(0, max(1, progress.total))
         self.bar.setValue(progress.done)
         paused = " · paused" if self.pause.isChecked() else ""
         self.label.setText(
-            f"{progress_text(progress)} · {progress.rate:.1f} photos/s · "
-            f"{format_eta(progress.eta_s)}{paused}"
+            f"{progress_text(progress)} · {progress.photos_per_second:.1f} photos/s · "
+            f"{format_eta(progress.eta_seconds)}{paused}"
         )
 
     def _toggled(self, paused: bool) -> None:

@@ -43,10 +43,11 @@ class LibrarySidebar(QWidget):
         row.addWidget(self.remove_button)
         layout.addLayout(row)
         self.add_button.clicked.connect(self.addRequested)
-        self.remove_button.clicked.connect(self._remove)
+        self.remove_button.clicked.connect(self.remove_current)
         self.setAcceptDrops(True)
 
-    def _remove(self) -> None:
+    def remove_current(self) -> None:
+        """Ask to remove the library folder the current item is in (File > Remove folder)."""
         index = self.tree.currentIndex()
         while index.isValid() and not index.data(IsRootRole):
             index = index.parent()

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from blipdesk.qt.workers.tasks import BackgroundTasks, apply_sidecar_plans, plan_remove, plan_write
+from blipdesk.jobs import apply_sidecar_plans, plan_remove, plan_write
+from blipdesk.qt.workers.tasks import BackgroundTasks
 
 NAMINGS = (
     ("jpg.xmp", "photo.jpg.xmp  (darktable, digiKam)"),

@@ -1,6 +1,7 @@
 """Folder listing off the GUI thread: photos of a folder, then their EXIF dates; subfolder counts.
 
-Listing is ``os.scandir`` + ``stat`` (10,000 files in well under a second); the EXIF dates need a
+What a photo is and how a folder is walked is ``blipdesk.core.files``' (the scan uses the same
+rules). Listing is a walk + ``stat`` (10,000 files in well under a second); the EXIF dates need a
 header read per file, so they follow in a second pass and arrive in batches. Each request carries
 an id, and a late answer for a folder the person already left is dropped by the receiver.
 """
@@ -8,86 +9,13 @@ an id, and a late answer for a folder the person already left is dropped by the 
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from blipdesk.qt.values import Photo
+from blipdesk.core.files import count_tree, exif_taken, list_photos
 
 log = logging.getLogger(__name__)
-
-PHOTO_SUFFIXES = frozenset(
-    ".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .jfif .mpo".split()
-)
-
-
-def is_photo(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in PHOTO_SUFFIXES
-
-
-def list_photos(folder: str, recursive: bool) -> list[Photo]:
-    """Photos in ``folder`` (and below it when ``recursive``), sorted by path. Hidden entries skipped."""
-    out: list[Photo] = []
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError as exc:
-            log.info("cannot list %s: %s", current, exc)
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if recursive:
-                        stack.append(entry.path)
-                elif is_photo(entry.name) and entry.is_file():
-                    st = entry.stat()
-                    out.append(Photo(entry.path, entry.name, st.st_size, st.st_mtime))
-            except OSError:
-                continue
-    out.sort(key=lambda p: p.path)
-    return out
-
-
-def exif_taken(path: str) -> float | None:
-    """EXIF DateTimeOriginal (else DateTime) as a local timestamp; None when absent or unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            value = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
-    except Exception:
-        return None
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value).strip("\0 "), "%Y:%m:%d %H:%M:%S").timestamp()
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class FolderCounts:
-    """A library folder's subfolders (relative paths) with the photos directly inside each."""
-
-    root: str
-    counts: tuple[tuple[str, int], ...]
-
-
-def count_tree(root: str) -> FolderCounts:
-    counts: list[tuple[str, int]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel = os.path.relpath(dirpath, root)
-        counts.append((rel, sum(1 for f in filenames if is_photo(f))))
-    return FolderCounts(root, tuple(counts))
 
 
 class _Relay(QObject):

@@ -17,6 +17,7 @@ import itertools
 import logging
 import threading
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,6 @@ from blipdesk.errors import ModelError, UserError
 from blipdesk.qt.values import PhotoScores, SentenceScore
 
 if TYPE_CHECKING:  # torch loads in this thread, when a job first needs the model
-    from blipdesk.core.engine import ScanSummary
     from blipdesk.core.scorer import Scorer
     from blipdesk.store import Library
 
@@ -140,15 +140,6 @@ def list_devices() -> tuple[Device, ...]:
 
 
 @dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    rate: float  # photos per second
-    eta_s: float | None
-    from_cache: int = 0  # of ``done``: checked from the vision cache (a new tag on scanned photos)
-
-
-@dataclass(frozen=True)
 class SearchResult:
     """One step of a search: the ranking so far, best first."""
 
@@ -169,6 +160,35 @@ class SearchResult:
             query, order, itm, {h.path: h.cosine for h in update.hits}, update.refined,
             update.candidates, update.unscanned, update.done,
         )  # fmt: skip
+
+    def message(self) -> str:
+        """The status line: how far the refinement got, and what was not searched."""
+        shown = len(self.order)
+        if not shown:
+            text = f"“{self.query}”: nothing scanned here yet"
+        elif self.done:
+            text = f"“{self.query}”: {shown} photos by similarity; best {self.refined} checked by match"
+        else:
+            text = (
+                f"“{self.query}”: {shown} photos by similarity; checking the best by match "
+                f"({self.refined} of {self.candidates})…"
+            )
+        if self.unscanned:
+            text += f" · {self.unscanned} photos not scanned yet (not searched: press Scan)"
+        return text
+
+
+def sentence_scores(scores, row: int, sentences: Sequence[str]) -> dict[str, SentenceScore]:
+    """Row ``row`` of the scorer's arrays (one photo) as sentence -> ``SentenceScore``."""
+    return {
+        s: SentenceScore(
+            float(scores.itm[row, j]),
+            float(scores.cosine[row, j]),
+            float(scores.itm_logits[row, j, 0]),
+            float(scores.itm_logits[row, j, 1]),
+        )
+        for j, s in enumerate(sentences)
+    }
 
 
 class _Deferred(Exception):
@@ -192,14 +212,14 @@ class InferenceWorker(QObject):
 
     started = Signal(int, str)  # job id, what (e.g. "Loading model")
     status = Signal(int, str)
-    progress = Signal(int, object)  # Progress
+    progress = Signal(int, object)  # engine.ScanProgress
     results = Signal(int, object)  # tuple[PhotoScores, ...]
     tried = Signal(int, object)  # dict sentence -> SentenceScore
     searched = Signal(int, object)  # SearchResult
     devices = Signal(int, object)  # tuple[Device, ...]
     downloadProgress = Signal(int, object, object)  # done bytes, total bytes or None
     modelMissing = Signal(int, str, bool)  # job id, message, downloadable
-    finished = Signal(int, str)  # job id, "done" | "cancelled" | "failed"
+    finished = Signal(int, str, object)  # job id, "done" | "cancelled" | "failed", a scan's summary
     failed = Signal(int, str, bool, str)  # job id, message, is a UserError, details
 
     _wake = Signal()
@@ -213,7 +233,6 @@ class InferenceWorker(QObject):
         self._wake.connect(self._drain)
         self._library: Library | None = None
         self._steps: collections.deque = collections.deque()  # (job, generator): searches
-        self.summary: ScanSummary | None = None  # the last scan's
         self.model_loads = 0  # for tests: cached results must not load the model
 
     # -------------------------------------------------------------- any thread
@@ -259,18 +278,19 @@ class InferenceWorker(QObject):
                 self.searched.emit(job.job_id, SearchResult.from_update(job.query, update))
             if update is None or update.done:
                 self._steps.popleft()
-                self.finished.emit(job.job_id, "done")
+                self.finished.emit(job.job_id, "done", None)
         except BaseException as exc:
             self._steps.popleft()
             self._report(job, exc)
 
     def _run(self, job: Job) -> None:
         if job.cancel.is_set():
-            self.finished.emit(job.job_id, "cancelled")
+            self.finished.emit(job.job_id, "cancelled", None)
             return
+        summary = None
         try:
             if isinstance(job, ScanJob):
-                self._scan(job)
+                summary = self._scan(job)
             elif isinstance(job, TryJob):
                 self._try(job)
             elif isinstance(job, SearchJob):
@@ -284,12 +304,12 @@ class InferenceWorker(QObject):
         except BaseException as exc:
             self._report(job, exc)
             return
-        self.finished.emit(job.job_id, "cancelled" if job.cancel.is_set() else "done")
+        self.finished.emit(job.job_id, "cancelled" if job.cancel.is_set() else "done", summary)
 
     def _report(self, job: Job, exc: BaseException) -> None:
         """A job ended by an exception: say how, then ``finished``."""
         if isinstance(exc, Cancelled):
-            self.finished.emit(job.job_id, "cancelled")
+            self.finished.emit(job.job_id, "cancelled", None)
             return
         if isinstance(exc, ModelMissing):
             self.modelMissing.emit(job.job_id, str(exc), exc.downloadable)
@@ -301,7 +321,7 @@ class InferenceWorker(QObject):
             self.failed.emit(job.job_id, f"{type(exc).__name__}: {exc}", False, details)
         else:
             raise exc
-        self.finished.emit(job.job_id, "failed")
+        self.finished.emit(job.job_id, "failed", None)
 
     def scorer(self, job: Job) -> Scorer:
         """The warm model for this job's choice; loaded (once) inside this thread."""
@@ -334,22 +354,14 @@ class InferenceWorker(QObject):
         scores = scorer.score(pixels, scorer.encode_sentences(sentences))
         self.tried.emit(
             job.job_id,
-            {
-                s: SentenceScore(
-                    float(scores.itm[0, i]),
-                    float(scores.cosine[0, i]),
-                    float(scores.itm_logits[0, i, 0]),
-                    float(scores.itm_logits[0, i, 1]),
-                )
-                for i, s in enumerate(sentences)
-            },
+            sentence_scores(scores, 0, sentences),
         )
 
     def model_key(self, job: Job):
         """The cache keys for the job's model, without loading it; ``ModelMissing`` when absent."""
         from blipdesk.core.engine import model_key
+        from blipdesk.core.hub import model_on_disk, offline
         from blipdesk.core.model import ModelSpec
-        from blipdesk.qt.download import model_on_disk, offline
 
         spec = ModelSpec(job.model.source, job.model.revision)
         if not spec.is_local and not model_on_disk(spec.source, spec.revision):
@@ -425,17 +437,14 @@ class InferenceWorker(QObject):
         self._steps.append((job, steps))
         raise _Deferred
 
-    def _scan(self, job: ScanJob) -> None:
+    def _scan(self, job: ScanJob):
         from blipdesk.core.engine import scan
 
         key = self.model_key(job)
         self.status.emit(job.job_id, "Looking for new photos…")
 
         def on_progress(p) -> None:
-            self.progress.emit(
-                job.job_id,
-                Progress(p.done, p.total, p.photos_per_second, p.eta_seconds, p.from_cache),
-            )
+            self.progress.emit(job.job_id, p)
             while (urgent := self._take(interactive_only=True)) is not None:
                 self._run(urgent)
             if self._steps:  # one step of a search per batch: neither waits for the other
@@ -446,15 +455,7 @@ class InferenceWorker(QObject):
             for i, content in enumerate(batch.contents):
                 if batch.scores is None:
                     continue
-                scores = {
-                    s: SentenceScore(
-                        float(batch.scores.itm[i, j]),
-                        float(batch.scores.cosine[i, j]),
-                        float(batch.scores.itm_logits[i, j, 0]),
-                        float(batch.scores.itm_logits[i, j, 1]),
-                    )
-                    for j, s in enumerate(batch.sentences)
-                }
+                scores = sentence_scores(batch.scores, i, batch.sentences)
                 out.extend(PhotoScores(path, scores) for path in batch.paths[i])
                 del content
             out.extend(PhotoScores(f.path, {}, f.reason) for f in batch.failures)
@@ -483,14 +484,14 @@ class InferenceWorker(QObject):
             job.cancel,
             job.pause,
         )
-        self.summary = summary
         if summary.failures:
             self.results.emit(
                 job.job_id, tuple(PhotoScores(f.path, {}, f.reason) for f in summary.failures)
             )
+        return summary
 
     def _download(self, job: DownloadJob) -> None:
-        from blipdesk.qt.download import download_model
+        from blipdesk.core.hub import download_model
 
         def report(done: int, total: int | None) -> None:
             if job.cancel.is_set():
@@ -503,10 +504,10 @@ class InferenceWorker(QObject):
 class InferenceController(QObject):
     """GUI side: owns the thread, submits jobs, forwards only the current job's signals."""
 
-    progress = Signal(object)  # Progress
+    progress = Signal(object)  # engine.ScanProgress
     results = Signal(object)  # tuple[PhotoScores, ...]
     status = Signal(str)
-    scanFinished = Signal(str)  # outcome
+    scanFinished = Signal(str, object)  # outcome, the engine's ScanSummary (None unless done)
     tried = Signal(object)
     searched = Signal(object)
     devices = Signal(object)  # tuple[Device, ...]
@@ -596,13 +597,13 @@ class InferenceController(QObject):
         job = self.current.get("scan")
         return job is not None and job.pause.is_set()
 
-    def _on_finished(self, job_id: int, outcome: str) -> None:
+    def _on_finished(self, job_id: int, outcome: str, summary) -> None:
         kind = self._kind_of(job_id)
         if kind is None:
             return  # superseded
         del self.current[kind]
         if kind == "scan":
-            self.scanFinished.emit(outcome)
+            self.scanFinished.emit(outcome, summary)
         elif kind == "download":
             self.downloadFinished.emit(outcome)
         if not self.current:

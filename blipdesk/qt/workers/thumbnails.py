@@ -17,9 +17,11 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from blipdesk.atomic import write_atomic
+from blipdesk.errors import UserError
 from blipdesk.qt.values import Photo
 
 log = logging.getLogger(__name__)
@@ -55,13 +57,16 @@ def load_or_render(cache_dir: Path | None, photo: Photo, px: int = THUMB_PX) -> 
                 return image
     image = render_thumbnail(photo.path, px)
     if cache_dir is not None:
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{threading.get_ident()}.tmp.jpg")
             # PySide6 takes a str format at run time (bytes raise); its stubs say bytes.
-            if image.save(str(tmp), "JPG", 85):  # type: ignore[call-overload]
-                os.replace(tmp, target)
-        except OSError as exc:
+            if image.save(buffer, "JPG", 85):  # type: ignore[call-overload]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # Derived data, checked when read (a null QImage is rendered again): no fsync.
+                write_atomic(target, bytes(data.data()), durable=False)
+        except (OSError, UserError) as exc:
             log.warning("cannot write thumbnail cache %s: %s", target, exc)
     return image
 

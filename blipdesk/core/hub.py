@@ -1,4 +1,6 @@
-"""First use: is the model on disk, and downloading it with progress and cancel.
+"""The Hugging Face hub: which files a model is, offline mode, is the model on disk, and
+downloading it with progress and cancel. Qt-free: ``core/model.py`` resolves models with the same
+file patterns and offline rule, and the window's first-use download calls it.
 
 ``huggingface_hub.snapshot_download`` reports through a ``tqdm_class``; the one here forwards the
 byte counts to a callable, which raises to cancel. (In windowed apps ``sys.stderr`` can be None and
@@ -10,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MODEL_PATTERNS = ["*.json", "*.safetensors", "*.txt"]
 APPROX_MODEL_BYTES = 1_800_000_000
 
 
 def offline() -> bool:
+    """``HF_HUB_OFFLINE`` is set: never reach the network."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -42,12 +46,12 @@ def download_model(
     sink = open(os.devnull, "w")  # noqa: SIM115 - one for every bar of this download, closed below
 
     class Reporter(tqdm):  # type: ignore[misc]  # tqdm has no type information: an Any base
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = False
             kwargs["file"] = sink
             super().__init__(*args, **kwargs)
 
-        def update(self, n=1):
+        def update(self, n: float = 1) -> Any:
             out = super().update(n)
             if self.unit == "B":
                 report(int(self.n), int(self.total) if self.total else None)

@@ -1,0 +1,74 @@
+"""The folder the window shows: its photos listed in the pool (then their EXIF dates), its cached
+scores loaded off the GUI thread, and late answers for a folder already left behind dropped (each
+request has an id; only the newest one's answer is applied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from blipdesk.paths import Paths
+from blipdesk.qt.cache_reader import CacheLoader
+from blipdesk.qt.models.photos import PhotoGridModel
+from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.values import ScoreBoard
+from blipdesk.qt.workers.folders import FolderLister
+from blipdesk.settings import Settings
+
+
+class ShownFolder(QObject):
+    scoresLoaded = Signal()  # the cache's scores for the folder are on the board
+
+    def __init__(
+        self,
+        lister: FolderLister,
+        cache: CacheLoader,
+        photos: PhotoGridModel,
+        tags: TagListModel,
+        board: ScoreBoard,
+        paths: Paths,
+        settings: Callable[[], Settings],
+    ) -> None:
+        super().__init__(photos)
+        self.lister, self.cache, self.photos, self.tags, self.board = (
+            lister, cache, photos, tags, board
+        )  # fmt: skip
+        self.paths, self.settings = paths, settings
+        self.current: str | None = None
+        self._listing = self._cache_request = 0
+        lister.listed.connect(self._listed)
+        lister.dated.connect(self._dated)
+        cache.loaded.connect(self._cache_loaded)
+
+    def open(self, folder: str) -> None:
+        self.current = folder
+        self._listing = self.lister.list(folder, self.settings().recursive)
+
+    def close(self) -> None:
+        self.current = None
+        self.photos.set_photos([])
+
+    def reload_scores(self) -> None:
+        self._cache_request = 0  # a load started before now would bring old scores back
+        if self.current:
+            s = self.settings()
+            self._cache_request = self.cache.load(
+                self.paths.database, s.model, self.current, s.recursive
+            )
+
+    def _listed(self, request: int, folder: str, photos: list) -> None:
+        if request == self._listing:
+            self.photos.set_photos(photos)
+            self.tags.set_paths(p.path for p in photos)
+            self.reload_scores()
+
+    def _dated(self, request: int, dated: list) -> None:
+        if request == self._listing:
+            self.photos.set_dates(dated)
+
+    def _cache_loaded(self, request: int, cached) -> None:
+        if request == self._cache_request:
+            self.photos.scores_changed(self.board.merge(cached.scores))
+            self.scoresLoaded.emit()

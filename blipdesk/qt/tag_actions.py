@@ -1,0 +1,89 @@
+"""Adding, editing and removing tags, and saving moved thresholds: the window's tag actions.
+
+The tag list itself is ``TagListModel`` (the grid, filter bar and detail panel follow its
+``tagsChanged``); this object runs the editor dialog (with "try on this photo" through the
+inference controller), writes tags through ``TagWriter`` off the GUI thread, and coalesces the
+threshold slider's moves into one write. ``saved`` tells the window a tag was added or edited, so
+it can check it on the photos shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.tag_writer import TagWriter
+from blipdesk.qt.values import Photo, Tag
+from blipdesk.qt.widgets.tag_editor import TagEditorDialog
+from blipdesk.qt.workers.inference import InferenceController, ModelChoice, TryJob, next_job_id
+
+
+class TagActions(QObject):
+    saved = Signal(object)  # Tag
+
+    def __init__(
+        self,
+        tags: TagListModel,
+        writer: TagWriter,
+        controller: InferenceController,
+        model_choice: Callable[[], ModelChoice],
+        window: QWidget,
+    ) -> None:
+        super().__init__(window)
+        self.tags, self.writer, self.controller = tags, writer, controller
+        self.model_choice, self.window = model_choice, window
+        self._writes: dict[str, Tag] = {}
+        self._save_later = QTimer(self, singleShot=True, interval=300)
+        self._save_later.timeout.connect(self.flush)
+        tags.tagChanged.connect(self._threshold_moved)
+
+    def edit(self, tag: Tag | None, photo: Photo | None) -> None:
+        """The editor for ``tag`` (None: a new one); "Try" scores the sentences on ``photo``."""
+        names = {t.name for t in self.tags.tags()}
+        dialog = TagEditorDialog(tag, names, photo.name if photo else None, self.window)
+
+        def try_it(sentences: tuple[str, ...]) -> None:
+            if photo is None:
+                return
+            dialog.show_try_busy("Scoring (the model loads the first time)…")
+            self.controller.submit(
+                TryJob(next_job_id(), self.model_choice(), path=photo.path, sentences=sentences)
+            )
+
+        dialog.tryRequested.connect(try_it)
+        self.controller.tried.connect(dialog.show_try)
+        try:
+            if dialog.exec() != dialog.DialogCode.Accepted:
+                return
+        finally:
+            self.controller.tried.disconnect(dialog.show_try)
+        self.save(dialog.tag(), replacing=tag)
+
+    def save(self, tag: Tag, replacing: Tag | None = None) -> None:
+        replaced = {tag.name, getattr(replacing, "name", None)}
+        self.tags.set_tags([*(t for t in self.tags.tags() if t.name not in replaced), tag])
+        if replacing is not None and replacing.name != tag.name:
+            self.writer.remove(replacing.name)
+        self.writer.put(tag)
+        self.saved.emit(tag)
+
+    def remove(self, tag: Tag) -> None:
+        answer = QMessageBox.question(
+            self.window, "Remove tag", f"Remove the tag “{tag.name}”? Its cached scores are kept."
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.tags.set_tags([t for t in self.tags.tags() if t.name != tag.name])
+            self.writer.remove(tag.name)
+
+    def _threshold_moved(self, tag: Tag) -> None:
+        self._writes[tag.name] = tag
+        self._save_later.start()
+
+    def flush(self) -> None:
+        """Write the thresholds moved since the last write (before a scan, on close)."""
+        for tag in self._writes.values():
+            self.writer.put(tag)
+        self._writes.clear()

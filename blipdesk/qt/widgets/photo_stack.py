@@ -1,0 +1,49 @@
+"""The grid, or one photo in the viewer: the viewer steps through the photos in the grid's order
+(and moves the grid's current photo along). ``viewing`` tells the window to give the viewer the
+whole window (the side panels hide; the splitters keep their sizes while hidden)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QStackedWidget
+
+from blipdesk.qt.models.photos import PhotoGridModel
+from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.widgets.viewer import PhotoViewer
+
+
+class PhotoStack(QStackedWidget):
+    viewing = Signal(bool)
+
+    def __init__(
+        self, grid: PhotoGrid, viewer: PhotoViewer, photos: PhotoGridModel, tags: TagListModel
+    ) -> None:
+        super().__init__()
+        self.grid, self.viewer, self.photos, self.tags = grid, viewer, photos, tags
+        self.addWidget(grid)
+        self.addWidget(viewer)
+        grid.openRequested.connect(self.open_viewer)
+        viewer.closed.connect(self.close_viewer)
+        viewer.step.connect(self._step)
+
+    def open_viewer(self, photo) -> None:
+        if photo is None:
+            return
+        self.viewer.show_photo(photo, self.tags.tags())
+        self.viewing.emit(True)
+        self.setCurrentWidget(self.viewer)
+        self.viewer.setFocus()
+
+    def close_viewer(self) -> None:
+        self.setCurrentWidget(self.grid)
+        self.viewing.emit(False)
+        self.grid.setFocus()
+
+    def _step(self, delta: int) -> None:
+        if self.viewer.photo is None:
+            return
+        photo = self.photos.photo_at(self.photos.row_of(self.viewer.photo.path) + delta)
+        if photo is not None:
+            self.grid.select_path(photo.path)
+            self.viewer.show_photo(photo, self.tags.tags())

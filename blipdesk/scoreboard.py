@@ -1,0 +1,103 @@
+"""The window's view of scores, as plain values: Qt-free, so it lives outside ``qt/``.
+
+Tags and sentence scores are the store's values (``blipdesk.store.Tag``, ``SentenceScore``); a tag
+is known by its name. Whether a photo carries a tag is the store's rule (``tag_score``), applied
+here at view time to the scores in memory, so moving a threshold re-tags instantly.
+``PhotoScores`` batches cross threads (frozen: safe to share, never mutated); ``ScoreBoard`` is the
+GUI thread's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from blipdesk.store import SentenceScore, Tag, tag_score
+
+__all__ = ["PhotoScores", "ScoreBoard", "SentenceScore", "Tag", "tag_colour"]
+
+DEFAULT_COLOURS = (
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#9a6324",
+    "#469990",
+    "#808000",
+)
+
+
+def tag_colour(tag: Tag) -> str:
+    """The tag's colour, or a stable default picked from its name."""
+    if tag.colour:
+        return tag.colour
+    return DEFAULT_COLOURS[sum(map(ord, tag.name)) % len(DEFAULT_COLOURS)]
+
+
+@dataclass(frozen=True)
+class PhotoScores:
+    """Scores of one photo for some sentences, as a batch from the worker or the cache carries them."""
+
+    path: str
+    scores: Mapping[str, SentenceScore] = field(default_factory=dict)
+    error: str | None = None  # the photo could not be read: why
+
+
+class ScoreBoard:
+    """The GUI thread's view of cached scores: path -> sentence -> score. GUI thread only."""
+
+    def __init__(self) -> None:
+        self._scores: dict[str, dict[str, SentenceScore]] = {}
+        self.errors: dict[str, str] = {}
+
+    def clear(self) -> None:
+        self._scores.clear()
+        self.errors.clear()
+
+    def merge(self, batch: Iterable[PhotoScores]) -> list[str]:
+        changed = []
+        for item in batch:
+            if item.error:
+                self.errors[item.path] = item.error
+            if item.scores:
+                self._scores.setdefault(item.path, {}).update(item.scores)
+            changed.append(item.path)
+        return changed
+
+    def sentences_of(self, path: str) -> Mapping[str, SentenceScore]:
+        return self._scores.get(path, {})
+
+    def has_any(self, path: str) -> bool:
+        return bool(self._scores.get(path))
+
+    def tag_score(self, path: str, tag: Tag) -> float | None:
+        """The best ITM among the tag's sentences, or None when none is scored yet."""
+        derived = tag_score(tag, self._scores.get(path, {}))
+        return None if derived is None else derived.score
+
+    def matches(self, path: str, tag: Tag) -> bool:
+        """Whether the photo carries the tag: the store's rule (``blipdesk.store.tag_score``)."""
+        derived = tag_score(tag, self._scores.get(path, {}))
+        return derived is not None and derived.match
+
+    def matched_tags(self, paths: Iterable[str], tags: Iterable[Tag]) -> dict[str, list[str]]:
+        """path -> the tags it carries. Photos not scored yet, or unreadable, are left out: their
+        sidecars are left alone."""
+        tags = list(tags)
+        return {
+            p: [t.name for t in tags if self.matches(p, t)]
+            for p in paths
+            if self.has_any(p) and p not in self.errors
+        }
+
+    def missing(self, paths: Iterable[str], sentences: Iterable[str]) -> list[str]:
+        wanted = tuple(dict.fromkeys(sentences))
+        out = []
+        for p in paths:
+            got = self._scores.get(p, {})
+            if p not in self.errors and any(s not in got for s in wanted):
+                out.append(p)
+        return out
