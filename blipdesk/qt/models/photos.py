@@ -223,6 +223,22 @@ class PhotoGridModel(QAbstractListModel):
         self.filter = state
         self.refresh()
 
+    def set_chips(self, state: FilterState) -> None:
+        """The filter bar's chips and minimum score; the search, if any, stays."""
+        self.set_filter(replace(self.filter, chips=state.chips, min_score=state.min_score))
+
+    def show_search(self, query: str, order: Mapping[str, float], itm: Mapping[str, float]) -> None:
+        """A search's ranking (``order``: higher first) and the match scores checked so far."""
+        self.set_filter(replace(self.filter, search=order, search_text=query, search_itm=itm))
+
+    def counts_text(self) -> str:
+        shown, total = self.rowCount(), self.total()
+        return f"{total} photos" if shown == total else f"{shown} of {total} photos shown"
+
+    def clear_search(self) -> None:
+        if self.filter.search is not None:
+            self.set_filter(replace(self.filter, search=None, search_text="", search_itm={}))
+
     def set_sort(self, state: SortState) -> None:
         self.sort_state = state
         self.refresh()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
@@ -24,7 +23,7 @@ from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.file_actions import FileActions, FileTask
 from blipdesk.qt.models.folders import FolderTreeModel
-from blipdesk.qt.models.photos import FilterState, PhotoGridModel
+from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.scan_actions import ScanActions, model_choice
 from blipdesk.qt.settings_flow import SettingsFlow
@@ -35,17 +34,16 @@ from blipdesk.qt.values import ScoreBoard, Tag
 from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
+from blipdesk.qt.widgets.menus import build_menus
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.widgets.viewer import PhotoViewer
+from blipdesk.qt.window_state import WindowState
 from blipdesk.qt.workers.folders import FolderLister
-from blipdesk.qt.workers.inference import (
-    InferenceController,
-    ModelChoice,
-)
+from blipdesk.qt.workers.inference import InferenceController, ModelChoice
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.settings import Settings, SettingsFile
@@ -62,7 +60,7 @@ class MainWindow(QMainWindow):
         self.use_processes = use_processes
         self.settings_file = SettingsFile(paths.settings_file)
         self.settings: Settings = self.settings_file.load()
-        self.state = QSettings(str(paths.data_dir / "window-state.ini"), QSettings.Format.IniFormat)
+        self.state = WindowState(paths.data_dir)
 
         # Models and workers
         self.board = ScoreBoard()
@@ -104,7 +102,7 @@ class MainWindow(QMainWindow):
         self.tags_panel = TagsPanel(self.tags)
         self.statusBar().addPermanentWidget(self.scan_status)
         self._build_layout()
-        self._build_menus()
+        build_menus(self)
         self._wire()
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
@@ -132,46 +130,8 @@ class MainWindow(QMainWindow):
         self.right.setSizes([460, 300])
         self.setCentralWidget(self.splitter)
 
-    def _build_menus(self) -> None:
-        bar, act = self.menuBar(), self._action
-        file = bar.addMenu("&File")
-        self.add_folder_action = act(
-            file, "&Add folder…", self.choose_folder, QKeySequence.StandardKey.Open
-        )
-        act(file, "&Remove folder", self.sidebar.remove_current)
-        file.addSeparator()
-        self.scan_action = act(file, "&Scan folder", self.scan, "Ctrl+R")
-        act(file, "Se&ttings…", self.open_settings, QKeySequence.StandardKey.Preferences)
-        file.addSeparator()
-        self.export_action = act(file, "&Export…", lambda: self.export_photos(), "Ctrl+E")
-        self.copy_action = act(file, "&Copy to folder…", lambda: self.copy_photos("copy"))
-        self.link_action = act(file, "&Link into folder…", lambda: self.copy_photos("symlink"))
-        file.addSeparator()
-        act(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        tags = bar.addMenu("&Tags")
-        act(tags, "&New tag…", lambda: self.edit_tag(None), "Ctrl+T")
-        tags.addSeparator()
-        self.sidecar_action = act(tags, "&Write tags to sidecars…", lambda: self.write_sidecars())
-        act(tags, "&Remove blipdesk tags from sidecars…", self.remove_sidecar_tags)
-        self.grid.extra_actions = [
-            self.sidecar_action, None, self.export_action, self.copy_action, self.link_action
-        ]  # fmt: skip
-        help_menu = bar.addMenu("&Help")
-        act(help_menu, "Open &log file", self.open_log)
-        act(help_menu, "&About blipdesk", self.about)
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.addAction(self.add_folder_action)
-        toolbar.addAction(self.scan_action)
-
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"splitter": self.splitter, "rightSplitter": self.right}
 
     def _wire(self) -> None:
         s, c, status = self.sidebar, self.controller, self.statusBar()
@@ -183,11 +143,11 @@ class MainWindow(QMainWindow):
         self.shown.scoresLoaded.connect(self._after_scores)
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
         self.stack.viewing.connect(self._viewing)
-        self.photos.countsChanged.connect(self._show_counts)
-        self.filter_bar.filterChanged.connect(self._filter_changed)
+        self.photos.countsChanged.connect(lambda: status.showMessage(self.photos.counts_text()))
+        self.filter_bar.filterChanged.connect(self.photos.set_chips)
         self.filter_bar.sortChanged.connect(self.photos.set_sort)
         self.filter_bar.searchRequested.connect(self.search)
-        self.filter_bar.searchCleared.connect(self._clear_search)
+        self.filter_bar.searchCleared.connect(self.photos.clear_search)
         for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
             self.tags.tagsChanged.connect(follower)
         self.tag_actions.saved.connect(self._tag_saved)
@@ -210,17 +170,9 @@ class MainWindow(QMainWindow):
         self.tags.set_tags(read_tags(self.paths.database))
         for folder in self.settings.folders:
             self._add_root(folder, save=False)
-        geometry = self.state.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1320, 820)
-        for splitter, key in ((self.splitter, "splitter"), (self.right, "rightSplitter")):
-            value = self.state.value(key)
-            if value is not None:
-                splitter.restoreState(value)
-        last = self.state.value("lastFolder")
-        if isinstance(last, str) and os.path.isdir(last):
+        self.state.restore(self, self._splitters())
+        last = self.state.last_folder()
+        if last is not None:
             self.open_folder(last)
         elif self.settings.folders:
             self.open_folder(self.settings.folders[0])
@@ -260,10 +212,10 @@ class MainWindow(QMainWindow):
         return self.shown.current
 
     def open_folder(self, folder: str) -> None:
-        self.state.setValue("lastFolder", folder)
+        self.state.set_last_folder(folder)
         self.sidebar.select(folder)
         self.setWindowTitle(f"{os.path.basename(folder)} — blipdesk")
-        self._clear_search()
+        self.photos.clear_search()
         self.shown.open(folder)
 
     def _root_of(self, folder: str, roots=None) -> str:
@@ -340,31 +292,14 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- search + filter
 
-    def _filter_changed(self, state: FilterState) -> None:
-        f = self.photos.filter
-        self.photos.set_filter(replace(f, chips=state.chips, min_score=state.min_score))
-
     def search(self, text: str) -> None:
         if self.current_folder is not None:
             self.statusBar().showMessage(f"Searching for “{text}”…")
             self.scanning.search(self.current_folder, text)
 
     def _searched(self, result) -> None:
-        f = self.photos.filter
-        self.photos.set_filter(
-            replace(f, search=result.order, search_text=result.query, search_itm=result.itm)
-        )
+        self.photos.show_search(result.query, result.order, result.itm)
         self.statusBar().showMessage(result.message(), 0 if not result.done else 15000)
-
-    def _clear_search(self) -> None:
-        f = self.photos.filter
-        if f.search is not None:
-            self.photos.set_filter(replace(f, search=None, search_text="", search_itm={}))
-
-    def _show_counts(self) -> None:
-        shown, total = self.photos.rowCount(), self.photos.total()
-        text = f"{total} photos" if shown == total else f"{shown} of {total} photos shown"
-        self.statusBar().showMessage(text)
 
     # ----------------------------------------------------------------- viewer
 
@@ -381,13 +316,8 @@ class MainWindow(QMainWindow):
 
     def export_photos(self, target: str | None = None, fmt: str | None = None) -> int | None:
         """Export the selection (else the photos shown) as CSV or JSON, in the CLI's format."""
-        return self.files.export(
-            self.current_folder,
-            self.grid.scopes(self.current_folder)[0],
-            self.settings,
-            target,
-            fmt,
-        )
+        scope = self.grid.scopes(self.current_folder)[0]
+        return self.files.export(self.current_folder, scope, self.settings, target, fmt)
 
     def copy_photos(self, mode: str = "copy", dest: str | None = None) -> int | None:
         """Copy (or symlink) the selection, else the photos shown, into a folder."""
@@ -421,7 +351,7 @@ class MainWindow(QMainWindow):
         """Everything the grid, tags panel and detail show came from the old scores: reload what
         the cache still knows (read errors of photo records) for the folder shown."""
         self.board.clear()
-        self._clear_search()
+        self.photos.clear_search()
         self.photos.set_tags(self.tags.tags())
         self._after_scores()
         self.shown.reload_scores()
@@ -457,10 +387,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.tag_actions.flush()
-        self.state.setValue("geometry", self.saveGeometry())
-        self.state.setValue("splitter", self.splitter.saveState())
-        self.state.setValue("rightSplitter", self.right.saveState())
-        self.state.sync()
+        self.state.save(self, self._splitters())
         self.controller.shutdown()
         self.files.shutdown()
         workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
