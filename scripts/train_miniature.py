@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-photos", type=int, default=400)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--image-size", type=int, default=mini.IMAGE_SIZE, help="pixels, 16 per patch"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from blipdesk.core.imaging import CLIP_MEAN, CLIP_STD
     from blipdesk.core.model import ENC_TOKEN_ID
 
+    mini.IMAGE_SIZE = args.image_size  # read by miniature_config and tokenizer_and_processor
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(args.threads)
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- data: photos through blipdesk's own resize path, captions and their truth
     train = mini.photos(args.photos, seed=1 + args.seed)
-    pixels = torch.from_numpy(mini.model_inputs([mini.render(p) for p in train]))
+    pixels = torch.from_numpy(mini.model_inputs([mini.render(p) for p in train], args.image_size))
     truth = torch.from_numpy(mini.truth_matrix(train))  # (N, C)
     weights = torch.tensor([mini.caption_weight(c) for c in mini.CAPTIONS])
     out = Path(args.out)
