@@ -14,7 +14,7 @@ Caption semantics (``is_true``): a caption is a true statement, not a full descr
 other than "a" are exact, so "two stars" is false for three stars.
 
 Photos reach the model exactly as blipdesk feeds them: ``imaging.resize_for_model`` to 384 px,
-then ``scorer.fit_pixels`` to the miniature's 96 px (see ``model_inputs``).
+then ``scorer.fit_pixels`` to the miniature's 128 px (see ``model_inputs``).
 
 Used by ``scripts/train_miniature.py`` (which made ``tests/data/miniature-blip/``), the tests and
 ``benchmarks/bench_accuracy.py``. Torch is imported only by the functions that need it.
@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SHIPPED = Path(__file__).resolve().parent.parent / "tests" / "data" / "miniature-blip"
-IMAGE_SIZE = 96
+IMAGE_SIZE = 128
 COLOURS = {
     "red": (215, 35, 35),
     "green": (35, 165, 55),
@@ -278,7 +278,7 @@ def write_vocab(folder: Path) -> Path:
 
 
 def miniature_config():
-    """96-px ViT (6 x 6 patches of 16 px) and a 3-layer text encoder, both 64 wide. The text
+    """128-px ViT (8 x 8 patches of 16 px) and a 3-layer text encoder, both 64 wide. The text
     vocabulary keeps BLIP's 30524 rows so that [ENC] (row 30523) exists; rows no token uses stay
     zero (they compress to nothing)."""
     from transformers import BlipConfig

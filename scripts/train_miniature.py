@@ -200,7 +200,7 @@ def readme(figures: dict, argv: list[str] | None) -> str:
         "# miniature-blip: a BLIP that has learned drawn shapes (a test fixture, not a real model)",
         "",
         "A `BlipForImageTextRetrieval` with the real classes and file formats (safetensors, float16;",
-        "BERT WordPiece tokenizer; BLIP image processor at 96 px), about 2 M parameters, trained on",
+        f"BERT WordPiece tokenizer; BLIP image processor at {mini.IMAGE_SIZE} px), about 2 M parameters, trained on",
         "photos drawn by `blipdesk/miniature.py` (one to three circles, squares, triangles or stars in",
         "red, green, blue, yellow or white over textured, noisy backgrounds) and their captions.",
         "The text embedding keeps BLIP's 30524 rows so that `[ENC]` (row 30523) exists; the rows no",

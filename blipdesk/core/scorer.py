@@ -99,7 +99,7 @@ class Scores:
 
 def fit_pixels(t: torch.Tensor, size: int) -> torch.Tensor:
     """(P, 3, H, W) float pixels in [0, 255] at the model's ``size``. Decoders squash every photo
-    to 384 x 384 (BLIP's size); a model trained at another size (the miniature test model: 96 px)
+    to 384 x 384 (BLIP's size); a model trained at another size (the miniature test model: 128 px)
     gets them resized again here, antialiased bicubic, rounded back to 8-bit values."""
     if t.shape[-2:] == (size, size):
         return t
