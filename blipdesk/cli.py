@@ -8,6 +8,7 @@
     blipdesk [--data-dir DIR] search SENTENCE FOLDER... [--top K] [--model M] [--json]
     blipdesk [--data-dir DIR] export FOLDER... [--format json|csv] [--output FILE] [--model M]
     blipdesk [--data-dir DIR] xmp FOLDER... [--dry-run] [--remove] [--naming jpg.xmp|xmp]
+    blipdesk [--data-dir DIR] explain PHOTO SENTENCE [--output FILE.png] [--words] [--json]
     blipdesk [--data-dir DIR] [FOLDER]          # the desktop app
 
 Which one: the first positional word. A command name selects the command; anything else (or
@@ -52,7 +53,7 @@ if TYPE_CHECKING:  # the store and the engine load only when a command needs the
     from blipdesk.store import Library, Tag
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tags", "scan", "search", "export", "xmp")
+COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain")
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ def _probability(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="blipdesk",
-        usage="blipdesk [--data-dir DIR] {tags,scan,search,export,xmp} ... | blipdesk [FOLDER]",
+        usage="blipdesk [--data-dir DIR] {tags,scan,search,export,xmp,explain} ... | blipdesk [FOLDER]",
         description="Tag local photos with sentences, scored by BLIP image-text matching. "
         "Without a command, opens the desktop app (on FOLDER when given).",
     )
@@ -233,7 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(export, compute=False)
     export.set_defaults(handler=_export)
     _add_xmp_parser(sub)
+    from blipdesk.cli_explain import add_parser as add_explain_parser
+
+    add_explain_parser(sub, _add_model_options, _explain)
     return parser
+
+
+def _explain(ns: argparse.Namespace) -> int:
+    from blipdesk.cli_explain import run as run_explain
+
+    return run_explain(ns, _Context(ns))
 
 
 def run(ns: argparse.Namespace) -> int:

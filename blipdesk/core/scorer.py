@@ -96,6 +96,16 @@ class Scores:
     cosine: np.ndarray  # (P, T) float32
 
 
+def fit_pixels(t: torch.Tensor, size: int) -> torch.Tensor:
+    """(P, 3, H, W) float pixels in [0, 255] at the model's ``size``. Decoders squash every photo
+    to 384 x 384 (BLIP's size); a model trained at another size (the miniature test model: 128 px)
+    gets them resized again here, antialiased bicubic, rounded back to 8-bit values."""
+    if t.shape[-2:] == (size, size):
+        return t
+    t = F.interpolate(t, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+    return t.round().clamp(0, 255)
+
+
 class Scorer:
     """Scores photos against sentences with a loaded BLIP. Not thread-safe: one thread owns it.
 
@@ -157,6 +167,7 @@ class Scorer:
         if t.ndim == 3:
             t = t.unsqueeze(0)
         t = t.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        t = fit_pixels(t, self.image_size)
         return (t * self._pix_scale + self._pix_shift).to(self.dtype)
 
     @torch.inference_mode()

@@ -1,0 +1,140 @@
+"""Why this tag: Grad-CAM of BLIP's ITM match logit over the photo's patches.
+
+The recipe is LAVIS's ``compute_gradcam``: in one text layer's cross-attention, the attention
+probabilities from each sentence token to each image token, times their positive gradients of
+the ITM *match* logit, averaged over heads; the image ``[CLS]`` column is dropped and the rest
+reshaped to the patch grid. One map per word-piece, and the sentence's map is their mean (the
+first token and ``[SEP]`` left out).
+
+Computed from the photo's vision output (``ImageFeatures.embeds``), so a photo in the vision
+cache needs no vision pass. The text side is re-run with gradients through the model's own
+sub-modules, in the order ``Scorer`` runs them. Qt-free; torch only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from blipdesk.core.model import ENC_TOKEN_ID
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from blipdesk.core.scorer import Scorer
+
+
+@dataclass(frozen=True)
+class Explanation:
+    sentence: str
+    itm: float  # the match probability of this (photo, sentence)
+    layer: int
+    sentence_map: np.ndarray  # (grid, grid) float32, >= 0
+    words: tuple[tuple[str, np.ndarray], ...]  # (word-piece, its (grid, grid) map)
+
+    def peak(self) -> tuple[int, int]:
+        """(row, column) of the sentence map's largest cell."""
+        r, c = np.unravel_index(int(np.argmax(self.sentence_map)), self.sentence_map.shape)
+        return int(r), int(c)
+
+
+def default_layer(scorer: Scorer) -> int:
+    """LAVIS uses block 6 of BERT-base's 12 (0-based: the 7th); the same depth of other models."""
+    n = len(scorer.model.text_encoder.encoder.layer)
+    return min(n - 1, max(0, round(n * 7 / 12) - 1))
+
+
+def explain(
+    scorer: Scorer, embeds: torch.Tensor | np.ndarray, sentence: str, layer: int | None = None
+) -> Explanation:
+    """Grad-CAM maps for one photo's vision output ``embeds`` (N, D) or (1, N, D) and one sentence."""
+    model = scorer.model
+    layers = model.text_encoder.encoder.layer
+    layer = default_layer(scorer) if layer is None else layer
+    if not 0 <= layer < len(layers):
+        raise ValueError(f"layer must be in 0..{len(layers) - 1}, not {layer}")
+    with torch.inference_mode(False), torch.enable_grad():
+        e = torch.as_tensor(np.asarray(embeds) if not torch.is_tensor(embeds) else embeds.clone())
+        e = e.to(scorer.device, scorer.dtype).reshape(1, -1, e.shape[-1]).clone()
+        e.requires_grad_(True)  # the weights are frozen: the graph hangs on the image tokens
+        n_img = e.shape[1] - 1
+        grid = round(math.sqrt(n_img))
+        if grid * grid != n_img:
+            raise ValueError(f"{n_img} image patches do not form a square grid")
+        enc = scorer.tokenizer(
+            [sentence], truncation=True, max_length=scorer.max_text_tokens, return_tensors="pt"
+        )
+        ids = enc["input_ids"].to(scorer.device)
+        if scorer.first_token == "enc":
+            ids = ids.clone()
+            ids[:, 0] = ENC_TOKEN_ID
+        h = model.text_encoder.embeddings(input_ids=ids)
+        saved: torch.Tensor | None = None
+        for i, block in enumerate(layers):
+            h = scorer._self_attention(block.attention, h, None, cls_only=False)
+            sa = block.crossattention.self
+            heads, size = sa.num_attention_heads, sa.attention_head_size
+            q = scorer._heads(sa.query(h), heads)
+            k = scorer._heads(sa.key(e), heads)
+            v = scorer._heads(sa.value(e), heads)
+            probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(size), dim=-1)
+            if i == layer:
+                probs.retain_grad()
+                saved = probs
+            ctx = (probs @ v).transpose(1, 2).reshape(h.shape)
+            h = block.crossattention.output(ctx, h)
+            h = block.output(block.intermediate(h), h)
+        logits = model.itm_head(h[:, 0]).float()
+        model.zero_grad(set_to_none=True)
+        logits[0, 1].backward()
+        assert saved is not None and saved.grad is not None
+        weighted = (saved.detach() * saved.grad.clamp(min=0))[0].mean(0)  # (L, 1 + N): heads
+        cam: np.ndarray = weighted[:, 1:].reshape(-1, grid, grid).float().cpu().numpy()
+        itm = float(torch.softmax(logits.detach(), -1)[0, 1])
+    tokens = scorer.tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())
+    inner = list(range(1, len(tokens) - 1)) or [0]
+    words = tuple((tokens[t], cam[t]) for t in inner)
+    sentence_map = cam[inner].mean(0)
+    return Explanation(sentence, itm, layer, sentence_map, words)
+
+
+# ----------------------------------------------------------------------------------- pictures
+
+
+def _colour_scale(x: np.ndarray) -> np.ndarray:
+    """[0, 1] -> RGB uint8 on a blue-cyan-yellow-red scale (like 'jet', without matplotlib)."""
+    x = np.clip(x, 0.0, 1.0)[..., None]
+    stops = np.array([0.0, 0.35, 0.65, 1.0])
+    colours = np.array([[20, 30, 160], [40, 200, 230], [250, 230, 40], [220, 30, 30]], np.float32)
+    out = np.empty((*x.shape[:-1], 3), np.float32)
+    for c in range(3):
+        out[..., c] = np.interp(x[..., 0], stops, colours[:, c])
+    return out.astype(np.uint8)
+
+
+def overlay(photo: Image.Image, cam: np.ndarray, alpha: float = 0.5, bar: int = 24) -> Image.Image:
+    """The photo with ``cam`` stretched back over it (the model saw it squashed to a square) in a
+    colour scale, and the scale itself on the right (low at the bottom, high at the top)."""
+    from PIL import Image, ImageDraw
+
+    photo = photo.convert("RGB")
+    w, h = photo.size
+    top = float(cam.max())
+    norm = cam / top if top > 0 else np.zeros_like(cam)
+    heat = Image.fromarray((norm * 255).astype(np.uint8), "L").resize(
+        (w, h), Image.Resampling.BILINEAR
+    )
+    coloured = Image.fromarray(_colour_scale(np.asarray(heat, np.float32) / 255), "RGB")
+    blended = Image.blend(photo, coloured, alpha)
+    canvas = Image.new("RGB", (w + bar + 8, h), (255, 255, 255))
+    canvas.paste(blended, (0, 0))
+    ramp = np.linspace(1, 0, h, dtype=np.float32)[:, None].repeat(bar, 1)
+    canvas.paste(Image.fromarray(_colour_scale(ramp), "RGB"), (w + 8, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((w + 10, 2), "hi", fill=(255, 255, 255))
+    draw.text((w + 10, max(0, h - 12)), "lo", fill=(255, 255, 255))
+    return canvas
