@@ -50,12 +50,12 @@ MODEL_CHOICES = (
     ("Salesforce/blip-itm-large-flickr", "BLIP large: most accurate (default)"),
     ("Salesforce/blip-itm-base-flickr", "BLIP base: faster on a CPU"),
 )
-# What each choice trades (benchmarks/results/*-base-vs-large.log, this project's 2-core CPU).
+# What each choice trades (benchmarks/results/2026-11-28-2core-xeon-new-sentence-fp32.log).
 MODEL_NOTES = {
     "Salesforce/blip-itm-large-flickr": "ViT-L/16 vision tower, 1.8 GB download. The default: "
-    "the better of the two at telling close sentences apart.",
+    "the more accurate of the two (the BLIP paper, Flickr30k retrieval).",
     "Salesforce/blip-itm-base-flickr": "ViT-B/16 vision tower, 0.9 GB download: a first scan "
-    "costs BASE_COST of large's on a CPU, for somewhat lower accuracy (the BLIP paper puts large "
+    "costs about a third of large's on a CPU, for somewhat lower accuracy (the BLIP paper puts large "
     "ahead on Flickr30k retrieval). Scores and the vision cache are kept apart per model.",
     "": "Any BlipForImageTextRetrieval: a Hugging Face hub id or a local folder with its files.",
 }
