@@ -30,7 +30,13 @@ from blipdesk.core.device import Placement, configure_threads, cpu_has_native_bf
 from blipdesk.core.imaging import DecodeOptions, decode_photo, load_for_model, resize_for_model
 from blipdesk.core.model import ImageSettings, LoadedModel, ModelIdentity
 from blipdesk.core.scorer import Scorer
-from tests.helpers.models import SAMPLE_SENTENCES, large_config, scene, tiny_config, write_vocab
+from tests.helpers.models import (
+    SAMPLE_SENTENCES,
+    large_config,
+    scene,
+    tiny_config,
+    word_piece_tokenizer,
+)
 
 SENTENCE_POOL = SAMPLE_SENTENCES
 
@@ -84,14 +90,14 @@ def matmul_ceiling(device, dtype, n: int = 2048) -> float:
 
 
 def build(device: torch.device, dtype: torch.dtype, folder: Path, tiny: bool = False):
-    from transformers import BertTokenizerFast, BlipForImageTextRetrieval
+    from transformers import BlipForImageTextRetrieval
 
     torch.manual_seed(0)
     cfg = tiny_config() if tiny else large_config()
     model = BlipForImageTextRetrieval(cfg).eval().requires_grad_(False)
     n_params = sum(p.numel() for p in model.parameters())
     model.to(device=device, dtype=dtype)
-    tokenizer = BertTokenizerFast(vocab_file=str(write_vocab(folder)), do_lower_case=True)
+    tokenizer = word_piece_tokenizer(folder)
     loaded = LoadedModel(
         model,
         tokenizer,
@@ -146,11 +152,10 @@ def main() -> None:
         from transformers import BlipImageProcessorPil as ImageProcessor
     except ImportError:
         from transformers import BlipImageProcessor as ImageProcessor
-    from transformers import BertTokenizerFast
 
     processor = BlipProcessor(
         image_processor=ImageProcessor(),
-        tokenizer=BertTokenizerFast(vocab_file=str(write_vocab(tmp)), do_lower_case=True),
+        tokenizer=word_piece_tokenizer(tmp),
     )
     t_full = timeit(
         lambda: processor(

@@ -316,15 +316,15 @@ def base_vs_large(args, tmp: Path, photo: Path) -> None:
     image = load_for_model(photo)[None]
     times = {}
     for name, cfg in (("base", base_config()), ("large", large_config())):
-        from transformers import BertTokenizerFast, BlipForImageTextRetrieval
+        from transformers import BlipForImageTextRetrieval
 
-        from tests.helpers.models import write_vocab
+        from tests.helpers.models import word_piece_tokenizer
 
         torch.manual_seed(0)
         model = BlipForImageTextRetrieval(cfg).eval().requires_grad_(False)
         model.to(placement.device, placement.dtype)
         params = sum(p.numel() for p in model.parameters())
-        tok = BertTokenizerFast(vocab_file=str(write_vocab(tmp)), do_lower_case=True)
+        tok = word_piece_tokenizer(tmp)
         loaded = LoadedModel(
             model, tok, ImageSettings(384, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
             placement, ModelIdentity(name, None, "bench"), tmp,

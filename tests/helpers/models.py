@@ -49,6 +49,20 @@ def write_vocab(folder: Path) -> Path:
     return path
 
 
+def word_piece_tokenizer(folder: Path):
+    """A BERT WordPiece tokenizer over ``write_vocab``'s vocabulary, saved into ``folder`` by
+    ``save_pretrained`` like a real model's.
+
+    ``BertTokenizerFast(vocab_file=...)`` would be the obvious call, but transformers 5 ignores
+    the file there and builds a 5-token vocabulary: every word became [UNK], so sentences
+    differed only by length. The vocabulary goes in as a mapping instead."""
+    from transformers import BertTokenizerFast
+
+    words = write_vocab(folder).read_text(encoding="utf-8").split("\n")
+    vocab = {w: i for i, w in enumerate(w for w in words if w)}
+    return BertTokenizerFast(vocab=vocab, do_lower_case=True)
+
+
 def tiny_config(seed_range: float = 0.2):
     """Two vision layers and two text layers of width 32, at the real 384-px input size."""
     from transformers import BlipConfig
@@ -101,7 +115,7 @@ def large_config():
 def build_random_blip(folder: str | Path, config=None, seed: int = 0) -> Path:
     """Save a random ``BlipForImageTextRetrieval`` + tokenizer + image processor to ``folder``."""
     import torch
-    from transformers import BertTokenizerFast, BlipForImageTextRetrieval, BlipProcessor
+    from transformers import BlipForImageTextRetrieval, BlipProcessor
 
     try:
         from transformers import BlipImageProcessorPil as ImageProcessor
@@ -114,8 +128,7 @@ def build_random_blip(folder: str | Path, config=None, seed: int = 0) -> Path:
     model = BlipForImageTextRetrieval(config if config is not None else tiny_config())
     model.eval()
     model.save_pretrained(folder, safe_serialization=True)
-    vocab = write_vocab(folder)
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    tokenizer = word_piece_tokenizer(folder)
     processor = BlipProcessor(image_processor=ImageProcessor(), tokenizer=tokenizer)
     processor.save_pretrained(folder)
     return folder
