@@ -73,3 +73,22 @@ def test_clear_scores_and_feature_cache_from_settings(
         window.scan()
     qtbot.waitUntil(lambda: all(_dots(window)), timeout=5000)
     assert len(list(app_paths.features_dir.rglob("*.vis"))) == 10  # and keeps vision outputs
+
+
+def test_thumbnails_are_measured_and_cleared_off_the_gui_thread(qtbot, app_paths):
+    """Settings never walks or deletes the thumbnail folder on the GUI thread: the label says
+    "measuring…" at once and gets the size from the thread pool."""
+    from blipdesk.settings import Settings
+
+    thumbs = app_paths.thumbnails_dir / "ab"
+    thumbs.mkdir(parents=True)
+    for i in range(50):
+        (thumbs / f"{i}.jpg").write_bytes(b"\0" * 1000)
+    dialog = SettingsDialog(Settings(), app_paths.data_dir)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.thumbs_size.text() not in ("", "measuring…"), timeout=5000)
+    assert dialog.thumbs_size.text() == "50.0 KB"
+    dialog.clear_button.click()
+    assert dialog.thumbs_size.text() == "clearing…"
+    qtbot.waitUntil(lambda: dialog.thumbs_size.text() != "clearing…", timeout=5000)
+    assert not app_paths.thumbnails_dir.exists() and dialog.thumbs_size.text() == "0 bytes"

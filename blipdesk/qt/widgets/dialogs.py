@@ -6,7 +6,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,13 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blipdesk.core.feature_cache import human_bytes as human_size
 from blipdesk.paths import Paths
 from blipdesk.settings import Settings
 from blipdesk.store import database_bytes
-
-
-def human_size(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 def folder_size(path: Path) -> int:
@@ -72,6 +69,12 @@ def vision_cache_size(database: Path) -> tuple[int, int]:
             return lib.features_total(), lib.features_count()
     except Exception:  # a cache that cannot be read shows as empty here; scans say why
         return 0, 0
+
+
+class _Sizer(QObject):
+    """Carries a size measured in the thread pool back to the dialog (queued to the GUI thread)."""
+
+    measured = Signal(str)
 
 
 class SettingsDialog(QDialog):
@@ -144,6 +147,8 @@ class SettingsDialog(QDialog):
         self.clear_scores_button.clicked.connect(self._clear_scores)
         form.addRow("Scores:", self._cache_row(self.scores_size, self.clear_scores_button))
         self.thumbs_size = QLabel()
+        self._sizer = _Sizer(self)
+        self._sizer.measured.connect(self.thumbs_size.setText)
         self.clear_button = QPushButton("Clear thumbnail cache")
         self.clear_button.clicked.connect(self._clear_cache)
         form.addRow("Thumbnails:", self._cache_row(self.thumbs_size, self.clear_button))
@@ -272,12 +277,25 @@ class SettingsDialog(QDialog):
         layout.addWidget(button)
         return row
 
+    def _measure_thumbnails(self, folder: Path) -> None:
+        """The thumbnail folder can hold tens of thousands of files: walked in the thread pool,
+        never on the GUI thread; the label says so until the answer arrives."""
+        self.thumbs_size.setText("measuring…")
+        sizer = self._sizer
+
+        def measure() -> None:
+            text = human_size(folder_size(folder))
+            with contextlib.suppress(RuntimeError):  # the dialog closed meanwhile
+                sizer.measured.emit(text)
+
+        QThreadPool.globalInstance().start(measure)
+
     def show_cache(self) -> None:
         """Sizes on disk: the database with its WAL, the thumbnails, the vision cache (from its
         index in the database: no walk over a folder of 100,000 files on the GUI thread)."""
         paths = Paths(self.data_dir)
         self.scores_size.setText(human_size(database_bytes(paths.database)))
-        self.thumbs_size.setText(human_size(folder_size(paths.thumbnails_dir)))
+        self._measure_thumbnails(paths.thumbnails_dir)
         total, count = vision_cache_size(paths.database)
         self.features_size.setText(f"{human_size(total)} for {count} photos" if count else "empty")
         self._update_buttons()
@@ -341,8 +359,16 @@ class SettingsDialog(QDialog):
             self.clearFeaturesRequested.emit()
 
     def _clear_cache(self) -> None:
-        shutil.rmtree(self.data_dir / "thumbnails", ignore_errors=True)
-        self.show_cache()
+        """Thumbnails are deleted in the thread pool too (thousands of files)."""
+        folder, sizer = self.data_dir / "thumbnails", self._sizer
+        self.thumbs_size.setText("clearing…")
+
+        def clear() -> None:
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(RuntimeError):  # the dialog closed meanwhile
+                sizer.measured.emit(human_size(folder_size(folder)))
+
+        QThreadPool.globalInstance().start(clear)
 
 
 class DownloadDialog(QDialog):
