@@ -42,6 +42,7 @@ from blipdesk.core.scorer import ImageFeatures, Scorer
 from blipdesk.store import Library, ScoreRow
 from tests.helpers.models import (
     SAMPLE_SENTENCES,
+    base_config,
     build_random_blip,
     large_config,
     scene,
@@ -59,26 +60,6 @@ def row(what: str, value: str, note: str = "") -> None:
 def _jpeg(job: tuple[str, int, int, int]) -> None:
     path, width, height, seed = job
     scene(width, height, seed).save(path, quality=90)
-
-
-def base_config():
-    """``Salesforce/blip-itm-base-flickr``'s architecture: ViT-B/16 at 384 px + BERT-base."""
-    from transformers import BlipConfig
-
-    return BlipConfig(
-        vision_config=dict(
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            image_size=384,
-            patch_size=16,
-            initializer_range=0.02,
-        ),
-        text_config=dict(vocab_size=30524, encoder_hidden_size=768, initializer_range=0.02),
-        image_text_hidden_size=256,
-        initializer_range=0.02,
-    )
 
 
 def matmul_ceiling(dtype: torch.dtype = torch.float32, n: int = 2048) -> float:

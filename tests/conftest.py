@@ -78,3 +78,12 @@ def small_mount(tmp_path):
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def library(tmp_path):
+    """The cache's writer in ``tmp_path/data`` (tests that need another one define their own)."""
+    from blipdesk.store import Library
+
+    with Library.open(tmp_path / "data" / "library.sqlite3") as lib:
+        yield lib

@@ -112,6 +112,26 @@ def large_config():
     )
 
 
+def base_config():
+    """``Salesforce/blip-itm-base-flickr``'s architecture: ViT-B/16 at 384 px + BERT-base."""
+    from transformers import BlipConfig
+
+    return BlipConfig(
+        vision_config=dict(
+            hidden_size=768,
+            intermediate_size=3072,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            image_size=384,
+            patch_size=16,
+            initializer_range=0.02,
+        ),
+        text_config=dict(vocab_size=30524, encoder_hidden_size=768, initializer_range=0.02),
+        image_text_hidden_size=256,
+        initializer_range=0.02,
+    )
+
+
 def build_random_blip(folder: str | Path, config=None, seed: int = 0) -> Path:
     """Save a random ``BlipForImageTextRetrieval`` + tokenizer + image processor to ``folder``."""
     import torch

@@ -16,7 +16,6 @@ from blipdesk.core.engine import ScanOptions, model_key, scan, search
 from blipdesk.core.feature_cache import decode as decode_features
 from blipdesk.core.imaging import load_for_model
 from blipdesk.core.model import ModelSpec
-from blipdesk.store import Library
 from tests.helpers.models import scene
 
 SENTENCES = ("a dog on a beach", "birthday cake")
@@ -34,12 +33,6 @@ class Counting:
     def __call__(self):
         self.calls += 1
         return self.scorer
-
-
-@pytest.fixture
-def library(tmp_path):
-    with Library.open(tmp_path / "data" / "library.sqlite3") as lib:
-        yield lib
 
 
 @pytest.fixture

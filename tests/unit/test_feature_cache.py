@@ -22,12 +22,6 @@ NEW = ("three cats on a sofa", "a red car")
 
 
 @pytest.fixture
-def library(tmp_path):
-    with Library.open(tmp_path / "data" / "library.sqlite3") as lib:
-        yield lib
-
-
-@pytest.fixture
 def photos(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
