@@ -496,6 +496,9 @@ def scan(
         PhotoFailure(p.path, known_bad[p.content]) for p in photos if p.content in known_bad
     ]
     work = plan(library, photos, tuple(dict.fromkeys(sentences)), key)
+    store = feature_store(library, key, options) if not library.readonly else None
+    if store is not None:  # a budget lowered since the last scan applies now, work or not
+        store.enforce_budget()
     done = run_work(library, work, key, scorer, options, on_progress, on_batch, cancel, pause)
     return ScanSummary(
         photos=len(photos),

@@ -306,3 +306,20 @@ def test_search_on_a_read_only_cache_refines_in_memory(library, photos, key, tin
         assert itms == sorted(itms, reverse=True)
         assert ro.sentence_scores(key.score_key, [r.content for r in ro.photos_under([photos])],
                                   ["a dog"]) == {r.content: {} for r in ro.photos_under([photos])}  # fmt: skip
+
+
+def test_a_lowered_budget_applies_at_the_next_scan_even_with_nothing_to_do(
+    library, photos, key, tiny_scorer, tmp_path
+):
+    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, options(tmp_path))
+    assert library.features_count() == 8
+
+    def never():
+        raise AssertionError("nothing to score: the model must not load")
+
+    one = fc.file_bytes(577, 32)
+    scan(library, [photos], SENTENCES, key, never, options(tmp_path, feature_budget=3 * one))
+    assert library.features_count() <= 3
+    assert len(list((tmp_path / "vis").rglob("*.vis"))) == library.features_count()
+    scan(library, [photos], SENTENCES, key, never, options(tmp_path, feature_budget=0))
+    assert library.features_count() == 0 and not list((tmp_path / "vis").rglob("*.vis"))
