@@ -105,7 +105,7 @@ def explain(
 # ----------------------------------------------------------------------------------- pictures
 
 
-def _colour_scale(x: np.ndarray) -> np.ndarray:
+def colour_scale(x: np.ndarray) -> np.ndarray:
     """[0, 1] -> RGB uint8 on a blue-cyan-yellow-red scale (like 'jet', without matplotlib)."""
     x = np.clip(x, 0.0, 1.0)[..., None]
     stops = np.array([0.0, 0.35, 0.65, 1.0])
@@ -128,12 +128,12 @@ def overlay(photo: Image.Image, cam: np.ndarray, alpha: float = 0.5, bar: int = 
     heat = Image.fromarray((norm * 255).astype(np.uint8), "L").resize(
         (w, h), Image.Resampling.BILINEAR
     )
-    coloured = Image.fromarray(_colour_scale(np.asarray(heat, np.float32) / 255), "RGB")
+    coloured = Image.fromarray(colour_scale(np.asarray(heat, np.float32) / 255), "RGB")
     blended = Image.blend(photo, coloured, alpha)
     canvas = Image.new("RGB", (w + bar + 8, h), (255, 255, 255))
     canvas.paste(blended, (0, 0))
     ramp = np.linspace(1, 0, h, dtype=np.float32)[:, None].repeat(bar, 1)
-    canvas.paste(Image.fromarray(_colour_scale(ramp), "RGB"), (w + 8, 0))
+    canvas.paste(Image.fromarray(colour_scale(ramp), "RGB"), (w + 8, 0))
     draw = ImageDraw.Draw(canvas)
     draw.text((w + 10, 2), "hi", fill=(255, 255, 255))
     draw.text((w + 10, max(0, h - 12)), "lo", fill=(255, 255, 255))

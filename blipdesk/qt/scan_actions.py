@@ -20,6 +20,7 @@ from blipdesk.qt.widgets.dialogs import CrashDialog, DownloadDialog
 from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.workers.inference import (
     DownloadJob,
+    ExplainJob,
     InferenceController,
     ModelChoice,
     ScanJob,
@@ -93,6 +94,18 @@ class ScanActions(QObject):
                 next_job_id(), model_choice(settings), query=text, folders=(folder,),
                 recursive=settings.recursive, database=str(self.paths.database),
                 features_dir=features,
+            )
+        )  # fmt: skip
+
+    def explain(self, path: str, sentence: str) -> None:
+        """Why ``sentence`` matches the photo: a Grad-CAM map, from the vision cache when the
+        photo's vision output is there; a newer request replaces this one."""
+        settings = self.settings()
+        features = str(self.paths.features_dir) if settings.feature_cache else None
+        self.controller.submit(
+            ExplainJob(
+                next_job_id(), model_choice(settings), path=path, sentence=sentence,
+                database=str(self.paths.database), features_dir=features,
             )
         )  # fmt: skip
 

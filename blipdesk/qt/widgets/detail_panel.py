@@ -1,16 +1,22 @@
 """The detail panel: a large upright preview, file facts, and each tag's score as a bar with its
-threshold marked, expandable to every sentence's ITM probability and cosine."""
+threshold marked, expandable to every sentence's ITM probability and cosine. "Why?" on a sentence
+asks for BLIP's Grad-CAM map (computed in the inference worker) and lays it over the preview."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette
+import numpy as np
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSizePolicy,
+    QSlider,
     QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
@@ -19,6 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
+
+if TYPE_CHECKING:
+    from blipdesk.qt.workers.inference import Explained
 
 BarRole = Qt.ItemDataRole.UserRole + 1  # (score, threshold or None, colour)
 
@@ -61,6 +70,8 @@ class ScoreBarDelegate(QStyledItemDelegate):
 
 
 class DetailPanel(QWidget):
+    whyRequested = Signal(str, str)  # photo path, sentence
+
     def __init__(self, board: ScoreBoard, previews, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("detailPanel")
@@ -92,10 +103,33 @@ class DetailPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(1, 140)
         layout.addWidget(self.scores, 2)
+        # "Why?": where in the photo the selected sentence was matched, over the preview.
+        self.explanation: Explained | None = None  # the map shown, for the photo shown
+        self.why = QPushButton("Why?")
+        self.why.setObjectName("whyButton")
+        self.why.setToolTip("Show where in the photo the selected sentence was matched")
+        self.why.setCheckable(True)
+        self.why.setEnabled(False)
+        self.why.toggled.connect(self._why_toggled)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(10, 90)
+        self.opacity.setValue(55)
+        self.opacity.setToolTip("Opacity of the map")
+        self.opacity.valueChanged.connect(self._show_preview)
+        self.why_label = QLabel("")
+        self.why_label.setWordWrap(True)  # two lines kept for it: the preview never jumps
+        self.why_label.setFixedHeight(2 * self.why_label.fontMetrics().lineSpacing() + 4)
+        row = QHBoxLayout()
+        row.addWidget(self.why)
+        row.addWidget(self.opacity, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.why_label)
+        self.scores.currentItemChanged.connect(lambda *_: self._sentence_chosen())
         previews.thumbnailReady.connect(self._preview_ready)
 
     def show_photo(self, photo: Photo | None) -> None:
         self.photo = photo
+        self._forget_explanation()
         if photo is None:
             self.preview.setPixmap(QPixmap_null())
             self.preview.setText("No photo selected")
@@ -170,11 +204,84 @@ class DetailPanel(QWidget):
             self.preview.setText(f"Cannot show: {broken}" if broken else "Loading…")
             return
         size = self.preview.size()
-        self.preview.setPixmap(
-            pixmap.scaled(
-                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-            )
+        scaled = pixmap.scaled(
+            size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
+        if self.explanation is not None and self.why.isChecked():
+            scaled = heat_overlay(scaled, self.explanation.cam, self.opacity.value() / 100)
+        self.preview.setPixmap(scaled)
+
+    # ----------------------------------------------------------------- why this tag
+
+    def selected_sentence(self) -> str | None:
+        """The sentence row selected in the score tree (not a tag, not its cosine row)."""
+        item = self.scores.currentItem()
+        parent = None if item is None else item.parent()
+        if item is None or parent is None or parent.parent() is not None:
+            return None
+        return item.text(0)
+
+    def _sentence_chosen(self) -> None:
+        sentence = self.selected_sentence()
+        self.why.setEnabled(sentence is not None and self.photo is not None)
+        if self.why.isChecked() and sentence is not None:
+            self._request_why(sentence)
+
+    def _why_toggled(self, on: bool) -> None:
+        sentence = self.selected_sentence()
+        if on and sentence is not None and self.photo is not None:
+            self._request_why(sentence)
+        self._show_preview()
+
+    def _request_why(self, sentence: str) -> None:
+        assert self.photo is not None
+        shown = self.explanation
+        if shown is not None and (shown.path, shown.sentence) == (self.photo.path, sentence):
+            self._show_preview()
+            return
+        self.why_label.setText(f"Finding where “{_html(sentence)}” matched…")
+        self.whyRequested.emit(self.photo.path, sentence)
+
+    def show_explanation(self, explained: Explained) -> None:
+        """The worker's answer (``inference.Explained``); kept only for the photo shown."""
+        if self.photo is None or explained.path != self.photo.path:
+            return
+        self.explanation = explained
+        how = "from the vision cache" if explained.from_cache else "with a vision pass"
+        self.why_label.setText(
+            f"Where “{_html(explained.sentence)}” matched (match {explained.itm:.2f}; red: most; "
+            f"computed {how})"
+        )
+        self._show_preview()
+
+    def _forget_explanation(self) -> None:
+        self.explanation = None
+        self.why_label.setText("")
+        if self.why.isChecked():
+            self.why.setChecked(False)
+        self.why.setEnabled(False)
+
+
+def heat_overlay(pixmap: QPixmap, cam: np.ndarray, opacity: float) -> QPixmap:
+    """``pixmap`` with the map ``cam`` (grid x grid) stretched over all of it (the model saw the
+    photo squashed to a square) in the blue-to-red scale of ``blipdesk explain``."""
+    from blipdesk.core.explain import colour_scale
+
+    top = float(cam.max())
+    rgb = np.ascontiguousarray(colour_scale(cam / top if top > 0 else cam * 0.0))
+    h, w = rgb.shape[:2]
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    heat = QPixmap.fromImage(image).scaled(
+        pixmap.size(),
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    out = QPixmap(pixmap)
+    painter = QPainter(out)
+    painter.setOpacity(opacity)
+    painter.drawPixmap(0, 0, heat)
+    painter.end()
+    return out
 
 
 def _html(text: str) -> str:

@@ -142,6 +142,8 @@ class MainWindow(QMainWindow):
         self.lister.counted.connect(self.folders.set_counts)
         self.shown.scoresLoaded.connect(self._after_scores)
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
+        self.detail.whyRequested.connect(self.scanning.explain)
+        c.explained.connect(self.detail.show_explanation)
         self.stack.viewing.connect(self._viewing)
         self.photos.countsChanged.connect(lambda: status.showMessage(self.photos.counts_text()))
         self.filter_bar.filterChanged.connect(self.photos.set_chips)

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
@@ -100,6 +100,27 @@ class SearchJob(Job):
     top: int = 200
     rerank: int = 64
     interactive = True
+
+
+@dataclass(frozen=True)
+class ExplainJob(Job):
+    """Why a sentence matches a photo: BLIP's Grad-CAM over the patch grid (core/explain.py), from
+    the photo's cached vision output when there is one (no decoding, no vision pass)."""
+
+    path: str = ""
+    sentence: str = ""
+    database: str = ""
+    features_dir: str | None = None
+    interactive = True
+
+
+@dataclass(frozen=True)
+class Explained:
+    path: str
+    sentence: str
+    cam: Any  # (grid, grid) float32 numpy array, >= 0: where the match came from
+    itm: float
+    from_cache: bool
 
 
 @dataclass(frozen=True)
@@ -216,6 +237,7 @@ class InferenceWorker(QObject):
     results = Signal(int, object)  # tuple[PhotoScores, ...]
     tried = Signal(int, object)  # dict sentence -> SentenceScore
     searched = Signal(int, object)  # SearchResult
+    explained = Signal(int, object)  # Explained
     devices = Signal(int, object)  # tuple[Device, ...]
     downloadProgress = Signal(int, object, object)  # done bytes, total bytes or None
     modelMissing = Signal(int, str, bool)  # job id, message, downloadable
@@ -295,6 +317,8 @@ class InferenceWorker(QObject):
                 self._try(job)
             elif isinstance(job, SearchJob):
                 self._search(job)
+            elif isinstance(job, ExplainJob):
+                self._explain(job)
             elif isinstance(job, DownloadJob):
                 self._download(job)
             elif isinstance(job, DevicesJob):
@@ -355,6 +379,28 @@ class InferenceWorker(QObject):
         self.tried.emit(
             job.job_id,
             sentence_scores(scores, 0, sentences),
+        )
+
+    def _explain(self, job: ExplainJob) -> None:
+        from blipdesk.core.engine import ScanOptions, content_hash, feature_store
+        from blipdesk.core.explain import explain
+        from blipdesk.core.imaging import load_for_model
+
+        key = self.model_key(job)
+        scorer = self.scorer(job)
+        embeds: Any = None
+        if job.features_dir:
+            options = ScanOptions(features_dir=Path(job.features_dir))
+            store = feature_store(self.library(job.database), key, options)
+            if store is not None:
+                content = content_hash(job.path)
+                embeds = store.load_many([content]).get(content)
+        cached = embeds is not None
+        if embeds is None:
+            embeds = scorer.encode_images(scorer.pixels(load_for_model(job.path)[None])).embeds[0]
+        result = explain(scorer, embeds, job.sentence)
+        self.explained.emit(
+            job.job_id, Explained(job.path, job.sentence, result.sentence_map, result.itm, cached)
         )
 
     def model_key(self, job: Job):
@@ -510,6 +556,7 @@ class InferenceController(QObject):
     scanFinished = Signal(str, object)  # outcome, the engine's ScanSummary (None unless done)
     tried = Signal(object)
     searched = Signal(object)
+    explained = Signal(object)  # Explained
     devices = Signal(object)  # tuple[Device, ...]
     downloadProgress = Signal(object, object)
     downloadFinished = Signal(str)
@@ -534,6 +581,7 @@ class InferenceController(QObject):
         w.results.connect(self._forward("scan", self.results))
         w.tried.connect(self._forward("try", self.tried))
         w.searched.connect(self._forward("search", self.searched))
+        w.explained.connect(self._forward("explain", self.explained))
         w.devices.connect(self._forward("devices", self.devices))
         w.downloadProgress.connect(self._forward("download", self.downloadProgress))
         w.status.connect(self._forward(None, self.status))
@@ -556,6 +604,7 @@ class InferenceController(QObject):
             ScanJob: "scan",
             TryJob: "try",
             SearchJob: "search",
+            ExplainJob: "explain",
             DownloadJob: "download",
             DevicesJob: "devices",
         }[type(job)]
