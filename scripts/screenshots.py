@@ -115,6 +115,17 @@ def render() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(OUT / "main-window.png"))
 
+    # Why? on the photo's first sentence: the Grad-CAM map over the preview.
+    explained = []
+    window.controller.explained.connect(explained.append)
+    if first is not None and first.childCount():
+        window.detail.scores.setCurrentItem(first.child(0))
+        window.detail.why.click()
+        wait(30000, lambda: bool(explained))
+        wait(500)
+        window.grab().save(str(OUT / "why.png"))
+        window.detail.why.click()
+
     window.filter_bar.add_filter("beach", "and")
     window.filter_bar.add_filter("city", "not")
     wait(800)
