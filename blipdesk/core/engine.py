@@ -496,10 +496,12 @@ def scan(
         PhotoFailure(p.path, known_bad[p.content]) for p in photos if p.content in known_bad
     ]
     work = plan(library, photos, tuple(dict.fromkeys(sentences)), key)
-    store = feature_store(library, key, options) if not library.readonly else None
+    store = feature_store(library, key, options)
     if store is not None:  # a budget lowered since the last scan applies now, work or not
         store.enforce_budget()
-    done = run_work(library, work, key, scorer, options, on_progress, on_batch, cancel, pause)
+    done = run_work(
+        library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store
+    )
     return ScanSummary(
         photos=len(photos),
         scored=done.scored,
@@ -533,8 +535,12 @@ def run_work(
     on_batch: Callable[[ScanBatch], None] | None = None,
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
+    store: FeatureStore | None = None,
 ) -> _Done:
     """Run planned work items through the model in batches (the second half of ``scan``).
+
+    ``store``: the vision cache (``feature_store(library, key, options)``, made once by the
+    caller), or None for none.
 
     Photos whose vision output is in the vision cache ("warm") go first, best first: in
     decreasing ITC cosine to their new sentences, known at once from the cached ITC vectors, so
@@ -546,7 +552,6 @@ def run_work(
         done.cancelled = cancel.is_set()
         return done
     library.ensure_model(key.score_key, key.source, key.revision)
-    store = feature_store(library, key, options)
     in_store = store.cached(w.content for w in work) if store is not None else set()
     warm = [w for w in work if w.content in in_store]
     cold = [] if options.cached_only else [w for w in work if w.content not in in_store]
@@ -981,7 +986,7 @@ def iter_search(
     # Decoding, when a candidate's vision output is not cached, in threads: a process pool's
     # start-up would cost more than a step.
     threads = replace(options, use_processes=False)
-    store = feature_store(library, key, options) if library.readonly else None
+    store = feature_store(library, key, options)  # one for every step
     for start in range(0, len(work), step):
         if cancel.is_set():
             return
@@ -989,7 +994,7 @@ def iter_search(
         if library.readonly:  # a read-only data folder: from the vision cache, kept in memory
             itm.update(_match_in_memory(library, key, store, the_scorer, sentence, chunk))
         else:
-            run_work(library, chunk, key, lambda: the_scorer, threads, cancel=cancel)
+            run_work(library, chunk, key, lambda: the_scorer, threads, cancel=cancel, store=store)
             collect([w.content for w in chunk])
         yield update(start + step >= len(work))
 

@@ -246,7 +246,6 @@ class FeatureStore:
             else library.feature_set(image_key, self.folder)
         )
         self.writable = True  # False after a write failed (disk full, read-only): scans go on
-        self.written = 0  # files written by this store (for tests and summaries)
 
     def path(self, content: str, folder: str | None = None) -> Path:
         return self.root / (folder or self.folder) / content[:2] / f"{content}{SUFFIX}"
@@ -292,7 +291,7 @@ class FeatureStore:
         is nearly full or a write fails: a scan never fails for its cache). Returns files written."""
         if not embeds or self.set_id is None or not self.writable or self.budget <= 0:
             return 0
-        if self.library.readonly:
+        if self.library.readonly:  # a read-only data folder: read, never written
             return 0
         if _free_bytes(self.root) < MIN_FREE_DISK:
             self._stop_writing("the disk is nearly full")
@@ -306,13 +305,14 @@ class FeatureStore:
                 break
         if sizes:
             self.library.record_features(self.set_id, sizes, time.time())
-            self.written += len(sizes)
             self.enforce_budget()
         return len(sizes)
 
     def enforce_budget(self) -> int:
         """Evict least recently used files until the total is within 90% of the budget; returns
-        bytes freed."""
+        bytes freed (nothing on a read-only cache)."""
+        if self.library.readonly:
+            return 0
         total = self.library.features_total()
         if total <= self.budget:
             return 0
