@@ -50,3 +50,18 @@ def make_window(qtbot, app_paths):
     for window in made:
         if window.isVisible():
             window.close()
+
+
+@pytest.fixture
+def scanned_window(qtbot, make_window, photo_dir, use_tiny_model):
+    """A window on ``photo_dir`` with one tag ("beach"), every photo scanned: scores and vision
+    outputs cached."""
+    from blipdesk.qt.values import Tag
+
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
+        window.scan()
+    return window

@@ -8,15 +8,8 @@ from blipdesk.qt.values import Tag
 from tests.helpers.models import scene
 
 
-def test_a_new_tag_is_checked_from_the_vision_cache(
-    qtbot, make_window, photo_dir, use_tiny_model, app_paths, monkeypatch
-):
-    window = make_window()
-    window.add_folder(str(photo_dir))
-    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
-    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
-    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
-        window.scan()
+def test_a_new_tag_is_checked_from_the_vision_cache(qtbot, scanned_window, photo_dir, monkeypatch):
+    window = scanned_window
     for i in range(2):  # added after the scan: not scanned yet
         scene(64, 48, 90 + i).save(photo_dir / f"late{i}.png")
 

@@ -6,18 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from blipdesk.qt.values import Tag
 
-
-def test_why_lays_the_map_over_the_preview(
-    qtbot, make_window, photo_dir, use_tiny_model, monkeypatch
-):
-    window = make_window()
-    window.add_folder(str(photo_dir))
-    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
-    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
-    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
-        window.scan()
+def test_why_lays_the_map_over_the_preview(qtbot, scanned_window, monkeypatch):
+    window = scanned_window
     window.grid.setCurrentIndex(window.photos.index(0))
     detail = window.detail
     qtbot.waitUntil(lambda: detail.previews.pixmap(detail.photo.path) is not None, timeout=10000)

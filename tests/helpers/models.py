@@ -94,39 +94,30 @@ def tiny_config(seed_range: float = 0.2):
 
 def large_config():
     """``Salesforce/blip-itm-large-flickr``'s architecture: ViT-L/16 at 384 px + BERT-base (446 M)."""
-    from transformers import BlipConfig
-
-    return BlipConfig(
-        vision_config=dict(
-            hidden_size=1024,
-            intermediate_size=4096,
-            num_hidden_layers=24,
-            num_attention_heads=16,
-            image_size=384,
-            patch_size=16,
-            initializer_range=0.02,
-        ),
-        text_config=dict(vocab_size=30524, encoder_hidden_size=1024, initializer_range=0.02),
-        image_text_hidden_size=256,
-        initializer_range=0.02,
-    )
+    return _flickr_config(width=1024, layers=24, heads=16)
 
 
 def base_config():
     """``Salesforce/blip-itm-base-flickr``'s architecture: ViT-B/16 at 384 px + BERT-base."""
+    return _flickr_config(width=768, layers=12, heads=12)
+
+
+def _flickr_config(width: int, layers: int, heads: int):
+    """A released blip-itm-*-flickr architecture: a ViT/16 at 384 px of this size, BERT-base text
+    with cross-attention to its ``width``-wide tokens, 256-d ITC projections."""
     from transformers import BlipConfig
 
     return BlipConfig(
         vision_config=dict(
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
+            hidden_size=width,
+            intermediate_size=4 * width,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
             image_size=384,
             patch_size=16,
             initializer_range=0.02,
         ),
-        text_config=dict(vocab_size=30524, encoder_hidden_size=768, initializer_range=0.02),
+        text_config=dict(vocab_size=30524, encoder_hidden_size=width, initializer_range=0.02),
         image_text_hidden_size=256,
         initializer_range=0.02,
     )
