@@ -13,6 +13,7 @@ pass). Never imports Qt.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import sys
@@ -37,36 +38,30 @@ def add_parser(
 
 def run(ns: argparse.Namespace, ctx: Any) -> int:
     """The command's work; ``ctx``: the CLI's ``_Context`` (paths, settings, library, scorer)."""
-    from blipdesk.core.engine import content_hash, feature_store, model_key
-    from blipdesk.core.explain import explain, overlay
-    from blipdesk.core.imaging import decode_photo, load_for_model
+    from blipdesk.core.engine import feature_store, model_key
+    from blipdesk.core.explain import explain, overlay, photo_vision
+    from blipdesk.core.imaging import decode_photo
     from blipdesk.errors import PhotoError, UserError
 
     photo = Path(ns.photo).expanduser()
     if not photo.is_file():
         raise UserError(f"{ns.photo} is not a photo file.")
-    spec = ctx.spec()
-    key = model_key(spec, ctx.settings.first_token)
-    embeds = None
-    try:
-        with ctx.library(readonly=True) as library:
-            store = feature_store(library, key, ctx.options())
-            if store is not None:
-                embeds = store.load_many([content_hash(photo)]).get(content_hash(photo))
-    except Exception:  # no cache yet, or unreadable: compute it
-        embeds = None
-    cached = embeds is not None
+    key = model_key(ctx.spec(), ctx.settings.first_token)
     scorer = ctx.scorer()()
-    try:
-        if embeds is None:
-            pixels = scorer.pixels(load_for_model(photo)[None])
-            embeds = scorer.encode_images(pixels).embeds[0]
-        result = explain(scorer, embeds, ns.sentence, ns.layer)
-        picture = decode_photo(photo) if ns.output else None
-    except PhotoError as exc:
-        raise UserError(f"{ns.photo}: {exc.reason}") from None
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    with contextlib.ExitStack() as stack:
+        try:
+            library = stack.enter_context(ctx.library(readonly=True))
+            store = feature_store(library, key, ctx.options())
+        except Exception:  # no cache yet, or unreadable: a vision pass instead
+            store = None
+        try:
+            embeds, cached = photo_vision(scorer, photo, store)
+            result = explain(scorer, embeds, ns.sentence, ns.layer)
+            picture = decode_photo(photo) if ns.output else None
+        except PhotoError as exc:
+            raise UserError(f"{ns.photo}: {exc.reason}") from None
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     grid = result.sentence_map.shape[0]
 
     def where(cam: Any) -> dict[str, float]:

@@ -14,6 +14,7 @@ sub-modules, in the order ``Scorer`` runs them. Qt-free; torch only.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from blipdesk.core.model import ENC_TOKEN_ID
 if TYPE_CHECKING:
     from PIL import Image
 
+    from blipdesk.core.feature_cache import FeatureStore
     from blipdesk.core.scorer import Scorer
 
 
@@ -46,6 +48,22 @@ def default_layer(scorer: Scorer) -> int:
     """LAVIS uses block 6 of BERT-base's 12 (0-based: the 7th); the same depth of other models."""
     n = len(scorer.model.text_encoder.encoder.layer)
     return min(n - 1, max(0, round(n * 7 / 12) - 1))
+
+
+def photo_vision(
+    scorer: Scorer, path: str | os.PathLike[str], store: FeatureStore | None
+) -> tuple[torch.Tensor | np.ndarray, bool]:
+    """The photo's vision output to explain: from the vision cache when it is there (no decoding,
+    no vision pass; ``True``), else one vision pass (``False``). Raises ``PhotoError``."""
+    from blipdesk.core.engine import content_hash
+    from blipdesk.core.imaging import load_for_model
+
+    if store is not None:
+        content = content_hash(path)
+        cached = store.load_many([content]).get(content)
+        if cached is not None:
+            return cached, True
+    return scorer.encode_images(scorer.pixels(load_for_model(path)[None])).embeds[0], False
 
 
 def explain(

@@ -202,9 +202,9 @@ class Scorer:
     @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor) -> ImageFeatures:
         """One vision pass per photo (batched): image tokens + ITC image features."""
-        embeds = self._vision_forward(pixel_values.to(self.device, self.dtype))
-        itc = F.normalize(self.model.vision_proj(embeds[:, 0]).float(), dim=-1)
-        return ImageFeatures(embeds, itc)
+        return self.image_features_from(
+            self._vision_forward(pixel_values.to(self.device, self.dtype))
+        )
 
     @torch.inference_mode()
     def image_features_from(self, embeds: np.ndarray | torch.Tensor) -> ImageFeatures:

@@ -382,22 +382,16 @@ class InferenceWorker(QObject):
         )
 
     def _explain(self, job: ExplainJob) -> None:
-        from blipdesk.core.engine import ScanOptions, content_hash, feature_store
-        from blipdesk.core.explain import explain
-        from blipdesk.core.imaging import load_for_model
+        from blipdesk.core.engine import ScanOptions, feature_store
+        from blipdesk.core.explain import explain, photo_vision
 
         key = self.model_key(job)
         scorer = self.scorer(job)
-        embeds: Any = None
+        store = None
         if job.features_dir:
             options = ScanOptions(features_dir=Path(job.features_dir))
             store = feature_store(self.library(job.database), key, options)
-            if store is not None:
-                content = content_hash(job.path)
-                embeds = store.load_many([content]).get(content)
-        cached = embeds is not None
-        if embeds is None:
-            embeds = scorer.encode_images(scorer.pixels(load_for_model(job.path)[None])).embeds[0]
+        embeds, cached = photo_vision(scorer, job.path, store)
         result = explain(scorer, embeds, job.sentence)
         self.explained.emit(
             job.job_id, Explained(job.path, job.sentence, result.sentence_map, result.itm, cached)
