@@ -34,7 +34,10 @@ WORDS = (
     "a an the of on in with and at by to for from is are two three dog dogs cat cats woman man "
     "child people beach sea sand sunset mountain mountains snow tree trees forest city street car "
     "bicycle cake birthday candles sitting standing walking running together photo picture red "
-    "blue green white black yellow sky water river lake boat house dinner food table party"
+    "blue green white black yellow sky water river lake boat house dinner food table party "
+    # Every word of SAMPLE_SENTENCES is one token, as in BERT-uncased's vocabulary: benchmark
+    # sentences are as long in tokens as with the real model.
+    "children playing parked plate wooden reflected sleeping sofa park group friends"
 ).split()
 
 
