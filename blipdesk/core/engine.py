@@ -54,9 +54,10 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
-from blipdesk.core.files import PhotoFailure, absolute, find_photos
+from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
+from blipdesk.core.raw import RAW_DECODE_RULE
 from blipdesk.errors import ModelError, PhotoError, UserError
 from blipdesk.store import Library, PhotoRecord, ScoreRow
 
@@ -226,7 +227,9 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     Reads at most 128 KiB, so hashing a library is dominated by directory walking; a rename or
     move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
     same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
-    makes the engine re-hash, not re-score)."""
+    makes the engine re-hash, not re-score). A RAW file's key also holds the RAW decoding rule
+    (``raw.RAW_DECODE_RULE``): its features come from LibRaw's preview, and must never be taken
+    for (or from) the same bytes decoded another way."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fd)
@@ -235,6 +238,8 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
         if size is None:
             size = st.st_size
         digest = hashlib.sha256(str(size).encode() + b"\0")
+        if is_raw(path):  # decoded by another rule (core/raw.py): its own key, never mixed
+            digest.update(RAW_DECODE_RULE.encode() + b"\0")
         digest.update(fh.read(HASH_CHUNK))
         if size > HASH_CHUNK:
             fh.seek(max(HASH_CHUNK, size - HASH_CHUNK))

@@ -21,9 +21,14 @@ from datetime import datetime
 
 log = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES = frozenset(
+IMAGE_SUFFIXES = frozenset(
     ".jpg .jpeg .jpe .jfif .png .webp .gif .bmp .tif .tiff .heic .heif .mpo".split()
 )
+# Camera RAW files, decoded by LibRaw (rawpy) from their embedded preview (see core/raw.py).
+RAW_SUFFIXES = frozenset(
+    ".cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .dng .srw .3fr .iiq .x3f".split()
+)
+PHOTO_SUFFIXES = IMAGE_SUFFIXES | RAW_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,11 @@ def is_hidden(name: str) -> bool:
 def is_photo(name: str) -> bool:
     """Whether a file of this name is a photo blipdesk lists and scans."""
     return not is_hidden(name) and os.path.splitext(name)[1].lower() in PHOTO_SUFFIXES
+
+
+def is_raw(name: str | os.PathLike[str]) -> bool:
+    """Whether a file of this name is a camera RAW file (decoded by LibRaw, not Pillow)."""
+    return os.path.splitext(os.fspath(name))[1].lower() in RAW_SUFFIXES
 
 
 def walk(
