@@ -633,10 +633,9 @@ def _scan(ns: argparse.Namespace) -> int:
         print(f"blipdesk: {notice}", file=sys.stderr)
     state = "stopped" if summary.cancelled else "done"
     print(
-        f"scan {state}: {summary.photos} photos, {summary.scored} scored"
-        + (f" ({summary.from_cache} from the vision cache)" if summary.from_cache else "")
-        + ", "
-        f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s"
+        f"scan {state}: {summary.tally()}"  # the files found, split so the numbers add up
+        + (f" ({summary.from_cache} scored from the vision cache)" if summary.from_cache else "")
+        + f", {summary.seconds:.1f} s"
         + (
             f", {len(summary.unreadable_folders)} folder(s) not read"
             if summary.unreadable_folders

@@ -40,6 +40,8 @@ class Settings:
     feature_format: str = DEFAULT_FORMAT  # compact (8-bit, 0.6 MB per photo) | fp16 (1.2 MB)
     feature_budget: int = DEFAULT_BUDGET  # bytes; least recently used files go first past it
     folders: tuple[str, ...] = ()  # library folders the app shows
+    watch_folders: bool = True  # follow the library folders while the window is open
+    scan_new_photos: bool = True  # scan new and changed photos in the background
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -57,6 +59,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "feature_format": (str,),
     "feature_budget": (int,),
     "folders": (list, tuple),
+    "watch_folders": (bool,),
+    "scan_new_photos": (bool,),
 }
 
 

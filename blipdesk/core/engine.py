@@ -132,6 +132,41 @@ class ScanSummary:
     notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
     unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
     from_cache: int = 0  # of ``scored``: from the vision cache (no decoding, no vision pass)
+    # The files found, each counted once:
+    #   photos == scored + up_to_date + duplicates + len(unreadable paths) + not_done
+    up_to_date: int = 0  # distinct photos already scored for every sentence: nothing to do
+    duplicates: int = 0  # files with the same content as another file found: scored once
+    not_done: int = 0  # distinct photos left when the scan was stopped
+
+    def tally(self) -> str:
+        """The files found, split so the numbers add up ("35 photos: 27 scored, 2 duplicates,
+        6 unreadable"); parts that are zero are left out, except scored."""
+        unreadable = len({f.path for f in self.failures})
+        parts = [f"{self.scored} scored"]
+        for count, what in (
+            (self.up_to_date, "already scored"),
+            (self.duplicates, "duplicate" if self.duplicates == 1 else "duplicates"),
+            (unreadable, "unreadable"),
+            (self.not_done, "not done"),
+        ):
+            if count:
+                parts.append(f"{count} {what}")
+        return f"{self.photos} photos: " + ", ".join(parts)
+
+
+def photo_tally(
+    photos: Sequence[PhotoRecord], failures: Sequence[PhotoFailure], work: Sequence[WorkItem]
+) -> tuple[int, int, set[str]]:
+    """(duplicates, up to date, contents with work) over the files that did not fail: each
+    content counts once, its other readable files are duplicates."""
+    failed = {f.path for f in failures}
+    readable: dict[str, int] = {}
+    for p in photos:
+        if p.content is not None and p.path not in failed:
+            readable[p.content] = readable.get(p.content, 0) + 1
+    duplicates = sum(n - 1 for n in readable.values())
+    with_work = {w.content for w in work} & readable.keys()
+    return duplicates, len(readable.keys() - with_work), with_work
 
 
 @dataclass(frozen=True)
@@ -507,10 +542,15 @@ def scan(
     done = run_work(
         library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store
     )
+    all_failures = (*failures, *done.failures)
+    duplicates, up_to_date, with_work = photo_tally(photos, all_failures, work)
     return ScanSummary(
         photos=len(photos),
         scored=done.scored,
-        failures=(*failures, *done.failures),
+        failures=all_failures,
+        up_to_date=up_to_date,
+        duplicates=duplicates,
+        not_done=max(0, len(with_work) - done.scored),
         cancelled=done.cancelled,
         model_loaded=done.model_loaded,
         seconds=time.monotonic() - started,

@@ -11,14 +11,15 @@ The score key is the one the cache last used for the configured model source
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from blipdesk.core.model import source_key
 from blipdesk.qt.values import PhotoScores
-from blipdesk.store import Library, Tag
+from blipdesk.store import Library, Tag, duplicate_groups
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class CachedScores:
     folder: str
     score_key: str | None
     scores: tuple[PhotoScores, ...]
+    # path -> how many files under the folder hold its content (2 or more): the same photo twice
+    duplicates: Mapping[str, int] = field(default_factory=dict)
 
 
 def read_scores(
@@ -54,10 +57,11 @@ def read_scores(
     if lib is None:
         return CachedScores(folder, None, ())
     try:
+        records = lib.photos_under([folder], recursive)
+        duplicates = duplicate_groups(records)
         key = score_key or lib.latest_score_key(source_key(source))
         if key is None:
-            return CachedScores(folder, None, ())
-        records = lib.photos_under([folder], recursive)
+            return CachedScores(folder, None, (), duplicates)
         contents = [r.content for r in records if r.content]
         scores = lib.sentence_scores(key, contents)
         errors = lib.decode_errors(key, contents)
@@ -67,7 +71,7 @@ def read_scores(
             got = scores.get(r.content, {}) if r.content else {}
             if got or error:
                 out.append(PhotoScores(r.path, got, error))
-        return CachedScores(folder, key, tuple(out))
+        return CachedScores(folder, key, tuple(out), duplicates)
     finally:
         lib.close()
 

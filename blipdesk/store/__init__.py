@@ -11,6 +11,7 @@ from blipdesk.store.library import (
     TagScore,
     database_bytes,
     derive_tags,
+    duplicate_groups,
     tag_score,
 )
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
@@ -28,5 +29,6 @@ __all__ = [
     "TagScore",
     "database_bytes",
     "derive_tags",
+    "duplicate_groups",
     "tag_score",
 ]

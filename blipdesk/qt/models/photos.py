@@ -40,6 +40,7 @@ class Roles(IntEnum):
     SearchScore = Qt.ItemDataRole.UserRole + 6
     Thumbnail = Qt.ItemDataRole.UserRole + 7  # QPixmap or None (not decoded yet)
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
+    Duplicates = Qt.ItemDataRole.UserRole + 9  # files holding this photo's content (0: unique)
 
 
 MODES = ("and", "or", "not")
@@ -115,6 +116,8 @@ class PhotoGridModel(QAbstractListModel):
         self._rows: list[Photo] = []
         self._row_of: dict[str, int] = {}
         self._tags: dict[str, Tag] = {}
+        self._duplicates: Mapping[str, int] = {}  # path -> files with its content (>= 2)
+        self.duplicates_only = False  # "show duplicates": only photos another file repeats
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
@@ -160,6 +163,8 @@ class PhotoGridModel(QAbstractListModel):
             return None if self.thumbnails is None else self.thumbnails.pixmap(photo.path)
         if role == Roles.Broken:
             return self.broken(photo)
+        if role == Roles.Duplicates:
+            return self._duplicates.get(photo.path, 0)
         return None
 
     def broken(self, photo: Photo) -> str | None:
@@ -206,6 +211,18 @@ class PhotoGridModel(QAbstractListModel):
 
     def tags(self) -> list[Tag]:
         return list(self._tags.values())
+
+    def set_duplicates(self, duplicates: Mapping[str, int]) -> None:
+        """Which photos are the same photo as another file (content hash), from the cache."""
+        if duplicates != self._duplicates:
+            self._duplicates = dict(duplicates)
+            self._changed_everything()
+            if self.duplicates_only:
+                self.refresh()
+
+    def set_duplicates_only(self, on: bool) -> None:
+        self.duplicates_only = on
+        self.refresh()
 
     def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
         """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
@@ -273,6 +290,8 @@ class PhotoGridModel(QAbstractListModel):
     # ----------------------------------------------------------------- filter + sort
 
     def _accepts(self, photo: Photo) -> bool:
+        if self.duplicates_only and photo.path not in self._duplicates:
+            return False
         return accepts(self.filter, self._tags, self.board.tag_score, photo)
 
     def _sort_key(self):
@@ -336,6 +355,9 @@ class PhotoGridModel(QAbstractListModel):
         error = self.broken(photo)
         if error:
             lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
+        copies = self._duplicates.get(photo.path, 0)
+        if copies:
+            lines.append(f"The same photo as {copies - 1} other file(s) here: scored once")
         if self.filter.search is not None and photo.path in self.filter.search:
             itm = self.filter.search_itm.get(photo.path)
             how = "not checked by match yet" if itm is None else f"match {itm:.3f}"

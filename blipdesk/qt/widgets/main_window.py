@@ -1,7 +1,5 @@
 """The main window: composes the sidebar, grid, filter bar, detail and tags panels, and wires
-them to the workers. Features live in their own widgets, models and controllers (file actions:
-``qt/file_actions.py``); this file only connects them.
-"""
+them to the workers. Features live in their own modules (``qt/file_actions.py``...)."""
 
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ from PySide6.QtWidgets import (
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.file_actions import FileActions, FileTask
+from blipdesk.qt.live_folders import LiveFolders
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
@@ -104,6 +103,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         build_menus(self)
         self._wire()
+        self.live = LiveFolders(self)  # folders that change on disk: qt/live_folders.py
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
         self._restore()

@@ -40,6 +40,10 @@ def build_menus(window: Any) -> None:
     window.grid.extra_actions = [
         window.sidecar_action, None, window.export_action, window.copy_action, window.link_action
     ]  # fmt: skip
+    view = bar.addMenu("&View")
+    window.duplicates_action = act(view, "Show &duplicates only", lambda: None)
+    window.duplicates_action.setCheckable(True)
+    window.duplicates_action.toggled.connect(window.photos.set_duplicates_only)
     help_menu = bar.addMenu("&Help")
     act(help_menu, "Open &log file", window.open_log)
     act(help_menu, "&About blipdesk", window.about)

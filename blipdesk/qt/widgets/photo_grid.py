@@ -104,6 +104,14 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
             painter.setFont(option.font)
+        copies = index.data(Roles.Duplicates)
+        if copies:  # the same photo as another file: a small badge, bottom right
+            badge = QRect(box.right() - 34, box.bottom() - 22, 30, 18)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"{copies}×")
         search = index.data(Roles.SearchScore)
         if search is not None:
             badge = QRect(box.right() - 50, box.top() + 4, 46, 18)

@@ -1,0 +1,97 @@
+"""Folders that change while the window is open: the grid, the sidebar's counts and the scores
+follow the disk.
+
+``FolderWatcher`` (``qt/workers/watcher.py``) reports, coalesced, which library folders changed;
+then the folder shown is listed again (``ShownFolder.refresh``: new, renamed and moved photos
+appear, deleted ones go) and the sidebar recounts, all in the pool. When a burst has settled and
+the setting ``scan_new_photos`` is on, the folder shown is scanned once, in the background, with
+the current tags: only new and changed photos cost model time (everything else is cached). A scan
+already running makes it wait for that scan's end; interactive jobs (Try, Why?, search) run
+between its batches, as in every scan. It never starts before the model has scored something in
+this library (a missing model would ask for a download the person did not request).
+
+The watcher's roots follow the library's folders (the folder tree's rows) and the setting
+``watch_folders``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject
+
+from blipdesk.qt.workers.watcher import FolderWatcher
+
+
+class LiveFolders(QObject):
+    def __init__(self, window: Any, watcher: FolderWatcher | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.watcher = watcher or FolderWatcher(parent=self)
+        self._scan_waiting = False
+        self._model_known = False  # the cache holds scores of the configured model
+        self.auto_scans = 0
+        self.watcher.changed.connect(self._changed)
+        self.watcher.settled.connect(self._settled)
+        folders = window.folders
+        for sig in (folders.rowsInserted, folders.rowsRemoved, folders.modelReset):
+            sig.connect(self.follow_settings)
+        window.cache.loaded.connect(self._cache_loaded)
+        window.scanning.finished.connect(self._scan_finished)
+        window.settings_flow.accepted.connect(lambda _s: self.follow_settings())
+        self.follow_settings()
+        window.installEventFilter(self)  # the window's close stops the watcher
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    def follow_settings(self, *_args: object) -> None:
+        on = self.window.settings.watch_folders
+        self.watcher.set_roots(self.window.folders.roots() if on else ())
+
+    def shutdown(self) -> None:
+        self.watcher.shutdown()
+
+    # ----------------------------------------------------------------- reactions
+
+    def _shown_root(self, roots: list[str]) -> bool:
+        current = self.window.current_folder
+        return current is not None and any(
+            current == r or current.startswith(r.rstrip(os.sep) + os.sep)
+            or r.startswith(current.rstrip(os.sep) + os.sep)
+            for r in roots
+        )  # fmt: skip
+
+    def _changed(self, roots: list[str]) -> None:
+        for root in roots:
+            self.window.lister.count(root)
+        if self._shown_root(roots):
+            self.window.shown.refresh()
+
+    def _settled(self, roots: list[str]) -> None:
+        if self._shown_root(roots):
+            self._scan_when_free()
+
+    def _scan_when_free(self) -> None:
+        w = self.window
+        if not (w.settings.scan_new_photos and self._model_known and w.current_folder):
+            return
+        if w.controller.scanning() or w.files.clearing:
+            self._scan_waiting = True  # once the running job ends
+            return
+        self._scan_waiting = False
+        self.auto_scans += 1
+        w.scan()
+
+    def _cache_loaded(self, _request: int, cached: Any) -> None:
+        self._model_known = self._model_known or cached.score_key is not None
+
+    def _scan_finished(self, outcome: str, _summary: object, _checking: object) -> None:
+        if outcome == "done":
+            self._model_known = True
+        self.window.shown.reload_scores()  # scores, and which photos are duplicates
+        if self._scan_waiting:
+            self._scan_when_free()

@@ -1,0 +1,121 @@
+"""Folders that change while the window is open, on a real folder: files created, renamed, moved
+and deleted by the test, watched by watchdog (and by the periodic rescan fallback), under
+pytest-qt. And the same photo twice: the badge and the "show duplicates" filter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from blipdesk.qt.models.photos import Roles
+from blipdesk.qt.workers.watcher import FolderWatcher, folder_signature
+from tests.helpers.dng import write_dng
+from tests.helpers.models import scene
+
+
+def names(window) -> set[str]:
+    return {p.name for p in window.photos.photos()}
+
+
+def test_watcher_reports_changes_coalesced(qtbot, tmp_path):
+    root = tmp_path / "lib"
+    (root / "sub").mkdir(parents=True)
+    watcher = FolderWatcher(quiet_ms=200, max_wait_ms=1000, settle_ms=500, poll_s=0)
+    changed, settled = [], []
+    watcher.changed.connect(changed.append)
+    watcher.settled.connect(settled.append)
+    watcher.set_roots([str(root)])
+    try:
+        assert watcher.watching  # watchdog started
+        with qtbot.waitSignal(watcher.changed, timeout=5000) as got:
+            scene(64, 48, 1).save(root / "sub" / "new.jpg")
+        assert got.args[0] == [str(root)]
+        (root / "notes.txt").write_text("not a photo")  # not a photo: not reported
+        (root / ".hidden.jpg").write_bytes(b"x")
+        qtbot.waitUntil(lambda: len(settled) == 1, timeout=5000)
+        changed.clear()
+        settled.clear()
+        # A burst: 2,000 files copied in. A few grid refreshes, one scan.
+        source = root / "sub" / "new.jpg"
+        card = root / "card"
+        card.mkdir()
+        for i in range(2000):
+            shutil.copyfile(source, card / f"IMG_{i:04d}.jpg")
+        qtbot.waitUntil(lambda: len(settled) == 1, timeout=20000)
+        assert 1 <= len(changed) <= 10, len(changed)
+        qtbot.wait(800)
+        assert len(settled) == 1
+    finally:
+        watcher.shutdown()
+
+
+def test_periodic_rescan_sees_what_is_not_reported(qtbot, tmp_path):
+    root = tmp_path / "share"
+    root.mkdir()
+    watcher = FolderWatcher(quiet_ms=50, poll_s=0.2, use_watchdog=False)
+    watcher.set_roots([str(root)])
+    try:
+        assert not watcher.watching
+        qtbot.waitSignal(watcher.polled, timeout=5000).wait()
+        before = folder_signature(str(root))
+        with qtbot.waitSignal(watcher.changed, timeout=5000) as got:
+            scene(64, 48, 2).save(root / "from-the-nas.jpg")
+        assert got.args[0] == [str(root)] and folder_signature(str(root)) != before
+    finally:
+        watcher.shutdown()
+
+
+def test_grid_and_counts_follow_the_disk(qtbot, make_window, photo_dir):
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    assert window.live.watcher.watching
+    # Created (a JPEG and a RAW file).
+    scene(320, 240, 42).save(photo_dir / "new.jpg")
+    write_dng(photo_dir / "sub" / "IMG_0001.dng")
+    qtbot.waitUntil(lambda: {"new.jpg", "IMG_0001.dng"} <= names(window), timeout=10000)
+    assert window.photos.total() == 12
+    qtbot.waitUntil(lambda: "(12)" in window.folders.index(0, 0).data(), timeout=10000)
+    # Renamed, moved into a subfolder, deleted.
+    os.rename(photo_dir / "new.jpg", photo_dir / "renamed.jpg")
+    os.rename(photo_dir / "p00.jpg", photo_dir / "sub" / "p00.jpg")
+    os.remove(photo_dir / "p01.jpg")
+    qtbot.waitUntil(
+        lambda: "renamed.jpg" in names(window) and "p01.jpg" not in names(window), timeout=10000
+    )
+    qtbot.waitUntil(lambda: window.photos.total() == 11, timeout=10000)
+    moved = [p for p in window.photos.photos() if p.name == "p00.jpg"]
+    assert [p.path for p in moved] == [str(photo_dir / "sub" / "p00.jpg")]
+    qtbot.waitUntil(lambda: "(11)" in window.folders.index(0, 0).data(), timeout=10000)
+
+
+def test_new_photos_are_scanned_in_the_background_and_copies_are_duplicates(
+    qtbot, scanned_window, photo_dir
+):
+    window = scanned_window
+    beach = window.tags.tag("beach")
+    scans = window.live.auto_scans
+    scene(320, 240, 77).save(photo_dir / "arrived.jpg")
+    shutil.copyfile(photo_dir / "p02.jpg", photo_dir / "p02 copy.jpg")
+    qtbot.waitUntil(lambda: window.live.auto_scans == scans + 1, timeout=15000)
+    arrived = str(photo_dir / "arrived.jpg")
+    qtbot.waitUntil(lambda: window.board.tag_score(arrived, beach) is not None, timeout=90000)
+    copy = str(photo_dir / "p02 copy.jpg")
+    qtbot.waitUntil(lambda: window.photos.row_of(copy) >= 0, timeout=10000)
+    row = window.photos.row_of(copy)
+    qtbot.waitUntil(
+        lambda: window.photos.index(window.photos.row_of(copy)).data(Roles.Duplicates) == 2,
+        timeout=20000,
+    )
+    assert row >= 0
+    assert window.board.tag_score(copy, beach) == window.board.tag_score(
+        str(photo_dir / "p02.jpg"), beach
+    )  # scored once: the same content's score
+    assert "scored once" in window.photos.tooltip(
+        window.photos.photo_at(window.photos.row_of(copy))
+    )
+    # "Show duplicates only": the two files of that photo.
+    window.duplicates_action.setChecked(True)
+    assert {p.name for p in window.photos.visible_photos()} == {"p02.jpg", "p02 copy.jpg"}
+    window.duplicates_action.setChecked(False)
+    assert window.photos.rowCount() == 12
