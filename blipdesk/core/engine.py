@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
-from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw
+from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw, paired_raws
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
 from blipdesk.core.raw import RAW_DECODE_RULE
@@ -97,6 +97,7 @@ class ScanOptions:
     cached_only: bool = False  # only photos whose vision output is cached (the text side only)
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
+    group_pairs: bool = True  # a RAW beside its camera JPEG is not scored (the JPEG is)
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,11 @@ class ScanSummary:
     unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
     from_cache: int = 0  # of ``scored``: from the vision cache (no decoding, no vision pass)
     # The files found, each counted once:
-    #   photos == scored + up_to_date + duplicates + len(unreadable paths) + not_done
+    #   photos == scored + up_to_date + duplicates + len(unreadable paths) + not_done + paired
     up_to_date: int = 0  # distinct photos already scored for every sentence: nothing to do
     duplicates: int = 0  # files with the same content as another file found: scored once
     not_done: int = 0  # distinct photos left when the scan was stopped
+    paired: int = 0  # RAW files beside their JPEG (grouped pairs): the JPEG is scored
 
     def tally(self) -> str:
         """The files found, split so the numbers add up ("35 photos: 27 scored, 2 duplicates,
@@ -148,6 +150,7 @@ class ScanSummary:
             (self.duplicates, "duplicate" if self.duplicates == 1 else "duplicates"),
             (unreadable, "unreadable"),
             (self.not_done, "not done"),
+            (self.paired, "RAW beside their JPEG"),
         ):
             if count:
                 parts.append(f"{count} {what}")
@@ -529,7 +532,9 @@ def scan(
     ``library`` must be the writer, used only from this thread. See the module docstring."""
     started = time.monotonic()
     folders_failed: list[PhotoFailure] = []
-    photos = refresh_photos(library, folders, options.recursive, folders_failed)
+    found = refresh_photos(library, folders, options.recursive, folders_failed)
+    paired = paired_raws(p.path for p in found) if options.group_pairs else set()
+    photos = [p for p in found if p.path not in paired]
     failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
     known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
     failures += [
@@ -545,7 +550,8 @@ def scan(
     all_failures = (*failures, *done.failures)
     duplicates, up_to_date, with_work = photo_tally(photos, all_failures, work)
     return ScanSummary(
-        photos=len(photos),
+        photos=len(found),
+        paired=len(paired),
         scored=done.scored,
         failures=all_failures,
         up_to_date=up_to_date,

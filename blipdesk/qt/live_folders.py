@@ -49,8 +49,11 @@ class LiveFolders(QObject):
         return False
 
     def follow_settings(self, *_args: object) -> None:
-        on = self.window.settings.watch_folders
-        self.watcher.set_roots(self.window.folders.roots() if on else ())
+        w = self.window
+        self.watcher.set_roots(w.folders.roots() if w.settings.watch_folders else ())
+        if w.lister.group_pairs != w.settings.group_pairs:  # RAW + JPEG: one photo or two
+            w.lister.group_pairs = w.settings.group_pairs
+            self._changed(list(w.folders.roots()))
 
     def shutdown(self) -> None:
         self.watcher.shutdown()

@@ -79,6 +79,7 @@ class ScanActions(QObject):
                 features_dir=str(self.paths.features_dir), feature_cache=s.feature_cache,
                 feature_format=s.feature_format, feature_budget=s.feature_budget,
                 cached_only=cached_only, use_processes=self.use_processes,
+                group_pairs=s.group_pairs,
             )
         )  # fmt: skip
         self._checking = checking

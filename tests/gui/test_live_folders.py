@@ -119,3 +119,26 @@ def test_new_photos_are_scanned_in_the_background_and_copies_are_duplicates(
     assert {p.name for p in window.photos.visible_photos()} == {"p02.jpg", "p02 copy.jpg"}
     window.duplicates_action.setChecked(False)
     assert window.photos.rowCount() == 12
+
+
+def test_a_raw_jpeg_pair_is_one_photo_in_the_grid_and_the_counts(qtbot, make_window, tmp_path):
+    folder = tmp_path / "card"
+    folder.mkdir()
+    write_dng(folder / "IMG_0001.CR2.dng")  # a RAW of another stem: stays a photo of its own
+    write_dng(folder / "IMG_0002.dng")
+    window = make_window()
+    window.add_folder(str(folder))
+    qtbot.waitUntil(lambda: window.photos.total() == 2, timeout=10000)
+    # The camera's JPEG lands beside its RAW: one photo with both files.
+    scene(320, 240, 5).save(folder / "IMG_0002.jpg")
+    qtbot.waitUntil(lambda: "IMG_0002.jpg" in names(window), timeout=10000)
+    assert names(window) == {"IMG_0001.CR2.dng", "IMG_0002.jpg"}
+    [pair] = [p for p in window.photos.photos() if p.name == "IMG_0002.jpg"]
+    assert pair.companions == (str(folder / "IMG_0002.dng"),)
+    assert "With its RAW file IMG_0002.dng" in window.photos.tooltip(pair)
+    qtbot.waitUntil(lambda: "(2)" in window.folders.index(0, 0).data(), timeout=10000)
+    # Not grouped (the setting): both files are photos.
+    window._settings_accepted(window.settings.with_changes(group_pairs=False))
+    window.live.follow_settings()
+    qtbot.waitUntil(lambda: window.photos.total() == 3, timeout=10000)
+    qtbot.waitUntil(lambda: "(3)" in window.folders.index(0, 0).data(), timeout=10000)

@@ -12,6 +12,7 @@ the view for the rows near its viewport), scores from the in-memory ``ScoreBoard
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -229,7 +230,7 @@ class PhotoGridModel(QAbstractListModel):
         for path, taken in dated:
             old = self._by_path.get(path)
             if old is not None:
-                new = Photo(old.path, old.name, old.size, old.mtime, taken)
+                new = replace(old, taken=taken)
                 self._by_path[path] = new
         self._all = [self._by_path[p.path] for p in self._all]
         self._rows = [self._by_path[p.path] for p in self._rows]
@@ -355,6 +356,9 @@ class PhotoGridModel(QAbstractListModel):
         error = self.broken(photo)
         if error:
             lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
+        if photo.companions:
+            raws = ", ".join(_html(os.path.basename(p)) for p in photo.companions)
+            lines.append(f"With its RAW file {raws}: one photo, scored from this one")
         copies = self._duplicates.get(photo.path, 0)
         if copies:
             lines.append(f"The same photo as {copies - 1} other file(s) here: scored once")

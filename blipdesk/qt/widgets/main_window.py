@@ -29,7 +29,7 @@ from blipdesk.qt.settings_flow import SettingsFlow
 from blipdesk.qt.shown_folder import ShownFolder
 from blipdesk.qt.tag_actions import TagActions
 from blipdesk.qt.tag_writer import TagWriter
-from blipdesk.qt.values import ScoreBoard, Tag
+from blipdesk.qt.values import ScoreBoard, Tag, sidecar_targets
 from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
@@ -329,9 +329,9 @@ class MainWindow(QMainWindow):
         )
 
     def write_sidecars(self):
-        tags = self.tags.tags()
-        scopes = [
-            (label, self.board.matched_tags((p.path for p in photos), tags))
+        tags, to, matched = self.tags.tags(), self.settings.pair_sidecars, self.board.matched_tags
+        scopes = [  # a RAW + JPEG pair's tags go to the file the settings name (RAW by default)
+            (label, sidecar_targets(photos, matched((p.path for p in photos), tags), to))
             for label, photos in self.grid.scopes(self.current_folder)
         ]
         return self.files.write_sidecars(self.current_folder, scopes)

@@ -75,6 +75,7 @@ class ScanJob(Job):
     feature_budget: int = 20 * 1000**3
     cached_only: bool = False  # a new tag: check the photos whose vision output is cached
     use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
+    group_pairs: bool = True  # RAW + JPEG pairs: score the JPEG only
 
 
 @dataclass(frozen=True)
@@ -447,6 +448,7 @@ class InferenceWorker(QObject):
             feature_budget=getattr(job, "feature_budget", 20 * 1000**3),
             cached_only=getattr(job, "cached_only", False),
             use_processes=getattr(job, "use_processes", True),
+            group_pairs=getattr(job, "group_pairs", True),
         )
 
     def _search(self, job: SearchJob) -> None:
