@@ -17,9 +17,10 @@ import numpy as np
 from PIL import Image
 
 
-def scene(width: int, height: int, marker: bool) -> np.ndarray:
+def scene(width: int, height: int, marker: bool, noise: int = 0) -> np.ndarray:
     """RGB uint8: red left, blue right, a white band on top, and (``marker``) a green square in
-    the middle of the bottom half."""
+    the middle of the bottom half. ``noise``: added texture (+-noise), so that a JPEG of it
+    weighs what a photo does (benchmarks)."""
     rgb = np.zeros((height, width, 3), np.uint8)
     rgb[:, : width // 2] = (200, 30, 30)
     rgb[:, width // 2 :] = (30, 30, 200)
@@ -28,6 +29,9 @@ def scene(width: int, height: int, marker: bool) -> np.ndarray:
         s = max(2, min(width, height) // 6)
         cy, cx = height * 3 // 4, width // 2
         rgb[cy - s // 2 : cy + s // 2, cx - s // 2 : cx + s // 2] = (30, 220, 30)
+    if noise:
+        grain = np.random.default_rng(0).integers(-noise, noise + 1, rgb.shape, dtype=np.int16)
+        rgb = np.clip(rgb.astype(np.int16) + grain, 0, 255).astype(np.uint8)
     return rgb
 
 
@@ -51,6 +55,7 @@ def write_dng(
     orientation: int = 1,
     preview_upright: bool = False,
     preview_exif_orientation: int | None = None,
+    noise: int = 0,
 ) -> Path:
     """Write a DNG of the scene. ``orientation``: the TIFF/EXIF orientation of the RAW (LibRaw's
     flip). ``preview_upright``: the preview is stored already turned by ``orientation`` (as some
@@ -58,7 +63,7 @@ def write_dng(
     import tifffile
 
     path = Path(path)
-    sensor = bayer(scene(width, height, marker=False))
+    sensor = bayer(scene(width, height, marker=False, noise=noise))
     extratags_raw = [
         (33421, "H", 2, (2, 2)),  # CFARepeatPatternDim
         (33422, "B", 4, (0, 1, 1, 2)),  # CFAPattern: RGGB
@@ -83,7 +88,7 @@ def write_dng(
         (50728, "2I", 3, (1, 1, 1, 1, 1, 1)),  # AsShotNeutral
     ]
     pw, ph = preview_size
-    shown = scene(pw, ph, marker=True)
+    shown = scene(pw, ph, marker=True, noise=noise)
     if preview_upright:  # the camera stored the preview as it is to be seen
         shown = displayed(shown, orientation)
         ph, pw = shown.shape[:2]
