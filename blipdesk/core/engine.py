@@ -98,6 +98,7 @@ class ScanOptions:
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
     group_pairs: bool = True  # a RAW beside its camera JPEG is not scored (the JPEG is)
+    low_priority: bool = False  # a background scan: decode processes run niced (os.nice 10)
 
 
 @dataclass(frozen=True)
@@ -374,13 +375,18 @@ def plan(
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _decode_worker_init(parent: int) -> None:
+def _decode_worker_init(parent: int, nice: int = 0) -> None:
     """Runs first in every decode process: Ctrl-C is the parent's to handle, and the worker dies
     with its parent, however the parent ends (kill -9 included), so no decoder (and no
     multiprocessing resource tracker, which lives while a worker holds its pipe) outlives it.
     Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere
     (macOS has no such call): a watchdog thread exits when the parent PID changes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice and hasattr(os, "nice"):  # a background scan leaves the cores to the person
+        try:
+            os.nice(nice)
+        except OSError as exc:
+            log.debug("cannot lower the decode process's priority: %s", exc)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -455,7 +461,7 @@ def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_decode_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), 10 if options.low_priority else 0),
             )
         except (OSError, NotImplementedError, ImportError, PermissionError) as exc:
             log.warning("decode processes unavailable (%s); decoding in threads", exc)

@@ -7,7 +7,7 @@ appear, deleted ones go) and the sidebar recounts, all in the pool. When a burst
 the setting ``scan_new_photos`` is on, the folder shown is scanned once, in the background, with
 the current tags: only new and changed photos cost model time (everything else is cached). A scan
 already running makes it wait for that scan's end; interactive jobs (Try, Why?, search) run
-between its batches, as in every scan. It never starts before the model has scored something in
+between its batches, as in every scan, and its decode processes run niced (low priority). It never starts before the model has scored something in
 this library (a missing model would ask for a download the person did not request).
 
 The watcher's roots follow the library's folders (the folder tree's rows) and the setting
@@ -87,7 +87,8 @@ class LiveFolders(QObject):
             return
         self._scan_waiting = False
         self.auto_scans += 1
-        w.scan()
+        w.tag_actions.flush()  # as the Scan button does: the tags as they stand
+        w.scanning.scan(w.current_folder, w._sentences(), background=True)
 
     def _cache_loaded(self, _request: int, cached: Any) -> None:
         self._model_known = self._model_known or cached.score_key is not None

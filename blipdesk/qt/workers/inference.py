@@ -76,6 +76,7 @@ class ScanJob(Job):
     cached_only: bool = False  # a new tag: check the photos whose vision output is cached
     use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
     group_pairs: bool = True  # RAW + JPEG pairs: score the JPEG only
+    background: bool = False  # started by the folder watcher: decoding at low priority
 
 
 @dataclass(frozen=True)
@@ -449,6 +450,7 @@ class InferenceWorker(QObject):
             cached_only=getattr(job, "cached_only", False),
             use_processes=getattr(job, "use_processes", True),
             group_pairs=getattr(job, "group_pairs", True),
+            low_priority=getattr(job, "background", False),
         )
 
     def _search(self, job: SearchJob) -> None:
