@@ -151,7 +151,7 @@ class ScanSummary:
             (self.duplicates, "duplicate" if self.duplicates == 1 else "duplicates"),
             (unreadable, "unreadable"),
             (self.not_done, "not done"),
-            (self.paired, "RAW beside their JPEG"),
+            (self.paired, "RAW beside its JPEG" if self.paired == 1 else "RAWs beside their JPEGs"),
         ):
             if count:
                 parts.append(f"{count} {what}")

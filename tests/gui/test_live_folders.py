@@ -142,3 +142,20 @@ def test_a_raw_jpeg_pair_is_one_photo_in_the_grid_and_the_counts(qtbot, make_win
     window.live.follow_settings()
     qtbot.waitUntil(lambda: window.photos.total() == 3, timeout=10000)
     qtbot.waitUntil(lambda: "(3)" in window.folders.index(0, 0).data(), timeout=10000)
+
+
+def test_settings_dialog_library_options(qtbot, tmp_path):
+    from blipdesk.qt.widgets.dialogs import SettingsDialog
+    from blipdesk.settings import Settings
+
+    dialog = SettingsDialog(Settings(), tmp_path)
+    qtbot.addWidget(dialog)
+    options = dialog.library
+    assert options.watch.isChecked() and options.scan_new.isChecked() and options.pairs.isChecked()
+    options.watch.setChecked(False)
+    assert not options.scan_new.isEnabled()  # nothing to scan in the background without watching
+    options.pair_sidecars.setCurrentIndex(options.pair_sidecars.findData("jpeg"))
+    got = dialog.settings()
+    assert (got.watch_folders, got.scan_new_photos, got.group_pairs, got.pair_sidecars) == (
+        False, True, True, "jpeg"
+    )  # fmt: skip
