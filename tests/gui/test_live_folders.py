@@ -129,6 +129,10 @@ def test_a_raw_jpeg_pair_is_one_photo_in_the_grid_and_the_counts(qtbot, make_win
     window = make_window()
     window.add_folder(str(folder))
     qtbot.waitUntil(lambda: window.photos.total() == 2, timeout=10000)
+    # The RAW's thumbnail is its embedded preview (decode_photo, as the model sees it).
+    raw = str(folder / "IMG_0002.dng")
+    qtbot.waitUntil(lambda: window.thumbs.pixmap(raw) is not None, timeout=10000)
+    assert raw not in window.thumbs.broken
     # The camera's JPEG lands beside its RAW: one photo with both files.
     scene(320, 240, 5).save(folder / "IMG_0002.jpg")
     qtbot.waitUntil(lambda: "IMG_0002.jpg" in names(window), timeout=10000)
