@@ -86,8 +86,9 @@ def read_raw(
             with rawpy.imread(where) as raw:
                 return _picture(raw, path, max_pixels, jpeg_header)
         except rawpy.LibRawFileUnsupportedError:
+            # Transient: a newer rawpy may read it, and trying again costs a header read.
             raise PhotoError(
-                path, "not a RAW file LibRaw can read (unsupported or damaged)"
+                path, "not a RAW file this LibRaw can read (unsupported or damaged)", True
             ) from None
         except rawpy.LibRawTooBigError:
             raise PhotoError(path, "too large for LibRaw to decode") from None
@@ -134,7 +135,9 @@ def _picture(raw: Any, path: Path, max_pixels: int, jpeg_header: JpegHeader | No
         elif thumb.format == rawpy.ThumbFormat.BITMAP:
             pixels = np.ascontiguousarray(thumb.data)
             if pixels.ndim == 2:
-                pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+                pixels = pixels[:, :, None]
+            if pixels.shape[2] < 3:  # grey
+                pixels = np.repeat(pixels[:, :, :1], 3, axis=2)
             if pixels.dtype != np.uint8:
                 pixels = (pixels.astype(np.uint32) * 255 // max(1, int(pixels.max()))).astype(
                     np.uint8

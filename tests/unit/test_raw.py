@@ -127,7 +127,8 @@ def test_damaged_and_hostile_raw_files_get_a_reason(tmp_path):
     fake.write_bytes(b"II*\x00" + os.urandom(4000))
     with pytest.raises(PhotoError) as info:
         decode_photo(fake)
-    assert "fake.cr2" in str(info.value) and info.value.reason and not info.value.transient
+    assert "fake.cr2" in str(info.value) and "LibRaw" in info.value.reason
+    assert info.value.transient  # unsupported: a newer rawpy may read it, so tried again
     good = write_dng(tmp_path / "good.dng")
     cut = tmp_path / "cut.dng"
     cut.write_bytes(good.read_bytes()[:3000])
