@@ -190,3 +190,41 @@ def test_a_scan_scores_raw_files(library, tmp_path, tiny_model_dir, tiny_scorer)
     cached = library.sentence_scores(key.score_key, [content])[content]["a red wall"]
     assert cached.itm == pytest.approx(float(direct.itm[0, 0]), abs=1e-4)
     assert engine.decode_for_model(path).image is not None
+
+
+def test_mutated_raw_files_decode_or_give_a_reason(tmp_path):
+    """Damaged RAW data (bit flips, cuts, holes in real DNGs) never escapes as anything but a
+    PhotoError, and never kills the process (LibRaw is C)."""
+    import random
+
+    seeds = [
+        write_dng(tmp_path / "s0.dng", 64, 48, "jpeg", (600, 400)).read_bytes(),
+        write_dng(tmp_path / "s1.dng", 64, 48, "bitmap", (400, 400)).read_bytes(),
+        write_dng(tmp_path / "s2.dng", 400, 300, None).read_bytes(),
+    ]
+    rng = random.Random(15)
+    target = tmp_path / "m.dng"
+    decoded = failed = 0
+    for _ in range(150):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(max(1, len(data)))
+            choice = rng.random()
+            if choice < 0.4:
+                data[pos : pos + 1] = bytes([data[pos] ^ (1 << rng.randrange(8))]) if data else b""
+            elif choice < 0.7:
+                data[pos : pos + 1] = bytes([rng.choice([0, 127, 128, 255])])
+            elif choice < 0.85:
+                del data[pos : pos + rng.randint(1, 64)]
+            else:
+                del data[max(1, pos) :]
+        target.write_bytes(bytes(data))
+        try:
+            im = decode_photo(target)
+        except PhotoError as exc:
+            assert exc.reason
+            failed += 1
+        else:
+            assert im.mode == "RGB" and min(im.size) > 0
+            decoded += 1
+    assert decoded + failed == 150 and failed > 0
