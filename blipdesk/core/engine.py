@@ -472,6 +472,10 @@ def _decoded(future: cf.Future[Decoded], item: WorkItem) -> Decoded:
     try:
         return future.result()
     except BrokenProcessPool:
+        if is_raw(item.paths[0]):
+            # LibRaw is C: a RAW file that kills a worker would kill this process too.
+            log.warning("a decode worker died; %s is left to the next scan", item.paths[0])
+            return Decoded(None, "a decode worker died reading it; tried again next scan", True)
         log.warning("a decode worker died; decoding %s in this thread", item.paths[0])
         return decode_for_model(item.paths[0], item.stamp)
 

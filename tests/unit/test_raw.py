@@ -18,6 +18,7 @@ from blipdesk.core.raw import NO_RAWPY, RAW_DECODE_RULE, read_raw
 from blipdesk.errors import PhotoError
 from blipdesk.sidecars import sidecar_path
 from tests.helpers.dng import write_dng
+from tests.helpers.models import scene
 
 rawpy = pytest.importorskip("rawpy")
 
@@ -228,3 +229,19 @@ def test_mutated_raw_files_decode_or_give_a_reason(tmp_path):
             assert im.mode == "RGB" and min(im.size) > 0
             decoded += 1
     assert decoded + failed == 150 and failed > 0
+
+
+def test_a_raw_file_is_never_decoded_in_the_scan_process_after_a_worker_died(tmp_path):
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    from blipdesk.core.engine import WorkItem, _decoded
+
+    path = str(write_dng(tmp_path / "crash.dng"))
+    broken: cf.Future = cf.Future()
+    broken.set_exception(BrokenProcessPool("a worker died"))
+    got = _decoded(broken, WorkItem("c", (path,), ("s",), True))
+    assert got.image is None and got.transient and "worker died" in got.reason
+    jpeg = tmp_path / "fine.jpg"
+    scene(64, 48, 1).save(jpeg)
+    assert _decoded(broken, WorkItem("d", (str(jpeg),), ("s",), True)).image is not None
