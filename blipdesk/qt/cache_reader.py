@@ -76,6 +76,17 @@ def read_scores(
         lib.close()
 
 
+def read_duplicates(database: str | Path, folder: str, recursive: bool) -> dict[str, int]:
+    """Which photos under ``folder`` are the same photo as another file (path -> files)."""
+    lib = _open(database)
+    if lib is None:
+        return {}
+    try:
+        return duplicate_groups(lib.photos_under([folder], recursive))
+    finally:
+        lib.close()
+
+
 class _Relay(QObject):
     loaded = Signal(int, object)  # request id, CachedScores
 

@@ -16,12 +16,16 @@ The watcher's roots follow the library's folders (the folder tree's rows) and th
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal
 
+from blipdesk.qt.cache_reader import read_duplicates
 from blipdesk.qt.workers.watcher import FolderWatcher
+
+log = logging.getLogger(__name__)
 
 
 class LiveFolders(QObject):
@@ -30,8 +34,13 @@ class LiveFolders(QObject):
         self.window = window
         self.watcher = watcher or FolderWatcher(parent=self)
         self._scan_waiting = False
+        self._mine = False  # the scan running was started here
         self._model_known = False  # the cache holds scores of the configured model
         self.auto_scans = 0
+        self._reads = QThreadPool(self)
+        self._reads.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.read.connect(self._duplicates_read)
         self.watcher.changed.connect(self._changed)
         self.watcher.settled.connect(self._settled)
         folders = window.folders
@@ -57,6 +66,8 @@ class LiveFolders(QObject):
 
     def shutdown(self) -> None:
         self.watcher.shutdown()
+        self._reads.clear()
+        self._reads.waitForDone(5000)
 
     # ----------------------------------------------------------------- reactions
 
@@ -87,6 +98,7 @@ class LiveFolders(QObject):
             return
         self._scan_waiting = False
         self.auto_scans += 1
+        self._mine = True
         w.tag_actions.flush()  # as the Scan button does: the tags as they stand
         w.scanning.scan(w.current_folder, w._sentences(), background=True)
 
@@ -96,6 +108,36 @@ class LiveFolders(QObject):
     def _scan_finished(self, outcome: str, _summary: object, _checking: object) -> None:
         if outcome == "done":
             self._model_known = True
-        self.window.shown.reload_scores()  # scores, and which photos are duplicates
+        folder = self.window.current_folder
+        mine, self._mine = self._mine, False
+        if mine:
+            # Renamed, moved and copied photos cost the model nothing, so no batch brought
+            # their scores: the cache has them (and which photos are duplicates).
+            self.window.shown.reload_scores()
+        elif folder:  # the scan hashed new files: which photos are now duplicates
+            args = (self.window.paths.database, folder, self.window.settings.recursive)
+            self._reads.start(_DuplicatesTask(self._relay, folder, args))
         if self._scan_waiting:
             self._scan_when_free()
+
+    def _duplicates_read(self, folder: str, duplicates: dict) -> None:
+        if folder == self.window.current_folder:
+            self.window.photos.set_duplicates(duplicates)
+
+
+class _Relay(QObject):
+    read = Signal(str, object)  # folder, {path: files holding its content}
+
+
+class _DuplicatesTask(QRunnable):
+    def __init__(self, relay: _Relay, folder: str, args: tuple) -> None:
+        super().__init__()
+        self.relay, self.folder, self.args = relay, folder, args
+
+    def run(self) -> None:
+        try:
+            found = read_duplicates(*self.args)
+        except Exception:
+            log.exception("reading the duplicates failed")
+            return
+        self.relay.read.emit(self.folder, found)
