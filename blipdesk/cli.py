@@ -634,8 +634,7 @@ def _scan(ns: argparse.Namespace) -> int:
     state = "stopped" if summary.cancelled else "done"
     print(
         f"scan {state}: {summary.tally()}"  # the files found, split so the numbers add up
-        + (f" ({summary.from_cache} scored from the vision cache)" if summary.from_cache else "")
-        + f", {summary.seconds:.1f} s"
+        f", {summary.seconds:.1f} s"
         + (
             f", {len(summary.unreadable_folders)} folder(s) not read"
             if summary.unreadable_folders

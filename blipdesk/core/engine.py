@@ -145,7 +145,8 @@ class ScanSummary:
         """The files found, split so the numbers add up ("35 photos: 27 scored, 2 duplicates,
         6 unreadable"); parts that are zero are left out, except scored."""
         unreadable = len({f.path for f in self.failures})
-        parts = [f"{self.scored} scored"]
+        cached = f" ({self.from_cache} from the vision cache)" if self.from_cache else ""
+        parts = [f"{self.scored} scored{cached}"]
         for count, what in (
             (self.up_to_date, "already scored"),
             (self.duplicates, "duplicate" if self.duplicates == 1 else "duplicates"),
