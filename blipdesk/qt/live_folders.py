@@ -37,6 +37,7 @@ class LiveFolders(QObject):
         self._mine = False  # the scan running was started here
         self._model_known = False  # the cache holds scores of the configured model
         self.auto_scans = 0
+        self._keep: tuple[list[str], str | None, int] | None = None  # the view across a re-list
         self._reads = QThreadPool(self)
         self._reads.setMaxThreadCount(1)
         self._relay = _Relay(self)
@@ -47,6 +48,7 @@ class LiveFolders(QObject):
         for sig in (folders.rowsInserted, folders.rowsRemoved, folders.modelReset):
             sig.connect(self.follow_settings)
         window.cache.loaded.connect(self._cache_loaded)
+        window.lister.listed.connect(self._listed)  # after ShownFolder's: the rows are in
         window.scanning.finished.connect(self._scan_finished)
         window.settings_flow.accepted.connect(lambda _s: self.follow_settings())
         self.follow_settings()
@@ -83,7 +85,31 @@ class LiveFolders(QObject):
         for root in roots:
             self.window.lister.count(root)
         if self._shown_root(roots):
+            grid = self.window.grid
+            current = grid.current_photo()
+            self._keep = (
+                [p.path for p in grid.selected_photos()],
+                current.path if current is not None else None,
+                grid.verticalScrollBar().value(),
+            )
             self.window.shown.refresh()
+
+    def _listed(self, *_args: object) -> None:
+        """After a re-list the grid's rows were reset: the same photos selected, the same place
+        scrolled to (photos come and go around the person, who stays where they were)."""
+        keep, self._keep = self._keep, None
+        if keep is None:
+            return
+        selected, current, scrolled = keep
+        grid, model = self.window.grid, self.window.photos
+        if current is not None and model.row_of(current) >= 0:
+            grid.select_path(current)
+        chosen = grid.selectionModel()
+        for path in selected:
+            row = model.row_of(path)
+            if row >= 0:
+                chosen.select(model.index(row), chosen.SelectionFlag.Select)
+        grid.verticalScrollBar().setValue(scrolled)
 
     def _settled(self, roots: list[str]) -> None:
         if self._shown_root(roots):

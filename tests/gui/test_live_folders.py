@@ -70,6 +70,7 @@ def test_grid_and_counts_follow_the_disk(qtbot, make_window, photo_dir):
     window.add_folder(str(photo_dir))
     qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
     assert window.live.watcher.watching
+    window.grid.select_path(str(photo_dir / "p03.jpg"))  # the person is looking at p03
     # Created (a JPEG and a RAW file).
     scene(320, 240, 42).save(photo_dir / "new.jpg")
     write_dng(photo_dir / "sub" / "IMG_0001.dng")
@@ -87,6 +88,8 @@ def test_grid_and_counts_follow_the_disk(qtbot, make_window, photo_dir):
     moved = [p for p in window.photos.photos() if p.name == "p00.jpg"]
     assert [p.path for p in moved] == [str(photo_dir / "sub" / "p00.jpg")]
     qtbot.waitUntil(lambda: "(11)" in window.folders.index(0, 0).data(), timeout=10000)
+    # Photos came and went around it: p03 is still the current photo.
+    assert window.grid.current_photo().path == str(photo_dir / "p03.jpg")
 
 
 def test_new_photos_are_scanned_in_the_background_and_copies_are_duplicates(
