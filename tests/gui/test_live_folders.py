@@ -166,3 +166,28 @@ def test_settings_dialog_library_options(qtbot, tmp_path):
     assert (got.watch_folders, got.scan_new_photos, got.group_pairs, got.pair_sidecars) == (
         False, True, True, "jpeg"
     )  # fmt: skip
+
+
+def test_a_pairs_sidecar_goes_to_the_chosen_file(qtbot, make_window, tmp_path, use_tiny_model):
+    from blipdesk.qt.values import Tag
+
+    folder = tmp_path / "card"
+    folder.mkdir()
+    write_dng(folder / "IMG_0002.dng")
+    scene(320, 240, 5).save(folder / "IMG_0002.jpg")
+    scene(320, 240, 6).save(folder / "alone.jpg")
+    window = make_window()
+    window.add_folder(str(folder))
+    qtbot.waitUntil(lambda: window.photos.total() == 2, timeout=10000)
+    window.save_tag(Tag("any", ("a photo",), 0.0, "#e6194b"))  # threshold 0: every photo
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=90000) as done:
+        window.scan()
+    assert done.args[1].tally() == "3 photos: 2 scored, 1 RAW beside its JPEG"
+    dialog = window.write_sidecars()
+    targets = set(dialog.scopes[-1][1])  # the whole folder
+    assert targets == {str(folder / "IMG_0002.dng"), str(folder / "alone.jpg")}  # RAW: default
+    dialog.reject()
+    window._settings_accepted(window.settings.with_changes(pair_sidecars="jpeg"))
+    dialog = window.write_sidecars()
+    assert set(dialog.scopes[-1][1]) == {str(folder / "IMG_0002.jpg"), str(folder / "alone.jpg")}
+    dialog.reject()
