@@ -163,3 +163,16 @@ def exif_taken(path: str) -> float | None:
         return datetime.strptime(str(value).strip("\0 "), "%Y:%m:%d %H:%M:%S").timestamp()
     except ValueError:
         return None
+
+
+def format_size(size: int) -> str:
+    """A file size for people: "820 KB", "3.4 MB", "1.2 GB" (never "0.0 MB"); 1 KB = 1000 B."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 999_500:
+        return f"{size / 1e3:.0f} KB"
+    if size < 99_950_000:
+        return f"{size / 1e6:.1f} MB"
+    if size < 999_500_000:
+        return f"{size / 1e6:.0f} MB"
+    return f"{size / 1e9:.1f} GB"

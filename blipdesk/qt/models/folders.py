@@ -36,6 +36,7 @@ class FolderTreeModel(QAbstractItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._root = _Node("", "", None)
+        self.recursive = True  # the grid lists subfolders too: a folder's count includes them
 
     # ----------------------------------------------------------------- Qt API
 
@@ -92,16 +93,27 @@ class FolderTreeModel(QAbstractItemModel):
             return None
         node: _Node = index.internalPointer()
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{node.name}  ({node.total})"
+            return f"{node.name}  ({self.shown_count(node)})"
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{node.path}\n{node.total} photos ({node.direct} directly inside)"
         if role == PathRole:
             return node.path
         if role == CountRole:
-            return node.total
+            return self.shown_count(node)
         if role == IsRootRole:
             return node.parent is self._root
         return None
+
+    def shown_count(self, node: _Node) -> int:
+        """The photos the grid shows for this folder: with its subfolders' when the listing is
+        recursive (the settings), else only those directly inside."""
+        return node.total if self.recursive else node.direct
+
+    def set_recursive(self, recursive: bool) -> None:
+        if recursive != self.recursive:
+            self.layoutAboutToBeChanged.emit()
+            self.recursive = recursive
+            self.layoutChanged.emit()
 
     # ----------------------------------------------------------------- content
 
