@@ -198,6 +198,7 @@ class FilterBar(QWidget):
         self._tags: list[Tag] = []
         self.chips: list[tuple[str, str]] = []
         self._sort_before_search: SortState | None = None
+        self._keep_sort: SortState | None = None  # a renamed tag's sort, until the new list
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 2, 4, 2)
         outer.setSpacing(3)
@@ -287,12 +288,13 @@ class FilterBar(QWidget):
         names = {t.name for t in tags}
         before = list(self.chips)
         self.chips = [c for c in self.chips if c[0] in names]
-        current = self.sort_state()
+        before = self.sort_state()
+        current, self._keep_sort = self._keep_sort or before, None
         self._fill_sort(current)
         self._rebuild()
         if before != self.chips:
             self._emit()
-        if self.sort_state() != current:
+        if self.sort_state() != before:
             self._emit_sort()
 
     def rename_tag(self, old: str, new: str) -> None:
@@ -300,7 +302,7 @@ class FilterBar(QWidget):
         self.chips = [(new if n == old else n, m) for n, m in self.chips]
         sort = self.sort_state()
         if sort.tag == old:
-            self.show_sort(replace(sort, tag=new))
+            self._keep_sort = replace(sort, tag=new)  # the tag list with "new" comes next
 
     def _fill_sort(self, keep: SortState) -> None:
         self.sort.blockSignals(True)
