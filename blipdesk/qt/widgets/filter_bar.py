@@ -288,13 +288,13 @@ class FilterBar(QWidget):
         names = {t.name for t in tags}
         before = list(self.chips)
         self.chips = [c for c in self.chips if c[0] in names]
-        before = self.sort_state()
-        current, self._keep_sort = self._keep_sort or before, None
+        sort_before = self.sort_state()
+        current, self._keep_sort = self._keep_sort or sort_before, None
         self._fill_sort(current)
         self._rebuild()
         if before != self.chips:
             self._emit()
-        if self.sort_state() != before:
+        if self.sort_state() != sort_before:
             self._emit_sort()
 
     def rename_tag(self, old: str, new: str) -> None:
