@@ -411,3 +411,44 @@ def test_date_type_folder_filters_and_a_smart_view_that_persists(qtbot, make_win
     again.flow.remove_view("sub, no cats")
     assert again.sidebar.views.count() == 0
     assert isinstance(again.photos.filter, FilterState)
+
+
+# ------------------------------------------------------------------ 12: sidecar progress, quitting
+
+
+def test_writing_many_sidecars_shows_progress(qtbot, make_window, tmp_path):
+    from tests.helpers.models import scene
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        scene(32, 24, i).save(folder / f"s{i:03d}.jpg")
+    window = _quiet(make_window())
+    _open(qtbot, window, folder, 60)
+    window.save_tag(Tag("scene", ("a scene",), 0.1))
+    _score(window, {f"s{i:03d}.jpg": {"a scene": 0.9} for i in range(60)})
+    dialog = window.write_sidecars()
+    with qtbot.waitSignal(dialog.planned, timeout=10000):
+        pass
+    seen: list[tuple[int, int]] = []
+    window.tasks.progress.connect(lambda _r, done, total: seen.append((done, total)))
+    with qtbot.waitSignal(dialog.applied, timeout=20000):
+        dialog.go.click()
+    assert seen and all(total == 60 for _, total in seen) and len(seen) >= 3
+    assert dialog.bar.isVisible() and dialog.bar.value() == dialog.bar.maximum() == 60
+    dialog.reject()
+
+
+def test_quitting_skips_the_interpreters_full_collections():
+    """After the event loop, run_gui freezes what is alive: the teardown's full garbage
+    collections over torch's objects took 3-4 s (benchmarks/bench_quit.py measures it)."""
+    import gc
+
+    from blipdesk.qt.application import leave_quickly
+
+    before = gc.get_freeze_count()
+    try:
+        leave_quickly()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
