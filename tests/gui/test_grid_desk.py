@@ -452,3 +452,16 @@ def test_quitting_skips_the_interpreters_full_collections():
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_settings_has_no_large_gap_above_ok(qtbot, make_window):
+    window = make_window()
+    dialog = window.open_settings()
+    qtbot.waitExposed(dialog)
+    form = dialog._form
+    last = max(
+        form.itemAt(i).geometry().bottom() for i in range(form.count()) if form.itemAt(i).widget()
+    )
+    gap = dialog._buttons.geometry().top() - last
+    assert gap < 20, gap  # 37 px at the old fixed 460 px height (offscreen fonts)
+    dialog.reject()
