@@ -396,6 +396,7 @@ class FilterBar(QWidget):
                 continue
             word = QLabel(("" if first else "· ") + GROUP_WORDS[mode])
             word.setObjectName(f"group-{mode}")
+            word.setProperty("keepWithNext", True)  # never alone at the end of a line
             self.chip_row.addWidget(word)
             first = False
             for name in names:

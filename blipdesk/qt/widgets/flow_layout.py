@@ -51,21 +51,40 @@ class FlowLayout(QLayout):
         return size + QSize(m.left() + m.right(), m.top() + m.bottom())
 
     def _place(self, rect: QRect, move: bool) -> int:
+        """Lay the items out in lines (an item whose ``keepWithNext`` property is set, like a
+        group's label, wraps with the item after it); each item centred on its line's height.
+        Returns the height used."""
         m = self.contentsMargins()
         area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
-        x, y, line = area.x(), area.y(), 0
-        for item in self._items:
+        items = [it for it in self._items if not _hidden(it)]
+        lines: list[list[QLayoutItem]] = [[]]
+        x = area.x()
+        for n, item in enumerate(items):
+            width = item.sizeHint().width()
             widget = item.widget()
-            if widget is not None and widget.isHidden():
-                continue
-            hint = item.sizeHint()
-            if x + hint.width() > area.right() + 1 and line > 0:
-                x, y, line = area.x(), y + line + self._spacing, 0
-            if move:
-                item.setGeometry(QRect(QPoint(x, y), hint))
-            x += hint.width() + self._spacing
-            line = max(line, hint.height())
-        return y + line - rect.y() + m.bottom()
+            if widget is not None and widget.property("keepWithNext") and n + 1 < len(items):
+                width += self._spacing + items[n + 1].sizeHint().width()
+            if lines[-1] and x + width > area.right() + 1:
+                lines.append([])
+                x = area.x()
+            lines[-1].append(item)
+            x += item.sizeHint().width() + self._spacing
+        y = area.y()
+        for line in lines:
+            height = max((it.sizeHint().height() for it in line), default=0)
+            x = area.x()
+            for item in line:
+                hint = item.sizeHint()
+                if move:
+                    item.setGeometry(QRect(QPoint(x, y + (height - hint.height()) // 2), hint))
+                x += hint.width() + self._spacing
+            y += height + self._spacing
+        return max(0, y - self._spacing) - rect.y() + m.bottom()
+
+
+def _hidden(item: QLayoutItem) -> bool:
+    widget = item.widget()
+    return widget is not None and widget.isHidden()
 
 
 def flow_widget(spacing: int = 4) -> tuple[QWidget, FlowLayout]:

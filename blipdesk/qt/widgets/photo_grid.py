@@ -77,6 +77,7 @@ class PhotoDelegate(QStyledItemDelegate):
         box = QRect(rect.left() + (rect.width() - w) // 2, rect.top() + 4, w, h)
         pixmap = index.data(Roles.Thumbnail)
         broken = index.data(Roles.Broken)
+        image = box  # where the photo is drawn: the dots sit on it (a portrait is narrower)
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(
@@ -87,6 +88,7 @@ class PhotoDelegate(QStyledItemDelegate):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pixmap)
+            image = target
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -96,11 +98,11 @@ class PhotoDelegate(QStyledItemDelegate):
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
         # Tag dots, bottom-left of the thumbnail.
         colours = index.data(Roles.TagColours) or []
-        x = box.left() + 6
+        x = image.left() + 6
         for colour in colours[:10]:
             painter.setPen(QColor(255, 255, 255, 220))
             painter.setBrush(QColor(colour))
-            painter.drawEllipse(QRect(x, box.bottom() - 16, 12, 12))
+            painter.drawEllipse(QRect(x, image.bottom() - 16, 12, 12))
             x += 15
         if broken:
             # A per-photo error (unreadable file, recorded by the scan): a badge on the thumbnail,

@@ -77,6 +77,8 @@ class ScanStatus(QWidget):
         metrics = self.label.fontMetrics()
         self.label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, TEXT_WIDTH - 4))
         self.label.setToolTip(text if text != self.label.text() else "")
+        # Hidden while there is nothing to say: the status bar's messages get the room.
+        self.label.setVisible(bool(text) or self.bar.isVisibleTo(self))
 
     def text(self) -> str:
         return self._text
@@ -92,6 +94,7 @@ class ScanStatus(QWidget):
     def set_running(self, running: bool) -> None:
         for w in (self.bar, self.pause, self.cancel):
             w.setVisible(running)
+        self.label.setVisible(running or bool(self._text))
         if running:
             self.bar.setRange(0, 0)
             self.pause.setChecked(False)
