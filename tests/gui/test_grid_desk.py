@@ -465,3 +465,30 @@ def test_settings_has_no_large_gap_above_ok(qtbot, make_window):
     gap = dialog._buttons.geometry().top() - last
     assert gap < 20, gap  # 37 px at the old fixed 460 px height (offscreen fonts)
     dialog.reject()
+
+
+def test_another_features_criterion_goes_through_the_one_filter(qtbot, make_window, photo_dir):
+    """A rating filter (another feature) plugs in: a value in the bar, a rule in photo_filter;
+    the grid, the empty state and smart views follow it."""
+    from blipdesk import photo_filter
+
+    def rule(state, ctx):
+        wanted = dict(state.extra).get("name_has")
+        return None if wanted is None else (lambda p: str(wanted) in p.name)
+
+    photo_filter.add_rule(rule)
+    try:
+        window = _quiet(make_window())
+        _open(qtbot, window, photo_dir, 10)
+        window.filter_bar.set_extra("name_has", "p0")
+        assert window.photos.rowCount() == 10
+        window.filter_bar.set_extra("name_has", "p03")
+        assert [p.name for p in window.photos.visible_photos()] == ["p03.jpg"]
+        window.flow.add_view("only three")
+        window.filter_bar.set_extra("name_has", "nothing")
+        qtbot.waitUntil(lambda: window.flow.empty.isVisible())
+        assert "name has filter (nothing)" in window.flow.empty.text()
+        window.flow.apply_view("only three")
+        assert window.photos.rowCount() == 1
+    finally:
+        photo_filter.RULES.remove(rule)

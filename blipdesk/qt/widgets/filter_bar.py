@@ -199,6 +199,7 @@ class FilterBar(QWidget):
         self.chips: list[tuple[str, str]] = []
         self._sort_before_search: SortState | None = None
         self._keep_sort: SortState | None = None  # a renamed tag's sort, until the new list
+        self.extras: dict[str, object] = {}  # other features' criteria (see set_extra)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 2, 4, 2)
         outer.setSpacing(3)
@@ -328,7 +329,18 @@ class FilterBar(QWidget):
         self._emit()
 
     def state(self) -> FilterState:
-        return self.facts.apply(FilterState(tuple(self.chips), self.min_score.value()))
+        extra = tuple(sorted((k, v) for k, v in self.extras.items() if v is not None))
+        return self.facts.apply(FilterState(tuple(self.chips), self.min_score.value(), extra=extra))
+
+    def set_extra(self, key: str, value: object) -> None:
+        """Another feature's criterion (a minimum rating, a pick flag): kept in the filter's
+        ``extra`` (saved with smart views) and read by the rule that feature adds with
+        ``blipdesk.photo_filter.add_rule``; ``None`` removes it."""
+        if value is None:
+            self.extras.pop(key, None)
+        else:
+            self.extras[key] = value
+        self._emit()
 
     def sort_state(self) -> SortState:
         key, tag = self.sort.currentData() or ("name", None)
@@ -342,6 +354,7 @@ class FilterBar(QWidget):
         self.min_score.setValue(state.min_score)
         self.min_score.blockSignals(False)
         self.facts.show_state(state)
+        self.extras = dict(state.extra)
         if state.facts_active:
             self.more.setChecked(True)
         self._rebuild()
