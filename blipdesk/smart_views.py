@@ -122,7 +122,13 @@ class SmartViews:
         return [v for v in self.views if v.name != name]
 
     def save(self, views: list[SmartView]) -> None:
-        text = json.dumps([to_json(v) for v in views], indent=1, ensure_ascii=False)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, text.encode("utf-8"))
+        write_views(self.path, views)
         self.views = list(views)
+
+
+def write_views(path: Path, views: list[SmartView]) -> None:
+    """The views as the whole of ``path``, atomically (any thread: the window writes off the
+    GUI thread)."""
+    text = json.dumps([to_json(v) for v in views], indent=1, ensure_ascii=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text.encode("utf-8"))

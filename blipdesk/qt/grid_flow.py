@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QInputDialog, QLabel, QLineEdit
 from blipdesk.photo_filter import describe_chips
 from blipdesk.qt.widgets.empty_state import EmptyState
 from blipdesk.qt.widgets.thumb_slider import ThumbSlider
-from blipdesk.smart_views import SmartView, SmartViews
+from blipdesk.smart_views import SmartView, SmartViews, write_views
 
 
 class GridFlow(QObject):
@@ -56,6 +56,8 @@ class GridFlow(QObject):
         w.sidebar.set_views(self.views.load())
         w.sidebar.viewChosen.connect(self.apply_view)
         w.sidebar.viewRemoved.connect(self.remove_view)
+        self._saving = 0  # the background request writing smart-views.json
+        w.tasks.failed.connect(self._save_failed)
         if self.views.problem:
             status.showMessage(self.views.problem, 10000)
 
@@ -192,11 +194,15 @@ class GridFlow(QObject):
             self.w.statusBar().showMessage(f"Smart view “{name}”", 4000)
 
     def _store(self, views: list[SmartView]) -> None:
-        try:
-            self.views.save(views)
-        except OSError as exc:
-            self.w.statusBar().showMessage(f"The smart views could not be saved: {exc}", 10000)
+        """Shown at once; written in the background tasks' thread (in order, after the file
+        work before it), a failure said in the status bar."""
+        self.views.views = list(views)
         self.w.sidebar.set_views(self.views.views)
+        self._saving = self.w.tasks.start(write_views, self.views.path, list(views))
+
+    def _save_failed(self, request: int, message: str, *_rest) -> None:
+        if request == self._saving:
+            self.w.statusBar().showMessage(f"The smart views could not be saved: {message}", 10000)
 
 
 def _html(text: str) -> str:

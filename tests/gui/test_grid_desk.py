@@ -387,6 +387,7 @@ def test_date_type_folder_filters_and_a_smart_view_that_persists(qtbot, make_win
     window.flow.add_view("sub, no cats")
     want = bar.state()
     assert window.sidebar.views.count() == 1 and window.sidebar.views.isVisible()
+    qtbot.waitUntil(lambda: (window.paths.data_dir / "smart-views.json").exists(), timeout=5000)
     window.close()
 
     again = _quiet(make_window())
@@ -492,3 +493,12 @@ def test_another_features_criterion_goes_through_the_one_filter(qtbot, make_wind
         assert window.photos.rowCount() == 1
     finally:
         photo_filter.RULES.remove(rule)
+
+
+def test_a_smart_view_that_cannot_be_written_is_said(qtbot, make_window):
+    window = make_window()
+    (window.paths.data_dir / "smart-views.json").mkdir()  # hostile: a folder in its place
+    with qtbot.waitSignal(window.tasks.failed, timeout=5000):
+        window.flow.add_view("mine")
+    assert "could not be saved" in window.statusBar().currentMessage()
+    assert window.sidebar.views.count() == 1  # kept for this session
