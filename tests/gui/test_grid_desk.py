@@ -72,14 +72,25 @@ def test_chips_wrap_and_never_widen_the_window(qtbot, make_window, photo_dir):
         window.save_tag(Tag(name, (name,), 0.5))
     QApplication.processEvents()
     width, bar_height = window.width(), window.filter_bar.height()
+    least = window.minimumSizeHint().width()
     for i, name in enumerate(names):
         window.filter_bar.add_filter(name, ("and", "or", "not")[i % 3])
         QApplication.processEvents()
         assert window.width() == width
-        assert window.minimumSizeHint().width() <= width
+        assert window.minimumSizeHint().width() == least  # chips never raise the minimum
     qtbot.waitUntil(lambda: window.filter_bar.height() > bar_height)  # wrapped onto more lines
     chips = [window.filter_bar.chip_widget(n) for n in names]
     assert len({c.geometry().top() for c in chips if c is not None}) > 1
+    # More filters in a narrow window: the row wraps instead of being cut.
+    window.filter_bar.more.setChecked(True)
+    window.splitter.setSizes([100, 1000, 100])
+    qtbot.wait(100)
+    one_line = window.filter_bar.facts.height()
+    window.splitter.setSizes([500, 560, 140])  # the centre at about its minimum
+    qtbot.waitUntil(lambda: window.filter_bar.facts.height() > one_line)
+    assert window.width() == width
+    facts = window.filter_bar.facts
+    assert all(facts.rect().contains(w.geometry()) for w in (facts.clear, facts.folder))
 
 
 def test_chip_has_a_remove_button_menu_skips_used_tags_and_groups_read_as_evaluated(

@@ -40,7 +40,7 @@ from blipdesk.photo_filter import (
     file_kind,
 )
 from blipdesk.qt.values import Photo, Tag, tag_colour
-from blipdesk.qt.widgets.flow_layout import flow_widget
+from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 
 NEXT_MODE = {"and": "or", "or": "not", "not": "and"}
 GROUP_WORDS = {"and": "all of:", "or": "any of:", "not": "none of:"}
@@ -74,8 +74,10 @@ class FactsRow(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout = FlowLayout(self, spacing=6)  # wraps in a narrow window
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.date_from, self.date_to = QDateEdit(), QDateEdit()
         for edit, name in ((self.date_from, "dateFrom"), (self.date_to, "dateTo")):
             edit.setObjectName(name)
@@ -106,8 +108,9 @@ class FactsRow(QWidget):
             QLabel("Taken from"), self.date_from, QLabel("to"), self.date_to,
             QLabel("Type"), self.kind, QLabel("Folder"), self.folder, self.clear,
         ):  # fmt: skip
+            if isinstance(widget, QLabel):
+                widget.setProperty("keepWithNext", True)
             layout.addWidget(widget)
-        layout.addStretch(1)
         self.set_photos([], None)
 
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
@@ -277,7 +280,6 @@ class FilterBar(QWidget):
         self.facts.changed.connect(self._facts_changed)
         self.more.toggled.connect(self.facts.setVisible)
         outer.addWidget(self.facts)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.set_tags([])
 
     # ----------------------------------------------------------------- tags
