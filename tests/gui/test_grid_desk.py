@@ -365,6 +365,13 @@ def test_thumbnail_slider_and_ctrl_wheel_resize_landscape_cells(qtbot, make_wind
     QApplication.sendEvent(grid.viewport(), wheel)
     assert grid.thumb_size() == before - 32
     assert slider.value() == grid.thumb_size()
+    # Large thumbnails are rendered large (sharp), small ones small again.
+    first = window.photos.photo_at(0).path
+    slider.setValue(320)
+    qtbot.waitUntil(lambda: window.thumbs.pixmap(first) is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.thumbs.pixmap(first).width() == 320, timeout=10000)
+    slider.setValue(150)
+    qtbot.waitUntil(lambda: window.thumbs.pixmap(first).width() == 192, timeout=10000)
 
 
 # ------------------------------------------------------------------ 20: facts filters, smart views

@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication, QP
 from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
+from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
 
 THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cells)
 MIN_THUMB, MAX_THUMB = 96, 320
@@ -238,6 +239,8 @@ class PhotoGrid(QListView):
             return
         current = self.currentIndex()
         self.delegate.thumb = px
+        if hasattr(self.loader, "set_px"):  # sharp when large: rendered at the larger size
+            self.loader.set_px(THUMB_PX if px <= THUMB_PX else LARGE_THUMB_PX)
         self.reflow()
         if current.isValid():
             self.scrollTo(current)
