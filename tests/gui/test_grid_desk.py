@@ -520,3 +520,31 @@ def test_a_smart_view_that_cannot_be_written_is_said(qtbot, make_window):
         window.flow.add_view("mine")
     assert "could not be saved" in window.statusBar().currentMessage()
     assert window.sidebar.views.count() == 1  # kept for this session
+
+
+def test_counting_again_keeps_the_tree_as_it_was(qtbot, make_window, photo_dir):
+    """Opening a folder counts its library folder again: when no folder came or went, only the
+    numbers change; the tree keeps its expanded folders and selection."""
+    from blipdesk.qt.models.folders import CountRole
+
+    (photo_dir / "sub" / "deeper").mkdir()
+    from tests.helpers.models import scene
+
+    scene(64, 48, 1).save(photo_dir / "sub" / "deeper" / "d.jpg")
+    window = _quiet(make_window())
+    _open(qtbot, window, photo_dir, 11)
+    deeper = str(photo_dir / "sub" / "deeper")
+    qtbot.waitUntil(lambda: window.folders.index_of(deeper).isValid(), timeout=10000)
+    sub = window.folders.index_of(str(photo_dir / "sub"))
+    window.sidebar.tree.expand(sub)
+    removed: list = []
+    window.folders.rowsRemoved.connect(lambda *a: removed.append(a))
+    scene(64, 48, 2).save(photo_dir / "sub" / "deeper" / "e.jpg")
+    window.open_folder(deeper)
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 2, timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.folders.data(window.folders.index_of(deeper), CountRole) == 2, timeout=10000
+    )
+    assert not removed
+    assert window.sidebar.tree.isExpanded(window.folders.index_of(str(photo_dir / "sub")))
+    assert window.folders.data(window.folders.index(0, 0), CountRole) == 12

@@ -165,6 +165,11 @@ class FolderTreeModel(QAbstractItemModel):
 
         total(root)
         index = self.index(row, 0)
+        if _same_shape(old, root):
+            # Only the numbers changed (a refresh, a folder opened again): update them in place,
+            # so the tree keeps what is expanded and selected.
+            self._copy_counts(old, root, index)
+            return
         if old.children:
             self.beginRemoveRows(index, 0, len(old.children) - 1)
             old.children = []
@@ -177,6 +182,12 @@ class FolderTreeModel(QAbstractItemModel):
                 child.parent = old
             old.children = root.children
             self.endInsertRows()
+
+    def _copy_counts(self, old: _Node, new: _Node, index: QModelIndex) -> None:
+        old.direct, old.total = new.direct, new.total
+        self.dataChanged.emit(index, index)
+        for row, (o, n) in enumerate(zip(old.children, new.children, strict=True)):
+            self._copy_counts(o, n, self.index(row, 0, index))
 
     def index_of(self, path: str) -> QModelIndex:
         def walk(parent: QModelIndex) -> QModelIndex:
@@ -192,3 +203,10 @@ class FolderTreeModel(QAbstractItemModel):
             return QModelIndex()
 
         return walk(QModelIndex())
+
+
+def _same_shape(a: _Node, b: _Node) -> bool:
+    """Whether two subtrees hold the same folders in the same order."""
+    return len(a.children) == len(b.children) and all(
+        x.path == y.path and _same_shape(x, y) for x, y in zip(a.children, b.children, strict=True)
+    )
