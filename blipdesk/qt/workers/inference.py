@@ -409,7 +409,7 @@ class InferenceWorker(QObject):
                 raise ModelMissing(
                     f"The model {spec.source} is not on this computer and blipdesk is offline. "
                     "Connect once to download it (about 1.8 GB), or choose a local model folder "
-                    "in Settings > Model.",
+                    "in File > Settings… > Model.",
                     downloadable=False,
                 )
             raise ModelMissing(f"The model {spec.source} is not downloaded yet.", downloadable=True)
