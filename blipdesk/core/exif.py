@@ -162,7 +162,7 @@ def photo_info(path: str) -> PhotoInfo:
     focal35 = _number(sub.get(FOCAL_35MM))
     focal_text = f"{focal:g} mm" if focal else ""
     if focal_text and focal35 and round(focal35) != round(focal or 0):
-        focal_text += f" ({focal35:g} mm in 35 mm terms)"
+        focal_text += f" ({focal35:g} mm full-frame equivalent)"
     f_number = _number(sub.get(F_NUMBER))
     iso = sub.get(ISO)
     if isinstance(iso, tuple):

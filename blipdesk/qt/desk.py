@@ -27,7 +27,7 @@ class Desk(QObject):
         self.viewer = w.viewer
         self.info = InfoPanel()
         w.right.insertWidget(1, self.info)
-        w.right.setSizes([400, 190, 240])
+        w.right.setSizes([420, 215, 200])
         self.ratings = RatingActions(str(w.paths.database), w.photos, self.targets, self)
         w.grid.delegate.rating_of = self.ratings.book.get
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
@@ -41,6 +41,7 @@ class Desk(QObject):
         self.ratings.changed.connect(self._ratings_changed)
         self.ratings.message.connect(w.statusBar().showMessage)
         w.tag_actions.tried.connect(self._tried)
+        w.tag_actions.database = str(w.paths.database)
         w.tags.tagsChanged.connect(self.viewer.set_tags)
 
     # ----------------------------------------------------------------- menus
@@ -67,7 +68,7 @@ class Desk(QObject):
             action.setEnabled(False)
         self.rating_actions = [
             self._act(
-                photo, f"{'★' * n or 'No stars'}", lambda n=n: self.ratings.set_stars(n), str(n)
+                photo, f"Rating: {'★' * n or 'none'}", lambda n=n: self.ratings.set_stars(n), str(n)
             )
             for n in range(6)
         ]

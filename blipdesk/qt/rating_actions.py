@@ -63,7 +63,7 @@ class RatingActions(QObject):
     # ----------------------------------------------------------------- the keys
 
     def set_stars(self, stars: int) -> None:
-        self._apply(lambda r: Rating(stars, r.flag), f"{stars} star{'s' * (stars != 1)}")
+        self._apply(lambda r: Rating(stars, r.flag), f"rated {'★' * stars}" if stars else "unrated")
 
     def set_flag(self, flag: int) -> None:
         what = {1: "picked", -1: "rejected", 0: "unflagged"}[flag]

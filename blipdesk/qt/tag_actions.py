@@ -37,6 +37,7 @@ class TagActions(QObject):
         self.tags, self.writer, self.controller = tags, writer, controller
         self.model_choice, self.window = model_choice, window
         self._writes: dict[str, Tag] = {}
+        self.database = ""  # set: "Try"'s scores are kept in the cache (qt/desk.py sets it)
         self._save_later = QTimer(self, singleShot=True, interval=300)
         self._save_later.timeout.connect(self.flush)
         tags.tagChanged.connect(self._threshold_moved)
@@ -53,7 +54,13 @@ class TagActions(QObject):
                 f"Scoring {photo.name}… (the first time, the model loads: 10–60 s)"
             )
             self.controller.submit(
-                TryJob(next_job_id(), self.model_choice(), path=photo.path, sentences=sentences)
+                TryJob(
+                    next_job_id(),
+                    self.model_choice(),
+                    path=photo.path,
+                    sentences=sentences,
+                    database=self.database,
+                )
             )
 
         def answered(scores) -> None:

@@ -128,6 +128,13 @@ def test_try_names_its_photo_shows_the_model_loading_and_its_answer_is_kept(
     other = window.photos.photo_at(4)
     assert window.board.tag_score(other.path, tag) is None
     assert window.board.missing([photo.path, other.path], tag.sentences) == [other.path]
+    # Kept in the cache too, as a scan's score: a new window shows it after a restart.
+    kept = window.board.tag_score(photo.path, tag)
+    window.close()
+    again = make_window()
+    qtbot.waitUntil(lambda: again.board.tag_score(photo.path, tag) is not None, timeout=10000)
+    assert abs(again.board.tag_score(photo.path, tag) - kept) < 1e-6
+    assert again.board.tag_score(other.path, tag) is None
 
 
 def test_a_kept_try_merges_with_scanned_scores(qtbot, make_window, photo_dir):

@@ -181,7 +181,7 @@ def test_photo_info_reads_what_the_panel_shows(tmp_path):
     assert info.camera == "Canon EOS R5"  # not "Canon Canon EOS R5"
     assert info.lens == "RF50mm F1.8 STM"
     assert (info.exposure, info.aperture, info.iso) == ("1/250 s", "f/2.8", "ISO 200")
-    assert info.focal_length == "50 mm (80 mm in 35 mm terms)"
+    assert info.focal_length == "50 mm (80 mm full-frame equivalent)"
     assert (info.width, info.height) == (40, 60)  # upright: orientation 6 turns it
     assert info.taken == datetime(2024, 7, 1, 12, 30, 5)
     assert info.gps and info.file_type == "JPEG" and info.file_size == os.path.getsize(path)

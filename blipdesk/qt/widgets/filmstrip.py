@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOpti
 
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 
-STRIP_HEIGHT = 92
+STRIP_HEIGHT = 86
 CELL = QSize(96, 80)
 
 
@@ -64,6 +64,9 @@ class Filmstrip(QListView):
         self.setUniformItemSizes(True)
         self.setHorizontalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )  # the wheel scrolls
         self.setFixedHeight(STRIP_HEIGHT)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the viewer keeps the keys
         self.setSelectionMode(QListView.SelectionMode.SingleSelection)

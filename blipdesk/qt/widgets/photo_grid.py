@@ -72,6 +72,7 @@ class PhotoDelegate(QStyledItemDelegate):
         box = QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + 4, THUMB, THUMB)
         pixmap = index.data(Roles.Thumbnail)
         broken = index.data(Roles.Broken)
+        picture = None  # where the photo lies in ``box``
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(
@@ -82,6 +83,7 @@ class PhotoDelegate(QStyledItemDelegate):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pixmap)
+            picture = target
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -90,7 +92,7 @@ class PhotoDelegate(QStyledItemDelegate):
                 painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
         if self.rating_of is not None:
-            paint_rating(painter, box, self.rating_of(index.data(Roles.Path)))
+            paint_rating(painter, box, self.rating_of(index.data(Roles.Path)), picture)
         # Tag dots, bottom-left of the thumbnail.
         colours = index.data(Roles.TagColours) or []
         x = box.left() + 6

@@ -13,14 +13,17 @@ PICK = QColor("#2e9e44")
 REJECT = QColor("#c0392b")
 
 
-def paint_rating(painter: QPainter, box: QRect, rating: Rating | None) -> None:
-    """Over the thumbnail ``box`` (the cell's picture area)."""
+def paint_rating(
+    painter: QPainter, box: QRect, rating: Rating | None, picture: QRect | None = None
+) -> None:
+    """Over the thumbnail ``box`` (the cell's picture area); ``picture``: where the photo itself
+    lies in it (dimmed for a reject)."""
     if rating is None or rating == Rating():
         return
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     if rating.flag < 0:
-        painter.fillRect(box, QColor(0, 0, 0, 120))  # a reject recedes
+        painter.fillRect(picture or box, QColor(0, 0, 0, 120))  # a reject recedes
     fm = painter.fontMetrics()
     right = box.right() - 4
     if rating.flag:

@@ -38,7 +38,9 @@ def decode_for_view(path: str, size: QSize) -> tuple[QImage, QSize]:
             im.thumbnail((size.width(), size.height()), Image.Resampling.LANCZOS, reducing_gap=2.0)
     data = im.tobytes()
     image = QImage(data, im.width, im.height, 3 * im.width, QImage.Format.Format_RGB888)
-    return image.copy(), full  # the copy owns its pixels: ``data`` dies with this frame
+    # The conversion owns its pixels (``data`` dies with this frame), and RGB32 is what the
+    # screen's pixmaps hold: turning it into a pixmap on the GUI thread is then only a copy.
+    return image.convertToFormat(QImage.Format.Format_RGB32), full
 
 
 def _full_size(path: str, decoded) -> QSize:
@@ -146,6 +148,9 @@ class ViewerImages(QObject):
         size = self._take(request)
         if size is None:
             return
+        if size.isEmpty():  # one whole photo at a time: 24 MP are 72 MB
+            for key in [k for k in self.cache if k[1:] == (0, 0)]:
+                del self.cache[key]
         self.cache[(path, size.width(), size.height())] = (image, full)
         while len(self.cache) > self.capacity:
             self.cache.popitem(last=False)
