@@ -296,3 +296,28 @@ def _wheel(widget, delta: int, at: QPointF | None = None) -> None:
         False,
     )
     QApplication.sendEvent(widget, event)
+
+
+def test_the_next_photo_is_decoded_ahead_and_overlays_follow_the_photo(
+    qtbot, make_window, photo_dir
+):
+    window = _window(qtbot, make_window, photo_dir, 10)
+    viewer = _open(qtbot, window, 0)
+    following = window.photos.photo_at(1)
+    qtbot.waitUntil(
+        lambda: viewer.images.cached(following.path, viewer.device_size()) is not None,
+        timeout=10000,
+    )
+    viewer.step.emit(1)
+    assert viewer.photo.path == following.path and _fit_ready(viewer)  # shown at once
+    # An overlay (the "Why?" heat map, say) paints over the photo's rectangle at any zoom.
+    seen = []
+    viewer.overlays.append(lambda painter, rect: seen.append(rect))
+    moved = []
+    viewer.viewChanged.connect(lambda: moved.append(True))
+    viewer.grab()
+    assert seen and seen[-1] == viewer.image_rect() and seen[-1].width() > 0
+    viewer.zoom_in()
+    assert moved
+    viewer.grab()
+    assert seen[-1].width() > seen[0].width()

@@ -42,6 +42,7 @@ class PhotoStack(QStackedWidget):
         self.viewer.show_photo(photo, self.tags.tags())
         self.filmstrip.show_path(photo.path)
         self.viewer.setFocus()
+        self._ahead(photo, 1)
 
     def close_viewer(self) -> None:
         self.setCurrentWidget(self.grid)
@@ -53,10 +54,15 @@ class PhotoStack(QStackedWidget):
             return
         photo = self.photos.photo_at(self.photos.row_of(self.viewer.photo.path) + delta)
         if photo is not None:
-            self._chosen(photo)
+            self._chosen(photo, delta)
 
-    def _chosen(self, photo) -> None:
+    def _chosen(self, photo, direction: int = 1) -> None:
         self.grid.select_path(photo.path)
         self.viewer.show_photo(photo, self.tags.tags())
         self.filmstrip.show_path(photo.path)
         self.viewer.setFocus()
+        self._ahead(photo, direction)
+
+    def _ahead(self, photo, direction: int) -> None:
+        """The photo the next step will show, decoded while this one is looked at."""
+        self.viewer.prefetch(self.photos.photo_at(self.photos.row_of(photo.path) + direction))

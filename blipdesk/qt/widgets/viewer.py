@@ -52,6 +52,7 @@ class PhotoViewer(QWidget):
         self.caption_extra: Callable[[Photo], str] | None = None  # e.g. the rating, on the right
         self._drag: tuple[QPointF, QPointF] | None = None
         self._converted: tuple[int, QPixmap] | None = None
+        self._ahead: Photo | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAutoFillBackground(True)
         pal = self.palette()
@@ -83,6 +84,13 @@ class PhotoViewer(QWidget):
         self.previews.request([photo])
         self._request_pixels()
         self._changed()
+
+    def prefetch(self, photo: Photo | None) -> None:
+        """Decode ``photo`` (the next one in the grid's order) at fit now, in the background
+        (again at the new size after a resize)."""
+        self._ahead = photo
+        if photo is not None and self.isVisible():
+            self.images.request(photo.path, self.device_size(), ahead=True)
 
     def set_tags(self, tags: list[Tag]) -> None:
         self.tags = list(tags)
@@ -219,9 +227,15 @@ class PhotoViewer(QWidget):
     def _request_pixels(self) -> None:
         if self.photo is None or not self.isVisible():
             return
+        hit = self.images.cached(self.photo.path, self.device_size())
+        if hit is not None and self.full_size is None:  # decoded ahead: no answer will come
+            self.full_size = hit[1]
+            self._clamp()
         self.images.request(self.photo.path, self.device_size())
         if self.zoom is not None and self.zoom > self.fit_scale() * 1.0001:
             self.images.request(self.photo.path, FULL)
+        elif self._ahead is not None:
+            self.images.request(self._ahead.path, self.device_size(), ahead=True)
 
     def _pixels_ready(self, path: str, size: QSize, image: QImage, full: QSize) -> None:
         if self.photo is not None and path == self.photo.path:

@@ -90,13 +90,13 @@ class ViewerImages(QObject):
     def __init__(self, parent: QObject | None = None, capacity: int = 6) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)  # a fit and a full-size decode side by side
+        self.pool.setMaxThreadCount(2)  # the photo shown, and the next one or the whole one
         self._relay = _Relay(self)
         self._relay.ready.connect(self._on_ready)
         self._relay.failed.connect(self._on_failed)
         self._lock = threading.Lock()
         self._live: dict[int, tuple[str, QSize]] = {}  # request -> (path, size), newest per kind
-        self._kind_of: dict[str, int] = {}  # "fit" | "full" -> request
+        self._kind_of: dict[str, int] = {}  # "fit" | "full" | "ahead" -> request
         self._next = 0
         self.cache: OrderedDict[tuple[str, int, int], tuple[QImage, QSize]] = OrderedDict()
         self.capacity = capacity
@@ -108,20 +108,22 @@ class ViewerImages(QObject):
             self.cache.move_to_end((path, size.width(), size.height()))
         return hit
 
-    def request(self, path: str, size: QSize) -> None:
+    def request(self, path: str, size: QSize, ahead: bool = False) -> None:
         """Decode ``path`` for ``size`` (``FULL``: whole) unless cached; supersedes the previous
-        request of the same kind (fit or full)."""
+        request of the same kind (fit, full, or ``ahead``: the next photo, decoded before it is
+        asked for so that stepping through photos shows each one at once)."""
         if self.cached(path, size) is not None or path in self.errors:
             return
-        kind = "full" if size.isEmpty() else "fit"
+        kind = "ahead" if ahead else "full" if size.isEmpty() else "fit"
         with self._lock:
             old = self._kind_of.get(kind)
-            if old is not None and self._live.get(old) == (path, size):
-                return  # already on its way
-            if old is not None:
-                self._live.pop(old, None)
+            running = next((r for r, want in self._live.items() if want == (path, size)), None)
+            self._kind_of[kind] = running if running is not None else self._next + 1
+            if old is not None and old not in self._kind_of.values():
+                self._live.pop(old, None)  # superseded: dropped before it starts, or ignored
+            if running is not None:
+                return  # already on its way (asked for ahead, say)
             self._next += 1
-            self._kind_of[kind] = self._next
             self._live[self._next] = (path, QSize(size))
             request = self._next
         self.pool.start(_Task(self, request, path, size))
