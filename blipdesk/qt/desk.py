@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
@@ -43,6 +43,12 @@ class Desk(QObject):
         w.tag_actions.tried.connect(self._tried)
         w.tag_actions.database = str(w.paths.database)
         w.tags.tagsChanged.connect(self.viewer.set_tags)
+        w.installEventFilter(self)  # closing in full screen saves the normal geometry
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close and self.full_screen():
+            self._leave_full_screen()
+        return False
 
     # ----------------------------------------------------------------- menus
 

@@ -321,3 +321,12 @@ def test_the_next_photo_is_decoded_ahead_and_overlays_follow_the_photo(
     assert moved
     viewer.grab()
     assert seen[-1].width() > seen[0].width()
+
+
+def test_closing_in_full_screen_keeps_the_normal_geometry(qtbot, make_window, photo_dir):
+    window = _window(qtbot, make_window, photo_dir, 10)
+    window.grid.setCurrentIndex(window.photos.index(0))
+    window.desk.toggle_full_screen()
+    assert window.isFullScreen()
+    window.close()
+    assert not window.isFullScreen() and not window.desk.full_screen()
