@@ -330,3 +330,13 @@ def test_closing_in_full_screen_keeps_the_normal_geometry(qtbot, make_window, ph
     assert window.isFullScreen()
     window.close()
     assert not window.isFullScreen() and not window.desk.full_screen()
+
+
+def test_file_actions_act_on_the_photos_the_rating_filter_shows(qtbot, make_window, photo_dir):
+    window = _window(qtbot, make_window, photo_dir, 10)
+    window.grid.setCurrentIndex(window.photos.index(2))
+    window.desk.ratings.set_stars(3)
+    window.grid.clearSelection()
+    window.desk.filter_actions["★★★ or more"].trigger()
+    label, photos = window.grid.scopes(str(photo_dir))[0]
+    assert label == "Photos shown by the filter (1 of 10)" and len(photos) == 1

@@ -282,6 +282,10 @@ class PhotoGridModel(QAbstractListModel):
             self._extra[name] = predicate
         self.refresh()
 
+    def filtering(self) -> bool:
+        """Whether anything filters the photos shown (chips, a search, or an extra rule)."""
+        return self.filter.active or bool(self._extra)
+
     def _accepts(self, photo: Photo) -> bool:
         if not all(rule(photo) for rule in self._extra.values()):
             return False

@@ -197,7 +197,7 @@ class PhotoGrid(QListView):
         if selected:
             out.append((f"Selected photos ({len(selected)})", selected))
         shown, total = model.visible_photos(), model.total()
-        if model.filter.active and len(shown) != total:
+        if model.filtering() and len(shown) != total:
             out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
         name = os.path.basename(folder or "") or "folder"
         out.append((f"All photos in “{name}” ({total})", model.photos()))
