@@ -1,6 +1,7 @@
 """Star ratings (0-5) and pick/reject flags: kept by photo content in the library (a renamed or
 moved photo keeps its rating), read from and written to XMP sidecars (``sidecars.SidecarRating``:
-``xmp:Rating`` and digiKam's ``PickLabel``), and a filter rule the grid's filter can use.
+``xmp:Rating``, Lightroom's ``xmpDM:pick``/``xmpDM:good`` and digiKam's ``PickLabel``), and a
+filter rule the grid's filter can use.
 
 Qt-free and torch-free; the window runs the functions that touch the disk in background tasks
 (each opens its own library connection), never on the GUI thread.

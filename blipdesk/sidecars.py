@@ -118,6 +118,7 @@ NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_LR = "http://ns.adobe.com/lightroom/1.0/"
 NS_DIGIKAM = "http://www.digikam.org/ns/1.0/"
 NS_XMP = "http://ns.adobe.com/xap/1.0/"
+NS_XMPDM = "http://ns.adobe.com/xmp/1.0/DynamicMedia/"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
 # blipdesk's own record of the user keywords it mirrored into a hierarchical field, so removal
 # takes back exactly what blipdesk added. An identifier, not a web address.
@@ -135,6 +136,7 @@ _PREFERRED_PREFIXES = {
     NS_LR: "lr",
     NS_DIGIKAM: "digiKam",
     NS_XMP: "xmp",
+    NS_XMPDM: "xmpDM",
     NS_XML: "xml",
     NS_BLIPDESK: "blipdesk",
 }
@@ -162,6 +164,8 @@ MIRRORED_TAGSLIST = _q(NS_BLIPDESK, "mirroredTagsList")
 ADDED_SUBJECT = _q(NS_BLIPDESK, "addedSubject")
 RATING = _q(NS_XMP, "Rating")
 PICK_LABEL = _q(NS_DIGIKAM, "PickLabel")
+XMPDM_PICK = _q(NS_XMPDM, "pick")
+XMPDM_GOOD = _q(NS_XMPDM, "good")
 _RECORD_OF = {HIERARCHICAL: MIRRORED_HIERARCHICAL, TAGSLIST: MIRRORED_TAGSLIST}
 _CONTAINER_OF = {
     SUBJECT: "Bag",
@@ -233,9 +237,14 @@ class SidecarRating:
     them, the way Adobe Bridge, Lightroom, darktable and digiKam read them:
 
     * ``xmp:Rating``: the stars, 1-5 (0 or absent: none); ``-1`` marks a rejected photo (Bridge's
-      and darktable's reject; Lightroom reads it as the reject flag);
+      and darktable's reject);
+    * ``xmpDM:pick`` (1 picked, -1 rejected) and ``xmpDM:good`` (True, False): Lightroom
+      Classic's flag in XMP (written by it since 13.2);
     * ``digiKam:PickLabel``: digiKam's pick label, 3 accepted (picked), 1 rejected, 2 pending
       (read as no flag), absent: none.
+
+    All are written together; reading takes the first flag found in that order: ``xmpDM:pick``,
+    ``digiKam:PickLabel``, ``xmpDM:good``, a negative ``xmp:Rating``.
 
     A rejected photo is written with ``xmp:Rating`` -1, so its stars do not travel in XMP (as in
     Bridge); they stay in blipdesk's library."""
@@ -246,8 +255,12 @@ class SidecarRating:
     def xmp_values(self) -> dict[str, str | None]:
         """Property -> value to write (None: remove the property)."""
         rating = "-1" if self.flag < 0 else (str(self.stars) if self.stars > 0 else None)
-        pick = {1: "3", -1: "1"}.get(self.flag)
-        return {RATING: rating, PICK_LABEL: pick}
+        return {
+            RATING: rating,
+            XMPDM_PICK: {1: "1", -1: "-1"}.get(self.flag),
+            XMPDM_GOOD: {1: "True", -1: "False"}.get(self.flag),
+            PICK_LABEL: {1: "3", -1: "1"}.get(self.flag),
+        }
 
 
 @dataclass(frozen=True)
@@ -747,14 +760,25 @@ def _number(text: str) -> int | None:
 
 def _read_rating(root: ET.Element) -> SidecarRating | None:
     """The sidecar's rating and pick flag (:class:`SidecarRating`); None when it has neither."""
-    ratings = [_number(t) for _d, _e, t in _scalars(root, RATING)]
-    picks = [_number(t) for _d, _e, t in _scalars(root, PICK_LABEL)]
-    rating = next((r for r in ratings if r is not None), None)
-    pick = next((p for p in picks if p is not None), None)
-    if rating is None and pick is None:
+
+    def first(name: str) -> int | None:
+        found = (_number(t) for _d, _e, t in _scalars(root, name))
+        return next((n for n in found if n is not None), None)
+
+    rating, pick, label = first(RATING), first(XMPDM_PICK), first(PICK_LABEL)
+    goods = [t.strip().lower() for _d, _e, t in _scalars(root, XMPDM_GOOD)]
+    good = next((g for g in goods if g in ("true", "false")), None)
+    if pick in (1, -1):
+        flag = pick
+    elif label in (1, 3):
+        flag = 1 if label == 3 else -1
+    elif good is not None:
+        flag = 1 if good == "true" else -1
+    else:
+        flag = -1 if rating is not None and rating < 0 else 0
+    if rating is None and flag == 0 and pick is None and label is None:
         return None
     stars = max(0, min(5, rating)) if rating is not None else 0
-    flag = 1 if pick == 3 else -1 if pick == 1 or (rating is not None and rating < 0) else 0
     return SidecarRating(stars, flag)
 
 

@@ -26,7 +26,7 @@ from blipdesk.ratings import (
 from blipdesk.store import Library, Rating
 from tests.unit.test_sidecars import exiftool_read, keywords, needs_exiftool
 
-RATING_ARGS = ["-XMP-xmp:Rating", "-XMP-digiKam:PickLabel"]
+RATING_ARGS = ["-XMP-xmp:Rating", "-XMP-digiKam:PickLabel", "-XMP-xmpDM:Pick", "-XMP-xmpDM:Good"]
 
 
 @pytest.fixture
@@ -73,11 +73,14 @@ def test_ratings_written_to_xmp_are_what_exiftool_reads(photos):
     )
     assert (changed, errors) == (3, [])
     read = [exiftool_read(sidecars.sidecar_path(p), *RATING_ARGS) for p in photos]
-    assert read[0].get("Rating") == 4 and "PickLabel" not in read[0]
-    assert (
-        read[1].get("Rating") == -1 and read[1].get("PickLabel") == 1
-    )  # rejected: Bridge, digiKam
-    assert read[2].get("Rating") == 5 and read[2].get("PickLabel") == 3  # picked: digiKam
+    assert read[0] == {"SourceFile": str(sidecars.sidecar_path(photos[0])), "Rating": 4}
+    # Rejected: Rating -1 (Bridge, darktable), Pick/Good (Lightroom Classic), PickLabel (digiKam).
+    assert (read[1]["Rating"], read[1]["Pick"], read[1]["Good"], read[1]["PickLabel"]) == (
+        -1, -1, False, 1
+    )  # fmt: skip
+    assert (read[2]["Rating"], read[2]["Pick"], read[2]["Good"], read[2]["PickLabel"]) == (
+        5, 1, True, 3
+    )  # fmt: skip
     # And back: blipdesk reads what it wrote.
     found, errors = read_sidecar_ratings(photos)
     assert errors == [] and found == {
@@ -102,11 +105,11 @@ def test_ratings_from_another_programs_sidecar_are_read_and_merged_with_tags(pho
     assert read_sidecar_ratings([photo])[0] == {photo: Rating(3, 1)}
     write_sidecar_ratings({photo: Rating(1, -1)})
     got = exiftool_read(side, *RATING_ARGS, "-XMP-dc:Title")
-    assert (got["Rating"], got["PickLabel"], got["Title"]) == (-1, 1, "Beach")
+    assert (got["Rating"], got["PickLabel"], got["Pick"], got["Title"]) == (-1, 1, -1, "Beach")
     assert keywords(side)[0] == ["holiday", "dog"]  # the keywords are untouched
     write_sidecar_ratings({photo: Rating()})  # no rating: the properties go, the rest stays
     got = exiftool_read(side, *RATING_ARGS, "-XMP-dc:Title")
-    assert "Rating" not in got and "PickLabel" not in got and got["Title"] == "Beach"
+    assert not {"Rating", "PickLabel", "Pick", "Good"} & set(got) and got["Title"] == "Beach"
 
 
 def test_a_rating_only_sidecar_blipdesk_made_goes_when_the_rating_does(photos):
@@ -130,6 +133,29 @@ def test_a_lightroom_named_sidecar_is_read_and_written_in_place(photos):
     write_sidecar_ratings({photo: Rating(5, 0)})
     assert 'xmp:Rating="5"' in lr.read_text()  # the attribute form, edited in place
     assert not sidecars.sidecar_path(photo).exists()
+
+
+@needs_exiftool
+def test_a_lightroom_flag_is_read(photos):
+    """Lightroom Classic (13.2 and later) writes its flag as xmpDM:pick and xmpDM:good."""
+    exiftool = shutil.which("exiftool")
+    for photo, pick, good in ((photos[0], 1, "True"), (photos[1], -1, "False")):
+        side = sidecars.sidecar_path(photo, sidecars.SidecarNaming.REPLACE)
+        subprocess.run(
+            [exiftool, "-q", "-o", str(side), "-XMP-xmp:Rating=2", f"-XMP-xmpDM:Pick={pick}",
+             f"-XMP-xmpDM:Good={good}", photo],
+            check=True,
+        )  # fmt: skip
+    side = sidecars.sidecar_path(photos[2])
+    subprocess.run(
+        [exiftool, "-q", "-o", str(side), "-XMP-xmpDM:Good=False", photos[2]], check=True
+    )
+    found, errors = read_sidecar_ratings(photos)
+    assert errors == [] and found == {
+        photos[0]: Rating(2, 1),
+        photos[1]: Rating(2, -1),
+        photos[2]: Rating(0, -1),
+    }
 
 
 def test_a_bad_sidecar_is_one_error_not_a_stop(photos):
