@@ -87,7 +87,7 @@ class ViewerImages(QObject):
     ready = Signal(str, QSize, QImage, QSize)  # path, requested size (FULL: whole), image, full
     failed = Signal(str, str)  # path, why it cannot be shown
 
-    def __init__(self, parent: QObject | None = None, capacity: int = 6) -> None:
+    def __init__(self, parent: QObject | None = None, capacity: int = 4) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)  # the photo shown, and the next one or the whole one
