@@ -1,6 +1,6 @@
 """Render the screenshots of the photographer's desk under Xvfb: the main window in the light and
 the dark palette (information panel, ratings and flags on the grid), the viewer at fit with its
-filmstrip and zoomed to 100%, and Help > Keyboard shortcuts.
+filmstrip and zoomed to 100%, Help > Keyboard shortcuts, the tag editor's "Try" and Settings.
 
     python scripts/screenshots_desk.py     # writes docs/screenshots/*.png
 
@@ -178,6 +178,30 @@ def render() -> int:
     wait(600)
     dialog.grab().save(str(OUT / "shortcuts.png"))
     dialog.close()
+
+    # The tag editor's Try, in words; Settings' "Match scoring".
+    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
+    from blipdesk.qt.workers.inference import TryJob, next_job_id
+
+    photo = window.grid.current_photo()
+    editor = TagEditorDialog(window.tags.tag("beach"), set(), photo.name, window)
+    editor.show()
+    tried = []
+    window.controller.tried.connect(tried.append)
+    window.controller.tried.connect(editor.show_try)
+    editor.show_try_busy(f"Scoring {photo.name}…")
+    job = TryJob(
+        next_job_id(), window._model_choice(), path=photo.path, sentences=editor.sentence_list()
+    )
+    window.controller.submit(job)
+    wait(30000, lambda: bool(tried))
+    wait(400)
+    editor.grab().save(str(OUT / "tag-editor.png"))
+    editor.close()
+    settings_dialog = window.open_settings()
+    wait(1500)
+    settings_dialog.grab().save(str(OUT / "settings.png"))
+    settings_dialog.reject()
     window.close()
     print(f"wrote {OUT}")
     return 0
