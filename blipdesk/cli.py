@@ -80,7 +80,10 @@ class _Parser(argparse.ArgumentParser):
         tokens = list(sys.argv[1:] if args is None else args)
         if not self._wants_command(tokens):
             return _gui_parser().parse_args(tokens, namespace)
-        return super().parse_args(tokens, namespace)
+        ns, extras = self.parse_known_args(tokens, namespace)
+        if extras:  # said by the command's own parser, with its own usage
+            command_parser(self, ns).error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
 
     @staticmethod
     def _wants_command(tokens: Sequence[str]) -> bool:
@@ -104,6 +107,19 @@ def _gui_parser() -> argparse.ArgumentParser:
     add_common_options(parser, top_level=True)
     parser.add_argument("folder", nargs="?", help="open the app on this folder")
     parser.set_defaults(command=None)
+    return parser
+
+
+def command_parser(
+    parser: argparse.ArgumentParser, ns: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that ``ns`` names (``blipdesk tags add``'s for
+    ``tags add``); ``parser`` itself when it names none."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(ns, action.dest, None)
+            if name in action.choices:
+                return command_parser(action.choices[name], ns)
     return parser
 
 

@@ -1,8 +1,8 @@
 """Progress on stderr for long commands (``scan``, ``search``; any command module can use it).
 
 On a terminal: a tqdm bar. Otherwise (a log file, a pipe, cron): plain lines at a steady pace,
-one at the start, then one every ``interval`` seconds (10 by default) even while nothing moves
-(the model loading, a slow batch), and the last one when the work is done:
+one every ``interval`` seconds (10 by default) even while nothing moves (the model loading, a
+slow batch), one when the first photo is done and one when the last is:
 
     scan: 0/2000 photos to score, 0 unreadable, 12 s
     scan: 160/2000 photos to score, 16.0 photos/s, ETA 00:01:55, 1 unreadable, 22 s
@@ -60,13 +60,14 @@ class ProgressPrinter:
 
     def __call__(self, p: ScanProgress) -> None:
         with self.lock:
-            self.latest = p
+            first, self.latest = self.latest is None, p
             if self.tty:
                 self._update_bar(p)
                 return
             now = self.clock()
             finished = p.done >= p.total
-            if finished or self.last_line is None or now - self.last_line >= self.interval:
+            due = self.last_line is None or now - self.last_line >= self.interval
+            if first or finished or due:
                 self._print_line(now)
 
     def tick(self) -> None:
