@@ -701,15 +701,15 @@ def _scan(ns: argparse.Namespace) -> int:
 
 def _scan_summary(summary: ScanSummary) -> str:
     """One line whose counts add up to the photos found (the scan printed its problems above):
-    ``scan done: 7 photos: 4 scored (1 from the vision cache), 1 copy, 1 already scored,
-    1 unreadable; 2.1 s (model not loaded)``."""
+    ``scan done: 7 photos: 4 scored (1 from the vision cache), 1 duplicate, 1 already scored,
+    1 unreadable; 2.1 s``; a duplicate holds the same bytes as a photo scored with it."""
     state = "stopped" if summary.cancelled else "done"
     parts = [
         f"{summary.scored} scored"
         + (f" ({summary.from_cache} from the vision cache)" if summary.from_cache else "")
     ]
     if summary.copies:
-        parts.append(f"{summary.copies} {'copy' if summary.copies == 1 else 'copies'} of these")
+        parts.append(f"{summary.copies} duplicate{'' if summary.copies == 1 else 's'}")
     if summary.cached:
         parts.append(f"{summary.cached} already scored")
     parts.append(f"{len(summary.failures)} unreadable")

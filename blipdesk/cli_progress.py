@@ -1,6 +1,7 @@
 """Progress on stderr for long commands (``scan``, ``search``; any command module can use it).
 
-On a terminal: a tqdm bar. Otherwise (a log file, a pipe, cron): plain lines at a steady pace,
+On a terminal: a tqdm bar once photos are being scored (plain lines before it, at the same
+pace as below, while the photos are read and the model loads). Otherwise (a log file, a pipe, cron): plain lines at a steady pace,
 one every ``interval`` seconds (10 by default) even while nothing moves (the model loading, a
 slow batch), one when the first photo is done and one when the last is:
 
@@ -73,7 +74,7 @@ class ProgressPrinter:
     def tick(self) -> None:
         """Print the current state if no line came for ``interval`` seconds (the timer calls it)."""
         with self.lock:
-            if self.tty:
+            if self.tty and self.bar is not None:  # the bar shows its own time
                 return
             now = self.clock()
             since = self.started if self.last_line is None else self.last_line
@@ -110,7 +111,7 @@ class ProgressPrinter:
     # ------------------------------------------------------------------ lifetime
 
     def __enter__(self) -> ProgressPrinter:
-        if not self.tty and self.interval > 0:
+        if self.interval > 0:
             self.thread = threading.Thread(target=self._run, name="progress", daemon=True)
             self.thread.start()
         return self

@@ -213,7 +213,7 @@ def test_scan_counts_add_up(tmp_path, tiny_model_dir):
     photos, parts = summary_counts(first.stderr)
     files = [p for p in folder.iterdir() if p.suffix in (".jpg", ".png", ".tif")]
     assert photos == len(files) and sum(parts.values()) == photos, first.stderr
-    assert parts["copy of these"] == 1 and parts["unreadable"] == 3
+    assert parts["duplicate"] == 1 and parts["unreadable"] == 3
 
     # A new photo and a new tag: everything is scored again for the tag; a new file only once.
     scene(80, 60, 11).save(folder / "new.png")
