@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from blipdesk import __version__
 from blipdesk.cli_args import (
+    CommandParser,
     add_command,
     add_common_options,
     add_model_options,
@@ -71,7 +72,7 @@ class UsageError(UserError):
     """The command line asks for something impossible (exit code 2)."""
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(CommandParser):
     """Chooses between the commands and the app by the first positional word (module docstring)."""
 
     def parse_args(  # type: ignore[override]  # one signature for typeshed's overloads
@@ -656,8 +657,8 @@ def _scan(ns: argparse.Namespace) -> int:
 
     ctx = _Context(ns)
     folders = _folders(ns.folders)
-    key = model_key(ctx.spec(), ctx.settings.first_token)
     ctx.check_device()
+    key = model_key(ctx.spec(), ctx.settings.first_token)
     stop = _StopOnCtrlC()
     with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
@@ -756,8 +757,9 @@ def _search(ns: argparse.Namespace) -> int:
         )  # fmt: skip
     if final.unscanned:
         print(
-            f"blipdesk: {final.unscanned} photo(s) under {', '.join(map(display_path, folders))} are not scanned "
-            "yet and were not searched; run `blipdesk scan` to include them",
+            f"blipdesk: {final.unscanned} photo(s) under {', '.join(map(display_path, folders))} "
+            f"are not scanned yet and were not searched; to include them: "
+            f"{_scan_command(ns, folders)}",
             file=sys.stderr,
         )
     if cancel.is_set():

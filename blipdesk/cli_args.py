@@ -47,6 +47,21 @@ def add_common_options(parser: argparse.ArgumentParser, top_level: bool = False)
     )
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that answers a mistyped command with the one meant."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if isinstance(action, Commands) and value not in action.choices:
+            import difflib
+
+            close = difflib.get_close_matches(value, list(action.choices), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise argparse.ArgumentError(
+                None, f"unknown command {value!r}{hint} (choose from {', '.join(action.choices)})"
+            )
+        super()._check_value(action, value)
+
+
 class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
     """The subparsers action of ``subcommands``: every child parser, made with ``add_command``
     or with a plain ``sub.add_parser`` (as ``cli_explain.add_parser`` does), takes the common

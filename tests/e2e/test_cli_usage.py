@@ -161,6 +161,28 @@ def test_device_and_precision_are_checked_before_anything_runs(tmp_path, args, s
     assert not data.exists()  # refused at parse time: no cache, no model, no torch
 
 
+def test_a_device_this_machine_lacks_is_refused_before_the_photos_are_read(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal needs one without it")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    data = tmp_path / "data"
+    result = blipdesk(data, "scan", folder, "--device", "cuda:0", "--model", tmp_path)
+    assert result.returncode == 1 and "CUDA was requested" in result.stderr, result.stderr
+    assert "loading the model" not in result.stderr
+    assert not (data / "library.sqlite3").exists()
+
+
+def test_a_mistyped_command_is_answered_with_the_one_meant(capsys):
+    code, err = parse(capsys, "sacn", "/nonexistent")
+    assert code == 2 and "unknown command 'sacn'; did you mean 'scan'?" in err
+    code, err = parse(capsys, "tags", "lst")
+    assert code == 2 and err.startswith("usage: blipdesk tags ")
+    assert "unknown command 'lst'; did you mean 'list'?" in err and "tags_command" not in err
+
+
 def test_device_and_precision_choices_are_listed_in_help_and_match_the_core(capsys):
     from blipdesk.core import device
 
