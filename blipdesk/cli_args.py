@@ -141,7 +141,8 @@ def batch_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is negative: give {what}")
     if value > MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is too large: give {what} (larger batches only run out of memory)"
+            f"{text!r} is too large: at most {MAX_BATCH_SIZE} photos per batch (larger batches "
+            "only run out of memory), or 0 for automatic"
         )
     return value
 
