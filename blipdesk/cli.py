@@ -418,8 +418,10 @@ def _announce_load(
             "(CPUs do not compute in fp16); --precision auto or fp32 is faster",
             file=sys.stderr,
         )
+    # "cpu, fp32"; "cuda:0 (NVIDIA H100), fp16" -> "cuda:0 NVIDIA H100, fp16" inside parentheses
+    where = placement.describe().replace(" (", " ", 1).replace("), ", ", ", 1)
     print(
-        f"blipdesk: loading the model {display_path(source)} ({placement.describe()})…",
+        f"blipdesk: loading the model {display_path(source)} ({where})…",
         file=sys.stderr,
         flush=True,
     )
