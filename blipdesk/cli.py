@@ -429,14 +429,29 @@ def _announce_load(
         progress.note("loading the model")
 
 
+_PLACEHOLDERS = ("NAME",)  # words of a hint the person replaces: never quoted
+
+
 def _command(ns: argparse.Namespace, *words: str) -> str:
     """The command to type, ready to paste (``--data-dir`` kept when the person gave one)."""
-    import shlex
-
     data_dir = getattr(ns, "data_dir", None)
     head = ["blipdesk", *(["--data-dir", data_dir] if data_dir else [])]
-    quoted = [w if w.isupper() else shlex.quote(w) for w in words]  # NAME, FOLDER: placeholders
-    return " ".join([*map(shlex.quote, head), *quoted])
+    quoted = [w if w in _PLACEHOLDERS else _shell_word(w) for w in words]
+    return " ".join([*map(_shell_word, head), *quoted])
+
+
+def _shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell, on one line: a name with a line break, a terminal
+    escape or bytes that are not UTF-8 is spelled byte by byte as bash's ``$'...'``."""
+    import shlex
+
+    if word.isprintable():
+        return shlex.quote(word)
+    spelled = "".join(
+        chr(b) if 32 <= b < 127 and chr(b) not in "\\'" else f"\\x{b:02x}"
+        for b in os.fsencode(word)
+    )
+    return f"$'{spelled}'"
 
 
 def _scan_command(ns: argparse.Namespace, folders: Sequence[str]) -> str:

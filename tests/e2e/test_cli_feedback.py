@@ -251,3 +251,23 @@ def test_a_stopped_scan_counts_what_it_left(tmp_path, tiny_scorer, tiny_model_di
     assert summary.cancelled and summary.not_reached > 0
     total = summary.scored + summary.copies + summary.cached + len(summary.failures)
     assert total + summary.not_reached == summary.photos == 9
+
+
+@pytest.mark.parametrize(
+    "name", ["plain", "my photos", "it's", "MY PHOTOS", "a\nb", "caf\udce9 \x1b[31m", "$HOME `x`"]
+)
+def test_a_hint_command_is_one_line_that_the_shell_reads_back(name):
+    """The folder in a printed command comes back byte for byte from bash, whatever its name."""
+    import argparse
+    import shutil
+
+    from blipdesk.cli import _command
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash here")
+    command = _command(argparse.Namespace(data_dir="/d a/ta"), "scan", name)
+    assert "\n" not in command and command.isprintable()
+    assert command.startswith("blipdesk --data-dir '/d a/ta' scan ")
+    script = "printf '%s\\0' " + command.removeprefix("blipdesk ")
+    out = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
+    assert out.split(b"\0")[:-1] == [b"--data-dir", b"/d a/ta", b"scan", os.fsencode(name)]
