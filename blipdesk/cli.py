@@ -128,8 +128,12 @@ def _add_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"blipdesk {__version__}")
 
 
-# The parts every command module shares (cli_args.py); the old private names stay for callers.
+# The parts every command module shares live in cli_args.py and cli_progress.py; the old private
+# names stay for command modules written against them (cli_teach.py, cli_results.py).
 _add_model_options = add_model_options
+_positive_int = positive_int
+_probability = probability
+_ProgressPrinter = ProgressPrinter
 
 
 def build_parser() -> argparse.ArgumentParser:
