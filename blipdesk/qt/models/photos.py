@@ -12,7 +12,7 @@ the view for the rows near its viewport), scores from the in-memory ``ScoreBoard
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from enum import IntEnum
@@ -28,7 +28,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from blipdesk.core.files import format_size
+from blipdesk.core.exif import file_size_text
 from blipdesk.photo_filter import (
     MODES,
     FilterContext,
@@ -69,6 +69,8 @@ class PhotoGridModel(QAbstractListModel):
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
+        # More rules a photo must pass, by name (the rating filter: ``qt/rating_actions.py``).
+        self._extra: dict[str, Callable[[Photo], bool]] = {}
         self._prev_rows: list[Photo] = []
         self._relayout = QTimer(self, singleShot=True, interval=150)
         self._relayout.timeout.connect(self.refresh)
@@ -231,6 +233,35 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- filter + sort
 
+    def set_extra_filter(self, name: str, predicate: Callable[[Photo], bool] | None) -> None:
+        """Add (or, with None, remove) a rule every photo shown must pass, besides the filter
+        state's (a rating filter whose values live in the window, not in ``FilterState``)."""
+        if predicate is None:
+            self._extra.pop(name, None)
+        else:
+            self._extra[name] = predicate
+        self.refresh()
+
+    def extra_filters(self) -> list[str]:
+        """The names of the extra rules set (``set_extra_filter``): "rating"…"""
+        return list(self._extra)
+
+    def filtering(self) -> bool:
+        """Whether anything filters the photos shown (chips, a search, or an extra rule)."""
+        return self.filter.active or bool(self._extra)
+
+    def _predicate(self) -> Callable[[Photo], bool]:
+        """The one predicate: ``photo_filter.compile_filter`` (every criterion of the filter
+        state, and rules added there) AND the extra rules set here."""
+        base = compile_filter(self.filter, FilterContext(self._tags, self.board.tag_score))
+        extras = list(self._extra.values())
+        if not extras:
+            return base
+        return lambda photo: base(photo) and all(rule(photo) for rule in extras)
+
+    def _accepts(self, photo: Photo) -> bool:
+        return self._predicate()(photo)
+
     def _sort_key(self):
         return sort_function(self.sort_state, self.filter, self._tags, self.board.tag_score)
 
@@ -238,8 +269,7 @@ class PhotoGridModel(QAbstractListModel):
         """Recompute the visible rows. Same rows, new order: a layout change; else a reset."""
         self._relayout.stop()
         key, reverse = self._sort_key()
-        accept = compile_filter(self.filter, FilterContext(self._tags, self.board.tag_score))
-        rows = sorted(filter(accept, self._all), key=key, reverse=reverse)
+        rows = sorted(filter(self._predicate(), self._all), key=key, reverse=reverse)
         if [p.path for p in rows] == [p.path for p in self._rows]:
             self._rows = rows
             return
@@ -275,7 +305,7 @@ class PhotoGridModel(QAbstractListModel):
     def tooltip(self, photo: Photo) -> str:
         lines = [f"<b>{_html(photo.name)}</b>"]
         when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"{when} · {format_size(photo.size)}")
+        lines.append(f"{when} · {file_size_text(photo.size)}")
         error = self.broken(photo)
         if error:
             lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
@@ -283,6 +313,8 @@ class PhotoGridModel(QAbstractListModel):
             itm = self.filter.search_itm.get(photo.path)
             how = "not checked by match yet" if itm is None else f"match {itm:.3f}"
             lines.append(f"Search “{_html(self.filter.search_text)}”: {how}")
+        if error:
+            return "<br>".join([*lines, "No tags: a photo that cannot be read is not scored."])
         for tag in self._tags.values():
             score = self.board.tag_score(photo.path, tag)
             if score is None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
+from blipdesk.qt.desk import Desk
 from blipdesk.qt.file_actions import FileActions, FileTask
 from blipdesk.qt.grid_flow import GridFlow
 from blipdesk.qt.models.folders import FolderTreeModel
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         build_menus(self)
         self._wire()
+        self.desk = Desk(self)  # info panel, ratings, View menu, full screen: qt/desk.py
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
         self._restore()
@@ -145,7 +147,6 @@ class MainWindow(QMainWindow):
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
         self.detail.whyRequested.connect(self.scanning.explain)
         c.explained.connect(self.detail.show_explanation)
-        self.stack.viewing.connect(self._viewing)
         for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
             self.tags.tagsChanged.connect(follower)
         self.tag_actions.saved.connect(self._tag_saved)
@@ -298,12 +299,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Searching for “{text}”…")
             self.scanning.search(self.current_folder, text)
 
-    # ----------------------------------------------------------------- viewer
-
-    def _viewing(self, viewing: bool) -> None:
-        for widget in (self.sidebar, self.filter_bar, self.right):
-            widget.setVisible(not viewing)  # the viewer takes the whole window
-
     # ----------------------------------------------------------------- model + errors
 
     def _warn(self, title: str, text: str) -> None:
@@ -387,6 +382,7 @@ class MainWindow(QMainWindow):
         self.state.save(self, self._splitters())
         self.controller.shutdown()
         self.files.shutdown()
+        self.desk.shutdown()
         workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
         for worker in workers:
             worker.shutdown()

@@ -8,6 +8,7 @@ loader for the rows in and just around the viewport; anything queued that scroll
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QEvent,
@@ -25,7 +26,9 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication, QP
 from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
+from blipdesk.qt.widgets.rating_paint import paint_rating
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
+from blipdesk.store import Rating
 
 THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cells)
 MIN_THUMB, MAX_THUMB = 96, 320
@@ -48,6 +51,9 @@ class PhotoDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.cell = QSize(CELL)
         self.thumb = THUMB
+        self.rating_of: Callable[[str], Rating | None] | None = (
+            None  # path -> Rating (qt/rating_actions.py), drawn on the photo
+        )
 
     def sizeHint(self, option, index) -> QSize:
         return self.cell
@@ -78,7 +84,7 @@ class PhotoDelegate(QStyledItemDelegate):
         box = QRect(rect.left() + (rect.width() - w) // 2, rect.top() + 4, w, h)
         pixmap = index.data(Roles.Thumbnail)
         broken = index.data(Roles.Broken)
-        image = box  # where the photo is drawn: the dots sit on it (a portrait is narrower)
+        picture = None  # where the photo lies in ``box``
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(
@@ -89,7 +95,7 @@ class PhotoDelegate(QStyledItemDelegate):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pixmap)
-            image = target
+            picture = target
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -97,8 +103,11 @@ class PhotoDelegate(QStyledItemDelegate):
             if broken:
                 painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
+        if self.rating_of is not None:
+            paint_rating(painter, box, self.rating_of(index.data(Roles.Path)), picture)
         # Tag dots, bottom-left of the thumbnail.
         colours = index.data(Roles.TagColours) or []
+        image = picture or box  # the dots sit on the photo (a portrait is narrower than box)
         x = image.left() + 6
         for colour in colours[:10]:
             painter.setPen(QColor(255, 255, 255, 220))
@@ -202,7 +211,7 @@ class PhotoGrid(QListView):
         if selected:
             out.append((f"Selected photos ({len(selected)})", selected))
         shown, total = model.visible_photos(), model.total()
-        if model.filter.active and len(shown) != total:
+        if model.filtering() and len(shown) != total:
             out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
         name = os.path.basename(folder or "") or "folder"
         out.append((f"All photos in “{name}” ({total})", model.photos()))
