@@ -2,6 +2,7 @@
 a filter that matches nothing, the thumbnail slider at its largest, a smart view, More filters.
 
     python scripts/screenshots_grid.py     # writes docs/screenshots/grid-*.png
+    BLIPDESK_COLOR_SCHEME=dark python scripts/screenshots_grid.py   # grid-*-dark.png
 
 Starts ``Xvfb :91`` when ``DISPLAY`` is unset. Scores are put on the board by hand (no model):
 the pictures show the interface.
@@ -81,10 +82,12 @@ def render() -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
 
+    dark = "-dark" if os.environ.get("BLIPDESK_COLOR_SCHEME") == "dark" else ""
+
     def shot(name: str) -> None:
         wait(400)
-        window.grab().save(str(OUT / f"grid-{name}.png"))
-        print("wrote", OUT / f"grid-{name}.png")
+        window.grab().save(str(OUT / f"grid-{name}{dark}.png"))
+        print("wrote", OUT / f"grid-{name}{dark}.png")
 
     wait(800)
     shot("first-start")
