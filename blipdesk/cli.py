@@ -41,7 +41,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from blipdesk import __version__
+from blipdesk import __version__, cli_results
 from blipdesk.display import display_path
 from blipdesk.errors import ModelError, UserError
 from blipdesk.export import export_bytes, export_document, tag_json, write_export
@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # the store and the engine load only when a command needs the
     from blipdesk.store import Library, Tag
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain")
+COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain", "results", "cluster")
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _probability(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="blipdesk",
-        usage="blipdesk [--data-dir DIR] {tags,scan,search,export,xmp,explain} ... | blipdesk [FOLDER]",
+        usage="blipdesk [--data-dir DIR] {tags,scan,search,export,xmp,explain,results,cluster} ... | blipdesk [FOLDER]",
         description="Tag local photos with sentences, scored by BLIP image-text matching. "
         "Without a command, opens the desktop app (on FOLDER when given).",
     )
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="score the photos under folders against every tag")
     scan.add_argument("folders", nargs="+", metavar="FOLDER")
     _add_model_options(scan, compute=True)
+    cli_results.add_scan_options(scan)
     scan.set_defaults(handler=_scan)
 
     search = sub.add_parser("search", help="rank the photos under folders for a sentence")
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     from blipdesk.cli_explain import add_parser as add_explain_parser
 
     add_explain_parser(sub, _add_model_options, _explain)
+    cli_results.add_parsers(sub, _add_model_options, lambda ns: cli_results.run(ns, _Context(ns)))
     return parser
 
 
@@ -595,6 +597,7 @@ def _scan(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     folders = _folders(ns.folders)
     key = model_key(ctx.spec(), ctx.settings.first_token)
+    options = cli_results.scan_options(ns, ctx.options())
     progress = _ProgressPrinter("scan")
     stop = _StopOnCtrlC()
     with ctx.library() as library, stop as cancel:
@@ -612,13 +615,14 @@ def _scan(ns: argparse.Namespace) -> int:
                 sentences,
                 key,
                 ctx.scorer(),
-                ctx.options(),
+                options,
                 progress,
                 None,
                 cancel,
             )
         finally:
             progress.close()
+        cli_results.write_scan_results(ns, ctx, library, key, folders, options)
     for failure in summary.failures:
         print(
             f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
