@@ -37,6 +37,7 @@ import stat
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,9 @@ def cluster_scan(
     ray = _ray()
     if not ray.is_initialized():
         ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
-    ctx = ray.data.DataContext.get_current()
+    with warnings.catch_warnings():  # Ray 2.60's own DataContext sets a field it deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.verbose_progress = False
 

@@ -4,11 +4,8 @@ files from a newer blipdesk are refused with one line, the cache untouched."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from blipdesk import app
 from blipdesk.core.engine import in_shard
 from blipdesk.core.results import (
     PhotoResult,
@@ -16,8 +13,10 @@ from blipdesk.core.results import (
     ResultsHeader,
     results_bytes,
 )
-from blipdesk.store import Library
 from tests.helpers.models import build_random_blip, scene
+from tests.helpers.results import assert_same_results, cli, dump, need, results_of
+
+need("pyarrow")
 
 SENTENCES = {"beach": "a dog on a beach", "cake": "birthday cake"}
 
@@ -34,57 +33,10 @@ def photos(tmp_path):
     return folder
 
 
-def cli(data, *args):
-    return app.main(["--data-dir", str(data), *map(str, args)])
-
-
 def with_tags(data):
     for name, sentence in SENTENCES.items():
         assert cli(data, "tags", "add", name, sentence) == 0
     return data
-
-
-def dump(data):
-    """Everything the cache holds, as SQL text (what changed shows as a different line)."""
-    conn = sqlite3.connect(data / "library.sqlite3")
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def results_of(data, model_dir):
-    """{content: (scores by sentence, ITC vector, decode error)} of every content in the cache."""
-    from blipdesk.core.engine import model_key
-    from blipdesk.core.model import ModelSpec
-
-    key = model_key(ModelSpec(str(model_dir))).score_key
-    with Library.open(data / "library.sqlite3", readonly=True) as lib:
-        contents = [r[0] for r in lib.conn.execute("SELECT hash FROM contents")]
-        scores = lib.sentence_scores(key, contents)
-        itc = lib.image_features(key, contents)
-        errors = lib.decode_errors(key, contents)
-    return {
-        c: (scores[c], itc.get(c), errors.get(c))
-        for c in contents
-        if scores[c] or c in itc or c in errors
-    }
-
-
-def assert_same_results(got, want):
-    assert set(got) == set(want)
-    for content, (scores, itc, error) in want.items():
-        their_scores, their_itc, their_error = got[content]
-        assert their_error == error
-        assert set(their_scores) == set(scores)
-        for sentence, s in scores.items():
-            t = their_scores[sentence]
-            assert (t.itm, t.logit_no, t.logit_yes, t.cosine) == pytest.approx(
-                (s.itm, s.logit_no, s.logit_yes, s.cosine), abs=1e-6
-            )
-        assert (itc is None) == (their_itc is None)
-        if itc is not None:
-            assert their_itc == pytest.approx(itc, abs=1e-6)
 
 
 @pytest.fixture
