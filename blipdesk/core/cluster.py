@@ -140,7 +140,11 @@ def cluster_scan(
             f.close()
     ray = _ray()
     if not ray.is_initialized():
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
+        extra: dict[str, Any] = {}
+        if options.address is None:  # a local Ray: CPU actors must leave a core to decode on
+            cpus = os.cpu_count() or 1
+            extra["num_cpus"] = max(cpus, int(options.workers * options.cpus_per_worker) + 1)
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False, **extra)
     with warnings.catch_warnings():  # Ray 2.60's own DataContext sets a field it deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx = ray.data.DataContext.get_current()
@@ -175,42 +179,65 @@ def cluster_scan(
     skipped = len(by_content) - len(items)
     header = ResultsHeader(key.score_key, key.source, key.revision, DECODE_RULE_VERSION)
     writer = _PartWriter(out, header, options)
-    scored = pairs = 0
-    total = len(items)
-    handled = 0
     cancelled = False
-    if items:
-        pipeline = _pipeline(ray, items, sentences, key, spec, options)
-        scoring = time.monotonic()
-        for batch in pipeline.iter_batches(batch_size=None, batch_format="numpy"):
-            for row in _rows(batch, sentences):
-                handled += 1
-                if isinstance(row, PhotoFailure):
-                    failures.append(row)
-                    continue
-                if row.error is None:
-                    scored += 1
-                    pairs += len(row.sentences)
-                else:
-                    failures.append(PhotoFailure(str(row.path), row.error))
-                writer.add(row)
-                writer.flush_if_due()
-            if on_progress is not None:
-                on_progress(_progress(handled, total, len(failures), scoring))
-            if cancel.is_set():
-                cancelled = True
-                break
-    writer.flush()
+    try:
+        if items:
+            cancelled = _score(ray, items, sentences, key, spec, options, writer, failures,
+                               on_progress, cancel)  # fmt: skip
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception as exc:  # a node or actor failed (Ray's errors): what is done stays written
+        first = next((line for line in str(exc).splitlines() if line.strip()), repr(exc))
+        raise UserError(
+            f"The cluster job failed ({type(exc).__name__}: {first[:300]}); what was scored is "
+            f"in {len(writer.written)} results file(s) in {out}: run the same command again to "
+            "go on from there."
+        ) from exc
+    finally:
+        writer.flush()  # everything scored so far, whatever stopped the job
     return ClusterSummary(
         photos=len(paths),
         skipped=skipped,
-        scored=scored,
-        pairs=pairs,
+        scored=writer.scored,
+        pairs=writer.pairs,
         failures=tuple(failures),
         files=tuple(writer.written),
         seconds=time.monotonic() - started,
         cancelled=cancelled,
     )
+
+
+def _score(
+    ray: Any,
+    items: list[dict[str, Any]],
+    sentences: tuple[str, ...],
+    key: ModelKey,
+    spec: ModelSpec,
+    options: ClusterOptions,
+    writer: _PartWriter,
+    failures: list[PhotoFailure],
+    on_progress: Callable[[ScanProgress], None] | None,
+    cancel: threading.Event,
+) -> bool:
+    """Run the decode + score stages, handing rows to ``writer``; True when cancelled."""
+    handled, total = 0, len(items)
+    pipeline = _pipeline(ray, items, sentences, key, spec, options)
+    scoring = time.monotonic()
+    for batch in pipeline.iter_batches(batch_size=None, batch_format="numpy"):
+        for row in _rows(batch, sentences):
+            handled += 1
+            if isinstance(row, PhotoFailure):
+                failures.append(row)
+                continue
+            if row.error is not None:
+                failures.append(PhotoFailure(str(row.path), row.error))
+            writer.add(row)
+            writer.flush_if_due()
+        if on_progress is not None:
+            on_progress(_progress(handled, total, len(failures), scoring))
+        if cancel.is_set():
+            return True
+    return False
 
 
 def _ray() -> Any:
@@ -239,10 +266,14 @@ class _PartWriter:
         self.run = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
         self.buffer: list[PhotoResult] = []
         self.written: list[str] = []
+        self.scored = self.pairs = 0  # photos through the model, (photo, sentence) scores
         self.last = time.monotonic()
 
     def add(self, photo: PhotoResult) -> None:
         self.buffer.append(photo)
+        if photo.error is None:
+            self.scored += 1
+            self.pairs += len(photo.sentences)
 
     def flush_if_due(self) -> None:
         if len(self.buffer) >= self.options.part_photos or (
