@@ -232,9 +232,10 @@ def _export(ns: argparse.Namespace, ctx: Any) -> int:
             if p.content:
                 paths.setdefault(p.content, p.path)
         header = ResultsHeader(score_key, source, revision, decode_rule_of(score_key))
-        rows = list(cached_results(library, score_key, list(paths), paths))
-    write_results(ns.output, header, rows, protect=[ctx.paths.data_dir])
-    print(f"results of {len(rows)} photo(s) written to {ns.output}", file=sys.stderr)
+        rows = cached_results(library, score_key, list(paths), paths)  # read as written
+        write_results(ns.output, header, rows, protect=[ctx.paths.data_dir])
+    print(f"results of the {len(paths)} photo(s) under the folders written to {ns.output}",
+          file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 

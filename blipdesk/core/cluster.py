@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 import uuid
@@ -45,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from blipdesk.core.engine import ModelKey, ScanProgress, content_hash, decode_for_model
+from blipdesk.core.engine import ModelKey, ScanProgress, decode_for_model, hashed_record
 from blipdesk.core.files import PhotoFailure, find_photos
 from blipdesk.core.imaging import DECODE_RULE_VERSION, MODEL_IMAGE_SIZE
 from blipdesk.core.model import ModelSpec
@@ -59,6 +58,7 @@ from blipdesk.core.results import (
     write_results,
 )
 from blipdesk.errors import UserError
+from blipdesk.store import PhotoRecord
 
 log = logging.getLogger(__name__)
 
@@ -312,24 +312,18 @@ def _hash_all(ray: Any, paths: Sequence[str]) -> list[tuple[str, str, int, int, 
 
 
 def _hash_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A Ray task: stat and hash photos as ``engine.refresh_photos`` does (same key, same refusal
-    of pipes and devices named like photos)."""
+    """A Ray task: stat and hash photos with ``engine.refresh_photos``'s rule
+    (``engine.hashed_record``: the same key, the same refusal of pipes and devices)."""
     contents, sizes, mtimes, errors = [], [], [], []
     for path in batch["path"]:
-        content, size, mtime, error = "", 0, 0, ""
         try:
-            st = os.stat(path)
-            size, mtime = st.st_size, st.st_mtime_ns
-            if not stat.S_ISREG(st.st_mode):
-                error = "not a regular file (a pipe, socket or device)"
-            else:
-                content = content_hash(path, st.st_size)
+            record = hashed_record(str(path), os.stat(path))
         except OSError as exc:
-            error = f"cannot read file ({exc.strerror or exc})"
-        contents.append(content)
-        sizes.append(size)
-        mtimes.append(mtime)
-        errors.append(error)
+            record = PhotoRecord(str(path), 0, 0, None, f"cannot read file ({exc.strerror or exc})")
+        contents.append(record.content or "")
+        sizes.append(record.size)
+        mtimes.append(record.mtime_ns)
+        errors.append(record.read_error or "")
     return {
         "path": batch["path"],
         "content": np.array(contents, dtype=object),

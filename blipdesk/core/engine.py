@@ -259,6 +259,20 @@ def _is_hash(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
+def hashed_record(path: str, st: os.stat_result) -> PhotoRecord:
+    """A file's record from its ``stat``: its content hash, or why it has none. The one rule for
+    ``refresh_photos`` and the cluster's hashing tasks."""
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe or device named like a photo: opening it could block the scan forever.
+        reason = "not a regular file (a pipe, socket or device)"
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+    try:
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
+    except OSError as exc:
+        reason = f"cannot read file ({exc.strerror or exc})"
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+
+
 def refresh_photos(
     library: Library,
     folders: Sequence[str | os.PathLike[str]],
@@ -283,31 +297,21 @@ def refresh_photos(
             del known[path]  # neither current (it cannot be read now) nor forgotten
     for path in found:
         old = known.pop(path, None)
+        reason = ""
         try:
-            st = os.stat(path)
+            st: os.stat_result | None = os.stat(path)
         except OSError as exc:
-            rec = PhotoRecord(path, 0, 0, None, f"cannot read file ({exc.strerror or exc})")
-        else:
-            if not stat.S_ISREG(st.st_mode):
-                # A pipe or device named like a photo: opening it could block the scan forever.
-                reason = "not a regular file (a pipe, socket or device)"
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
-                current.append(rec)
-                if rec != old:
-                    changed.append(rec)
-                continue
-            if (
-                old is not None
-                and old.read_error is None
-                and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
-            ):
-                current.append(old)
-                continue
-            try:
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
-            except OSError as exc:
-                reason = f"cannot read file ({exc.strerror or exc})"
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+            st, reason = None, f"cannot read file ({exc.strerror or exc})"
+        if (
+            st is not None
+            and stat.S_ISREG(st.st_mode)
+            and old is not None
+            and old.read_error is None
+            and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        ):
+            current.append(old)
+            continue
+        rec = PhotoRecord(path, 0, 0, None, reason) if st is None else hashed_record(path, st)
         current.append(rec)
         if rec != old:
             changed.append(rec)
