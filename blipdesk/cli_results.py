@@ -111,7 +111,13 @@ def add_parsers(
         metavar="N",
         help="photos per results file (a killed job redoes at most what was not written)",
     )
-    add_model_options(scan, compute=True)
+    add_model_options(scan, compute=False)  # --model; the vision cache options do not apply
+    scan.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: settings)")
+    scan.add_argument("--precision", help="auto, fp32, bf16 or fp16 (default: settings)")
+    scan.add_argument(
+        "--batch-size", type=_count, metavar="N", help="photos per model call (64 GPU, 8 CPU)"
+    )
+    scan.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
     scan.set_defaults(handler=handler)
 
 
