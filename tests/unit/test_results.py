@@ -153,6 +153,28 @@ def test_refuses_another_model_a_damaged_file_and_a_newer_format(
 
     with ResultsFile(good) as f:
         header = f.header
+    redecoded = tmp_path / "decode-rule-2.parquet"  # another decoding rule: other pixels
+    other_rule = header.score_key.replace("|decode=1", "|decode=2")
+    rule2 = ResultsHeader(other_rule, header.source, None, 2)
+    redecoded.write_bytes(results_bytes(rule2, [PhotoResult("0" * 64, None, error="x")]))
+    err = refused(capsys, laptop, "results", "import", redecoded, "--model", tiny_model_dir)
+    assert "decoded with rule 2" in err
+
+    # A cluster scan never writes into a folder holding another model's results (checked before
+    # Ray starts: no Ray needed here).
+    from blipdesk.core.cluster import cluster_scan
+    from blipdesk.core.engine import model_key
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.core.results import ResultsFileError
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / theirs.name).write_bytes(theirs.read_bytes())
+    spec = ModelSpec(str(tiny_model_dir))
+    with pytest.raises(ResultsFileError, match="another model"):
+        cluster_scan([photos], ["a dog"], model_key(spec), spec, mixed)
+    assert sorted(p.name for p in mixed.iterdir()) == [theirs.name]
+
     newer = tmp_path / "newer.parquet"
     future = ResultsHeader(header.score_key, header.source, None, header.decode_rule, format=99)
     newer.write_bytes(results_bytes(future, [PhotoResult("0" * 64, None, error="x")]))
