@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -187,11 +188,10 @@ def cluster_scan(
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as exc:  # a node or actor failed (Ray's errors): what is done stays written
-        first = next((line for line in str(exc).splitlines() if line.strip()), repr(exc))
         raise UserError(
-            f"The cluster job failed ({type(exc).__name__}: {first[:300]}); what was scored is "
-            f"in {len(writer.written)} results file(s) in {out}: run the same command again to "
-            "go on from there."
+            f"The cluster job failed: {_cause(exc)}; what was scored is in "
+            f"{len(writer.written)} results file(s) in {out}: run the same command again to go "
+            "on from there."
         ) from exc
     finally:
         writer.flush()  # everything scored so far, whatever stopped the job
@@ -238,6 +238,18 @@ def _score(
         if cancel.is_set():
             return True
     return False
+
+
+def _cause(exc: BaseException) -> str:
+    """The reason inside a Ray error: Ray wraps a task's or actor's exception with its traceback
+    (and terminal colours); its last ``Type: message`` line is what went wrong on the node."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    for line in reversed(lines):
+        match = re.match(r"^[\w.]*(Error|Exception|Exit)\w*: (.+)$", line)
+        if match:
+            return match.group(2)[:300]
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
 def _ray() -> Any:

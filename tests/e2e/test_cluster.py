@@ -161,3 +161,23 @@ def test_a_killed_job_resumes_and_scores_no_photo_twice(
     assert len(seen) == 10
     assert cli(laptop, "results", "import", results, "--model", tiny_model_dir) == 0
     assert_same_results(results_of(laptop, tiny_model_dir), results_of(desk, tiny_model_dir))
+
+
+def test_a_node_without_the_model_fails_in_one_line(tmp_path, photos, tiny_model_dir, local_ray):
+    import shutil
+
+    from blipdesk.core.cluster import ClusterOptions, cluster_scan
+    from blipdesk.core.engine import model_key
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.errors import UserError
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    spec = ModelSpec(str(model))
+    key = model_key(spec)  # the driver saw the model; the nodes do not find its weights
+    (model / "model.safetensors").unlink()
+    with pytest.raises(UserError) as got:
+        cluster_scan([photos], ["a dog"], key, spec, tmp_path / "results", ClusterOptions())
+    message = str(got.value)
+    assert "\n" not in message and "\x1b" not in message
+    assert f"The model folder {model} has no weights" in message
+    assert "run the same command again" in message
