@@ -172,7 +172,7 @@ def write_scan_results(
 
 
 def _cluster_scan(ns: argparse.Namespace, ctx: Any) -> int:
-    from blipdesk.cli import EXIT_OK, _folders, _ProgressPrinter, _StopOnCtrlC
+    from blipdesk.cli import EXIT_OK, _folders, _ProgressPrinter, _StopOnCtrlC, _warn_long_sentences
     from blipdesk.core.cluster import ClusterOptions, cluster_scan
     from blipdesk.core.engine import model_key
     from blipdesk.display import display_path
@@ -184,6 +184,7 @@ def _cluster_scan(ns: argparse.Namespace, ctx: Any) -> int:
         sentences = library.all_sentences()
     if not sentences:
         print("blipdesk: no tags yet; storing image features only (for search)", file=sys.stderr)
+    _warn_long_sentences(ctx, sentences)  # the actors' own notices stay on the nodes
     options = ClusterOptions(
         address=ns.address,
         workers=ns.workers,
