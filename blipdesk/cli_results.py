@@ -34,17 +34,14 @@ def _shard(text: str) -> tuple[int, int]:
     return index - 1, count
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _gpus(text: str) -> float:
-    value = float(text)
+    from blipdesk.cli_args import _number
+
+    value: float = _number(text, float, "a number of GPUs, like 1 or 0.5")
     if not 0 <= value <= 64:
-        raise argparse.ArgumentTypeError("must be between 0 and 64 (a fraction shares a GPU)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not between 0 and 64: give the GPUs per worker (a fraction shares one)"
+        )
     return value
 
 
@@ -68,29 +65,38 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
 def add_parsers(
     sub: Any, add_model_options: Callable[..., None], handler: Callable[..., int]
 ) -> None:
-    results = sub.add_parser("results", help="export or import results files (Parquet)")
-    actions = results.add_subparsers(dest="results_command", metavar="ACTION", required=True)
-    export = actions.add_parser(
-        "export", help="write the cached results of the photos under folders to a file"
+    from blipdesk.cli_args import (
+        DEVICES,
+        PRECISIONS,
+        add_command,
+        batch_size,
+        device,
+        positive_int,
+        precision,
+        subcommands,
+    )
+
+    results = add_command(sub, "results", "export or import results files (Parquet)")
+    actions = subcommands(results, "results_command", required=True)
+    export = add_command(
+        actions, "export", "write the cached results of the photos under folders to a file"
     )
     export.add_argument("folders", nargs="+", metavar="FOLDER")
-    export.add_argument("--output", required=True, metavar="FILE")
-    export.add_argument("--no-recursive", action="store_true")
+    export.add_argument("--output", required=True, metavar="FILE", help="the results file")
+    export.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
     add_model_options(export, compute=False)
     export.set_defaults(handler=handler)
-    imp = actions.add_parser(
-        "import", help="merge results files (or folders of them) into the cache, all or nothing"
+    imp = add_command(
+        actions, "import", "merge results files (or folders of them) into the cache, all or nothing"
     )
-    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="results files, or folders of them")
     add_model_options(imp, compute=False)
     imp.set_defaults(handler=handler)
 
-    cluster = sub.add_parser("cluster", help="scan on a Ray cluster into results files")
-    cluster_actions = cluster.add_subparsers(
-        dest="cluster_command", metavar="ACTION", required=True
-    )
-    scan = cluster_actions.add_parser(
-        "scan", help="score the photos under folders against every tag on Ray"
+    cluster = add_command(sub, "cluster", "scan on a Ray cluster into results files")
+    cluster_actions = subcommands(cluster, "cluster_command", required=True)
+    scan = add_command(
+        cluster_actions, "scan", "score the photos under folders against every tag on Ray"
     )
     scan.add_argument("folders", nargs="+", metavar="FOLDER")
     scan.add_argument("--results", required=True, metavar="DIR", help="results files go here")
@@ -100,22 +106,42 @@ def add_parsers(
         help="auto (the cluster this node belongs to) or ray://HOST:PORT; default: a local Ray "
         "on this machine",
     )
-    scan.add_argument("--workers", type=_count, default=1, metavar="N", help="scoring actors")
     scan.add_argument(
-        "--gpus-per-worker", type=_gpus, default=0.0, metavar="G", help="0: score on the CPU"
+        "--workers", type=positive_int, default=1, metavar="N", help="scoring actors (default 1)"
+    )
+    scan.add_argument(
+        "--gpus-per-worker",
+        type=_gpus,
+        default=0.0,
+        metavar="G",
+        help="GPUs per scoring actor; 0 scores on the CPU (default 0)",
     )
     scan.add_argument(
         "--part-photos",
-        type=_count,
+        type=positive_int,
         default=2048,
         metavar="N",
         help="photos per results file (a killed job redoes at most what was not written)",
     )
-    add_model_options(scan, compute=False)  # --model; the vision cache options do not apply
-    scan.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: settings)")
-    scan.add_argument("--precision", help="auto, fp32, bf16 or fp16 (default: settings)")
+    add_model_options(scan, compute=False)  # --model; the desktop's vision cache does not apply
     scan.add_argument(
-        "--batch-size", type=_count, metavar="N", help="photos per model call (64 GPU, 8 CPU)"
+        "--device",
+        type=device,
+        metavar="{" + ",".join(DEVICES) + "}",
+        help="where the actors run the model (default: settings; auto: a GPU when the worker "
+        "has one, else the CPU)",
+    )
+    scan.add_argument(
+        "--precision",
+        type=precision,
+        metavar="{" + ",".join(PRECISIONS) + "}",
+        help="auto: fp16 on a GPU, else bf16 where native or fp32 (default: settings)",
+    )
+    scan.add_argument(
+        "--batch-size",
+        type=batch_size,
+        metavar="N",
+        help="photos per model call, 1 to 1024; 0: automatic (64 on a GPU, 8 on the CPU)",
     )
     scan.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
     scan.set_defaults(handler=handler)
@@ -172,7 +198,8 @@ def write_scan_results(
 
 
 def _cluster_scan(ns: argparse.Namespace, ctx: Any) -> int:
-    from blipdesk.cli import EXIT_OK, _folders, _ProgressPrinter, _StopOnCtrlC, _warn_long_sentences
+    from blipdesk.cli import EXIT_OK, _folders, _StopOnCtrlC, _warn_long_sentences
+    from blipdesk.cli_progress import ProgressPrinter
     from blipdesk.core.cluster import ClusterOptions, cluster_scan
     from blipdesk.core.engine import model_key
     from blipdesk.display import display_path
@@ -196,16 +223,13 @@ def _cluster_scan(ns: argparse.Namespace, ctx: Any) -> int:
         recursive=not ns.no_recursive and ctx.settings.recursive,
         part_photos=ns.part_photos,
     )
-    progress = _ProgressPrinter("cluster scan")
     stop = _StopOnCtrlC("the batch in flight (what is done is written)")
-    with stop as cancel:
-        try:
-            summary = cluster_scan(
-                folders, sentences, key, ctx.spec(), Path(ns.results).expanduser(), options,
-                progress, cancel,
-            )  # fmt: skip
-        finally:
-            progress.close()
+    with stop as cancel, ProgressPrinter("cluster scan") as progress:
+        progress.note("starting Ray, listing and hashing the photos, loading the model")
+        summary = cluster_scan(
+            folders, sentences, key, ctx.spec(), Path(ns.results).expanduser(), options,
+            progress, cancel,
+        )  # fmt: skip
     for failure in summary.failures:
         print(
             f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
