@@ -7,8 +7,9 @@ results files as it goes (``pip install "blipdesk[cluster]"``).
 
 The pipeline, one Ray Data stage each:
 
-1. **List** on the driver (``core/files.find_photos``: the one walker), **hash** in CPU tasks
-   (``engine.content_hash``: the cache's key), so every node reads 128 KiB per photo of its share.
+1. **List** in CPU tasks, one per folder directly under each root (``core/files.find_photos``:
+   the one walker), and **hash** (``engine.hashed_record``: the cache's key), so every node
+   walks and reads 128 KiB per photo of its share.
 2. **Skip** on the driver: what the results files already in ``results_dir`` hold (per content,
    which of the sentences are scored, whether the ITC vector is there, whether it failed to
    decode) is not planned again; copies of one photo are scored once. A new tag therefore costs
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from blipdesk.core.engine import ModelKey, ScanProgress, decode_for_model, hashed_record
-from blipdesk.core.files import PhotoFailure, find_photos
+from blipdesk.core.files import PhotoFailure, absolute, find_photos, subfolders
 from blipdesk.core.imaging import DECODE_RULE_VERSION, MODEL_IMAGE_SIZE
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.results import (
@@ -152,12 +153,18 @@ def cluster_scan(
     ctx.enable_progress_bars = False
     ctx.verbose_progress = False
 
-    unreadable: list[PhotoFailure] = []
-    paths = find_photos(folders, options.recursive, unreadable)
-    failures = list(unreadable)
-    hashed = _hash_all(ray, paths)
+    failures: list[PhotoFailure] = []
+    seen: set[str] = set()
     by_content: dict[str, tuple[str, int, int]] = {}
-    for path, content, size, mtime, error in hashed:
+    for path, content, size, mtime, error, is_folder in _list_and_hash(
+        ray, folders, options.recursive
+    ):
+        if is_folder:  # a folder that cannot be listed
+            failures.append(PhotoFailure(path, error))
+            continue
+        if path in seen:  # under two of the folders given
+            continue
+        seen.add(path)
         if error:
             failures.append(PhotoFailure(path, error))
         elif content not in by_content:
@@ -196,7 +203,7 @@ def cluster_scan(
     finally:
         writer.flush()  # everything scored so far, whatever stopped the job
     return ClusterSummary(
-        photos=len(paths),
+        photos=len(seen),
         skipped=skipped,
         scored=writer.scored,
         pairs=writer.pairs,
@@ -306,32 +313,57 @@ class _PartWriter:
 # ----------------------------------------------------------------------------------- stages
 
 
-def _hash_all(ray: Any, paths: Sequence[str]) -> list[tuple[str, str, int, int, str]]:
-    """(path, content hash, size, mtime_ns, error) per photo, hashed in Ray tasks."""
-    if not paths:
-        return []
-    ds = ray.data.from_items([{"path": p} for p in paths]).map_batches(
-        _hash_batch, batch_size=HASH_BATCH, batch_format="numpy"
+def _list_and_hash(
+    ray: Any, folders: Sequence[str | os.PathLike[str]], recursive: bool
+) -> list[tuple[str, str, int, int, str, bool]]:
+    """(path, content hash, size, mtime_ns, error, whether the path is an unreadable folder) per
+    photo under ``folders``: Ray Data lists them (``files.find_photos``, the one walker, one task
+    per folder directly under each root: big archives are listed in parallel) and hashes them."""
+    units = []
+    for root in map(absolute, folders):
+        units.append({"folder": root, "recursive": False})  # the root's own photos
+        if recursive:
+            units.extend({"folder": sub, "recursive": True} for sub in subfolders(root))
+    ds = (
+        ray.data.from_items(units, override_num_blocks=min(len(units), MAX_BLOCKS))
+        .flat_map(_list_folder)
+        .map_batches(_hash_batch, batch_size=HASH_BATCH, batch_format="numpy")
     )
     out = []
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         for row in zip(
             batch["path"], batch["content"], batch["size"], batch["mtime"], batch["error"],
-            strict=True,
+            batch["folder"], strict=True,
         ):  # fmt: skip
-            out.append((str(row[0]), str(row[1]), int(row[2]), int(row[3]), str(row[4])))
+            out.append(
+                (str(row[0]), str(row[1]), int(row[2]), int(row[3]), str(row[4]), bool(row[5]))
+            )
     return out
+
+
+def _list_folder(unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Ray task: the photos of one part of the archive; a folder that cannot be listed comes
+    back as a row of its own (``folder`` true, with the reason)."""
+    unreadable: list[PhotoFailure] = []
+    found = find_photos([unit["folder"]], bool(unit["recursive"]), unreadable)
+    rows = [{"path": p, "listed": "", "folder": False} for p in found]
+    rows += [{"path": f.path, "listed": f.reason, "folder": True} for f in unreadable]
+    return rows
 
 
 def _hash_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A Ray task: stat and hash photos with ``engine.refresh_photos``'s rule
     (``engine.hashed_record``: the same key, the same refusal of pipes and devices)."""
     contents, sizes, mtimes, errors = [], [], [], []
-    for path in batch["path"]:
-        try:
-            record = hashed_record(str(path), os.stat(path))
-        except OSError as exc:
-            record = PhotoRecord(str(path), 0, 0, None, f"cannot read file ({exc.strerror or exc})")
+    for path, listed in zip(batch["path"], batch["listed"], strict=True):
+        if listed:  # a folder that could not be listed: passed on as it is
+            record = PhotoRecord(str(path), 0, 0, None, str(listed))
+        else:
+            try:
+                record = hashed_record(str(path), os.stat(path))
+            except OSError as exc:
+                reason = f"cannot read file ({exc.strerror or exc})"
+                record = PhotoRecord(str(path), 0, 0, None, reason)
         contents.append(record.content or "")
         sizes.append(record.size)
         mtimes.append(record.mtime_ns)
@@ -342,6 +374,7 @@ def _hash_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "size": np.array(sizes, dtype=np.int64),
         "mtime": np.array(mtimes, dtype=np.int64),
         "error": np.array(errors, dtype=object),
+        "folder": batch["folder"],
     }
 
 
