@@ -293,17 +293,22 @@ def _import(ns: argparse.Namespace, ctx: Any) -> int:
 
 
 def _import_key(ctx: Any, library: Any, files: Sequence[Any]) -> tuple[str, str]:
-    """The library's model key; where the model is not on this machine and the cache has no
-    record of it, the files' own key when they name the library's model source."""
-    from blipdesk.cli import _export_key
+    """(score key, source) of the library's model. Where the model is not on this machine (a
+    laptop that only imports), the cache's record of it, else the files' own key when they name
+    the library's model source."""
+    from blipdesk.core.engine import model_key
     from blipdesk.core.model import source_key
     from blipdesk.errors import ModelError
 
+    spec = ctx.spec()
     try:
-        key: tuple[str, str] = _export_key(ctx, library)
-        return key
+        key = model_key(spec, ctx.settings.first_token)
+        return key.score_key, key.source
     except ModelError:
-        source = source_key(ctx.spec().source)
+        source = source_key(spec.source)
+        found = library.latest_score_key(source)
+        if found is not None:
+            return str(found), source
         if files and all(f.header.source == source for f in files):
-            return files[0].header.score_key, source
+            return str(files[0].header.score_key), source
         raise

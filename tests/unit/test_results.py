@@ -222,3 +222,27 @@ def test_shard_split_is_a_partition():
         assert all(len(o) == 1 for o in owners)
         if n > 1:
             assert len({o[0] for o in owners}) == n  # every shard gets work
+
+
+def test_a_laptop_without_the_model_imports_results_of_its_model(tmp_path, capsys):
+    """The library's model (the default hub id) is not downloaded here: the file's key is taken
+    when the file names that model; another model's file is still refused."""
+    from blipdesk.settings import Settings
+
+    hub = Settings().model
+    header = ResultsHeader(f"{hub}@abc|first=cls|decode=1", hub, "abc", 1)
+    mine = tmp_path / "mine.parquet"
+    mine.write_bytes(
+        results_bytes(
+            header, [PhotoResult("a" * 64, None, ("a dog",), [0.25], [0.5], [-0.5], [0.1])]
+        )
+    )
+    laptop = tmp_path / "laptop"
+    assert cli(laptop, "tags", "list") == 0
+    assert cli(laptop, "results", "import", mine) == 0
+    assert "1 new score(s)" in capsys.readouterr().err
+    other = ResultsHeader("someone/else@x|first=cls|decode=1", "someone/else", "x", 1)
+    theirs = tmp_path / "theirs.parquet"
+    theirs.write_bytes(results_bytes(other, [PhotoResult("b" * 64, None, error="bad")]))
+    err = refused(capsys, laptop, "results", "import", theirs)
+    assert "another model" in err
