@@ -41,7 +41,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from blipdesk import __version__
+from blipdesk import __version__, cli_results
 from blipdesk.cli_args import (
     CommandParser,
     add_command,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # the store and the engine load only when a command needs the
     from blipdesk.store import Library, Tag
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain")
+COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain", "results", "cluster")
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan = add_command(sub, "scan", "score the photos under folders against every tag")
     scan.add_argument("folders", nargs="+", metavar="FOLDER")
     add_model_options(scan, compute=True)
+    cli_results.add_scan_options(scan)
     scan.set_defaults(handler=_scan)
 
     search = add_command(sub, "search", "rank the photos under folders for a sentence")
@@ -206,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     from blipdesk.cli_explain import add_parser as add_explain_parser
 
     add_explain_parser(sub, add_model_options, _explain)
+    cli_results.add_parsers(sub, add_model_options, lambda ns: cli_results.run(ns, _Context(ns)))
     return parser
 
 
@@ -680,6 +682,7 @@ def _scan(ns: argparse.Namespace) -> int:
     folders = _folders(ns.folders)
     ctx.check_device()
     key = model_key(ctx.spec(), ctx.settings.first_token)
+    options = cli_results.scan_options(ns, ctx.options())
     stop = _StopOnCtrlC()
     with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
@@ -698,11 +701,12 @@ def _scan(ns: argparse.Namespace) -> int:
             sentences,
             key,
             ctx.scorer(progress),
-            ctx.options(),
+            options,
             progress,
             None,
             cancel,
         )
+        cli_results.write_scan_results(ns, ctx, library, key, folders, options)
     for failure in summary.failures:
         print(
             f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",

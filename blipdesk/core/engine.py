@@ -96,6 +96,7 @@ class ScanOptions:
     cached_only: bool = False  # only photos whose vision output is cached (the text side only)
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
+    shard: tuple[int, int] | None = None  # (index, count), index from 0: only this part (in_shard)
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,36 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     return digest.hexdigest()
 
 
+def in_shard(content: str, index: int, count: int) -> bool:
+    """Whether a photo belongs to shard ``index`` (from 0) of ``count``: by its content hash, so
+    every machine splits an archive the same way whatever its paths, and copies of one photo land
+    in one shard. (A file that could not be read has no hash: its path decides.)"""
+    digest = (
+        content
+        if _is_hash(content)
+        else hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()
+    )
+    return int(digest, 16) % count == index
+
+
+def _is_hash(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def hashed_record(path: str, st: os.stat_result) -> PhotoRecord:
+    """A file's record from its ``stat``: its content hash, or why it has none. The one rule for
+    ``refresh_photos`` and the cluster's hashing tasks."""
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe or device named like a photo: opening it could block the scan forever.
+        reason = "not a regular file (a pipe, socket or device)"
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+    try:
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
+    except OSError as exc:
+        reason = f"cannot read file ({exc.strerror or exc})"
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+
+
 def refresh_photos(
     library: Library,
     folders: Sequence[str | os.PathLike[str]],
@@ -274,31 +305,21 @@ def refresh_photos(
             del known[path]  # neither current (it cannot be read now) nor forgotten
     for path in found:
         old = known.pop(path, None)
+        reason = ""
         try:
-            st = os.stat(path)
+            st: os.stat_result | None = os.stat(path)
         except OSError as exc:
-            rec = PhotoRecord(path, 0, 0, None, f"cannot read file ({exc.strerror or exc})")
-        else:
-            if not stat.S_ISREG(st.st_mode):
-                # A pipe or device named like a photo: opening it could block the scan forever.
-                reason = "not a regular file (a pipe, socket or device)"
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
-                current.append(rec)
-                if rec != old:
-                    changed.append(rec)
-                continue
-            if (
-                old is not None
-                and old.read_error is None
-                and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
-            ):
-                current.append(old)
-                continue
-            try:
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
-            except OSError as exc:
-                reason = f"cannot read file ({exc.strerror or exc})"
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+            st, reason = None, f"cannot read file ({exc.strerror or exc})"
+        if (
+            st is not None
+            and stat.S_ISREG(st.st_mode)
+            and old is not None
+            and old.read_error is None
+            and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        ):
+            current.append(old)
+            continue
+        rec = PhotoRecord(path, 0, 0, None, reason) if st is None else hashed_record(path, st)
         current.append(rec)
         if rec != old:
             changed.append(rec)
@@ -461,6 +482,42 @@ def score_cached(
     return features, scorer.score_features(features, sentences)
 
 
+def score_decoded(runner: _Runner, sentences: tuple[str, ...], images: np.ndarray) -> Scored:
+    """The per-batch scoring function of every scan (the desktop's, a shard's, a Ray actor's):
+    photos decoded by ``decode_for_model`` (uint8, (P, 384, 384, 3)) against ``sentences`` (a
+    subset of the runner's), one vision pass each, in chunks that fit in memory, NaN refused."""
+
+    def pixels_call(scorer: Scorer, a: int, b: int) -> Scored:
+        return score_pixels(scorer, images[a:b], runner.subset(sentences))
+
+    return runner.run(len(images), pixels_call)
+
+
+def score_rows(contents: Sequence[str], sentences: Sequence[str], scores: Scores) -> list[ScoreRow]:
+    """One ``ScoreRow`` per (photo, sentence) of a scored batch, as the cache stores them."""
+    rows = []
+    for i, content in enumerate(contents):
+        for j, sentence in enumerate(sentences):
+            logits = scores.itm_logits[i, j]
+            rows.append(
+                ScoreRow(
+                    content,
+                    sentence,
+                    float(scores.itm[i, j]),
+                    float(logits[0]),
+                    float(logits[1]),
+                    float(scores.cosine[i, j]),
+                )
+            )
+    return rows
+
+
+def new_runner(scorer: Scorer, sentences: Sequence[str]) -> _Runner:
+    """A runner for ``score_decoded`` outside ``run_work`` (a Ray actor): the sentences encoded
+    once, the same out-of-memory policy; its ``notices`` say what the person should know."""
+    return _Runner(scorer, tuple(dict.fromkeys(sentences)), _Done())
+
+
 def _frozen(scores: Scores) -> Scores:
     for array in (scores.itm, scores.cosine, scores.itm_logits):
         array.flags.writeable = False
@@ -498,6 +555,8 @@ def scan(
     started = time.monotonic()
     folders_failed: list[PhotoFailure] = []
     photos = refresh_photos(library, folders, options.recursive, folders_failed)
+    if options.shard is not None:
+        photos = [p for p in photos if in_shard(p.content or p.path, *options.shard)]
     failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
     known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
     failures += [
@@ -886,34 +945,12 @@ def _score_batch(
                 itc_rows.update(zip(contents, features.itc.float().cpu().numpy(), strict=True))
         else:
             images = np.stack([im for _, im in members if im is not None])
-
-            def pixels_call(
-                scorer: Scorer,
-                a: int,
-                b: int,
-                s: tuple[str, ...] = sentences,
-                im: np.ndarray = images,
-            ) -> Scored:
-                return score_pixels(scorer, im[a:b], runner.subset(s))
-
-            features, scores = runner.run(len(contents), pixels_call)
+            features, scores = score_decoded(runner, sentences, images)
             itc_np = features.itc.float().cpu().numpy()
             itc_rows.update(zip(contents, itc_np, strict=True))
             if store is not None:
                 to_store.update(zip(contents, features.embeds.float().cpu().numpy(), strict=True))
-        for i, content in enumerate(contents):
-            for j, sentence in enumerate(sentences):
-                logits = scores.itm_logits[i, j]
-                rows.append(
-                    ScoreRow(
-                        content,
-                        sentence,
-                        float(scores.itm[i, j]),
-                        float(logits[0]),
-                        float(logits[1]),
-                        float(scores.cosine[i, j]),
-                    )
-                )
+        rows.extend(score_rows(contents, sentences, scores))
         paths = tuple(m.paths for m, _ in members)
         results.append(ScanBatch(tuple(contents), paths, sentences, _frozen(scores)))
     # Vision files first, then the scores that say the photo is done: a crash between the two

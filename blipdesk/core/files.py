@@ -89,6 +89,19 @@ def walk(
             break
 
 
+def subfolders(root: str | os.PathLike[str]) -> list[str]:
+    """The folders directly under ``root`` that ``walk`` descends into (hidden ones and links
+    skipped, as ``os.walk`` does), sorted: how a listing is split into parts that can be walked
+    in parallel (the cluster scan). [] when ``root`` cannot be listed (``walk`` reports that)."""
+    try:
+        with os.scandir(root) as entries:
+            return sorted(
+                e.path for e in entries if not is_hidden(e.name) and e.is_dir(follow_symlinks=False)
+            )
+    except OSError:
+        return []
+
+
 def folder_reason(exc: OSError) -> str:
     return (
         f"cannot read this folder ({exc.strerror or exc}); its photos keep their cached "

@@ -326,6 +326,69 @@ class Library:
             found = self.model_id(score_key)
         return int(found)  # type: ignore[arg-type]
 
+    def model_record(self, score_key: str) -> tuple[str, str | None] | None:
+        """(source, revision) of the model a score key names, or None when the cache has none."""
+        row = self.conn.execute(
+            "SELECT source, revision FROM models WHERE score_key=?", (score_key,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1])
+
+    def merge_results(
+        self,
+        score_key: str,
+        source: str,
+        revision: str | None,
+        chunks: Iterable[tuple[Sequence[ScoreRow], Mapping[str, np.ndarray], Mapping[str, str]]],
+    ) -> tuple[int, int, int]:
+        """Merge results computed elsewhere (``results import``): every chunk's (scores, ITC
+        vectors, decode errors) in ONE transaction, so a failure anywhere (a damaged chunk read
+        late, a full disk, a kill) leaves the cache exactly as it was. What the cache already
+        holds wins (``ON CONFLICT DO NOTHING``), so merging twice changes nothing. Returns the
+        rows added: (scores, ITC vectors, decode errors)."""
+        added = [0, 0, 0]
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?) "
+                "ON CONFLICT(score_key) DO NOTHING",
+                (score_key, source, revision),
+            )
+            mid = self.model_id(score_key)
+
+            def cid(content: str) -> int:
+                return self._intern("contents", "hash", content, True)  # type: ignore[return-value]
+
+            for scores, features, errors in chunks:
+                texts = self._text_ids((r.sentence for r in scores), create=True)
+                statements: tuple[tuple[str, list[tuple[object, ...]]], ...] = (
+                    (
+                        "INSERT INTO scores(content_id, model_id, text_id, itm, logit_no, "
+                        "logit_yes, cosine) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [
+                            (cid(r.content), mid, texts[r.sentence], r.itm, r.logit_no,
+                             r.logit_yes, r.cosine)
+                            for r in scores
+                        ],
+                    ),
+                    (
+                        "INSERT INTO image_features(content_id, model_id, itc) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        [
+                            (cid(c), mid, np.asarray(v, np.float32).tobytes())
+                            for c, v in features.items()
+                        ],
+                    ),
+                    (
+                        "INSERT INTO decode_errors(content_id, model_id, reason) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        [(cid(c), mid, reason) for c, reason in errors.items()],
+                    ),
+                )  # fmt: skip
+                for n, (sql, rows) in enumerate(statements):
+                    before = self.conn.total_changes
+                    self.conn.executemany(sql, rows)
+                    added[n] += self.conn.total_changes - before
+        return added[0], added[1], added[2]
+
     def latest_score_key(self, source: str) -> str | None:
         """The most recently added score key for a model source: lets ``export`` read the cache on
         a machine where the model itself is not available."""
