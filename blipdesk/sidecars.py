@@ -1446,11 +1446,13 @@ def apply_plans(
     *,
     dry_run: bool = False,
     cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SidecarRun:
     """Apply each plan that changes something; a sidecar that cannot be written is reported in
     ``failed`` and the rest go on. ``cancel`` (set from a signal handler, say) stops between two
     sidecars, never in the middle of one. Before writing, blipdesk's own temporary files that an
-    interrupted run left next to these sidecars are removed (:func:`clean_stale_temporaries`)."""
+    interrupted run left next to these sidecars are removed (:func:`clean_stale_temporaries`).
+    ``progress(done, total)`` is called after each plan (a window shows a bar)."""
     plans = list(plans)
     cleaned: list[Path] = []
     if not dry_run:
@@ -1459,7 +1461,9 @@ def apply_plans(
             cleaned += clean_stale_temporaries(folder)
     changed, unchanged, failed = [], [], []
     stopped = False
-    for plan in plans:
+    for done, plan in enumerate(plans):
+        if progress is not None and (done % 25 == 0 or done == len(plans) - 1):
+            progress(done, len(plans))
         if cancel is not None and cancel.is_set():
             stopped = True
             break

@@ -20,6 +20,7 @@ from blipdesk.settings import Settings
 
 class ShownFolder(QObject):
     scoresLoaded = Signal()  # the cache's scores for the folder are on the board
+    listed = Signal(str)  # the folder's photos are in the grid model
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class ShownFolder(QObject):
         if request == self._listing:
             self.photos.set_photos(photos)
             self.tags.set_paths(p.path for p in photos)
+            self.listed.emit(folder)
             self.reload_scores()
 
     def _dated(self, request: int, dated: list) -> None:

@@ -23,6 +23,7 @@ from blipdesk.qt.workers.inference import InferenceController, ModelChoice, TryJ
 
 class TagActions(QObject):
     saved = Signal(object)  # Tag
+    renamed = Signal(str, str)  # old name, new name: sent before the tag list changes
     tried = Signal(str, object)  # path, sentence -> SentenceScore: "Try"'s answer, kept
 
     def __init__(
@@ -91,6 +92,8 @@ class TagActions(QObject):
 
     def save(self, tag: Tag, replacing: Tag | None = None) -> None:
         replaced = {tag.name, getattr(replacing, "name", None)}
+        if replacing is not None and replacing.name != tag.name:
+            self.renamed.emit(replacing.name, tag.name)
         self.tags.set_tags([*(t for t in self.tags.tags() if t.name not in replaced), tag])
         if replacing is not None and replacing.name != tag.name:
             self.writer.remove(replacing.name)

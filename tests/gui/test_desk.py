@@ -205,10 +205,11 @@ def test_rating_keys_on_the_selection_grid_stars_filter_and_restart(
     # Stars on the thumbnail: the badge at the photo's bottom right is dark with yellow stars.
     image = grid.viewport().grab().toImage()
     rect = grid.visualRect(photos.index(0))
+    bottom = rect.top() + 8 + grid.delegate.thumb * 3 // 4  # the thumbnail box's (landscape)
     assert any(
         image.pixelColor(x, y).red() > 200 and image.pixelColor(x, y).blue() < 80
         for x in range(rect.center().x(), rect.right() - 30)
-        for y in range(rect.top() + 140, rect.top() + 162)
+        for y in range(bottom - 24, bottom)
     )
     # The rating filter (Photo > Show only) keeps the photos rated 3 stars or more.
     window.desk.filter_actions["★★★ or more"].trigger()

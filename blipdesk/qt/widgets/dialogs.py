@@ -226,7 +226,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._settings = settings
         self._model_changed(settings.model)
-        self.resize(640, 460)
+        # As tall as the form needs: a fixed height left a large gap above OK (issue 14.12).
+        self.resize(640, self.sizeHint().height())
+        self._buttons = buttons
 
     def set_devices(self, devices) -> None:
         """Automatic, each accelerator by name, and the CPU (alone when there is no GPU)."""

@@ -23,6 +23,7 @@ def build_menus(window: Any) -> None:
         file, "&Add folder…", window.choose_folder, QKeySequence.StandardKey.Open
     )
     act(file, "&Remove folder", window.sidebar.remove_current)
+    act(file, "Re&fresh folder", lambda: window.flow.refresh(), "F5")
     file.addSeparator()
     window.scan_action = act(file, "&Scan folder", window.scan, "Ctrl+R")
     act(file, "Se&ttings…", window.open_settings, "Ctrl+,")  # Cmd+, on macOS
