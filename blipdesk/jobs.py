@@ -5,7 +5,8 @@ values) and opens what it needs in the thread that runs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -23,12 +24,17 @@ def plan_remove(folders: Sequence[str], recursive: bool) -> list[Any]:
     return sidecars.plan_removal_under(folders, recursive)
 
 
-def apply_sidecar_plans(plans: Iterable[Any]) -> Any:
+def apply_sidecar_plans(
+    plans: Iterable[Any],
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Any:
     """Carry the previewed plans out; a sidecar changed since the preview is refused, not
-    overwritten (see ``blipdesk.sidecars.apply``)."""
+    overwritten (see ``blipdesk.sidecars.apply``). ``progress``/``cancel``: the background
+    task's (a bar in the window; quitting stops between two sidecars)."""
     from blipdesk import sidecars
 
-    return sidecars.apply_plans(list(plans))
+    return sidecars.apply_plans(list(plans), cancel=cancel, progress=progress)
 
 
 def clear_scores(database: str) -> int:

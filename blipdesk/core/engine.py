@@ -97,6 +97,7 @@ class ScanOptions:
     cached_only: bool = False  # only photos whose vision output is cached (the text side only)
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
+    shard: tuple[int, int] | None = None  # (index, count), index from 0: only this part (in_shard)
     group_pairs: bool = True  # a RAW beside its camera JPEG is not scored (the JPEG is)
     low_priority: bool = False  # a background scan: decode processes run niced (os.nice 10)
 
@@ -134,44 +135,39 @@ class ScanSummary:
     notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
     unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
     from_cache: int = 0  # of ``scored``: from the vision cache (no decoding, no vision pass)
-    # The files found, each counted once:
-    #   photos == scored + up_to_date + duplicates + len(unreadable paths) + not_done + paired
-    up_to_date: int = 0  # distinct photos already scored for every sentence: nothing to do
-    duplicates: int = 0  # files with the same content as another file found: scored once
-    not_done: int = 0  # distinct photos left when the scan was stopped
+    cached: int = 0  # photo files with nothing to do: every sentence scored before this scan
+    copies: int = 0  # photo files scored in this scan as a copy of another (same content)
     paired: int = 0  # RAW files beside their JPEG (grouped pairs): the JPEG is scored
 
+    @property
+    def not_reached(self) -> int:
+        """Photo files a stopped scan left for the next one (0 when it finished):
+        photos = scored + copies + cached + unreadable + paired + not_reached."""
+        rest = self.photos - self.scored - self.copies - self.cached - len(self.failures)
+        return max(0, rest - self.paired)
+
     def tally(self) -> str:
-        """The files found, split so the numbers add up ("35 photos: 27 scored, 2 duplicates,
-        6 unreadable"); parts that are zero are left out, except scored."""
-        unreadable = len({f.path for f in self.failures})
-        cached = f" ({self.from_cache} from the vision cache)" if self.from_cache else ""
-        parts = [f"{self.scored} scored{cached}"]
-        for count, what in (
-            (self.up_to_date, "already scored"),
-            (self.duplicates, "duplicate" if self.duplicates == 1 else "duplicates"),
-            (unreadable, "unreadable"),
-            (self.not_done, "not done"),
-            (self.paired, "RAW beside its JPEG" if self.paired == 1 else "RAWs beside their JPEGs"),
-        ):
-            if count:
-                parts.append(f"{count} {what}")
-        return f"{self.photos} photos: " + ", ".join(parts)
-
-
-def photo_tally(
-    photos: Sequence[PhotoRecord], failures: Sequence[PhotoFailure], work: Sequence[WorkItem]
-) -> tuple[int, int, set[str]]:
-    """(duplicates, up to date, contents with work) over the files that did not fail: each
-    content counts once, its other readable files are duplicates."""
-    failed = {f.path for f in failures}
-    readable: dict[str, int] = {}
-    for p in photos:
-        if p.content is not None and p.path not in failed:
-            readable[p.content] = readable.get(p.content, 0) + 1
-    duplicates = sum(n - 1 for n in readable.values())
-    with_work = {w.content for w in work} & readable.keys()
-    return duplicates, len(readable.keys() - with_work), with_work
+        """The photos found, split so the numbers add up (the CLI's last line and the window's
+        status): ``7 photos: 4 scored (1 from the vision cache), 1 duplicate, 1 already scored,
+        1 unreadable``; a duplicate holds the same bytes as a photo scored with it."""
+        parts = [
+            f"{self.scored} scored"
+            + (f" ({self.from_cache} from the vision cache)" if self.from_cache else "")
+        ]
+        if self.copies:
+            parts.append(f"{self.copies} duplicate{'' if self.copies == 1 else 's'}")
+        if self.cached:
+            parts.append(f"{self.cached} already scored")
+        parts.append(f"{len(self.failures)} unreadable")
+        if self.paired:
+            parts.append(
+                "1 RAW beside its JPEG"
+                if self.paired == 1
+                else f"{self.paired} RAWs beside their JPEGs"
+            )
+        if self.not_reached:
+            parts.append(f"{self.not_reached} left for the next scan")
+        return f"{self.photos} photo{'' if self.photos == 1 else 's'}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)
@@ -287,6 +283,36 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     return digest.hexdigest()
 
 
+def in_shard(content: str, index: int, count: int) -> bool:
+    """Whether a photo belongs to shard ``index`` (from 0) of ``count``: by its content hash, so
+    every machine splits an archive the same way whatever its paths, and copies of one photo land
+    in one shard. (A file that could not be read has no hash: its path decides.)"""
+    digest = (
+        content
+        if _is_hash(content)
+        else hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()
+    )
+    return int(digest, 16) % count == index
+
+
+def _is_hash(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def hashed_record(path: str, st: os.stat_result) -> PhotoRecord:
+    """A file's record from its ``stat``: its content hash, or why it has none. The one rule for
+    ``refresh_photos`` and the cluster's hashing tasks."""
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe or device named like a photo: opening it could block the scan forever.
+        reason = "not a regular file (a pipe, socket or device)"
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+    try:
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
+    except OSError as exc:
+        reason = f"cannot read file ({exc.strerror or exc})"
+        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+
+
 def refresh_photos(
     library: Library,
     folders: Sequence[str | os.PathLike[str]],
@@ -311,31 +337,21 @@ def refresh_photos(
             del known[path]  # neither current (it cannot be read now) nor forgotten
     for path in found:
         old = known.pop(path, None)
+        reason = ""
         try:
-            st = os.stat(path)
+            st: os.stat_result | None = os.stat(path)
         except OSError as exc:
-            rec = PhotoRecord(path, 0, 0, None, f"cannot read file ({exc.strerror or exc})")
-        else:
-            if not stat.S_ISREG(st.st_mode):
-                # A pipe or device named like a photo: opening it could block the scan forever.
-                reason = "not a regular file (a pipe, socket or device)"
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
-                current.append(rec)
-                if rec != old:
-                    changed.append(rec)
-                continue
-            if (
-                old is not None
-                and old.read_error is None
-                and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
-            ):
-                current.append(old)
-                continue
-            try:
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
-            except OSError as exc:
-                reason = f"cannot read file ({exc.strerror or exc})"
-                rec = PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
+            st, reason = None, f"cannot read file ({exc.strerror or exc})"
+        if (
+            st is not None
+            and stat.S_ISREG(st.st_mode)
+            and old is not None
+            and old.read_error is None
+            and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        ):
+            current.append(old)
+            continue
+        rec = PhotoRecord(path, 0, 0, None, reason) if st is None else hashed_record(path, st)
         current.append(rec)
         if rec != old:
             changed.append(rec)
@@ -507,6 +523,42 @@ def score_cached(
     return features, scorer.score_features(features, sentences)
 
 
+def score_decoded(runner: _Runner, sentences: tuple[str, ...], images: np.ndarray) -> Scored:
+    """The per-batch scoring function of every scan (the desktop's, a shard's, a Ray actor's):
+    photos decoded by ``decode_for_model`` (uint8, (P, 384, 384, 3)) against ``sentences`` (a
+    subset of the runner's), one vision pass each, in chunks that fit in memory, NaN refused."""
+
+    def pixels_call(scorer: Scorer, a: int, b: int) -> Scored:
+        return score_pixels(scorer, images[a:b], runner.subset(sentences))
+
+    return runner.run(len(images), pixels_call)
+
+
+def score_rows(contents: Sequence[str], sentences: Sequence[str], scores: Scores) -> list[ScoreRow]:
+    """One ``ScoreRow`` per (photo, sentence) of a scored batch, as the cache stores them."""
+    rows = []
+    for i, content in enumerate(contents):
+        for j, sentence in enumerate(sentences):
+            logits = scores.itm_logits[i, j]
+            rows.append(
+                ScoreRow(
+                    content,
+                    sentence,
+                    float(scores.itm[i, j]),
+                    float(logits[0]),
+                    float(logits[1]),
+                    float(scores.cosine[i, j]),
+                )
+            )
+    return rows
+
+
+def new_runner(scorer: Scorer, sentences: Sequence[str]) -> _Runner:
+    """A runner for ``score_decoded`` outside ``run_work`` (a Ray actor): the sentences encoded
+    once, the same out-of-memory policy; its ``notices`` say what the person should know."""
+    return _Runner(scorer, tuple(dict.fromkeys(sentences)), _Done())
+
+
 def _frozen(scores: Scores) -> Scores:
     for array in (scores.itm, scores.cosine, scores.itm_logits):
         array.flags.writeable = False
@@ -544,6 +596,8 @@ def scan(
     started = time.monotonic()
     folders_failed: list[PhotoFailure] = []
     found = refresh_photos(library, folders, options.recursive, folders_failed)
+    if options.shard is not None:
+        found = [p for p in found if in_shard(p.content or p.path, *options.shard)]
     paired = paired_raws(p.path for p in found) if options.group_pairs else set()
     photos = [p for p in found if p.path not in paired]
     failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
@@ -556,30 +610,31 @@ def scan(
     if store is not None:  # a budget lowered since the last scan applies now, work or not
         store.enforce_budget()
     done = run_work(
-        library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store
-    )
-    all_failures = (*failures, *done.failures)
-    duplicates, up_to_date, with_work = photo_tally(photos, all_failures, work)
+        library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store,
+        errors_before=len(failures),
+    )  # fmt: skip
+    in_work = {w.content for w in work}
+    bad = {f.path for f in failures}
     return ScanSummary(
         photos=len(found),
         paired=len(paired),
         scored=done.scored,
-        failures=all_failures,
-        up_to_date=up_to_date,
-        duplicates=duplicates,
-        not_done=max(0, len(with_work) - done.scored),
+        failures=(*failures, *done.failures),
         cancelled=done.cancelled,
         model_loaded=done.model_loaded,
         seconds=time.monotonic() - started,
         notices=tuple(done.notices),
         unreadable_folders=tuple(folders_failed),
         from_cache=done.from_cache,
+        cached=sum(1 for p in photos if p.path not in bad and p.content not in in_work),
+        copies=done.copies,
     )
 
 
 @dataclass
 class _Done:
     scored: int = 0
+    copies: int = 0  # more paths of the scored contents
     from_cache: int = 0
     failures: list[PhotoFailure] = field(default_factory=list)
     cancelled: bool = False
@@ -598,11 +653,13 @@ def run_work(
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
     store: FeatureStore | None = None,
+    errors_before: int = 0,
 ) -> _Done:
     """Run planned work items through the model in batches (the second half of ``scan``).
 
     ``store``: the vision cache (``feature_store(library, key, options)``, made once by the
-    caller), or None for none.
+    caller), or None for none. ``errors_before``: photos already known to be unreadable, counted
+    in every progress report's ``errors`` (so the last one equals the scan's failures).
 
     Photos whose vision output is in the vision cache ("warm") go first, best first: in
     decreasing ITC cosine to their new sentences, known at once from the cached ITC vectors, so
@@ -672,7 +729,7 @@ def run_work(
             warm_done = sum(1 for _, f in batch if f is None) - len(retry)
             rate.from_cache += warm_done
             done.from_cache += warm_done
-            rate.errors = len(done.failures)
+            rate.errors = errors_before + len(done.failures)
             if on_progress is not None:
                 on_progress(rate.progress())
 
@@ -932,34 +989,12 @@ def _score_batch(
                 itc_rows.update(zip(contents, features.itc.float().cpu().numpy(), strict=True))
         else:
             images = np.stack([im for _, im in members if im is not None])
-
-            def pixels_call(
-                scorer: Scorer,
-                a: int,
-                b: int,
-                s: tuple[str, ...] = sentences,
-                im: np.ndarray = images,
-            ) -> Scored:
-                return score_pixels(scorer, im[a:b], runner.subset(s))
-
-            features, scores = runner.run(len(contents), pixels_call)
+            features, scores = score_decoded(runner, sentences, images)
             itc_np = features.itc.float().cpu().numpy()
             itc_rows.update(zip(contents, itc_np, strict=True))
             if store is not None:
                 to_store.update(zip(contents, features.embeds.float().cpu().numpy(), strict=True))
-        for i, content in enumerate(contents):
-            for j, sentence in enumerate(sentences):
-                logits = scores.itm_logits[i, j]
-                rows.append(
-                    ScoreRow(
-                        content,
-                        sentence,
-                        float(scores.itm[i, j]),
-                        float(logits[0]),
-                        float(logits[1]),
-                        float(scores.cosine[i, j]),
-                    )
-                )
+        rows.extend(score_rows(contents, sentences, scores))
         paths = tuple(m.paths for m, _ in members)
         results.append(ScanBatch(tuple(contents), paths, sentences, _frozen(scores)))
     # Vision files first, then the scores that say the photo is done: a crash between the two
@@ -968,6 +1003,7 @@ def _score_batch(
         store.save_many(to_store)
     library.write_batch(key.score_key, rows, itc_rows, errors)
     done.scored += len(ready)
+    done.copies += sum(len(item.paths) - 1 for item, _ in ready)
     done.failures.extend(failures)
     if on_batch is not None:
         if failures:

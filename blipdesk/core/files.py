@@ -6,18 +6,16 @@ folders not followed) and reports the folders it cannot list. The scan (``engine
 the grid (``list_photos``) and the sidebar's counts (``count_tree``) all go through it, so the grid
 shows exactly what a scan scans and the sidebar counts exactly what the grid shows.
 
-Qt-free and torch-free; Pillow only for ``exif_taken``, imported when called.
+Qt-free and torch-free; Pillow only for ``exif_taken`` (through ``core/exif.py``), imported when
+called.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +150,19 @@ def walk(
             break
 
 
+def subfolders(root: str | os.PathLike[str]) -> list[str]:
+    """The folders directly under ``root`` that ``walk`` descends into (hidden ones and links
+    skipped, as ``os.walk`` does), sorted: how a listing is split into parts that can be walked
+    in parallel (the cluster scan). [] when ``root`` cannot be listed (``walk`` reports that)."""
+    try:
+        with os.scandir(root) as entries:
+            return sorted(
+                e.path for e in entries if not is_hidden(e.name) and e.is_dir(follow_symlinks=False)
+            )
+    except OSError:
+        return []
+
+
 def folder_reason(exc: OSError) -> str:
     return (
         f"cannot read this folder ({exc.strerror or exc}); its photos keep their cached "
@@ -223,27 +234,8 @@ def count_tree(root: str, group_pairs: bool = False) -> FolderCounts:
 
 def exif_taken(path: str) -> float | None:
     """EXIF DateTimeOriginal (else DateTime) as a local timestamp; None when absent or unreadable.
+    Read by ``core/exif.py`` (the one EXIF reader: non-blocking, regular files only)."""
+    from blipdesk.core.exif import taken
 
-    Opened without blocking and only when a regular file: a FIFO named like a photo is listed,
-    and must not hang the thread that reads dates."""
-    from PIL import Image
-
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
-            with Image.open(fh) as im:
-                exif = im.getexif()
-                value = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
-    except Exception:
-        return None
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value).strip("\0 "), "%Y:%m:%d %H:%M:%S").timestamp()
-    except ValueError:
-        return None
+    when = taken(path)
+    return None if when is None else when.timestamp()

@@ -70,9 +70,12 @@ def make_app(argv: list[str] | None = None):
     app.setApplicationName("blipdesk")
     app.setOrganizationName("blipdesk")
     app.setDesktopFileName("blipdesk")
-    # Fusion draws every widget the same on every platform and follows the system's light/dark
-    # colour scheme (Qt >= 6.5 picks the platform palette for it).
+    # Fusion draws every widget the same on every platform; ``theme.follow_system`` gives it the
+    # system's light or dark palette, and follows a change while the app runs.
     app.setStyle("Fusion")
+    from blipdesk.qt.theme import follow_system
+
+    follow_system(app)  # light or dark as the system says (or BLIPDESK_COLOR_SCHEME)
     app.setWindowIcon(app_icon())
     return app
 
@@ -109,4 +112,16 @@ def run_gui(ns) -> int:
         else:
             log.warning("not a folder: %s", folder)
     window.show()
-    return app.exec()
+    code = app.exec()
+    leave_quickly()
+    return code
+
+
+def leave_quickly() -> None:
+    """After the event loop: the window's workers are shut down and everything is written; what
+    is left is the interpreter's teardown, whose full garbage collections over torch's and
+    transformers' objects took 3-4 s after a scan (``benchmarks/bench_quit.py``). Objects that
+    are frozen are not collected again; their memory goes back with the process."""
+    import gc
+
+    gc.freeze()

@@ -21,6 +21,7 @@ import os
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QAction
 
 from blipdesk.qt.cache_reader import read_duplicates
 from blipdesk.qt.workers.watcher import FolderWatcher
@@ -52,7 +53,20 @@ class LiveFolders(QObject):
         window.scanning.finished.connect(self._scan_finished)
         window.settings_flow.accepted.connect(lambda _s: self.follow_settings())
         self.follow_settings()
+        self._duplicates_action(window)
         window.installEventFilter(self)  # the window's close stops the watcher
+
+    @staticmethod
+    def _duplicates_action(window: Any) -> None:
+        """View > Show duplicates only (the View menu is the desk's, when it made one)."""
+        bar = window.menuBar()
+        menus = [a.menu() for a in bar.actions() if a.text() == "&View" and a.menu()]
+        view = menus[0] if menus else bar.addMenu("&View")
+        action = QAction("Show &duplicates only", window, checkable=True)
+        action.toggled.connect(window.photos.set_duplicates_only)
+        view.addSeparator()
+        view.addAction(action)
+        window.duplicates_action = action
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

@@ -85,7 +85,7 @@ class ScanActions(QObject):
             )
         )  # fmt: skip
         self._checking = checking
-        self.status.show_started(checking)
+        self.status.show_started(checking, folder)
 
     def search(self, folder: str, text: str) -> None:
         """Never scans: ranks what is scanned at once, then refines the best in steps that run

@@ -21,6 +21,7 @@ from blipdesk.settings import Settings
 
 class ShownFolder(QObject):
     scoresLoaded = Signal()  # the cache's scores for the folder are on the board
+    listed = Signal(str)  # the folder's photos are in the grid model
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class ShownFolder(QObject):
             photos = self._keep_known(photos)
             self.photos.set_photos(photos)
             self.tags.set_paths(p.path for p in photos)
+            self.listed.emit(folder)
             self.reload_scores()
 
     def _keep_known(self, photos: list[Photo]) -> list[Photo]:

@@ -37,3 +37,6 @@ class WindowState:
 
     def set_last_folder(self, folder: str) -> None:
         self.store.setValue("lastFolder", folder)
+
+    def forget_last_folder(self) -> None:
+        self.store.remove("lastFolder")

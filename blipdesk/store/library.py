@@ -33,6 +33,18 @@ _CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
 
 
 @dataclass(frozen=True)
+class Rating:
+    """A photo's star rating (0-5) and flag (1 picked, -1 rejected, 0 neither), kept by content."""
+
+    stars: int = 0
+    flag: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.stars <= 5 or self.flag not in (-1, 0, 1):
+            raise ValueError(f"not a rating: {self.stars} stars, flag {self.flag}")
+
+
+@dataclass(frozen=True)
 class Tag:
     name: str
     sentences: tuple[str, ...]
@@ -324,6 +336,69 @@ class Library:
             found = self.model_id(score_key)
         return int(found)  # type: ignore[arg-type]
 
+    def model_record(self, score_key: str) -> tuple[str, str | None] | None:
+        """(source, revision) of the model a score key names, or None when the cache has none."""
+        row = self.conn.execute(
+            "SELECT source, revision FROM models WHERE score_key=?", (score_key,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1])
+
+    def merge_results(
+        self,
+        score_key: str,
+        source: str,
+        revision: str | None,
+        chunks: Iterable[tuple[Sequence[ScoreRow], Mapping[str, np.ndarray], Mapping[str, str]]],
+    ) -> tuple[int, int, int]:
+        """Merge results computed elsewhere (``results import``): every chunk's (scores, ITC
+        vectors, decode errors) in ONE transaction, so a failure anywhere (a damaged chunk read
+        late, a full disk, a kill) leaves the cache exactly as it was. What the cache already
+        holds wins (``ON CONFLICT DO NOTHING``), so merging twice changes nothing. Returns the
+        rows added: (scores, ITC vectors, decode errors)."""
+        added = [0, 0, 0]
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?) "
+                "ON CONFLICT(score_key) DO NOTHING",
+                (score_key, source, revision),
+            )
+            mid = self.model_id(score_key)
+
+            def cid(content: str) -> int:
+                return self._intern("contents", "hash", content, True)  # type: ignore[return-value]
+
+            for scores, features, errors in chunks:
+                texts = self._text_ids((r.sentence for r in scores), create=True)
+                statements: tuple[tuple[str, list[tuple[object, ...]]], ...] = (
+                    (
+                        "INSERT INTO scores(content_id, model_id, text_id, itm, logit_no, "
+                        "logit_yes, cosine) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [
+                            (cid(r.content), mid, texts[r.sentence], r.itm, r.logit_no,
+                             r.logit_yes, r.cosine)
+                            for r in scores
+                        ],
+                    ),
+                    (
+                        "INSERT INTO image_features(content_id, model_id, itc) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        [
+                            (cid(c), mid, np.asarray(v, np.float32).tobytes())
+                            for c, v in features.items()
+                        ],
+                    ),
+                    (
+                        "INSERT INTO decode_errors(content_id, model_id, reason) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        [(cid(c), mid, reason) for c, reason in errors.items()],
+                    ),
+                )  # fmt: skip
+                for n, (sql, rows) in enumerate(statements):
+                    before = self.conn.total_changes
+                    self.conn.executemany(sql, rows)
+                    added[n] += self.conn.total_changes - before
+        return added[0], added[1], added[2]
+
     def latest_score_key(self, source: str) -> str | None:
         """The most recently added score key for a model source: lets ``export`` read the cache on
         a machine where the model itself is not available."""
@@ -375,6 +450,53 @@ class Library:
             self.conn.executemany(
                 "DELETE FROM photos WHERE path=CAST(? AS TEXT)", [(_db_path(p),) for p in paths]
             )
+
+    def contents_of(self, files: Sequence[tuple[str, int, int]]) -> dict[str, str]:
+        """path -> content hash, for the files (path, size, mtime_ns) the cache knows unchanged."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(files):
+            wanted = {_db_path(p): (p, size, mtime) for p, size, mtime in chunk}
+            marks = ",".join("CAST(? AS TEXT)" for _ in chunk)
+            rows = self.conn.execute(
+                "SELECT p.path, p.size, p.mtime_ns, c.hash FROM photos p "
+                f"JOIN contents c ON c.id = p.content_id WHERE p.path IN ({marks})",
+                list(wanted),
+            )
+            for path, size, mtime, content in rows:
+                known = wanted.get(path)
+                if known is not None and (known[1], known[2]) == (size, mtime):
+                    out[known[0]] = content
+        return out
+
+    # ------------------------------------------------------------------------------- ratings
+
+    def ratings(self, contents: Sequence[str]) -> dict[str, Rating]:
+        """content -> its rating, for the contents that have one."""
+        out: dict[str, Rating] = {}
+        for chunk in _chunks(list(dict.fromkeys(contents))):
+            marks = ",".join("?" for _ in chunk)
+            rows = self.conn.execute(
+                "SELECT c.hash, r.stars, r.flag FROM ratings r "
+                f"JOIN contents c ON c.id = r.content_id WHERE c.hash IN ({marks})",
+                list(chunk),
+            )
+            out.update((content, Rating(stars, flag)) for content, stars, flag in rows)
+        return out
+
+    def set_ratings(self, ratings: Mapping[str, Rating], when: float) -> None:
+        """Store these contents' ratings (a 0-star, unflagged rating is forgotten)."""
+        with self.transaction():
+            for content, rating in ratings.items():
+                cid = self._intern("contents", "hash", content, True)
+                if rating == Rating():
+                    self.conn.execute("DELETE FROM ratings WHERE content_id=?", (cid,))
+                else:
+                    self.conn.execute(
+                        "INSERT INTO ratings(content_id, stars, flag, updated) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(content_id) DO UPDATE SET stars=excluded.stars, "
+                        "flag=excluded.flag, updated=excluded.updated",
+                        (cid, rating.stars, rating.flag, when),
+                    )
 
     # ------------------------------------------------------------------------------- scores
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Version 1: tags, photos, scores (blipdesk 0.1 development builds).
 # Version 2: tag colours, ITC image features per (content, model), decode errors per model.
 # Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
+# Version 4: star ratings and pick/reject flags per photo content (a moved photo keeps them).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -97,6 +98,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (set_id, content_id)
         ) WITHOUT ROWID""",
         "CREATE INDEX feature_files_by_use ON feature_files(used)",
+    ),
+    4: (
+        # stars 0-5; flag 1 picked, -1 rejected, 0 neither. Keyed by content, like scores.
+        """CREATE TABLE ratings (
+            content_id INTEGER PRIMARY KEY,
+            stars INTEGER NOT NULL DEFAULT 0 CHECK (stars BETWEEN 0 AND 5),
+            flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (-1, 0, 1)),
+            updated REAL NOT NULL
+        )""",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -17,9 +17,8 @@ OPTIONS = ScanOptions(batch_size=4, use_processes=False, decode_workers=1)
 
 
 def adds_up(summary) -> bool:
-    unreadable = len({f.path for f in summary.failures})
-    parts = summary.scored + summary.up_to_date + summary.duplicates + unreadable
-    return summary.photos == parts + summary.not_done
+    parts = summary.scored + summary.cached + summary.copies + len(summary.failures)
+    return summary.photos == parts + summary.paired + summary.not_reached
 
 
 @pytest.fixture
@@ -45,13 +44,13 @@ def test_duplicates_are_scored_once_and_counted(
     # 9 files: p0 three times, p1, p2, the DNG twice, a broken file twice.
     assert first.photos == 9
     assert first.scored == 4  # p0, p1, p2, IMG_1: one model pass each
-    assert first.duplicates == 3  # two more p0, one more IMG_1
+    assert first.copies == 3  # two more p0, one more IMG_1: scored with them, not again
     assert len({f.path for f in first.failures}) == 2  # each broken file is named
     assert adds_up(first)
     assert first.tally() == "9 photos: 4 scored, 3 duplicates, 2 unreadable"
     again = scan(library, [library_folder], ("a dog",), key, lambda: tiny_scorer, OPTIONS)
-    assert (again.scored, again.up_to_date, again.duplicates) == (0, 4, 3) and adds_up(again)
-    assert again.tally() == "9 photos: 0 scored, 4 already scored, 3 duplicates, 2 unreadable"
+    assert (again.scored, again.cached, again.copies) == (0, 7, 0) and adds_up(again)
+    assert again.tally() == "9 photos: 0 scored, 7 already scored, 2 unreadable"
 
     records = library.photos_under([library_folder], True)
     dup = duplicate_groups(records)

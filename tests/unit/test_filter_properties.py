@@ -1,7 +1,9 @@
-"""The photo grid's tag filter (AND / OR / NOT chips + a minimum score), property-tested.
+"""The photo grid's filter (AND / OR / NOT chips, a minimum score, dates, types, folder),
+property-tested.
 
-The rule is ``accepts(filter_state, tags, tag_score, photo)`` in blipdesk/qt/models/photos.py, a
-pure function (``PhotoGridModel._accepts`` calls it): no widget, no QApplication."""
+The rule is ``accepts(filter_state, tags, tag_score, photo)`` in blipdesk/photo_filter.py
+(re-exported by blipdesk/qt/models/photos.py; the grid model compiles the same rules), a pure
+function: no widget, no QApplication."""
 
 from __future__ import annotations
 
@@ -36,20 +38,29 @@ case = st.fixed_dictionaries(
 )
 
 
-def hit(c, name):
+def carries(c, name):
     s = c["scores"][name]
-    return s is not None and s >= max(c["thresholds"][name], c["min_score"])
+    return s is not None and s >= c["thresholds"][name]
+
+
+def hit(c, name):
+    return carries(c, name) and c["scores"][name] >= c["min_score"]
 
 
 @settings(max_examples=400, database=None)
 @given(case)
 def test_filter_is_and_of_ands_nots_and_any_of_ors(c):
+    """AND tags carried at the minimum score, OR: one of them so, NOT: none carried at all;
+    no AND / OR chip and a minimum score: some tag (not a NOT one) reaches it."""
     known = [(n, m) for n, m in c["chips"] if n in NAMES]  # unknown tags are ignored
     ors = [hit(c, n) for n, m in known if m == "or"]
+    nots = {n for n, m in known if m == "not"}
+    positive = any(m != "not" for _, m in known)
     expected = (
         all(hit(c, n) for n, m in known if m == "and")
-        and not any(hit(c, n) for n, m in known if m == "not")
+        and not any(carries(c, n) for n in nots)
         and (any(ors) if ors else True)
+        and (positive or c["min_score"] <= 0 or any(hit(c, n) for n in NAMES if n not in nots))
     )
     assert accepts(**c) == expected
 
@@ -57,21 +68,40 @@ def test_filter_is_and_of_ands_nots_and_any_of_ors(c):
 @settings(max_examples=300, database=None)
 @given(case, st.sampled_from(NAMES))
 def test_a_chip_and_its_not_split_the_photos(c, name):
-    """Exactly one of {AND t} and {NOT t} accepts a photo: NOT is the complement."""
-    base = {**c, "chips": []}
+    """With no minimum score exactly one of {AND t} and {NOT t} accepts a photo."""
+    base = {**c, "chips": [], "min_score": 0.0}
     assert accepts(**{**base, "chips": [(name, "and")]}) != accepts(
         **{**base, "chips": [(name, "not")]}
     )
 
 
 @settings(max_examples=300, database=None)
+@given(case, st.sampled_from(NAMES))
+def test_not_excludes_every_photo_carrying_the_tag_whatever_the_minimum(c, name):
+    """Issue 14.1: "NOT cat" with min score 0.60 showed photos carrying cat at 0.55."""
+    chips = [*c["chips"], (name, "not")]
+    if carries(c, name):
+        assert not accepts(**{**c, "chips": chips})
+
+
+@settings(max_examples=300, database=None)
+@given(case)
+def test_the_minimum_score_alone_filters_by_any_tag(c):
+    """Issue 14.1: "Min score" with no chip filtered nothing."""
+    got = accepts(**{**c, "chips": []})
+    if c["min_score"] <= 0:
+        assert got
+    else:
+        assert got == any(hit(c, n) for n in NAMES)
+
+
+@settings(max_examples=300, database=None)
 @given(case, st.floats(0.0, 1.0))
-def test_raising_the_minimum_score_never_adds_photos_without_not_chips(c, higher):
-    chips = [(n, m) for n, m in c["chips"] if m != "not"]
+def test_raising_the_minimum_score_never_adds_photos(c, higher):
     low = min(c["min_score"], higher)
     high = max(c["min_score"], higher)
-    if accepts(**{**c, "chips": chips, "min_score": high}):
-        assert accepts(**{**c, "chips": chips, "min_score": low})
+    if accepts(**{**c, "min_score": high}):
+        assert accepts(**{**c, "min_score": low})
 
 
 @settings(max_examples=200, database=None)
@@ -84,3 +114,62 @@ def test_search_ranking_applies_the_minimum_score(c, ranked, checked):
     got = accepts(**{**c, "chips": []}, search=search, search_itm=itm)
     passes = c["min_score"] <= 0 or (checked is not None and checked >= c["min_score"])
     assert got == (ranked and passes)
+
+
+day = 86400.0
+facts = st.fixed_dictionaries(
+    {
+        "date_from": st.one_of(st.none(), st.integers(0, 20).map(lambda d: d * day)),
+        "date_to": st.one_of(st.none(), st.integers(0, 20).map(lambda d: d * day)),
+        "kinds": st.sampled_from(((), (".jpg",), (".png",), (".jpg", ".tiff"))),
+        "folder": st.sampled_from((None, "/a", "/a/b")),
+    }
+)
+photo_facts = st.tuples(
+    st.sampled_from(("/a/x.jpg", "/a/b/y.JPEG", "/a/z.png", "/a/b/w.tif")),
+    st.integers(0, 20).map(lambda d: d * day + 5),
+)
+
+
+@settings(max_examples=300, database=None)
+@given(case, facts, photo_facts)
+def test_dates_types_and_folders_combine_with_the_chips_by_and(c, f, pf):
+    """The one composition: the tag rule's answer AND the date range AND the type AND the
+    folder (each a rule in photo_filter.RULES)."""
+    from blipdesk.photo_filter import file_kind
+
+    path, when = pf
+    tags = {n: Tag(n, (n,), c["thresholds"][n]) for n in NAMES}
+    photo = Photo(path, path.rsplit("/", 1)[1], 1, when)
+    plain = photos_model.FilterState(tuple(c["chips"]), c["min_score"])
+    full = photos_model.FilterState(tuple(c["chips"]), c["min_score"], **f)
+    score = lambda _p, tag: c["scores"][tag.name]  # noqa: E731
+    facts_ok = (
+        (f["date_from"] is None or when >= f["date_from"])
+        and (f["date_to"] is None or when < f["date_to"])
+        and (not f["kinds"] or file_kind(photo.name) in f["kinds"])
+        and (f["folder"] is None or path.rsplit("/", 1)[0] == f["folder"])
+    )
+    both = photos_model.accepts(full, tags, score, photo)
+    assert both == (photos_model.accepts(plain, tags, score, photo) and facts_ok)
+
+
+def test_another_feature_adds_its_rule_in_one_place():
+    """A rating filter (another feature) is one rule reading ``FilterState.extra``."""
+    from blipdesk import photo_filter
+
+    def rating_rule(state, ctx):
+        wanted = dict(state.extra).get("min_rating")
+        return None if wanted is None else (lambda p: p.size >= wanted)
+
+    photo_filter.add_rule(rating_rule)
+    try:
+        state = photo_filter.FilterState(extra=(("min_rating", 3),))
+        assert state.active
+        tags: dict = {}
+        small, big = Photo("/s.jpg", "s.jpg", 2, 0.0), Photo("/b.jpg", "b.jpg", 4, 0.0)
+        assert not photo_filter.accepts(state, tags, lambda *_: None, small)
+        assert photo_filter.accepts(state, tags, lambda *_: None, big)
+        assert photo_filter.accepts(photo_filter.FilterState(), tags, lambda *_: None, small)
+    finally:
+        photo_filter.RULES.remove(rating_rule)

@@ -36,6 +36,7 @@ class FolderTreeModel(QAbstractItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._root = _Node("", "", None)
+        self.recursive = True  # the grid lists subfolders too: a folder's count includes them
 
     # ----------------------------------------------------------------- Qt API
 
@@ -92,16 +93,27 @@ class FolderTreeModel(QAbstractItemModel):
             return None
         node: _Node = index.internalPointer()
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{node.name}  ({node.total})"
+            return f"{node.name}  ({self.shown_count(node)})"
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{node.path}\n{node.total} photos ({node.direct} directly inside)"
         if role == PathRole:
             return node.path
         if role == CountRole:
-            return node.total
+            return self.shown_count(node)
         if role == IsRootRole:
             return node.parent is self._root
         return None
+
+    def shown_count(self, node: _Node) -> int:
+        """The photos the grid shows for this folder: with its subfolders' when the listing is
+        recursive (the settings), else only those directly inside."""
+        return node.total if self.recursive else node.direct
+
+    def set_recursive(self, recursive: bool) -> None:
+        if recursive != self.recursive:
+            self.layoutAboutToBeChanged.emit()
+            self.recursive = recursive
+            self.layoutChanged.emit()
 
     # ----------------------------------------------------------------- content
 
@@ -153,6 +165,11 @@ class FolderTreeModel(QAbstractItemModel):
 
         total(root)
         index = self.index(row, 0)
+        if _same_shape(old, root):
+            # Only the numbers changed (a refresh, a folder opened again): update them in place,
+            # so the tree keeps what is expanded and selected.
+            self._copy_counts(old, root, index)
+            return
         if old.children:
             self.beginRemoveRows(index, 0, len(old.children) - 1)
             old.children = []
@@ -165,6 +182,12 @@ class FolderTreeModel(QAbstractItemModel):
                 child.parent = old
             old.children = root.children
             self.endInsertRows()
+
+    def _copy_counts(self, old: _Node, new: _Node, index: QModelIndex) -> None:
+        old.direct, old.total = new.direct, new.total
+        self.dataChanged.emit(index, index)
+        for row, (o, n) in enumerate(zip(old.children, new.children, strict=True)):
+            self._copy_counts(o, n, self.index(row, 0, index))
 
     def index_of(self, path: str) -> QModelIndex:
         def walk(parent: QModelIndex) -> QModelIndex:
@@ -180,3 +203,10 @@ class FolderTreeModel(QAbstractItemModel):
             return QModelIndex()
 
         return walk(QModelIndex())
+
+
+def _same_shape(a: _Node, b: _Node) -> bool:
+    """Whether two subtrees hold the same folders in the same order."""
+    return len(a.children) == len(b.children) and all(
+        x.path == y.path and _same_shape(x, y) for x, y in zip(a.children, b.children, strict=True)
+    )

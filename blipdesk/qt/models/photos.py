@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from enum import IntEnum
 
@@ -29,7 +29,19 @@ from PySide6.QtCore import (
     Signal,
 )
 
+from blipdesk.core.exif import file_size_text
+from blipdesk.photo_filter import (
+    MODES,
+    FilterContext,
+    FilterState,
+    SortState,
+    accepts,
+    compile_filter,
+    sort_function,
+)
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
+
+__all__ = ["MODES", "FilterState", "PhotoGridModel", "Roles", "SortState", "accepts"]
 
 
 class Roles(IntEnum):
@@ -42,67 +54,6 @@ class Roles(IntEnum):
     Thumbnail = Qt.ItemDataRole.UserRole + 7  # QPixmap or None (not decoded yet)
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
     Duplicates = Qt.ItemDataRole.UserRole + 9  # files holding this photo's content (0: unique)
-
-
-MODES = ("and", "or", "not")
-
-
-@dataclass(frozen=True)
-class FilterState:
-    """Tag chips (tag id, "and" | "or" | "not"), a minimum score, and a search ranking."""
-
-    chips: tuple[tuple[str, str], ...] = ()  # (tag name, mode)
-    min_score: float = 0.0
-    # The search's photos, path -> order (higher first). The best candidates are checked by ITM
-    # while the ranking shows: ``search_itm`` holds their match probability (shown, and what the
-    # minimum score applies to); the others are ordered by ITC cosine only.
-    search: Mapping[str, float] | None = field(default=None, compare=False)
-    search_text: str = ""
-    search_itm: Mapping[str, float] = field(default_factory=dict, compare=False)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.chips) or self.search is not None
-
-
-@dataclass(frozen=True)
-class SortState:
-    key: str = "name"
-    tag: str | None = None
-    descending: bool = False
-
-
-def accepts(
-    state: FilterState,
-    tags: Mapping[str, Tag],
-    tag_score: Callable[[str, Tag], float | None],
-    photo: Photo,
-) -> bool:
-    """The grid's filter rule: in the search's photos (at the minimum match, if any), every AND
-    chip's tag, no NOT chip's tag, and any OR chip's tag. A tag is carried at its score reaching
-    the higher of its threshold and the minimum score; chips of unknown tags are ignored."""
-    if state.search is not None:
-        if photo.path not in state.search:
-            return False
-        itm = state.search_itm.get(photo.path)
-        if state.min_score > 0 and (itm is None or itm < state.min_score):
-            return False
-    if not state.chips:
-        return True
-    ors = []
-    for name, mode in state.chips:
-        tag = tags.get(name)
-        if tag is None:
-            continue
-        score = tag_score(photo.path, tag)
-        hit = score is not None and score >= max(tag.threshold, state.min_score)
-        if mode == "not" and hit:
-            return False
-        if mode == "and" and not hit:
-            return False
-        if mode == "or":
-            ors.append(hit)
-    return any(ors) if ors else True
 
 
 class PhotoGridModel(QAbstractListModel):
@@ -122,6 +73,8 @@ class PhotoGridModel(QAbstractListModel):
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
+        # More rules a photo must pass, by name (the rating filter: ``qt/rating_actions.py``).
+        self._extra: dict[str, Callable[[Photo], bool]] = {}
         self._prev_rows: list[Photo] = []
         self._relayout = QTimer(self, singleShot=True, interval=150)
         self._relayout.timeout.connect(self.refresh)
@@ -222,8 +175,10 @@ class PhotoGridModel(QAbstractListModel):
                 self.refresh()
 
     def set_duplicates_only(self, on: bool) -> None:
+        """ "Show duplicates": only photos another file repeats (an extra filter rule)."""
         self.duplicates_only = on
-        self.refresh()
+        rule = (lambda photo: photo.path in self._duplicates) if on else None
+        self.set_extra_filter("duplicates", rule)
 
     def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
         """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
@@ -242,8 +197,15 @@ class PhotoGridModel(QAbstractListModel):
         self.refresh()
 
     def set_chips(self, state: FilterState) -> None:
-        """The filter bar's chips and minimum score; the search, if any, stays."""
-        self.set_filter(replace(self.filter, chips=state.chips, min_score=state.min_score))
+        """The filter bar's criteria (chips, minimum score, dates, types, folder, extras); the
+        search, if any, stays."""
+        search = self.filter
+        self.set_filter(
+            replace(
+                state, search=search.search, search_text=search.search_text,
+                search_itm=search.search_itm,
+            )
+        )  # fmt: skip
 
     def show_search(self, query: str, order: Mapping[str, float], itm: Mapping[str, float]) -> None:
         """A search's ranking (``order``: higher first) and the match scores checked so far."""
@@ -266,7 +228,8 @@ class PhotoGridModel(QAbstractListModel):
         self._dirty_paths.update(paths)
         if not self._repaint.isActive():
             self._repaint.start()
-        if (self.filter.active or self.sort_state.key == "score") and not self._relayout.isActive():
+        by_score = self.sort_state.key in ("score", "search")
+        if (self.filter.active or by_score) and not self._relayout.isActive():
             self._relayout.start()
 
     def thumbnail_ready(self, path: str) -> None:
@@ -290,33 +253,43 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- filter + sort
 
+    def set_extra_filter(self, name: str, predicate: Callable[[Photo], bool] | None) -> None:
+        """Add (or, with None, remove) a rule every photo shown must pass, besides the filter
+        state's (a rating filter whose values live in the window, not in ``FilterState``)."""
+        if predicate is None:
+            self._extra.pop(name, None)
+        else:
+            self._extra[name] = predicate
+        self.refresh()
+
+    def extra_filters(self) -> list[str]:
+        """The names of the extra rules set (``set_extra_filter``): "rating"…"""
+        return list(self._extra)
+
+    def filtering(self) -> bool:
+        """Whether anything filters the photos shown (chips, a search, or an extra rule)."""
+        return self.filter.active or bool(self._extra)
+
+    def _predicate(self) -> Callable[[Photo], bool]:
+        """The one predicate: ``photo_filter.compile_filter`` (every criterion of the filter
+        state, and rules added there) AND the extra rules set here."""
+        base = compile_filter(self.filter, FilterContext(self._tags, self.board.tag_score))
+        extras = list(self._extra.values())
+        if not extras:
+            return base
+        return lambda photo: base(photo) and all(rule(photo) for rule in extras)
+
     def _accepts(self, photo: Photo) -> bool:
-        if self.duplicates_only and photo.path not in self._duplicates:
-            return False
-        return accepts(self.filter, self._tags, self.board.tag_score, photo)
+        return self._predicate()(photo)
 
     def _sort_key(self):
-        s = self.sort_state
-        if self.filter.search is not None:
-            search = self.filter.search
-            return lambda p: (-search.get(p.path, -1.0), p.name.lower()), False
-        if s.key == "date":
-            return lambda p: (p.date, p.name.lower()), s.descending
-        if s.key == "score" and s.tag in self._tags:
-            tag = self._tags[s.tag]
-
-            def by_score(p: Photo):
-                score = self.board.tag_score(p.path, tag)
-                return (-1.0 if score is None else score, p.name.lower())
-
-            return by_score, not s.descending  # best first unless asked otherwise
-        return (lambda p: (p.name.lower(), p.path)), s.descending
+        return sort_function(self.sort_state, self.filter, self._tags, self.board.tag_score)
 
     def refresh(self) -> None:
         """Recompute the visible rows. Same rows, new order: a layout change; else a reset."""
         self._relayout.stop()
         key, reverse = self._sort_key()
-        rows = sorted((p for p in self._all if self._accepts(p)), key=key, reverse=reverse)
+        rows = sorted(filter(self._predicate(), self._all), key=key, reverse=reverse)
         if [p.path for p in rows] == [p.path for p in self._rows]:
             self._rows = rows
             return
@@ -352,7 +325,7 @@ class PhotoGridModel(QAbstractListModel):
     def tooltip(self, photo: Photo) -> str:
         lines = [f"<b>{_html(photo.name)}</b>"]
         when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"{when} · {photo.size / 1e6:.1f} MB")
+        lines.append(f"{when} · {file_size_text(photo.size)}")
         error = self.broken(photo)
         if error:
             lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
@@ -366,6 +339,8 @@ class PhotoGridModel(QAbstractListModel):
             itm = self.filter.search_itm.get(photo.path)
             how = "not checked by match yet" if itm is None else f"match {itm:.3f}"
             lines.append(f"Search “{_html(self.filter.search_text)}”: {how}")
+        if error:
+            return "<br>".join([*lines, "No tags: a photo that cannot be read is not scored."])
         for tag in self._tags.values():
             score = self.board.tag_score(photo.path, tag)
             if score is None:

@@ -57,6 +57,12 @@ MODEL_NOTES = {
     "ahead on Flickr30k retrieval). Scores and the vision cache are kept apart per model.",
     "": "Any BlipForImageTextRetrieval: a Hugging Face hub id or a local folder with its files.",
 }
+# What "Match scoring" changes, for people (the setting is the ITM head's first token).
+FIRST_TOKEN_HELP = (
+    "How a photo and a sentence are compared. The model card's way is the default and what the "
+    "published scores use; the original BLIP retrieval code's way can rank a little differently. "
+    "Changing it scores every photo again (each way keeps its own scores)."
+)
 
 
 def vision_cache_size(database: Path) -> tuple[int, int]:
@@ -137,9 +143,14 @@ class SettingsDialog(QDialog):
         self.library = LibraryOptions(settings)  # folders that change, RAW + JPEG pairs
         form.addRow("Library:", self.library)
         self.first_token = QComboBox()
-        self.first_token.addItems(["cls", "enc"])
-        self.first_token.setCurrentText(settings.first_token)
-        form.addRow("ITM first token:", self.first_token)
+        self.first_token.setObjectName("firstToken")
+        self.first_token.addItem("As the model card does (recommended)", "cls")
+        self.first_token.addItem("As the original BLIP retrieval code does", "enc")
+        self.first_token.setCurrentIndex(max(0, self.first_token.findData(settings.first_token)))
+        self.first_token.setToolTip(FIRST_TOKEN_HELP)
+        match_label = QLabel("Match scoring:")
+        match_label.setToolTip(FIRST_TOKEN_HELP)
+        form.addRow(match_label, self.first_token)
         # The cache: where it is, what each part weighs, and a way to empty each part.
         self.cache_label = QLabel(str(data_dir))
         self.cache_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -218,7 +229,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._settings = settings
         self._model_changed(settings.model)
-        self.resize(640, 460)
+        # As tall as the form needs: a fixed height left a large gap above OK (issue 14.12).
+        self.resize(640, self.sizeHint().height())
+        self._buttons = buttons
 
     def set_devices(self, devices) -> None:
         """Automatic, each accelerator by name, and the CPU (alone when there is no GPU)."""
@@ -246,7 +259,7 @@ class SettingsDialog(QDialog):
             precision=self.precision.currentText(),
             batch_size=self.batch.value(),
             recursive=self.recursive.isChecked(),
-            first_token=self.first_token.currentText(),
+            first_token=self.first_token.currentData() or "cls",
             feature_cache=self.feature_cache.isChecked(),
             feature_format=self.feature_format.currentData() or "compact",
             feature_budget=round(self.feature_budget.value() * 1e9),
@@ -387,7 +400,7 @@ class DownloadDialog(QDialog):
         self.label = QLabel(
             f"blipdesk needs the model <b>{source}</b> (about {approx_bytes / 1e9:.1f} GB) to score "
             "photos. It is downloaded once from huggingface.co and then used offline.<br>"
-            "Already have it? Choose its folder in Settings > Model instead."
+            "Already have it? Choose its folder in File > Settings… > Model instead."
         )
         self.label.setWordWrap(True)
         self.bar = QProgressBar()

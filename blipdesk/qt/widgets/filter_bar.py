@@ -1,27 +1,191 @@
-"""The filter and search bar: tag chips (AND / OR / NOT), a minimum score, free-text search, sort.
+"""The filter and search bar: tag chips, a minimum score, free-text search, sort and direction,
+and (under "More filters") date taken, file type and folder.
 
-Chips cycle their mode on click (AND -> OR -> NOT) and go away through their ✕; the bar emits a
-``FilterState`` / ``SortState``, and a search request that the main window sends to the worker.
+The chips are shown as the rule evaluates them ("all of: astronaut ✕ · any of: cat ✕ dog ✕ ·
+none of: car ✕", see ``blipdesk.photo_filter``), in a flow layout that wraps: adding chips never
+widens the window. A click on a chip moves it to the next group (all → any → none); its ✕ removes
+it. The bar emits a ``FilterState`` / ``SortState`` and a search request the window sends to the
+worker; the chips, dates, types and folder all travel in the one ``FilterState``.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import os
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDateEdit,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
+    QPushButton,
+    QSizePolicy,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
-from blipdesk.qt.models.photos import FilterState, SortState
-from blipdesk.qt.values import Tag, tag_colour
+from blipdesk.photo_filter import (
+    SORT_KEYS,
+    FilterState,
+    SortState,
+    describe_chips,
+    direction_text,
+    file_kind,
+)
+from blipdesk.qt.values import Photo, Tag, tag_colour
+from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 
 NEXT_MODE = {"and": "or", "or": "not", "not": "and"}
+GROUP_WORDS = {"and": "all of:", "or": "any of:", "not": "none of:"}
+MIN_SCORE_TIP = (
+    "Minimum score: with tag chips, each all-of / any-of tag must reach it (none-of tags exclude "
+    "every photo that carries them, whatever this says); with no chip, a photo is shown when any "
+    "of its tags reaches it; with a search, the search's match must reach it. 0 turns it off."
+)
+NO_DATE = QDate(1900, 1, 1)
+
+
+class Chip(QFrame):
+    """One tag filter: its name (click: next group) and a ✕ (remove)."""
+
+    def __init__(self, name: str, mode: str) -> None:
+        super().__init__()
+        self.setObjectName("chip")
+        self.name, self.mode = name, mode
+
+    def remove_button(self) -> QToolButton | None:
+        return self.findChild(QToolButton, "chipRemove")
+
+    def label_button(self) -> QToolButton | None:
+        return self.findChild(QToolButton, "chipLabel")
+
+
+class FactsRow(QWidget):
+    """Date taken (from, to), file type and folder: what a photo is, not what it shows."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = FlowLayout(self, spacing=6)  # wraps in a narrow window
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.date_from, self.date_to = QDateEdit(), QDateEdit()
+        for edit, name in ((self.date_from, "dateFrom"), (self.date_to, "dateTo")):
+            edit.setObjectName(name)
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setMinimumDate(NO_DATE)
+            edit.setSpecialValueText("any")  # shown at the minimum date: no bound
+            edit.setDate(NO_DATE)
+            edit.dateChanged.connect(self.changed)
+        self.date_to.setToolTip("Taken on or before this day (the file's date when no EXIF date)")
+        self.date_from.setToolTip("Taken on or after this day (the file's date when no EXIF date)")
+        self.kind = QComboBox()
+
+        self.kind.setObjectName("kindBox")
+        self.folder = QComboBox()
+
+        self.folder.setObjectName("folderBox")
+        for box in (self.kind, self.folder):
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(10)
+            box.currentIndexChanged.connect(self.changed)
+        self.clear = QPushButton("Clear")
+        self.clear.setToolTip("Show every date, type and folder again")
+        self.clear.clicked.connect(self.reset)
+        for widget in (
+            QLabel("Taken from"), self.date_from, QLabel("to"), self.date_to,
+            QLabel("Type"), self.kind, QLabel("Folder"), self.folder, self.clear,
+        ):  # fmt: skip
+            if isinstance(widget, QLabel):
+                widget.setProperty("keepWithNext", True)
+            layout.addWidget(widget)
+        self.set_photos([], None)
+
+    def set_photos(self, photos: list[Photo], root: str | None) -> None:
+        """Offer the types and folders the listing holds (the current choice kept if still there)."""
+        kinds = sorted({file_kind(p.name) for p in photos})
+        folders = sorted({os.path.dirname(p.path) for p in photos})
+        self._fill(self.kind, "All types", [(k.lstrip(".").upper(), k) for k in kinds])
+        self._fill(
+            self.folder,
+            "All folders",
+            [(os.path.relpath(f, root) if root else f, f) for f in folders]
+            if len(folders) > 1
+            else [],
+        )
+
+    def _fill(self, box: QComboBox, everything: str, items: list[tuple[str, str]]) -> None:
+        current = box.currentData()
+        box.blockSignals(True)
+        box.clear()
+        box.addItem(everything, None)
+        for text, data in items:
+            box.addItem(text, data)
+        found = next((i for i in range(box.count()) if box.itemData(i) == current), 0)
+        box.setCurrentIndex(found)
+        box.blockSignals(False)
+        if current is not None and found == 0:
+            self.changed.emit()
+
+    def apply(self, state: FilterState) -> FilterState:
+        """``state`` with this row's criteria."""
+
+        def stamp(edit: QDateEdit, next_day: bool) -> float | None:
+            day = edit.date()
+            if day == NO_DATE:
+                return None
+            when = date(day.year(), day.month(), day.day()) + timedelta(days=int(next_day))
+            return datetime.combine(when, time()).timestamp()
+
+        kind = self.kind.currentData()
+        return replace(
+            state,
+            date_from=stamp(self.date_from, False),
+            date_to=stamp(self.date_to, True),
+            kinds=(kind,) if kind else (),
+            folder=self.folder.currentData(),
+        )
+
+    def show_state(self, state: FilterState) -> None:
+        widgets = (self.date_from, self.date_to, self.kind, self.folder)
+        for w in widgets:
+            w.blockSignals(True)
+        for edit, when, back in (
+            (self.date_from, state.date_from, 0),
+            (self.date_to, state.date_to, 1),
+        ):
+            if when is None:
+                edit.setDate(NO_DATE)
+            else:
+                d = datetime.fromtimestamp(when - back * 86400 + 1).date()
+                edit.setDate(QDate(d.year, d.month, d.day))
+        for box, value in (
+            (self.kind, state.kinds[0] if state.kinds else None),
+            (self.folder, state.folder),
+        ):
+            found = next((i for i in range(box.count()) if box.itemData(i) == value), -1)
+            if found < 0 and value is not None:
+                box.addItem(os.path.basename(value) or value, value)
+                found = box.count() - 1
+            box.setCurrentIndex(max(0, found))
+        for w in widgets:
+            w.blockSignals(False)
+
+    def reset(self) -> None:
+        self.show_state(FilterState())
+        self.changed.emit()
 
 
 class FilterBar(QWidget):
@@ -29,13 +193,24 @@ class FilterBar(QWidget):
     sortChanged = Signal(object)  # SortState
     searchRequested = Signal(str)
     searchCleared = Signal()
+    saveViewRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.setObjectName("filterBar")
         self._tags: list[Tag] = []
         self.chips: list[tuple[str, str]] = []
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
+        self._sort_before_search: SortState | None = None
+        self._keep_sort: SortState | None = None  # a renamed tag's sort, until the new list
+        self.extras: dict[str, object] = {}  # other features' criteria (see set_extra)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 2, 4, 2)
+        outer.setSpacing(3)
+
+        # Row 1: the chips, as groups, wrapping; the minimum score at the right.
+        top = QHBoxLayout()
+        self.chip_area, self.chip_row = flow_widget()
+        self.chip_area.setObjectName("chipArea")
         self.add_chip = QToolButton()
         self.add_chip.setText("+ Tag filter")
         self.add_chip.setObjectName("addChip")
@@ -45,13 +220,18 @@ class FilterBar(QWidget):
         self.add_chip.setStyleSheet("QToolButton#addChip { padding-right: 14px; }")
         self.add_chip.setMenu(QMenu(self.add_chip))
         self.add_chip.menu().aboutToShow.connect(self._fill_menu)
-        layout.addWidget(self.add_chip)
-        self.chip_row = QHBoxLayout()
-        layout.addLayout(self.chip_row)
-        layout.addWidget(QLabel("Min score:"))
+        top.addWidget(self.chip_area, 1)
+        self.min_label = QLabel("Min score:")
         self.min_score = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.min_score.setObjectName("minScore")
+        for w in (self.min_label, self.min_score):
+            w.setToolTip(MIN_SCORE_TIP)
+            top.addWidget(w, 0, Qt.AlignmentFlag.AlignTop)
         self.min_score.valueChanged.connect(self._emit)
-        layout.addWidget(self.min_score)
+        outer.addLayout(top)
+
+        # Row 2: search, sort, direction, more filters, save view.
+        row = QHBoxLayout()
         self.search = QLineEdit()
         self.search.setObjectName("searchBox")
         self.search.setPlaceholderText("Search: describe a photo, press Enter")
@@ -59,38 +239,91 @@ class FilterBar(QWidget):
             "Describe a photo in a sentence and press Enter: the folder is ranked by how well "
             "each photo matches it"
         )
-        self.search.setMinimumWidth(220)
+        self.search.setMinimumWidth(160)
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self._search)
         self.search.textChanged.connect(self._text_changed)
-        layout.addWidget(self.search, 1)
-        layout.addWidget(QLabel("Sort:"))
+        row.addWidget(self.search, 1)
+        row.addWidget(QLabel("Sort:"))
         self.sort = QComboBox()
         self.sort.setObjectName("sortBox")
-        self.sort.currentIndexChanged.connect(self._emit_sort)
-        layout.addWidget(self.sort)
+        self.sort.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.sort.setMaximumWidth(260)
+        self.sort.currentIndexChanged.connect(self._sort_picked)
+        row.addWidget(self.sort)
+        self.direction = QToolButton()
+
+        self.direction.setObjectName("sortDirection")
+        self.direction.setCheckable(True)
+        self.direction.setToolTip("Reverse the order")
+        self.direction.toggled.connect(self._sort_picked)
+        row.addWidget(self.direction)
+        self.more = QToolButton()
+
+        self.more.setObjectName("moreFilters")
+        self.more.setText("More filters")
+        self.more.setCheckable(True)
+        self.more.setToolTip("Filter by date taken, file type and folder")
+        row.addWidget(self.more)
+        self.save_view = QToolButton()
+
+        self.save_view.setObjectName("saveView")
+        self.save_view.setText("Save view…")
+        self.save_view.setToolTip("Keep this filter and sort as a smart view in the library")
+        self.save_view.clicked.connect(self.saveViewRequested)
+        row.addWidget(self.save_view)
+        outer.addLayout(row)
+
+        # Row 3 (on request): date, type, folder.
+        self.facts = FactsRow()
+        self.facts.setVisible(False)
+        self.facts.changed.connect(self._facts_changed)
+        self.more.toggled.connect(self.facts.setVisible)
+        outer.addWidget(self.facts)
         self.set_tags([])
 
+    # ----------------------------------------------------------------- tags
+
     def set_tags(self, tags: list[Tag]) -> None:
+        """The tag list changed (added, renamed, removed): chips of gone tags go, the sort stays
+        unless its tag is gone."""
         self._tags = list(tags)
         names = {t.name for t in tags}
         before = list(self.chips)
         self.chips = [c for c in self.chips if c[0] in names]
-        current = self.sort.currentData()
-        self.sort.blockSignals(True)
-        self.sort.clear()
-        self.sort.addItem("Name", ("name", None))
-        self.sort.addItem("Date", ("date", None))
-        for tag in tags:
-            self.sort.addItem(f"Score: {tag.name}", ("score", tag.name))
-        found = self.sort.findData(current) if current else 0
-        self.sort.setCurrentIndex(max(0, found))
-        self.sort.blockSignals(False)
+        sort_before = self.sort_state()
+        current, self._keep_sort = self._keep_sort or sort_before, None
+        self._fill_sort(current)
         self._rebuild()
         if before != self.chips:
             self._emit()
-        if found < 0:
+        if self.sort_state() != sort_before:
             self._emit_sort()
+
+    def rename_tag(self, old: str, new: str) -> None:
+        """A tag was renamed: its chips and the sort by its score follow the new name."""
+        self.chips = [(new if n == old else n, m) for n, m in self.chips]
+        sort = self.sort_state()
+        if sort.tag == old:
+            self._keep_sort = replace(sort, tag=new)  # the tag list with "new" comes next
+
+    def _fill_sort(self, keep: SortState) -> None:
+        self.sort.blockSignals(True)
+        self.sort.clear()
+        for key, text in SORT_KEYS.items():
+            if key != "score":
+                self.sort.addItem(text, (key, None))
+        for tag in self._tags:
+            self.sort.addItem(f"Score: {tag.name}", ("score", tag.name))
+        self.sort.setCurrentIndex(max(0, self._sort_index(keep)))
+        self.sort.blockSignals(False)
+        self._show_direction()
+
+    def _sort_index(self, sort: SortState) -> int:
+        want = (sort.key, sort.tag)
+        return next((i for i in range(self.sort.count()) if self.sort.itemData(i) == want), -1)
+
+    # ----------------------------------------------------------------- chips
 
     def add_filter(self, name: str, mode: str = "and") -> None:
         self.chips = [c for c in self.chips if c[0] != name] + [(name, mode)]
@@ -98,45 +331,122 @@ class FilterBar(QWidget):
         self._emit()
 
     def state(self) -> FilterState:
-        return FilterState(tuple(self.chips), self.min_score.value())
+        extra = tuple(sorted((k, v) for k, v in self.extras.items() if v is not None))
+        return self.facts.apply(FilterState(tuple(self.chips), self.min_score.value(), extra=extra))
+
+    def set_extra(self, key: str, value: object) -> None:
+        """Another feature's criterion (a minimum rating, a pick flag): kept in the filter's
+        ``extra`` (saved with smart views) and read by the rule that feature adds with
+        ``blipdesk.photo_filter.add_rule``; ``None`` removes it."""
+        if value is None:
+            self.extras.pop(key, None)
+        else:
+            self.extras[key] = value
+        self._emit()
 
     def sort_state(self) -> SortState:
         key, tag = self.sort.currentData() or ("name", None)
-        return SortState(key, tag)
+        return SortState(key, tag, self.direction.isChecked())
+
+    def show_view(self, state: FilterState, sort: SortState) -> None:
+        """Show a saved view's filter and sort (chips of tags that are gone left out)."""
+        names = {t.name for t in self._tags}
+        self.chips = [c for c in state.chips if c[0] in names]
+        self.min_score.blockSignals(True)
+        self.min_score.setValue(state.min_score)
+        self.min_score.blockSignals(False)
+        self.facts.show_state(state)
+        self.extras = dict(state.extra)
+        if state.facts_active:
+            self.more.setChecked(True)
+        self._rebuild()
+        self.show_sort(sort)
+        self._emit()
+
+    def show_sort(self, sort: SortState) -> None:
+        for w in (self.sort, self.direction):
+            w.blockSignals(True)
+        self.sort.setCurrentIndex(max(0, self._sort_index(sort)))
+        self.direction.setChecked(sort.descending)
+        for w in (self.sort, self.direction):
+            w.blockSignals(False)
+        self._show_direction()
+        self._emit_sort()
+
+    def set_photos(self, photos: list[Photo], root: str | None) -> None:
+        self.facts.set_photos(photos, root)
+
+    def description(self) -> str:
+        return describe_chips(self.chips, self.min_score.value())
 
     def _fill_menu(self) -> None:
         menu = self.add_chip.menu()
         menu.clear()
-        for tag in self._tags:
+        used = {n for n, _ in self.chips}
+        free = [t for t in self._tags if t.name not in used]
+        for tag in free:
             menu.addAction(tag.name).triggered.connect(
                 lambda _=False, n=tag.name: self.add_filter(n)
             )
         if not self._tags:
-            menu.addAction("No tags yet").setEnabled(False)
+            menu.addAction("No tags yet: add one in the Tags panel").setEnabled(False)
+        elif not free:
+            menu.addAction("Every tag is already a filter").setEnabled(False)
 
     def _rebuild(self) -> None:
         while self.chip_row.count():
             item = self.chip_row.takeAt(0)
             old = None if item is None else item.widget()
-            if old is None:
+            if old is None or old is self.add_chip:
                 continue
             old.hide()
             old.setParent(None)
             old.deleteLater()
+        self.chip_row.addWidget(self.add_chip)
         colours = {t.name: tag_colour(t) for t in self._tags}
-        for name, mode in self.chips:
-            chip = QToolButton()
-            chip.setText(f"{mode.upper()} {name}")
-            chip.setObjectName(f"chip-{name}")
-            chip.setToolTip("Click to switch AND / OR / NOT; right-click to remove")
-            colour = colours.get(name, "#888")
-            chip.setStyleSheet(
-                f"QToolButton {{ border: 2px solid {colour}; border-radius: 9px; padding: 1px 6px; }}"
-            )
-            chip.clicked.connect(lambda _=False, n=name: self._cycle(n))
-            chip.setContextMenuPolicy(chip.contextMenuPolicy().CustomContextMenu)
-            chip.customContextMenuRequested.connect(lambda _p, n=name: self._remove(n))
-            self.chip_row.addWidget(chip)
+        first = True
+        for mode in ("and", "or", "not"):
+            names = [n for n, m in self.chips if m == mode]
+            if not names:
+                continue
+            word = QLabel(("" if first else "· ") + GROUP_WORDS[mode])
+            word.setObjectName(f"group-{mode}")
+            word.setProperty("keepWithNext", True)  # never alone at the end of a line
+            self.chip_row.addWidget(word)
+            first = False
+            for name in names:
+                self.chip_row.addWidget(self._chip(name, mode, colours.get(name, "#888")))
+        self.chip_area.updateGeometry()
+        self.chip_area.setToolTip(self.description())
+
+    def _chip(self, name: str, mode: str, colour: str) -> QWidget:
+        chip = Chip(name, mode)
+        chip.setStyleSheet(f"QFrame#chip {{ border: 2px solid {colour}; border-radius: 9px; }}")
+        row = QHBoxLayout(chip)
+        row.setContentsMargins(6, 0, 2, 0)
+        row.setSpacing(0)
+        label = QToolButton()
+
+        label.setObjectName("chipLabel")
+        label.setText(name)
+        label.setAutoRaise(True)
+        label.setToolTip(f"In “{GROUP_WORDS[mode][:-1]}”: click to move to the next group")
+        label.clicked.connect(lambda _=False, n=name: self._cycle(n))
+        close = QToolButton()
+
+        close.setObjectName("chipRemove")
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip(f"Remove the “{name}” filter")
+        close.clicked.connect(lambda _=False, n=name: self._remove(n))
+        row.addWidget(label)
+        row.addWidget(close)
+        chip.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        chip.customContextMenuRequested.connect(lambda _p, n=name: self._remove(n))
+        return chip
+
+    def chip_widget(self, name: str) -> Chip | None:
+        return next((c for c in self.chip_area.findChildren(Chip) if c.name == name), None)
 
     def _cycle(self, name: str) -> None:
         self.chips = [(n, NEXT_MODE[m] if n == name else m) for n, m in self.chips]
@@ -148,19 +458,44 @@ class FilterBar(QWidget):
         self._rebuild()
         self._emit()
 
+    def _facts_changed(self) -> None:
+        self._emit()
+
     def _emit(self) -> None:
+        self.chip_area.setToolTip(self.description())
         self.filterChanged.emit(self.state())
+
+    # ----------------------------------------------------------------- sort
+
+    def _sort_picked(self, *_args) -> None:
+        self._show_direction()
+        self._emit_sort()
+
+    def _show_direction(self) -> None:
+        self.direction.setText(direction_text(self.sort_state()))
 
     def _emit_sort(self) -> None:
         self.sortChanged.emit(self.sort_state())
 
+    # ----------------------------------------------------------------- search
+
     def _text_changed(self, text: str) -> None:
         if not text.strip():
+            self._search_ended()
             self.searchCleared.emit()
 
     def _search(self) -> None:
         text = self.search.text().strip()
-        if text:
-            self.searchRequested.emit(text)
-        else:
+        if not text:
+            self._search_ended()
             self.searchCleared.emit()
+            return
+        if self._sort_before_search is None:  # a search shows the best match first
+            self._sort_before_search = self.sort_state()
+            self.show_sort(SortState("search"))
+        self.searchRequested.emit(text)
+
+    def _search_ended(self) -> None:
+        before, self._sort_before_search = self._sort_before_search, None
+        if before is not None and self.sort_state().key == "search":
+            self.show_sort(before)

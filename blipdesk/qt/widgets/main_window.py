@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
 
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
+from blipdesk.qt.desk import Desk
 from blipdesk.qt.file_actions import FileActions, FileTask
+from blipdesk.qt.grid_flow import GridFlow
 from blipdesk.qt.live_folders import LiveFolders
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
@@ -103,6 +105,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         build_menus(self)
         self._wire()
+        self.desk = Desk(self)  # info panel, ratings, View menu, full screen: qt/desk.py
         self.live = LiveFolders(self)  # folders that change on disk: qt/live_folders.py
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
@@ -144,12 +147,6 @@ class MainWindow(QMainWindow):
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
         self.detail.whyRequested.connect(self.scanning.explain)
         c.explained.connect(self.detail.show_explanation)
-        self.stack.viewing.connect(self._viewing)
-        self.photos.countsChanged.connect(lambda: status.showMessage(self.photos.counts_text()))
-        self.filter_bar.filterChanged.connect(self.photos.set_chips)
-        self.filter_bar.sortChanged.connect(self.photos.set_sort)
-        self.filter_bar.searchRequested.connect(self.search)
-        self.filter_bar.searchCleared.connect(self.photos.clear_search)
         for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
             self.tags.tagsChanged.connect(follower)
         self.tag_actions.saved.connect(self._tag_saved)
@@ -160,13 +157,14 @@ class MainWindow(QMainWindow):
         c.status.connect(lambda t: status.showMessage(t, 5000))
         self.scanning.finished.connect(self._scan_finished)
         self.scanning.modelReady.connect(lambda: self.scan())
-        c.searched.connect(self._searched)
         self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
         self.files.message.connect(status.showMessage)
         self.files.scoresCleared.connect(self._scores_cleared)
         self.settings_flow.accepted.connect(self._settings_accepted)
         self.settings_flow.clearScoresRequested.connect(self.clear_scores)
         self.settings_flow.clearFeaturesRequested.connect(self.clear_feature_cache)
+        self.flow = GridFlow(self)  # filter bar, grid place, counts, empty states, smart views
+        c.searched.connect(self.flow.searched)
 
     def _restore(self) -> None:
         self.tags.set_tags(read_tags(self.paths.database))
@@ -208,6 +206,7 @@ class MainWindow(QMainWindow):
         self._save_settings(self.settings.with_changes(folders=kept))
         if self.current_folder and self._root_of(self.current_folder, (folder,)) == folder:
             self.shown.close()
+            self.flow.folder_closed()
 
     @property
     def current_folder(self) -> str | None:
@@ -219,6 +218,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{os.path.basename(folder)} — blipdesk")
         self.photos.clear_search()
         self.shown.open(folder)
+        self.flow.folder_opened(folder)
 
     def _root_of(self, folder: str, roots=None) -> str:
         for root in self.folders.roots() if roots is None else roots:
@@ -298,16 +298,6 @@ class MainWindow(QMainWindow):
         if self.current_folder is not None:
             self.statusBar().showMessage(f"Searching for “{text}”…")
             self.scanning.search(self.current_folder, text)
-
-    def _searched(self, result) -> None:
-        self.photos.show_search(result.query, result.order, result.itm)
-        self.statusBar().showMessage(result.message(), 0 if not result.done else 15000)
-
-    # ----------------------------------------------------------------- viewer
-
-    def _viewing(self, viewing: bool) -> None:
-        for widget in (self.sidebar, self.filter_bar, self.right):
-            widget.setVisible(not viewing)  # the viewer takes the whole window
 
     # ----------------------------------------------------------------- model + errors
 
@@ -392,6 +382,7 @@ class MainWindow(QMainWindow):
         self.state.save(self, self._splitters())
         self.controller.shutdown()
         self.files.shutdown()
+        self.desk.shutdown()
         workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
         for worker in workers:
             worker.shutdown()

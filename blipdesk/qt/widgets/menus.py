@@ -23,9 +23,10 @@ def build_menus(window: Any) -> None:
         file, "&Add folder…", window.choose_folder, QKeySequence.StandardKey.Open
     )
     act(file, "&Remove folder", window.sidebar.remove_current)
+    act(file, "Re&fresh folder", lambda: window.flow.refresh(), "F5")
     file.addSeparator()
     window.scan_action = act(file, "&Scan folder", window.scan, "Ctrl+R")
-    act(file, "Se&ttings…", window.open_settings, QKeySequence.StandardKey.Preferences)
+    act(file, "Se&ttings…", window.open_settings, "Ctrl+,")  # Cmd+, on macOS
     file.addSeparator()
     window.export_action = act(file, "&Export…", lambda: window.export_photos(), "Ctrl+E")
     window.copy_action = act(file, "&Copy to folder…", lambda: window.copy_photos("copy"))
@@ -40,10 +41,6 @@ def build_menus(window: Any) -> None:
     window.grid.extra_actions = [
         window.sidecar_action, None, window.export_action, window.copy_action, window.link_action
     ]  # fmt: skip
-    view = bar.addMenu("&View")
-    window.duplicates_action = act(view, "Show &duplicates only", lambda: None)
-    window.duplicates_action.setCheckable(True)
-    window.duplicates_action.toggled.connect(window.photos.set_duplicates_only)
     help_menu = bar.addMenu("&Help")
     act(help_menu, "Open &log file", window.open_log)
     act(help_menu, "&About blipdesk", window.about)

@@ -8,6 +8,7 @@ loader for the rows in and just around the viewport; anything queued that scroll
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QEvent,
@@ -25,10 +26,22 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication, QP
 from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
+from blipdesk.qt.widgets.rating_paint import paint_rating
+from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
+from blipdesk.store import Rating
 
-CELL = QSize(176, 200)
-THUMB = 160
+THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cells)
+MIN_THUMB, MAX_THUMB = 96, 320
+TEXT_HEIGHT = 32  # the file name under the thumbnail
 ERROR_BADGE = "#c0392b"
+
+
+def cell_for(thumb: int) -> QSize:
+    """A cell for a thumbnail box ``thumb`` wide: landscape, as most photos are."""
+    return QSize(thumb + 16, thumb * 3 // 4 + 12 + TEXT_HEIGHT)
+
+
+CELL = cell_for(THUMB)
 
 
 class PhotoDelegate(QStyledItemDelegate):
@@ -37,6 +50,10 @@ class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.cell = QSize(CELL)
+        self.thumb = THUMB
+        self.rating_of: Callable[[str], Rating | None] | None = (
+            None  # path -> Rating (qt/rating_actions.py), drawn on the photo
+        )
 
     def sizeHint(self, option, index) -> QSize:
         return self.cell
@@ -63,9 +80,11 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
             painter.drawRoundedRect(rect, 6, 6)
-        box = QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + 4, THUMB, THUMB)
+        w, h = self.thumb, self.thumb * 3 // 4
+        box = QRect(rect.left() + (rect.width() - w) // 2, rect.top() + 4, w, h)
         pixmap = index.data(Roles.Thumbnail)
         broken = index.data(Roles.Broken)
+        picture = None  # where the photo lies in ``box``
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(
@@ -76,6 +95,7 @@ class PhotoDelegate(QStyledItemDelegate):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pixmap)
+            picture = target
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -83,13 +103,16 @@ class PhotoDelegate(QStyledItemDelegate):
             if broken:
                 painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
+        if self.rating_of is not None:
+            paint_rating(painter, box, self.rating_of(index.data(Roles.Path)), picture)
         # Tag dots, bottom-left of the thumbnail.
         colours = index.data(Roles.TagColours) or []
-        x = box.left() + 6
+        image = picture or box  # the dots sit on the photo (a portrait is narrower than box)
+        x = image.left() + 6
         for colour in colours[:10]:
             painter.setPen(QColor(255, 255, 255, 220))
             painter.setBrush(QColor(colour))
-            painter.drawEllipse(QRect(x, box.bottom() - 16, 12, 12))
+            painter.drawEllipse(QRect(x, image.bottom() - 16, 12, 12))
             x += 15
         if broken:
             # A per-photo error (unreadable file, recorded by the scan): a badge on the thumbnail,
@@ -143,6 +166,7 @@ class PhotoGrid(QListView):
 
     openRequested = Signal(object)  # Photo
     currentPhotoChanged = Signal(object)  # Photo or None
+    thumbSizeChanged = Signal(int)
 
     PREFETCH_ROWS = 2
 
@@ -199,7 +223,7 @@ class PhotoGrid(QListView):
         if selected:
             out.append((f"Selected photos ({len(selected)})", selected))
         shown, total = model.visible_photos(), model.total()
-        if model.filter.active and len(shown) != total:
+        if model.filtering() and len(shown) != total:
             out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
         name = os.path.basename(folder or "") or "folder"
         out.append((f"All photos in “{name}” ({total})", model.photos()))
@@ -219,11 +243,39 @@ class PhotoGrid(QListView):
         that comes and goes cannot change the column count (and with it whether it is needed)."""
         extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         width = self.maximumViewportSize().width() - extent - 1
-        columns = max(1, width // CELL.width())
-        cell = QSize(max(CELL.width(), width // columns), CELL.height())
+        base = cell_for(self.delegate.thumb)
+        columns = max(1, width // base.width())
+        cell = QSize(max(base.width(), width // columns), base.height())
         if cell != self.gridSize():
             self.delegate.cell = cell
             self.setGridSize(cell)
+
+    def thumb_size(self) -> int:
+        return self.delegate.thumb
+
+    def set_thumb_size(self, px: int) -> None:
+        """The thumbnail box's width (its height is 3/4 of it); the place in the grid is kept."""
+        px = max(MIN_THUMB, min(MAX_THUMB, int(px)))
+        if px == self.delegate.thumb:
+            return
+        current = self.currentIndex()
+        self.delegate.thumb = px
+        if hasattr(self.loader, "set_px"):  # sharp when large: rendered at the larger size
+            self.loader.set_px(THUMB_PX if px <= THUMB_PX else LARGE_THUMB_PX)
+        self.reflow()
+        if current.isValid():
+            self.scrollTo(current)
+        self._want.start()
+        self.thumbSizeChanged.emit(px)
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() / 120
+            if steps:
+                self.set_thumb_size(self.delegate.thumb + int(16 * steps))
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def visible_rows(self, margin_rows: int = 0) -> range:
         model = self.grid_model()

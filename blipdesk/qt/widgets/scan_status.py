@@ -1,9 +1,19 @@
-"""The status bar's scan progress: done/total, photos/s, time left, with pause/resume and cancel."""
+"""The status bar's scan progress: done/total, photos/s, time left, with pause/resume and cancel.
+
+Everything has a fixed place: the text has a fixed width (elided, the whole of it in the
+tooltip), the bar and the buttons fixed widths, so nothing jumps sideways as the text changes.
+A scan's text names its folder when another folder is shown; a finished scan's result goes away
+when another folder is shown.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+import os
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+TEXT_WIDTH = 420
 
 
 def format_eta(seconds: float | None) -> str:
@@ -38,28 +48,61 @@ class ScanStatus(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel("")
         self.label.setObjectName("scanLabel")
+        self.label.setFixedWidth(TEXT_WIDTH)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.bar = QProgressBar()
-        self.bar.setMaximumWidth(200)
+        self.bar.setFixedWidth(160)
         self.bar.setTextVisible(False)
         self.pause = QPushButton("Pause")
         self.pause.setCheckable(True)
         self.pause.toggled.connect(self._toggled)
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(self.cancelRequested)
+        # "Pause" and "Resume" in the same width.
+        widest = max(self.pause.fontMetrics().horizontalAdvance(t) for t in ("Pause", "Resume"))
+        self.pause.setFixedWidth(max(self.pause.sizeHint().width(), widest + 24))
+        self.cancel.setFixedWidth(self.cancel.sizeHint().width())
         for w in (self.label, self.bar, self.pause, self.cancel):
             layout.addWidget(w)
+        self.scan_folder: str | None = None  # the folder of the scan running or last finished
+        self.shown_folder: str | None = None
+        self._text = ""
         self.set_running(False)
+
+    def set_text(self, text: str) -> None:
+        """The text, elided to the fixed width; all of it in the tooltip."""
+        if self.scan_folder and self.shown_folder != self.scan_folder and text:
+            text = f"{os.path.basename(self.scan_folder) or self.scan_folder}: {text}"
+        self._text = text
+        metrics = self.label.fontMetrics()
+        self.label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, TEXT_WIDTH - 4))
+        self.label.setToolTip(text if text != self.label.text() else "")
+        # Hidden while there is nothing to say: the status bar's messages get the room.
+        self.label.setVisible(bool(text) or self.bar.isVisibleTo(self))
+
+    def text(self) -> str:
+        return self._text
+
+    def folder_shown(self, folder: str | None) -> None:
+        """Another folder is shown: a finished scan's result is about the old one (cleared);
+        a running scan's text says which folder it scans."""
+        self.shown_folder = folder
+        if not self.bar.isVisible() and folder != self.scan_folder:
+            self.scan_folder = None
+            self.set_text("")
 
     def set_running(self, running: bool) -> None:
         for w in (self.bar, self.pause, self.cancel):
             w.setVisible(running)
+        self.label.setVisible(running or bool(self._text))
         if running:
             self.bar.setRange(0, 0)
             self.pause.setChecked(False)
 
-    def show_started(self, checking: str | None = None) -> None:
+    def show_started(self, checking: str | None = None, folder: str | None = None) -> None:
+        self.scan_folder = folder
         self.set_running(True)
-        self.label.setText(
+        self.set_text(
             f"Checking “{checking}”, best matches first…" if checking else "Starting scan…"
         )
 
@@ -76,13 +119,13 @@ class ScanStatus(QWidget):
             text = f"Scan finished: {summary.tally()}"
         else:
             text = f"Scan {outcome}."
-        self.label.setText(text)
+        self.set_text(text)
 
     def show_progress(self, progress) -> None:
         self.bar.setRange(0, max(1, progress.total))
         self.bar.setValue(progress.done)
         paused = " · paused" if self.pause.isChecked() else ""
-        self.label.setText(
+        self.set_text(
             f"{progress_text(progress)} · {progress.photos_per_second:.1f} photos/s · "
             f"{format_eta(progress.eta_seconds)}{paused}"
         )

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -109,9 +110,14 @@ class SidecarDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.summary)
+        self.bar = QProgressBar()
+        self.bar.setObjectName("sidecarProgress")
+        self.bar.hide()
+        layout.addWidget(self.bar)
         layout.addWidget(self.buttons)
         tasks.done.connect(self._done)
         tasks.failed.connect(self._failed)
+        tasks.progress.connect(self._progress)
         self._listening = True
         self.resize(760, 460)
         self.preview()
@@ -138,8 +144,17 @@ class SidecarDialog(QDialog):
         self.go.setEnabled(False)
         self.scope.setEnabled(False)
         self.naming.setEnabled(False)
-        self.summary.setText(f"Writing {len(changing)} sidecars…")
-        self._request = self.tasks.start(apply_sidecar_plans, changing)
+        self.summary.setText(f"Writing {len(changing):,} sidecars…")
+        self.bar.setRange(0, max(1, len(changing)))
+        self.bar.setValue(0)
+        self.bar.show()
+        self._request = self.tasks.start(apply_sidecar_plans, changing, with_progress=True)
+
+    def _progress(self, request: int, done: int, total: int) -> None:
+        if request == self._request:
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(done)
+            self.summary.setText(f"Writing sidecars: {done:,} of {total:,}…")
 
     def _done(self, request: int, result) -> None:
         if request != self._request:
@@ -214,6 +229,7 @@ class SidecarDialog(QDialog):
 
     def _show_run(self, run) -> None:
         self.run = run
+        self.bar.setValue(self.bar.maximum())
         created = sum(1 for p in run.changed if p.creates_file)
         deleted = sum(1 for p in run.changed if p.deletes_file)
         text = f"Done: <b>{len(run.changed)}</b> sidecars changed"
@@ -248,6 +264,7 @@ class SidecarDialog(QDialog):
             self._listening = False
             self.tasks.done.disconnect(self._done)
             self.tasks.failed.disconnect(self._failed)
+            self.tasks.progress.disconnect(self._progress)
         super().done(result)
 
 

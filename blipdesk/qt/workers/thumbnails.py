@@ -27,6 +27,7 @@ from blipdesk.qt.values import Photo
 log = logging.getLogger(__name__)
 
 THUMB_PX = 192
+LARGE_THUMB_PX = 320  # when the grid's thumbnails are set larger than THUMB_PX
 
 
 def cache_file(thumbnails_dir: Path, photo: Photo, px: int = THUMB_PX) -> Path:
@@ -74,7 +75,7 @@ def load_or_render(cache_dir: Path | None, photo: Photo, px: int = THUMB_PX) -> 
 class _Relay(QObject):
     """Lives on the GUI thread; runnables emit through it (queued across threads)."""
 
-    ready = Signal(str, QImage)
+    ready = Signal(str, QImage, int)  # path, image, the size it was rendered for
     failed = Signal(str, str)
 
 
@@ -84,6 +85,7 @@ class _ThumbTask(QRunnable):
         self.loader = loader
         self.photo = photo
         self.generation = generation
+        self.px = loader.px
         self.setAutoDelete(True)
 
     def run(self) -> None:
@@ -91,12 +93,12 @@ class _ThumbTask(QRunnable):
         if not loader._still_wanted(self.photo.path, self.generation):
             return
         try:
-            image = load_or_render(loader.cache_dir, self.photo, loader.px)
+            image = load_or_render(loader.cache_dir, self.photo, self.px)
         except Exception as exc:  # a photo that cannot be decoded gets a "broken" tile
             reason = getattr(exc, "reason", None) or str(exc)
             loader._relay.failed.emit(self.photo.path, reason)
             return
-        loader._relay.ready.emit(self.photo.path, image)
+        loader._relay.ready.emit(self.photo.path, image, self.px)
 
 
 class ThumbnailLoader(QObject):
@@ -117,6 +119,8 @@ class ThumbnailLoader(QObject):
         self.px = px
         self.capacity = capacity
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._px_of: dict[str, int] = {}  # the size each pixmap was rendered for
+        self._capacity_at_px = capacity
         self.broken: dict[str, str] = {}
         self._pending: set[str] = set()
         self._lock = threading.Lock()
@@ -136,6 +140,13 @@ class ThumbnailLoader(QObject):
             self._pixmaps.move_to_end(path)
         return pm
 
+    def set_px(self, px: int) -> None:
+        """Render at ``px`` from now on (the grid's thumbnails grew or shrank); pixmaps of the
+        old size stay shown until their new one arrives. Fewer are kept when larger."""
+        if px != self.px:
+            self.px = px
+            self.capacity = max(100, int(self._capacity_at_px * (THUMB_PX / px) ** 2))
+
     def cached_count(self) -> int:
         return len(self._pixmaps)
 
@@ -148,7 +159,9 @@ class ThumbnailLoader(QObject):
             self._wanted = {p.path: gen for p in photos}
         self._pending.clear()
         for photo in photos:
-            if photo.path in self._pixmaps or photo.path in self.broken:
+            if photo.path in self.broken:
+                continue
+            if photo.path in self._pixmaps and self._px_of.get(photo.path) == self.px:
                 continue
             self._pending.add(photo.path)
             self.pool.start(_ThumbTask(self, photo, gen))
@@ -166,6 +179,7 @@ class ThumbnailLoader(QObject):
     def clear(self) -> None:
         self.pool.clear()
         self._pixmaps.clear()
+        self._px_of.clear()
         self.broken.clear()
 
     # ----------------------------------------------------------------- worker side
@@ -174,12 +188,14 @@ class ThumbnailLoader(QObject):
         with self._lock:
             return self._wanted.get(path) == generation
 
-    def _on_ready(self, path: str, image: QImage) -> None:
+    def _on_ready(self, path: str, image: QImage, px: int = THUMB_PX) -> None:
         self._pending.discard(path)
         self._pixmaps[path] = QPixmap.fromImage(image)
+        self._px_of[path] = px
         self._pixmaps.move_to_end(path)
         while len(self._pixmaps) > self.capacity:
-            self._pixmaps.popitem(last=False)
+            gone, _ = self._pixmaps.popitem(last=False)
+            self._px_of.pop(gone, None)
         self.thumbnailReady.emit(path)
 
     def _on_failed(self, path: str, reason: str) -> None:
