@@ -237,7 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
     from blipdesk.cli_explain import add_parser as add_explain_parser
 
     add_explain_parser(sub, _add_model_options, _explain)
+    from blipdesk.cli_teach import add_parsers as add_teach_parsers
+
+    add_teach_parsers(sub, tags_sub, _add_model_options, _positive_int, _teach)
     return parser
+
+
+def _teach(ns: argparse.Namespace) -> int:
+    from blipdesk.cli_teach import run as run_teach
+
+    return run_teach(ns, _Context(ns), _export_key)
 
 
 def _explain(ns: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from blipdesk.store.library import (
     DEFAULT_THRESHOLD,
+    Calibration,
     Library,
     PhotoRecord,
     PhotoResult,
@@ -11,6 +12,7 @@ from blipdesk.store.library import (
     TagScore,
     database_bytes,
     derive_tags,
+    logit,
     tag_score,
 )
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
@@ -18,6 +20,7 @@ from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
 __all__ = [
     "DEFAULT_THRESHOLD",
     "SCHEMA_VERSION",
+    "Calibration",
     "DatabaseTooNewError",
     "Library",
     "PhotoRecord",
@@ -28,5 +31,6 @@ __all__ = [
     "TagScore",
     "database_bytes",
     "derive_tags",
+    "logit",
     "tag_score",
 ]

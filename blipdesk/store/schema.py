@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Version 1: tags, photos, scores (blipdesk 0.1 development builds).
 # Version 2: tag colours, ITC image features per (content, model), decode errors per model.
 # Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
+# Version 4: labels (yes/no per tag and content) and calibrations (per tag and model).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -97,6 +98,29 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (set_id, content_id)
         ) WITHOUT ROWID""",
         "CREATE INDEX feature_files_by_use ON feature_files(used)",
+    ),
+    4: (
+        # Labels (issue 13): a person's yes (1) or no (0) for a tag on a photo's content, so they
+        # survive renames and rescans; a removed tag takes its labels with it.
+        """CREATE TABLE labels (
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            content_id INTEGER NOT NULL,
+            value INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (tag_id, content_id)
+        ) WITHOUT ROWID""",
+        # A calibration applied (per tag and model), in log-odds: match when
+        # slope * logit(best ITM) + bias + weights . ITC vector >= 0 (weights: float32 blob).
+        """CREATE TABLE tag_calibrations (
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            model_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            slope REAL NOT NULL,
+            bias REAL NOT NULL,
+            weights BLOB,
+            at REAL NOT NULL,
+            PRIMARY KEY (tag_id, model_id)
+        )""",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
