@@ -70,5 +70,6 @@ class ShownFolder(QObject):
 
     def _cache_loaded(self, request: int, cached) -> None:
         if request == self._cache_request:
+            self.board.calibrations = dict(cached.calibrations)
             self.photos.scores_changed(self.board.merge(cached.scores))
             self.scoresLoaded.emit()

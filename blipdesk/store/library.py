@@ -318,6 +318,10 @@ class Library:
                 f"{clash!r} (XMP keyword hierarchies turn '|' into '¦' and '/' into '∕'); "
                 "choose another name."
             )
+        if not tag.sentences and not from_examples:
+            # a tag from examples keeps having none (its threshold moved, its colour changed)
+            known = self.tag(tag.name)
+            from_examples = known is not None and not known.sentences
         if (not tag.sentences and not from_examples) or not all(s.strip() for s in tag.sentences):
             raise UserError(f"The tag {tag.name!r} needs at least one non-empty sentence.")
         for s in tag.sentences:
@@ -441,6 +445,20 @@ class Library:
                 "read_error=excluded.read_error",
                 rows,
             )
+
+    def contents_of(self, paths: Sequence[str]) -> dict[str, str]:
+        """path -> content hash for the photos the cache knows (and could read)."""
+        out: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(paths))):
+            marks = ",".join(["CAST(? AS TEXT)"] * len(part))
+            out.update(
+                self.conn.execute(
+                    "SELECT p.path, c.hash FROM photos p JOIN contents c ON c.id = p.content_id "
+                    f"WHERE p.path IN ({marks})",
+                    [_db_path(p) for p in part],
+                )
+            )
+        return out
 
     def forget_photos(self, paths: Sequence[str]) -> None:
         """Drop files that are gone. Scores stay, keyed by content: a moved photo keeps them."""

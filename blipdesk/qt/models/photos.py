@@ -40,6 +40,7 @@ class Roles(IntEnum):
     SearchScore = Qt.ItemDataRole.UserRole + 6
     Thumbnail = Qt.ItemDataRole.UserRole + 7  # QPixmap or None (not decoded yet)
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
+    Labels = Qt.ItemDataRole.UserRole + 20  # [(colour, yes / no)]: the tags a person labelled
 
 
 MODES = ("and", "or", "not")
@@ -75,6 +76,7 @@ def accepts(
     tags: Mapping[str, Tag],
     tag_score: Callable[[str, Tag], float | None],
     photo: Photo,
+    carries: Callable[[str, Tag], bool] | None = None,
 ) -> bool:
     """The grid's filter rule: in the search's photos (at the minimum match, if any), every AND
     chip's tag, no NOT chip's tag, and any OR chip's tag. A tag is carried at its score reaching
@@ -93,7 +95,10 @@ def accepts(
         if tag is None:
             continue
         score = tag_score(photo.path, tag)
-        hit = score is not None and score >= max(tag.threshold, state.min_score)
+        if carries is None:
+            hit = score is not None and score >= max(tag.threshold, state.min_score)
+        else:  # the store's rule (labels, calibrations), then the minimum score
+            hit = carries(photo.path, tag) and (score or 0.0) >= state.min_score
         if mode == "not" and hit:
             return False
         if mode == "and" and not hit:
@@ -152,6 +157,9 @@ class PhotoGridModel(QAbstractListModel):
             return photo.date
         if role == Roles.TagColours:
             return [tag_colour(t) for t in self._tags.values() if self.board.matches(photo.path, t)]
+        if role == Roles.Labels:
+            mine = self.board.labels.get(photo.path, {})
+            return [(tag_colour(t), mine[n]) for n, t in self._tags.items() if n in mine]
         if role == Roles.TagScores:
             return [(t, self.board.tag_score(photo.path, t)) for t in self._tags.values()]
         if role == Roles.SearchScore:
@@ -273,7 +281,7 @@ class PhotoGridModel(QAbstractListModel):
     # ----------------------------------------------------------------- filter + sort
 
     def _accepts(self, photo: Photo) -> bool:
-        return accepts(self.filter, self._tags, self.board.tag_score, photo)
+        return accepts(self.filter, self._tags, self.board.tag_score, photo, self.board.matches)
 
     def _sort_key(self):
         s = self.sort_state
@@ -345,9 +353,11 @@ class PhotoGridModel(QAbstractListModel):
             if score is None:
                 lines.append(f"{_html(tag.name)}: not scored yet")
             else:
-                mark = "✔" if score >= tag.threshold else "·"
+                mark = "✔" if self.board.matches(photo.path, tag) else "·"
+                label = self.board.label(photo.path, tag.name)
+                said = "" if label is None else (" — you said yes" if label else " — you said no")
                 lines.append(
-                    f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f})"
+                    f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f}){said}"
                 )
         return "<br>".join(lines)
 
