@@ -131,6 +131,8 @@ def proposal_json(proposal: Any, paths: dict[str, list[str]]) -> dict[str, Any]:
             }
             for s in fit.steps
         ],
+        # the expected F1 over the photos under the fitted probabilities (null: too few labels)
+        "expected_f1": fit.estimate,
         "carried_before": proposal.carried_before,
         "carried_after": proposal.carried_after,
         "gained": named(proposal.gained),
@@ -177,6 +179,8 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
         print(
             f"  rule: {cal['kind']} (slope {cal['slope']:.2f}, bias {cal['bias']:.2f}, image term)"
         )
+    if doc["expected_f1"] is not None:
+        print(f"  expected F1 over the photos not labelled: {doc['expected_f1']:.2f}")
     print(
         f"  carried by {doc['carried_before']} photos now, {doc['carried_after']} after; "
         f"{len(doc['gained'])} gain it, {len(doc['lost'])} lose it"

@@ -205,3 +205,26 @@ def test_similar_groups_exact_and_near_duplicates():
         p not in ("/f/copy.jpg", "/f/n.jpg") for p, _ in found.ranked
     )
     assert [s for _, s in found.ranked] == sorted((s for _, s in found.ranked), reverse=True)
+
+
+def test_expected_f1_and_the_f1_best_cut():
+    p = np.array([0.9, 0.8, 0.4, 0.3, 0.1])
+    chosen = np.array([True, True, False, False, False])
+    assert cal.expected_f1(p, chosen) == pytest.approx(2 * 1.7 / (2 + 2.5))
+    # calibrated log-odds: the F1-best cut keeps the likely ones and sits below 0.5 when the
+    # tag is hard (best F1 / 2)
+    z = np.log(p / (1 - p))
+    shift = cal.f1_shift(z)
+    cut = 1 / (1 + np.exp(shift))
+    assert 0.05 <= cut < 0.5
+    kept = z + shift >= 0
+    assert kept[:2].all() and not kept[-1]
+
+
+def test_the_estimate_comes_with_the_probability_steps():
+    x, f, truth = _population(500, seed=7)
+    idx = np.concatenate([np.nonzero(truth)[0][:4], np.nonzero(~truth)[0][:4]])
+    fit = cal.fit(x[idx], truth[idx], f[idx], 0.5, (x, f))
+    assert fit.estimate is not None and 0.0 <= fit.estimate <= 1.0
+    few = cal.fit(x[idx[[0, -1]]], truth[idx[[0, -1]]], None, 0.5, (x, None))
+    assert few.estimate is None  # one label of each kind: no probability fit to estimate with
