@@ -65,7 +65,9 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int):
         current = None if fit is None else fit.calibration
         queue = [
             c
-            for c in cal.borderline(data, current, tag.threshold, len(data.contents))
+            for c in cal.borderline(
+                data, current, tag.threshold, len(data.contents), len(labels) + len(skipped)
+            )
             if c not in skipped
         ]
         if not queue:
@@ -170,7 +172,9 @@ def table(rows: list, per_kind: int) -> None:
     print(
         f"{per_kind} yes + {per_kind} no labels per tag, picked by the review queue from the pool"
     )
-    print("(nearest the boundary first, the fit updated after each label). F1 on the held-out")
+    print(
+        "(nearest the boundary's two sides, the fit updated after each label). F1 on the held-out"
+    )
     print("library with the threshold 0.5 and with the calibration applied; what `tags calibrate`")
     print("shows: the leave-one-out F1 over the labels, and the expected F1 over the photos.")
     head = (

@@ -160,8 +160,14 @@ def test_proposal_lists_changes_and_borderline_queue_skips_labels(library):
         "cat", {contents[4]: False, contents[5]: False, contents[6]: True, contents[7]: True}
     )
     data = cal.tag_data(library, KEY, TAG)
-    queue = cal.borderline(data, None, 0.5, 3)
-    assert contents[4] not in queue and queue[0] in (contents[3], contents[2])
+    queue = cal.borderline(data, None, 0.5, 8)
+    assert set(queue) == set(contents[:4])  # every unlabelled photo, the labelled never
+    # one side left (all below): the nearest QUEUE_SPREAD log-odds below first (0.2: z -1.39)
+    assert queue[0] == contents[1]
+    # with no labels, the two sides in turn: above first on even turns (0.8: z 1.39), else below
+    fresh = cal.TagData(data.contents, data.x, data.features, {})
+    assert cal.borderline(fresh, None, 0.5, 2) == [contents[6], contents[1]]
+    assert cal.borderline(fresh, None, 0.5, 2, turn=1) == [contents[1], contents[6]]
     proposal = cal.propose(data, TAG, None)
     assert proposal.fit.step == "threshold"
     assert proposal.gained == () and proposal.lost == ()  # the only photos above are labelled

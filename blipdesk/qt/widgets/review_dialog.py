@@ -82,7 +82,8 @@ class ReviewDialog(QDialog):
             self.calibration = self.fit.calibration
 
     def next(self) -> None:
-        queue = cal.borderline(self.data, self.calibration, self.tag.threshold, 64)
+        turn = len(self.labels) + len(self.skipped)
+        queue = cal.borderline(self.data, self.calibration, self.tag.threshold, 64, turn)
         self.content = next((c for c in queue if c not in self.skipped), None)
         yes = sum(self.labels.values())
         fit = self.fit
