@@ -265,9 +265,7 @@ def timings(n: int = 10_000, repeats: int = 5) -> None:
         sim_ms, read_sim = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            records = lib.photos_under(["/lib"])
-            candidates = {r.path: r.content for r in records if r.content}
-            vectors = lib.image_features(key, list(candidates.values()))
+            candidates, vectors = lib.folder_features(key, ["/lib"])
             t1 = time.perf_counter()
             similar({"/lib/p00000.jpg": contents[0]}, candidates, vectors, 20)
             t2 = time.perf_counter()

@@ -211,10 +211,9 @@ def _similar(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[st
         raise UserError("Name at least one folder to look in, after the photos.")
     with ctx.library(readonly=True) as lib:
         key, _model = score_key(ctx, lib)
-        records = lib.photos_under(folders)
-        candidates = {r.path: r.content for r in records if r.content}
+        candidates, vectors = lib.folder_features(key, folders)
         chosen = dict(photos)
-        vectors = lib.image_features(key, [*chosen.values(), *candidates.values()])
+        vectors.update(lib.image_features(key, [c for c in chosen.values() if c not in vectors]))
     missing = [p for p, c in photos if c not in vectors]
     if missing:
         raise UserError(

@@ -135,10 +135,8 @@ def more_like_this(
 
     with Library.open(database, readonly=True) as lib:
         key = _key(lib, source)
-        records = lib.photos_under([folder], recursive)
-        candidates = {r.path: r.content for r in records if r.content}
+        candidates, vectors = lib.folder_features(key, [folder], recursive)
         picked = {p: candidates[p] for p in chosen if p in candidates}
-        vectors = lib.image_features(key, list(candidates.values()))
     if not any(c in vectors for c in picked.values()):
         raise UserError("The chosen photos are not scanned yet: scan the folder first.")
     found = similar(picked, candidates, vectors, top)

@@ -47,7 +47,8 @@ def render() -> int:
     work = Path(tempfile.mkdtemp(prefix="blipdesk-teach-shots-"))
     photos = work / "Shapes"
     photos.mkdir()
-    for i, photo in enumerate(mini.photos(30, seed=11)):
+    drawn = mini.photos(30, seed=11)
+    for i, photo in enumerate(drawn):
         mini.render(photo).resize((320, 240)).save(photos / f"shape_{i:03d}.png")
     data = work / "data"
     os.environ["BLIPDESK_DATA_DIR"] = str(data)
@@ -89,13 +90,23 @@ def render() -> int:
     teach = window.labels
     tags = {t.name: t for t in window.tags.tags()}
     rows = [window.photos.photo_at(r).path for r in range(window.photos.rowCount())]
-    teach.label(True, tags["circle"], rows[0:2])
-    teach.label(False, tags["circle"], rows[2:3])
-    teach.label(True, tags["red"], rows[1:2])
-    teach.label(False, tags["red"], rows[4:5])
+    truth = {str(photos / f"shape_{i:03d}.png"): p for i, p in enumerate(drawn)}
+
+    def has(path: str, what: str) -> bool:
+        return any(what in (it.shape, it.colour) for it in truth[path].items)
+
+    # true labels, as a person would give them, on the first photos of the grid
+    circles = [p for p in rows[:8] if has(p, "circle")]
+    others = [p for p in rows[:8] if not has(p, "circle")]
+    reds = [p for p in rows[:8] if has(p, "red")]
+    not_red = [p for p in rows[:8] if not has(p, "red")]
+    teach.label(True, tags["circle"], circles[:2])
+    teach.label(False, tags["circle"], others[:1])
+    teach.label(True, tags["red"], reds[:1])
+    teach.label(False, tags["red"], not_red[1:2])
     wait(3000, lambda: not teach._purpose)
     wait(800)
-    window.grid.setCurrentIndex(window.photos.index(1))
+    window.grid.setCurrentIndex(window.photos.index(window.photos.row_of(circles[0])))
     wait(600)
     window.detail.scores.setCurrentItem(window.detail.scores.topLevelItem(0))
     wait(1200)

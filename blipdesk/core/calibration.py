@@ -124,7 +124,10 @@ def _fit_threshold(x: np.ndarray, y: np.ndarray, t0: float) -> Calibration | Non
     xs = np.unique(x)
     candidates = (xs[:-1] + xs[1:]) / 2 if len(xs) > 1 else xs
     candidates = np.clip(candidates, t0 - MAX_MOVE * pairs, t0 + MAX_MOVE * pairs)
-    scores = np.array([f1(x >= c, y) for c in candidates])
+    chosen = x[None, :] >= candidates[:, None]  # candidates x labels, all at once
+    tp = (chosen & y[None, :]).sum(1)
+    wrong = (chosen != y[None, :]).sum(1)
+    scores = np.where(tp + wrong == 0, 1.0, 2 * tp / np.maximum(2 * tp + wrong, 1))
     if not len(scores) or scores.max() <= base:
         return None
     best = candidates[scores == scores.max()]
@@ -133,10 +136,16 @@ def _fit_threshold(x: np.ndarray, y: np.ndarray, t0: float) -> Calibration | Non
 
 
 def _newton(
-    design: np.ndarray, y: np.ndarray, prior: np.ndarray, precision: np.ndarray, slope: int | None
+    design: np.ndarray,
+    y: np.ndarray,
+    prior: np.ndarray,
+    precision: np.ndarray,
+    slope: int | None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Penalised logistic regression (MAP under a Gaussian prior) by Newton's method."""
-    theta = prior.astype(np.float64).copy()
+    """Penalised logistic regression (MAP under a Gaussian prior) by Newton's method; ``start``:
+    where to begin (the fit on all labels, for the leave-one-out fits: a step or two each)."""
+    theta = (prior if start is None else start).astype(np.float64).copy()
     target = y.astype(np.float64)
     for _ in range(30):
         z = np.clip(design @ theta, -30, 30)
@@ -152,9 +161,12 @@ def _newton(
     return theta
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, t0: float) -> Calibration:
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, t0: float, start: Calibration | None = None
+) -> Calibration:
     design = np.stack([x, np.ones_like(x)], axis=1)
-    theta = _newton(design, y, np.array([1.0, -t0]), np.full(2, PRIOR_AB), slope=0)
+    init = None if start is None else np.array([start.slope, start.bias])
+    theta = _newton(design, y, np.array([1.0, -t0]), np.full(2, PRIOR_AB), 0, init)
     return Calibration("logistic", float(theta[0]), float(theta[1]))
 
 
@@ -175,20 +187,28 @@ def _fit_linear(
     t0: float,
     kind: str,
     basis: np.ndarray | None = None,
+    start: Calibration | None = None,
 ) -> Calibration:
     v = _basis(features) if basis is None else basis
+    init_w = None if start is None or start.weights is None else v.T @ start.weights
     proj = features.astype(np.float64) @ v
     if x is None:  # from examples alone: bias + weights
         design = np.concatenate([np.ones((len(y), 1)), proj], axis=1)
         prior = np.zeros(design.shape[1])
         precision = np.concatenate([[PRIOR_AB], np.full(proj.shape[1], PRIOR_W_EXAMPLES)])
-        theta = _newton(design, y, prior, precision, slope=None)
+        init = None if init_w is None else np.concatenate([[start.bias], init_w])  # type: ignore[union-attr]
+        theta = _newton(design, y, prior, precision, None, init)
         w = (v @ theta[1:]).astype(np.float32)
         return Calibration(kind, 0.0, float(theta[0]), w)
     design = np.concatenate([x[:, None], np.ones((len(y), 1)), proj], axis=1)
     prior = np.concatenate([[1.0, -t0], np.zeros(proj.shape[1])])
     precision = np.concatenate([[PRIOR_AB, PRIOR_AB], np.full(proj.shape[1], PRIOR_W)])
-    theta = _newton(design, y, prior, precision, slope=0)
+    init = (
+        None
+        if init_w is None or start is None
+        else np.concatenate([[start.slope, start.bias], init_w])
+    )
+    theta = _newton(design, y, prior, precision, 0, init)
     w = (v @ theta[2:]).astype(np.float32)
     return Calibration(kind, float(theta[0]), float(theta[1]), w)
 
@@ -209,7 +229,7 @@ def decide(
 
 
 def _fitter(
-    step: str, t0: float, basis: np.ndarray | None = None
+    step: str, t0: float, basis: np.ndarray | None = None, start: Calibration | None = None
 ) -> Callable[[np.ndarray | None, np.ndarray, np.ndarray | None], Calibration | None]:
     """The step's fit. ``basis``: the span of all the labels' vectors, computed once (the MAP
     weights of any subset lie in it, so leave-one-out fits share it)."""
@@ -218,8 +238,8 @@ def _fitter(
         if step == "threshold":
             return _fit_threshold(x, y, t0)  # type: ignore[arg-type]
         if step == "logistic":
-            return _fit_logistic(x, y, t0)  # type: ignore[arg-type]
-        return _fit_linear(x, y, f, t0, step, basis)  # type: ignore[arg-type]
+            return _fit_logistic(x, y, t0, start)  # type: ignore[arg-type]
+        return _fit_linear(x, y, f, t0, step, basis, start)  # type: ignore[arg-type]
 
     return fit_one
 
@@ -233,7 +253,11 @@ def _loo(
     shift: float = 0.0,
 ) -> tuple[float, float]:
     """Each label predicted by the step fitted on the others: (F1, agreement)."""
-    fit_one = _fitter(step, t0, None if f is None else _basis(f))
+    basis = None if f is None else _basis(f)
+    start = None
+    if step in ("logistic", "linear", "examples") and y.any() and not y.all():
+        start = _fitter(step, t0, basis)(x, y, f)  # the fit on all: each held-out fit's start
+    fit_one = _fitter(step, t0, basis, start)
     pred = np.zeros(len(y), bool)
     for i in range(len(y)):
         keep = np.arange(len(y)) != i

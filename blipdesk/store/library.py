@@ -594,6 +594,32 @@ class Library:
             out.update((content, np.frombuffer(blob, np.float32)) for content, blob in rows)
         return out
 
+    def folder_features(
+        self, score_key: str, folders: Iterable[str | os.PathLike[str]], recursive: bool = True
+    ) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+        """(path -> content, content -> ITC vector) of the photos under ``folders`` that have a
+        vector: one range scan per folder (more like this over a whole folder)."""
+        mid = self.model_id(score_key)
+        paths: dict[str, str] = {}
+        vectors: dict[str, np.ndarray] = {}
+        if mid is None:
+            return paths, vectors
+        for folder in folders:
+            low, high = folder_range(folder)
+            rows = self.conn.execute(
+                "SELECT p.path, c.hash, f.itc FROM photos p "
+                "JOIN image_features f ON f.content_id = p.content_id AND f.model_id = ? "
+                "JOIN contents c ON c.id = p.content_id "
+                "WHERE p.path >= CAST(? AS TEXT) AND p.path < CAST(? AS TEXT)",
+                (mid, _db_path(low), _db_path(high)),
+            )
+            for path, content, blob in rows:
+                if recursive or os.sep not in path[len(low) :]:
+                    paths[path] = content
+                    if content not in vectors:
+                        vectors[content] = np.frombuffer(blob, np.float32)
+        return paths, vectors
+
     # ------------------------------------------------------------------------------- vision cache
 
     def feature_set(self, image_key: str, folder: str) -> int:
