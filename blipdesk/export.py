@@ -78,7 +78,9 @@ def export_csv(doc: dict[str, Any]) -> str:
     for photo in doc["photos"]:
         for name, tag in photo["tags"].items():
             label = tag.get("label")
-            for sentence, s in tag["sentences"].items():
+            # a tag from examples alone has no sentence: one row with its score
+            rows = tag["sentences"].items() or [("", {"itm": tag["score"], "cosine": ""})]
+            for sentence, s in rows:
                 if label is not None or tag.get("calibrated"):
                     match = bool(tag["match"])
                 else:

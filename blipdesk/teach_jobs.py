@@ -112,13 +112,15 @@ def apply_calibration(database: str, source: str, tag: str, calibration: Calibra
 
 @dataclass(frozen=True)
 class LikeThis:
+    chosen: tuple[str, ...]
     ranked: tuple[tuple[str, float], ...]
     exact: tuple[tuple[str, str], ...]
     near: tuple[tuple[str, str, float], ...]
 
     def order(self) -> dict[str, float]:
-        """path -> rank score for the grid's search ranking: duplicates first, then the rest."""
-        out: dict[str, float] = {}
+        """path -> rank score for the grid's search ranking: the chosen photos, their exact then
+        near duplicates, then the rest by likeness."""
+        out: dict[str, float] = {p: 4.0 for p in self.chosen}
         for _, p in self.exact:
             out[p] = 3.0
         for _, p, s in self.near:
@@ -140,4 +142,4 @@ def more_like_this(
     if not any(c in vectors for c in picked.values()):
         raise UserError("The chosen photos are not scanned yet: scan the folder first.")
     found = similar(picked, candidates, vectors, top)
-    return LikeThis(found.ranked, found.exact, found.near)
+    return LikeThis(tuple(picked), found.ranked, found.exact, found.near)

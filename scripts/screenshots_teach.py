@@ -4,7 +4,7 @@ calibration proposal.
 
     python scripts/screenshots_teach.py     # writes docs/screenshots/teach-*.png
 
-Starts ``Xvfb :93`` itself when ``DISPLAY`` is unset.
+Starts ``Xvfb :96`` itself when ``DISPLAY`` is unset.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def main() -> int:
         if shutil.which("Xvfb") is None:
             print("needs Xvfb (apt install xvfb)", file=sys.stderr)
             return 1
-        xvfb = subprocess.Popen(["Xvfb", ":93", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":93"
+        xvfb = subprocess.Popen(["Xvfb", ":96", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+        os.environ["DISPLAY"] = ":96"
         time.sleep(1.0)
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     os.environ["HF_HUB_OFFLINE"] = "1"

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QToolBar,
     QWidget,
 )
@@ -49,7 +50,11 @@ class LabelActions(QObject):
 
     def _build(self) -> None:
         w = self.w
-        menu = w.menuBar().addMenu("T&each")
+        bar = w.menuBar()
+        help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        menu = bar.addMenu("T&each")
+        if help_menu is not None:  # before Help, where menus end
+            bar.insertMenu(help_menu, menu)
 
         def act(text: str, slot, shortcut: str | None = None, grid: bool = False) -> QAction:
             action = QAction(text, w)
@@ -82,6 +87,8 @@ class LabelActions(QObject):
         row = QHBoxLayout(bar)
         row.setContentsMargins(0, 0, 0, 0)
         self.bar_label = QLabel("Label:")
+        # never wider than the panel gives it (a long tag name must not widen the panel)
+        self.bar_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.bar_label, 1)
         for text, value, tip in (
             (f"{YES} Yes", True, "The selected tag applies to the selected photos (Y)"),
@@ -100,7 +107,12 @@ class LabelActions(QObject):
 
     def _show_target(self) -> None:
         tag = self.current_tag()
-        self.bar_label.setText(f"Label “{tag.name}”:" if tag else "Label: choose a tag above")
+        self.bar_label.setText(f"Label “{tag.name}”:" if tag else "Label: pick a tag")
+        self.bar_label.setToolTip(
+            f"Y / N / 0 label the selected photos for “{tag.name}”"
+            if tag
+            else "Choose a tag in the scores above (or the tags panel) to label photos"
+        )
 
     def current_tag(self) -> Tag | None:
         item = self.w.detail.scores.currentItem()

@@ -97,9 +97,12 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     qtbot.waitUntil(lambda: window.board.label(window.photos.photo_at(3).path, "Miso") is True)
 
     # more like this: the folder ranked by likeness to the selection
-    _select(window, [0])
+    query = _select(window, [0])[0]
     teach.more_like_this(top=5)
     _wait_tasks(qtbot, window)
     assert window.photos.filter.search is not None
-    assert 1 <= window.photos.rowCount() <= 5
+    assert 2 <= window.photos.rowCount() <= 6  # the chosen photo first, then the 5 most alike
+    assert window.photos.photo_at(0).path == query
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus.index("T&each") == menus.index("&Help") - 1
     assert "More like this" in window.statusBar().currentMessage()

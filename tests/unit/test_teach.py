@@ -195,6 +195,12 @@ def test_a_tag_from_examples_alone(library):
     results = {r.path: r.tags.get("Miso") for r in library.photo_results(KEY, ["/p"])}
     right = sum(results[f"/p/{i}.jpg"].match == truth[i] for i in range(60))
     assert right >= 50
+    # exported like any tag: JSON with its label, and a CSV row with no sentence
+    doc = export_document(library, KEY, "m", ["/p"])
+    by_path = {p["path"]: p["tags"]["Miso"] for p in doc["photos"]}
+    first = int(labelled[0])
+    assert by_path[f"/p/{first}.jpg"]["label"] == ("yes" if truth[first] else "no")
+    assert any(",Miso,," in row for row in export_csv(doc).splitlines())
 
 
 def test_similar_groups_exact_and_near_duplicates():

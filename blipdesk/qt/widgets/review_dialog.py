@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
@@ -14,6 +15,14 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePo
 from blipdesk.core import calibration as cal
 from blipdesk.qt.label_marks import NO, YES
 from blipdesk.teach_jobs import TeachData
+
+STEP_WORDS = {
+    "today": "today's threshold",
+    "threshold": "a moved threshold",
+    "logistic": "a logistic fit",
+    "linear": "a logistic fit + the image term",
+    "examples": "a fit on your examples",
+}
 
 
 class ReviewDialog(QDialog):
@@ -90,8 +99,8 @@ class ReviewDialog(QDialog):
         learned = (
             ""
             if fit is None
-            else f" · the fit so far: {fit.step}, agreeing with {fit.loo.loo_agreement:.0%} "
-            "of your labels held out one at a time"
+            else f" · so far {STEP_WORDS.get(fit.step, fit.step)}, agreeing with "
+            f"{fit.loo.loo_agreement:.0%} of your labels held out one at a time"
         )
         self.facts.setText(f"{yes} yes, {len(self.labels) - yes} no{learned}")
         if self.content is None:
@@ -101,8 +110,13 @@ class ReviewDialog(QDialog):
             for button in (self.yes, self.no, self.skip):
                 button.setEnabled(False)
             return
-        self.question.setText(f"Is this “{self.tag.name}”?")
         path = self.paths[self.content][0]
+        i = self.data.contents.index(self.content)
+        score = (
+            "" if np.isnan(self.data.x[i]) else f" (match {1 / (1 + np.exp(-self.data.x[i])):.2f})"
+        )
+        name = path.rsplit("/", 1)[-1]
+        self.question.setText(f"Is this “{self.tag.name}”?   {name}{score}")
         self.request(path)
         self.show_preview(path)
 
