@@ -107,7 +107,9 @@ class LabelActions(QObject):
 
     def _show_target(self) -> None:
         tag = self.current_tag()
-        self.bar_label.setText(f"Label “{tag.name}”:" if tag else "Label: pick a tag")
+        metrics = self.bar_label.fontMetrics()
+        name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
+        self.bar_label.setText(f"Label “{name}”:" if tag else "Label:")
         self.bar_label.setToolTip(
             f"Y / N / 0 label the selected photos for “{tag.name}”"
             if tag
