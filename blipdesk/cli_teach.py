@@ -2,6 +2,7 @@
 
     blipdesk label TAG yes|no|clear PHOTO...
     blipdesk tags calibrate TAG [--apply | --reset] [--json] [--model M]
+    blipdesk tags from-examples NAME PHOTO... [--no PHOTO...]
     blipdesk similar PHOTO... FOLDER... [--top K] [--json] [--model M]
 
 Labels are stored by the photos' content (a rename or a move keeps them). ``tags calibrate``
@@ -46,6 +47,14 @@ def add_parsers(
     add_model_options(cal, compute=False)
     cal.set_defaults(handler=handler, teach="calibrate")
 
+    ex = tags_sub.add_parser(
+        "from-examples", help="a tag with no sentence, defined by photos that show it (and not)"
+    )
+    ex.add_argument("tag", metavar="NAME")
+    ex.add_argument("photos", nargs="+", metavar="PHOTO", help="photos that show it (yes)")
+    ex.add_argument("--no", nargs="+", default=[], metavar="PHOTO", help="photos that do not")
+    ex.set_defaults(handler=handler, teach="examples")
+
     sim = sub.add_parser("similar", help="rank photos in folders by likeness to some photos")
     sim.add_argument("paths", nargs="+", metavar="PHOTO... FOLDER...")
     sim.add_argument("--top", type=positive_int, default=10, metavar="K")
@@ -60,6 +69,8 @@ def run(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[str, st
         return _label(ns, ctx)
     if ns.teach == "calibrate":
         return _calibrate(ns, ctx, score_key)
+    if ns.teach == "examples":
+        return _from_examples(ns, ctx)
     return _similar(ns, ctx, score_key)
 
 
@@ -88,6 +99,25 @@ def _label(ns: argparse.Namespace, ctx: Any) -> int:
         lib.put_labels(ns.tag, {content: value for _, content in photos})
     word = {True: "yes", False: "no", None: "cleared"}[value]
     print(f"{ns.tag}: {word} on {len(photos)} photo{'s' * (len(photos) != 1)}", file=sys.stderr)
+    return 0
+
+
+def _from_examples(ns: argparse.Namespace, ctx: Any) -> int:
+    from blipdesk.errors import UserError
+    from blipdesk.store import Tag
+
+    yes = [_photo_content(p)[1] for p in ns.photos]
+    no = [_photo_content(p)[1] for p in ns.no]
+    with ctx.library() as lib:
+        if lib.tag(ns.tag) is not None:
+            raise UserError(f"There is already a tag called {ns.tag!r}.")
+        lib.put_tag(Tag(ns.tag, (), 0.5), from_examples=True)
+        lib.put_labels(ns.tag, {**{c: True for c in yes}, **{c: False for c in no}})
+    print(
+        f"{ns.tag}: a tag from {len(yes)} yes and {len(no)} no examples; "
+        f"'blipdesk tags calibrate {ns.tag} --apply' fits it",
+        file=sys.stderr,
+    )
     return 0
 
 

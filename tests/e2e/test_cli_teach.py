@@ -78,6 +78,17 @@ def test_label_calibrate_similar_export_and_xmp(tmp_path, tiny_model_dir):
     assert len(found["ranked"]) == 3
     assert all(d["path"].rsplit("/", 1)[1] != "copy-of-p0.jpg" for d in found["ranked"])
 
+    # a tag from examples alone: calibrated from its labels, then in the export
+    made = blipdesk(data, "tags", "from-examples", "mine", photos / "p3.jpg", photos / "p4.jpg",
+                    "--no", photos / "p5.jpg")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    fitted = blipdesk(data, "tags", "calibrate", "mine", "--apply", "--json", *model)
+    assert fitted.returncode == 0, fitted.stderr
+    assert json.loads(fitted.stdout)["step"] == "examples"
+    doc = json.loads(blipdesk(data, "export", photos, *model).stdout)
+    mine = {p["path"].rsplit("/", 1)[1]: p["tags"].get("mine") for p in doc["photos"]}
+    assert mine["p3.jpg"]["match"] is True and mine["p5.jpg"]["match"] is False
+
     # bad input: one line, the file named
     bad = blipdesk(data, "label", "sea", "yes", tmp_path / "nope.jpg")
     assert bad.returncode == 1 and "nope.jpg" in bad.stderr and "Traceback" not in bad.stderr
