@@ -176,7 +176,9 @@ class DetailPanel(QWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, tag.name)
             if label is not None:
                 item.setToolTip(0, f"You said {'yes' if label else 'no'}: the tag follows you")
-            item.setData(1, BarRole, (score, tag.threshold, tag_colour(tag)))
+            calibrated = self.board.calibrations.get(tag.name)  # its tick: the learned cut
+            tick = tag.threshold if calibrated is None else calibrated.threshold()
+            item.setData(1, BarRole, (score, tick, tag_colour(tag)))
             for s in tag.sentences:
                 got = sentences.get(s)
                 child = QTreeWidgetItem([s, ""])

@@ -73,8 +73,9 @@ class PhotoViewer(QWidget):
         x += painter.fontMetrics().horizontalAdvance(self.photo.name) + 24
         for tag in self.tags:
             score = self.board.tag_score(self.photo.path, tag)
-            text = f"{tag.name} {'–' if score is None else f'{score:.2f}'}"
-            hit = score is not None and score >= tag.threshold
+            label = {True: " ✓", False: " ✗", None: ""}[self.board.label(self.photo.path, tag.name)]
+            text = f"{tag.name} {'–' if score is None else f'{score:.2f}'}{label}"
+            hit = self.board.matches(self.photo.path, tag)  # the store's rule: labels first
             painter.setPen(QColor(tag_colour(tag)) if hit else QColor(170, 170, 170))
             painter.drawText(x, y, ("● " if hit else "○ ") + text)
             x += painter.fontMetrics().horizontalAdvance("● " + text) + 18
