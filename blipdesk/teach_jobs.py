@@ -44,13 +44,18 @@ class LabelChange:
     paths: tuple[str, ...]
     value: bool | None
     previous: Mapping[str, bool | None]  # content -> the label before: the undo
+    contents: tuple[str, ...] = ()  # each path's content
+
+    def before(self) -> dict[str, bool | None]:
+        """path -> its label before the change."""
+        return {p: self.previous.get(c) for p, c in zip(self.paths, self.contents, strict=True)}
 
 
 def label_photos(database: str, tag: str, paths: Sequence[str], value: bool | None) -> LabelChange:
     with Library.open(database) as lib:
         contents = _contents(lib, paths)
         previous = lib.put_labels(tag, {contents[p]: value for p in paths})
-    return LabelChange(tag, tuple(paths), value, previous)
+    return LabelChange(tag, tuple(paths), value, previous, tuple(contents[p] for p in paths))
 
 
 def restore_labels(database: str, change: LabelChange) -> LabelChange:

@@ -39,11 +39,16 @@ class LabelActions(QObject):
         self.w = window
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
-        self.tasks.failed.connect(lambda _r, message, *_: self.w._warn("Teach", message))
+        self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
         self.undo_stack: list[jobs.LabelChange] = []
         self.review: Any = None
         self.proposal_box: Any = None
         self._purpose: dict[int, str] = {}
+        # Labels shown before the cache holds them: request -> [paths' values, tag, the cache
+        # read that will hold them (None while the write runs)]. A cache read asked for before
+        # a write landed must not take its label off the board again.
+        self._shown: dict[int, list] = {}
+        window.shown.scoresLoaded.connect(self._reapply)
         self._build()
 
     # ----------------------------------------------------------------- wiring
@@ -156,15 +161,46 @@ class LabelActions(QObject):
             )
             return None
         self._refresh(self.w.board.set_label(paths, tag.name, value))
-        return self._start("label", jobs.label_photos, str(self.w.paths.database), tag.name,
-                           paths, value)  # fmt: skip
+        request = self._start("label", jobs.label_photos, str(self.w.paths.database), tag.name,
+                              paths, value)  # fmt: skip
+        self._shown[request] = [{p: value for p in paths}, tag.name, None]
+        return request
 
     def undo(self) -> int | None:
         if not self.undo_stack:
             self.w.statusBar().showMessage("No label to undo.", 4000)
             return None
         change = self.undo_stack.pop()
-        return self._start("undo", jobs.restore_labels, str(self.w.paths.database), change)
+        before = change.before()
+        for path, value in before.items():
+            self.w.board.set_label([path], change.tag, value)
+        self._refresh(list(before))
+        request = self._start("undo", jobs.restore_labels, str(self.w.paths.database), change)
+        self._shown[request] = [before, change.tag, None]
+        return request
+
+    def _reapply(self) -> None:
+        """The cache's labels are on the board: put back those whose write it may not hold."""
+        newest = self.w.shown.cache_request
+        for request, (values, tag, ready) in list(self._shown.items()):
+            if ready is not None and newest >= ready:
+                del self._shown[request]  # read after the write landed: the cache has it
+                continue
+            for path, value in values.items():
+                self.w.board.set_label([path], tag, value)
+            self._refresh(list(values))
+
+    def _failed(self, request: int, message: str) -> None:
+        self._purpose.pop(request, None)
+        if self._shown.pop(request, None) is not None:
+            self.w.shown.reload_scores()  # the label did not land: show what the cache holds
+        self.w._warn("Teach", message)
+
+    def _landed(self, request: int) -> None:
+        """A label write is in the cache: read it back (copies of the same content follow)."""
+        self.w.shown.reload_scores()
+        if request in self._shown:
+            self._shown[request][2] = self.w.shown.cache_request
 
     def _done(self, request: int, result: object) -> None:
         purpose = self._purpose.pop(request, "")
@@ -176,11 +212,10 @@ class LabelActions(QObject):
             w.statusBar().showMessage(
                 f"“{result.tag}”: {word} on {n} photo(s) — Ctrl+Z undoes", 6000
             )
-            w.shown.reload_scores()
+            self._landed(request)
         elif purpose == "undo" and isinstance(result, jobs.LabelChange):
             w.statusBar().showMessage(f"“{result.tag}”: label undone", 4000)
-            w.board.set_label(result.paths, result.tag, None)
-            w.shown.reload_scores()
+            self._landed(request)
         elif purpose == "review" and isinstance(result, jobs.TeachData):
             self._open_review(result)
         elif purpose == "calibrate" and isinstance(result, jobs.TeachData):

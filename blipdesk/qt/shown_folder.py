@@ -50,6 +50,11 @@ class ShownFolder(QObject):
         self.current = None
         self.photos.set_photos([])
 
+    @property
+    def cache_request(self) -> int:
+        """The id of the newest cache read asked for (answers to older ones are dropped)."""
+        return self._cache_request
+
     def reload_scores(self) -> None:
         self._cache_request = 0  # a load started before now would bring old scores back
         if self.current:

@@ -52,9 +52,13 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     assert sorted(_labels(window).values()) == [False, True, True]
     assert window.photos.index(2).data(Roles.Labels) == [("#e6194b", False)]
     assert not window.board.matches(window.photos.photo_at(2).path, window.tags.tags()[0])
-    # undo
+    # undo: shown at once, then in the cache
     teach.undo()
+    assert window.board.label(window.photos.photo_at(2).path, "beach") is None
     _wait_tasks(qtbot, window)
+    qtbot.wait(300)  # the cache read after the write: the board stays as it is
+    assert window.board.label(window.photos.photo_at(2).path, "beach") is None
+    assert window.board.label(chosen[0], "beach") is True
     assert sorted(_labels(window).values()) == [True, True]
 
     # review borderline with the keyboard: yes, skip, no
