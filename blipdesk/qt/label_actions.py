@@ -114,7 +114,7 @@ class LabelActions(QObject):
         tag = self.current_tag()
         metrics = self.bar_label.fontMetrics()
         name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
-        self.bar_label.setText(f"Label “{name}”:" if tag else "Label:")
+        self.bar_label.setText(f"“{name}”:" if tag else "Label:")
         self.bar_label.setToolTip(
             f"Y / N / 0 label the selected photos for “{tag.name}”"
             if tag
