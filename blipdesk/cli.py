@@ -36,18 +36,28 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from blipdesk import __version__
+from blipdesk.cli_args import (
+    CommandParser,
+    add_command,
+    add_common_options,
+    add_model_options,
+    positive_int,
+    probability,
+    subcommands,
+)
+from blipdesk.cli_progress import ProgressPrinter
 from blipdesk.display import display_path
 from blipdesk.errors import ModelError, UserError
 from blipdesk.export import export_bytes, export_document, tag_json, write_export
 
 if TYPE_CHECKING:  # the store and the engine load only when a command needs them
-    from blipdesk.core.engine import ScanOptions, ScanProgress, SearchHit, SearchUpdate
+    from blipdesk.core.engine import ScanOptions, ScanSummary, SearchHit, SearchUpdate
     from blipdesk.core.model import ModelSpec
     from blipdesk.core.scorer import FirstToken, Scorer
     from blipdesk.store import Library, Tag
@@ -62,7 +72,7 @@ class UsageError(UserError):
     """The command line asks for something impossible (exit code 2)."""
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(CommandParser):
     """Chooses between the commands and the app by the first positional word (module docstring)."""
 
     def parse_args(  # type: ignore[override]  # one signature for typeshed's overloads
@@ -71,7 +81,10 @@ class _Parser(argparse.ArgumentParser):
         tokens = list(sys.argv[1:] if args is None else args)
         if not self._wants_command(tokens):
             return _gui_parser().parse_args(tokens, namespace)
-        return super().parse_args(tokens, namespace)
+        ns, extras = self.parse_known_args(tokens, namespace)
+        if extras:  # said by the command's own parser, with its own usage
+            command_parser(self, ns).error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
 
     @staticmethod
     def _wants_command(tokens: Sequence[str]) -> bool:
@@ -89,157 +102,113 @@ class _Parser(argparse.ArgumentParser):
         return False
 
 
-def _add_global(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", action="version", version=f"blipdesk {__version__}")
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log progress to stderr (-vv: debug); the data folder's blipdesk.log keeps INFO and up",
-    )
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="keep all of blipdesk's state (settings, tags, cache, thumbnails) under DIR "
-        "(default: $BLIPDESK_DATA_DIR, else the platform's user data folder)",
-    )
-
-
 def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blipdesk", description="Open the desktop app.")
-    _add_global(parser)
+    _add_version(parser)
+    add_common_options(parser, top_level=True)
     parser.add_argument("folder", nargs="?", help="open the app on this folder")
     parser.set_defaults(command=None)
     return parser
 
 
-def _add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
-    parser.add_argument(
-        "--model",
-        metavar="ID_OR_DIR",
-        help="hub id or local model folder (default: the library's model; a scan with --model "
-        "makes it the library's model, used by export, search, xmp and the app)",
-    )
-    if not compute:
-        return
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: settings)")
-    parser.add_argument("--precision", help="auto, fp32, bf16 or fp16 (default: settings)")
-    parser.add_argument(
-        "--batch-size", type=_batch_size, metavar="N", help="photos per batch (1 to 1024)"
-    )
-    parser.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
-    parser.add_argument(
-        "--feature-cache",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep each photo's vision output on disk (0.6 MB per photo for the large model) so "
-        "new tags and searches skip decoding and the vision pass (default: on)",
-    )
-    parser.add_argument(
-        "--feature-budget",
-        type=_size,
-        metavar="SIZE",
-        help="disk budget of the vision cache, e.g. 20G or 500M; past it the least recently used "
-        "photos are evicted first (default: settings, 20G); remembered",
-    )
-    parser.add_argument(
-        "--feature-format",
-        choices=("compact", "fp16"),
-        help="compact: 8-bit, 0.6 MB per photo, ITM within ~1e-3 of a fresh pass; fp16: exact "
-        "half precision, 1.2 MB (default: settings, compact)",
-    )
+def command_parser(
+    parser: argparse.ArgumentParser, ns: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that ``ns`` names (``blipdesk tags add``'s for
+    ``tags add``); ``parser`` itself when it names none."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(ns, action.dest, None)
+            if name in action.choices:
+                return command_parser(action.choices[name], ns)
+    return parser
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"blipdesk {__version__}")
 
 
-def _size(text: str) -> int:
-    from blipdesk.core.feature_cache import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _batch_size(text: str) -> int:
-    from blipdesk.settings import MAX_BATCH_SIZE
-
-    value = _positive_int(text)
-    if value > MAX_BATCH_SIZE:
-        raise argparse.ArgumentTypeError(
-            f"must be at most {MAX_BATCH_SIZE} (larger batches only run out of memory)"
-        )
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
+# The parts every command module shares live in cli_args.py and cli_progress.py; the old private
+# names stay for command modules written against them (cli_teach.py, cli_results.py).
+_add_model_options = add_model_options
+_positive_int = positive_int
+_probability = probability
+_ProgressPrinter = ProgressPrinter
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="blipdesk",
-        usage="blipdesk [--data-dir DIR] {tags,scan,search,export,xmp,explain} ... | blipdesk [FOLDER]",
+        usage="blipdesk [--data-dir DIR] COMMAND ... | blipdesk [--data-dir DIR] [FOLDER]",
         description="Tag local photos with sentences, scored by BLIP image-text matching. "
         "Without a command, opens the desktop app (on FOLDER when given).",
+        epilog="Each command has its own help: blipdesk COMMAND --help. --data-dir and -v go "
+        "before or after the command.",
     )
-    _add_global(parser)
+    _add_version(parser)
+    add_common_options(parser, top_level=True)
     parser.set_defaults(command=None)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = subcommands(parser, "command", metavar="COMMAND")
 
-    tags = sub.add_parser("tags", help="add, list or remove tags")
-    tags_sub = tags.add_subparsers(dest="tags_command", metavar="ACTION", required=True)
-    add = tags_sub.add_parser("add", help="add a tag (or replace its sentences and threshold)")
-    add.add_argument("name")
+    tags = add_command(sub, "tags", "add, list or remove tags")
+    tags_sub = subcommands(tags, "tags_command", required=True)
+    add = add_command(tags_sub, "add", "add a tag (or replace its sentences and threshold)")
+    add.add_argument("name", metavar="NAME", help="the tag's name (also its sentence by default)")
     add.add_argument("sentences", nargs="*", metavar="SENTENCE", help="default: NAME itself")
-    add.add_argument("--threshold", type=_probability, metavar="P", help="default 0.5")
+    add.add_argument(
+        "--threshold",
+        type=probability,
+        metavar="P",
+        help="match probability (0 to 1) from which a photo carries the tag (default 0.5)",
+    )
     add.set_defaults(handler=_tags_add)
-    lst = tags_sub.add_parser("list", help="list the tags")
-    lst.add_argument("--json", action="store_true")
+    lst = add_command(tags_sub, "list", "list the tags")
+    lst.add_argument("--json", action="store_true", help="print the tags as a JSON list")
     lst.set_defaults(handler=_tags_list)
-    rm = tags_sub.add_parser("remove", help="remove a tag (its cached scores stay)")
-    rm.add_argument("name")
+    rm = add_command(tags_sub, "remove", "remove a tag (its cached scores stay)")
+    rm.add_argument("name", metavar="NAME")
     rm.set_defaults(handler=_tags_remove)
 
-    scan = sub.add_parser("scan", help="score the photos under folders against every tag")
+    scan = add_command(sub, "scan", "score the photos under folders against every tag")
     scan.add_argument("folders", nargs="+", metavar="FOLDER")
-    _add_model_options(scan, compute=True)
+    add_model_options(scan, compute=True)
     scan.set_defaults(handler=_scan)
 
-    search = sub.add_parser("search", help="rank the photos under folders for a sentence")
-    search.add_argument("sentence")
+    search = add_command(sub, "search", "rank the photos under folders for a sentence")
+    search.add_argument("sentence", metavar="SENTENCE")
     search.add_argument("folders", nargs="+", metavar="FOLDER")
-    search.add_argument("--top", type=_positive_int, default=10, metavar="K")
     search.add_argument(
-        "--candidates", type=_positive_int, metavar="N", help="ITM-rerank the N best by cosine"
+        "--top", type=positive_int, default=10, metavar="K", help="show the K best (default 10)"
     )
-    search.add_argument("--json", action="store_true")
-    _add_model_options(search, compute=True)
+    search.add_argument(
+        "--candidates", type=positive_int, metavar="N", help="ITM-rerank the N best by cosine"
+    )
+    search.add_argument(
+        "--json", action="store_true", help="print the refined ranking as JSON (nothing else)"
+    )
+    add_model_options(search, compute=True)
     search.set_defaults(handler=_search)
 
-    export = sub.add_parser("export", help="write cached tags and scores (never loads the model)")
+    export = add_command(sub, "export", "write cached tags and scores (never loads the model)")
     export.add_argument("folders", nargs="+", metavar="FOLDER")
-    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default="json",
+        help="json: one document with the tags and every photo; csv: one row per photo, tag "
+        "and sentence (default: json)",
+    )
     export.add_argument("--output", metavar="FILE", help="default: standard output")
-    export.add_argument("--no-recursive", action="store_true")
-    _add_model_options(export, compute=False)
+    export.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
+    add_model_options(export, compute=False)
     export.set_defaults(handler=_export)
     _add_xmp_parser(sub)
     from blipdesk.cli_explain import add_parser as add_explain_parser
 
-    add_explain_parser(sub, _add_model_options, _explain)
+    add_explain_parser(sub, add_model_options, _explain)
     from blipdesk.cli_teach import add_parsers as add_teach_parsers
 
-    add_teach_parsers(sub, tags_sub, _add_model_options, _positive_int, _teach)
+    add_teach_parsers(sub, tags_sub, add_model_options, positive_int, _teach)
     return parser
 
 
@@ -247,6 +216,14 @@ def _teach(ns: argparse.Namespace) -> int:
     from blipdesk.cli_teach import run as run_teach
 
     return run_teach(ns, _Context(ns), _export_key)
+
+
+def command_names(parser: argparse.ArgumentParser) -> list[str]:
+    """The commands ``parser`` (from ``build_parser``) knows, in the order they were added."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 def _explain(ns: argparse.Namespace) -> int:
@@ -375,7 +352,9 @@ class _Context:
 
         feature_cache = self.ns.feature_cache
         return ScanOptions(
-            batch_size=self.ns.batch_size or self.settings.batch_size,
+            batch_size=(
+                self.settings.batch_size if self.ns.batch_size is None else self.ns.batch_size
+            ),  # --batch-size 0: automatic, whatever the settings say
             recursive=not self.ns.no_recursive and self.settings.recursive,
             feature_cache=self.settings.feature_cache if feature_cache is None else feature_cache,
             features_dir=self.paths.features_dir,
@@ -390,16 +369,154 @@ class _Context:
             self.settings = self.settings.with_changes(feature_budget=budget)
             self.settings_file.save(self.settings)
 
-    def scorer(self) -> Callable[[], Scorer]:
+    def device(self) -> tuple[str, str]:
+        """(device, precision): the command line's, else the settings'."""
+        return (
+            getattr(self.ns, "device", None) or self.settings.device,
+            getattr(self.ns, "precision", None) or self.settings.precision,
+        )
+
+    def check_device(self) -> None:
+        """Refuse a device or precision this machine lacks now, not after listing and hashing
+        every photo (imports torch: only for a choice given on the command line)."""
+        device, precision = getattr(self.ns, "device", None), getattr(self.ns, "precision", None)
+        if device in (None, "auto", "cpu") and precision in (None, "auto"):
+            return
+        from blipdesk.core.device import resolve_placement
+
+        resolve_placement(*self.device())
+
+    def scorer(self, progress: ProgressPrinter | None = None) -> Callable[[], Scorer]:
+        """The model, loaded on first call, saying so on stderr first (it takes 10-60 s): which
+        model, where and in what precision; fp16 on the CPU is warned about (it is slower than
+        fp32 there)."""
         from blipdesk.core.engine import lazy_scorer
 
         # Settings accept only these two (settings._valid).
         first_token: FirstToken = "enc" if self.settings.first_token == "enc" else "cls"
-        return lazy_scorer(
-            self.spec(),
-            self.ns.device or self.settings.device,
-            self.ns.precision or self.settings.precision,
-            first_token,
+        spec = self.spec()
+        device, precision = self.device()
+        inner = lazy_scorer(spec, device, precision, first_token)
+        announced: list[bool] = []
+
+        def get() -> Scorer:
+            if not announced:
+                announced.append(True)
+                _announce_load(spec.source, device, precision, progress)
+                started = time.monotonic()
+                scorer = inner()
+                print(
+                    f"blipdesk: model loaded in {time.monotonic() - started:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if progress is not None:
+                    progress.note("scoring")
+                return scorer
+            return inner()
+
+        get.device_type = inner.device_type  # type: ignore[attr-defined]  # see run_work
+        return get
+
+
+def _announce_load(
+    source: str, device: str, precision: str, progress: ProgressPrinter | None
+) -> None:
+    from blipdesk.core.device import resolve_placement
+
+    placement = resolve_placement(device, precision)
+    if placement.device.type == "cpu" and placement.precision == "fp16":
+        print(
+            "blipdesk: warning: fp16 on the CPU is slower than fp32 and needs more memory "
+            "(CPUs do not compute in fp16); --precision auto or fp32 is faster",
+            file=sys.stderr,
+        )
+    # "cpu, fp32"; "cuda:0 (NVIDIA H100), fp16" -> "cuda:0 NVIDIA H100, fp16" inside parentheses
+    where = placement.describe().replace(" (", " ", 1).replace("), ", ", ", 1)
+    print(
+        f"blipdesk: loading the model {display_path(source)} ({where})…",
+        file=sys.stderr,
+        flush=True,
+    )
+    if progress is not None:
+        progress.note("loading the model")
+
+
+_PLACEHOLDERS = ("NAME",)  # words of a hint the person replaces: never quoted
+
+
+def _command(ns: argparse.Namespace, *words: str) -> str:
+    """The command to type, ready to paste (``--data-dir`` kept when the person gave one)."""
+    data_dir = getattr(ns, "data_dir", None)
+    head = ["blipdesk", *(["--data-dir", data_dir] if data_dir else [])]
+    quoted = [w if w in _PLACEHOLDERS else _shell_word(w) for w in words]
+    return " ".join([*map(_shell_word, head), *quoted])
+
+
+def _shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell, on one line: a name with a line break, a terminal
+    escape or bytes that are not UTF-8 is spelled byte by byte as bash's ``$'...'``."""
+    import shlex
+
+    if word.isprintable():
+        return shlex.quote(word)
+    spelled = "".join(
+        chr(b) if 32 <= b < 127 and chr(b) not in "\\'" else f"\\x{b:02x}"
+        for b in os.fsencode(word)
+    )
+    return f"$'{spelled}'"
+
+
+def _scan_command(ns: argparse.Namespace, folders: Sequence[str]) -> str:
+    model = getattr(ns, "model", None)
+    return _command(ns, "scan", *folders, *(["--model", model] if model else []))
+
+
+def _what_is_missing(
+    ns: argparse.Namespace,
+    folders: Sequence[str],
+    recursive: bool,
+    photos: Sequence[tuple[str, bool, Mapping[str, Iterable[str]]]],
+    tags: Mapping[str, Sequence[str]],
+    what: str,
+) -> None:
+    """Say on stderr what ``export``/``xmp`` left out because it is not scanned yet, and the
+    command that scans it. ``photos``: (path, readable, {tag: its scored sentences}) from the
+    cache; ``tags``: {tag: its sentences}."""
+    from blipdesk.core.files import find_photos
+
+    scan_cmd = _scan_command(ns, folders)
+    known = {path for path, _, _ in photos}
+    unscanned = sum(1 for p in find_photos(folders, recursive) if p not in known)
+    where = ", ".join(map(display_path, folders))
+    if not tags:
+        print(
+            f"blipdesk: there are no tags yet, so no photo carries one; add one with: "
+            f"{_command(ns, 'tags', 'add', 'NAME')}, then: {scan_cmd}",
+            file=sys.stderr,
+        )
+    if unscanned:
+        print(
+            f"blipdesk: {unscanned} photo{'' if unscanned == 1 else 's'} under {where} "
+            f"{'is' if unscanned == 1 else 'are'} not scanned yet and not in {what}; "
+            f"to scan: {scan_cmd}",
+            file=sys.stderr,
+        )
+    readable = [got for _, ok, got in photos if ok]
+    missing = {
+        name: n
+        for name, sentences in tags.items()
+        if (n := sum(1 for got in readable if not set(sentences) <= set(got.get(name, ()))))
+    }
+    if missing:
+        listing = ", ".join(
+            f"{name!r} on {n} of {len(readable)} photo{'' if len(readable) == 1 else 's'}"
+            for name, n in missing.items()
+        )
+        print(
+            f"blipdesk: tags not scored yet (added or changed since the last scan), missing from "
+            f"{what}: {listing}; to score them: {scan_cmd}",
+            file=sys.stderr,
         )
 
 
@@ -501,6 +618,12 @@ def _tags_list(ns: argparse.Namespace) -> int:
     if ns.json:
         print(json.dumps([tag_json(t) for t in tags], indent=2, ensure_ascii=False))
         return EXIT_OK
+    if not tags:
+        print(
+            f"blipdesk: no tags yet; add one with: {_command(ns, 'tags', 'add', 'NAME')} "
+            "[SENTENCE ...] (a tag is a sentence, like 'a dog on a beach')",
+            file=sys.stderr,
+        )
     for tag in tags:
         print(f"{tag.name}\t{tag.threshold:g}\t" + " | ".join(tag.sentences))
     return EXIT_OK
@@ -516,45 +639,6 @@ def _tags_remove(ns: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------- scan
-
-
-class _ProgressPrinter:
-    """A tqdm bar on a terminal; plain lines (at most one every 2 s) otherwise."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.bar: Any = None
-        self.last = 0.0
-        self.tty = sys.stderr is not None and sys.stderr.isatty()
-
-    def __call__(self, p: ScanProgress) -> None:
-        if self.tty:
-            if self.bar is None or self.bar.total != p.total:  # search runs two phases
-                from tqdm import tqdm
-
-                self.close()
-                self.bar = tqdm(total=p.total, unit="photo", desc=self.what, file=sys.stderr)
-            self.bar.update(p.done - self.bar.n)
-            self.bar.set_postfix(errors=p.errors, refresh=False)
-            return
-        now = time.monotonic()
-        if now - self.last < 2.0 and p.done < p.total:
-            return
-        self.last = now
-        eta = (
-            "?" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
-        )
-        print(
-            f"{self.what}: {p.done}/{p.total} photos, {p.photos_per_second:.1f} photos/s, "
-            f"ETA {eta}, {p.errors} error(s)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 class _StopOnCtrlC:
@@ -603,31 +687,31 @@ def _scan(ns: argparse.Namespace) -> int:
 
     ctx = _Context(ns)
     folders = _folders(ns.folders)
+    ctx.check_device()
     key = model_key(ctx.spec(), ctx.settings.first_token)
-    progress = _ProgressPrinter("scan")
     stop = _StopOnCtrlC()
-    with ctx.library() as library, stop as cancel:
+    with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         ctx.remember_feature_budget()
         sentences = library.all_sentences()
         if not sentences:
             print(
-                "blipdesk: no tags yet; storing image features only (for search)", file=sys.stderr
+                "blipdesk: no tags yet; storing image features only (for search). Add a tag "
+                f"with: {_command(ns, 'tags', 'add', 'NAME')}",
+                file=sys.stderr,
             )
-        try:
-            summary = scan(
-                library,
-                folders,
-                sentences,
-                key,
-                ctx.scorer(),
-                ctx.options(),
-                progress,
-                None,
-                cancel,
-            )
-        finally:
-            progress.close()
+        progress.note("looking for photos and reading new ones")
+        summary = scan(
+            library,
+            folders,
+            sentences,
+            key,
+            ctx.scorer(progress),
+            ctx.options(),
+            progress,
+            None,
+            cancel,
+        )
     for failure in summary.failures:
         print(
             f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
@@ -640,23 +724,35 @@ def _scan(ns: argparse.Namespace) -> int:
         )
     for notice in summary.notices:
         print(f"blipdesk: {notice}", file=sys.stderr)
-    state = "stopped" if summary.cancelled else "done"
-    print(
-        f"scan {state}: {summary.photos} photos, {summary.scored} scored"
-        + (f" ({summary.from_cache} from the vision cache)" if summary.from_cache else "")
-        + ", "
-        f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s"
-        + (
-            f", {len(summary.unreadable_folders)} folder(s) not read"
-            if summary.unreadable_folders
-            else ""
-        )
-        + ("" if summary.model_loaded else " (all cached; model not loaded)"),
-        file=sys.stderr,
-    )
+    print(_scan_summary(summary), file=sys.stderr, flush=True)
     if summary.cancelled:
         return stop.exit_code()
     return EXIT_ERROR if summary.unreadable_folders else EXIT_OK
+
+
+def _scan_summary(summary: ScanSummary) -> str:
+    """One line whose counts add up to the photos found (the scan printed its problems above):
+    ``scan done: 7 photos: 4 scored (1 from the vision cache), 1 duplicate, 1 already scored,
+    1 unreadable; 2.1 s``; a duplicate holds the same bytes as a photo scored with it."""
+    state = "stopped" if summary.cancelled else "done"
+    parts = [
+        f"{summary.scored} scored"
+        + (f" ({summary.from_cache} from the vision cache)" if summary.from_cache else "")
+    ]
+    if summary.copies:
+        parts.append(f"{summary.copies} duplicate{'' if summary.copies == 1 else 's'}")
+    if summary.cached:
+        parts.append(f"{summary.cached} already scored")
+    parts.append(f"{len(summary.failures)} unreadable")
+    if summary.not_reached:
+        parts.append(f"{summary.not_reached} left for the next scan")
+    photos = f"{summary.photos} photo{'' if summary.photos == 1 else 's'}"
+    line = f"scan {state}: {photos}: {', '.join(parts)}; {summary.seconds:.1f} s"
+    if summary.unreadable_folders:
+        line += f"; {len(summary.unreadable_folders)} folder(s) not read"
+    if not summary.model_loaded and not summary.cancelled:
+        line += " (nothing new to score; model not loaded)"
+    return line
 
 
 def _search(ns: argparse.Namespace) -> int:
@@ -691,8 +787,9 @@ def _search(ns: argparse.Namespace) -> int:
         )  # fmt: skip
     if final.unscanned:
         print(
-            f"blipdesk: {final.unscanned} photo(s) under {', '.join(map(display_path, folders))} are not scanned "
-            "yet and were not searched; run `blipdesk scan` to include them",
+            f"blipdesk: {final.unscanned} photo(s) under {', '.join(map(display_path, folders))} "
+            f"are not scanned yet and were not searched; to include them: "
+            f"{_scan_command(ns, folders)}",
             file=sys.stderr,
         )
     if cancel.is_set():
@@ -734,11 +831,16 @@ def _export_key(ctx: _Context, library: Library) -> tuple[str, str]:
     try:
         key = model_key(spec, ctx.settings.first_token)
         return key.score_key, key.source
-    except ModelError:
+    except ModelError as exc:
         source = source_key(spec.source)
         found = library.latest_score_key(source)
-        if found is None:
-            raise
+        if found is None:  # nothing to read, and no model to get it with: say both
+            ns = ctx.ns
+            raise UserError(
+                f"Nothing is scanned with {display_path(source)} yet, so there is nothing to "
+                f"{ns.command}; scan first ({_scan_command(ns, ns.folders)}), which needs the "
+                f"model: {str(exc)[:1].lower()}{str(exc)[1:]}"
+            ) from None
         return found, source
 
 
@@ -749,6 +851,17 @@ def _export(ns: argparse.Namespace) -> int:
         score_key, model = _export_key(ctx, library)
         doc = export_document(library, score_key, model, folders, not ns.no_recursive)
     _warn_long_sentences(ctx, [s for t in doc["tags"] for s in t["sentences"]])
+    _what_is_missing(
+        ns,
+        folders,
+        not ns.no_recursive,
+        [
+            (p["path"], p["error"] is None, {n: t["sentences"] for n, t in p["tags"].items()})
+            for p in doc["photos"]
+        ],
+        {t["name"]: t["sentences"] for t in doc["tags"]},
+        "the export",
+    )
     if ns.output:
         write_export(doc, ns.format, ns.output, protect=[ctx.paths.data_dir])
     else:
@@ -767,9 +880,10 @@ def _export(ns: argparse.Namespace) -> int:
 
 
 def _add_xmp_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    xmp = sub.add_parser(
+    xmp = add_command(
+        sub,
         "xmp",
-        help="write the matched tags to XMP sidecars for digiKam, darktable, Lightroom",
+        "write the matched tags to XMP sidecars for digiKam, darktable, Lightroom",
         description="Write each photo's matched tags (from the cache; never loads the model) "
         "into its XMP sidecar, merged with what is there. Exit code 1 if a sidecar could not be "
         "read or written (listed on stderr; the others are done).",
@@ -807,8 +921,20 @@ def _xmp(ns: argparse.Namespace) -> int:
     else:
         with ctx.library() as library:
             score_key, _model = _export_key(ctx, library)
-            results = library.photo_results(score_key, folders, recursive)
-            refused = _unwritable_tags(library.tags())
+            tags = library.tags()
+            results = library.photo_results(score_key, folders, recursive, tags)
+            refused = _unwritable_tags(tags)
+        _what_is_missing(
+            ns,
+            folders,
+            recursive,
+            [
+                (r.path, r.error is None, {n: ts.sentences for n, ts in r.tags.items()})
+                for r in results
+            ],
+            {t.name: t.sentences for t in tags},
+            "the sidecars",
+        )
         matched = {
             r.path: [name for name, ts in r.tags.items() if ts.match and name not in refused]
             for r in results

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from blipdesk.cli_args import integer
+
 
 def add_parser(
     sub: Any, add_model_options: Callable[..., None], handler: Callable[..., int]
@@ -31,7 +33,7 @@ def add_parser(
     p.add_argument("--output", metavar="FILE.png", help="write the map over the photo here")
     p.add_argument("--words", action="store_true", help="also one map per word")
     p.add_argument("--json", action="store_true", help="print everything as JSON")
-    p.add_argument("--layer", type=int, metavar="N", help="text layer (default: LAVIS's depth)")
+    p.add_argument("--layer", type=integer, metavar="N", help="text layer (default: LAVIS's depth)")
     add_model_options(p, compute=True)
     p.set_defaults(handler=handler)
 

@@ -104,7 +104,7 @@ import time
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -117,6 +117,8 @@ NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_LR = "http://ns.adobe.com/lightroom/1.0/"
 NS_DIGIKAM = "http://www.digikam.org/ns/1.0/"
+NS_XMP = "http://ns.adobe.com/xap/1.0/"
+NS_XMPDM = "http://ns.adobe.com/xmp/1.0/DynamicMedia/"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
 # blipdesk's own record of the user keywords it mirrored into a hierarchical field, so removal
 # takes back exactly what blipdesk added. An identifier, not a web address.
@@ -133,6 +135,8 @@ _PREFERRED_PREFIXES = {
     NS_DC: "dc",
     NS_LR: "lr",
     NS_DIGIKAM: "digiKam",
+    NS_XMP: "xmp",
+    NS_XMPDM: "xmpDM",
     NS_XML: "xml",
     NS_BLIPDESK: "blipdesk",
 }
@@ -158,6 +162,10 @@ TAGSLIST = _q(NS_DIGIKAM, "TagsList")
 MIRRORED_HIERARCHICAL = _q(NS_BLIPDESK, "mirroredHierarchicalSubject")
 MIRRORED_TAGSLIST = _q(NS_BLIPDESK, "mirroredTagsList")
 ADDED_SUBJECT = _q(NS_BLIPDESK, "addedSubject")
+RATING = _q(NS_XMP, "Rating")
+PICK_LABEL = _q(NS_DIGIKAM, "PickLabel")
+XMPDM_PICK = _q(NS_XMPDM, "pick")
+XMPDM_GOOD = _q(NS_XMPDM, "good")
 _RECORD_OF = {HIERARCHICAL: MIRRORED_HIERARCHICAL, TAGSLIST: MIRRORED_TAGSLIST}
 _CONTAINER_OF = {
     SUBJECT: "Bag",
@@ -220,6 +228,39 @@ class SidecarKeywords:
     tags_list: tuple[str, ...] = ()
     blipdesk_tags: tuple[str, ...] = ()
     user_subjects: tuple[str, ...] = ()  # the dc:subject keywords that are not blipdesk's
+    rating: SidecarRating | None = None  # stars and pick/reject flag; None: the sidecar has none
+
+
+@dataclass(frozen=True)
+class SidecarRating:
+    """A photo's star rating (0-5) and pick flag (1 picked, -1 rejected, 0 neither) as XMP holds
+    them, the way Adobe Bridge, Lightroom, darktable and digiKam read them:
+
+    * ``xmp:Rating``: the stars, 1-5 (0 or absent: none); ``-1`` marks a rejected photo (Bridge's
+      and darktable's reject);
+    * ``xmpDM:pick`` (1 picked, -1 rejected) and ``xmpDM:good`` (True, False): Lightroom
+      Classic's flag in XMP (written by it since 13.2);
+    * ``digiKam:PickLabel``: digiKam's pick label, 3 accepted (picked), 1 rejected, 2 pending
+      (read as no flag), absent: none.
+
+    All are written together; reading takes the first flag found in that order: ``xmpDM:pick``,
+    ``digiKam:PickLabel``, ``xmpDM:good``, a negative ``xmp:Rating``.
+
+    A rejected photo is written with ``xmp:Rating`` -1, so its stars do not travel in XMP (as in
+    Bridge); they stay in blipdesk's library."""
+
+    stars: int = 0
+    flag: int = 0
+
+    def xmp_values(self) -> dict[str, str | None]:
+        """Property -> value to write (None: remove the property)."""
+        rating = "-1" if self.flag < 0 else (str(self.stars) if self.stars > 0 else None)
+        return {
+            RATING: rating,
+            XMPDM_PICK: {1: "1", -1: "-1"}.get(self.flag),
+            XMPDM_GOOD: {1: "True", -1: "False"}.get(self.flag),
+            PICK_LABEL: {1: "3", -1: "1"}.get(self.flag),
+        }
 
 
 @dataclass(frozen=True)
@@ -690,7 +731,67 @@ def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
         tags_list=tuple(state.tags_list.values()),
         blipdesk_tags=tuple(state.current_tags()),
         user_subjects=tuple(k for k in state.subjects.values() if k not in state.owned_subjects()),
+        rating=_read_rating(root),
     )
+
+
+def _scalars(root: ET.Element, name: str) -> list[tuple[ET.Element, ET.Element | None, str]]:
+    """Every occurrence of a simple property: (description, element or None for the attribute
+    form, text)."""
+    out: list[tuple[ET.Element, ET.Element | None, str]] = []
+    for desc in _descriptions(root):
+        if name in desc.attrib:
+            out.append((desc, None, desc.attrib[name]))
+        for el in desc.findall(name):
+            if any(isinstance(c.tag, str) for c in el) or el.attrib:
+                raise SidecarError(
+                    f"its {el.tag.rsplit('}', 1)[1]} has a form blipdesk cannot edit"
+                )
+            out.append((desc, el, el.text or ""))
+    return out
+
+
+def _number(text: str) -> int | None:
+    try:
+        return round(float(text.strip()))
+    except ValueError:
+        return None
+
+
+def _read_rating(root: ET.Element) -> SidecarRating | None:
+    """The sidecar's rating and pick flag (:class:`SidecarRating`); None when it has neither."""
+
+    def first(name: str) -> int | None:
+        found = (_number(t) for _d, _e, t in _scalars(root, name))
+        return next((n for n in found if n is not None), None)
+
+    rating, pick, label = first(RATING), first(XMPDM_PICK), first(PICK_LABEL)
+    goods = [t.strip().lower() for _d, _e, t in _scalars(root, XMPDM_GOOD)]
+    good = next((g for g in goods if g in ("true", "false")), None)
+    if pick in (1, -1):
+        flag = pick
+    elif label in (1, 3):
+        flag = 1 if label == 3 else -1
+    elif good is not None:
+        flag = 1 if good == "true" else -1
+    else:
+        flag = -1 if rating is not None and rating < 0 else 0
+    if rating is None and flag == 0 and pick is None and label is None:
+        return None
+    stars = max(0, min(5, rating)) if rating is not None else 0
+    return SidecarRating(stars, flag)
+
+
+def read_sidecar_rating(path: str | os.PathLike[str]) -> SidecarRating | None:
+    """Only the rating of a sidecar (None when there is no sidecar or no rating in it)."""
+    path = Path(path)
+    found = _read_file(path)
+    if found is None:
+        return None
+    try:
+        return _read_rating(_parse(found.data, path).root)
+    except SidecarError as exc:
+        raise SidecarError(f"{display_path(path)}: {exc}") from None
 
 
 # --- editing -----------------------------------------------------------------------------------
@@ -812,6 +913,18 @@ class _Editor:
                 self.edits.append((span.start + found.start(), span.start + found.end(), ""))
         self.gone_attributes.setdefault(id(desc), set()).add(name)
         self.touched.append(desc)
+
+    def set_attribute(self, desc: ET.Element, name: str, value: str) -> None:
+        """Replace the value of ``desc``'s attribute ``name`` in place (quotes kept)."""
+        span, scope = self.doc.span(desc), self.doc.scopes[id(desc)]
+        tag = self.doc.buf[span.start : span.open_end]
+        for found in _ATTRIBUTE.finditer(tag):
+            qname = found.group(2).decode("utf-8")
+            prefix, _, local = qname.rpartition(":")
+            if prefix and f"{{{scope.get(prefix)}}}{local}" == name:
+                quote = found.group(3)[:1].decode("utf-8")
+                start, end = span.start + found.start(3), span.start + found.end(3)
+                self.edits.append((start, end, quote + _escape_attr(value) + quote))
 
     # -- layout
 
@@ -1131,6 +1244,99 @@ def plan_sidecar_file(
     if found is not None and target == path and _is_empty_blipdesk_file(edited):
         return SidecarPlan(**plan, deletes_file=True)  # type: ignore[arg-type]
     return SidecarPlan(**plan, content=content)  # type: ignore[arg-type]
+
+
+def _plan_rating(editor: _Editor, rating: SidecarRating) -> bool:
+    """Collect in ``editor`` the edits that make the sidecar hold ``rating``; True if any. Each
+    property is edited in the form it has (attribute or element); a missing one is added as an
+    element next to the keywords."""
+    root = editor.doc.root
+    changed = False
+    for name, value in rating.xmp_values().items():
+        found = _scalars(root, name)
+        if not found:
+            if value is not None:
+                new = ET.Element(name)
+                new.text = value
+                editor._add_property(_state(root), new)
+                changed = True
+            continue
+        for n, (desc, el, text) in enumerate(found):
+            if value is not None and n == 0:
+                if text.strip() == value:
+                    continue
+                if el is None:
+                    editor.set_attribute(desc, name, value)
+                else:
+                    span = editor.doc.span(el)
+                    new = ET.Element(name)
+                    new.text = value
+                    editor.edits.append(
+                        (span.start, span.end, _fragment(new, editor.doc.scopes[id(desc)], ""))
+                    )
+            elif el is None:
+                editor._remove_attribute(desc, name)
+            else:
+                editor._remove(desc, el)
+            changed = True
+    return changed
+
+
+def plan_rating(
+    photo: str | os.PathLike[str],
+    rating: SidecarRating,
+    naming: str | SidecarNaming = SidecarNaming.APPEND,
+) -> SidecarPlan:
+    """What writing ``rating`` into the sidecar of ``photo`` would change (the tags' sidecar,
+    merged the same way: every other property and keyword is kept). Nothing is written; pass
+    the plan to :func:`apply`. No rating and no sidecar: nothing to do."""
+    photo = Path(photo)
+    if not os.path.exists(photo):
+        raise SidecarError(
+            f"{display_path(photo)}: the photo is not there; its sidecar is left alone"
+        )
+    path = sidecar_path(photo, naming)
+    target = _write_target(path)
+    found = _read_file(target, path if target != path else None)
+    empty = rating == SidecarRating()
+    if found is None and empty:
+        return SidecarPlan(path, (photo,), (), (), (), creates_file=False)
+    if found is None:
+        doc = _parse(_NEW_DOCUMENT.encode("utf-8"), path)
+        base = _Fingerprint(False)
+    else:
+        doc = _parse(found.data, path)
+        base = _Fingerprint(True, hashlib.sha256(found.data).hexdigest())
+    editor = _Editor(doc)
+    try:
+        changed = _plan_rating(editor, rating)
+    except SidecarError as exc:
+        raise SidecarError(f"{display_path(path)}: {exc}") from None
+    plan = SidecarPlan(
+        path, (photo,), (), (), (), creates_file=found is None, base=base, target=target
+    )
+    if not changed:
+        return plan
+    if found is not None and not found.mode & stat.S_IWUSR:
+        raise SidecarError(f"{display_path(path)}: read-only; left alone")
+    content = doc.encode(editor.result())
+    try:
+        edited = _parse(content, path).root
+    except SidecarError as exc:  # a bug: never write what could not be read back
+        raise SidecarError(f"{exc} after editing; nothing was written") from None
+    if found is not None and target == path and _is_empty_blipdesk_file(edited):
+        return replace(plan, deletes_file=True)
+    return replace(plan, content=content)
+
+
+def plan_ratings(
+    ratings: Mapping[str, SidecarRating], naming: str | SidecarNaming = SidecarNaming.APPEND
+) -> list[SidecarPlan | SidecarError]:
+    """One rating plan (or its error) per photo: one bad sidecar never stops the rest."""
+    return [
+        _each(photo, functools.partial(plan_rating, photo, rating, naming))
+        for photo, rating in ratings.items()
+    ]
 
 
 def plan_removal(

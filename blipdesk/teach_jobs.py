@@ -8,6 +8,7 @@ hashed (``engine.content_hash``, at most 128 KiB read).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,14 @@ def _key(lib: Library, source: str) -> str:
 def _contents(lib: Library, paths: Sequence[str]) -> dict[str, str]:
     from blipdesk.core.engine import content_hash
 
-    found = lib.contents_of(paths)
+    stats = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+        stats.append((path, st.st_size, st.st_mtime_ns))
+    found = lib.contents_of(stats)  # the cache's hash where the file is unchanged
     for path in paths:
         if path not in found:
             try:

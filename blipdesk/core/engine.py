@@ -131,6 +131,14 @@ class ScanSummary:
     notices: tuple[str, ...] = ()  # things the person should know (e.g. fell back to the CPU)
     unreadable_folders: tuple[PhotoFailure, ...] = ()  # not listed: their photos were kept
     from_cache: int = 0  # of ``scored``: from the vision cache (no decoding, no vision pass)
+    cached: int = 0  # photo files with nothing to do: every sentence scored before this scan
+    copies: int = 0  # photo files scored in this scan as a copy of another (same content)
+
+    @property
+    def not_reached(self) -> int:
+        """Photo files a stopped scan left for the next one (0 when it finished):
+        photos = scored + copies + cached + unreadable + not_reached."""
+        return max(0, self.photos - self.scored - self.copies - self.cached - len(self.failures))
 
 
 @dataclass(frozen=True)
@@ -500,8 +508,11 @@ def scan(
     if store is not None:  # a budget lowered since the last scan applies now, work or not
         store.enforce_budget()
     done = run_work(
-        library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store
-    )
+        library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store,
+        errors_before=len(failures),
+    )  # fmt: skip
+    in_work = {w.content for w in work}
+    bad = {f.path for f in failures}
     return ScanSummary(
         photos=len(photos),
         scored=done.scored,
@@ -512,12 +523,15 @@ def scan(
         notices=tuple(done.notices),
         unreadable_folders=tuple(folders_failed),
         from_cache=done.from_cache,
+        cached=sum(1 for p in photos if p.path not in bad and p.content not in in_work),
+        copies=done.copies,
     )
 
 
 @dataclass
 class _Done:
     scored: int = 0
+    copies: int = 0  # more paths of the scored contents
     from_cache: int = 0
     failures: list[PhotoFailure] = field(default_factory=list)
     cancelled: bool = False
@@ -536,11 +550,13 @@ def run_work(
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
     store: FeatureStore | None = None,
+    errors_before: int = 0,
 ) -> _Done:
     """Run planned work items through the model in batches (the second half of ``scan``).
 
     ``store``: the vision cache (``feature_store(library, key, options)``, made once by the
-    caller), or None for none.
+    caller), or None for none. ``errors_before``: photos already known to be unreadable, counted
+    in every progress report's ``errors`` (so the last one equals the scan's failures).
 
     Photos whose vision output is in the vision cache ("warm") go first, best first: in
     decreasing ITC cosine to their new sentences, known at once from the cached ITC vectors, so
@@ -610,7 +626,7 @@ def run_work(
             warm_done = sum(1 for _, f in batch if f is None) - len(retry)
             rate.from_cache += warm_done
             done.from_cache += warm_done
-            rate.errors = len(done.failures)
+            rate.errors = errors_before + len(done.failures)
             if on_progress is not None:
                 on_progress(rate.progress())
 
@@ -906,6 +922,7 @@ def _score_batch(
         store.save_many(to_store)
     library.write_batch(key.score_key, rows, itc_rows, errors)
     done.scored += len(ready)
+    done.copies += sum(len(item.paths) - 1 for item, _ in ready)
     done.failures.extend(failures)
     if on_batch is not None:
         if failures:

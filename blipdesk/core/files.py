@@ -6,18 +6,16 @@ folders not followed) and reports the folders it cannot list. The scan (``engine
 the grid (``list_photos``) and the sidebar's counts (``count_tree``) all go through it, so the grid
 shows exactly what a scan scans and the sidebar counts exactly what the grid shows.
 
-Qt-free and torch-free; Pillow only for ``exif_taken``, imported when called.
+Qt-free and torch-free; Pillow only for ``exif_taken`` (through ``core/exif.py``), imported when
+called.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 log = logging.getLogger(__name__)
 
@@ -139,27 +137,8 @@ def count_tree(root: str) -> FolderCounts:
 
 def exif_taken(path: str) -> float | None:
     """EXIF DateTimeOriginal (else DateTime) as a local timestamp; None when absent or unreadable.
+    Read by ``core/exif.py`` (the one EXIF reader: non-blocking, regular files only)."""
+    from blipdesk.core.exif import taken
 
-    Opened without blocking and only when a regular file: a FIFO named like a photo is listed,
-    and must not hang the thread that reads dates."""
-    from PIL import Image
-
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
-            with Image.open(fh) as im:
-                exif = im.getexif()
-                value = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
-    except Exception:
-        return None
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value).strip("\0 "), "%Y:%m:%d %H:%M:%S").timestamp()
-    except ValueError:
-        return None
+    when = taken(path)
+    return None if when is None else when.timestamp()

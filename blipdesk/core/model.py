@@ -232,7 +232,7 @@ def _offline_message(spec: ModelSpec) -> str:
         f"The model {spec.source!r} is not on this computer yet and cannot be downloaded "
         f"({'offline mode: HF_HUB_OFFLINE is set' if offline() else 'no connection to huggingface.co'}). "
         "Connect to the internet once so blipdesk can download it (about 1.8 GB), "
-        "or choose a local model folder (--model /path/to/folder, or Settings > Model)."
+        "or choose a local model folder (--model /path/to/folder; in the window: File > Settings… > Model)."
     )
 
 

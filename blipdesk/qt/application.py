@@ -70,9 +70,12 @@ def make_app(argv: list[str] | None = None):
     app.setApplicationName("blipdesk")
     app.setOrganizationName("blipdesk")
     app.setDesktopFileName("blipdesk")
-    # Fusion draws every widget the same on every platform and follows the system's light/dark
-    # colour scheme (Qt >= 6.5 picks the platform palette for it).
+    # Fusion draws every widget the same on every platform; ``theme.follow_system`` gives it the
+    # system's light or dark palette, and follows a change while the app runs.
     app.setStyle("Fusion")
+    from blipdesk.qt.theme import follow_system
+
+    follow_system(app)  # light or dark as the system says (or BLIPDESK_COLOR_SCHEME)
     app.setWindowIcon(app_icon())
     return app
 

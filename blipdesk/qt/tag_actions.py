@@ -23,6 +23,7 @@ from blipdesk.qt.workers.inference import InferenceController, ModelChoice, TryJ
 
 class TagActions(QObject):
     saved = Signal(object)  # Tag
+    tried = Signal(str, object)  # path, sentence -> SentenceScore: "Try"'s answer, kept
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class TagActions(QObject):
         self.tags, self.writer, self.controller = tags, writer, controller
         self.model_choice, self.window = model_choice, window
         self._writes: dict[str, Tag] = {}
+        self.database = ""  # set: "Try"'s scores are kept in the cache (qt/desk.py sets it)
         self._save_later = QTimer(self, singleShot=True, interval=300)
         self._save_later.timeout.connect(self.flush)
         tags.tagChanged.connect(self._threshold_moved)
@@ -48,18 +50,43 @@ class TagActions(QObject):
         def try_it(sentences: tuple[str, ...]) -> None:
             if photo is None:
                 return
-            dialog.show_try_busy("Scoring (the model loads the first time)…")
+            dialog.show_try_busy(
+                f"Scoring {photo.name}… (the first time, the model loads: 10–60 s)"
+            )
             self.controller.submit(
-                TryJob(next_job_id(), self.model_choice(), path=photo.path, sentences=sentences)
+                TryJob(
+                    next_job_id(),
+                    self.model_choice(),
+                    path=photo.path,
+                    sentences=sentences,
+                    database=self.database,
+                )
             )
 
+        def answered(scores) -> None:
+            dialog.show_try(scores)
+            if photo is not None:
+                # Kept: the photo shows these scores once the tag is saved (not "–").
+                self.tried.emit(photo.path, dict(scores))
+
+        def failed(message: str, *_args) -> None:
+            dialog.show_try_failed(message)
+
         dialog.tryRequested.connect(try_it)
-        self.controller.tried.connect(dialog.show_try)
+        links = (
+            (self.controller.tried, answered),
+            (self.controller.status, dialog.show_try_status),
+            (self.controller.failed, failed),
+            (self.controller.modelMissing, failed),
+        )
+        for signal, slot in links:
+            signal.connect(slot)
         try:
             if dialog.exec() != dialog.DialogCode.Accepted:
                 return
         finally:
-            self.controller.tried.disconnect(dialog.show_try)
+            for signal, slot in links:
+                signal.disconnect(slot)
         self.save(dialog.tag(), replacing=tag)
 
     def save(self, tag: Tag, replacing: Tag | None = None) -> None:

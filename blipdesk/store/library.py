@@ -33,6 +33,18 @@ _CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
 
 
 @dataclass(frozen=True)
+class Rating:
+    """A photo's star rating (0-5) and flag (1 picked, -1 rejected, 0 neither), kept by content."""
+
+    stars: int = 0
+    flag: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.stars <= 5 or self.flag not in (-1, 0, 1):
+            raise ValueError(f"not a rating: {self.stars} stars, flag {self.flag}")
+
+
+@dataclass(frozen=True)
 class Tag:
     name: str
     sentences: tuple[str, ...]
@@ -446,26 +458,59 @@ class Library:
                 rows,
             )
 
-    def contents_of(self, paths: Sequence[str]) -> dict[str, str]:
-        """path -> content hash for the photos the cache knows (and could read)."""
-        out: dict[str, str] = {}
-        for part in _chunks(list(dict.fromkeys(paths))):
-            marks = ",".join(["CAST(? AS TEXT)"] * len(part))
-            out.update(
-                self.conn.execute(
-                    "SELECT p.path, c.hash FROM photos p JOIN contents c ON c.id = p.content_id "
-                    f"WHERE p.path IN ({marks})",
-                    [_db_path(p) for p in part],
-                )
-            )
-        return out
-
     def forget_photos(self, paths: Sequence[str]) -> None:
         """Drop files that are gone. Scores stay, keyed by content: a moved photo keeps them."""
         with self.transaction():
             self.conn.executemany(
                 "DELETE FROM photos WHERE path=CAST(? AS TEXT)", [(_db_path(p),) for p in paths]
             )
+
+    def contents_of(self, files: Sequence[tuple[str, int, int]]) -> dict[str, str]:
+        """path -> content hash, for the files (path, size, mtime_ns) the cache knows unchanged."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(files):
+            wanted = {_db_path(p): (p, size, mtime) for p, size, mtime in chunk}
+            marks = ",".join("CAST(? AS TEXT)" for _ in chunk)
+            rows = self.conn.execute(
+                "SELECT p.path, p.size, p.mtime_ns, c.hash FROM photos p "
+                f"JOIN contents c ON c.id = p.content_id WHERE p.path IN ({marks})",
+                list(wanted),
+            )
+            for path, size, mtime, content in rows:
+                known = wanted.get(path)
+                if known is not None and (known[1], known[2]) == (size, mtime):
+                    out[known[0]] = content
+        return out
+
+    # ------------------------------------------------------------------------------- ratings
+
+    def ratings(self, contents: Sequence[str]) -> dict[str, Rating]:
+        """content -> its rating, for the contents that have one."""
+        out: dict[str, Rating] = {}
+        for chunk in _chunks(list(dict.fromkeys(contents))):
+            marks = ",".join("?" for _ in chunk)
+            rows = self.conn.execute(
+                "SELECT c.hash, r.stars, r.flag FROM ratings r "
+                f"JOIN contents c ON c.id = r.content_id WHERE c.hash IN ({marks})",
+                list(chunk),
+            )
+            out.update((content, Rating(stars, flag)) for content, stars, flag in rows)
+        return out
+
+    def set_ratings(self, ratings: Mapping[str, Rating], when: float) -> None:
+        """Store these contents' ratings (a 0-star, unflagged rating is forgotten)."""
+        with self.transaction():
+            for content, rating in ratings.items():
+                cid = self._intern("contents", "hash", content, True)
+                if rating == Rating():
+                    self.conn.execute("DELETE FROM ratings WHERE content_id=?", (cid,))
+                else:
+                    self.conn.execute(
+                        "INSERT INTO ratings(content_id, stars, flag, updated) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(content_id) DO UPDATE SET stars=excluded.stars, "
+                        "flag=excluded.flag, updated=excluded.updated",
+                        (cid, rating.stars, rating.flag, when),
+                    )
 
     # ------------------------------------------------------------------------------- scores
 

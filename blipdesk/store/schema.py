@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 # Version 1: tags, photos, scores (blipdesk 0.1 development builds).
 # Version 2: tag colours, ITC image features per (content, model), decode errors per model.
 # Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
-# Version 4: labels (yes/no per tag and content) and calibrations (per tag and model).
+# Version 4: star ratings and pick/reject flags per photo content (a moved photo keeps them).
+# Version 5: labels (yes/no per tag and content) and calibrations (per tag and model).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -100,6 +101,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX feature_files_by_use ON feature_files(used)",
     ),
     4: (
+        # stars 0-5; flag 1 picked, -1 rejected, 0 neither. Keyed by content, like scores.
+        """CREATE TABLE ratings (
+            content_id INTEGER PRIMARY KEY,
+            stars INTEGER NOT NULL DEFAULT 0 CHECK (stars BETWEEN 0 AND 5),
+            flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (-1, 0, 1)),
+            updated REAL NOT NULL
+        )""",
+    ),
+    5: (
         # Labels (issue 13): a person's yes (1) or no (0) for a tag on a photo's content, so they
         # survive renames and rescans; a removed tag takes its labels with it.
         """CREATE TABLE labels (

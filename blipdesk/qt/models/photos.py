@@ -123,6 +123,8 @@ class PhotoGridModel(QAbstractListModel):
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
+        # More rules a photo must pass, by name (the rating filter: ``qt/rating_actions.py``).
+        self._extra: dict[str, Callable[[Photo], bool]] = {}
         self._prev_rows: list[Photo] = []
         self._relayout = QTimer(self, singleShot=True, interval=150)
         self._relayout.timeout.connect(self.refresh)
@@ -280,7 +282,21 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- filter + sort
 
+    def set_extra_filter(self, name: str, predicate: Callable[[Photo], bool] | None) -> None:
+        """Add (or, with None, remove) a rule every photo shown must pass, besides the chips."""
+        if predicate is None:
+            self._extra.pop(name, None)
+        else:
+            self._extra[name] = predicate
+        self.refresh()
+
+    def filtering(self) -> bool:
+        """Whether anything filters the photos shown (chips, a search, or an extra rule)."""
+        return self.filter.active or bool(self._extra)
+
     def _accepts(self, photo: Photo) -> bool:
+        if not all(rule(photo) for rule in self._extra.values()):
+            return False
         return accepts(self.filter, self._tags, self.board.tag_score, photo, self.board.matches)
 
     def _sort_key(self):
@@ -348,6 +364,8 @@ class PhotoGridModel(QAbstractListModel):
             itm = self.filter.search_itm.get(photo.path)
             how = "not checked by match yet" if itm is None else f"match {itm:.3f}"
             lines.append(f"Search “{_html(self.filter.search_text)}”: {how}")
+        if error:
+            return "<br>".join([*lines, "No tags: a photo that cannot be read is not scored."])
         for tag in self._tags.values():
             score = self.board.tag_score(photo.path, tag)
             if score is None:

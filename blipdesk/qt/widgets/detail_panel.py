@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.label_marks import mark
+from blipdesk.qt.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class DetailPanel(QWidget):
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(200, 200)
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.preview.setWordWrap(True)  # "Cannot show: …" wraps instead of losing both ends
+        self.preview.setMargin(8)
         layout.addWidget(self.preview, 3)
         self.facts = QLabel("")
         self.facts.setWordWrap(True)
@@ -187,9 +190,13 @@ class DetailPanel(QWidget):
                     child.setData(1, BarRole, (None, None, tag_colour(tag)))
                 else:
                     child.setData(1, BarRole, (got.itm, None, tag_colour(tag)))
-                    child.setToolTip(1, f"ITM {got.itm:.4f} · cosine {got.cosine:.4f}")
+                    child.setToolTip(
+                        1, f"{match_text(got.itm)} · {similarity_text(got.cosine)}\n\n{MATCH_HELP}"
+                    )
                     child.setText(1, "")
-                    cos = QTreeWidgetItem(["    cosine", ""])
+                    cos = QTreeWidgetItem(["    similarity", ""])
+                    cos.setToolTip(0, SIMILARITY_HELP)
+                    cos.setToolTip(1, f"{similarity_text(got.cosine)}\n\n{SIMILARITY_HELP}")
                     cos.setData(1, BarRole, (max(0.0, got.cosine), None, "#888888"))
                     child.addChild(cos)
                 item.addChild(child)
@@ -212,7 +219,7 @@ class DetailPanel(QWidget):
         pixmap = self.previews.pixmap(self.photo.path)
         if pixmap is None:
             broken = self.previews.broken.get(self.photo.path)
-            self.preview.setText(f"Cannot show: {broken}" if broken else "Loading…")
+            self.preview.setText(f"Cannot show this photo: {broken}" if broken else "Loading…")
             return
         size = self.preview.size()
         scaled = pixmap.scaled(
@@ -260,7 +267,7 @@ class DetailPanel(QWidget):
         self.explanation = explained
         how = "from the vision cache" if explained.from_cache else "with a vision pass"
         self.why_label.setText(
-            f"Where “{_html(explained.sentence)}” matched (match {explained.itm:.2f}; red: most; "
+            f"Where “{_html(explained.sentence)}” matched ({match_text(explained.itm)}; red: most; "
             f"computed {how})"
         )
         self._show_preview()

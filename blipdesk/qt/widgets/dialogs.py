@@ -56,6 +56,12 @@ MODEL_NOTES = {
     "ahead on Flickr30k retrieval). Scores and the vision cache are kept apart per model.",
     "": "Any BlipForImageTextRetrieval: a Hugging Face hub id or a local folder with its files.",
 }
+# What "Match scoring" changes, for people (the setting is the ITM head's first token).
+FIRST_TOKEN_HELP = (
+    "How a photo and a sentence are compared. The model card's way is the default and what the "
+    "published scores use; the original BLIP retrieval code's way can rank a little differently. "
+    "Changing it scores every photo again (each way keeps its own scores)."
+)
 
 
 def vision_cache_size(database: Path) -> tuple[int, int]:
@@ -134,9 +140,14 @@ class SettingsDialog(QDialog):
         self.recursive.setChecked(settings.recursive)
         form.addRow("Scanning:", self.recursive)
         self.first_token = QComboBox()
-        self.first_token.addItems(["cls", "enc"])
-        self.first_token.setCurrentText(settings.first_token)
-        form.addRow("ITM first token:", self.first_token)
+        self.first_token.setObjectName("firstToken")
+        self.first_token.addItem("As the model card does (recommended)", "cls")
+        self.first_token.addItem("As the original BLIP retrieval code does", "enc")
+        self.first_token.setCurrentIndex(max(0, self.first_token.findData(settings.first_token)))
+        self.first_token.setToolTip(FIRST_TOKEN_HELP)
+        match_label = QLabel("Match scoring:")
+        match_label.setToolTip(FIRST_TOKEN_HELP)
+        form.addRow(match_label, self.first_token)
         # The cache: where it is, what each part weighs, and a way to empty each part.
         self.cache_label = QLabel(str(data_dir))
         self.cache_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -243,7 +254,7 @@ class SettingsDialog(QDialog):
             precision=self.precision.currentText(),
             batch_size=self.batch.value(),
             recursive=self.recursive.isChecked(),
-            first_token=self.first_token.currentText(),
+            first_token=self.first_token.currentData() or "cls",
             feature_cache=self.feature_cache.isChecked(),
             feature_format=self.feature_format.currentData() or "compact",
             feature_budget=round(self.feature_budget.value() * 1e9),
@@ -384,7 +395,7 @@ class DownloadDialog(QDialog):
         self.label = QLabel(
             f"blipdesk needs the model <b>{source}</b> (about {approx_bytes / 1e9:.1f} GB) to score "
             "photos. It is downloaded once from huggingface.co and then used offline.<br>"
-            "Already have it? Choose its folder in Settings > Model instead."
+            "Already have it? Choose its folder in File > Settings… > Model instead."
         )
         self.label.setWordWrap(True)
         self.bar = QProgressBar()

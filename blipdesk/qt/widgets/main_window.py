@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader, read_tags
+from blipdesk.qt.desk import Desk
 from blipdesk.qt.file_actions import FileActions, FileTask
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         build_menus(self)
         self._wire()
+        self.desk = Desk(self)  # info panel, ratings, View menu, full screen: qt/desk.py
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
         self._restore()
@@ -144,7 +146,6 @@ class MainWindow(QMainWindow):
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
         self.detail.whyRequested.connect(self.scanning.explain)
         c.explained.connect(self.detail.show_explanation)
-        self.stack.viewing.connect(self._viewing)
         self.photos.countsChanged.connect(lambda: status.showMessage(self.photos.counts_text()))
         self.filter_bar.filterChanged.connect(self.photos.set_chips)
         self.filter_bar.sortChanged.connect(self.photos.set_sort)
@@ -303,12 +304,6 @@ class MainWindow(QMainWindow):
         self.photos.show_search(result.query, result.order, result.itm)
         self.statusBar().showMessage(result.message(), 0 if not result.done else 15000)
 
-    # ----------------------------------------------------------------- viewer
-
-    def _viewing(self, viewing: bool) -> None:
-        for widget in (self.sidebar, self.filter_bar, self.right):
-            widget.setVisible(not viewing)  # the viewer takes the whole window
-
     # ----------------------------------------------------------------- model + errors
 
     def _warn(self, title: str, text: str) -> None:
@@ -392,6 +387,7 @@ class MainWindow(QMainWindow):
         self.state.save(self, self._splitters())
         self.controller.shutdown()
         self.files.shutdown()
+        self.desk.shutdown()
         workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
         for worker in workers:
             worker.shutdown()

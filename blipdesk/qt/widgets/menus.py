@@ -25,7 +25,7 @@ def build_menus(window: Any) -> None:
     act(file, "&Remove folder", window.sidebar.remove_current)
     file.addSeparator()
     window.scan_action = act(file, "&Scan folder", window.scan, "Ctrl+R")
-    act(file, "Se&ttings…", window.open_settings, QKeySequence.StandardKey.Preferences)
+    act(file, "Se&ttings…", window.open_settings, "Ctrl+,")  # Cmd+, on macOS
     file.addSeparator()
     window.export_action = act(file, "&Export…", lambda: window.export_photos(), "Ctrl+E")
     window.copy_action = act(file, "&Copy to folder…", lambda: window.copy_photos("copy"))

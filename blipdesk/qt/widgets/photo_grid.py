@@ -8,6 +8,7 @@ loader for the rows in and just around the viewport; anything queued that scroll
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QEvent,
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QSt
 
 from blipdesk.qt.label_marks import paint_labels
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
+from blipdesk.qt.widgets.rating_paint import paint_rating
+from blipdesk.store import Rating
 
 CELL = QSize(176, 200)
 THUMB = 160
@@ -38,6 +41,9 @@ class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.cell = QSize(CELL)
+        self.rating_of: Callable[[str], Rating | None] | None = (
+            None  # path -> Rating (qt/rating_actions.py), drawn on the photo
+        )
 
     def sizeHint(self, option, index) -> QSize:
         return self.cell
@@ -67,6 +73,7 @@ class PhotoDelegate(QStyledItemDelegate):
         box = QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + 4, THUMB, THUMB)
         pixmap = index.data(Roles.Thumbnail)
         broken = index.data(Roles.Broken)
+        picture = None  # where the photo lies in ``box``
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(
@@ -77,6 +84,7 @@ class PhotoDelegate(QStyledItemDelegate):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pixmap)
+            picture = target
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -84,6 +92,8 @@ class PhotoDelegate(QStyledItemDelegate):
             if broken:
                 painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
+        if self.rating_of is not None:
+            paint_rating(painter, box, self.rating_of(index.data(Roles.Path)), picture)
         # Tag dots, bottom-left of the thumbnail.
         colours = index.data(Roles.TagColours) or []
         x = box.left() + 6
@@ -189,7 +199,7 @@ class PhotoGrid(QListView):
         if selected:
             out.append((f"Selected photos ({len(selected)})", selected))
         shown, total = model.visible_photos(), model.total()
-        if model.filter.active and len(shown) != total:
+        if model.filtering() and len(shown) != total:
             out.append((f"Photos shown by the filter ({len(shown)} of {total})", shown))
         name = os.path.basename(folder or "") or "folder"
         out.append((f"All photos in “{name}” ({total})", model.photos()))

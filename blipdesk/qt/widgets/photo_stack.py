@@ -1,5 +1,5 @@
 """The grid, or one photo in the viewer: the viewer steps through the photos in the grid's order
-(and moves the grid's current photo along). ``viewing`` tells the window to give the viewer the
+(and moves the grid's current photo along); its filmstrip shows the same photos. ``viewing`` tells the window to give the viewer the
 whole window (the side panels hide; the splitters keep their sizes while hidden)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QStackedWidget
 
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.widgets.filmstrip import Filmstrip
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.viewer import PhotoViewer
 
@@ -23,17 +24,25 @@ class PhotoStack(QStackedWidget):
         self.grid, self.viewer, self.photos, self.tags = grid, viewer, photos, tags
         self.addWidget(grid)
         self.addWidget(viewer)
+        self.filmstrip = Filmstrip(photos, grid.loader)
+        viewer.set_filmstrip(self.filmstrip)
         grid.openRequested.connect(self.open_viewer)
         viewer.closed.connect(self.close_viewer)
         viewer.step.connect(self._step)
+        self.filmstrip.photoChosen.connect(self._chosen)
+
+    def viewing_now(self) -> bool:
+        return self.currentWidget() is self.viewer
 
     def open_viewer(self, photo) -> None:
         if photo is None:
             return
-        self.viewer.show_photo(photo, self.tags.tags())
         self.viewing.emit(True)
         self.setCurrentWidget(self.viewer)
+        self.viewer.show_photo(photo, self.tags.tags())
+        self.filmstrip.show_path(photo.path)
         self.viewer.setFocus()
+        self._ahead(photo, 1)
 
     def close_viewer(self) -> None:
         self.setCurrentWidget(self.grid)
@@ -45,5 +54,15 @@ class PhotoStack(QStackedWidget):
             return
         photo = self.photos.photo_at(self.photos.row_of(self.viewer.photo.path) + delta)
         if photo is not None:
-            self.grid.select_path(photo.path)
-            self.viewer.show_photo(photo, self.tags.tags())
+            self._chosen(photo, delta)
+
+    def _chosen(self, photo, direction: int = 1) -> None:
+        self.grid.select_path(photo.path)
+        self.viewer.show_photo(photo, self.tags.tags())
+        self.filmstrip.show_path(photo.path)
+        self.viewer.setFocus()
+        self._ahead(photo, direction)
+
+    def _ahead(self, photo, direction: int) -> None:
+        """The photo the next step will show, decoded while this one is looked at."""
+        self.viewer.prefetch(self.photos.photo_at(self.photos.row_of(photo.path) + direction))

@@ -1,7 +1,8 @@
 """The tag editor: name, sentences (one per line), threshold, colour, and "Try on this photo".
 
 "Try" sends a ``TryJob`` to the inference worker (the model loads there, never here) and shows
-each sentence's ITM probability and cosine for the current photo when the answer arrives.
+each sentence's match and similarity for the photo it names when the answer arrives; a busy bar
+and the worker's status ("Loading the model…") show while it waits.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
 )
 
+from blipdesk.qt.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
 from blipdesk.qt.values import DEFAULT_COLOURS, Tag, tag_colour
 
 
@@ -51,13 +54,28 @@ class TagEditorDialog(QDialog):
         form.addRow("Sentences\n(one per line):", self.sentences)
         form.addRow("Threshold:", self.threshold)
         form.addRow("Colour:", self.colour_button)
-        self.try_button = QPushButton("Try on this photo")
+        # Which photo "Try" scores: the grid's current one, by name.
+        self.try_button = QPushButton(
+            f"Try on “{_elide(photo_name)}”" if photo_name else "Try on a photo"
+        )
+        self.try_button.setObjectName("tryButton")
         self.try_button.setEnabled(photo_name is not None)
-        self.try_button.setToolTip(photo_name or "Select a photo in the grid first")
+        self.try_button.setToolTip(
+            f"Score these sentences on {photo_name} (the photo selected in the grid)"
+            if photo_name
+            else "Select a photo in the grid first"
+        )
         self.try_button.clicked.connect(lambda: self.tryRequested.emit(self.sentence_list()))
         self.try_result = QLabel("")
         self.try_result.setWordWrap(True)
         self.try_result.setObjectName("tryResult")
+        self.try_result.setToolTip(f"{MATCH_HELP}\n\n{SIMILARITY_HELP}")
+        self.try_busy = QProgressBar()
+        self.try_busy.setObjectName("tryBusy")
+        self.try_busy.setRange(0, 0)  # busy: the model may take a while to load the first time
+        self.try_busy.setMaximumHeight(10)
+        self.try_busy.setTextVisible(False)
+        self.try_busy.setVisible(False)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #c0392b")
         buttons = QDialogButtonBox(
@@ -71,6 +89,7 @@ class TagEditorDialog(QDialog):
         row.addWidget(self.try_button)
         row.addStretch()
         layout.addLayout(row)
+        layout.addWidget(self.try_busy)
         layout.addWidget(self.try_result)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
@@ -86,17 +105,32 @@ class TagEditorDialog(QDialog):
         )
 
     def show_try(self, scores) -> None:
+        self.try_busy.setVisible(False)
         rows = [
-            f"<tr><td>{s}</td><td align=right>&nbsp;ITM {v.itm:.3f}</td>"
-            f"<td align=right>&nbsp;cos {v.cosine:.3f}</td></tr>"
+            f"<tr><td>{_html(s)}</td><td align=right>&nbsp;{match_text(v.itm)}</td>"
+            f"<td align=right>&nbsp;{similarity_text(v.cosine)}</td></tr>"
             for s, v in scores.items()
         ]
         best = max((v.itm for v in scores.values()), default=0.0)
         verdict = "matches" if best >= self.threshold.value() else "does not match"
-        self.try_result.setText(f"<table>{''.join(rows)}</table>This photo {verdict} ({best:.3f}).")
+        self.try_result.setText(
+            f"<table>{''.join(rows)}</table>This photo {verdict} the tag "
+            f"(best {match_text(best)}, threshold {self.threshold.value() * 100:.0f}%)."
+        )
 
     def show_try_busy(self, text: str) -> None:
+        """Waiting for the worker: a busy bar and what it is doing ("Loading the model…")."""
+        self.try_busy.setVisible(True)
         self.try_result.setText(text)
+
+    def show_try_status(self, text: str) -> None:
+        if self.try_busy.isVisible():
+            self.try_result.setText(text)
+
+    def show_try_failed(self, text: str) -> None:
+        if self.try_busy.isVisible():
+            self.try_busy.setVisible(False)
+            self.try_result.setText(text)
 
     def _pick_colour(self) -> None:
         colour = QColorDialog.getColor(QColor(self._colour), self, "Tag colour")
@@ -123,3 +157,11 @@ class TagEditorDialog(QDialog):
             self.error.setText("Write at least one sentence that describes the tag.")
         else:
             self.accept()
+
+
+def _elide(name: str, keep: int = 28) -> str:
+    return name if len(name) <= keep else name[: keep // 2 - 1] + "…" + name[-(keep // 2) :]
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -83,6 +83,7 @@ class TryJob(Job):
 
     path: str = ""
     sentences: tuple[str, ...] = ()
+    database: str = ""  # set: the scores are kept in the cache, as a scan's would be
     interactive = True
 
 
@@ -376,10 +377,36 @@ class InferenceWorker(QObject):
             raise UserError("Type at least one sentence to try.")
         pixels = load_for_model(job.path)[None]
         scores = scorer.score(pixels, scorer.encode_sentences(sentences))
-        self.tried.emit(
-            job.job_id,
-            sentence_scores(scores, 0, sentences),
-        )
+        result = sentence_scores(scores, 0, sentences)
+        if job.database:
+            self._keep_tried(job, scorer, result)
+        self.tried.emit(job.job_id, result)
+
+    def _keep_tried(self, job: TryJob, scorer: Scorer, result: dict[str, SentenceScore]) -> None:
+        """Store "Try"'s scores as a scan would (same decoding, same model key), with the photo's
+        record, so the photo keeps them after the tag is saved and after a restart."""
+        import os
+
+        from blipdesk.core.engine import content_hash
+        from blipdesk.store import PhotoRecord, ScoreRow
+
+        key = self.model_key(job)
+        if scorer.score_key != key.score_key:
+            return  # another model or first token than the cache's: shown, not kept
+        try:
+            st = os.stat(job.path)
+            content = content_hash(job.path, st.st_size)
+        except OSError:
+            return
+        library = self.library(job.database)
+        library.ensure_model(key.score_key, key.source, key.revision)
+        # The photo's record (as a scan's refresh writes it) ties the path to these scores.
+        library.record_photos([PhotoRecord(job.path, st.st_size, st.st_mtime_ns, content, None)])
+        rows = [
+            ScoreRow(content, s, v.itm, v.logit_no, v.logit_yes, v.cosine)
+            for s, v in result.items()
+        ]
+        library.write_batch(key.score_key, rows, {}, {})
 
     def _explain(self, job: ExplainJob) -> None:
         from blipdesk.core.engine import ScanOptions, feature_store
@@ -409,7 +436,7 @@ class InferenceWorker(QObject):
                 raise ModelMissing(
                     f"The model {spec.source} is not on this computer and blipdesk is offline. "
                     "Connect once to download it (about 1.8 GB), or choose a local model folder "
-                    "in Settings > Model.",
+                    "in File > Settings… > Model.",
                     downloadable=False,
                 )
             raise ModelMissing(f"The model {spec.source} is not downloaded yet.", downloadable=True)
