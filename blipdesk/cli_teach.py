@@ -43,7 +43,7 @@ def add_parsers(
     what = cal.add_mutually_exclusive_group()
     what.add_argument("--apply", action="store_true", help="apply the proposal")
     what.add_argument("--reset", action="store_true", help="back to the plain threshold")
-    cal.add_argument("--json", action="store_true")
+    cal.add_argument("--json", action="store_true", help="print the proposal as JSON")
     add_model_options(cal, compute=False)
     cal.set_defaults(handler=handler, teach="calibrate")
 
@@ -57,8 +57,14 @@ def add_parsers(
 
     sim = sub.add_parser("similar", help="rank photos in folders by likeness to some photos")
     sim.add_argument("paths", nargs="+", metavar="PHOTO... FOLDER...")
-    sim.add_argument("--top", type=positive_int, default=10, metavar="K")
-    sim.add_argument("--json", action="store_true")
+    sim.add_argument(
+        "--top",
+        type=positive_int,
+        default=10,
+        metavar="K",
+        help="show the K most alike (default 10)",
+    )
+    sim.add_argument("--json", action="store_true", help="print the groups as JSON")
     add_model_options(sim, compute=False)
     sim.set_defaults(handler=handler, teach="similar")
 
