@@ -11,7 +11,7 @@ The score key is the one the cache last used for the configured model source
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -44,6 +44,7 @@ class CachedScores:
     folder: str
     score_key: str | None
     scores: tuple[PhotoScores, ...]
+    calibrations: dict = field(default_factory=dict)  # tag -> store.Calibration
 
 
 def read_scores(
@@ -61,13 +62,20 @@ def read_scores(
         contents = [r.content for r in records if r.content]
         scores = lib.sentence_scores(key, contents)
         errors = lib.decode_errors(key, contents)
+        labels = lib.labels(contents)  # issue 13: a person's yes / no, by content
+        calibrations = lib.calibrations(key)
+        features = {}
+        if any(c.needs_features for c in calibrations.values()):
+            features = lib.image_features(key, contents)
         out = []
         for r in records:
             error = r.read_error or (errors.get(r.content) if r.content else None)
             got = scores.get(r.content, {}) if r.content else {}
-            if got or error:
-                out.append(PhotoScores(r.path, got, error))
-        return CachedScores(folder, key, tuple(out))
+            mine = labels.get(r.content, {}) if r.content else {}
+            if got or error or mine:
+                feature = features.get(r.content) if r.content else None
+                out.append(PhotoScores(r.path, got, error, mine, feature))
+        return CachedScores(folder, key, tuple(out), calibrations)
     finally:
         lib.close()
 

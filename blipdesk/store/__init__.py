@@ -2,6 +2,7 @@
 
 from blipdesk.store.library import (
     DEFAULT_THRESHOLD,
+    Calibration,
     Library,
     PhotoRecord,
     PhotoResult,
@@ -12,6 +13,7 @@ from blipdesk.store.library import (
     TagScore,
     database_bytes,
     derive_tags,
+    logit,
     tag_score,
 )
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
@@ -19,6 +21,7 @@ from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
 __all__ = [
     "DEFAULT_THRESHOLD",
     "SCHEMA_VERSION",
+    "Calibration",
     "DatabaseTooNewError",
     "Library",
     "PhotoRecord",
@@ -30,5 +33,6 @@ __all__ = [
     "TagScore",
     "database_bytes",
     "derive_tags",
+    "logit",
     "tag_score",
 ]
