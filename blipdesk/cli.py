@@ -208,7 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_explain_parser(sub, add_model_options, _explain)
     cli_results.add_parsers(sub, add_model_options, lambda ns: cli_results.run(ns, _Context(ns)))
+    from blipdesk.cli_teach import add_parsers as add_teach_parsers
+
+    add_teach_parsers(sub, tags_sub, add_model_options, positive_int, _teach)
     return parser
+
+
+def _teach(ns: argparse.Namespace) -> int:
+    from blipdesk.cli_teach import run as run_teach
+
+    return run_teach(ns, _Context(ns), _export_key)
 
 
 def command_names(parser: argparse.ArgumentParser) -> list[str]:

@@ -55,6 +55,9 @@ def export_document(
             name: {
                 "score": ts.score,
                 "match": ts.match,
+                # a person's yes / no (the match follows it), null when the model decided
+                "label": None if ts.label is None else ("yes" if ts.label else "no"),
+                "calibrated": ts.logodds is not None,
                 "sentences": {
                     s: {"itm": v.itm, "cosine": v.cosine} for s, v in ts.sentences.items()
                 },
@@ -66,16 +69,33 @@ def export_document(
 
 
 def export_csv(doc: dict[str, Any]) -> str:
-    """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match."""
+    """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match, label. A
+    sentence's match is its ITM against the threshold, unless the tag is calibrated or labelled
+    on the photo: then it is the tag's match (the label: yes / no; empty when none)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["path", "tag", "sentence", "itm", "cosine", "match"])
+    writer.writerow(["path", "tag", "sentence", "itm", "cosine", "match", "label"])
     for photo in doc["photos"]:
         for name, tag in photo["tags"].items():
-            for sentence, s in tag["sentences"].items():
-                match = s["itm"] >= next(t["threshold"] for t in doc["tags"] if t["name"] == name)
+            label = tag.get("label")
+            # a tag from examples alone has no sentence: one row with its score
+            rows = tag["sentences"].items() or [("", {"itm": tag["score"], "cosine": ""})]
+            for sentence, s in rows:
+                if label is not None or tag.get("calibrated"):
+                    match = bool(tag["match"])
+                else:
+                    threshold = next(t["threshold"] for t in doc["tags"] if t["name"] == name)
+                    match = s["itm"] >= threshold
                 writer.writerow(
-                    [photo["path"], name, sentence, s["itm"], s["cosine"], str(match).lower()]
+                    [
+                        photo["path"],
+                        name,
+                        sentence,
+                        s["itm"],
+                        s["cosine"],
+                        str(match).lower(),
+                        label or "",
+                    ]
                 )
     return out.getvalue()
 

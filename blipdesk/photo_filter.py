@@ -9,7 +9,8 @@ is one field (or one ``extra`` key) plus one rule appended to ``RULES`` with ``a
 
 The tag rule, said once (the filter bar's tooltip says the same):
 
-- a photo *carries* a tag when its score reaches the tag's threshold (the store's ``tag_score``);
+- a photo *carries* a tag by the store's rule (``tag_score``: a person's label first, then the
+  tag's calibration, else its score reaching the threshold);
 - AND chips: the photo carries every one of them, each at the minimum score or more;
 - OR chips: the photo carries at least one of them at the minimum score or more;
 - NOT chips: the photo carries none of them (at its threshold: the minimum score never lets a
@@ -92,10 +93,22 @@ SORT_KEYS = {
 
 @dataclass(frozen=True)
 class FilterContext:
-    """What the rules read besides the state: the tags by name, and a photo's tag score."""
+    """What the rules read besides the state: the tags by name, a photo's tag score, and
+    whether a photo carries a tag by the store's rule (a person's label first, then the tag's
+    calibration, else its threshold); without ``carries``, the score reaching the threshold."""
 
     tags: Mapping[str, Tag]
     tag_score: TagScore
+    carries: Callable[[str, Tag], bool] | None = None
+
+    def carried(self, path: str, tag: Tag, at_least: float = 0.0) -> bool:
+        score = self.tag_score(path, tag)
+        if self.carries is None:
+            return _carries(score, tag, at_least)
+        if not self.carries(path, tag):
+            return False
+        # A labelled photo carries its tag whatever its score; the minimum score still applies.
+        return at_least <= 0 or (score or 0.0) >= at_least
 
 
 Predicate = Callable[[Photo], bool]
@@ -132,18 +145,18 @@ def tag_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     if not chips and not any_tag:
         return None
     everything = list(ctx.tags.values())
-    score = ctx.tag_score
+    carried = ctx.carried
 
     def accept(photo: Photo) -> bool:
         p = photo.path
-        if any(_carries(score(p, t), t) for t in nots):
+        if any(carried(p, t) for t in nots):
             return False
-        if not all(_carries(score(p, t), t, low) for t in ands):
+        if not all(carried(p, t, low) for t in ands):
             return False
-        if ors and not any(_carries(score(p, t), t, low) for t in ors):
+        if ors and not any(carried(p, t, low) for t in ors):
             return False
         if any_tag:
-            return any(_carries(score(p, t), t, low) for t in everything if t not in nots)
+            return any(carried(p, t, low) for t in everything if t not in nots)
         return True
 
     return accept
@@ -189,9 +202,15 @@ def compile_filter(state: FilterState, ctx: FilterContext) -> Predicate:
     return lambda photo: all(p(photo) for p in predicates)
 
 
-def accepts(state: FilterState, tags: Mapping[str, Tag], tag_score: TagScore, photo: Photo) -> bool:
+def accepts(
+    state: FilterState,
+    tags: Mapping[str, Tag],
+    tag_score: TagScore,
+    photo: Photo,
+    carries: Callable[[str, Tag], bool] | None = None,
+) -> bool:
     """Whether the grid shows ``photo`` under ``state`` (see the module's docstring)."""
-    return compile_filter(state, FilterContext(tags, tag_score))(photo)
+    return compile_filter(state, FilterContext(tags, tag_score, carries))(photo)
 
 
 def file_kind(name: str) -> str:

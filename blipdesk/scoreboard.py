@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from blipdesk.store import SentenceScore, Tag, tag_score
+import numpy as np
+
+from blipdesk.store import Calibration, SentenceScore, Tag, TagScore, tag_score
 
 __all__ = ["PhotoScores", "ScoreBoard", "SentenceScore", "Tag", "tag_colour"]
 
@@ -44,6 +46,8 @@ class PhotoScores:
     path: str
     scores: Mapping[str, SentenceScore] = field(default_factory=dict)
     error: str | None = None  # the photo could not be read: why
+    labels: Mapping[str, bool] | None = None  # tag -> a person's yes / no (None: not read)
+    feature: np.ndarray | None = None  # the ITC vector, when a calibration needs it
 
 
 class ScoreBoard:
@@ -52,10 +56,16 @@ class ScoreBoard:
     def __init__(self) -> None:
         self._scores: dict[str, dict[str, SentenceScore]] = {}
         self.errors: dict[str, str] = {}
+        self.labels: dict[str, dict[str, bool]] = {}  # path -> tag -> yes / no
+        self.calibrations: dict[str, Calibration] = {}  # tag -> its rule for the model shown
+        self.features: dict[str, np.ndarray] = {}  # path -> ITC vector (for calibrations)
 
     def clear(self) -> None:
         self._scores.clear()
         self.errors.clear()
+        self.labels.clear()
+        self.features.clear()
+        self.calibrations = {}
 
     def merge(self, batch: Iterable[PhotoScores]) -> list[str]:
         changed = []
@@ -64,8 +74,42 @@ class ScoreBoard:
                 self.errors[item.path] = item.error
             if item.scores:
                 self._scores.setdefault(item.path, {}).update(item.scores)
+            if item.labels is not None:
+                if item.labels:
+                    self.labels[item.path] = dict(item.labels)
+                else:
+                    self.labels.pop(item.path, None)
+            if item.feature is not None:
+                self.features[item.path] = item.feature
             changed.append(item.path)
         return changed
+
+    def set_label(self, paths: Iterable[str], tag: str, value: bool | None) -> list[str]:
+        """A label given in the window, shown at once (the write follows in the background)."""
+        changed = []
+        for path in paths:
+            mine = self.labels.setdefault(path, {})
+            if value is None:
+                mine.pop(tag, None)
+            else:
+                mine[tag] = value
+            if not mine:
+                del self.labels[path]
+            changed.append(path)
+        return changed
+
+    def label(self, path: str, tag: str) -> bool | None:
+        return self.labels.get(path, {}).get(tag)
+
+    def derived(self, path: str, tag: Tag) -> TagScore | None:
+        """The store's rule (``blipdesk.store.tag_score``): label, calibration, threshold."""
+        return tag_score(
+            tag,
+            self._scores.get(path, {}),
+            self.labels.get(path, {}).get(tag.name),
+            self.calibrations.get(tag.name),
+            self.features.get(path),
+        )
 
     def sentences_of(self, path: str) -> Mapping[str, SentenceScore]:
         return self._scores.get(path, {})
@@ -75,12 +119,12 @@ class ScoreBoard:
 
     def tag_score(self, path: str, tag: Tag) -> float | None:
         """The best ITM among the tag's sentences, or None when none is scored yet."""
-        derived = tag_score(tag, self._scores.get(path, {}))
+        derived = self.derived(path, tag)
         return None if derived is None else derived.score
 
     def matches(self, path: str, tag: Tag) -> bool:
         """Whether the photo carries the tag: the store's rule (``blipdesk.store.tag_score``)."""
-        derived = tag_score(tag, self._scores.get(path, {}))
+        derived = self.derived(path, tag)
         return derived is not None and derived.match
 
     def matched_tags(self, paths: Iterable[str], tags: Iterable[Tag]) -> dict[str, list[str]]:
@@ -90,7 +134,7 @@ class ScoreBoard:
         return {
             p: [t.name for t in tags if self.matches(p, t)]
             for p in paths
-            if self.has_any(p) and p not in self.errors
+            if (self.has_any(p) or p in self.labels) and p not in self.errors
         }
 
     def missing(self, paths: Iterable[str], sentences: Iterable[str]) -> list[str]:

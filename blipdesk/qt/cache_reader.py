@@ -45,6 +45,7 @@ class CachedScores:
     folder: str
     score_key: str | None
     scores: tuple[PhotoScores, ...]
+    calibrations: dict = field(default_factory=dict)  # tag -> store.Calibration
     # path -> how many files under the folder hold its content (2 or more): the same photo twice
     duplicates: Mapping[str, int] = field(default_factory=dict)
 
@@ -61,17 +62,24 @@ def read_scores(
         duplicates = duplicate_groups(records)
         key = score_key or lib.latest_score_key(source_key(source))
         if key is None:
-            return CachedScores(folder, None, (), duplicates)
+            return CachedScores(folder, None, (), duplicates=duplicates)
         contents = [r.content for r in records if r.content]
         scores = lib.sentence_scores(key, contents)
         errors = lib.decode_errors(key, contents)
+        labels = lib.labels(contents)  # issue 13: a person's yes / no, by content
+        calibrations = lib.calibrations(key)
+        features = {}
+        if any(c.needs_features for c in calibrations.values()):
+            features = lib.image_features(key, contents)
         out = []
         for r in records:
             error = r.read_error or (errors.get(r.content) if r.content else None)
             got = scores.get(r.content, {}) if r.content else {}
-            if got or error:
-                out.append(PhotoScores(r.path, got, error))
-        return CachedScores(folder, key, tuple(out), duplicates)
+            mine = labels.get(r.content, {}) if r.content else {}
+            if got or error or mine:
+                feature = features.get(r.content) if r.content else None
+                out.append(PhotoScores(r.path, got, error, mine, feature))
+        return CachedScores(folder, key, tuple(out), calibrations, duplicates)
     finally:
         lib.close()
 

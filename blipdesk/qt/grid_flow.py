@@ -143,7 +143,7 @@ class GridFlow(QObject):
         if not w.folders.roots():
             tags = "" if w.tags.tags() else (
                 "<br>Then write a tag — a sentence like “a dog on a beach” — with "
-                "<b>+</b> in the Tags panel (Tags &gt; New tag…), and press <b>Scan</b>."
+                "<b>Add tag…</b> in the Tags panel (Tags &gt; New tag…), and press <b>Scan</b>."
             )  # fmt: skip
             return (
                 "<h3>Welcome to blipdesk</h3>Add a folder of photos: <b>File &gt; Add folder…</b>,"

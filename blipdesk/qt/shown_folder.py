@@ -59,6 +59,11 @@ class ShownFolder(QObject):
         self.current = None
         self.photos.set_photos([])
 
+    @property
+    def cache_request(self) -> int:
+        """The id of the newest cache read asked for (answers to older ones are dropped)."""
+        return self._cache_request
+
     def reload_scores(self) -> None:
         self._cache_request = 0  # a load started before now would bring old scores back
         if self.current:
@@ -99,6 +104,7 @@ class ShownFolder(QObject):
 
     def _cache_loaded(self, request: int, cached) -> None:
         if request == self._cache_request:
+            self.board.calibrations = dict(cached.calibrations)
             self.photos.set_duplicates(cached.duplicates)
             self.photos.scores_changed(self.board.merge(cached.scores))
             self.scoresLoaded.emit()

@@ -2,6 +2,7 @@
 
 from blipdesk.store.library import (
     DEFAULT_THRESHOLD,
+    Calibration,
     Library,
     PhotoRecord,
     PhotoResult,
@@ -13,6 +14,7 @@ from blipdesk.store.library import (
     database_bytes,
     derive_tags,
     duplicate_groups,
+    logit,
     tag_score,
 )
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
@@ -20,6 +22,7 @@ from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
 __all__ = [
     "DEFAULT_THRESHOLD",
     "SCHEMA_VERSION",
+    "Calibration",
     "DatabaseTooNewError",
     "Library",
     "PhotoRecord",
@@ -32,5 +35,6 @@ __all__ = [
     "database_bytes",
     "derive_tags",
     "duplicate_groups",
+    "logit",
     "tag_score",
 ]

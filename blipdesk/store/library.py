@@ -73,9 +73,52 @@ class SentenceScore:
 
 @dataclass(frozen=True)
 class TagScore:
-    score: float  # best ITM probability over the tag's scored sentences
+    score: float  # best ITM probability over the tag's scored sentences (a label's 1/0 for a
+    # tag from examples that has no fit yet)
     match: bool
     sentences: Mapping[str, SentenceScore]
+    label: bool | None = None  # a person's yes / no for this photo: the match follows it
+    logodds: float | None = None  # the calibrated rule's log-odds, when a calibration applies
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """A tag's learned rule for one model, in log-odds (``blipdesk.core.calibration`` fits it).
+
+    The photo carries the tag when ``slope * logit(best ITM) + bias + weights . itc >= 0``.
+    ``kind`` says which step made it: "threshold" (slope 1: a moved threshold), "logistic"
+    (slope and bias), "linear" (plus ``weights`` on the 256-value ITC image vector, the sentence
+    score staying the prior) or "examples" (a tag without a sentence: slope 0, weights only)."""
+
+    kind: str
+    slope: float
+    bias: float
+    weights: np.ndarray | None = None  # float32; None for "threshold" and "logistic"
+
+    @property
+    def needs_features(self) -> bool:
+        return self.weights is not None
+
+    def threshold(self) -> float | None:
+        """The ITM threshold this rule amounts to when it has no image term (else None)."""
+        if self.weights is not None or self.slope <= 0:
+            return None
+        return float(1.0 / (1.0 + np.exp(self.bias / self.slope)))
+
+    def logodds(self, score: float | None, feature: np.ndarray | None) -> float | None:
+        """The rule's log-odds for one photo; None when it lacks what the rule needs."""
+        z = self.bias
+        if self.slope:
+            if score is None:
+                return None
+            z += self.slope * logit(score)
+        if self.weights is not None:
+            if feature is None or feature.shape != self.weights.shape:
+                if not self.slope:
+                    return None  # a tag from examples alone cannot guess without the vector
+            else:
+                z += float(np.dot(self.weights, feature))
+        return float(z)
 
 
 @dataclass(frozen=True)
@@ -109,20 +152,59 @@ class ScoreRow:
     cosine: float
 
 
-def tag_score(tag: Tag, scores: Mapping[str, SentenceScore]) -> TagScore | None:
-    """Whether a photo carries ``tag``, from its sentence scores: the best ITM over the tag's
-    sentences against its threshold. None when none of them is scored yet (unknown is not "no
-    match"). The one rule: the CLI, the export and the window's grid all derive tags with it."""
+def logit(p: float) -> float:
+    """log(p / (1 - p)), clipped away from 0 and 1 so that a saturated ITM stays finite."""
+    p = min(max(float(p), 1e-6), 1.0 - 1e-6)
+    return float(np.log(p / (1.0 - p)))
+
+
+def tag_score(
+    tag: Tag,
+    scores: Mapping[str, SentenceScore],
+    label: bool | None = None,
+    calibration: Calibration | None = None,
+    feature: np.ndarray | None = None,
+) -> TagScore | None:
+    """Whether a photo carries ``tag``. The one rule: the CLI, the export, the sidecars and the
+    window's grid all derive tags with it.
+
+    A photo the person labelled follows its label. Otherwise, with no calibration, the best ITM
+    over the tag's sentences against its threshold (exactly as before labels existed); with one,
+    the calibrated log-odds (``Calibration``) reaching 0. None when none of the tag's sentences is
+    scored yet (unknown is not "no match"), or, for a tag from examples alone, when neither a
+    label nor a fit with the photo's ITC vector can say."""
     scored = {s: scores[s] for s in tag.sentences if s in scores}
-    if not scored:
+    if tag.sentences and not scored:
         return None
-    best = max(v.itm for v in scored.values())
-    return TagScore(best, best >= tag.threshold, scored)
+    best = max(v.itm for v in scored.values()) if scored else None
+    z = None if calibration is None else calibration.logodds(best, feature)
+    if best is None:  # a tag from examples alone
+        if z is None:
+            if label is None:
+                return None
+            return TagScore(float(label), label, scored, label)
+        best = float(1.0 / (1.0 + np.exp(-z)))
+    match = best >= tag.threshold if z is None else z >= 0.0
+    if label is not None:
+        match = label
+    return TagScore(best, match, scored, label, z)
 
 
-def derive_tags(tags: Sequence[Tag], scores: Mapping[str, SentenceScore]) -> dict[str, TagScore]:
-    """A photo's tags from its sentence scores (``tag_score``); tags not scored yet left out."""
-    derived = {tag.name: tag_score(tag, scores) for tag in tags}
+def derive_tags(
+    tags: Sequence[Tag],
+    scores: Mapping[str, SentenceScore],
+    labels: Mapping[str, bool] | None = None,
+    calibrations: Mapping[str, Calibration] | None = None,
+    feature: np.ndarray | None = None,
+) -> dict[str, TagScore]:
+    """A photo's tags (``tag_score``) from its sentence scores, its labels (tag -> yes/no), the
+    tags' calibrations and its ITC vector; tags not scored yet left out."""
+    labels = labels or {}
+    calibrations = calibrations or {}
+    derived = {
+        tag.name: tag_score(tag, scores, labels.get(tag.name), calibrations.get(tag.name), feature)
+        for tag in tags
+    }
     return {name: ts for name, ts in derived.items() if ts is not None}
 
 
@@ -234,8 +316,9 @@ class Library:
         """Every distinct sentence of every tag, in a stable order."""
         return tuple(dict.fromkeys(s for t in self.tags() for s in t.sentences))
 
-    def put_tag(self, tag: Tag) -> None:
-        """Create the tag, or replace its sentences, threshold and colour."""
+    def put_tag(self, tag: Tag, from_examples: bool = False) -> None:
+        """Create the tag, or replace its sentences, threshold and colour. ``from_examples``: a
+        tag with no sentence at all, defined by its labels (issue 13)."""
         if not tag.name.strip():
             raise UserError("A tag needs a name.")
         # Tag names travel to XMP sidecars: one rule says what can (sidecars.xmp_text_problem).
@@ -257,7 +340,11 @@ class Library:
                 f"{clash!r} (XMP keyword hierarchies turn '|' into '¦' and '/' into '∕'); "
                 "choose another name."
             )
-        if not tag.sentences or not all(s.strip() for s in tag.sentences):
+        if not tag.sentences and not from_examples:
+            # a tag from examples keeps having none (its threshold moved, its colour changed)
+            known = self.tag(tag.name)
+            from_examples = known is not None and not known.sentences
+        if (not tag.sentences and not from_examples) or not all(s.strip() for s in tag.sentences):
             raise UserError(f"The tag {tag.name!r} needs at least one non-empty sentence.")
         for s in tag.sentences:
             if any(unicodedata.category(c) == "Cs" or c == "\0" for c in s):
@@ -625,6 +712,32 @@ class Library:
             out.update((content, np.frombuffer(blob, np.float32)) for content, blob in rows)
         return out
 
+    def folder_features(
+        self, score_key: str, folders: Iterable[str | os.PathLike[str]], recursive: bool = True
+    ) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+        """(path -> content, content -> ITC vector) of the photos under ``folders`` that have a
+        vector: one range scan per folder (more like this over a whole folder)."""
+        mid = self.model_id(score_key)
+        paths: dict[str, str] = {}
+        vectors: dict[str, np.ndarray] = {}
+        if mid is None:
+            return paths, vectors
+        for folder in folders:
+            low, high = folder_range(folder)
+            rows = self.conn.execute(
+                "SELECT p.path, c.hash, f.itc FROM photos p "
+                "JOIN image_features f ON f.content_id = p.content_id AND f.model_id = ? "
+                "JOIN contents c ON c.id = p.content_id "
+                "WHERE p.path >= CAST(? AS TEXT) AND p.path < CAST(? AS TEXT)",
+                (mid, _db_path(low), _db_path(high)),
+            )
+            for path, content, blob in rows:
+                if recursive or os.sep not in path[len(low) :]:
+                    paths[path] = content
+                    if content not in vectors:
+                        vectors[content] = np.frombuffer(blob, np.float32)
+        return paths, vectors
+
     # ------------------------------------------------------------------------------- vision cache
 
     def feature_set(self, image_key: str, folder: str) -> int:
@@ -737,18 +850,143 @@ class Library:
         recursive: bool = True,
         tags: Sequence[Tag] | None = None,
     ) -> list[PhotoResult]:
-        """Photos under ``folders`` with their errors and derived tags: what views and exports show."""
+        """Photos under ``folders`` with their errors and derived tags (labels and calibrations
+        included): what views, exports and sidecars show."""
         tags = self.tags() if tags is None else tags
         photos = self.photos_under(folders, recursive)
         contents = [p.content for p in photos if p.content]
         wanted = {s for t in tags for s in t.sentences}
         scores = self.sentence_scores(score_key, contents, sorted(wanted))
         errors = self.decode_errors(score_key, contents)
+        labels = self.labels(contents)
+        calibrations = self.calibrations(score_key)
+        features: dict[str, np.ndarray] = {}
+        if any(c.needs_features for c in calibrations.values()):
+            features = self.image_features(score_key, contents)
         out = []
         for p in photos:
             error = p.read_error or (errors.get(p.content) if p.content else None)
             if error is not None or p.content is None:
                 out.append(PhotoResult(p.path, error or "not read yet", {}))
             else:
-                out.append(PhotoResult(p.path, None, derive_tags(tags, scores[p.content])))
+                derived = derive_tags(
+                    tags,
+                    scores[p.content],
+                    labels.get(p.content),
+                    calibrations,
+                    features.get(p.content),
+                )
+                out.append(PhotoResult(p.path, None, derived))
         return out
+
+    # ------------------------------------------------------------------------------- labels
+
+    def _tag_id(self, name: str) -> int:
+        row = self.conn.execute("SELECT id FROM tags WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise UserError(f"There is no tag called {name!r}.")
+        return int(row[0])
+
+    def put_labels(self, tag: str, values: Mapping[str, bool | None]) -> dict[str, bool | None]:
+        """Set (True yes, False no) or clear (None) the tag's label on photo contents, in one
+        transaction. Returns each content's previous label: pass it back to undo."""
+        import time
+
+        with self.transaction():
+            tid = self._tag_id(tag)
+            previous: dict[str, bool | None] = {}
+            now = time.time()
+            for content, value in values.items():
+                cid = self._intern("contents", "hash", content, True)
+                row = self.conn.execute(
+                    "SELECT value FROM labels WHERE tag_id=? AND content_id=?", (tid, cid)
+                ).fetchone()
+                previous[content] = None if row is None else bool(row[0])
+                if value is None:
+                    self.conn.execute(
+                        "DELETE FROM labels WHERE tag_id=? AND content_id=?", (tid, cid)
+                    )
+                else:
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO labels(tag_id, content_id, value, at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (tid, cid, int(bool(value)), now),
+                    )
+        return previous
+
+    def labels(self, contents: Sequence[str] | None = None) -> dict[str, dict[str, bool]]:
+        """content -> tag name -> yes/no, for ``contents`` (every labelled content when None)."""
+        out: dict[str, dict[str, bool]] = {}
+        query = (
+            "SELECT c.hash, t.name, l.value FROM labels l JOIN tags t ON t.id = l.tag_id "
+            "JOIN contents c ON c.id = l.content_id"
+        )
+        if contents is None:
+            rows: Iterable[tuple[str, str, int]] = self.conn.execute(query)
+            for content, name, value in rows:
+                out.setdefault(content, {})[name] = bool(value)
+            return out
+        for part in _chunks(list(dict.fromkeys(contents))):
+            marks = ",".join("?" * len(part))
+            for content, name, value in self.conn.execute(
+                f"{query} WHERE c.hash IN ({marks})", tuple(part)
+            ):
+                out.setdefault(content, {})[name] = bool(value)
+        return out
+
+    def tag_labels(self, tag: str) -> dict[str, bool]:
+        """content -> yes/no for one tag."""
+        return {
+            content: bool(value)
+            for content, value in self.conn.execute(
+                "SELECT c.hash, l.value FROM labels l JOIN tags t ON t.id = l.tag_id "
+                "JOIN contents c ON c.id = l.content_id WHERE t.name=?",
+                (tag,),
+            )
+        }
+
+    # ------------------------------------------------------------------------------- calibrations
+
+    def calibrations(self, score_key: str) -> dict[str, Calibration]:
+        """tag name -> the calibration applied for this model."""
+        mid = self.model_id(score_key)
+        if mid is None:
+            return {}
+        out = {}
+        for name, kind, slope, bias, blob in self.conn.execute(
+            "SELECT t.name, c.kind, c.slope, c.bias, c.weights FROM tag_calibrations c "
+            "JOIN tags t ON t.id = c.tag_id WHERE c.model_id=?",
+            (mid,),
+        ):
+            weights = None if blob is None else np.frombuffer(blob, np.float32).copy()
+            out[name] = Calibration(kind, float(slope), float(bias), weights)
+        return out
+
+    def set_calibration(self, tag: str, score_key: str, calibration: Calibration | None) -> None:
+        """Apply a calibration to the tag for this model (None: back to the plain threshold)."""
+        import time
+
+        mid = self.model_id(score_key)
+        if mid is None:
+            raise UserError("Nothing is scored yet with this model: scan first.")
+        with self.transaction():
+            tid = self._tag_id(tag)
+            if calibration is None:
+                self.conn.execute(
+                    "DELETE FROM tag_calibrations WHERE tag_id=? AND model_id=?", (tid, mid)
+                )
+                return
+            w = calibration.weights
+            self.conn.execute(
+                "INSERT OR REPLACE INTO tag_calibrations(tag_id, model_id, kind, slope, bias, "
+                "weights, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tid,
+                    mid,
+                    calibration.kind,
+                    calibration.slope,
+                    calibration.bias,
+                    None if w is None else np.asarray(w, np.float32).tobytes(),
+                    time.time(),
+                ),
+            )

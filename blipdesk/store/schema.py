@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Version 2: tag colours, ITC image features per (content, model), decode errors per model.
 # Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
 # Version 4: star ratings and pick/reject flags per photo content (a moved photo keeps them).
+# Version 5: labels (yes/no per tag and content) and calibrations (per tag and model).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -106,6 +107,29 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             stars INTEGER NOT NULL DEFAULT 0 CHECK (stars BETWEEN 0 AND 5),
             flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (-1, 0, 1)),
             updated REAL NOT NULL
+        )""",
+    ),
+    5: (
+        # Labels (issue 13): a person's yes (1) or no (0) for a tag on a photo's content, so they
+        # survive renames and rescans; a removed tag takes its labels with it.
+        """CREATE TABLE labels (
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            content_id INTEGER NOT NULL,
+            value INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (tag_id, content_id)
+        ) WITHOUT ROWID""",
+        # A calibration applied (per tag and model), in log-odds: match when
+        # slope * logit(best ITM) + bias + weights . ITC vector >= 0 (weights: float32 blob).
+        """CREATE TABLE tag_calibrations (
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            model_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            slope REAL NOT NULL,
+            bias REAL NOT NULL,
+            weights BLOB,
+            at REAL NOT NULL,
+            PRIMARY KEY (tag_id, model_id)
         )""",
     ),
 }

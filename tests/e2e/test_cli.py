@@ -102,7 +102,7 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
                       "--output", target)  # fmt: skip
     assert as_csv.returncode == 0 and as_csv.stdout == ""
     rows = list(csv.reader(io.StringIO(target.read_text())))
-    assert rows[0] == ["path", "tag", "sentence", "itm", "cosine", "match"]
+    assert rows[0] == ["path", "tag", "sentence", "itm", "cosine", "match", "label"]
     assert len(rows) == 1 + 5 * 3
     first_row = rows[1]
     p = doc["photos"][1]

@@ -60,7 +60,8 @@ def test_the_ratings_table_is_one_migration_step(tmp_path):
     from blipdesk.store.schema import MIGRATIONS, SCHEMA_VERSION
 
     steps = [n for n, sql in MIGRATIONS.items() if any("CREATE TABLE ratings" in s for s in sql)]
-    assert len(steps) == 1 and steps[0] == SCHEMA_VERSION  # the newest step, whatever its number
+    # one step, whatever its number (steps merged after it, like issue 13's labels, may follow)
+    assert len(steps) == 1 and steps[0] <= SCHEMA_VERSION
     with Library.open(tmp_path / "l.sqlite3") as lib:
         lib.set_ratings({"abc": Rating(3, 0)}, 0.0)
         assert lib.ratings(["abc", "nope"]) == {"abc": Rating(3, 0)}

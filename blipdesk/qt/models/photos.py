@@ -54,6 +54,7 @@ class Roles(IntEnum):
     Thumbnail = Qt.ItemDataRole.UserRole + 7  # QPixmap or None (not decoded yet)
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
     Duplicates = Qt.ItemDataRole.UserRole + 9  # files holding this photo's content (0: unique)
+    Labels = Qt.ItemDataRole.UserRole + 20  # [(colour, yes / no)]: the tags a person labelled
 
 
 class PhotoGridModel(QAbstractListModel):
@@ -109,6 +110,9 @@ class PhotoGridModel(QAbstractListModel):
             return photo.date
         if role == Roles.TagColours:
             return [tag_colour(t) for t in self._tags.values() if self.board.matches(photo.path, t)]
+        if role == Roles.Labels:
+            mine = self.board.labels.get(photo.path, {})
+            return [(tag_colour(t), mine[n]) for n, t in self._tags.items() if n in mine]
         if role == Roles.TagScores:
             return [(t, self.board.tag_score(photo.path, t)) for t in self._tags.values()]
         if role == Roles.SearchScore:
@@ -273,7 +277,9 @@ class PhotoGridModel(QAbstractListModel):
     def _predicate(self) -> Callable[[Photo], bool]:
         """The one predicate: ``photo_filter.compile_filter`` (every criterion of the filter
         state, and rules added there) AND the extra rules set here."""
-        base = compile_filter(self.filter, FilterContext(self._tags, self.board.tag_score))
+        base = compile_filter(
+            self.filter, FilterContext(self._tags, self.board.tag_score, self.board.matches)
+        )
         extras = list(self._extra.values())
         if not extras:
             return base
@@ -346,9 +352,11 @@ class PhotoGridModel(QAbstractListModel):
             if score is None:
                 lines.append(f"{_html(tag.name)}: not scored yet")
             else:
-                mark = "✔" if score >= tag.threshold else "·"
+                mark = "✔" if self.board.matches(photo.path, tag) else "·"
+                label = self.board.label(photo.path, tag.name)
+                said = "" if label is None else (" — you said yes" if label else " — you said no")
                 lines.append(
-                    f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f})"
+                    f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f}){said}"
                 )
         return "<br>".join(lines)
 

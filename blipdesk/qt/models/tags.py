@@ -144,5 +144,5 @@ class TagListModel(QAbstractListModel):
             score = self.board.tag_score(path, tag)
             if score is not None:
                 scored += 1
-                matches += score >= tag.threshold
+                matches += self.board.matches(path, tag)
         self._counts[tag.name] = (matches, scored)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blipdesk.qt.label_marks import mark
 from blipdesk.qt.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
 
@@ -161,7 +162,11 @@ class DetailPanel(QWidget):
 
     def refresh_scores(self) -> None:
         items = (self.scores.topLevelItem(i) for i in range(self.scores.topLevelItemCount()))
-        expanded = {item.text(0) for item in items if item is not None and item.isExpanded()}
+        expanded = {
+            item.data(0, Qt.ItemDataRole.UserRole)
+            for item in items
+            if item is not None and item.isExpanded()
+        }
         self.scores.clear()
         if self.photo is None:
             return
@@ -169,8 +174,14 @@ class DetailPanel(QWidget):
         sentences = self.board.sentences_of(self.photo.path)
         for tag in self.tags:
             score = self.board.tag_score(self.photo.path, tag)
-            item = QTreeWidgetItem([tag.name, ""])
-            item.setData(1, BarRole, (score, tag.threshold, tag_colour(tag)))
+            label = self.board.label(self.photo.path, tag.name)  # issue 13: yours, not the model's
+            item = QTreeWidgetItem([f"{tag.name}  {mark(label)}".rstrip(), ""])
+            item.setData(0, Qt.ItemDataRole.UserRole, tag.name)
+            if label is not None:
+                item.setToolTip(0, f"You said {'yes' if label else 'no'}: the tag follows you")
+            calibrated = self.board.calibrations.get(tag.name)  # its tick: the learned cut
+            tick = tag.threshold if calibrated is None else calibrated.threshold()
+            item.setData(1, BarRole, (score, tick, tag_colour(tag)))
             for s in tag.sentences:
                 got = sentences.get(s)
                 child = QTreeWidgetItem([s, ""])

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication, QPainter, QPalette
 from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from blipdesk.qt.label_marks import paint_labels
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 from blipdesk.qt.widgets.rating_paint import paint_rating
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
@@ -114,6 +115,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setBrush(QColor(colour))
             painter.drawEllipse(QRect(x, image.bottom() - 16, 12, 12))
             x += 15
+        paint_labels(painter, index.data(Roles.Labels) or [], box)  # issue 13: ✓ / ✗ by hand
         if broken:
             # A per-photo error (unreadable file, recorded by the scan): a badge on the thumbnail,
             # the reason in the tooltip and the detail panel.

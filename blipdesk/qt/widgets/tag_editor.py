@@ -142,13 +142,18 @@ class TagEditorDialog(QDialog):
         self.colour_button.setText(self._colour)
         self.colour_button.setStyleSheet(f"background: {self._colour}; color: white;")
 
+    def _from_examples(self, tag: Tag) -> bool:
+        """A tag from examples alone (issue 13) keeps having no sentence, under its own name."""
+        old = self.original
+        return old is not None and not old.sentences and tag.name == old.name
+
     def _accept(self) -> None:
         tag = self.tag()
         if not tag.name:
             self.error.setText("A tag needs a name.")
         elif tag.name in self._taken:
             self.error.setText(f"There is already a tag called “{tag.name}”.")
-        elif not tag.sentences:
+        elif not tag.sentences and not self._from_examples(tag):
             self.error.setText("Write at least one sentence that describes the tag.")
         else:
             self.accept()

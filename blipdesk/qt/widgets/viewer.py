@@ -411,8 +411,9 @@ class PhotoViewer(QWidget):
         limit = self.width() - fm.horizontalAdvance(hint) - 24
         for tag in self.tags:
             score = self.board.tag_score(self.photo.path, tag)
-            text = f"{tag.name} {'–' if score is None else f'{score * 100:.0f}%'}"
-            hit = score is not None and score >= tag.threshold
+            label = {True: " ✓", False: " ✗", None: ""}[self.board.label(self.photo.path, tag.name)]
+            text = f"{tag.name} {'–' if score is None else f'{score * 100:.0f}%'}{label}"
+            hit = self.board.matches(self.photo.path, tag)  # the store's rule: labels first
             width = fm.horizontalAdvance("● " + text)
             if x + width > limit:
                 break

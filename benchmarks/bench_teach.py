@@ -1,0 +1,303 @@
+"""Teaching a tag (issue 13) on the trained miniature: labels chosen by the review queue, then
+F1 on a held-out drawn library, and the leave-one-out estimate shown to the user next to it.
+
+THESE ARE A MINIATURE'S FIGURES, NOT THE REAL MODEL'S (tests/data/miniature-blip/, drawn shapes).
+
+Two drawn libraries are scanned with ``engine.scan`` into one cache: a *pool* (seed 2027) from
+which the review queue (``calibration.borderline``) picks photos to label, and a *held-out* one
+(seed 2026, never labelled) on which F1 is measured. Per tag (the tags of bench_accuracy.py,
+threshold 0.5): the queue proposes the photo nearest the boundary, the drawn truth answers yes or
+no, a kind already full is skipped, the fit updates after each label, until N yes + N no. The
+calibration is applied with ``Library.set_calibration`` and the held-out tags are read through
+``export_document`` (the product path: ``store.tag_score``).
+
+Then the timings the issue asks for, on a synthetic 10,000-photo cache (random unit ITC vectors,
+real SQLite): reading a tag's data, fitting (all steps, leave-one-out included) and applying the
+calibration over 10,000 photos; and ``similar`` (store read + ranking) over 10,000 photos.
+
+    nice -n 15 python benchmarks/bench_teach.py [--photos 400] [--labels 5 10 20] [--keep DIR]
+                                                [--log FILE] [--timings-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_accuracy import tags as bench_tags  # noqa: E402
+from tests.helpers import miniature as mini  # noqa: E402
+
+LOG = ROOT / "benchmarks" / "results" / "2026-11-28-teach-miniature.log"
+
+
+def draw(folder: Path, n: int, seed: int) -> dict:
+    folder.mkdir(parents=True)
+    items = mini.photos(n, seed=seed)
+    for i, photo in enumerate(items):
+        mini.render(photo).save(folder / f"p{i:04d}.png")
+    return {str(folder / f"p{i:04d}.png"): p for i, p in enumerate(items)}
+
+
+def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int):
+    """Label by the review queue until ``per_kind`` yes and no; returns the last fit."""
+    from blipdesk.core import calibration as cal
+
+    labels: dict[str, bool] = {}
+    fit = None
+    skipped: set[str] = set()
+    data = cal.tag_data(lib, key, tag, pool_contents)
+    while True:
+        yes = sum(labels.values())
+        no = len(labels) - yes
+        if yes >= per_kind and no >= per_kind:
+            break
+        data = cal.TagData(data.contents, data.x, data.features, dict(labels))
+        current = None if fit is None else fit.calibration
+        queue = [
+            c
+            for c in cal.borderline(
+                data, current, tag.threshold, len(data.contents), len(labels) + len(skipped)
+            )
+            if c not in skipped
+        ]
+        if not queue:
+            break
+        content = queue[0]
+        answer = truth_by_content[content]
+        if (answer and yes >= per_kind) or (not answer and no >= per_kind):
+            skipped.add(content)  # "skip": this kind is full
+            continue
+        labels[content] = answer
+        lib.put_labels(tag.name, {content: answer})
+        data = cal.TagData(data.contents, data.x, data.features, dict(labels))
+        fit = cal.fit_tag(data, tag)
+    return fit, labels
+
+
+def held_out_f1(doc: dict, name: str, truth_of, is_true) -> float:
+    pred = [p["tags"][name]["match"] for p in doc["photos"]]
+    y = [is_true(truth_of[p["path"]]) for p in doc["photos"]]
+    return mini.prf(pred, y)[2]
+
+
+def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
+    from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.export import export_document
+    from blipdesk.store import Library, Tag
+
+    print("TEACHING TAGS ON A MINIATURE BLIP -- a miniature's figures, not the real model's")
+    with tempfile.TemporaryDirectory(prefix="bench-teach-") as scratch:
+        tmp = str(keep or scratch)
+        fresh = not (Path(tmp) / "pool").is_dir()
+        pool_truth = draw(Path(tmp) / "pool", n_photos, 2027) if fresh else {}
+        held_truth = draw(Path(tmp) / "held", n_photos, 2026) if fresh else {}
+        if not fresh:  # --keep: the drawn libraries and the scanned cache of an earlier run
+            for name, seed, into in (("pool", 2027, pool_truth), ("held", 2026, held_truth)):
+                for i, photo in enumerate(mini.photos(n_photos, seed=seed)):
+                    into[str(Path(tmp) / name / f"p{i:04d}.png")] = photo
+        spec = ModelSpec(str(mini.SHIPPED))
+        with Library.open(Path(tmp) / "data" / "library.sqlite3") as lib:
+            specs = bench_tags()
+            for name, sentences, _ in specs:
+                lib.remove_tag(name)  # an earlier run's labels and calibrations go with it
+                lib.put_tag(Tag(name, sentences, 0.5))
+            key = model_key(spec, "cls")
+            started = time.monotonic()
+            summary = scan(
+                lib,
+                [Path(tmp) / "pool", Path(tmp) / "held"],
+                lib.all_sentences(),
+                key,
+                lazy_scorer(spec, "cpu", "fp32", "cls"),
+                ScanOptions(features_dir=Path(tmp) / "data" / "features"),
+            )
+            print(
+                f"libraries: {n_photos} pool + {n_photos} held-out drawn photos, scanned in "
+                f"{time.monotonic() - started:.1f} s ({summary.scored} photos)"
+            )
+            records = lib.photos_under([Path(tmp) / "pool"])
+            sk = key.score_key
+            before = export_document(lib, sk, key.source, [str(Path(tmp) / "held")])
+            held = before["photos"]
+            print()
+            print(
+                "Best threshold on the held-out library itself (the ceiling of a moved threshold):"
+            )
+            for name, _sentences, is_true in specs:
+                y = np.array([is_true(held_truth[p["path"]]) for p in held])
+                sc = np.array([p["tags"][name]["score"] for p in held])
+                f, t = max((mini.prf(list(sc >= t), list(y))[2], t) for t in np.unique(sc))
+                print(f"  {name:<15} threshold {t:.3f}: F1 {f:.3f}")
+            for per_kind in per_kinds:
+                rows = []
+                for name, sentences, is_true in specs:
+                    lib.remove_tag(name)  # the previous round's labels and calibration go
+                    lib.put_tag(Tag(name, sentences, 0.5))
+                    tag = lib.tag(name)
+                    truth_by_content = {r.content: is_true(pool_truth[r.path]) for r in records}
+                    pool_contents = [r.content for r in records]
+                    fit, labels = teach(lib, sk, tag, pool_contents, truth_by_content, per_kind)
+                    lib.set_calibration(name, sk, None if fit is None else fit.calibration)
+                    after = export_document(lib, sk, key.source, [str(Path(tmp) / "held")])
+                    nan = float("nan")
+                    rows.append(
+                        (
+                            name,
+                            sum(labels.values()),
+                            len(labels) - sum(labels.values()),
+                            "today" if fit is None else fit.step,
+                            held_out_f1(before, name, held_truth, is_true),
+                            held_out_f1(after, name, held_truth, is_true),
+                            nan if fit is None else fit.loo.loo_f1,
+                            nan if fit is None or fit.estimate is None else fit.estimate,
+                        )
+                    )
+                table(rows, per_kind)
+    timings()
+
+
+def table(rows: list, per_kind: int) -> None:
+    print()
+    print(
+        f"{per_kind} yes + {per_kind} no labels per tag, picked by the review queue from the pool"
+    )
+    print(
+        "(nearest the boundary's two sides, the fit updated after each label). F1 on the held-out"
+    )
+    print("library with the threshold 0.5 and with the calibration applied; what `tags calibrate`")
+    print("shows: the leave-one-out F1 over the labels, and the expected F1 over the photos.")
+    head = (
+        f"{'tag':<15} {'yes':>3} {'no':>3} {'step':<9} {'F1 before':>9} {'F1 after':>8} "
+        f"{'gain':>6} {'LOO F1':>6} {'expected':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, yes, no, step, fb, fa, lf, est in rows:
+        print(
+            f"{name:<15} {yes:>3} {no:>3} {step:<9} {fb:9.3f} {fa:8.3f} {fa - fb:+6.3f} "
+            f"{lf:6.3f} {est:8.3f}"
+        )
+    fb = np.mean([r[4] for r in rows])
+    fa = np.mean([r[5] for r in rows])
+    lf = np.nanmean([r[6] for r in rows])
+    est = np.nanmean([r[7] for r in rows])
+    print("-" * len(head))
+    print(
+        f"{'macro':<15} {'':>3} {'':>3} {'':<9} {fb:9.3f} {fa:8.3f} {fa - fb:+6.3f} "
+        f"{lf:6.3f} {est:8.3f}"
+    )
+    better = sum(r[5] > r[4] + 1e-9 for r in rows)
+    worse = sum(r[5] < r[4] - 1e-9 for r in rows)
+    print(f"tags improved: {better}, unchanged: {len(rows) - better - worse}, worse: {worse}")
+    gap = np.nanmean([abs(r[6] - r[5]) for r in rows])
+    gap_est = np.nanmean([abs(r[7] - r[5]) for r in rows])
+    print(
+        f"mean |estimate - held-out F1 after|: leave-one-out F1 {gap:.3f}, expected F1 {gap_est:.3f}"
+    )
+
+
+def timings(n: int = 10_000, repeats: int = 5) -> None:
+    from blipdesk.core import calibration as cal
+    from blipdesk.core.similar import similar
+    from blipdesk.store import Library, PhotoRecord, ScoreRow, Tag
+
+    print()
+    print(f"Timings over a synthetic {n:,}-photo cache (real SQLite; median of {repeats}):")
+    rng = np.random.default_rng(0)
+    key = "bench|first=cls"
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-teach-t-") as tmp,
+        Library.open(Path(tmp) / "library.sqlite3") as lib,
+    ):
+        tag = Tag("t", ("a t",), 0.5)
+        lib.put_tag(tag)
+        lib.ensure_model(key, "/m")
+        contents = [f"{i:064x}" for i in range(n)]
+        lib.record_photos(
+            [PhotoRecord(f"/lib/p{i:05d}.jpg", 1, 1, c) for i, c in enumerate(contents)]
+        )
+        v = rng.normal(size=(n, 256)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        itm = rng.random(n)
+        lib.write_batch(
+            key,
+            [ScoreRow(c, "a t", float(p), 0, 0, 0) for c, p in zip(contents, itm, strict=True)],
+            dict(zip(contents, v, strict=True)),
+            {},
+        )
+        for per_kind in (5, 10):
+            lib.put_labels(
+                "t", {c: bool(itm[i] > 0.4) for i, c in enumerate(contents[: 4 * per_kind])}
+            )
+            data = cal.tag_data(lib, key, tag)
+            fit_ms, apply_ms, read_ms, step = [], [], [], ""
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                data = cal.tag_data(lib, key, tag)
+                t1 = time.perf_counter()
+                fit = cal.fit_tag(data, tag)
+                t2 = time.perf_counter()
+                cal.matches(data, fit.calibration, tag.threshold)
+                t3 = time.perf_counter()
+                read_ms.append((t1 - t0) * 1e3)
+                fit_ms.append((t2 - t1) * 1e3)
+                apply_ms.append((t3 - t2) * 1e3)
+                step = fit.step
+            labelled = len(data.labels)
+            total = np.median(fit_ms) + np.median(apply_ms)
+            print(
+                f"  calibrate, {labelled} labels ({step}): fit {np.median(fit_ms):.1f} ms + "
+                f"apply to {n:,} {np.median(apply_ms):.1f} ms = {total:.1f} ms "
+                f"({total / 100:.2f}x the 100 ms budget); reading the tag's data from the "
+                f"cache {np.median(read_ms):.0f} ms"
+            )
+        sim_ms, read_sim = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            candidates, vectors = lib.folder_features(key, ["/lib"])
+            t1 = time.perf_counter()
+            similar({"/lib/p00000.jpg": contents[0]}, candidates, vectors, 20)
+            t2 = time.perf_counter()
+            read_sim.append((t1 - t0) * 1e3)
+            sim_ms.append((t2 - t1) * 1e3)
+        total = np.median(read_sim) + np.median(sim_ms)
+        print(
+            f"  similar over {n:,}: read {np.median(read_sim):.0f} ms + rank "
+            f"{np.median(sim_ms):.1f} ms = {total:.0f} ms ({total / 200:.2f}x the 200 ms budget)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--photos", type=int, default=400)
+    parser.add_argument("--labels", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--log", type=Path, default=LOG)
+    parser.add_argument("--timings-only", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep (or reuse) the drawn, scanned libraries")
+    args = parser.parse_args()
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        if args.timings_only:
+            timings()
+        else:
+            run(args.photos, args.labels, args.keep)
+    text = buffer.getvalue()
+    print(text, end="")
+    if not args.timings_only:
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+        args.log.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""Teaching a tag: a calibrated rule from a person's yes / no labels (issue 13). numpy only.
+
+BLIP's ITM probability is not calibrated for tagging: the right threshold differs from tag to tag.
+The labels a person gives (``Library.put_labels``) calibrate a tag per model, in log-odds, in
+steps that never do worse than the step before (judged by leave-one-out F1 over the labels):
+
+0. no labels of both kinds: today's threshold, exactly (no calibration at all);
+1. ``threshold``: a few of each: the threshold (in log-odds) that best separates them by F1, the
+   one nearest today's among the best, moved at most ``MAX_MOVE`` log-odds per label pair, so one
+   label of each kind cannot produce a wild threshold;
+2. ``logistic``: ``LOGISTIC_MIN`` or more of each: slope and bias on logit(ITM), pulled towards
+   today's rule (slope 1, bias -logit(threshold)) by a Gaussian prior;
+3. ``linear``: ``LINEAR_MIN`` or more of each: plus a strongly regularised linear term on the
+   256-value ITC image vector, so the sentence score stays the prior.
+
+A tag from examples alone (no sentence) has one step, ``examples``: a bias and the linear term.
+A labelled photo always follows its label at read time (``store.tag_score``), whatever the fit.
+The rule is a ``store.Calibration``, evaluated at read time: never a rescan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from blipdesk.store import Calibration, Library, Tag, logit
+
+LOGISTIC_MIN = 3  # labels of each kind for the two-parameter logistic step
+LINEAR_MIN = 8  # labels of each kind for the ITC linear term
+MAX_MOVE = 2.0  # log-odds a threshold may move per pair of labels (yes + no)
+PRIOR_AB = 1.0  # precision of the prior on slope and bias (towards today's rule)
+PRIOR_W = 1.0  # precision of the prior on the ITC weights (towards 0): strong, the vectors are
+# unit length, so |w . f| <= |w|
+PRIOR_W_EXAMPLES = 0.1  # weaker for a tag from examples alone: no sentence score to lean on
+QUEUE_SPREAD = 1.54  # log-odds from the boundary where the review queue looks (D-optimal)
+MIN_SLOPE = 0.05  # the rule stays increasing in the sentence score
+STEPS = ("today", "threshold", "logistic", "linear")
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: str
+    loo_f1: float  # F1 of the held-out-one-at-a-time predictions over the labels
+    loo_agreement: float  # the share of labels those predictions agree with
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class Fit:
+    calibration: Calibration | None  # None: today's threshold
+    step: str
+    steps: tuple[StepReport, ...]
+    yes: int
+    no: int
+    # the expected F1 of the rule over the photos, under the fitted probabilities (logistic or
+    # linear step; None with fewer labels): what the person can expect on photos not labelled
+    estimate: float | None = None
+
+    @property
+    def loo(self) -> StepReport:
+        return next(s for s in self.steps if s.step == self.step)
+
+
+@dataclass(frozen=True)
+class TagData:
+    """What calibrating one tag needs, for every scored photo content: logit(best ITM) (NaN for a
+    tag from examples alone), the ITC vectors (rows; None when none cached) and the labels."""
+
+    contents: tuple[str, ...]
+    x: np.ndarray
+    features: np.ndarray | None
+    labels: Mapping[str, bool] = field(default_factory=dict)
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the labelled contents and their labels."""
+        index = {c: i for i, c in enumerate(self.contents)}
+        idx = [index[c] for c in self.labels if c in index]
+        return np.asarray(idx, np.int64), np.asarray([self.labels[self.contents[i]] for i in idx])
+
+
+def f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    tp = float(np.sum(pred & truth))
+    wrong = float(np.sum(pred != truth))
+    return 1.0 if tp + wrong == 0 else 2 * tp / (2 * tp + wrong)
+
+
+# ----------------------------------------------------------------------------- the steps
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+
+
+def expected_f1(p: np.ndarray, chosen: np.ndarray) -> float:
+    """F1 of the decisions ``chosen`` when each photo is a true one with probability ``p``
+    (the ratio of expectations: 2 E[TP] / (E[chosen] + E[positives]))."""
+    total = float(p.sum()) + float(chosen.sum())
+    return 1.0 if total == 0 else 2.0 * float(p[chosen].sum()) / total
+
+
+def f1_shift(z: np.ndarray) -> float:
+    """The log-odds shift that maximises the expected F1 over photos with fitted log-odds ``z``.
+    F1 is not accuracy: its best threshold on calibrated probabilities is half the best F1
+    (Lipton et al. 2014), below 0.5 whenever the tag is hard, so a probability fit alone would
+    tag too few. The threshold stays within [0.05, 0.95]."""
+    if not len(z):
+        return 0.0
+    p = _sigmoid(z)
+    order = np.argsort(-p, kind="stable")
+    gains = 2.0 * np.cumsum(p[order]) / (np.arange(1, len(p) + 1) + p.sum())
+    j = int(np.argmax(gains))
+    below = p[order][j + 1] if j + 1 < len(p) else 0.0
+    tau = float(np.clip((p[order][j] + below) / 2, 0.05, 0.95))
+    return -logit(tau)
+
+
+def _fit_threshold(x: np.ndarray, y: np.ndarray, t0: float) -> Calibration | None:
+    """The F1-best threshold between the labels, nearest today's, moved at most MAX_MOVE per
+    label pair; None when it separates the labels no better than today's."""
+    base = f1(x >= t0, y)
+    pairs = min(int(y.sum()), int((~y).sum()))
+    xs = np.unique(x)
+    candidates = (xs[:-1] + xs[1:]) / 2 if len(xs) > 1 else xs
+    candidates = np.clip(candidates, t0 - MAX_MOVE * pairs, t0 + MAX_MOVE * pairs)
+    chosen = x[None, :] >= candidates[:, None]  # candidates x labels, all at once
+    tp = (chosen & y[None, :]).sum(1)
+    wrong = (chosen != y[None, :]).sum(1)
+    scores = np.where(tp + wrong == 0, 1.0, 2 * tp / np.maximum(2 * tp + wrong, 1))
+    if not len(scores) or scores.max() <= base:
+        return None
+    best = candidates[scores == scores.max()]
+    t = float(best[np.argmin(np.abs(best - t0))])
+    return Calibration("threshold", 1.0, -t)
+
+
+def _newton(
+    design: np.ndarray,
+    y: np.ndarray,
+    prior: np.ndarray,
+    precision: np.ndarray,
+    slope: int | None,
+    start: np.ndarray | None = None,
+) -> np.ndarray:
+    """Penalised logistic regression (MAP under a Gaussian prior) by Newton's method; ``start``:
+    where to begin (the fit on all labels, for the leave-one-out fits: a step or two each)."""
+    theta = (prior if start is None else start).astype(np.float64).copy()
+    target = y.astype(np.float64)
+    for _ in range(30):
+        z = np.clip(design @ theta, -30, 30)
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = design.T @ (p - target) + precision * (theta - prior)
+        hess = (design.T * (p * (1 - p))) @ design + np.diag(precision)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if slope is not None and theta[slope] < MIN_SLOPE:
+            theta[slope] = MIN_SLOPE
+        if np.max(np.abs(step)) < 1e-6:
+            break
+    return theta
+
+
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, t0: float, start: Calibration | None = None
+) -> Calibration:
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    init = None if start is None else np.array([start.slope, start.bias])
+    theta = _newton(design, y, np.array([1.0, -t0]), np.full(2, PRIOR_AB), 0, init)
+    return Calibration("logistic", float(theta[0]), float(theta[1]))
+
+
+def _basis(features: np.ndarray) -> np.ndarray:
+    """An orthonormal basis (256 x r) of the labelled vectors' span: the MAP weights lie in it
+    (an L2 prior never adds a component no label asks for), so Newton works in r + 2 unknowns.
+    From the n x n Gram matrix (n labels, a few dozen): cheaper than an SVD of n x 256."""
+    f = features.astype(np.float64)
+    values, vectors = np.linalg.eigh(f @ f.T)
+    keep = values > 1e-9 * max(float(values.max()), 1e-12)
+    return np.asarray((f.T @ vectors[:, keep]) / np.sqrt(values[keep]))
+
+
+def _fit_linear(
+    x: np.ndarray | None,
+    y: np.ndarray,
+    features: np.ndarray,
+    t0: float,
+    kind: str,
+    basis: np.ndarray | None = None,
+    start: Calibration | None = None,
+) -> Calibration:
+    v = _basis(features) if basis is None else basis
+    init_w = None if start is None or start.weights is None else v.T @ start.weights
+    proj = features.astype(np.float64) @ v
+    if x is None:  # from examples alone: bias + weights
+        design = np.concatenate([np.ones((len(y), 1)), proj], axis=1)
+        prior = np.zeros(design.shape[1])
+        precision = np.concatenate([[PRIOR_AB], np.full(proj.shape[1], PRIOR_W_EXAMPLES)])
+        init = None if init_w is None else np.concatenate([[start.bias], init_w])  # type: ignore[union-attr]
+        theta = _newton(design, y, prior, precision, None, init)
+        w = (v @ theta[1:]).astype(np.float32)
+        return Calibration(kind, 0.0, float(theta[0]), w)
+    design = np.concatenate([x[:, None], np.ones((len(y), 1)), proj], axis=1)
+    prior = np.concatenate([[1.0, -t0], np.zeros(proj.shape[1])])
+    precision = np.concatenate([[PRIOR_AB, PRIOR_AB], np.full(proj.shape[1], PRIOR_W)])
+    init = (
+        None
+        if init_w is None or start is None
+        else np.concatenate([[start.slope, start.bias], init_w])
+    )
+    theta = _newton(design, y, prior, precision, 0, init)
+    w = (v @ theta[2:]).astype(np.float32)
+    return Calibration(kind, float(theta[0]), float(theta[1]), w)
+
+
+def decide(
+    calibration: Calibration | None, x: np.ndarray, features: np.ndarray | None, t0: float
+) -> np.ndarray:
+    """The rule's log-odds for many photos at once (``store.Calibration.logodds``, vectorised);
+    today's rule (logit(ITM) - logit(threshold)) when ``calibration`` is None."""
+    if calibration is None:
+        return x - t0
+    z = np.full(len(x), calibration.bias, np.float64)
+    if calibration.slope:
+        z += calibration.slope * x
+    if calibration.weights is not None and features is not None:
+        z += features @ calibration.weights.astype(features.dtype)
+    return z
+
+
+def _fitter(
+    step: str, t0: float, basis: np.ndarray | None = None, start: Calibration | None = None
+) -> Callable[[np.ndarray | None, np.ndarray, np.ndarray | None], Calibration | None]:
+    """The step's fit. ``basis``: the span of all the labels' vectors, computed once (the MAP
+    weights of any subset lie in it, so leave-one-out fits share it)."""
+
+    def fit_one(x: np.ndarray | None, y: np.ndarray, f: np.ndarray | None) -> Calibration | None:
+        if step == "threshold":
+            return _fit_threshold(x, y, t0)  # type: ignore[arg-type]
+        if step == "logistic":
+            return _fit_logistic(x, y, t0, start)  # type: ignore[arg-type]
+        return _fit_linear(x, y, f, t0, step, basis, start)  # type: ignore[arg-type]
+
+    return fit_one
+
+
+def _loo(
+    step: str,
+    x: np.ndarray | None,
+    y: np.ndarray,
+    f: np.ndarray | None,
+    t0: float,
+    shift: float = 0.0,
+) -> tuple[float, float]:
+    """Each label predicted by the step fitted on the others: (F1, agreement)."""
+    basis = None if f is None else _basis(f)
+    start = None
+    if step in ("logistic", "linear", "examples") and y.any() and not y.all():
+        start = _fitter(step, t0, basis)(x, y, f)  # the fit on all: each held-out fit's start
+    fit_one = _fitter(step, t0, basis, start)
+    pred = np.zeros(len(y), bool)
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        xi = None if x is None else x[keep]
+        fi = None if f is None else f[keep]
+        if step == "today" or y[keep].all() or not y[keep].any():
+            cal = None
+        else:
+            cal = fit_one(xi, y[keep], fi)
+            if cal is not None and shift:
+                cal = Calibration(cal.kind, cal.slope, cal.bias + shift, cal.weights)
+        xo = np.zeros(1) if x is None else x[i : i + 1]
+        fo = None if f is None else f[i : i + 1]
+        if cal is None and x is None:
+            pred[i] = False
+        else:
+            pred[i] = bool(decide(cal, xo, fo, t0)[0] >= 0)
+    return f1(pred, y), float(np.mean(pred == y)) if len(y) else 1.0
+
+
+def fit(
+    x: np.ndarray | None,
+    y: np.ndarray,
+    features: np.ndarray | None,
+    threshold: float,
+    population: tuple[np.ndarray, np.ndarray | None] | None = None,
+) -> Fit:
+    """The calibration the labels support. ``x``: logit(best ITM) per labelled photo (None for a
+    tag from examples alone); ``y``: their labels; ``features``: their ITC vectors (or None);
+    ``threshold``: the tag's threshold today (a probability); ``population``: (logit(ITM), ITC
+    vectors) of all the photos, for the logistic and linear steps' F1-best cut and the estimate."""
+    y = np.asarray(y, bool)
+    t0 = logit(threshold)
+    yes, no = int(y.sum()), int((~y).sum())
+    pairs = min(yes, no)
+    if x is None:
+        if features is None or pairs < 1:
+            return Fit(None, "today", (StepReport("today", 0.0, 0.0, True),), yes, no)
+        cal = _fit_linear(None, y, features, t0, "examples")
+        score, agree = _loo("examples", None, y, features, t0)
+        return Fit(cal, "examples", (StepReport("examples", score, agree, True),), yes, no)
+    x = np.asarray(x, np.float64)
+    score, agree = _loo("today", x, y, None, t0)
+    reports = [StepReport("today", score, agree, True)]
+    best: Calibration | None = None
+    best_step, best_score = "today", score
+    model: Calibration | None = None  # the richest probability fit: the estimate's
+    eligible = [
+        ("threshold", pairs >= 1),
+        ("logistic", pairs >= LOGISTIC_MIN),
+        ("linear", pairs >= LINEAR_MIN and features is not None),
+    ]
+    for step, ok in eligible:
+        if not ok:
+            break
+        proposed = _fitter(step, t0)(x, y, features)
+        if proposed is None:  # the threshold step found nothing better than today's
+            reports.append(StepReport(step, best_score, reports[-1].loo_agreement, False))
+            continue
+        shift = 0.0
+        if step != "threshold":
+            model = proposed
+            if population is not None:
+                shift = f1_shift(decide(proposed, population[0], population[1], t0))
+                proposed = Calibration(
+                    step, proposed.slope, proposed.bias + shift, proposed.weights
+                )
+        score, agree = _loo(step, x, y, features if step == "linear" else None, t0, shift)
+        accepted = score >= best_score
+        reports.append(StepReport(step, score, agree, accepted))
+        if accepted:
+            best, best_step, best_score = proposed, step, score
+    estimate = None
+    if model is not None and population is not None:
+        p = _sigmoid(decide(model, population[0], population[1], t0))
+        chosen = decide(best, population[0], population[1], t0) >= 0
+        estimate = expected_f1(p, chosen)
+    return Fit(best, best_step, tuple(reports), yes, no, estimate)
+
+
+# ----------------------------------------------------------------------------- with the cache
+
+
+def tag_data(
+    lib: Library, score_key: str, tag: Tag, contents: Sequence[str] | None = None
+) -> TagData:
+    """The tag's data over ``contents`` (every photo the cache knows when None) that are scored
+    for it (or, from examples alone, have an ITC vector)."""
+    if contents is None:
+        contents = sorted({p.content for p in lib.photos_under([_root()]) if p.content})
+    labels = lib.tag_labels(tag.name)
+    wanted = list(dict.fromkeys([*contents, *labels]))
+    feats = lib.image_features(score_key, wanted)
+    if tag.sentences:
+        scores = lib.sentence_scores(score_key, wanted, tag.sentences)
+        kept = [c for c in wanted if scores.get(c)]
+        x = np.array([logit(max(v.itm for v in scores[c].values())) for c in kept])
+    else:
+        kept = [c for c in wanted if c in feats]
+        x = np.full(len(kept), np.nan)
+    features = None
+    if kept and all(c in feats for c in kept):
+        features = np.stack([feats[c] for c in kept]).astype(np.float32)
+    elif kept and any(c in feats for c in kept):  # a few vectors missing: zeros (no image term)
+        dim = next(len(v) for v in feats.values())
+        features = np.stack([feats.get(c, np.zeros(dim, np.float32)) for c in kept])
+    return TagData(tuple(kept), x, features, {c: v for c, v in labels.items() if c in set(kept)})
+
+
+def _root() -> str:
+    import os
+
+    return os.path.abspath(os.sep)
+
+
+def fit_tag(data: TagData, tag: Tag) -> Fit:
+    idx, y = data.labelled()
+    x = None if not tag.sentences else data.x[idx]
+    f = None if data.features is None else data.features[idx]
+    population = None if not tag.sentences else (data.x, data.features)
+    return fit(x, y, f, tag.threshold, population)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A fit and what applying it would change (photos not labelled that gain or lose the tag)."""
+
+    tag: str
+    fit: Fit
+    gained: tuple[str, ...]  # content hashes
+    lost: tuple[str, ...]
+    carried_before: int
+    carried_after: int
+
+
+def matches(data: TagData, calibration: Calibration | None, threshold: float) -> np.ndarray:
+    """Whether each content carries the tag under a rule, labels followed."""
+    if calibration is None and np.isnan(data.x).all():
+        z = np.full(len(data.x), -1.0)
+    else:
+        z = decide(calibration, data.x, data.features, logit(threshold))
+    out = z >= 0
+    if calibration is None and not np.isnan(data.x).all():
+        # today's rule exactly as the store applies it: ITM >= threshold (not via logit)
+        out = 1.0 / (1.0 + np.exp(-data.x)) >= threshold
+    for i, c in enumerate(data.contents):
+        if c in data.labels:
+            out[i] = data.labels[c]
+    return out
+
+
+def propose(data: TagData, tag: Tag, current: Calibration | None) -> Proposal:
+    result = fit_tag(data, tag)
+    before = matches(data, current, tag.threshold)
+    after = matches(data, result.calibration, tag.threshold)
+    gained = tuple(c for c, b, a in zip(data.contents, before, after, strict=True) if a and not b)
+    lost = tuple(c for c, b, a in zip(data.contents, before, after, strict=True) if b and not a)
+    return Proposal(tag.name, result, gained, lost, int(before.sum()), int(after.sum()))
+
+
+def borderline(
+    data: TagData, calibration: Calibration | None, threshold: float, k: int, turn: int = 0
+) -> list[str]:
+    """The ``k`` unlabelled contents whose labels teach the fit the most, in order: the photos
+    nearest the boundary's two sides at ``QUEUE_SPREAD`` log-odds (the fitted probabilities 0.18
+    and 0.82, where a two-parameter logistic fit learns most: its D-optimal design), one side
+    after the other, starting above the boundary on even ``turn``s (the count of answers so far)
+    and below on odd ones. On the miniature, right at the boundary the labels all land where the
+    tag is a coin toss and teach the slope nothing (benchmarks/bench_teach.py). For a tag from
+    examples alone with no fit yet, the photos nearest the yes examples' mean come first."""
+    if np.isnan(data.x).all() and calibration is None:
+        idx, y = data.labelled()
+        if data.features is None:
+            return []
+        centre = data.features[idx[y]].mean(0) if y.any() else data.features.mean(0)
+        order = np.argsort(-(data.features @ centre), kind="stable")
+        return [data.contents[int(i)] for i in order if data.contents[int(i)] not in data.labels][
+            :k
+        ]
+    z = decide(calibration, data.x, data.features, logit(threshold))
+    free = np.array([c not in data.labels for c in data.contents], bool)
+    above = np.nonzero(free & (z >= 0))[0]
+    below = np.nonzero(free & (z < 0))[0]
+    above = above[np.argsort(np.abs(z[above] - QUEUE_SPREAD), kind="stable")]
+    below = below[np.argsort(np.abs(z[below] + QUEUE_SPREAD), kind="stable")]
+    sides = [above, below] if turn % 2 == 0 else [below, above]
+    out: list[str] = []
+    for i in range(max(len(above), len(below))):
+        for side in sides:
+            if i < len(side):
+                out.append(data.contents[int(side[i])])
+        if len(out) >= k:
+            break
+    return out[:k]

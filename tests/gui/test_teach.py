@@ -1,0 +1,112 @@
+"""Issue 13 in the window: ✓ / ✗ labels on a selection (buttons and keys), undo, the review queue
+with the keyboard, a calibration proposal applied, a tag from examples, more like this."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from blipdesk.qt.models.photos import Roles
+from blipdesk.store import Library
+
+
+def _select(window, rows) -> list[str]:
+    sel = window.grid.selectionModel()
+    sel.clearSelection()
+    for row in rows:
+        sel.select(window.photos.index(row), QItemSelectionModel.SelectionFlag.Select)
+    window.grid.setCurrentIndex(window.photos.index(rows[0]))
+    for row in rows:
+        sel.select(window.photos.index(row), QItemSelectionModel.SelectionFlag.Select)
+    return [window.photos.photo_at(r).path for r in rows]
+
+
+def _labels(window) -> dict:
+    with Library.open(window.paths.database, readonly=True) as lib:
+        return lib.tag_labels("beach")
+
+
+def _wait_tasks(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: not window.labels._purpose, timeout=20000)
+
+
+def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned_window):
+    from PySide6.QtTest import QTest
+
+    window = scanned_window
+    teach = window.labels
+    chosen = _select(window, [0, 1])
+    teach.label(True)
+    # shown at once, before the write lands
+    assert all(window.board.matches(p, window.tags.tags()[0]) for p in chosen)
+    assert window.photos.index(0).data(Roles.Labels) == [("#e6194b", True)]
+    _wait_tasks(qtbot, window)
+    assert sorted(_labels(window).values()) == [True, True]
+    top = window.detail.scores.topLevelItem(0)
+    assert top.text(0) == "beach  ✓" and top.data(0, Qt.ItemDataRole.UserRole) == "beach"
+
+    # the N key on the grid: a rejection, kept and shown
+    _select(window, [2])
+    window.grid.setFocus()
+    QTest.keyClick(window.grid, Qt.Key.Key_N)
+    _wait_tasks(qtbot, window)
+    assert sorted(_labels(window).values()) == [False, True, True]
+    assert window.photos.index(2).data(Roles.Labels) == [("#e6194b", False)]
+    assert not window.board.matches(window.photos.photo_at(2).path, window.tags.tags()[0])
+    # undo: shown at once, then in the cache
+    teach.undo()
+    assert window.board.label(window.photos.photo_at(2).path, "beach") is None
+    _wait_tasks(qtbot, window)
+    qtbot.wait(300)  # the cache read after the write: the board stays as it is
+    assert window.board.label(window.photos.photo_at(2).path, "beach") is None
+    assert window.board.label(chosen[0], "beach") is True
+    assert sorted(_labels(window).values()) == [True, True]
+
+    # review borderline with the keyboard: yes, skip, no
+    teach.start_review()
+    qtbot.waitUntil(lambda: teach.review is not None, timeout=20000)
+    dialog = teach.review
+    first = dialog.content
+    assert first is not None and first not in _labels(window)
+    QTest.keyClick(dialog, Qt.Key.Key_Y)
+    QTest.keyClick(dialog, Qt.Key.Key_S)
+    QTest.keyClick(dialog, Qt.Key.Key_N)
+    _wait_tasks(qtbot, window)
+    labels = _labels(window)
+    assert labels[first] is True and len(labels) == 4 and sorted(labels.values()).count(False) == 1
+    assert "1 no" in dialog.facts.text()
+    dialog.accept()
+
+    # calibrate: the proposal, then applied (read-time: no scan)
+    teach.calibrate()
+    qtbot.waitUntil(lambda: teach.proposal_box is not None, timeout=20000)
+    box = teach.proposal_box
+    assert "Held out one at a time" in box.text() and "3 yes and 1 no" in box.text()
+    apply = next(b for b in box.buttons() if b.text() == "Apply")
+    apply.click()
+    _wait_tasks(qtbot, window)
+    with Library.open(window.paths.database, readonly=True) as lib:
+        key = lib.latest_score_key(lib.conn.execute("SELECT source FROM models").fetchone()[0])
+        assert key is not None
+    # every labelled photo still follows its label
+    tag = window.tags.tags()[0]
+    for path in chosen:
+        assert window.board.matches(path, tag)
+
+    # a tag from examples alone
+    _select(window, [3, 4])
+    teach.from_examples("Miso")
+    _wait_tasks(qtbot, window)
+    miso = next(t for t in window.tags.tags() if t.name == "Miso")
+    assert miso.sentences == ()
+    qtbot.waitUntil(lambda: window.board.label(window.photos.photo_at(3).path, "Miso") is True)
+
+    # more like this: the folder ranked by likeness to the selection
+    query = _select(window, [0])[0]
+    teach.more_like_this(top=5)
+    _wait_tasks(qtbot, window)
+    assert window.photos.filter.search is not None
+    assert 2 <= window.photos.rowCount() <= 6  # the chosen photo first, then the 5 most alike
+    assert window.photos.photo_at(0).path == query
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus.index("&Tags") < menus.index("T&each") < menus.index("&Help")
+    assert "More like this" in window.statusBar().currentMessage()

@@ -1,0 +1,242 @@
+"""Issue 13: labels in the store, the one tag rule following them, calibration step by step."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from blipdesk.core import calibration as cal
+from blipdesk.core.similar import similar
+from blipdesk.export import export_csv, export_document
+from blipdesk.store import Calibration, Library, PhotoRecord, ScoreRow, SentenceScore, Tag, logit
+from blipdesk.store.library import tag_score
+
+KEY = "dir:abc|first=cls|decode=1"
+TAG = Tag("cat", ("a cat",), 0.5)
+
+
+def _fill(lib: Library, itms: list[float], features: np.ndarray | None = None) -> list[str]:
+    """Photos /p/0.jpg ... with the given ITM for "a cat"; returns their contents."""
+    lib.put_tag(TAG)
+    lib.ensure_model(KEY, "/m")
+    contents = [f"c{i:04d}" for i in range(len(itms))]
+    lib.record_photos([PhotoRecord(f"/p/{i}.jpg", 1, 1, c) for i, c in enumerate(contents)])
+    rows = [ScoreRow(c, "a cat", p, 0.0, 0.0, 0.1) for c, p in zip(contents, itms, strict=True)]
+    feats = {} if features is None else dict(zip(contents, features, strict=True))
+    lib.write_batch(KEY, rows, feats, {})
+    return contents
+
+
+def _matches(lib: Library) -> dict[str, bool]:
+    return {r.path: r.tags["cat"].match for r in lib.photo_results(KEY, ["/p"])}
+
+
+def test_no_labels_is_exactly_todays_rule(library):
+    itms = [*list(np.linspace(0.01, 0.99, 41)), 0.5, 0.4999999, 0.5000001]
+    _fill(library, itms)
+    got = _matches(library)
+    for i, p in enumerate(itms):
+        assert got[f"/p/{i}.jpg"] == (p >= 0.5)
+    data = cal.tag_data(library, KEY, TAG)
+    fit = cal.fit_tag(data, TAG)
+    assert fit.calibration is None and fit.step == "today"
+    assert cal.matches(data, None, 0.5).tolist() == [p >= 0.5 for p in itms]
+
+
+def test_labels_are_followed_everywhere_and_undoable(library):
+    contents = _fill(library, [0.9, 0.1, 0.6])
+    before = library.put_labels("cat", {contents[0]: False, contents[1]: True})
+    assert before == {contents[0]: None, contents[1]: None}
+    results = {r.path: r.tags["cat"] for r in library.photo_results(KEY, ["/p"])}
+    assert results["/p/0.jpg"].match is False and results["/p/0.jpg"].label is False
+    assert results["/p/1.jpg"].match is True and results["/p/1.jpg"].label is True
+    assert results["/p/2.jpg"].label is None and results["/p/2.jpg"].match is True
+    doc = export_document(library, KEY, "m", ["/p"])
+    tags = {p["path"]: p["tags"]["cat"] for p in doc["photos"]}
+    assert tags["/p/0.jpg"]["label"] == "no" and tags["/p/0.jpg"]["match"] is False
+    assert tags["/p/1.jpg"]["label"] == "yes" and tags["/p/2.jpg"]["label"] is None
+    rows = export_csv(doc).splitlines()
+    assert rows[0].endswith(",match,label")
+    assert any(r.startswith("/p/0.jpg,cat,") and r.endswith(",false,no") for r in rows)
+    # undo: the previous values go back in
+    library.put_labels("cat", before)
+    assert library.labels() == {}
+    assert _matches(library) == {"/p/0.jpg": True, "/p/1.jpg": False, "/p/2.jpg": True}
+
+
+def test_labels_survive_renames_rescans_and_tag_edits(library):
+    contents = _fill(library, [0.9, 0.1])
+    library.put_labels("cat", {contents[1]: True})
+    library.forget_photos(["/p/1.jpg"])  # renamed: the same content under a new name
+    library.record_photos([PhotoRecord("/p/renamed.jpg", 1, 2, contents[1])])
+    library.write_batch(KEY, [ScoreRow(contents[1], "a cat", 0.1, 0, 0, 0)], {}, {})  # rescan
+    library.put_tag(Tag("cat", ("a cat", "a kitten"), 0.7))  # edited sentences and threshold
+    assert _matches(library)["/p/renamed.jpg"] is True
+    assert library.tag_labels("cat") == {contents[1]: True}
+    library.remove_tag("cat")
+    assert library.labels() == {}
+
+
+def test_one_label_of_each_kind_cannot_give_a_wild_threshold():
+    for yes, no in [(6.0, 5.9), (-8.0, -8.5), (12.0, -12.0), (-3.0, 3.0)]:
+        for t in (0.1, 0.5, 0.9):
+            fit = cal.fit(np.array([yes, no]), np.array([True, False]), None, t)
+            if fit.calibration is None:
+                continue
+            moved = -fit.calibration.bias - logit(t)
+            assert abs(moved) <= cal.MAX_MOVE + 1e-9
+            assert fit.calibration.slope == 1.0
+
+
+def _population(n: int, seed: int = 0, dim: int = 256):
+    rng = np.random.default_rng(seed)
+    truth = rng.random(n) < 0.4
+    x = rng.normal(0.0, 1.0, n) + np.where(truth, 1.0, -0.5) + 1.5  # threshold too low
+    direction = rng.normal(size=dim)
+    f = rng.normal(size=(n, dim)) + np.outer(np.where(truth, 1.5, -1.5), direction / 16)
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    return x, f.astype(np.float32), truth
+
+
+@pytest.mark.parametrize("per_kind", [1, 2, 3, 5, 8, 12])
+def test_each_step_never_flips_a_labelled_photo_nor_does_worse(per_kind):
+    x, f, truth = _population(400, seed=per_kind)
+    idx = np.concatenate([np.nonzero(truth)[0][:per_kind], np.nonzero(~truth)[0][:per_kind]])
+    fit = cal.fit(x[idx], truth[idx], f[idx], 0.5)
+    expected = {1: "threshold", 2: "threshold", 3: "logistic", 5: "logistic"}
+    assert [s.step for s in fit.steps][: 2 + (per_kind >= 3) + (per_kind >= 8)] == list(
+        cal.STEPS[: 2 + (per_kind >= 3) + (per_kind >= 8)]
+    )
+    accepted = [s for s in fit.steps if s.accepted]
+    assert all(b.loo_f1 >= a.loo_f1 for a, b in itertools.pairwise(accepted))
+    if per_kind in expected:
+        assert fit.step in ("today", "threshold", expected[per_kind])
+    contents = tuple(f"c{i}" for i in range(len(x)))
+    labels = {contents[i]: bool(truth[i]) for i in idx}
+    data = cal.TagData(contents, x, f, labels)
+    decided = cal.matches(data, fit.calibration, 0.5)
+    assert all(decided[i] == truth[i] for i in idx)
+    for i in idx[:3]:  # the store's rule says the same
+        ts = tag_score(
+            TAG, {"a cat": SentenceScore(float(1 / (1 + np.exp(-x[i]))), 0, 0, 0)},
+            bool(truth[i]), fit.calibration, f[i],
+        )  # fmt: skip
+        assert ts is not None and ts.match == truth[i]
+
+
+def test_linear_step_with_eight_of_each_and_the_store_agrees_with_numpy():
+    x, f, truth = _population(600, seed=3)
+    idx = np.concatenate([np.nonzero(truth)[0][:10], np.nonzero(~truth)[0][:10]])
+    fit = cal.fit(x[idx], truth[idx], f[idx], 0.5)
+    assert [s.step for s in fit.steps] == list(cal.STEPS)
+    assert fit.calibration is not None
+    z = cal.decide(fit.calibration, x, f, logit(0.5))
+    for i in range(0, 600, 37):
+        itm = float(1 / (1 + np.exp(-x[i])))
+        got = fit.calibration.logodds(itm, f[i])
+        assert got == pytest.approx(z[i], abs=1e-4)
+
+
+def test_calibration_is_stored_per_model_and_read_time(library):
+    contents = _fill(library, [0.2, 0.4, 0.6, 0.8])
+    library.set_calibration("cat", KEY, Calibration("threshold", 1.0, -logit(0.7)))
+    assert _matches(library) == {
+        "/p/0.jpg": False, "/p/1.jpg": False, "/p/2.jpg": False, "/p/3.jpg": True
+    }  # fmt: skip
+    library.put_labels("cat", {contents[2]: True})
+    assert _matches(library)["/p/2.jpg"] is True
+    library.set_calibration("cat", KEY, None)
+    assert _matches(library)["/p/1.jpg"] is False and _matches(library)["/p/3.jpg"] is True
+    assert library.calibrations("other-model") == {}
+
+
+def test_proposal_lists_changes_and_borderline_queue_skips_labels(library):
+    itms = [0.05, 0.2, 0.35, 0.45, 0.55, 0.65, 0.8, 0.95]
+    contents = _fill(library, itms)
+    # the person says the line is higher: 0.55 and 0.65 are not cats, 0.8 and 0.95 are
+    library.put_labels(
+        "cat", {contents[4]: False, contents[5]: False, contents[6]: True, contents[7]: True}
+    )
+    data = cal.tag_data(library, KEY, TAG)
+    queue = cal.borderline(data, None, 0.5, 8)
+    assert set(queue) == set(contents[:4])  # every unlabelled photo, the labelled never
+    # one side left (all below): the nearest QUEUE_SPREAD log-odds below first (0.2: z -1.39)
+    assert queue[0] == contents[1]
+    # with no labels, the two sides in turn: above first on even turns (0.8: z 1.39), else below
+    fresh = cal.TagData(data.contents, data.x, data.features, {})
+    assert cal.borderline(fresh, None, 0.5, 2) == [contents[6], contents[1]]
+    assert cal.borderline(fresh, None, 0.5, 2, turn=1) == [contents[1], contents[6]]
+    proposal = cal.propose(data, TAG, None)
+    assert proposal.fit.step == "threshold"
+    assert proposal.gained == () and proposal.lost == ()  # the only photos above are labelled
+    t = proposal.fit.calibration.threshold()
+    assert 0.65 < t < 0.8
+
+
+def test_a_tag_from_examples_alone(library):
+    rng = np.random.default_rng(1)
+    direction = rng.normal(size=256)
+    truth = rng.random(60) < 0.5
+    f = rng.normal(size=(60, 256)) + np.outer(np.where(truth, 2.0, -2.0), direction / 6)
+    f = (f / np.linalg.norm(f, axis=1, keepdims=True)).astype(np.float32)
+    contents = _fill(library, [0.5] * 60, f)
+    miso = Tag("Miso", (), 0.5)
+    library.put_tag(miso, from_examples=True)
+    with pytest.raises(Exception, match="sentence"):
+        library.put_tag(Tag("empty", (), 0.5))
+    labelled = [*np.nonzero(truth)[0][:4], *np.nonzero(~truth)[0][:4]]
+    library.put_labels("Miso", {contents[i]: bool(truth[i]) for i in labelled})
+    data = cal.tag_data(library, KEY, miso)
+    proposal = cal.propose(data, miso, None)
+    assert proposal.fit.step == "examples"
+    library.set_calibration("Miso", KEY, proposal.fit.calibration)
+    results = {r.path: r.tags.get("Miso") for r in library.photo_results(KEY, ["/p"])}
+    right = sum(results[f"/p/{i}.jpg"].match == truth[i] for i in range(60))
+    assert right >= 50
+    # exported like any tag: JSON with its label, and a CSV row with no sentence
+    doc = export_document(library, KEY, "m", ["/p"])
+    by_path = {p["path"]: p["tags"]["Miso"] for p in doc["photos"]}
+    first = int(labelled[0])
+    assert by_path[f"/p/{first}.jpg"]["label"] == ("yes" if truth[first] else "no")
+    assert any(",Miso,," in row for row in export_csv(doc).splitlines())
+
+
+def test_similar_groups_exact_and_near_duplicates():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(5, 256)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    near = v[0] + 0.01 * rng.normal(size=256).astype(np.float32)
+    vectors = {f"c{i}": v[i] for i in range(5)} | {"n": near / np.linalg.norm(near)}
+    candidates = {f"/f/{i}.jpg": f"c{i}" for i in range(5)} | {"/f/copy.jpg": "c0", "/f/n.jpg": "n"}
+    found = similar({"/f/0.jpg": "c0"}, candidates, vectors, top=3)
+    assert found.exact == (("/f/0.jpg", "/f/copy.jpg"),)
+    assert [p for _, p, _ in found.near] == ["/f/n.jpg"]
+    assert len(found.ranked) == 3 and all(
+        p not in ("/f/copy.jpg", "/f/n.jpg") for p, _ in found.ranked
+    )
+    assert [s for _, s in found.ranked] == sorted((s for _, s in found.ranked), reverse=True)
+
+
+def test_expected_f1_and_the_f1_best_cut():
+    p = np.array([0.9, 0.8, 0.4, 0.3, 0.1])
+    chosen = np.array([True, True, False, False, False])
+    assert cal.expected_f1(p, chosen) == pytest.approx(2 * 1.7 / (2 + 2.5))
+    # calibrated log-odds: the F1-best cut keeps the likely ones and sits below 0.5 when the
+    # tag is hard (best F1 / 2)
+    z = np.log(p / (1 - p))
+    shift = cal.f1_shift(z)
+    cut = 1 / (1 + np.exp(shift))
+    assert 0.05 <= cut < 0.5
+    kept = z + shift >= 0
+    assert kept[:2].all() and not kept[-1]
+
+
+def test_the_estimate_comes_with_the_probability_steps():
+    x, f, truth = _population(500, seed=7)
+    idx = np.concatenate([np.nonzero(truth)[0][:4], np.nonzero(~truth)[0][:4]])
+    fit = cal.fit(x[idx], truth[idx], f[idx], 0.5, (x, f))
+    assert fit.estimate is not None and 0.0 <= fit.estimate <= 1.0
+    few = cal.fit(x[idx[[0, -1]]], truth[idx[[0, -1]]], None, 0.5, (x, None))
+    assert few.estimate is None  # one label of each kind: no probability fit to estimate with
