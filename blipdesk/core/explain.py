@@ -120,6 +120,20 @@ def explain(
     return Explanation(sentence, itm, layer, sentence_map, words)
 
 
+def whole_words(
+    words: tuple[tuple[str, np.ndarray], ...],
+) -> tuple[tuple[str, np.ndarray], ...]:
+    """The word-piece maps of ``Explanation.words`` joined into whole words ("##" pieces go to
+    the word before them; a word's map is the mean of its pieces'), for a person to pick from."""
+    joined: list[tuple[str, list[np.ndarray]]] = []
+    for piece, cam in words:
+        if piece.startswith("##") and joined:
+            joined[-1] = (joined[-1][0] + piece[2:], [*joined[-1][1], cam])
+        else:
+            joined.append((piece, [cam]))
+    return tuple((word, np.mean(cams, axis=0).astype(np.float32)) for word, cams in joined)
+
+
 # ----------------------------------------------------------------------------------- pictures
 
 
