@@ -5,7 +5,7 @@ probabilities from each sentence token to each image token, times their positive
 the ITM *match* logit, averaged over heads; the image ``[CLS]`` column is dropped and the rest
 reshaped to the patch grid. One map per word-piece, and the sentence's map is their mean (the
 first token and ``[SEP]`` left out). ``layer`` may also name several text layers: their maps are
-summed (one backward pass all the same); on the miniature BLIP layers 0 and 1 together localise
+summed (one backward pass, down to the lowest of them); on the miniature BLIP layers 0 and 1 together localise
 better than either alone (tests/data/miniature-blip/README.md).
 
 Computed from the photo's vision output (``ImageFeatures.embeds``), so a photo in the vision
@@ -109,16 +109,18 @@ def explain(
             v = scorer._heads(sa.value(e), heads)
             probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(size), dim=-1)
             if i in chosen:
-                probs.retain_grad()
                 saved.append(probs)
             ctx = (probs @ v).transpose(1, 2).reshape(h.shape)
             h = block.crossattention.output(ctx, h)
             h = block.output(block.intermediate(h), h)
         logits = model.itm_head(h[:, 0]).float()
-        model.zero_grad(set_to_none=True)
-        logits[0, 1].backward()
+        # Only the chosen layers' gradients: the backward pass stops at the lowest of them (no
+        # gradient for the image tokens or the weights is ever computed or stored).
+        grads = torch.autograd.grad(logits[0, 1], saved, allow_unused=True)
         weighted = sum(  # (L, 1 + N): per layer, averaged over heads
-            (p.detach() * p.grad.clamp(min=0))[0].mean(0) for p in saved if p.grad is not None
+            (p.detach() * g.clamp(min=0))[0].mean(0)
+            for p, g in zip(saved, grads, strict=True)
+            if g is not None
         )
         assert isinstance(weighted, torch.Tensor), "no gradient reached the chosen layers"
         cam: np.ndarray = weighted[:, 1:].reshape(-1, grid, grid).float().cpu().numpy()
