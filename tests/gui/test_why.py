@@ -77,6 +77,7 @@ def test_why_per_word_in_the_detail_panel(qtbot, scanned_window):
     sentence_view = detail.preview.pixmap().toImage()
     word.setCurrentIndex(2)  # "dog"
     assert detail.why_controls.cam() is explained.words[1][1]
+    assert "the word “dog” of “a dog on a beach”" in detail.why_label.text()
     assert detail.preview.pixmap().toImage() != sentence_view
     word.setCurrentIndex(0)
     assert detail.why_controls.cam() is explained.cam

@@ -89,7 +89,7 @@ class WhyControls(QWidget):
         self.word.setToolTip("The map of the whole sentence, or of one of its words")
         self.word.addItem(ALL_WORDS)
         self.word.setEnabled(False)
-        self.word.currentIndexChanged.connect(lambda _: self.changed.emit())
+        self.word.currentIndexChanged.connect(self._word_chosen)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setObjectName("whyOpacity")
         self.opacity.setRange(10, 90)
@@ -176,6 +176,10 @@ class WhyControls(QWidget):
 
     # ----------------------------------------------------------------- inside
 
+    def _word_chosen(self, _index: int) -> None:
+        self._say()
+        self.changed.emit()
+
     def _toggled(self, on: bool) -> None:
         if on and self._sentence is not None and self.path is not None:
             self._request()
@@ -199,9 +203,11 @@ class WhyControls(QWidget):
         if shown is None:
             return
         how = "from the vision cache" if shown.from_cache else "with a vision pass"
+        what = f"“{_html(shown.sentence)}”"
+        if self.word.currentIndex() > 0:
+            what = f"the word “{_html(self.word.currentText())}” of {what}"
         self.label.setText(
-            f"Where “{_html(shown.sentence)}” matched ({match_text(shown.itm)}; red: most; "
-            f"computed {how})"
+            f"Where {what} matched ({match_text(shown.itm)}; red: most; computed {how})"
         )
 
     def _forget(self, keep_on: bool = False) -> None:
