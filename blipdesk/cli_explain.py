@@ -1,6 +1,6 @@
 """``blipdesk explain PHOTO SENTENCE``: where in the photo BLIP looked to match the sentence.
 
-    blipdesk explain PHOTO SENTENCE [--output FILE.png] [--words] [--json] [--layer N]
+    blipdesk explain PHOTO SENTENCE [--output FILE.png] [--words] [--json] [--layer N[,M…]]
                      [--model M] [--device D] [--precision P]
 
 Prints the match probability and where the Grad-CAM map (``core/explain.py``) peaks; writes the
@@ -33,7 +33,12 @@ def add_parser(
     p.add_argument("--output", metavar="FILE.png", help="write the map over the photo here")
     p.add_argument("--words", action="store_true", help="also one map per word")
     p.add_argument("--json", action="store_true", help="print everything as JSON")
-    p.add_argument("--layer", type=integer, metavar="N", help="text layer (default: LAVIS's depth)")
+    p.add_argument(
+        "--layer",
+        type=_layers,
+        metavar="N[,M…]",
+        help="text layer (default: LAVIS's depth), or several, comma-separated, summed",
+    )
     add_model_options(p, compute=True)
     p.set_defaults(handler=handler)
 
@@ -111,3 +116,11 @@ def run(ns: argparse.Namespace, ctx: Any) -> int:
     if ns.output:
         print(f"map written to {ns.output}", file=sys.stderr)
     return 0
+
+
+def _layers(text: str) -> int | tuple[int, ...]:
+    """``--layer``: ``N`` or ``N,M,…`` (the maps of several text layers, summed)."""
+    got = tuple(integer(t.strip()) for t in text.split(",") if t.strip())
+    if not got:
+        raise argparse.ArgumentTypeError(f"{text!r} names no layer: give N or N,M")
+    return got[0] if len(got) == 1 else got

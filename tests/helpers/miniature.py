@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "miniature-blip"  # tests/data/
 IMAGE_SIZE = 128
+PATCH_SIZE = 16
 COLOURS = {
     "red": (215, 35, 35),
     "green": (35, 165, 55),
@@ -266,6 +267,35 @@ def false_edits(photo: Photo, caption: Caption) -> list[tuple[str, Caption]]:
     return [(kind, e) for kind, e in edits(caption) if not is_true(photo, e)]
 
 
+def pick_edit(options: list[tuple[str, Caption]], rng: np.random.Generator) -> Caption | None:
+    """One of ``options``, the kind first (uniformly over the kinds there), then an edit of it:
+    otherwise the ~20 "next to" edits of a one-clause caption would drown its 3 shape swaps."""
+    kinds = sorted({kind for kind, _ in options})
+    if not kinds:
+        return None
+    kind = kinds[int(rng.integers(len(kinds)))]
+    of_kind = [e for k, e in options if k == kind]
+    return of_kind[int(rng.integers(len(of_kind)))]
+
+
+def swap_negative(photo: Photo, rng: np.random.Generator) -> Caption | None:
+    """A false one-clause caption that names one item of the photo with a wrong shape (or colour),
+    preferring the shape or colour of *another* item there ("a red square" for a red circle beside
+    a blue square): true of neither, it can only be told apart by binding colour to shape where
+    the item is, which is what the map should show. ``None`` if there is none."""
+    item = photo.items[int(rng.integers(len(photo.items)))]
+    others = [it for it in photo.items if it is not item]
+    borrowed = [(1, item.colour, o.shape) for o in others] + [
+        (1, o.colour, item.shape) for o in others
+    ]
+    shapes = [(1, item.colour, s) for s in SHAPES if s != item.shape]
+    for pool in (borrowed, shapes):
+        false = [c for c in pool if not is_true(photo, (c,))]
+        if false:
+            return (false[int(rng.integers(len(false)))],)
+    return None
+
+
 # ----------------------------------------------------------------------------------- model
 
 
@@ -290,7 +320,7 @@ def miniature_config():
             num_hidden_layers=4,
             num_attention_heads=4,
             image_size=IMAGE_SIZE,
-            patch_size=16,
+            patch_size=PATCH_SIZE,
             initializer_range=0.02,
         ),
         text_config=dict(
@@ -447,3 +477,71 @@ def evaluate(scorer, pairs: Pairs) -> dict:
 
 def load_figures(folder: Path = SHIPPED) -> dict:
     return json.loads((folder / "figures.json").read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------------- localisation
+
+
+def two_shape_photos(n: int = 40, seed: int = 8080) -> list[Photo]:
+    """Held-out photos with exactly two items of different kinds (colour or shape)."""
+    out: list[Photo] = []
+    batch = 0
+    while len(out) < n:
+        for p in photos(4 * n, seed=seed + 7919 * batch):
+            if len(p.items) == 2 and (p.items[0].colour, p.items[0].shape) != (
+                p.items[1].colour,
+                p.items[1].shape,
+            ):
+                out.append(p)
+        batch += 1
+    return out[:n]
+
+
+def peak_in_box(photo: Photo, cam: np.ndarray, item: Item) -> bool:
+    """The peak cell's centre, stretched back to the photo, lies inside the item's box."""
+    rows, cols = cam.shape
+    r, c = divmod(int(cam.argmax()), cols)
+    x, y = (c + 0.5) / cols * photo.width, (r + 0.5) / rows * photo.height
+    x0, y0, x1, y1 = item.box
+    return x0 <= x <= x1 and y0 <= y <= y1
+
+
+def mass_in_box(photo: Photo, cam: np.ndarray, item: Item) -> float:
+    """The share of the map over the item's box (each cell weighted by how much of it the box
+    covers, cells stretched back to the photo)."""
+    rows, cols = cam.shape
+    xs = np.linspace(0, photo.width, cols + 1)
+    ys = np.linspace(0, photo.height, rows + 1)
+    x0, y0, x1, y1 = item.box
+    wx = np.clip(np.minimum(xs[1:], x1) - np.maximum(xs[:-1], x0), 0, None) / np.diff(xs)
+    wy = np.clip(np.minimum(ys[1:], y1) - np.maximum(ys[:-1], y0), 0, None) / np.diff(ys)
+    return float((cam * wy[:, None] * wx[None, :]).sum() / max(float(cam.sum()), 1e-12))
+
+
+def localisation(scorer, layer, n: int = 40, seed: int = 8080) -> dict:
+    """The issue's localisation figure: on ``n`` held-out two-shape photos, the Grad-CAM map of
+    "a <colour> <shape>" naming one of them (alternately the first and the second) peaks inside
+    that shape's box (``peak_in_box``, the rate the issue asks >= 85 % of), and puts more of its
+    mass on it than on the other shape (``more_mass``). ``blipdesk.core.explain`` computes the
+    maps from the photos' vision outputs, as the app does."""
+    from blipdesk.core.explain import explain
+
+    two = two_shape_photos(n, seed)
+    features = scorer.encode_images(
+        scorer.pixels(model_inputs([render(p) for p in two], scorer.image_size))
+    )
+    inside, more = [], []
+    for k, photo in enumerate(two):
+        item, rest = photo.items[k % 2], photo.items[1 - k % 2]
+        result = explain(scorer, features.embeds[k], f"a {item.colour} {item.shape}", layer)
+        inside.append(peak_in_box(photo, result.sentence_map, item))
+        cam = result.sentence_map
+        more.append(mass_in_box(photo, cam, item) > mass_in_box(photo, cam, rest))
+    return {
+        "photos": n,
+        "seed": seed,
+        "layer": list(np.atleast_1d(result.layer).tolist()),
+        "grid": list(result.sentence_map.shape),
+        "peak_in_box": float(np.mean(inside)),
+        "more_mass": float(np.mean(more)),
+    }

@@ -10,14 +10,17 @@ import pytest
 from blipdesk.core.model import ModelSpec
 from tests.helpers import miniature as mini
 
-# Measured on the shipped miniature, 40 held-out two-shape photos, text layer 0 of 3 (the best of
-# its three; LAVIS's depth, layer 1, gives 57.5 %): the map's peak lies inside the named shape's
-# box for 75 % (chance: about 10 %; the issue's goal of 85 % is not reached by this 2-M-parameter
-# model on an 8 x 8 patch grid), and the map puts more of its mass on the named shape than on the
-# other one for 80 %. Floors: a margin.
-LAYER = 0
-MIN_PEAK_IN_BOX = 0.65
-MIN_MORE_MASS_ON_NAMED = 0.7
+# On 40 held-out two-shape photos, the map of a sentence naming one shape must peak inside that
+# shape's box (not the other's); the issue asks for at least 85 % (chance: about 10 %). The shipped
+# miniature's rates per text layer are in tests/data/miniature-blip/figures.json ("localisation");
+# LAYER: the text layers (summed) chosen there on 200 other photos. Measured: 80 % (layers 0+1;
+# 75 % with layer 0 alone, the best single layer). The 85 % goal is not reached by this 2-M-
+# parameter model on an 8 x 8 patch grid: ``test_issue_goal_85_percent`` records it (strict
+# xfail: it fails loudly the day a retrained miniature reaches it, so the floor gets raised).
+LAYER = tuple(mini.load_figures()["localisation"]["best_layers"])
+ISSUE_GOAL = 0.85
+MIN_PEAK_IN_BOX = 0.75  # measured 0.80: a margin
+MIN_MORE_MASS_ON_NAMED = 0.75  # measured 0.825
 
 
 @pytest.fixture(scope="module")
@@ -29,53 +32,52 @@ def scorer():
     return Scorer(load_model(ModelSpec(str(mini.SHIPPED)), resolve_placement("cpu", "fp32")))
 
 
-def peak_in_box(photo: mini.Photo, cam: np.ndarray, item: mini.Item) -> bool:
-    """The peak cell's centre, stretched back to the photo, lies inside the item's box."""
-    grid = cam.shape[0]
-    r, c = divmod(int(cam.argmax()), grid)
-    x, y = (c + 0.5) / grid * photo.width, (r + 0.5) / grid * photo.height
-    x0, y0, x1, y1 = item.box
-    return x0 <= x <= x1 and y0 <= y <= y1
-
-
-def mass_in_box(photo: mini.Photo, cam: np.ndarray, item: mini.Item) -> float:
-    """The share of the map over the item's box (each cell weighted by how much of it the box
-    covers, cells stretched back to the photo)."""
-    grid = cam.shape[0]
-    xs = np.linspace(0, photo.width, grid + 1)
-    ys = np.linspace(0, photo.height, grid + 1)
-    x0, y0, x1, y1 = item.box
-    wx = np.clip(np.minimum(xs[1:], x1) - np.maximum(xs[:-1], x0), 0, None) / np.diff(xs)
-    wy = np.clip(np.minimum(ys[1:], y1) - np.maximum(ys[:-1], y0), 0, None) / np.diff(ys)
-    return float((cam * wy[:, None] * wx[None, :]).sum() / max(float(cam.sum()), 1e-12))
-
-
-def test_map_points_at_the_named_shape(scorer):
-    from blipdesk.core.explain import explain
-
-    two = [
-        p
-        for p in mini.photos(160, seed=8080)
-        if len(p.items) == 2
-        and (p.items[0].colour, p.items[0].shape) != (p.items[1].colour, p.items[1].shape)
-    ][:40]
-    features = scorer.encode_images(scorer.pixels(mini.model_inputs([mini.render(p) for p in two])))
-    inside, more = [], []
-    for k, photo in enumerate(two):
-        item, rest = photo.items[k % 2], photo.items[1 - k % 2]
-        result = explain(scorer, features.embeds[k], f"a {item.colour} {item.shape}", LAYER)
-        assert result.sentence_map.shape == (8, 8) and (result.sentence_map >= 0).all()
-        assert [w for w, _ in result.words] == ["a", item.colour, item.shape]
-        inside.append(peak_in_box(photo, result.sentence_map, item))
-        cam = result.sentence_map
-        more.append(mass_in_box(photo, cam, item) > mass_in_box(photo, cam, rest))
+@pytest.fixture(scope="module")
+def located(scorer):
+    got = mini.localisation(scorer, LAYER, n=40)
     print(
-        f"peak inside the named shape's box: {np.mean(inside):.1%}; more mass on it than on the "
-        f"other shape: {np.mean(more):.1%} ({len(two)} photos)"
+        f"text layers {got['layer']}, {got['grid'][0]} x {got['grid'][1]} grid: peak inside the "
+        f"named shape's box {got['peak_in_box']:.1%}; more mass on it than on the other shape "
+        f"{got['more_mass']:.1%} ({got['photos']} photos)"
     )
-    assert len(two) == 40
-    assert np.mean(inside) >= MIN_PEAK_IN_BOX
-    assert np.mean(more) >= MIN_MORE_MASS_ON_NAMED
+    return got
+
+
+def test_map_points_at_the_named_shape(located):
+    figures = mini.load_figures()["localisation"]["test_40"][",".join(map(str, LAYER))]
+    assert located["peak_in_box"] == pytest.approx(figures["peak_in_box"])  # as README says
+    assert located["peak_in_box"] >= MIN_PEAK_IN_BOX
+    assert located["more_mass"] >= MIN_MORE_MASS_ON_NAMED
+
+
+@pytest.mark.xfail(strict=True, reason="the miniature localises 80 %, not the issue's 85 %")
+def test_issue_goal_85_percent(located):
+    assert located["peak_in_box"] >= ISSUE_GOAL, f"{located['peak_in_box']:.1%}"
+
+
+def test_explanation_maps_are_per_word_and_non_negative(scorer):
+    from blipdesk.core.explain import explain, whole_words
+
+    photo = mini.two_shape_photos(1, seed=31)[0]
+    features = scorer.encode_images(
+        scorer.pixels(mini.model_inputs([mini.render(photo)], scorer.image_size))
+    )
+    item = photo.items[0]
+    result = explain(scorer, features.embeds[0], f"a {item.colour} {item.shape}", LAYER)
+    grid = scorer.image_size // scorer.model.config.vision_config.patch_size
+    assert result.sentence_map.shape == (grid, grid) and (result.sentence_map >= 0).all()
+    assert [w for w, _ in result.words] == ["a", item.colour, item.shape]
+    assert np.allclose(result.sentence_map, np.mean([m for _, m in result.words], axis=0))
+    assert [w for w, _ in whole_words(result.words)] == ["a", item.colour, item.shape]
+
+
+def test_whole_words_joins_word_pieces():
+    from blipdesk.core.explain import whole_words
+
+    one, two, three = (np.full((2, 2), v, np.float32) for v in (1.0, 2.0, 4.0))
+    joined = whole_words((("a", one), ("sand", two), ("##y", three)))
+    assert [w for w, _ in joined] == ["a", "sandy"]
+    assert np.allclose(joined[0][1], one) and np.allclose(joined[1][1], 3.0)
 
 
 def test_explain_cli_writes_an_overlay_and_json(tmp_path, capsys):

@@ -7,16 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QSizePolicy,
-    QSlider,
     QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
@@ -27,6 +23,7 @@ from PySide6.QtWidgets import (
 from blipdesk.qt.label_marks import mark
 from blipdesk.qt.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
+from blipdesk.qt.widgets.why_overlay import WhyControls, heat_overlay
 
 if TYPE_CHECKING:
     from blipdesk.qt.workers.inference import Explained
@@ -108,32 +105,21 @@ class DetailPanel(QWidget):
         header.resizeSection(1, 140)
         layout.addWidget(self.scores, 2)
         # "Why?": where in the photo the selected sentence was matched, over the preview.
-        self.explanation: Explained | None = None  # the map shown, for the photo shown
-        self.why = QPushButton("Why?")
-        self.why.setObjectName("whyButton")
-        self.why.setToolTip("Show where in the photo the selected sentence was matched")
-        self.why.setCheckable(True)
-        self.why.setEnabled(False)
-        self.why.toggled.connect(self._why_toggled)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(10, 90)
-        self.opacity.setValue(55)
-        self.opacity.setToolTip("Opacity of the map")
-        self.opacity.valueChanged.connect(self._show_preview)
-        self.why_label = QLabel("")
-        self.why_label.setWordWrap(True)  # two lines kept for it: the preview never jumps
+        self.why_controls = WhyControls()
+        self.why, self.opacity = self.why_controls.why, self.why_controls.opacity
+        self.why_label = self.why_controls.label
+        # two lines kept for the label: the preview never jumps
         self.why_label.setFixedHeight(2 * self.why_label.fontMetrics().lineSpacing() + 4)
-        row = QHBoxLayout()
-        row.addWidget(self.why)
-        row.addWidget(self.opacity, 1)
-        layout.addLayout(row)
+        self.why_controls.requested.connect(self.whyRequested)
+        self.why_controls.changed.connect(self._show_preview)
+        layout.addWidget(self.why_controls)
         layout.addWidget(self.why_label)
         self.scores.currentItemChanged.connect(lambda *_: self._sentence_chosen())
         previews.thumbnailReady.connect(self._preview_ready)
 
     def show_photo(self, photo: Photo | None) -> None:
         self.photo = photo
-        self._forget_explanation()
+        self.why_controls.set_photo(None if photo is None else photo.path)
         if photo is None:
             self.preview.setPixmap(QPixmap_null())
             self.preview.setText("No photo selected")
@@ -167,6 +153,15 @@ class DetailPanel(QWidget):
             for item in items
             if item is not None and item.isExpanded()
         }
+        sentence = self.selected_sentence()  # a sentence stays selected (and its Why? on)
+        chosen = self.scores.currentItem()
+        parent = None if chosen is None else chosen.parent()
+        keep = (
+            None
+            if sentence is None or parent is None
+            else (parent.data(0, Qt.ItemDataRole.UserRole), sentence)
+        )
+        restore: QTreeWidgetItem | None = None
         self.scores.clear()
         if self.photo is None:
             return
@@ -200,8 +195,12 @@ class DetailPanel(QWidget):
                     cos.setData(1, BarRole, (max(0.0, got.cosine), None, "#888888"))
                     child.addChild(cos)
                 item.addChild(child)
+                if keep == (tag.name, s):
+                    restore = child
             self.scores.addTopLevelItem(item)
             item.setExpanded(tag.name in expanded)
+        if restore is not None:
+            self.scores.setCurrentItem(restore)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -225,8 +224,9 @@ class DetailPanel(QWidget):
         scaled = pixmap.scaled(
             size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
-        if self.explanation is not None and self.why.isChecked():
-            scaled = heat_overlay(scaled, self.explanation.cam, self.opacity.value() / 100)
+        cam = self.why_controls.cam()
+        if cam is not None:
+            scaled = heat_overlay(scaled, cam, self.opacity.value() / 100)
         self.preview.setPixmap(scaled)
 
     # ----------------------------------------------------------------- why this tag
@@ -240,66 +240,16 @@ class DetailPanel(QWidget):
         return item.text(0)
 
     def _sentence_chosen(self) -> None:
-        sentence = self.selected_sentence()
-        self.why.setEnabled(sentence is not None and self.photo is not None)
-        if self.why.isChecked() and sentence is not None:
-            self._request_why(sentence)
+        self.why_controls.set_sentence(self.selected_sentence() if self.photo else None)
 
-    def _why_toggled(self, on: bool) -> None:
-        sentence = self.selected_sentence()
-        if on and sentence is not None and self.photo is not None:
-            self._request_why(sentence)
-        self._show_preview()
-
-    def _request_why(self, sentence: str) -> None:
-        assert self.photo is not None
-        shown = self.explanation
-        if shown is not None and (shown.path, shown.sentence) == (self.photo.path, sentence):
-            self._show_preview()
-            return
-        self.why_label.setText(f"Finding where “{_html(sentence)}” matched…")
-        self.whyRequested.emit(self.photo.path, sentence)
+    @property
+    def explanation(self) -> Explained | None:
+        """The map shown, for the photo shown."""
+        return self.why_controls.explanation
 
     def show_explanation(self, explained: Explained) -> None:
-        """The worker's answer (``inference.Explained``); kept only for the photo shown."""
-        if self.photo is None or explained.path != self.photo.path:
-            return
-        self.explanation = explained
-        how = "from the vision cache" if explained.from_cache else "with a vision pass"
-        self.why_label.setText(
-            f"Where “{_html(explained.sentence)}” matched ({match_text(explained.itm)}; red: most; "
-            f"computed {how})"
-        )
-        self._show_preview()
-
-    def _forget_explanation(self) -> None:
-        self.explanation = None
-        self.why_label.setText("")
-        if self.why.isChecked():
-            self.why.setChecked(False)
-        self.why.setEnabled(False)
-
-
-def heat_overlay(pixmap: QPixmap, cam: np.ndarray, opacity: float) -> QPixmap:
-    """``pixmap`` with the map ``cam`` (grid x grid) stretched over all of it (the model saw the
-    photo squashed to a square) in the blue-to-red scale of ``blipdesk explain``."""
-    from blipdesk.core.explain import colour_scale
-
-    top = float(cam.max())
-    rgb = np.ascontiguousarray(colour_scale(cam / top if top > 0 else cam * 0.0))
-    h, w = rgb.shape[:2]
-    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    heat = QPixmap.fromImage(image).scaled(
-        pixmap.size(),
-        Qt.AspectRatioMode.IgnoreAspectRatio,
-        Qt.TransformationMode.SmoothTransformation,
-    )
-    out = QPixmap(pixmap)
-    painter = QPainter(out)
-    painter.setOpacity(opacity)
-    painter.drawPixmap(0, 0, heat)
-    painter.end()
-    return out
+        """The worker's answer (``inference.Explained``); kept only if it is the one asked for."""
+        self.why_controls.accept(explained)
 
 
 def _html(text: str) -> str:
@@ -307,6 +257,5 @@ def _html(text: str) -> str:
 
 
 def QPixmap_null():
-    from PySide6.QtGui import QPixmap
 
     return QPixmap()

@@ -145,8 +145,9 @@ class MainWindow(QMainWindow):
         self.lister.counted.connect(self.folders.set_counts)
         self.shown.scoresLoaded.connect(self._after_scores)
         self.grid.currentPhotoChanged.connect(self.detail.show_photo)
-        self.detail.whyRequested.connect(self.scanning.explain)
-        c.explained.connect(self.detail.show_explanation)
+        for view in (self.detail, self.stack.why):  # "Why?": the map computed in the worker
+            view.whyRequested.connect(self.scanning.explain)
+            c.explained.connect(view.show_explanation)
         for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
             self.tags.tagsChanged.connect(follower)
         self.tag_actions.saved.connect(self._tag_saved)

@@ -12,6 +12,7 @@ from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.widgets.filmstrip import Filmstrip
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.viewer import PhotoViewer
+from blipdesk.qt.widgets.why_overlay import WhyStrip
 
 
 class PhotoStack(QStackedWidget):
@@ -26,6 +27,7 @@ class PhotoStack(QStackedWidget):
         self.addWidget(viewer)
         self.filmstrip = Filmstrip(photos, grid.loader)
         viewer.set_filmstrip(self.filmstrip)
+        self.why = WhyStrip(viewer)  # "Why?" over the photo
         grid.openRequested.connect(self.open_viewer)
         viewer.closed.connect(self.close_viewer)
         viewer.step.connect(self._step)

@@ -63,6 +63,7 @@ class PhotoViewer(QWidget):
         self._layout.setContentsMargins(0, 0, 0, CAPTION)
         self._layout.addStretch(1)
         self.filmstrip: QWidget | None = None
+        self.top_bar: QWidget | None = None
         self._refit = QTimer(self, singleShot=True, interval=120)  # after resizing settles
         self._refit.timeout.connect(self._request_pixels)
         self.images.ready.connect(self._pixels_ready)
@@ -96,10 +97,16 @@ class PhotoViewer(QWidget):
         self.tags = list(tags)
         self.update()
 
+    def set_top_bar(self, bar: QWidget) -> None:
+        """A bar along the top (``why_overlay.WhyStrip``): the photo is drawn under it."""
+        self.top_bar = bar
+        self._layout.insertWidget(0, bar)
+
     def image_area(self) -> QRect:
-        """Where the photo may be drawn: above the filmstrip and the caption."""
+        """Where the photo may be drawn: under the top bar, above the filmstrip and the caption."""
         strip = self.filmstrip.height() if self.filmstrip and self.filmstrip.isVisible() else 0
-        return self.rect().adjusted(0, 0, 0, -CAPTION - strip)
+        top = self.top_bar.height() if self.top_bar and self.top_bar.isVisible() else 0
+        return self.rect().adjusted(0, top, 0, -CAPTION - strip)
 
     def device_size(self) -> QSize:
         area, ratio = self.image_area().size(), self.devicePixelRatioF()

@@ -124,6 +124,7 @@ class Explained:
     cam: Any  # (grid, grid) float32 numpy array, >= 0: where the match came from
     itm: float
     from_cache: bool
+    words: tuple[tuple[str, Any], ...] = ()  # (word, its (grid, grid) map), whole words in order
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,7 @@ class InferenceWorker(QObject):
 
     def _explain(self, job: ExplainJob) -> None:
         from blipdesk.core.engine import ScanOptions, feature_store
-        from blipdesk.core.explain import explain, photo_vision
+        from blipdesk.core.explain import explain, photo_vision, whole_words
 
         key = self.model_key(job)
         scorer = self.scorer(job)
@@ -423,8 +424,12 @@ class InferenceWorker(QObject):
         embeds, cached = photo_vision(scorer, job.path, store)
         result = explain(scorer, embeds, job.sentence)
         self.explained.emit(
-            job.job_id, Explained(job.path, job.sentence, result.sentence_map, result.itm, cached)
-        )
+            job.job_id,
+            Explained(
+                job.path, job.sentence, result.sentence_map, result.itm, cached,
+                whole_words(result.words),
+            ),
+        )  # fmt: skip
 
     def model_key(self, job: Job):
         """The cache keys for the job's model, without loading it; ``ModelMissing`` when absent."""
