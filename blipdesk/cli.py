@@ -737,21 +737,9 @@ def _scan(ns: argparse.Namespace) -> int:
 def _scan_summary(summary: ScanSummary) -> str:
     """One line whose counts add up to the photos found (the scan printed its problems above):
     ``scan done: 7 photos: 4 scored (1 from the vision cache), 1 duplicate, 1 already scored,
-    1 unreadable; 2.1 s``; a duplicate holds the same bytes as a photo scored with it."""
+    1 unreadable; 2.1 s``; the counts are ``ScanSummary.tally`` (the window shows the same)."""
     state = "stopped" if summary.cancelled else "done"
-    parts = [
-        f"{summary.scored} scored"
-        + (f" ({summary.from_cache} from the vision cache)" if summary.from_cache else "")
-    ]
-    if summary.copies:
-        parts.append(f"{summary.copies} duplicate{'' if summary.copies == 1 else 's'}")
-    if summary.cached:
-        parts.append(f"{summary.cached} already scored")
-    parts.append(f"{len(summary.failures)} unreadable")
-    if summary.not_reached:
-        parts.append(f"{summary.not_reached} left for the next scan")
-    photos = f"{summary.photos} photo{'' if summary.photos == 1 else 's'}"
-    line = f"scan {state}: {photos}: {', '.join(parts)}; {summary.seconds:.1f} s"
+    line = f"scan {state}: {summary.tally()}; {summary.seconds:.1f} s"
     if summary.unreadable_folders:
         line += f"; {len(summary.unreadable_folders)} folder(s) not read"
     if not summary.model_loaded and not summary.cancelled:

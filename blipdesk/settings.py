@@ -40,6 +40,10 @@ class Settings:
     feature_format: str = DEFAULT_FORMAT  # compact (8-bit, 0.6 MB per photo) | fp16 (1.2 MB)
     feature_budget: int = DEFAULT_BUDGET  # bytes; least recently used files go first past it
     folders: tuple[str, ...] = ()  # library folders the app shows
+    watch_folders: bool = True  # follow the library folders while the window is open
+    scan_new_photos: bool = True  # scan new and changed photos in the background
+    group_pairs: bool = True  # RAW + JPEG side by side: one photo, the JPEG scored
+    pair_sidecars: str = "raw"  # where a pair's sidecar goes: "raw" (Lightroom's) | "jpeg"
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -57,6 +61,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "feature_format": (str,),
     "feature_budget": (int,),
     "folders": (list, tuple),
+    "watch_folders": (bool,),
+    "scan_new_photos": (bool,),
+    "group_pairs": (bool,),
+    "pair_sidecars": (str,),
 }
 
 
@@ -70,6 +78,8 @@ def _valid(key: str, value: Any) -> bool:
         return type(value) is int and value >= 0
     if key == "feature_format":
         return value in FORMATS
+    if key == "pair_sidecars":
+        return value in ("raw", "jpeg")
     if key == "first_token":
         return value in ("cls", "enc")
     if key == "model":  # "" would be taken for a hub id

@@ -54,9 +54,10 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
-from blipdesk.core.files import PhotoFailure, absolute, find_photos
+from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw, paired_raws
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
+from blipdesk.core.raw import RAW_DECODE_RULE
 from blipdesk.errors import ModelError, PhotoError, UserError
 from blipdesk.store import Library, PhotoRecord, ScoreRow
 
@@ -97,6 +98,8 @@ class ScanOptions:
     decode_workers: int | None = None  # None: automatic, by device (see auto_decode_workers)
     use_processes: bool = True
     shard: tuple[int, int] | None = None  # (index, count), index from 0: only this part (in_shard)
+    group_pairs: bool = True  # a RAW beside its camera JPEG is not scored (the JPEG is)
+    low_priority: bool = False  # a background scan: decode processes run niced (os.nice 10)
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,37 @@ class ScanSummary:
     from_cache: int = 0  # of ``scored``: from the vision cache (no decoding, no vision pass)
     cached: int = 0  # photo files with nothing to do: every sentence scored before this scan
     copies: int = 0  # photo files scored in this scan as a copy of another (same content)
+    paired: int = 0  # RAW files beside their JPEG (grouped pairs): the JPEG is scored
 
     @property
     def not_reached(self) -> int:
         """Photo files a stopped scan left for the next one (0 when it finished):
-        photos = scored + copies + cached + unreadable + not_reached."""
-        return max(0, self.photos - self.scored - self.copies - self.cached - len(self.failures))
+        photos = scored + copies + cached + unreadable + paired + not_reached."""
+        rest = self.photos - self.scored - self.copies - self.cached - len(self.failures)
+        return max(0, rest - self.paired)
+
+    def tally(self) -> str:
+        """The photos found, split so the numbers add up (the CLI's last line and the window's
+        status): ``7 photos: 4 scored (1 from the vision cache), 1 duplicate, 1 already scored,
+        1 unreadable``; a duplicate holds the same bytes as a photo scored with it."""
+        parts = [
+            f"{self.scored} scored"
+            + (f" ({self.from_cache} from the vision cache)" if self.from_cache else "")
+        ]
+        if self.copies:
+            parts.append(f"{self.copies} duplicate{'' if self.copies == 1 else 's'}")
+        if self.cached:
+            parts.append(f"{self.cached} already scored")
+        parts.append(f"{len(self.failures)} unreadable")
+        if self.paired:
+            parts.append(
+                "1 RAW beside its JPEG"
+                if self.paired == 1
+                else f"{self.paired} RAWs beside their JPEGs"
+            )
+        if self.not_reached:
+            parts.append(f"{self.not_reached} left for the next scan")
+        return f"{self.photos} photo{'' if self.photos == 1 else 's'}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)
@@ -235,7 +263,9 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     Reads at most 128 KiB, so hashing a library is dominated by directory walking; a rename or
     move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
     same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
-    makes the engine re-hash, not re-score)."""
+    makes the engine re-hash, not re-score). A RAW file's key also holds the RAW decoding rule
+    (``raw.RAW_DECODE_RULE``): its features come from LibRaw's preview, and must never be taken
+    for (or from) the same bytes decoded another way."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fd)
@@ -244,6 +274,8 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
         if size is None:
             size = st.st_size
         digest = hashlib.sha256(str(size).encode() + b"\0")
+        if is_raw(path):  # decoded by another rule (core/raw.py): its own key, never mixed
+            digest.update(RAW_DECODE_RULE.encode() + b"\0")
         digest.update(fh.read(HASH_CHUNK))
         if size > HASH_CHUNK:
             fh.seek(max(HASH_CHUNK, size - HASH_CHUNK))
@@ -360,13 +392,18 @@ def plan(
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _decode_worker_init(parent: int) -> None:
+def _decode_worker_init(parent: int, nice: int = 0) -> None:
     """Runs first in every decode process: Ctrl-C is the parent's to handle, and the worker dies
     with its parent, however the parent ends (kill -9 included), so no decoder (and no
     multiprocessing resource tracker, which lives while a worker holds its pipe) outlives it.
     Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere
     (macOS has no such call): a watchdog thread exits when the parent PID changes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice and hasattr(os, "nice"):  # a background scan leaves the cores to the person
+        try:
+            os.nice(nice)
+        except OSError as exc:
+            log.debug("cannot lower the decode process's priority: %s", exc)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -441,7 +478,7 @@ def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_decode_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), 10 if options.low_priority else 0),
             )
         except (OSError, NotImplementedError, ImportError, PermissionError) as exc:
             log.warning("decode processes unavailable (%s); decoding in threads", exc)
@@ -452,6 +489,10 @@ def _decoded(future: cf.Future[Decoded], item: WorkItem) -> Decoded:
     try:
         return future.result()
     except BrokenProcessPool:
+        if is_raw(item.paths[0]):
+            # LibRaw is C: a RAW file that kills a worker would kill this process too.
+            log.warning("a decode worker died; %s is left to the next scan", item.paths[0])
+            return Decoded(None, "a decode worker died reading it; tried again next scan", True)
         log.warning("a decode worker died; decoding %s in this thread", item.paths[0])
         return decode_for_model(item.paths[0], item.stamp)
 
@@ -554,9 +595,11 @@ def scan(
     ``library`` must be the writer, used only from this thread. See the module docstring."""
     started = time.monotonic()
     folders_failed: list[PhotoFailure] = []
-    photos = refresh_photos(library, folders, options.recursive, folders_failed)
+    found = refresh_photos(library, folders, options.recursive, folders_failed)
     if options.shard is not None:
-        photos = [p for p in photos if in_shard(p.content or p.path, *options.shard)]
+        found = [p for p in found if in_shard(p.content or p.path, *options.shard)]
+    paired = paired_raws(p.path for p in found) if options.group_pairs else set()
+    photos = [p for p in found if p.path not in paired]
     failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
     known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
     failures += [
@@ -573,7 +616,8 @@ def scan(
     in_work = {w.content for w in work}
     bad = {f.path for f in failures}
     return ScanSummary(
-        photos=len(photos),
+        photos=len(found),
+        paired=len(paired),
         scored=done.scored,
         failures=(*failures, *done.failures),
         cancelled=done.cancelled,

@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES = frozenset(
+IMAGE_SUFFIXES = frozenset(
     ".jpg .jpeg .jpe .jfif .png .webp .gif .bmp .tif .tiff .heic .heif .mpo".split()
 )
+# Camera RAW files, decoded by LibRaw (rawpy) from their embedded preview (see core/raw.py).
+RAW_SUFFIXES = frozenset(
+    ".cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .dng .srw .3fr .iiq .x3f".split()
+)
+PHOTO_SUFFIXES = IMAGE_SUFFIXES | RAW_SUFFIXES
+# What a camera writes next to its RAW file (RAW + JPEG): the pair is one photo when grouped.
+PAIR_SUFFIXES = frozenset(".jpg .jpeg .jpe .heic .heif".split())
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Photo:
     size: int
     mtime: float
     taken: float | None = None  # EXIF DateTimeOriginal as a timestamp, when known
+    companions: tuple[str, ...] = ()  # RAW files of this photo (RAW + JPEG pairs, grouped)
 
     @property
     def date(self) -> float:
@@ -63,6 +71,59 @@ def is_hidden(name: str) -> bool:
 def is_photo(name: str) -> bool:
     """Whether a file of this name is a photo blipdesk lists and scans."""
     return not is_hidden(name) and os.path.splitext(name)[1].lower() in PHOTO_SUFFIXES
+
+
+def is_raw(name: str | os.PathLike[str]) -> bool:
+    """Whether a file of this name is a camera RAW file (decoded by LibRaw, not Pillow)."""
+    return os.path.splitext(os.fspath(name))[1].lower() in RAW_SUFFIXES
+
+
+def raw_partners(names: Iterable[str]) -> dict[str, list[str]]:
+    """Within one folder: a camera picture's name -> the RAW names of the same stem
+    (``IMG_0001.JPG`` + ``IMG_0001.CR3``; stems compared case-insensitively). The picture is the
+    pair's face: shown, scored; the RAW rides along (its sidecar, if chosen, gets the tags)."""
+    by_stem: dict[str, list[str]] = {}
+    for name in names:
+        by_stem.setdefault(os.path.splitext(name)[0].lower(), []).append(name)
+    out: dict[str, list[str]] = {}
+    for group in by_stem.values():
+        raws = sorted(n for n in group if is_raw(n))
+        pictures = sorted(n for n in group if os.path.splitext(n)[1].lower() in PAIR_SUFFIXES)
+        if raws and pictures:
+            out[pictures[0]] = raws
+    return out
+
+
+def paired_raws(paths: Iterable[str]) -> set[str]:
+    """The RAW files among ``paths`` that have a camera picture beside them (see
+    ``raw_partners``): not scored on their own when pairs are grouped."""
+    by_folder: dict[str, list[str]] = {}
+    for path in paths:
+        folder, name = os.path.split(path)
+        by_folder.setdefault(folder, []).append(name)
+    return {
+        os.path.join(folder, raw)
+        for folder, names in by_folder.items()
+        for raws in raw_partners(names).values()
+        for raw in raws
+    }
+
+
+def sidecar_targets(
+    photos: Iterable[Photo], tags: Mapping[str, list[str]], to: str = "raw"
+) -> dict[str, list[str]]:
+    """Where a grouped pair's tags go: its RAW file(s) (``to="raw"``, what Lightroom and
+    darktable read for RAW) or its picture (``"jpeg"``). Other photos keep their own path."""
+    out: dict[str, list[str]] = {}
+    for photo in photos:
+        if photo.path not in tags:
+            continue
+        if photo.companions and to == "raw":
+            for raw in photo.companions:
+                out[raw] = tags[photo.path]
+        else:
+            out[photo.path] = tags[photo.path]
+    return out
 
 
 def walk(
@@ -127,24 +188,47 @@ def find_photos(
 
 
 def list_photos(
-    folder: str, recursive: bool, unreadable: list[PhotoFailure] | None = None
+    folder: str,
+    recursive: bool,
+    unreadable: list[PhotoFailure] | None = None,
+    group_pairs: bool = False,
 ) -> list[Photo]:
     """The photos a scan of ``folder`` scans, with their size and modification time, sorted by
-    path. A file that cannot be stat'ed is listed with size and time 0 (a scan reports why)."""
+    path. A file that cannot be stat'ed is listed with size and time 0 (a scan reports why).
+    ``group_pairs``: a RAW file beside its camera picture is listed as that photo's companion."""
+    found = find_photos([folder], recursive, unreadable)
+    paired = paired_raws(found) if group_pairs else set()
+    companions: dict[str, list[str]] = {}
+    if paired:
+        for raw in paired:
+            folder_of, name = os.path.split(raw)
+            companions.setdefault(folder_of, []).append(name)
     out: list[Photo] = []
-    for path in find_photos([folder], recursive, unreadable):
+    for path in found:
+        if path in paired:
+            continue
         try:
             st = os.stat(path)
             size, mtime = st.st_size, st.st_mtime
         except OSError:
             size, mtime = 0, 0.0
-        out.append(Photo(path, os.path.basename(path), size, mtime))
+        mine: tuple[str, ...] = ()
+        if paired:
+            where, name = os.path.split(path)
+            partners = raw_partners([name, *companions.get(where, ())]).get(name, [])
+            mine = tuple(os.path.join(where, n) for n in partners)
+        out.append(Photo(path, os.path.basename(path), size, mtime, companions=mine))
     return out
 
 
-def count_tree(root: str) -> FolderCounts:
-    """Every folder under ``root`` (hidden ones skipped) with the photos directly inside it."""
-    counts = tuple((os.path.relpath(d, root), len(names)) for d, names in walk(root))
+def count_tree(root: str, group_pairs: bool = False) -> FolderCounts:
+    """Every folder under ``root`` (hidden ones skipped) with the photos directly inside it (a
+    RAW + JPEG pair once, when ``group_pairs``)."""
+
+    def count(names: list[str]) -> int:
+        return len(names) - (sum(map(len, raw_partners(names).values())) if group_pairs else 0)
+
+    counts = tuple((os.path.relpath(d, root), count(names)) for d, names in walk(root))
     return FolderCounts(root, counts)
 
 

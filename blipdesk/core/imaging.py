@@ -31,6 +31,11 @@ rescale by 1/255, normalise with the CLIP mean and std. Doing it here (rather th
 processor object) pins one backend, so scores do not depend on whether torchvision happens to be
 installed, and lets decode workers hand back small uint8 arrays.
 
+Camera RAW files (``files.RAW_SUFFIXES``) go through ``core/raw.py``: LibRaw's embedded preview,
+else a half-size demosaic, turned by the RAW's own orientation (see its docstring); a JPEG preview
+is then decoded by the steps above, its size limits and draft included. The thumbnails, the
+viewer and the model all get that one picture from ``decode_photo``.
+
 Every failure becomes a ``PhotoError`` that names the file and the reason; running out of memory
 is ``transient`` (tried again by the next scan, never stored as the file's verdict).
 """
@@ -50,6 +55,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
+from blipdesk.core.files import is_raw
+from blipdesk.core.raw import read_raw
 from blipdesk.errors import PhotoError
 
 # Pillow refuses > 2 * MAX_IMAGE_PIXELS itself; we enforce our own, clearer limit first.
@@ -109,6 +116,8 @@ def decode_photo(
         raise PhotoError(path, f"not a regular file ({kind})")
     if st.st_size == 0:
         raise PhotoError(path, "empty file (0 bytes)")
+    if is_raw(path):  # camera RAW: LibRaw's preview or demosaic (core/raw.py)
+        return _run_guarded(lambda: _decode_raw(path, options), path)
     return _guarded(lambda: _open_regular(path), path, options)
 
 
@@ -136,9 +145,17 @@ def _guarded(
     opener: Callable[[], BinaryIO], name: str | Path, options: DecodeOptions
 ) -> Image.Image:
     """Run the decoder, turning every way a file can be bad into a ``PhotoError``."""
-    try:
+
+    def work() -> Image.Image:
         with opener() as fh:
             return _decode(fh, options, name)
+
+    return _run_guarded(work, name)
+
+
+def _run_guarded(work: Callable[[], Image.Image], name: str | Path) -> Image.Image:
+    try:
+        return work()
     except PhotoError:
         raise
     except PermissionError:
@@ -167,7 +184,9 @@ def _describe_decode_error(exc: BaseException) -> str:
     return f"cannot decode image ({text})"
 
 
-def _decode(fh: BinaryIO, options: DecodeOptions, path: str | Path) -> Image.Image:
+def _decode(
+    fh: BinaryIO, options: DecodeOptions, path: str | Path, orient: bool = True
+) -> Image.Image:
     im: Image.Image = Image.open(fh)
     width, height = im.size
     if width <= 0 or height <= 0:
@@ -191,7 +210,8 @@ def _decode(fh: BinaryIO, options: DecodeOptions, path: str | Path) -> Image.Ima
             f"{need / 2**20:.0f} MiB, over the {options.max_decoded_bytes / 2**20:.0f}-MiB limit",
         )
     im.load()
-    orientation = im.getexif().get(0x0112, 1)  # applied to the result: no full-size copy
+    # Applied to the result: no full-size copy. (A RAW's preview is turned by the RAW's rule.)
+    orientation = im.getexif().get(0x0112, 1) if orient else 1
     factors = (1, 1)
     if options.draft_size and need > options.reduce_above_bytes:
         k = max(1, min(im.size) // (2 * options.draft_size))  # one factor: keeps the aspect
@@ -199,6 +219,41 @@ def _decode(fh: BinaryIO, options: DecodeOptions, path: str | Path) -> Image.Ima
     out = _converted(im, factors)
     method = _ORIENTATIONS.get(orientation)
     return out if method is None else out.transpose(method)
+
+
+def _decode_raw(path: Path, options: DecodeOptions) -> Image.Image:
+    """A RAW file's picture (``raw.read_raw``) through the same rule as every photo: a JPEG
+    preview is decoded like any JPEG (draft, size limits), pixels are size-checked; then turned
+    as ``read_raw`` decided."""
+    picture = read_raw(path, options.max_pixels, _jpeg_header)
+    if picture.jpeg is not None:
+        jpeg = picture.jpeg
+
+        def work() -> Image.Image:
+            with io.BytesIO(jpeg) as fh:
+                return _decode(fh, options, path, orient=False)  # read_raw chose the turn
+
+        im = _run_guarded(work, path)
+    else:
+        assert picture.pixels is not None
+        height, width = picture.pixels.shape[:2]
+        if width * height * 4 > options.max_decoded_bytes:
+            raise PhotoError(path, f"too large to decode: a {width}x{height} RAW picture")
+        im = Image.fromarray(picture.pixels, "RGB")
+    method = _ORIENTATIONS.get(picture.orientation)
+    return im if method is None else im.transpose(method)
+
+
+def _jpeg_header(data: bytes) -> tuple[tuple[int, int], int | None] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            orientation = im.getexif().get(0x0112)
+            return (
+                im.size,
+                orientation if orientation in _ORIENTATIONS or orientation == 1 else None,
+            )
+    except (OSError, SyntaxError, ValueError, struct.error):
+        return None  # a broken preview: the demosaic stands in
 
 
 _ORIENTATIONS = {  # EXIF orientation -> what ImageOps.exif_transpose does

@@ -11,6 +11,7 @@ The score key is the one the cache last used for the configured model source
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from blipdesk.core.model import source_key
 from blipdesk.qt.values import PhotoScores
-from blipdesk.store import Library, Tag
+from blipdesk.store import Library, Tag, duplicate_groups
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class CachedScores:
     score_key: str | None
     scores: tuple[PhotoScores, ...]
     calibrations: dict = field(default_factory=dict)  # tag -> store.Calibration
+    # path -> how many files under the folder hold its content (2 or more): the same photo twice
+    duplicates: Mapping[str, int] = field(default_factory=dict)
 
 
 def read_scores(
@@ -55,10 +58,11 @@ def read_scores(
     if lib is None:
         return CachedScores(folder, None, ())
     try:
+        records = lib.photos_under([folder], recursive)
+        duplicates = duplicate_groups(records)
         key = score_key or lib.latest_score_key(source_key(source))
         if key is None:
-            return CachedScores(folder, None, ())
-        records = lib.photos_under([folder], recursive)
+            return CachedScores(folder, None, (), duplicates=duplicates)
         contents = [r.content for r in records if r.content]
         scores = lib.sentence_scores(key, contents)
         errors = lib.decode_errors(key, contents)
@@ -75,7 +79,18 @@ def read_scores(
             if got or error or mine:
                 feature = features.get(r.content) if r.content else None
                 out.append(PhotoScores(r.path, got, error, mine, feature))
-        return CachedScores(folder, key, tuple(out), calibrations)
+        return CachedScores(folder, key, tuple(out), calibrations, duplicates)
+    finally:
+        lib.close()
+
+
+def read_duplicates(database: str | Path, folder: str, recursive: bool) -> dict[str, int]:
+    """Which photos under ``folder`` are the same photo as another file (path -> files)."""
+    lib = _open(database)
+    if lib is None:
+        return {}
+    try:
+        return duplicate_groups(lib.photos_under([folder], recursive))
     finally:
         lib.close()
 

@@ -68,9 +68,11 @@ class ScanActions(QObject):
         sentences: tuple[str, ...],
         cached_only: bool = False,
         checking: str | None = None,
+        background: bool = False,
     ) -> None:
         """``cached_only``: check new sentences on the photos whose vision output is cached
-        (``checking``: the tag that asked), decoding nothing."""
+        (``checking``: the tag that asked), decoding nothing. ``background``: started by the
+        folder watcher, decoding at low priority."""
         s = self.settings()
         self.controller.submit(
             ScanJob(
@@ -79,6 +81,7 @@ class ScanActions(QObject):
                 features_dir=str(self.paths.features_dir), feature_cache=s.feature_cache,
                 feature_format=s.feature_format, feature_budget=s.feature_budget,
                 cached_only=cached_only, use_processes=self.use_processes,
+                group_pairs=s.group_pairs, background=background,
             )
         )  # fmt: skip
         self._checking = checking

@@ -6,6 +6,7 @@ request has an id; only the newest one's answer is applied).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,7 +14,7 @@ from blipdesk.paths import Paths
 from blipdesk.qt.cache_reader import CacheLoader
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
-from blipdesk.qt.values import ScoreBoard
+from blipdesk.qt.values import Photo, ScoreBoard
 from blipdesk.qt.workers.folders import FolderLister
 from blipdesk.settings import Settings
 
@@ -47,6 +48,13 @@ class ShownFolder(QObject):
         self.current = folder
         self._listing = self.lister.list(folder, self.settings().recursive)
 
+    def refresh(self) -> None:
+        """List the folder shown again (its files changed on disk; ``live_folders.py`` calls
+        it, and anything else that needs the grid to follow the disk may): photos come and go,
+        dates already read are kept for files that did not change."""
+        if self.current:
+            self._listing = self.lister.list(self.current, self.settings().recursive)
+
     def close(self) -> None:
         self.current = None
         self.photos.set_photos([])
@@ -66,10 +74,29 @@ class ShownFolder(QObject):
 
     def _listed(self, request: int, folder: str, photos: list) -> None:
         if request == self._listing:
+            photos = self._keep_known(photos)
             self.photos.set_photos(photos)
             self.tags.set_paths(p.path for p in photos)
             self.listed.emit(folder)
             self.reload_scores()
+
+    def _keep_known(self, photos: list[Photo]) -> list[Photo]:
+        """A file listed again unchanged keeps its EXIF date; a changed one loses its old
+        thumbnail (the in-memory one is keyed by path)."""
+        old = {p.path: p for p in self.photos.photos()}
+        out, changed = [], []
+        for p in photos:
+            before = old.get(p.path)
+            if before is None:
+                out.append(p)
+            elif (before.size, before.mtime) == (p.size, p.mtime):
+                out.append(replace(p, taken=before.taken))
+            else:
+                out.append(p)
+                changed.append(p.path)
+        if changed and self.photos.thumbnails is not None:
+            self.photos.thumbnails.forget(changed)
+        return out
 
     def _dated(self, request: int, dated: list) -> None:
         if request == self._listing:
@@ -78,5 +105,6 @@ class ShownFolder(QObject):
     def _cache_loaded(self, request: int, cached) -> None:
         if request == self._cache_request:
             self.board.calibrations = dict(cached.calibrations)
+            self.photos.set_duplicates(cached.duplicates)
             self.photos.scores_changed(self.board.merge(cached.scores))
             self.scoresLoaded.emit()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from blipdesk.core.files import Photo
+from blipdesk.core.files import Photo, sidecar_targets
 from blipdesk.scoreboard import (
     DEFAULT_COLOURS,
     PhotoScores,
@@ -20,5 +20,6 @@ __all__ = [
     "ScoreBoard",
     "SentenceScore",
     "Tag",
+    "sidecar_targets",
     "tag_colour",
 ]

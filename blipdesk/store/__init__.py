@@ -13,6 +13,7 @@ from blipdesk.store.library import (
     TagScore,
     database_bytes,
     derive_tags,
+    duplicate_groups,
     logit,
     tag_score,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "TagScore",
     "database_bytes",
     "derive_tags",
+    "duplicate_groups",
     "logit",
     "tag_score",
 ]

@@ -130,6 +130,16 @@ class PhotoResult:
     tags: Mapping[str, TagScore] = field(default_factory=dict)
 
 
+def duplicate_groups(records: Iterable[PhotoRecord]) -> dict[str, int]:
+    """path -> how many of ``records`` hold its content, for contents held by two or more: the
+    same photo twice (a copy, a backup folder). Scores are per content, so they are scored once."""
+    by_content: dict[str, list[str]] = {}
+    for r in records:
+        if r.content is not None:
+            by_content.setdefault(r.content, []).append(r.path)
+    return {p: len(group) for group in by_content.values() if len(group) > 1 for p in group}
+
+
 @dataclass(frozen=True)
 class ScoreRow:
     """One (photo content, sentence) result to store."""

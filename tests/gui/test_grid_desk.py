@@ -248,20 +248,20 @@ def test_status_title_and_selection_follow_the_folder_shown(qtbot, make_window, 
     window = _quiet(make_window())
     _open(qtbot, window, one, 3)
 
-    class Summary:
-        photos, scored, failures = 3, 3, ()
+    from blipdesk.core.engine import ScanSummary
 
+    summary = ScanSummary(3, 3, (), cancelled=False, model_loaded=True, seconds=1.0)
     window.scan_status.show_started(None, str(one))
-    window.scan_status.show_finished("done", Summary())
-    assert window.scan_status.text() == "Scan finished: 3 photos, 3 scored"
+    window.scan_status.show_finished("done", summary)
+    assert window.scan_status.text() == "Scan finished: 3 photos: 3 scored, 0 unreadable"
     window.add_folder(str(two))
     qtbot.waitUntil(lambda: window.photos.rowCount() == 3, timeout=10000)
     assert window.scan_status.text() == ""  # about "one": gone
     # A scan of "two" running while "one" is shown says whose it is.
     window.scan_status.show_started(None, str(two))
     window.open_folder(str(one))
-    window.scan_status.show_finished("done", Summary())
-    assert window.scan_status.text() == "two: Scan finished: 3 photos, 3 scored"
+    window.scan_status.show_finished("done", summary)
+    assert window.scan_status.text() == "two: Scan finished: 3 photos: 3 scored, 0 unreadable"
     # Remove the folder shown: the title and the selection stop naming it.
     assert window.windowTitle().startswith("one")
     window.remove_folder(str(one))

@@ -36,6 +36,10 @@ def test_an_unreadable_photos_reason_wraps_and_its_tooltip_says_it_once(
         QRect(0, 0, width, 10000), int(Qt.TextFlag.TextWordWrap), text
     )
     assert needed.width() <= width and needed.height() <= preview.contentsRect().height()
+    # The grid's own thumbnail loader knows why once its decode failed (it runs apart from the
+    # detail panel's preview, and may come second on a loaded machine).
+    path = window.photos.photo_at(0).path
+    qtbot.waitUntil(lambda: path in window.thumbs.broken, timeout=10000)
     tip = window.photos.index(0).data(Qt.ItemDataRole.ToolTipRole)
     assert "Cannot be read" in tip and "not scored yet" not in tip
     assert "a photo that cannot be read is not scored" in tip

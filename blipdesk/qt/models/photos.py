@@ -12,6 +12,7 @@ the view for the rows near its viewport), scores from the in-memory ``ScoreBoard
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -52,6 +53,7 @@ class Roles(IntEnum):
     SearchScore = Qt.ItemDataRole.UserRole + 6
     Thumbnail = Qt.ItemDataRole.UserRole + 7  # QPixmap or None (not decoded yet)
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
+    Duplicates = Qt.ItemDataRole.UserRole + 9  # files holding this photo's content (0: unique)
     Labels = Qt.ItemDataRole.UserRole + 20  # [(colour, yes / no)]: the tags a person labelled
 
 
@@ -67,6 +69,8 @@ class PhotoGridModel(QAbstractListModel):
         self._rows: list[Photo] = []
         self._row_of: dict[str, int] = {}
         self._tags: dict[str, Tag] = {}
+        self._duplicates: Mapping[str, int] = {}  # path -> files with its content (>= 2)
+        self.duplicates_only = False  # "show duplicates": only photos another file repeats
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
@@ -117,6 +121,8 @@ class PhotoGridModel(QAbstractListModel):
             return None if self.thumbnails is None else self.thumbnails.pixmap(photo.path)
         if role == Roles.Broken:
             return self.broken(photo)
+        if role == Roles.Duplicates:
+            return self._duplicates.get(photo.path, 0)
         return None
 
     def broken(self, photo: Photo) -> str | None:
@@ -164,12 +170,26 @@ class PhotoGridModel(QAbstractListModel):
     def tags(self) -> list[Tag]:
         return list(self._tags.values())
 
+    def set_duplicates(self, duplicates: Mapping[str, int]) -> None:
+        """Which photos are the same photo as another file (content hash), from the cache."""
+        if duplicates != self._duplicates:
+            self._duplicates = dict(duplicates)
+            self._changed_everything()
+            if self.duplicates_only:
+                self.refresh()
+
+    def set_duplicates_only(self, on: bool) -> None:
+        """ "Show duplicates": only photos another file repeats (an extra filter rule)."""
+        self.duplicates_only = on
+        rule = (lambda photo: photo.path in self._duplicates) if on else None
+        self.set_extra_filter("duplicates", rule)
+
     def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
         """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
         for path, taken in dated:
             old = self._by_path.get(path)
             if old is not None:
-                new = Photo(old.path, old.name, old.size, old.mtime, taken)
+                new = replace(old, taken=taken)
                 self._by_path[path] = new
         self._all = [self._by_path[p.path] for p in self._all]
         self._rows = [self._by_path[p.path] for p in self._rows]
@@ -315,6 +335,12 @@ class PhotoGridModel(QAbstractListModel):
         error = self.broken(photo)
         if error:
             lines.append(f"<span style='color:#c0392b'>Cannot be read: {_html(error)}</span>")
+        if photo.companions:
+            raws = ", ".join(_html(os.path.basename(p)) for p in photo.companions)
+            lines.append(f"With its RAW file {raws}: one photo, scored from this one")
+        copies = self._duplicates.get(photo.path, 0)
+        if copies:
+            lines.append(f"The same photo as {copies - 1} other file(s) here: scored once")
         if self.filter.search is not None and photo.path in self.filter.search:
             itm = self.filter.search_itm.get(photo.path)
             how = "not checked by match yet" if itm is None else f"match {itm:.3f}"

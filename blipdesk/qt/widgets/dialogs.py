@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from blipdesk.core.feature_cache import human_bytes as human_size
 from blipdesk.paths import Paths
+from blipdesk.qt.widgets.library_options import LibraryOptions
 from blipdesk.settings import Settings
 from blipdesk.store import database_bytes
 
@@ -139,6 +140,8 @@ class SettingsDialog(QDialog):
         self.recursive = QCheckBox("Include subfolders when scanning and showing a folder")
         self.recursive.setChecked(settings.recursive)
         form.addRow("Scanning:", self.recursive)
+        self.library = LibraryOptions(settings)  # folders that change, RAW + JPEG pairs
+        form.addRow("Library:", self.library)
         self.first_token = QComboBox()
         self.first_token.setObjectName("firstToken")
         self.first_token.addItem("As the model card does (recommended)", "cls")
@@ -250,7 +253,7 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(self.device.findData(current))
 
     def settings(self) -> Settings:
-        return self._settings.with_changes(
+        return self.library.apply(self._settings).with_changes(
             model=self.model.text().strip() or self._settings.model,
             device=self.device.currentData() or self._device_setting,
             precision=self.precision.currentText(),

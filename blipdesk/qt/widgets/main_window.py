@@ -1,7 +1,5 @@
 """The main window: composes the sidebar, grid, filter bar, detail and tags panels, and wires
-them to the workers. Features live in their own widgets, models and controllers (file actions:
-``qt/file_actions.py``); this file only connects them.
-"""
+them to the workers. Features live in their own modules (``qt/file_actions.py``...)."""
 
 from __future__ import annotations
 
@@ -24,6 +22,7 @@ from blipdesk.qt.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.desk import Desk
 from blipdesk.qt.file_actions import FileActions, FileTask
 from blipdesk.qt.grid_flow import GridFlow
+from blipdesk.qt.live_folders import LiveFolders
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
@@ -32,7 +31,7 @@ from blipdesk.qt.settings_flow import SettingsFlow
 from blipdesk.qt.shown_folder import ShownFolder
 from blipdesk.qt.tag_actions import TagActions
 from blipdesk.qt.tag_writer import TagWriter
-from blipdesk.qt.values import ScoreBoard, Tag
+from blipdesk.qt.values import ScoreBoard, Tag, sidecar_targets
 from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
@@ -107,6 +106,7 @@ class MainWindow(QMainWindow):
         build_menus(self)
         self._wire()
         self.desk = Desk(self)  # info panel, ratings, View menu, full screen: qt/desk.py
+        self.live = LiveFolders(self)  # folders that change on disk: qt/live_folders.py
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
         self._restore()
@@ -320,9 +320,9 @@ class MainWindow(QMainWindow):
         )
 
     def write_sidecars(self):
-        tags = self.tags.tags()
-        scopes = [
-            (label, self.board.matched_tags((p.path for p in photos), tags))
+        tags, to, matched = self.tags.tags(), self.settings.pair_sidecars, self.board.matched_tags
+        scopes = [  # a RAW + JPEG pair's tags go to the file the settings name (RAW by default)
+            (label, sidecar_targets(photos, matched((p.path for p in photos), tags), to))
             for label, photos in self.grid.scopes(self.current_folder)
         ]
         return self.files.write_sidecars(self.current_folder, scopes)

@@ -129,6 +129,18 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
             painter.setFont(option.font)
+        # Bottom right: "2×" (the same photo as another file), "RAW" (a RAW + JPEG pair).
+        photo, copies = index.data(Roles.Photo), index.data(Roles.Duplicates)
+        marks = ([f"{copies}×"] if copies else []) + (["RAW"] if photo.companions else [])
+        right = box.right() - 4
+        for mark in marks:
+            badge = QRect(right - 34, box.bottom() - 22, 34, 18)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, mark)
+            right -= 38
         search = index.data(Roles.SearchScore)
         if search is not None:
             badge = QRect(box.right() - 50, box.top() + 4, 46, 18)

@@ -116,9 +116,7 @@ class ScanStatus(QWidget):
             text = f"“{checking}” checked on {summary.scored} scanned photos"
             text += f"; {waiting} not scanned yet — press Scan" if waiting else ""
         elif outcome == "done" and summary is not None:
-            errors = len(summary.failures)
-            text = f"Scan finished: {summary.photos} photos, {summary.scored} scored"
-            text += f", {errors} could not be read" if errors else ""
+            text = f"Scan finished: {summary.tally()}"
         else:
             text = f"Scan {outcome}."
         self.set_text(text)

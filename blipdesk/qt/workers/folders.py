@@ -34,7 +34,7 @@ class _ListTask(QRunnable):
         self.recursive, self.dates = recursive, dates
 
     def run(self) -> None:
-        photos = list_photos(self.folder, self.recursive)
+        photos = list_photos(self.folder, self.recursive, group_pairs=self.lister.group_pairs)
         self.relay.listed.emit(self.request, self.folder, photos)
         if not self.dates:
             return
@@ -53,12 +53,12 @@ class _ListTask(QRunnable):
 
 
 class _CountTask(QRunnable):
-    def __init__(self, relay: _Relay, root: str):
+    def __init__(self, relay: _Relay, root: str, group_pairs: bool):
         super().__init__()
-        self.relay, self.root = relay, root
+        self.relay, self.root, self.group_pairs = relay, root, group_pairs
 
     def run(self) -> None:
-        self.relay.counted.emit(count_tree(self.root))
+        self.relay.counted.emit(count_tree(self.root, self.group_pairs))
 
 
 class FolderLister(QObject):
@@ -77,6 +77,7 @@ class FolderLister(QObject):
         self._relay.dated.connect(self.dated)
         self._relay.counted.connect(self.counted)
         self._request = 0
+        self.group_pairs = True  # RAW + JPEG pairs listed and counted as one photo (a setting)
 
     def list(self, folder: str | Path, recursive: bool, dates: bool = True) -> int:
         self._request += 1
@@ -84,7 +85,7 @@ class FolderLister(QObject):
         return self._request
 
     def count(self, root: str | Path) -> None:
-        self.pool.start(_CountTask(self._relay, str(root)))
+        self.pool.start(_CountTask(self._relay, str(root), self.group_pairs))
 
     def shutdown(self) -> None:
         self.pool.clear()

@@ -75,6 +75,8 @@ class ScanJob(Job):
     feature_budget: int = 20 * 1000**3
     cached_only: bool = False  # a new tag: check the photos whose vision output is cached
     use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
+    group_pairs: bool = True  # RAW + JPEG pairs: score the JPEG only
+    background: bool = False  # started by the folder watcher: decoding at low priority
 
 
 @dataclass(frozen=True)
@@ -479,6 +481,8 @@ class InferenceWorker(QObject):
             feature_budget=getattr(job, "feature_budget", 20 * 1000**3),
             cached_only=getattr(job, "cached_only", False),
             use_processes=getattr(job, "use_processes", True),
+            group_pairs=getattr(job, "group_pairs", True),
+            low_priority=getattr(job, "background", False),
         )
 
     def _search(self, job: SearchJob) -> None:

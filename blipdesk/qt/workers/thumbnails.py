@@ -170,6 +170,12 @@ class ThumbnailLoader(QObject):
         self.pool.clear()
         self.pool.waitForDone(5000)
 
+    def forget(self, paths: list[str]) -> None:
+        """These files changed on disk: decode them again when next asked."""
+        for path in paths:
+            self._pixmaps.pop(path, None)
+            self.broken.pop(path, None)
+
     def clear(self) -> None:
         self.pool.clear()
         self._pixmaps.clear()
