@@ -174,6 +174,21 @@ def _run_guarded(work: Callable[[], Image.Image], name: str | Path) -> Image.Ima
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct.error) as exc:
         raise PhotoError(name, _describe_decode_error(exc)) from None
+    except RuntimeError as exc:
+        # libheif reports a damaged HEIF as a bare RuntimeError ("Invalid input: ..."): the file's
+        # fault, so a reason. A RuntimeError from anywhere else is a bug and stays one.
+        if not _raised_in(exc, "pillow_heif"):
+            raise
+        raise PhotoError(name, _describe_decode_error(exc)) from None
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").split(".")[0] == package:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _describe_decode_error(exc: BaseException) -> str:

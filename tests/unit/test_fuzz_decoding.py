@@ -131,3 +131,25 @@ def test_heic_decodes(tmp_path):
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     with Image.open(path) as im:  # closed: an open file is a ResourceWarning, an error here
         assert im.format in ("HEIF", "HEIC")
+
+
+def test_damaged_heif_gives_a_reason_not_a_runtime_error(tmp_path):
+    """libheif reports some damage as a bare RuntimeError ("Security limit exceeded: Image size
+    855638080x64"); seeded mutations that reached it once now give a reason like any other."""
+    import random
+
+    data = _encoded("HEIF")
+    rng = random.Random(1)
+    reasons = 0
+    for i in range(120):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        path = tmp_path / f"{i}.heic"
+        path.write_bytes(bytes(damaged))
+        try:
+            decode_photo(path)
+        except PhotoError as err:
+            assert err.reason
+            reasons += 1
+    assert reasons > 0
