@@ -48,8 +48,13 @@ def draw(folder: Path, n: int, seed: int) -> dict:
     return {str(folder / f"p{i:04d}.png"): p for i, p in enumerate(items)}
 
 
-def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int):
-    """Label by the review queue until ``per_kind`` yes and no; returns the last fit."""
+def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, skip_full=False):
+    """Label by the review queue until at least ``per_kind`` yes and ``per_kind`` no; returns
+    the last fit. Every photo the queue shows is answered, as a person using Review does, so
+    the labels of a stratum of the prior score are the photos the queue shows there, whatever
+    their answer. ``skip_full``: skip a photo whose kind is already full (exactly ``per_kind``
+    of each; the first round's protocol): that selects the labels on their answer, and no
+    estimate from the labels can then be fair (the labels are half yes wherever they are)."""
     from blipdesk.core import calibration as cal
 
     labels: dict[str, bool] = {}
@@ -74,7 +79,7 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int):
             break
         content = queue[0]
         answer = truth_by_content[content]
-        if (answer and yes >= per_kind) or (not answer and no >= per_kind):
+        if skip_full and ((answer and yes >= per_kind) or (not answer and no >= per_kind)):
             skipped.add(content)  # "skip": this kind is full
             continue
         labels[content] = answer
@@ -160,6 +165,9 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                             held_out_f1(before, name, held_truth, is_true),
                             held_out_f1(after, name, held_truth, is_true),
                             nan if fit is None else fit.loo.loo_f1,
+                            nan
+                            if fit is None or fit.estimate_today is None
+                            else fit.estimate_today,
                             nan if fit is None or fit.estimate is None else fit.estimate,
                         )
                     )
@@ -175,35 +183,36 @@ def table(rows: list, per_kind: int) -> None:
     print(
         "(nearest the boundary's two sides, the fit updated after each label). F1 on the held-out"
     )
-    print("library with the threshold 0.5 and with the calibration applied; what `tags calibrate`")
-    print("shows: the leave-one-out F1 over the labels, and the expected F1 over the photos.")
+    print("library with the threshold 0.5 (today) and with the proposal applied; what `tags")
+    print("calibrate` shows: the leave-one-out F1 over the labels, and the stratified estimate of")
+    print("F1 over the pool's photos for today's rule and for the proposal (est. today/proposed).")
     head = (
-        f"{'tag':<15} {'yes':>3} {'no':>3} {'step':<9} {'F1 before':>9} {'F1 after':>8} "
-        f"{'gain':>6} {'LOO F1':>6} {'expected':>8}"
+        f"{'tag':<15} {'yes':>3} {'no':>3} {'step':<9} {'F1 today':>8} {'F1 after':>8} "
+        f"{'gain':>6} {'LOO F1':>6} {'est today':>9} {'est prop':>8} {'gap t':>6} {'gap p':>6}"
     )
     print(head)
     print("-" * len(head))
-    for name, yes, no, step, fb, fa, lf, est in rows:
+    for name, yes, no, step, fb, fa, lf, et, ep in rows:
         print(
-            f"{name:<15} {yes:>3} {no:>3} {step:<9} {fb:9.3f} {fa:8.3f} {fa - fb:+6.3f} "
-            f"{lf:6.3f} {est:8.3f}"
+            f"{name:<15} {yes:>3} {no:>3} {step:<9} {fb:8.3f} {fa:8.3f} {fa - fb:+6.3f} "
+            f"{lf:6.3f} {et:9.3f} {ep:8.3f} {abs(et - fb):6.3f} {abs(ep - fa):6.3f}"
         )
-    fb = np.mean([r[4] for r in rows])
-    fa = np.mean([r[5] for r in rows])
-    lf = np.nanmean([r[6] for r in rows])
-    est = np.nanmean([r[7] for r in rows])
+    fb, fa, lf, et, ep = (float(np.nanmean([r[i] for r in rows])) for i in range(4, 9))
     print("-" * len(head))
     print(
-        f"{'macro':<15} {'':>3} {'':>3} {'':<9} {fb:9.3f} {fa:8.3f} {fa - fb:+6.3f} "
-        f"{lf:6.3f} {est:8.3f}"
+        f"{'macro':<15} {'':>3} {'':>3} {'':<9} {fb:8.3f} {fa:8.3f} {fa - fb:+6.3f} "
+        f"{lf:6.3f} {et:9.3f} {ep:8.3f} {abs(et - fb):6.3f} {abs(ep - fa):6.3f}"
     )
     better = sum(r[5] > r[4] + 1e-9 for r in rows)
     worse = sum(r[5] < r[4] - 1e-9 for r in rows)
     print(f"tags improved: {better}, unchanged: {len(rows) - better - worse}, worse: {worse}")
-    gap = np.nanmean([abs(r[6] - r[5]) for r in rows])
-    gap_est = np.nanmean([abs(r[7] - r[5]) for r in rows])
+    gap_loo = np.nanmean([abs(r[6] - r[5]) for r in rows])
+    gap_t = np.nanmean([abs(r[7] - r[4]) for r in rows])
+    gap_p = np.nanmean([abs(r[8] - r[5]) for r in rows])
     print(
-        f"mean |estimate - held-out F1 after|: leave-one-out F1 {gap:.3f}, expected F1 {gap_est:.3f}"
+        f"mean |estimate - held-out F1| per tag: leave-one-out F1 {gap_loo:.3f}; stratified: "
+        f"today {gap_t:.3f}, proposed {gap_p:.3f}; macro F1: today {abs(et - fb):.3f}, "
+        f"proposed {abs(ep - fa):.3f}"
     )
 
 
