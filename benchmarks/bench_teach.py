@@ -144,7 +144,7 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                 sc = np.array([p["tags"][name]["score"] for p in held])
                 f, t = max((mini.prf(list(sc >= t), list(y))[2], t) for t in np.unique(sc))
                 print(f"  {name:<15} threshold {t:.3f}: F1 {f:.3f}")
-            for per_kind in per_kinds:
+            for per_kind, skip_full in ((k, skip) for k in per_kinds for skip in (True, False)):
                 rows = []
                 for name, sentences, is_true in specs:
                     lib.remove_tag(name)  # the previous round's labels and calibration go
@@ -152,7 +152,9 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                     tag = lib.tag(name)
                     truth_by_content = {r.content: is_true(pool_truth[r.path]) for r in records}
                     pool_contents = [r.content for r in records]
-                    fit, labels = teach(lib, sk, tag, pool_contents, truth_by_content, per_kind)
+                    fit, labels = teach(
+                        lib, sk, tag, pool_contents, truth_by_content, per_kind, skip_full
+                    )
                     lib.set_calibration(name, sk, None if fit is None else fit.calibration)
                     after = export_document(lib, sk, key.source, [str(Path(tmp) / "held")])
                     nan = float("nan")
@@ -171,18 +173,24 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                             nan if fit is None or fit.estimate is None else fit.estimate,
                         )
                     )
-                table(rows, per_kind)
+                table(rows, per_kind, skip_full)
     timings()
 
 
-def table(rows: list, per_kind: int) -> None:
+def table(rows: list, per_kind: int, skip_full: bool) -> None:
     print()
-    print(
-        f"{per_kind} yes + {per_kind} no labels per tag, picked by the review queue from the pool"
-    )
-    print(
-        "(nearest the boundary's two sides, the fit updated after each label). F1 on the held-out"
-    )
+    if skip_full:
+        print(
+            f"{per_kind} yes + {per_kind} no labels per tag exactly (a photo whose kind is full is "
+            "skipped), picked by"
+        )
+    else:
+        print(
+            f"At least {per_kind} yes + {per_kind} no labels per tag (every photo shown answered, "
+            f"{np.mean([r[1] + r[2] for r in rows]):.1f} labels per tag on average), picked by"
+        )
+    print("the review queue from the pool (nearest the boundary's two sides, the fit updated after")
+    print("each label). F1 on the held-out")
     print("library with the threshold 0.5 (today) and with the proposal applied; what `tags")
     print("calibrate` shows: the leave-one-out F1 over the labels, and the stratified estimate of")
     print("F1 over the pool's photos for today's rule and for the proposal (est. today/proposed).")
