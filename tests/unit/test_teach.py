@@ -266,15 +266,17 @@ def test_the_stratified_estimate_is_unbiased_where_the_fit_is_wrong():
     true_f1 = _f1_of(chosen, truth)
     model_only = cal.expected_f1(p, chosen)
     assert abs(model_only - true_f1) > 0.1  # the fit alone is far off
-    got = []
+    got, shrunk = [], []
     for _ in range(100):  # 3 labels drawn at random in each stratum: a stratified sample
         idx = np.concatenate(
             [rng.choice(np.nonzero(stratum == s)[0], 3) for s in np.unique(stratum)]
         )
-        got.append(
-            cal.stratified_f1(chosen, p, stratum, chosen[idx], p[idx], truth[idx], stratum[idx])
-        )
-    assert abs(float(np.mean(got)) - true_f1) < 0.02
+        args = (chosen, p, stratum, chosen[idx], p[idx], truth[idx], stratum[idx])
+        got.append(cal.stratified_f1(*args, shrink=0.0))
+        shrunk.append(cal.stratified_f1(*args))
+    assert abs(float(np.mean(got)) - true_f1) < 0.02  # unbiased
+    # shrunk towards the fit where a stratum has few labels: some bias, far less than the fit's
+    assert abs(float(np.mean(shrunk)) - true_f1) < abs(model_only - true_f1) / 2
     # no labels: the fit's own expectation
     empty = np.zeros(0)
     none = cal.stratified_f1(
