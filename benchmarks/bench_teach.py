@@ -6,10 +6,14 @@ THESE ARE A MINIATURE'S FIGURES, NOT THE REAL MODEL'S (tests/data/miniature-blip
 Two drawn libraries are scanned with ``engine.scan`` into one cache: a *pool* (seed 2027) from
 which the review queue (``calibration.borderline``) picks photos to label, and a *held-out* one
 (seed 2026, never labelled) on which F1 is measured. Per tag (the tags of bench_accuracy.py,
-threshold 0.5): the queue proposes the photo nearest the boundary, the drawn truth answers yes or
-no, a kind already full is skipped, the fit updates after each label, until N yes + N no. The
-calibration is applied with ``Library.set_calibration`` and the held-out tags are read through
-``export_document`` (the product path: ``store.tag_score``).
+threshold 0.5): the queue proposes a photo, the drawn truth answers yes or no, the fit updates
+after each label, until N yes + N no, in two protocols: *exactly N of each* (a photo whose kind is
+already full is skipped: the first round's; it selects the labels on their answer) and *every
+photo answered* until at least N of each (what a person using Review does). The calibration is
+applied with ``Library.set_calibration`` and the held-out tags are read through
+``export_document`` (the product path: ``store.tag_score``). Next to held-out F1: what `tags
+calibrate` shows, the leave-one-out F1 over the labels and the stratified estimate of F1 over the
+pool (``calibration.stratified_f1``) for today's rule and the proposal, and their gaps.
 
 Then the timings the issue asks for, on a synthetic 10,000-photo cache (random unit ITC vectors,
 real SQLite): reading a tag's data, fitting (all steps, leave-one-out included) and applying the
