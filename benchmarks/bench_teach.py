@@ -6,10 +6,14 @@ THESE ARE A MINIATURE'S FIGURES, NOT THE REAL MODEL'S (tests/data/miniature-blip
 Two drawn libraries are scanned with ``engine.scan`` into one cache: a *pool* (seed 2027) from
 which the review queue (``calibration.borderline``) picks photos to label, and a *held-out* one
 (seed 2026, never labelled) on which F1 is measured. Per tag (the tags of bench_accuracy.py,
-threshold 0.5): the queue proposes the photo nearest the boundary, the drawn truth answers yes or
-no, a kind already full is skipped, the fit updates after each label, until N yes + N no. The
-calibration is applied with ``Library.set_calibration`` and the held-out tags are read through
-``export_document`` (the product path: ``store.tag_score``).
+threshold 0.5): the queue proposes a photo, the drawn truth answers yes or no, the fit updates
+after each label, until N yes + N no, in two protocols: *exactly N of each* (a photo whose kind is
+already full is skipped: the first round's; it selects the labels on their answer) and *every
+photo answered* until at least N of each (what a person using Review does). The calibration is
+applied with ``Library.set_calibration`` and the held-out tags are read through
+``export_document`` (the product path: ``store.tag_score``). Next to held-out F1: what `tags
+calibrate` shows, the leave-one-out F1 over the labels and the stratified estimate of F1 over the
+pool (``calibration.stratified_f1``) for today's rule and the proposal, and their gaps.
 
 Then the timings the issue asks for, on a synthetic 10,000-photo cache (random unit ITC vectors,
 real SQLite): reading a tag's data, fitting (all steps, leave-one-out included) and applying the
@@ -48,8 +52,13 @@ def draw(folder: Path, n: int, seed: int) -> dict:
     return {str(folder / f"p{i:04d}.png"): p for i, p in enumerate(items)}
 
 
-def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int):
-    """Label by the review queue until ``per_kind`` yes and no; returns the last fit."""
+def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, skip_full=False):
+    """Label by the review queue until at least ``per_kind`` yes and ``per_kind`` no; returns
+    the last fit. Every photo the queue shows is answered, as a person using Review does, so
+    the labels of a stratum of the prior score are the photos the queue shows there, whatever
+    their answer. ``skip_full``: skip a photo whose kind is already full (exactly ``per_kind``
+    of each; the first round's protocol): that selects the labels on their answer, and no
+    estimate from the labels can then be fair (the labels are half yes wherever they are)."""
     from blipdesk.core import calibration as cal
 
     labels: dict[str, bool] = {}
@@ -74,7 +83,7 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int):
             break
         content = queue[0]
         answer = truth_by_content[content]
-        if (answer and yes >= per_kind) or (not answer and no >= per_kind):
+        if skip_full and ((answer and yes >= per_kind) or (not answer and no >= per_kind)):
             skipped.add(content)  # "skip": this kind is full
             continue
         labels[content] = answer
@@ -139,7 +148,7 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                 sc = np.array([p["tags"][name]["score"] for p in held])
                 f, t = max((mini.prf(list(sc >= t), list(y))[2], t) for t in np.unique(sc))
                 print(f"  {name:<15} threshold {t:.3f}: F1 {f:.3f}")
-            for per_kind in per_kinds:
+            for per_kind, skip_full in ((k, skip) for k in per_kinds for skip in (True, False)):
                 rows = []
                 for name, sentences, is_true in specs:
                     lib.remove_tag(name)  # the previous round's labels and calibration go
@@ -147,7 +156,9 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                     tag = lib.tag(name)
                     truth_by_content = {r.content: is_true(pool_truth[r.path]) for r in records}
                     pool_contents = [r.content for r in records]
-                    fit, labels = teach(lib, sk, tag, pool_contents, truth_by_content, per_kind)
+                    fit, labels = teach(
+                        lib, sk, tag, pool_contents, truth_by_content, per_kind, skip_full
+                    )
                     lib.set_calibration(name, sk, None if fit is None else fit.calibration)
                     after = export_document(lib, sk, key.source, [str(Path(tmp) / "held")])
                     nan = float("nan")
@@ -160,50 +171,60 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None) -> None:
                             held_out_f1(before, name, held_truth, is_true),
                             held_out_f1(after, name, held_truth, is_true),
                             nan if fit is None else fit.loo.loo_f1,
+                            nan
+                            if fit is None or fit.estimate_today is None
+                            else fit.estimate_today,
                             nan if fit is None or fit.estimate is None else fit.estimate,
                         )
                     )
-                table(rows, per_kind)
+                table(rows, per_kind, skip_full)
     timings()
 
 
-def table(rows: list, per_kind: int) -> None:
+def table(rows: list, per_kind: int, skip_full: bool) -> None:
     print()
-    print(
-        f"{per_kind} yes + {per_kind} no labels per tag, picked by the review queue from the pool"
-    )
-    print(
-        "(nearest the boundary's two sides, the fit updated after each label). F1 on the held-out"
-    )
-    print("library with the threshold 0.5 and with the calibration applied; what `tags calibrate`")
-    print("shows: the leave-one-out F1 over the labels, and the expected F1 over the photos.")
+    if skip_full:
+        print(
+            f"{per_kind} yes + {per_kind} no labels per tag exactly (a photo whose kind is full is "
+            "skipped), picked by"
+        )
+    else:
+        print(
+            f"At least {per_kind} yes + {per_kind} no labels per tag (every photo shown answered, "
+            f"{np.mean([r[1] + r[2] for r in rows]):.1f} labels per tag on average), picked by"
+        )
+    print("the review queue from the pool (nearest the boundary's two sides, the fit updated after")
+    print("each label). F1 on the held-out")
+    print("library with the threshold 0.5 (today) and with the proposal applied; what `tags")
+    print("calibrate` shows: the leave-one-out F1 over the labels, and the stratified estimate of")
+    print("F1 over the pool's photos for today's rule and for the proposal (est. today/proposed).")
     head = (
-        f"{'tag':<15} {'yes':>3} {'no':>3} {'step':<9} {'F1 before':>9} {'F1 after':>8} "
-        f"{'gain':>6} {'LOO F1':>6} {'expected':>8}"
+        f"{'tag':<15} {'yes':>3} {'no':>3} {'step':<9} {'F1 today':>8} {'F1 after':>8} "
+        f"{'gain':>6} {'LOO F1':>6} {'est today':>9} {'est prop':>8} {'gap t':>6} {'gap p':>6}"
     )
     print(head)
     print("-" * len(head))
-    for name, yes, no, step, fb, fa, lf, est in rows:
+    for name, yes, no, step, fb, fa, lf, et, ep in rows:
         print(
-            f"{name:<15} {yes:>3} {no:>3} {step:<9} {fb:9.3f} {fa:8.3f} {fa - fb:+6.3f} "
-            f"{lf:6.3f} {est:8.3f}"
+            f"{name:<15} {yes:>3} {no:>3} {step:<9} {fb:8.3f} {fa:8.3f} {fa - fb:+6.3f} "
+            f"{lf:6.3f} {et:9.3f} {ep:8.3f} {abs(et - fb):6.3f} {abs(ep - fa):6.3f}"
         )
-    fb = np.mean([r[4] for r in rows])
-    fa = np.mean([r[5] for r in rows])
-    lf = np.nanmean([r[6] for r in rows])
-    est = np.nanmean([r[7] for r in rows])
+    fb, fa, lf, et, ep = (float(np.nanmean([r[i] for r in rows])) for i in range(4, 9))
     print("-" * len(head))
     print(
-        f"{'macro':<15} {'':>3} {'':>3} {'':<9} {fb:9.3f} {fa:8.3f} {fa - fb:+6.3f} "
-        f"{lf:6.3f} {est:8.3f}"
+        f"{'macro':<15} {'':>3} {'':>3} {'':<9} {fb:8.3f} {fa:8.3f} {fa - fb:+6.3f} "
+        f"{lf:6.3f} {et:9.3f} {ep:8.3f} {abs(et - fb):6.3f} {abs(ep - fa):6.3f}"
     )
     better = sum(r[5] > r[4] + 1e-9 for r in rows)
     worse = sum(r[5] < r[4] - 1e-9 for r in rows)
     print(f"tags improved: {better}, unchanged: {len(rows) - better - worse}, worse: {worse}")
-    gap = np.nanmean([abs(r[6] - r[5]) for r in rows])
-    gap_est = np.nanmean([abs(r[7] - r[5]) for r in rows])
+    gap_loo = np.nanmean([abs(r[6] - r[5]) for r in rows])
+    gap_t = np.nanmean([abs(r[7] - r[4]) for r in rows])
+    gap_p = np.nanmean([abs(r[8] - r[5]) for r in rows])
     print(
-        f"mean |estimate - held-out F1 after|: leave-one-out F1 {gap:.3f}, expected F1 {gap_est:.3f}"
+        f"mean |estimate - held-out F1| per tag: leave-one-out F1 {gap_loo:.3f}; stratified: "
+        f"today {gap_t:.3f}, proposed {gap_p:.3f}; macro F1: today {abs(et - fb):.3f}, "
+        f"proposed {abs(ep - fa):.3f}"
     )
 
 

@@ -6,9 +6,10 @@
     blipdesk similar PHOTO... FOLDER... [--top K] [--json] [--model M]
 
 Labels are stored by the photos' content (a rename or a move keeps them). ``tags calibrate``
-prints what the labels support (``core/calibration.py``): each step's leave-one-out agreement
-and what applying it would change; ``--apply`` applies it (read-time: never a rescan),
-``--reset`` goes back to the plain threshold. ``similar`` ranks the folders' photos by their
+prints what the labels support (``core/calibration.py``): each step's leave-one-out agreement,
+the estimated F1 over the photos today and with the proposal, and what applying it would
+change; ``--apply`` applies it (read-time: never a rescan), ``--reset`` goes back to the plain
+threshold. ``similar`` ranks the folders' photos by their
 cached ITC vectors. None of them loads the model; none imports Qt or torch.
 """
 
@@ -164,10 +165,14 @@ def proposal_json(proposal: Any, paths: dict[str, list[str]]) -> dict[str, Any]:
                 "loo_f1": s.loo_f1,
                 "loo_agreement": s.loo_agreement,
                 "accepted": s.accepted,
+                "estimated_f1": s.estimate,
             }
             for s in fit.steps
         ],
-        # the expected F1 over the photos under the fitted probabilities (null: too few labels)
+        # the stratified estimate of F1 over the photos (core/calibration.py stratified_f1),
+        # today's rule and the proposal's (null: no labels of both kinds); expected_f1 is the
+        # proposal's, under its first round's name
+        "estimated_f1": {"today": fit.estimate_today, "proposed": fit.estimate},
         "expected_f1": fit.estimate,
         "carried_before": proposal.carried_before,
         "carried_after": proposal.carried_after,
@@ -200,12 +205,13 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
         print(json.dumps(doc, indent=2))
         return 0
     print(f"{tag.name}: {doc['labels']['yes']} yes, {doc['labels']['no']} no")
-    print(f"  {'step':<10} {'LOO F1':>7} {'agreement':>9}")
+    print(f"  {'step':<10} {'LOO F1':>7} {'agreement':>9} {'est. F1':>7}")
     for s in doc["steps"]:
         mark = (
             " <- proposed" if s["step"] == doc["step"] else ("" if s["accepted"] else " (no gain)")
         )
-        print(f"  {s['step']:<10} {s['loo_f1']:7.2f} {s['loo_agreement']:9.2f}{mark}")
+        est = "" if s["estimated_f1"] is None else f"{s['estimated_f1']:.2f}"
+        print(f"  {s['step']:<10} {s['loo_f1']:7.2f} {s['loo_agreement']:9.2f} {est:>7}{mark}")
     cal = doc["calibration"]
     if cal is None:
         print(f"  rule: the threshold {tag.threshold:.2f}, as today")
@@ -215,8 +221,12 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
         print(
             f"  rule: {cal['kind']} (slope {cal['slope']:.2f}, bias {cal['bias']:.2f}, image term)"
         )
-    if doc["expected_f1"] is not None:
-        print(f"  expected F1 over the photos not labelled: {doc['expected_f1']:.2f}")
+    est = doc["estimated_f1"]
+    if est["today"] is not None and est["proposed"] is not None:
+        print(
+            f"  estimated F1 over the photos: today ~ {est['today']:.2f}, proposed ~ "
+            f"{est['proposed']:.2f} (the labels stand for the photos of their score band)"
+        )
     print(
         f"  carried by {doc['carried_before']} photos now, {doc['carried_after']} after; "
         f"{len(doc['gained'])} gain it, {len(doc['lost'])} lose it"

@@ -36,6 +36,14 @@ PRIOR_W = 1.0  # precision of the prior on the ITC weights (towards 0): strong, 
 PRIOR_W_EXAMPLES = 0.1  # weaker for a tag from examples alone: no sentence score to lean on
 QUEUE_SPREAD = 1.54  # log-odds from the boundary where the review queue looks (D-optimal)
 MIN_SLOPE = 0.05  # the rule stays increasing in the sentence score
+STRATUM = 1.0  # log-odds width of the strata of the prior (sentence) score, for the estimate
+# how much better the estimate must say a proposal is to move off today's rule: the estimate is
+# noisy (bench_teach.py: 0.1 per tag at 5 + 5), a tie or a hair better is not worth a change
+MARGIN = 0.02
+# a stratum's labels correct the fit by n / (n + SHRINK) of what they say: one label standing
+# for 200 photos is mostly noise (bench_teach.py: it drove an estimate to 0 where the truth was
+# 0.59); with many labels the correction is nearly whole
+SHRINK = 2.0
 STEPS = ("today", "threshold", "logistic", "linear")
 
 
@@ -45,6 +53,9 @@ class StepReport:
     loo_f1: float  # F1 of the held-out-one-at-a-time predictions over the labels
     loo_agreement: float  # the share of labels those predictions agree with
     accepted: bool
+    # the stratified estimate of the step's F1 over the photos (``stratified_f1``); None without
+    # a population or labels of both kinds
+    estimate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,9 +65,11 @@ class Fit:
     steps: tuple[StepReport, ...]
     yes: int
     no: int
-    # the expected F1 of the rule over the photos, under the fitted probabilities (logistic or
-    # linear step; None with fewer labels): what the person can expect on photos not labelled
+    # the stratified estimate of the proposed rule's F1 over the photos (``stratified_f1``) and
+    # of today's rule's: what the person can expect on photos like these ("today ~ X, proposed
+    # ~ Y"); None without a population or without labels of both kinds
     estimate: float | None = None
+    estimate_today: float | None = None
 
     @property
     def loo(self) -> StepReport:
@@ -98,6 +111,61 @@ def expected_f1(p: np.ndarray, chosen: np.ndarray) -> float:
     (the ratio of expectations: 2 E[TP] / (E[chosen] + E[positives]))."""
     total = float(p.sum()) + float(chosen.sum())
     return 1.0 if total == 0 else 2.0 * float(p[chosen].sum()) / total
+
+
+def strata(x: np.ndarray, t0: float, width: float | None = None) -> np.ndarray:
+    """The stratum of each photo: its prior log-odds (logit ITM - logit threshold) in bins of
+    ``width`` log-odds."""
+    width = STRATUM if width is None else width
+    return np.floor((np.asarray(x, np.float64) - t0) / width).astype(np.int64)
+
+
+def stratified_f1(
+    chosen: np.ndarray,
+    p: np.ndarray,
+    stratum: np.ndarray,
+    chosen_labelled: np.ndarray,
+    p_labelled: np.ndarray,
+    y: np.ndarray,
+    stratum_labelled: np.ndarray,
+    shrink: float | None = None,
+) -> float:
+    """F1 of a rule over the photos, estimated from labels that are a *stratified* sample.
+
+    The review queue picks hard photos on purpose, so F1 over the labels says little about F1
+    over the library. But within a stratum of the prior score the labelled photos are photos like
+    the others there. The difference estimator of survey sampling: start from the counts the
+    fitted probabilities ``p`` expect for the rule's decisions ``chosen`` (E[TP] = sum of p over
+    the chosen, E[FP] = sum of 1 - p over them, E[FN] = sum of p over the rest), then correct
+    each stratum by what its labels say the fit gets wrong there: each label stands for
+    N_s / n_s photos of its stratum (N_s photos, n_s labels), and adds its residual
+    (y - p) to TP and FN, and takes it from FP, according to the rule's decision on it. A stratum
+    with no label keeps the fitted counts. ``p_labelled`` and ``chosen_labelled`` must be the
+    leave-one-out ones (the fit and the rule without that label), or the residuals shrink
+    towards the fit that learnt them. Unbiased for TP, FP and FN when the labels of a stratum
+    are a random sample of it, whatever the fit, with ``shrink`` 0; F1 is their ratio (a ratio
+    estimator: nearly unbiased when the counts are not tiny). With ``shrink`` k (``SHRINK``) a
+    label stands for N_s / (n_s + k) photos: a stratum with few labels corrects the fit only in
+    part (less variance, some bias towards the fit)."""
+    chosen = np.asarray(chosen, bool)
+    p = np.asarray(p, np.float64)
+    tp = float(p[chosen].sum())
+    fp = float(chosen.sum()) - tp
+    fn = float(p.sum()) - tp
+    if len(y):
+        lo = int(min(stratum.min(initial=0), stratum_labelled.min()))
+        size = int(max(stratum.max(initial=0), stratum_labelled.max())) - lo + 1
+        photos = np.bincount(stratum - lo, minlength=size)
+        labels = np.bincount(stratum_labelled - lo, minlength=size)
+        k = SHRINK if shrink is None else shrink
+        weight = photos[stratum_labelled - lo] / (labels[stratum_labelled - lo] + k)
+        residual = weight * (np.asarray(y, np.float64) - np.asarray(p_labelled, np.float64))
+        picked = np.asarray(chosen_labelled, bool)
+        tp += float(residual[picked].sum())
+        fp -= float(residual[picked].sum())
+        fn += float(residual[~picked].sum())
+    tp, fp, fn = max(tp, 0.0), max(fp, 0.0), max(fn, 0.0)
+    return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
 
 
 def f1_shift(z: np.ndarray) -> float:
@@ -251,14 +319,15 @@ def _loo(
     f: np.ndarray | None,
     t0: float,
     shift: float = 0.0,
-) -> tuple[float, float]:
-    """Each label predicted by the step fitted on the others: (F1, agreement)."""
+) -> tuple[float, float, np.ndarray]:
+    """Each label predicted by the step fitted on the others: (F1, agreement, the held-out
+    log-odds of each label, ``shift`` included)."""
     basis = None if f is None else _basis(f)
     start = None
     if step in ("logistic", "linear", "examples") and y.any() and not y.all():
         start = _fitter(step, t0, basis)(x, y, f)  # the fit on all: each held-out fit's start
     fit_one = _fitter(step, t0, basis, start)
-    pred = np.zeros(len(y), bool)
+    z = np.full(len(y), -1.0)
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
         xi = None if x is None else x[keep]
@@ -271,11 +340,10 @@ def _loo(
                 cal = Calibration(cal.kind, cal.slope, cal.bias + shift, cal.weights)
         xo = np.zeros(1) if x is None else x[i : i + 1]
         fo = None if f is None else f[i : i + 1]
-        if cal is None and x is None:
-            pred[i] = False
-        else:
-            pred[i] = bool(decide(cal, xo, fo, t0)[0] >= 0)
-    return f1(pred, y), float(np.mean(pred == y)) if len(y) else 1.0
+        if cal is not None or x is not None:
+            z[i] = float(decide(cal, xo, fo, t0)[0])
+    pred = z >= 0
+    return f1(pred, y), float(np.mean(pred == y)) if len(y) else 1.0, z
 
 
 def fit(
@@ -297,14 +365,15 @@ def fit(
         if features is None or pairs < 1:
             return Fit(None, "today", (StepReport("today", 0.0, 0.0, True),), yes, no)
         cal = _fit_linear(None, y, features, t0, "examples")
-        score, agree = _loo("examples", None, y, features, t0)
+        score, agree, _z = _loo("examples", None, y, features, t0)
         return Fit(cal, "examples", (StepReport("examples", score, agree, True),), yes, no)
     x = np.asarray(x, np.float64)
-    score, agree = _loo("today", x, y, None, t0)
-    reports = [StepReport("today", score, agree, True)]
-    best: Calibration | None = None
-    best_step, best_score = "today", score
+    # (step, rule, LOO F1, LOO agreement, held-out log-odds); rule None past "today": not found
+    tried: list[tuple[str, Calibration | None, float, float, np.ndarray]] = [
+        ("today", None, *_loo("today", x, y, None, t0))
+    ]
     model: Calibration | None = None  # the richest probability fit: the estimate's
+    model_loo = np.zeros(0)  # its held-out log-odds of each label
     eligible = [
         ("threshold", pairs >= 1),
         ("logistic", pairs >= LOGISTIC_MIN),
@@ -315,7 +384,7 @@ def fit(
             break
         proposed = _fitter(step, t0)(x, y, features)
         if proposed is None:  # the threshold step found nothing better than today's
-            reports.append(StepReport(step, best_score, reports[-1].loo_agreement, False))
+            tried.append((step, None, 0.0, 0.0, np.zeros(0)))
             continue
         shift = 0.0
         if step != "threshold":
@@ -325,17 +394,70 @@ def fit(
                 proposed = Calibration(
                     step, proposed.slope, proposed.bias + shift, proposed.weights
                 )
-        score, agree = _loo(step, x, y, features if step == "linear" else None, t0, shift)
-        accepted = score >= best_score
-        reports.append(StepReport(step, score, agree, accepted))
+        score, agree, z = _loo(step, x, y, features if step == "linear" else None, t0, shift)
+        if step != "threshold":
+            model_loo = z - shift
+        tried.append((step, proposed, score, agree, z))
+    estimates = _estimates(tried, x, y, t0, population, model, model_loo) if pairs else None
+
+    def at(i: int) -> float | None:
+        return None if estimates is None else estimates[i]
+
+    reports = [StepReport("today", tried[0][2], tried[0][3], True, at(0))]
+    best = 0  # index into tried
+    for i, (step, rule, score, agree, _z) in enumerate(tried[1:], 1):
+        if rule is None:
+            reports.append(StepReport(step, tried[best][2], reports[-1].loo_agreement, False))
+            continue
+        if estimates is None:  # no population: judged by F1 over the labels, held out
+            accepted = score >= tried[best][2]
+        elif best == 0:  # moving off today's rule: only when the estimate says it is better
+            accepted = estimates[i] > estimates[0] + MARGIN
+        else:
+            accepted = estimates[i] >= estimates[best]
+        reports.append(StepReport(step, score, agree, accepted, at(i)))
         if accepted:
-            best, best_step, best_score = proposed, step, score
-    estimate = None
-    if model is not None and population is not None:
-        p = _sigmoid(decide(model, population[0], population[1], t0))
-        chosen = decide(best, population[0], population[1], t0) >= 0
-        estimate = expected_f1(p, chosen)
-    return Fit(best, best_step, tuple(reports), yes, no, estimate)
+            best = i
+    return Fit(
+        tried[best][1],
+        tried[best][0],
+        tuple(reports),
+        yes,
+        no,
+        at(best),
+        at(0),
+    )
+
+
+def _estimates(
+    tried: Sequence[tuple[str, Calibration | None, float, float, np.ndarray]],
+    x: np.ndarray,
+    y: np.ndarray,
+    t0: float,
+    population: tuple[np.ndarray, np.ndarray | None] | None,
+    model: Calibration | None,
+    model_loo: np.ndarray,
+) -> list[float] | None:
+    """The stratified estimate of each tried rule's F1 over the population (0.0 for a step that
+    found nothing). The probabilities are the richest probability fit's (a logistic fit for the
+    estimate alone when the labels are too few for that step)."""
+    if population is None or not len(population[0]) or np.isnan(population[0]).any():
+        return None
+    px, pf = population
+    if model is None:
+        model = _fit_logistic(x, y, t0)
+        model_loo = _loo("logistic", x, y, None, t0)[2]
+    p = _sigmoid(decide(model, px, pf, t0))
+    stratum, stratum_labelled = strata(px, t0), strata(x, t0)
+    p_labelled = _sigmoid(model_loo)
+    out = []
+    for step, rule, _score, _agree, z in tried:
+        if rule is None and step != "today":
+            out.append(0.0)
+            continue
+        chosen = decide(rule, px, pf, t0) >= 0
+        out.append(stratified_f1(chosen, p, stratum, z >= 0, p_labelled, y, stratum_labelled))
+    return out
 
 
 # ----------------------------------------------------------------------------- with the cache

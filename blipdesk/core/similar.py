@@ -66,7 +66,13 @@ def similar(
     )
     near_set = {paths[i] for i in near_idx}
     k = min(top, len(paths))
-    order = np.argsort(-scores, kind="stable")
+    # only the best k (plus the near-duplicates, which are left out of the ranking) are sorted:
+    # argpartition is linear, a full sort of 10,000 scores is not needed for 10 of them
+    want = min(k + len(near_set), len(paths))
+    best_idx = (
+        np.argpartition(-scores, want - 1)[:want] if want < len(paths) else np.arange(len(paths))
+    )
+    order = best_idx[np.lexsort((best_idx, -scores[best_idx]))]
     ranked = []
     for i in order:
         if paths[i] in near_set:

@@ -283,8 +283,11 @@ class LabelActions(QObject):
         for s in fit.steps:
             mark = "  ← proposed" if s.step == fit.step else ("" if s.accepted else "  (no gain)")
             lines.append(f"  {s.step:<10} F1 {s.loo_f1:.2f}, agreement {s.loo_agreement:.0%}{mark}")
-        if fit.estimate is not None:
-            lines.append(f"Expected F1 over the photos not labelled: {fit.estimate:.2f}")
+        if fit.estimate is not None and fit.estimate_today is not None:
+            lines.append(
+                f"Estimated F1 over these photos: today ≈ {fit.estimate_today:.2f}, "
+                f"proposed ≈ {fit.estimate:.2f}"
+            )
         lines += [
             "",
             f"Carried by {proposal.carried_before} photos here now, {proposal.carried_after} "

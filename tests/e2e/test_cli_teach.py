@@ -57,8 +57,12 @@ def test_label_calibrate_similar_export_and_xmp(tmp_path, tiny_model_dir):
         "no": 1,
     }  # per content: p0 and its copy are one and proposal["applied"] is False
     assert proposal["steps"][0]["step"] == "today"
+    estimated = proposal["estimated_f1"]  # labels of both kinds: today's and the proposal's
+    assert 0.0 <= estimated["today"] <= 1.0 and 0.0 <= estimated["proposed"] <= 1.0
+    assert proposal["expected_f1"] == estimated["proposed"]
     text = blipdesk(data, "tags", "calibrate", "sea", *model)
     assert text.returncode == 0 and "LOO F1" in text.stdout and "not applied" in text.stderr
+    assert "estimated F1 over the photos: today ~" in text.stdout
     applied = blipdesk(data, "tags", "calibrate", "sea", "--apply", *model)
     assert applied.returncode == 0 and "applied" in applied.stderr
     assert blipdesk(data, "tags", "calibrate", "sea", "--reset", *model).returncode == 0

@@ -238,5 +238,99 @@ def test_the_estimate_comes_with_the_probability_steps():
     idx = np.concatenate([np.nonzero(truth)[0][:4], np.nonzero(~truth)[0][:4]])
     fit = cal.fit(x[idx], truth[idx], f[idx], 0.5, (x, f))
     assert fit.estimate is not None and 0.0 <= fit.estimate <= 1.0
+    assert fit.estimate_today is not None and 0.0 <= fit.estimate_today <= 1.0
+    # one label of each kind: a logistic fit for the estimate alone
     few = cal.fit(x[idx[[0, -1]]], truth[idx[[0, -1]]], None, 0.5, (x, None))
-    assert few.estimate is None  # one label of each kind: no probability fit to estimate with
+    assert few.estimate is not None and few.estimate_today is not None
+    one_kind = cal.fit(x[idx[:3]], truth[idx[:3]], None, 0.5, (x, None))
+    assert one_kind.estimate is None  # labels of one kind only: nothing to estimate with
+
+
+# ----------------------------------------------------------------- the stratified estimate
+
+
+def _f1_of(chosen: np.ndarray, truth: np.ndarray) -> float:
+    return cal.f1(chosen, truth)
+
+
+def test_the_stratified_estimate_is_unbiased_where_the_fit_is_wrong():
+    # a large library whose truth the fitted probabilities get wrong: the tag is confidently
+    # wrong (only 70% true even at high scores) and the fit says sigmoid(x)
+    rng = np.random.default_rng(11)
+    n = 20_000
+    x = rng.normal(0.0, 2.5, n)
+    truth = rng.random(n) < 0.6 / (1 + np.exp(-2 * x)) + 0.1
+    p = 1 / (1 + np.exp(-x))
+    chosen = x >= 0.3
+    stratum = cal.strata(x, 0.0)
+    true_f1 = _f1_of(chosen, truth)
+    model_only = cal.expected_f1(p, chosen)
+    assert abs(model_only - true_f1) > 0.1  # the fit alone is far off
+    got, shrunk = [], []
+    for _ in range(100):  # 3 labels drawn at random in each stratum: a stratified sample
+        idx = np.concatenate(
+            [rng.choice(np.nonzero(stratum == s)[0], 3) for s in np.unique(stratum)]
+        )
+        args = (chosen, p, stratum, chosen[idx], p[idx], truth[idx], stratum[idx])
+        got.append(cal.stratified_f1(*args, shrink=0.0))
+        shrunk.append(cal.stratified_f1(*args))
+    assert abs(float(np.mean(got)) - true_f1) < 0.02  # unbiased
+    # shrunk towards the fit where a stratum has few labels: some bias, far less than the fit's
+    assert abs(float(np.mean(shrunk)) - true_f1) < abs(model_only - true_f1) / 2
+    # no labels: the fit's own expectation
+    empty = np.zeros(0)
+    none = cal.stratified_f1(
+        chosen, p, stratum, empty.astype(bool), empty, empty, empty.astype(int)
+    )
+    assert none == pytest.approx(model_only)
+
+
+def _queue_labels(x: np.ndarray, truth: np.ndarray, per_kind: int) -> np.ndarray:
+    """Labels as the review queue takes them: the photos nearest +-QUEUE_SPREAD log-odds."""
+    picked: list[int] = []
+    order = np.argsort(np.minimum(np.abs(x - cal.QUEUE_SPREAD), np.abs(x + cal.QUEUE_SPREAD)))
+    for i in order:
+        if sum(truth[j] == truth[i] for j in picked) < per_kind:
+            picked.append(int(i))
+        if len(picked) == 2 * per_kind:
+            break
+    return np.asarray(picked)
+
+
+def test_the_estimate_shown_is_near_the_truth_and_the_labels_f1_is_not():
+    rng = np.random.default_rng(5)
+    n = 4000
+    x = rng.normal(-1.0, 2.0, n)
+    truth = rng.random(n) < 1 / (1 + np.exp(-(1.5 * x - 1.0)))  # the threshold is too low
+    idx = _queue_labels(x, truth, 10)
+    fit = cal.fit(x[idx], truth[idx], None, 0.5, (x, None))
+    today = _f1_of(x >= 0, truth)
+    assert fit.estimate_today is not None and fit.estimate is not None
+    assert abs(fit.estimate_today - today) < 0.06
+    after = _f1_of(cal.decide(fit.calibration, x, None, 0.0) >= 0, truth)
+    assert abs(fit.estimate - after) < 0.06
+    assert [s.estimate is not None for s in fit.steps if s.accepted] == [True] * sum(
+        s.accepted for s in fit.steps
+    )
+
+
+def test_the_guard_keeps_todays_rule_when_the_estimate_sees_no_gain():
+    # the truth is today's threshold exactly: any move can only lose
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 2.0, 3000)
+    truth = x >= 0
+    for per_kind in (5, 10):
+        idx = _queue_labels(x, truth, per_kind)
+        fit = cal.fit(x[idx], truth[idx], None, 0.5, (x, None))
+        assert fit.step == "today" and fit.calibration is None
+        assert fit.estimate == fit.estimate_today
+        # (below 1: strata with no label keep the fitted, softer probabilities)
+        assert fit.estimate_today is not None and fit.estimate_today > 0.8
+    # the truth is a higher threshold: the labels support a move, and the estimate says so
+    truth = x >= 2.0
+    idx = _queue_labels(x, truth, 10)
+    fit = cal.fit(x[idx], truth[idx], None, 0.5, (x, None))
+    assert fit.step != "today"
+    assert fit.estimate is not None and fit.estimate_today is not None
+    assert fit.estimate > fit.estimate_today
+    assert _f1_of(cal.decide(fit.calibration, x, None, 0.0) >= 0, truth) > _f1_of(x >= 0, truth)
