@@ -88,7 +88,8 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
         assert photo["error"] is None and set(photo) == {"path", "error", "tags"}
         assert set(photo["tags"]) == {"beach", "dog"}
         for name, tag in photo["tags"].items():
-            assert set(tag) == {"score", "match", "sentences"}
+            assert set(tag) == {"score", "match", "sentences", "label", "calibrated"}
+            assert tag["label"] is None and tag["calibrated"] is False  # no labels, no fit
             threshold = next(t["threshold"] for t in tags if t["name"] == name)
             assert tag["score"] == max(s["itm"] for s in tag["sentences"].values())
             assert tag["match"] == (tag["score"] >= threshold)
