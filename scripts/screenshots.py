@@ -8,79 +8,48 @@ model, so which photos match is arbitrary: the pictures show the interface, not 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "screenshots"
+from shots import (
+    OUT,
+    ROOT,
+    add_folder,
+    data_folder,
+    median_thresholds,
+    open_window,
+    run,
+    save,
+    scan,
+    scenes,
+    tiny_model,
+    wait,
+    workdir,
+)
 
 
 def main() -> int:
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        if shutil.which("Xvfb") is None:
-            print("needs Xvfb (apt install xvfb)", file=sys.stderr)
-            return 1
-        xvfb = subprocess.Popen(["Xvfb", ":97", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":97"
-        time.sleep(1.0)
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        return render()
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+    return run(render, ":97")
 
 
 def render() -> int:
-    sys.path.insert(0, str(ROOT))
-    from tests.helpers.models import build_random_blip, scene
-
-    work = Path(tempfile.mkdtemp(prefix="blipdesk-shots-"))
+    work = workdir("blipdesk-shots-")
     photos = work / "Holiday 2024"
-    (photos / "Beach").mkdir(parents=True)
-    (photos / "City").mkdir()
-    for i in range(24):
-        sub = ("Beach", "City", "")[i % 3]
-        scene(800, 600, i).save(photos / sub / f"IMG_{1000 + i}.jpg", quality=88)
-    model = build_random_blip(work / "model")
-    data = work / "data"
-    os.environ["BLIPDESK_DATA_DIR"] = str(data)
+    scenes(
+        photos,
+        24,
+        lambda i: f"{('Beach', 'City', '')[i % 3]}/IMG_{1000 + i}.jpg".lstrip("/"),
+        subfolders=("Beach", "City"),
+    )
+    model = tiny_model(work)
+    paths = data_folder(work / "data", model=str(model), batch_size=8)
 
-    from blipdesk.paths import resolve_paths
-    from blipdesk.settings import Settings, SettingsFile
+    from PySide6.QtCore import QTimer
 
-    paths = resolve_paths(data).ensure()
-    SettingsFile(paths.settings_file).save(Settings(model=str(model), batch_size=8))
-
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-
-    from blipdesk.qt.application import make_app
     from blipdesk.qt.values import Tag
-    from blipdesk.qt.widgets.main_window import MainWindow
 
-    app = make_app()
-    window = MainWindow(paths, use_processes=False)
-    window.resize(1360, 860)
-    window.show()
-
-    def wait(ms: int, until=None) -> None:
-        deadline = time.monotonic() + ms / 1000
-        while time.monotonic() < deadline:
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            if until is not None and until():
-                return
-            time.sleep(0.01)
-
-    window.add_folder(str(photos))
-    wait(8000, lambda: window.photos.rowCount() == 24 and window.thumbs.cached_count() >= 24)
+    app, window = open_window(paths, 1360, 860)
+    add_folder(window, photos, 24)
     for tag in (
         Tag("beach", ("a sandy beach by the sea", "people on a beach"), 0.5, "#e6194b"),
         Tag("sunset", ("a sunset sky",), 0.5, "#f58231"),
@@ -88,32 +57,15 @@ def render() -> int:
         Tag("dog", ("a dog",), 0.5, "#3cb44b"),
     ):
         window.save_tag(tag)
-    done = []
-    window.controller.scanFinished.connect(lambda outcome, _summary: done.append(outcome))
-    window.scan()
-    wait(120000, lambda: bool(done))
+    scan(window)
     wait(600)
-    # Thresholds at each tag's median so that the dots and counts show something.
-    from blipdesk.qt.models.tags import TagRoles
-
-    for tag in window.tags.tags():
-        scores = sorted(
-            s
-            for p in window.photos.photos()
-            if (s := window.board.tag_score(p.path, tag)) is not None
-        )
-        if scores:
-            row = window.tags.row_of(tag.name)
-            window.tags.setData(
-                window.tags.index(row), scores[len(scores) // 2], TagRoles.Threshold
-            )
+    median_thresholds(window)
     window.grid.setCurrentIndex(window.photos.index(4))
     first = window.detail.scores.topLevelItem(0)
     if first is not None:
         first.setExpanded(True)
     wait(1500)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(OUT / "main-window.png"))
+    save(window, "main-window.png")
 
     # Why? on the photo's first sentence: the Grad-CAM map over the preview.
     explained = []
@@ -123,13 +75,13 @@ def render() -> int:
         window.detail.why.click()
         wait(30000, lambda: bool(explained))
         wait(500)
-        window.grab().save(str(OUT / "why.png"))
+        save(window, "why.png")
         window.detail.why.click()
 
     window.filter_bar.add_filter("beach", "and")
     window.filter_bar.add_filter("city", "not")
     wait(800)
-    window.grab().save(str(OUT / "filtered.png"))
+    save(window, "filtered.png")
     window.filter_bar._remove("beach")
     window.filter_bar._remove("city")
 
@@ -139,7 +91,7 @@ def render() -> int:
     window.filter_bar._search()
     wait(60000, lambda: bool(searched) and searched[-1].done)
     wait(1000)
-    window.grab().save(str(OUT / "search.png"))
+    save(window, "search.png")
     window.filter_bar.search.clear()
     wait(300)
 
@@ -147,7 +99,7 @@ def render() -> int:
     window.stack.open_viewer(window.grid.current_photo())
     wait(1500, lambda: window.previews.pixmap(window.viewer.photo.path) is not None)
     wait(300)
-    window.grab().save(str(OUT / "viewer.png"))
+    save(window, "viewer.png")
     window.stack.close_viewer()
 
     from blipdesk.qt.widgets.tag_editor import TagEditorDialog
@@ -169,13 +121,13 @@ def render() -> int:
     )
     wait(30000, lambda: bool(tried))
     wait(500)
-    dialog.grab().save(str(OUT / "tag-editor.png"))
+    save(dialog, "tag-editor.png")
     dialog.close()
 
     # Settings: the model choice and the vision cache with its size.
     settings_dialog = window.open_settings()
     wait(1500)
-    settings_dialog.grab().save(str(OUT / "settings.png"))
+    save(settings_dialog, "settings.png")
     settings_dialog.reject()
 
     # Sidecar preview: a few photos selected, one with a sidecar of its own already.
@@ -196,7 +148,7 @@ def render() -> int:
     sidecar_dialog.planned.connect(lambda: planned.append(True))
     wait(10000, lambda: bool(planned))
     wait(400)
-    sidecar_dialog.grab().save(str(OUT / "sidecars.png"))
+    save(sidecar_dialog, "sidecars.png")
     sidecar_dialog.reject()
     window.close()
     QTimer.singleShot(0, app.quit)

@@ -11,89 +11,46 @@ the pictures show the interface.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "screenshots"
+from shots import add_folder, data_folder, open_window, run, save, scenes, wait, workdir
 
 
 def main() -> int:
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        if shutil.which("Xvfb") is None:
-            print("needs Xvfb (apt install xvfb)", file=sys.stderr)
-            return 1
-        xvfb = subprocess.Popen(["Xvfb", ":91", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":91"
-        time.sleep(1.0)
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    try:
-        return render()
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+    return run(render, ":91", offline=False)
 
 
 def render() -> int:
-    sys.path.insert(0, str(ROOT))
     from tests.helpers.models import scene
 
-    work = Path(tempfile.mkdtemp(prefix="blipdesk-grid-shots-"))
+    work = workdir("blipdesk-grid-shots-")
     photos = work / "Holiday 2024"
-    (photos / "Beach").mkdir(parents=True)
-    (photos / "City").mkdir()
-    for i in range(24):
-        sub = ("Beach", "City", "")[i % 3]
-        w, h = (800, 600) if i % 4 else (600, 800)
-        scene(w, h, i).save(photos / sub / f"IMG_{1000 + i}.jpg", quality=88)
+    scenes(
+        photos,
+        24,
+        lambda i: f"{('Beach', 'City', '')[i % 3]}/IMG_{1000 + i}.jpg".lstrip("/"),
+        size=lambda i: (800, 600) if i % 4 else (600, 800),
+        subfolders=("Beach", "City"),
+    )
     (photos / "IMG_2000.png").write_bytes(b"")
     scene(640, 480, 99).save(photos / "IMG_2000.png")
-    data = work / "data"
 
-    from PySide6.QtCore import QCoreApplication, QEventLoop
-
-    from blipdesk.paths import resolve_paths
     from blipdesk.photo_filter import SortState
-    from blipdesk.qt.application import make_app
     from blipdesk.qt.values import PhotoScores, SentenceScore, Tag
-    from blipdesk.qt.widgets.main_window import MainWindow
-    from blipdesk.settings import Settings, SettingsFile
 
-    paths = resolve_paths(data).ensure()
-    SettingsFile(paths.settings_file).save(Settings(feature_cache=False))
-    app = make_app()
-    window = MainWindow(paths, use_processes=False)
-    window.resize(1320, 820)
-    window.show()
-
-    def wait(ms: int, until=None) -> None:
-        deadline = time.monotonic() + ms / 1000
-        while time.monotonic() < deadline:
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            if until is not None and until():
-                return
-            time.sleep(0.01)
-
-    OUT.mkdir(parents=True, exist_ok=True)
+    paths = data_folder(work / "data", env=False, feature_cache=False)
+    app, window = open_window(paths, 1320, 820)
 
     dark = "-dark" if os.environ.get("BLIPDESK_COLOR_SCHEME") == "dark" else ""
 
     def shot(name: str) -> None:
         wait(400)
-        window.grab().save(str(OUT / f"grid-{name}{dark}.png"))
-        print("wrote", OUT / f"grid-{name}{dark}.png")
+        print("wrote", save(window, f"grid-{name}{dark}.png"))
 
     wait(800)
     shot("first-start")
 
-    window.add_folder(str(photos))
-    wait(10000, lambda: window.photos.rowCount() == 25 and window.thumbs.cached_count() >= 25)
+    add_folder(window, photos, 25, ms=10000)
     tags = {
         "beach": "a sandy beach", "dog": "a dog", "cat": "a cat",
         "city at night": "a city at night", "astronaut": "an astronaut", "sunset": "a sunset",
