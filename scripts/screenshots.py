@@ -4,12 +4,15 @@
 
 Starts ``Xvfb :97`` itself when ``DISPLAY`` is unset (needs Xvfb). The scores come from a random
 model, so which photos match is arbitrary: the pictures show the interface, not BLIP's accuracy.
+Last, issue 15's shots: a RAW + JPEG pair (a DNG from tests/helpers/dng.py) and a copied photo in
+their own library (grid-duplicates-raw.png), and Settings' Library rows (settings-library.png).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 from shots import (
     OUT,
@@ -151,10 +154,44 @@ def render() -> int:
     save(sidecar_dialog, "sidecars.png")
     sidecar_dialog.reject()
     window.close()
+    wait(300)
+    raw_pairs_and_duplicates(work, model)
     QTimer.singleShot(0, app.quit)
     shutil.rmtree(work, ignore_errors=True)
     print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
     return 0
+
+
+def raw_pairs_and_duplicates(work: Path, model: Path) -> None:
+    """Issue 15: a RAW + JPEG pair (one photo, a ``RAW`` badge) and a copied photo (``2×``) in
+    their own library; then Settings' Library rows."""
+    from PIL import Image
+    from PySide6.QtCore import QRect
+
+    from tests.helpers.dng import scene, write_dng
+
+    card = work / "Card 2024"
+    scenes(card, 5, lambda i: f"DSC_{3001 + i}.jpg")
+    write_dng(card / "DSC_3000.dng", 1200, 800, preview="jpeg")
+    Image.fromarray(scene(1200, 800, marker=True)).save(card / "DSC_3000.jpg", quality=88)
+    shutil.copyfile(card / "DSC_3002.jpg", card / "DSC_3002 copy.jpg")
+    paths = data_folder(work / "data-card", model=str(model), batch_size=8)
+    _app, window = open_window(paths, 1360, 860)
+    add_folder(window, card, 7, ms=15000)  # 8 files: the pair is one photo
+    scan(window)
+    wait(5000, lambda: bool(window.photos._duplicates))  # read from the cache after the scan
+    window.grid.select_path(str(card / "DSC_3000.jpg"))  # the pair: its files in the panel
+    wait(1500)
+    save(window, "grid-duplicates-raw.png")
+
+    dialog = window.open_settings()
+    wait(1500)
+    top = (dialog.batch.geometry().bottom() + dialog.recursive.geometry().top()) // 2
+    bottom = dialog.first_token.geometry().top() - 4
+    save(dialog, "settings-library.png", QRect(0, top, dialog.width(), bottom - top))
+    dialog.reject()
+    window.close()
+    wait(300)
 
 
 if __name__ == "__main__":
