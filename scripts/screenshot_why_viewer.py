@@ -13,32 +13,21 @@ import argparse
 import shutil
 from pathlib import Path
 
-from shots import (
-    OUT,
-    add_folder,
-    data_folder,
-    miniature_model,
-    open_window,
-    run,
-    save,
-    scan,
-    wait,
-    workdir,
-)
+import shots
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--word", default=None, help="show this word's map, not the sentence's")
-    parser.add_argument("--out", type=Path, default=OUT / "why-viewer.png")
+    parser.add_argument("--out", type=Path, default=shots.OUT / "why-viewer.png")
     args = parser.parse_args(argv)
-    return run(lambda: render(args.word, args.out), ":96")
+    return shots.run(lambda: render(args.word, args.out), ":96")
 
 
 def render(word: str | None, out: Path) -> int:
     from tests.helpers import miniature as mini
 
-    work = workdir("blipdesk-why-")
+    work = shots.workdir("blipdesk-why-")
     photos = work / "Shapes"
     photos.mkdir()
     drawn = [
@@ -64,34 +53,36 @@ def render(word: str | None, out: Path) -> int:
     ]
     for i, photo in enumerate(drawn):
         mini.render(photo).save(photos / f"shapes_{i + 1}.png")
-    paths = data_folder(work / "data", model=str(miniature_model()), batch_size=8, device="cpu")
+    paths = shots.data_folder(
+        work / "data", model=str(shots.miniature_model()), batch_size=8, device="cpu"
+    )
 
     from blipdesk.qt.values import Tag
 
-    app, window = open_window(paths, 1100, 760)
-    add_folder(window, photos, len(drawn), thumbs=False)
+    app, window = shots.open_window(paths, 1100, 760)
+    shots.add_folder(window, photos, len(drawn), thumbs=False)
     window.save_tag(Tag("red circle", ("a red circle",), 0.5, "#e6194b"))
     window.save_tag(Tag("blue square", ("a blue square",), 0.5, "#4363d8"))
-    scan(window)
-    wait(600)
+    shots.scan(window)
+    shots.wait(600)
     first = next(p for p in window.photos.photos() if p.name == "shapes_1.png")
     window.grid.select_path(first.path)
     window.stack.open_viewer(first)
     why = window.stack.why.controls
-    wait(3000, lambda: window.previews.pixmap(first.path) is not None)
+    shots.wait(3000, lambda: window.previews.pixmap(first.path) is not None)
     explained: list[object] = []
     window.controller.explained.connect(explained.append)
     assert why.sentence is not None
     why.sentence.setCurrentText("a red circle")
     why.why.click()
-    wait(30000, lambda: bool(explained))
+    shots.wait(30000, lambda: bool(explained))
     if word:
         why.word.setCurrentText(word)
-    wait(800)
-    save(window, out)
+    shots.wait(800)
+    shots.save(window, out)
     print(f"wrote {out}")
     window.close()  # stops the inference worker
-    wait(300)
+    shots.wait(300)
     app.quit()
     shutil.rmtree(work, ignore_errors=True)
     return 0

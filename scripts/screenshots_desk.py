@@ -12,23 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shots import (
-    OUT,
-    add_folder,
-    data_folder,
-    median_thresholds,
-    open_window,
-    run,
-    save,
-    scan,
-    tiny_model,
-    wait,
-    workdir,
-)
+import shots
 
 
 def main() -> int:
-    return run(render, ":96")
+    return shots.run(render, ":96")
 
 
 def exif_photo(path: Path, seed: int) -> None:
@@ -58,7 +46,7 @@ def exif_photo(path: Path, seed: int) -> None:
 def render() -> int:
     from tests.helpers.models import scene
 
-    work = workdir("blipdesk-desk-shots-")
+    work = shots.workdir("blipdesk-desk-shots-")
     photos = work / "Holiday 2024"
     photos.mkdir(parents=True)
     for i in range(18):
@@ -68,24 +56,24 @@ def render() -> int:
             scene(800 if i % 5 else 600, 600 if i % 5 else 800, i).save(
                 photos / f"DSCF{2000 + i}.jpg", quality=88
             )
-    model = tiny_model(work)
-    paths = data_folder(work / "data", model=str(model), batch_size=8)
+    model = shots.tiny_model(work)
+    paths = shots.data_folder(work / "data", model=str(model), batch_size=8)
 
     from PySide6.QtCore import QItemSelectionModel, QPointF
 
     from blipdesk.qt.theme import apply_scheme
     from blipdesk.qt.values import Tag
 
-    app, window = open_window(paths, 1360, 860)
-    add_folder(window, photos, 18, ms=10000)
+    app, window = shots.open_window(paths, 1360, 860)
+    shots.add_folder(window, photos, 18, ms=10000)
     for tag in (
         Tag("beach", ("a sandy beach by the sea",), 0.5, "#e6194b"),
         Tag("sunset", ("a sunset sky",), 0.5, "#f58231"),
         Tag("city", ("a busy city street",), 0.5, "#4363d8"),
     ):
         window.save_tag(tag)
-    scan(window)
-    median_thresholds(window)  # thresholds at each tag's median: dots to see
+    shots.scan(window)
+    shots.median_thresholds(window)  # thresholds at each tag's median: dots to see
 
     # Ratings and flags with the keys' actions, on a few selections.
     selection, grid = window.grid.selectionModel(), window.grid
@@ -98,63 +86,48 @@ def render() -> int:
             window.desk.ratings.set_flag(flag)
     grid.clearSelection()
     window.grid.setCurrentIndex(window.photos.index(4))
-    wait(2500, lambda: "Camera" in window.desk.info.values())
-    wait(800)
+    shots.wait(2500, lambda: "Camera" in window.desk.info.values())
+    shots.wait(800)
     for scheme in ("light", "dark"):
         apply_scheme(app, scheme)
-        wait(700)
-        save(window, f"main-window-{scheme}.png")
-    save(window.desk.info, "info-panel.png")
-    save(grid.viewport(), "ratings.png")
+        shots.wait(700)
+        shots.save(window, f"main-window-{scheme}.png")
+    shots.save(window.desk.info, "info-panel.png")
+    shots.save(grid.viewport(), "ratings.png")
 
     # The viewer: fit with its filmstrip, then 100% panned onto a detail (dark palette around).
     window.stack.open_viewer(window.grid.current_photo())
     viewer = window.viewer
-    wait(8000, lambda: viewer.images.cached(viewer.photo.path, viewer.device_size()) is not None)
-    wait(600)
-    save(window, "viewer.png")
+    shots.wait(
+        8000, lambda: viewer.images.cached(viewer.photo.path, viewer.device_size()) is not None
+    )
+    shots.wait(600)
+    shots.save(window, "viewer.png")
     viewer.zoom_actual()
     viewer.centre = QPointF(0.62, 0.4)
     viewer._clamp()
     from blipdesk.qt.workers.viewer_images import FULL
 
-    wait(15000, lambda: viewer.images.cached(viewer.photo.path, FULL) is not None)
-    wait(600)
-    save(window, "viewer-zoomed.png")
+    shots.wait(15000, lambda: viewer.images.cached(viewer.photo.path, FULL) is not None)
+    shots.wait(600)
+    shots.save(window, "viewer-zoomed.png")
     window.stack.close_viewer()
     apply_scheme(app, "light")
-    wait(300)
+    shots.wait(300)
 
     dialog = window.desk.show_shortcuts()
-    wait(600)
-    save(dialog, "shortcuts.png")
+    shots.wait(600)
+    shots.save(dialog, "shortcuts.png")
     dialog.close()
 
     # The tag editor's Try, in words; Settings' "Match scoring".
-    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
-    from blipdesk.qt.workers.inference import TryJob, next_job_id
-
     photo = window.grid.current_photo()
-    editor = TagEditorDialog(window.tags.tag("beach"), set(), photo.name, window)
-    editor.show()
-    tried = []
-    window.controller.tried.connect(tried.append)
-    window.controller.tried.connect(editor.show_try)
-    editor.show_try_busy(f"Scoring {photo.name}…")
-    job = TryJob(
-        next_job_id(), window._model_choice(), path=photo.path, sentences=editor.sentence_list()
-    )
-    window.controller.submit(job)
-    wait(30000, lambda: bool(tried))
-    wait(400)
-    save(editor, "tag-editor.png")
+    editor = shots.tag_editor_try(window, "beach", photo, busy=True, settle=400)
+    shots.save(editor, "tag-editor.png")
     editor.close()
-    settings_dialog = window.open_settings()
-    wait(1500)
-    save(settings_dialog, "settings.png")
-    settings_dialog.reject()
+    shots.settings_shot(window, "settings.png")
     window.close()
-    print(f"wrote {OUT}")
+    print(f"wrote {shots.OUT}")
     return 0
 
 

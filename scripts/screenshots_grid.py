@@ -13,19 +13,19 @@ from __future__ import annotations
 import os
 import sys
 
-from shots import add_folder, data_folder, open_window, run, save, scenes, wait, workdir
+import shots
 
 
 def main() -> int:
-    return run(render, ":91", offline=False)
+    return shots.run(render, ":91", offline=False)
 
 
 def render() -> int:
     from tests.helpers.models import scene
 
-    work = workdir("blipdesk-grid-shots-")
+    work = shots.workdir("blipdesk-grid-shots-")
     photos = work / "Holiday 2024"
-    scenes(
+    shots.scenes(
         photos,
         24,
         lambda i: f"{('Beach', 'City', '')[i % 3]}/IMG_{1000 + i}.jpg".lstrip("/"),
@@ -38,19 +38,19 @@ def render() -> int:
     from blipdesk.photo_filter import SortState
     from blipdesk.qt.values import PhotoScores, SentenceScore, Tag
 
-    paths = data_folder(work / "data", env=False, feature_cache=False)
-    app, window = open_window(paths, 1320, 820)
+    paths = shots.data_folder(work / "data", env=False, feature_cache=False)
+    app, window = shots.open_window(paths, 1320, 820)
 
     dark = "-dark" if os.environ.get("BLIPDESK_COLOR_SCHEME") == "dark" else ""
 
     def shot(name: str) -> None:
-        wait(400)
-        print("wrote", save(window, f"grid-{name}{dark}.png"))
+        shots.wait(400)
+        print("wrote", shots.save(window, f"grid-{name}{dark}.png"))
 
-    wait(800)
+    shots.wait(800)
     shot("first-start")
 
-    add_folder(window, photos, 25, ms=10000)
+    shots.add_folder(window, photos, 25, ms=10000)
     tags = {
         "beach": "a sandy beach", "dog": "a dog", "cat": "a cat",
         "city at night": "a city at night", "astronaut": "an astronaut", "sunset": "a sunset",
@@ -63,13 +63,13 @@ def render() -> int:
                   for j, s in enumerate(tags.values())}  # fmt: skip
         batch.append(PhotoScores(p.path, scores))
     window._results(batch)
-    wait(600)
+    shots.wait(600)
     bar = window.filter_bar
     for name, mode in (("beach", "or"), ("dog", "or"), ("cat", "or"), ("astronaut", "and"),
                        ("city at night", "not"), ("sunset", "not")):  # fmt: skip
         bar.add_filter(name, mode)
     bar.show_sort(SortState("score", "beach"))
-    wait(300)
+    shots.wait(300)
     shot("chips-wrapped")
 
     bar.min_score.setValue(0.95)
@@ -91,7 +91,7 @@ def render() -> int:
     bar._remove("beach")
     bar.more.setChecked(False)
     window.flow.slider.slider.setValue(320)
-    wait(2000)
+    shots.wait(2000)
     shot("slider-large")
     window.close()
     app.processEvents()

@@ -9,43 +9,32 @@ Starts ``Xvfb :96`` itself when ``DISPLAY`` is unset.
 
 from __future__ import annotations
 
-from shots import (
-    OUT,
-    add_folder,
-    data_folder,
-    miniature_model,
-    open_window,
-    run,
-    save,
-    scan,
-    wait,
-    workdir,
-)
+import shots
 
 
 def main() -> int:
-    return run(render, ":96")
+    return shots.run(render, ":96")
 
 
 def render() -> int:
     from tests.helpers import miniature as mini
 
-    work = workdir("blipdesk-teach-shots-")
+    work = shots.workdir("blipdesk-teach-shots-")
     photos = work / "Shapes"
     photos.mkdir()
     drawn = mini.photos(30, seed=11)
     for i, photo in enumerate(drawn):
         mini.render(photo).resize((320, 240)).save(photos / f"shape_{i:03d}.png")
-    paths = data_folder(work / "data", model=str(miniature_model()), batch_size=8)
+    paths = shots.data_folder(work / "data", model=str(shots.miniature_model()), batch_size=8)
 
     from blipdesk.qt.values import Tag
 
-    app, window = open_window(paths, 1360, 860)
-    add_folder(window, photos, 30)
+    app, window = shots.open_window(paths, 1360, 860)
+    shots.add_folder(window, photos, 30)
     window.save_tag(Tag("red", ("a red shape",), 0.5, "#e6194b"))
     window.save_tag(Tag("circle", ("a circle",), 0.5, "#4363d8"))
-    scan(window)
-    wait(600)
+    shots.scan(window)
+    shots.wait(600)
     teach = window.labels
     tags = {t.name: t for t in window.tags.tags()}
     rows = [window.photos.photo_at(r).path for r in range(window.photos.rowCount())]
@@ -63,32 +52,32 @@ def render() -> int:
     teach.label(False, tags["circle"], others[:1])
     teach.label(True, tags["red"], reds[:1])
     teach.label(False, tags["red"], not_red[1:2])
-    wait(3000, lambda: not teach._purpose)
-    wait(800)
+    shots.wait(3000, lambda: not teach._purpose)
+    shots.wait(800)
     window.grid.setCurrentIndex(window.photos.index(window.photos.row_of(circles[0])))
-    wait(600)
+    shots.wait(600)
     window.detail.scores.setCurrentItem(window.detail.scores.topLevelItem(0))
-    wait(1200)
-    save(window, "teach-labels.png")
+    shots.wait(1200)
+    shots.save(window, "teach-labels.png")
 
     teach.start_review()
-    wait(10000, lambda: teach.review is not None)
-    wait(1500)
-    save(teach.review, "teach-review.png")
+    shots.wait(10000, lambda: teach.review is not None)
+    shots.wait(1500)
+    shots.save(teach.review, "teach-review.png")
     teach.review.accept()
     teach.calibrate()
-    wait(10000, lambda: teach.proposal_box is not None)
-    wait(800)
-    save(teach.proposal_box, "teach-calibrate.png")
+    shots.wait(10000, lambda: teach.proposal_box is not None)
+    shots.wait(800)
+    shots.save(teach.proposal_box, "teach-calibrate.png")
     teach.proposal_box.close()
     window.grid.setCurrentIndex(window.photos.index(0))
     teach.more_like_this(top=8)
-    wait(5000, lambda: not teach._purpose)
-    wait(1200)
-    save(window, "teach-more-like-this.png")
+    shots.wait(5000, lambda: not teach._purpose)
+    shots.wait(1200)
+    shots.save(window, "teach-more-like-this.png")
     window.close()
     app.processEvents()
-    print("\n".join(str(p) for p in sorted(OUT.glob("teach-*.png"))))
+    print("\n".join(str(p) for p in sorted(shots.OUT.glob("teach-*.png"))))
     return 0
 
 

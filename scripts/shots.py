@@ -165,3 +165,32 @@ def save(widget: Any, name: str | Path, rect: Any = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     (widget.grab() if rect is None else widget.grab(rect)).save(str(out))
     return out
+
+
+def tag_editor_try(window: Any, tag: str, photo: Any, busy: bool = False, settle: int = 500) -> Any:
+    """The tag editor for ``tag``, shown, with its "Try" on ``photo`` answered (close it after)."""
+    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
+    from blipdesk.qt.workers.inference import TryJob, next_job_id
+
+    editor = TagEditorDialog(window.tags.tag(tag), set(), photo.name, window)
+    editor.show()
+    tried: list[object] = []
+    window.controller.tried.connect(tried.append)
+    window.controller.tried.connect(editor.show_try)
+    if busy:
+        editor.show_try_busy(f"Scoring {photo.name}…")
+    sentences = editor.sentence_list()
+    window.controller.submit(
+        TryJob(next_job_id(), window._model_choice(), path=photo.path, sentences=sentences)
+    )
+    wait(30000, lambda: bool(tried))
+    wait(settle)
+    return editor
+
+
+def settings_shot(window: Any, name: str) -> None:
+    """Open Settings, let its sizes be measured, save it as ``name`` and close it."""
+    dialog = window.open_settings()
+    wait(1500)
+    save(dialog, name)
+    dialog.reject()
