@@ -4,83 +4,41 @@
 
 Starts ``Xvfb :97`` itself when ``DISPLAY`` is unset (needs Xvfb). The scores come from a random
 model, so which photos match is arbitrary: the pictures show the interface, not BLIP's accuracy.
+Last, issue 15's shots: a RAW + JPEG pair (a DNG from tests/helpers/dng.py) and a copied photo in
+their own library (grid-duplicates-raw.png), and Settings' Library rows (settings-library.png).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "screenshots"
+import shots
 
 
 def main() -> int:
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        if shutil.which("Xvfb") is None:
-            print("needs Xvfb (apt install xvfb)", file=sys.stderr)
-            return 1
-        xvfb = subprocess.Popen(["Xvfb", ":97", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":97"
-        time.sleep(1.0)
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        return render()
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+    return shots.run(render, ":97")
 
 
 def render() -> int:
-    sys.path.insert(0, str(ROOT))
-    from tests.helpers.models import build_random_blip, scene
-
-    work = Path(tempfile.mkdtemp(prefix="blipdesk-shots-"))
+    work = shots.workdir("blipdesk-shots-")
     photos = work / "Holiday 2024"
-    (photos / "Beach").mkdir(parents=True)
-    (photos / "City").mkdir()
-    for i in range(24):
-        sub = ("Beach", "City", "")[i % 3]
-        scene(800, 600, i).save(photos / sub / f"IMG_{1000 + i}.jpg", quality=88)
-    model = build_random_blip(work / "model")
-    data = work / "data"
-    os.environ["BLIPDESK_DATA_DIR"] = str(data)
+    shots.scenes(
+        photos,
+        24,
+        lambda i: f"{('Beach', 'City', '')[i % 3]}/IMG_{1000 + i}.jpg".lstrip("/"),
+        subfolders=("Beach", "City"),
+    )
+    model = shots.tiny_model(work)
+    paths = shots.data_folder(work / "data", model=str(model), batch_size=8)
 
-    from blipdesk.paths import resolve_paths
-    from blipdesk.settings import Settings, SettingsFile
+    from PySide6.QtCore import QTimer
 
-    paths = resolve_paths(data).ensure()
-    SettingsFile(paths.settings_file).save(Settings(model=str(model), batch_size=8))
-
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-
-    from blipdesk.qt.application import make_app
     from blipdesk.qt.values import Tag
-    from blipdesk.qt.widgets.main_window import MainWindow
 
-    app = make_app()
-    window = MainWindow(paths, use_processes=False)
-    window.resize(1360, 860)
-    window.show()
-
-    def wait(ms: int, until=None) -> None:
-        deadline = time.monotonic() + ms / 1000
-        while time.monotonic() < deadline:
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            if until is not None and until():
-                return
-            time.sleep(0.01)
-
-    window.add_folder(str(photos))
-    wait(8000, lambda: window.photos.rowCount() == 24 and window.thumbs.cached_count() >= 24)
+    app, window = shots.open_window(paths, 1360, 860)
+    shots.add_folder(window, photos, 24)
     for tag in (
         Tag("beach", ("a sandy beach by the sea", "people on a beach"), 0.5, "#e6194b"),
         Tag("sunset", ("a sunset sky",), 0.5, "#f58231"),
@@ -88,32 +46,15 @@ def render() -> int:
         Tag("dog", ("a dog",), 0.5, "#3cb44b"),
     ):
         window.save_tag(tag)
-    done = []
-    window.controller.scanFinished.connect(lambda outcome, _summary: done.append(outcome))
-    window.scan()
-    wait(120000, lambda: bool(done))
-    wait(600)
-    # Thresholds at each tag's median so that the dots and counts show something.
-    from blipdesk.qt.models.tags import TagRoles
-
-    for tag in window.tags.tags():
-        scores = sorted(
-            s
-            for p in window.photos.photos()
-            if (s := window.board.tag_score(p.path, tag)) is not None
-        )
-        if scores:
-            row = window.tags.row_of(tag.name)
-            window.tags.setData(
-                window.tags.index(row), scores[len(scores) // 2], TagRoles.Threshold
-            )
+    shots.scan(window)
+    shots.wait(600)
+    shots.median_thresholds(window)
     window.grid.setCurrentIndex(window.photos.index(4))
     first = window.detail.scores.topLevelItem(0)
     if first is not None:
         first.setExpanded(True)
-    wait(1500)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(OUT / "main-window.png"))
+    shots.wait(1500)
+    shots.save(window, "main-window.png")
 
     # Why? on the photo's first sentence: the Grad-CAM map over the preview.
     explained = []
@@ -121,15 +62,15 @@ def render() -> int:
     if first is not None and first.childCount():
         window.detail.scores.setCurrentItem(first.child(0))
         window.detail.why.click()
-        wait(30000, lambda: bool(explained))
-        wait(500)
-        window.grab().save(str(OUT / "why.png"))
+        shots.wait(30000, lambda: bool(explained))
+        shots.wait(500)
+        shots.save(window, "why.png")
         window.detail.why.click()
 
     window.filter_bar.add_filter("beach", "and")
     window.filter_bar.add_filter("city", "not")
-    wait(800)
-    window.grab().save(str(OUT / "filtered.png"))
+    shots.wait(800)
+    shots.save(window, "filtered.png")
     window.filter_bar._remove("beach")
     window.filter_bar._remove("city")
 
@@ -137,46 +78,25 @@ def render() -> int:
     window.controller.searched.connect(searched.append)
     window.filter_bar.search.setText("a dog running on the sand")
     window.filter_bar._search()
-    wait(60000, lambda: bool(searched) and searched[-1].done)
-    wait(1000)
-    window.grab().save(str(OUT / "search.png"))
+    shots.wait(60000, lambda: bool(searched) and searched[-1].done)
+    shots.wait(1000)
+    shots.save(window, "search.png")
     window.filter_bar.search.clear()
-    wait(300)
+    shots.wait(300)
 
     window.grid.setCurrentIndex(window.photos.index(4))
     window.stack.open_viewer(window.grid.current_photo())
-    wait(1500, lambda: window.previews.pixmap(window.viewer.photo.path) is not None)
-    wait(300)
-    window.grab().save(str(OUT / "viewer.png"))
+    shots.wait(1500, lambda: window.previews.pixmap(window.viewer.photo.path) is not None)
+    shots.wait(300)
+    shots.save(window, "viewer.png")
     window.stack.close_viewer()
 
-    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
-
-    dialog = TagEditorDialog(window.tags.tag("beach"), set(), "IMG_1004.jpg", window)
-    dialog.show()
-    tried = []
-    window.controller.tried.connect(tried.append)
-    window.controller.tried.connect(dialog.show_try)
-    from blipdesk.qt.workers.inference import TryJob, next_job_id
-
-    window.controller.submit(
-        TryJob(
-            next_job_id(),
-            window._model_choice(),
-            path=window.grid.current_photo().path,
-            sentences=dialog.sentence_list(),
-        )
-    )
-    wait(30000, lambda: bool(tried))
-    wait(500)
-    dialog.grab().save(str(OUT / "tag-editor.png"))
+    dialog = shots.tag_editor_try(window, "beach", window.grid.current_photo())
+    shots.save(dialog, "tag-editor.png")
     dialog.close()
 
     # Settings: the model choice and the vision cache with its size.
-    settings_dialog = window.open_settings()
-    wait(1500)
-    settings_dialog.grab().save(str(OUT / "settings.png"))
-    settings_dialog.reject()
+    shots.settings_shot(window, "settings.png")
 
     # Sidecar preview: a few photos selected, one with a sidecar of its own already.
     from PySide6.QtCore import QItemSelectionModel
@@ -194,15 +114,51 @@ def render() -> int:
     planned = []
     sidecar_dialog = window.write_sidecars()
     sidecar_dialog.planned.connect(lambda: planned.append(True))
-    wait(10000, lambda: bool(planned))
-    wait(400)
-    sidecar_dialog.grab().save(str(OUT / "sidecars.png"))
+    shots.wait(10000, lambda: bool(planned))
+    shots.wait(400)
+    shots.save(sidecar_dialog, "sidecars.png")
     sidecar_dialog.reject()
     window.close()
+    shots.wait(300)
+    raw_pairs_and_duplicates(work, model)
     QTimer.singleShot(0, app.quit)
     shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
+    print("\n".join(str(p.relative_to(shots.ROOT)) for p in sorted(shots.OUT.glob("*.png"))))
     return 0
+
+
+def raw_pairs_and_duplicates(work: Path, model: Path) -> None:
+    """Issue 15: a RAW + JPEG pair (one photo, a ``RAW`` badge) and a copied photo (``2×``) in
+    their own library; then Settings' Library rows."""
+    from PIL import Image
+    from PySide6.QtCore import QRect
+
+    from tests.helpers.dng import scene, write_dng
+
+    card = work / "Card 2024"
+    shots.scenes(card, 5, lambda i: f"DSC_{3001 + i}.jpg")
+    write_dng(card / "DSC_3000.dng", 1200, 800, preview="jpeg")
+    Image.fromarray(scene(1200, 800, marker=True)).save(card / "DSC_3000.jpg", quality=88)
+    shutil.copyfile(card / "DSC_3002.jpg", card / "DSC_3002 copy.jpg")
+    paths = shots.data_folder(work / "data-card", model=str(model), batch_size=8)
+    _app, window = shots.open_window(paths, 1360, 860)
+    shots.add_folder(window, card, 7, ms=15000)  # 8 files: the pair is one photo
+    shots.scan(window)
+    shots.wait(
+        5000, lambda: bool(window.photos._duplicates)
+    )  # read from the cache after the shots.scan
+    window.grid.select_path(str(card / "DSC_3000.jpg"))  # the pair: its files in the panel
+    shots.wait(1500)
+    shots.save(window, "grid-duplicates-raw.png")
+
+    dialog = window.open_settings()
+    shots.wait(1500)
+    top = (dialog.batch.geometry().bottom() + dialog.recursive.geometry().top()) // 2
+    bottom = dialog.first_token.geometry().top() - 4
+    shots.save(dialog, "settings-library.png", QRect(0, top, dialog.width(), bottom - top))
+    dialog.reject()
+    window.close()
+    shots.wait(300)
 
 
 if __name__ == "__main__":

@@ -10,35 +10,13 @@ model (which photos match is arbitrary: the pictures show the interface, not BLI
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "screenshots"
+import shots
 
 
 def main() -> int:
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        if shutil.which("Xvfb") is None:
-            print("needs Xvfb (apt install xvfb)", file=sys.stderr)
-            return 1
-        xvfb = subprocess.Popen(["Xvfb", ":96", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":96"
-        time.sleep(1.0)
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        return render()
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+    return shots.run(render, ":96")
 
 
 def exif_photo(path: Path, seed: int) -> None:
@@ -66,10 +44,9 @@ def exif_photo(path: Path, seed: int) -> None:
 
 
 def render() -> int:
-    sys.path.insert(0, str(ROOT))
-    from tests.helpers.models import build_random_blip, scene
+    from tests.helpers.models import scene
 
-    work = Path(tempfile.mkdtemp(prefix="blipdesk-desk-shots-"))
+    work = shots.workdir("blipdesk-desk-shots-")
     photos = work / "Holiday 2024"
     photos.mkdir(parents=True)
     for i in range(18):
@@ -79,61 +56,24 @@ def render() -> int:
             scene(800 if i % 5 else 600, 600 if i % 5 else 800, i).save(
                 photos / f"DSCF{2000 + i}.jpg", quality=88
             )
-    model = build_random_blip(work / "model")
-    data = work / "data"
-    os.environ["BLIPDESK_DATA_DIR"] = str(data)
+    model = shots.tiny_model(work)
+    paths = shots.data_folder(work / "data", model=str(model), batch_size=8)
 
-    from blipdesk.paths import resolve_paths
-    from blipdesk.settings import Settings, SettingsFile
+    from PySide6.QtCore import QItemSelectionModel, QPointF
 
-    paths = resolve_paths(data).ensure()
-    SettingsFile(paths.settings_file).save(Settings(model=str(model), batch_size=8))
-
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QItemSelectionModel, QPointF
-
-    from blipdesk.qt.application import make_app
     from blipdesk.qt.theme import apply_scheme
     from blipdesk.qt.values import Tag
-    from blipdesk.qt.widgets.main_window import MainWindow
 
-    app = make_app()
-    window = MainWindow(paths, use_processes=False)
-    window.resize(1360, 860)
-    window.show()
-
-    def wait(ms: int, until=None) -> None:
-        deadline = time.monotonic() + ms / 1000
-        while time.monotonic() < deadline:
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            if until is not None and until():
-                return
-            time.sleep(0.01)
-
-    window.add_folder(str(photos))
-    wait(10000, lambda: window.photos.rowCount() == 18 and window.thumbs.cached_count() >= 18)
+    app, window = shots.open_window(paths, 1360, 860)
+    shots.add_folder(window, photos, 18, ms=10000)
     for tag in (
         Tag("beach", ("a sandy beach by the sea",), 0.5, "#e6194b"),
         Tag("sunset", ("a sunset sky",), 0.5, "#f58231"),
         Tag("city", ("a busy city street",), 0.5, "#4363d8"),
     ):
         window.save_tag(tag)
-    done = []
-    window.controller.scanFinished.connect(lambda outcome, _summary: done.append(outcome))
-    window.scan()
-    wait(120000, lambda: bool(done))
-    from blipdesk.qt.models.tags import TagRoles
-
-    for tag in window.tags.tags():  # thresholds at each tag's median: dots to see
-        scores = sorted(
-            s
-            for p in window.photos.photos()
-            if (s := window.board.tag_score(p.path, tag)) is not None
-        )
-        if scores:
-            row = window.tags.row_of(tag.name)
-            window.tags.setData(
-                window.tags.index(row), scores[len(scores) // 2], TagRoles.Threshold
-            )
+    shots.scan(window)
+    shots.median_thresholds(window)  # thresholds at each tag's median: dots to see
 
     # Ratings and flags with the keys' actions, on a few selections.
     selection, grid = window.grid.selectionModel(), window.grid
@@ -146,64 +86,48 @@ def render() -> int:
             window.desk.ratings.set_flag(flag)
     grid.clearSelection()
     window.grid.setCurrentIndex(window.photos.index(4))
-    wait(2500, lambda: "Camera" in window.desk.info.values())
-    wait(800)
-    OUT.mkdir(parents=True, exist_ok=True)
+    shots.wait(2500, lambda: "Camera" in window.desk.info.values())
+    shots.wait(800)
     for scheme in ("light", "dark"):
         apply_scheme(app, scheme)
-        wait(700)
-        window.grab().save(str(OUT / f"main-window-{scheme}.png"))
-    window.desk.info.grab().save(str(OUT / "info-panel.png"))
-    grid.viewport().grab().save(str(OUT / "ratings.png"))
+        shots.wait(700)
+        shots.save(window, f"main-window-{scheme}.png")
+    shots.save(window.desk.info, "info-panel.png")
+    shots.save(grid.viewport(), "ratings.png")
 
     # The viewer: fit with its filmstrip, then 100% panned onto a detail (dark palette around).
     window.stack.open_viewer(window.grid.current_photo())
     viewer = window.viewer
-    wait(8000, lambda: viewer.images.cached(viewer.photo.path, viewer.device_size()) is not None)
-    wait(600)
-    window.grab().save(str(OUT / "viewer.png"))
+    shots.wait(
+        8000, lambda: viewer.images.cached(viewer.photo.path, viewer.device_size()) is not None
+    )
+    shots.wait(600)
+    shots.save(window, "viewer.png")
     viewer.zoom_actual()
     viewer.centre = QPointF(0.62, 0.4)
     viewer._clamp()
     from blipdesk.qt.workers.viewer_images import FULL
 
-    wait(15000, lambda: viewer.images.cached(viewer.photo.path, FULL) is not None)
-    wait(600)
-    window.grab().save(str(OUT / "viewer-zoomed.png"))
+    shots.wait(15000, lambda: viewer.images.cached(viewer.photo.path, FULL) is not None)
+    shots.wait(600)
+    shots.save(window, "viewer-zoomed.png")
     window.stack.close_viewer()
     apply_scheme(app, "light")
-    wait(300)
+    shots.wait(300)
 
     dialog = window.desk.show_shortcuts()
-    wait(600)
-    dialog.grab().save(str(OUT / "shortcuts.png"))
+    shots.wait(600)
+    shots.save(dialog, "shortcuts.png")
     dialog.close()
 
     # The tag editor's Try, in words; Settings' "Match scoring".
-    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
-    from blipdesk.qt.workers.inference import TryJob, next_job_id
-
     photo = window.grid.current_photo()
-    editor = TagEditorDialog(window.tags.tag("beach"), set(), photo.name, window)
-    editor.show()
-    tried = []
-    window.controller.tried.connect(tried.append)
-    window.controller.tried.connect(editor.show_try)
-    editor.show_try_busy(f"Scoring {photo.name}…")
-    job = TryJob(
-        next_job_id(), window._model_choice(), path=photo.path, sentences=editor.sentence_list()
-    )
-    window.controller.submit(job)
-    wait(30000, lambda: bool(tried))
-    wait(400)
-    editor.grab().save(str(OUT / "tag-editor.png"))
+    editor = shots.tag_editor_try(window, "beach", photo, busy=True, settle=400)
+    shots.save(editor, "tag-editor.png")
     editor.close()
-    settings_dialog = window.open_settings()
-    wait(1500)
-    settings_dialog.grab().save(str(OUT / "settings.png"))
-    settings_dialog.reject()
+    shots.settings_shot(window, "settings.png")
     window.close()
-    print(f"wrote {OUT}")
+    print(f"wrote {shots.OUT}")
     return 0
 
 
