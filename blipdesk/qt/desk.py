@@ -27,7 +27,7 @@ class Desk(QObject):
         self.viewer = w.viewer
         self.info = InfoPanel()
         w.right.insertWidget(1, self.info)
-        w.right.setSizes([420, 215, 200])
+        w.right.setSizes([480, 205, 150])
         self.ratings = RatingActions(str(w.paths.database), w.photos, self.targets, self)
         w.grid.delegate.rating_of = self.ratings.book.get
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)

@@ -95,6 +95,7 @@ class LabelActions(QObject):
         # never wider than the panel gives it (a long tag name must not widen the panel)
         self.bar_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.bar_label, 1)
+        self.bar_buttons: list[QPushButton] = []
         for text, value, tip in (
             (f"{YES} Yes", True, "The selected tag applies to the selected photos (Y)"),
             (f"{NO} No", False, "The selected tag does not apply to them (N)"),
@@ -104,19 +105,23 @@ class LabelActions(QObject):
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, v=value: self.label(v))
             row.addWidget(button)
+            self.bar_buttons.append(button)
         layout = w.detail.layout()
         layout.insertWidget(layout.indexOf(w.detail.scores) + 1, bar)
         self.bar = bar
         w.detail.scores.currentItemChanged.connect(lambda *_: self._show_target())
         w.grid.currentPhotoChanged.connect(lambda *_: self._show_target())
+        self._show_target()
 
     def _show_target(self) -> None:
         tag = self.current_tag()
         metrics = self.bar_label.fontMetrics()
         name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
         self.bar_label.setText(f"“{name}”:" if tag else "Label:")
+        for button in self.bar_buttons:  # nothing to label without a photo and a tag
+            button.setEnabled(tag is not None and self.w.grid.current_photo() is not None)
         self.bar_label.setToolTip(
-            f"Y / N / 0 label the selected photos for “{tag.name}”"
+            f"Y / N / C label the selected photos for “{tag.name}”"
             if tag
             else "Choose a tag in the scores above (or the tags panel) to label photos"
         )

@@ -82,11 +82,11 @@ class DetailPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.preview = QLabel("No photo selected")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(200, 200)
+        self.preview.setMinimumSize(200, 140)
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.preview.setWordWrap(True)  # "Cannot show: …" wraps instead of losing both ends
         self.preview.setMargin(8)
-        layout.addWidget(self.preview, 3)
+        layout.addWidget(self.preview, 2)
         self.facts = QLabel("")
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -103,7 +103,9 @@ class DetailPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(1, 140)
-        layout.addWidget(self.scores, 2)
+        # at least four rows of scores: a third tag must never hide under the label row
+        self.scores.setMinimumHeight(self.scores.header().sizeHint().height() + 4 * 22 + 6)
+        layout.addWidget(self.scores, 3)
         # "Why?": where in the photo the selected sentence was matched, over the preview.
         self.why_controls = WhyControls()
         self.why, self.opacity = self.why_controls.why, self.why_controls.opacity
