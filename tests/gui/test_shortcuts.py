@@ -36,3 +36,23 @@ def test_the_label_row_waits_for_a_photo_and_a_tag(qtbot, make_window):
     buttons = window.findChild(QWidget, "labelBar").findChildren(QPushButton)
     assert [b.text().split()[-1] for b in buttons] == ["Yes", "No", "Clear"]
     assert not any(b.isEnabled() for b in buttons)
+
+
+def test_a_long_status_message_ends_in_an_ellipsis_with_the_whole_text_in_its_tooltip(
+    qtbot, make_window
+):
+    window = make_window()
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.statusBar()
+    text = "“a dog on a beach”: the best 24 candidates checked by match; " * 4
+    bar.showMessage(text)
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and len(shown) < len(text)
+    assert bar.fontMetrics().horizontalAdvance(shown) <= bar.room()
+    assert bar.toolTip() == text and bar.full_message() == text
+    bar.showMessage("Scan finished")  # a short one is shown whole
+    assert bar.currentMessage() == "Scan finished"
+    bar.clearMessage()
+    assert bar.toolTip() == "" and bar.full_message() == ""

@@ -40,6 +40,7 @@ from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
+from blipdesk.qt.widgets.status_bar import ElidingStatusBar
 from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.widgets.viewer import PhotoViewer
 from blipdesk.qt.window_state import WindowState
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.viewer = PhotoViewer(self.board, self.previews)
         self.detail = DetailPanel(self.board, self.previews)
         self.tags_panel = TagsPanel(self.tags)
+        self.setStatusBar(ElidingStatusBar())  # long messages end in …, whole in the tooltip
         self.statusBar().addPermanentWidget(self.scan_status)
         self._build_layout()
         build_menus(self)
