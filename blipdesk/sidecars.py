@@ -1203,14 +1203,9 @@ def plan_sidecar_file(
     tags, notes = _normalize(tags)
     target = _write_target(path)
     found = _read_file(target, path if target != path else None)
-    if found is None:
-        if not tags:
-            return SidecarPlan(path, photos, (), (), (), creates_file=False, notes=notes)
-        doc = _parse(_NEW_DOCUMENT.encode("utf-8"), path)
-        base = _Fingerprint(False)
-    else:
-        doc = _parse(found.data, path)
-        base = _Fingerprint(True, hashlib.sha256(found.data).hexdigest())
+    if found is None and not tags:
+        return SidecarPlan(path, photos, (), (), (), creates_file=False, notes=notes)
+    doc, base = _open_document(found, path)
     editor = _Editor(doc)
     try:
         current, mirrored, changed = _plan_document(editor, tags)
@@ -1234,6 +1229,22 @@ def plan_sidecar_file(
     )
     if not changed and found is not None:
         return SidecarPlan(**plan)  # type: ignore[arg-type]
+    return _edited(SidecarPlan(**plan), doc, editor, found)  # type: ignore[arg-type]
+
+
+def _open_document(found: _File | None, path: Path) -> tuple[_Doc, _Fingerprint]:
+    """The sidecar to edit (a new empty document where there is none) and the fingerprint that
+    :func:`apply` checks before writing."""
+    if found is None:
+        return _parse(_NEW_DOCUMENT.encode("utf-8"), path), _Fingerprint(False)
+    return _parse(found.data, path), _Fingerprint(True, hashlib.sha256(found.data).hexdigest())
+
+
+def _edited(plan: SidecarPlan, doc: _Doc, editor: _Editor, found: _File | None) -> SidecarPlan:
+    """``plan`` with the edited sidecar's bytes, or deleting a file left holding nothing but
+    blipdesk's empty shell; refused for a read-only sidecar, and never anything that does not
+    read back."""
+    path, target = plan.path, plan.target
     if found is not None and not found.mode & stat.S_IWUSR:
         raise SidecarError(f"{display_path(path)}: read-only; left alone")
     content = doc.encode(editor.result())
@@ -1242,8 +1253,8 @@ def plan_sidecar_file(
     except SidecarError as exc:  # a bug: never write what could not be read back
         raise SidecarError(f"{exc} after editing; nothing was written") from None
     if found is not None and target == path and _is_empty_blipdesk_file(edited):
-        return SidecarPlan(**plan, deletes_file=True)  # type: ignore[arg-type]
-    return SidecarPlan(**plan, content=content)  # type: ignore[arg-type]
+        return replace(plan, deletes_file=True)
+    return replace(plan, content=content)
 
 
 def _plan_rating(editor: _Editor, rating: SidecarRating) -> bool:
@@ -1301,12 +1312,7 @@ def plan_rating(
     empty = rating == SidecarRating()
     if found is None and empty:
         return SidecarPlan(path, (photo,), (), (), (), creates_file=False)
-    if found is None:
-        doc = _parse(_NEW_DOCUMENT.encode("utf-8"), path)
-        base = _Fingerprint(False)
-    else:
-        doc = _parse(found.data, path)
-        base = _Fingerprint(True, hashlib.sha256(found.data).hexdigest())
+    doc, base = _open_document(found, path)
     editor = _Editor(doc)
     try:
         changed = _plan_rating(editor, rating)
@@ -1317,16 +1323,7 @@ def plan_rating(
     )
     if not changed:
         return plan
-    if found is not None and not found.mode & stat.S_IWUSR:
-        raise SidecarError(f"{display_path(path)}: read-only; left alone")
-    content = doc.encode(editor.result())
-    try:
-        edited = _parse(content, path).root
-    except SidecarError as exc:  # a bug: never write what could not be read back
-        raise SidecarError(f"{exc} after editing; nothing was written") from None
-    if found is not None and target == path and _is_empty_blipdesk_file(edited):
-        return replace(plan, deletes_file=True)
-    return replace(plan, content=content)
+    return _edited(plan, doc, editor, found)
 
 
 def plan_ratings(
