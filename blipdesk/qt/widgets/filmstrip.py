@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
+from blipdesk.qt.widgets.photo_grid import paint_fitted
 
 STRIP_HEIGHT = 86
 CELL = QSize(96, 80)
@@ -29,15 +30,7 @@ class _StripDelegate(QStyledItemDelegate):
         selected = (option.state.value & QStyle.StateFlag.State_Selected.value) != 0
         pixmap = index.data(Roles.Thumbnail)
         if pixmap is not None and not pixmap.isNull():
-            size = pixmap.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(
-                rect.left() + (rect.width() - size.width()) // 2,
-                rect.top() + (rect.height() - size.height()) // 2,
-                size.width(),
-                size.height(),
-            )
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawPixmap(target, pixmap)
+            paint_fitted(painter, pixmap, rect)
         else:
             painter.fillRect(rect.adjusted(6, 6, -6, -6), QColor(60, 60, 60))
             if index.data(Roles.Broken):

@@ -22,7 +22,15 @@ from PySide6.QtCore import (
     QUrl,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication, QPainter, QPalette
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QDesktopServices,
+    QGuiApplication,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from blipdesk.qt.label_marks import paint_labels
@@ -43,6 +51,20 @@ def cell_for(thumb: int) -> QSize:
 
 
 CELL = cell_for(THUMB)
+
+
+def paint_fitted(painter: QPainter, pixmap: QPixmap, box: QRect) -> QRect:
+    """Draw ``pixmap`` as large as fits in ``box``, centred, smoothly; where it landed."""
+    size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    target = QRect(
+        box.left() + (box.width() - size.width()) // 2,
+        box.top() + (box.height() - size.height()) // 2,
+        size.width(),
+        size.height(),
+    )
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    painter.drawPixmap(target, pixmap)
+    return target
 
 
 class PhotoDelegate(QStyledItemDelegate):
@@ -87,16 +109,7 @@ class PhotoDelegate(QStyledItemDelegate):
         broken = index.data(Roles.Broken)
         picture = None  # where the photo lies in ``box``
         if pixmap is not None and not pixmap.isNull():
-            scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(
-                box.left() + (box.width() - scaled.width()) // 2,
-                box.top() + (box.height() - scaled.height()) // 2,
-                scaled.width(),
-                scaled.height(),
-            )
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawPixmap(target, pixmap)
-            picture = target
+            picture = paint_fitted(painter, pixmap, box)
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
