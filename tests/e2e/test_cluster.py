@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from blipdesk.core.results import ResultsFile
-from tests.helpers.models import scene
-from tests.helpers.results import assert_same_results, cli, need, results_of
+from tests.helpers.results import assert_same_results, cli, mixed_folder, need, results_of
 
 pytestmark = pytest.mark.slow
 ray = need("ray")
@@ -32,14 +31,7 @@ def local_ray():
 
 @pytest.fixture
 def photos(tmp_path):
-    folder = tmp_path / "photos"
-    (folder / "sub").mkdir(parents=True)
-    for i in range(8):
-        scene(80, 60, i).save(folder / f"p{i}.jpg", quality=90)
-    scene(60, 80, 9).save(folder / "sub" / "q.png")
-    (folder / "sub" / "copy-of-p1.jpg").write_bytes((folder / "p1.jpg").read_bytes())
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    return folder  # 11 files, 10 distinct contents, 9 of them decodable
+    return mixed_folder(tmp_path)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from blipdesk import app
 from blipdesk.store import Library
+from tests.helpers.models import scene
 
 
 def need(module: str) -> ModuleType:
@@ -69,3 +70,16 @@ def assert_same_results(got: dict, want: dict, tolerance: float = 1e-6) -> None:
         assert (itc is None) == (their_itc is None)
         if itc is not None:
             assert their_itc == pytest.approx(itc, abs=tolerance)
+
+
+def mixed_folder(tmp_path: Path) -> Path:
+    """11 files, 10 distinct contents (a copy of p1 in sub/), 9 of them decodable (broken.jpg
+    is not): the library the results and cluster tests scan."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(8):
+        scene(80, 60, i).save(folder / f"p{i}.jpg", quality=90)
+    scene(60, 80, 9).save(folder / "sub" / "q.png")
+    (folder / "sub" / "copy-of-p1.jpg").write_bytes((folder / "p1.jpg").read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return folder

@@ -13,8 +13,15 @@ from blipdesk.core.results import (
     ResultsHeader,
     results_bytes,
 )
-from tests.helpers.models import build_random_blip, scene
-from tests.helpers.results import assert_same_results, cli, dump, need, results_of
+from tests.helpers.models import build_random_blip
+from tests.helpers.results import (
+    assert_same_results,
+    cli,
+    dump,
+    mixed_folder,
+    need,
+    results_of,
+)
 
 need("pyarrow")
 
@@ -23,14 +30,7 @@ SENTENCES = {"beach": "a dog on a beach", "cake": "birthday cake"}
 
 @pytest.fixture
 def photos(tmp_path):
-    folder = tmp_path / "photos"
-    (folder / "sub").mkdir(parents=True)
-    for i in range(8):
-        scene(80, 60, i).save(folder / f"p{i}.jpg", quality=90)
-    scene(60, 80, 9).save(folder / "sub" / "q.png")
-    (folder / "sub" / "copy-of-p1.jpg").write_bytes((folder / "p1.jpg").read_bytes())
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    return folder
+    return mixed_folder(tmp_path)
 
 
 def with_tags(data):
