@@ -40,14 +40,9 @@ from tests.helpers.models import (
     base_config,
     build_random_blip,
     large_config,
-    scene,
     tiny_config,
+    write_scene_jpeg,
 )
-
-
-def _jpeg(job: tuple[str, int, int, int]) -> None:
-    path, width, height, seed = job
-    scene(width, height, seed).save(path, quality=90)
 
 
 def make_photos(folder: Path, n: int, width: int, height: int) -> None:
@@ -55,7 +50,7 @@ def make_photos(folder: Path, n: int, width: int, height: int) -> None:
     distinct = min(n, 16)
     with ProcessPoolExecutor(2) as pool:
         jobs = [(str(folder.parent / f"src{i}.jpg"), width, height, i) for i in range(distinct)]
-        list(pool.map(_jpeg, jobs))
+        list(pool.map(write_scene_jpeg, jobs))
     for i in range(n):  # each a distinct content: one byte sequence appended after the JPEG
         data = (folder.parent / f"src{i % distinct}.jpg").read_bytes() + i.to_bytes(4, "little")
         (folder / f"IMG_{i:05d}.jpg").write_bytes(data)

@@ -45,8 +45,8 @@ from tests.helpers.models import (
     base_config,
     build_random_blip,
     large_config,
-    scene,
     tiny_config,
+    write_scene_jpeg,
 )
 
 ROWS: list[tuple[str, str, str]] = []
@@ -55,11 +55,6 @@ ROWS: list[tuple[str, str, str]] = []
 def row(what: str, value: str, note: str = "") -> None:
     ROWS.append((what, value, note))
     print(f"  {what:<62} {value:>14}  {note}", flush=True)
-
-
-def _jpeg(job: tuple[str, int, int, int]) -> None:
-    path, width, height, seed = job
-    scene(width, height, seed).save(path, quality=90)
 
 
 def matmul_ceiling(dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
@@ -358,7 +353,8 @@ def main() -> None:
     with ProcessPoolExecutor(2) as pool:
         list(
             pool.map(
-                _jpeg, [(str(folder / f"IMG_{i:03}.jpg"), w, h, i) for i in range(args.photos)]
+                write_scene_jpeg,
+                [(str(folder / f"IMG_{i:03}.jpg"), w, h, i) for i in range(args.photos)],
             )
         )
     t = time.perf_counter()

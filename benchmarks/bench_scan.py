@@ -30,14 +30,9 @@ from tests.helpers.models import (
 from tests.helpers.models import (
     build_random_blip,
     large_config,
-    scene,
     tiny_config,
+    write_scene_jpeg,
 )
-
-
-def _jpeg(job: tuple[str, int, int, int]) -> None:
-    path, width, height, seed = job
-    scene(width, height, seed).save(path, quality=90)
 
 
 def main() -> None:
@@ -53,7 +48,11 @@ def main() -> None:
     t0 = time.perf_counter()
     distinct = 32
     with ProcessPoolExecutor() as pool:
-        list(pool.map(_jpeg, [(str(tmp / f"src{i}.jpg"), w, h, i) for i in range(distinct)]))
+        list(
+            pool.map(
+                write_scene_jpeg, [(str(tmp / f"src{i}.jpg"), w, h, i) for i in range(distinct)]
+            )
+        )
     # Each photo a distinct file (distinct content hash): one byte appended after the JPEG's end.
     for i in range(args.photos):
         data = (tmp / f"src{i % distinct}.jpg").read_bytes() + i.to_bytes(4, "little")

@@ -174,6 +174,13 @@ def scene(width: int, height: int, seed: int = 0):
     return im
 
 
+def write_scene_jpeg(job: tuple[str, int, int, int]) -> None:
+    """``(path, width, height, seed)``: ``scene`` saved as a JPEG (quality 90); a top-level
+    function, so benchmarks can hand it to a process pool."""
+    path, width, height, seed = job
+    scene(width, height, seed).save(path, quality=90)
+
+
 def make_awkward_photos(folder: str | Path) -> dict[str, Path]:
     """Readable but awkward photos, one per decoding rule: EXIF-rotated JPEG, CMYK (with and without
     an ICC profile), RGBA, LA, palette with transparency, grayscale, 16-bit grayscale PNG, 1x1."""
