@@ -102,13 +102,13 @@ class FilterContext:
     carries: Callable[[str, Tag], bool] | None = None
 
     def carried(self, path: str, tag: Tag, at_least: float = 0.0) -> bool:
-        score = self.tag_score(path, tag)
         if self.carries is None:
-            return _carries(score, tag, at_least)
+            return _carries(self.tag_score(path, tag), tag, at_least)
         if not self.carries(path, tag):
             return False
-        # A labelled photo carries its tag whatever its score; the minimum score still applies.
-        return at_least <= 0 or (score or 0.0) >= at_least
+        # A labelled photo carries its tag whatever its score; the minimum score still applies
+        # (the score is read only then: this runs per photo and tag on every refilter).
+        return at_least <= 0 or (self.tag_score(path, tag) or 0.0) >= at_least
 
 
 Predicate = Callable[[Photo], bool]
