@@ -33,9 +33,11 @@ class ElidingStatusBar(QStatusBar):
     def showMessage(self, text: str, timeout: int | None = 0) -> None:
         self._full = text
         self.setToolTip(text if text else "")
-        metrics = self.fontMetrics()
-        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(self.room(), 60))
-        super().showMessage(shown, timeout or 0)
+        super().showMessage(self._fitted(text), timeout or 0)
+
+    def _fitted(self, text: str) -> str:
+        room = max(self.room(), 60)
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
 
     def full_message(self) -> str:
         """The message as given (``currentMessage()`` is what fits)."""
@@ -49,8 +51,4 @@ class ElidingStatusBar(QStatusBar):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._full and self.currentMessage():
-            metrics = self.fontMetrics()
-            room = max(self.room(), 60)
-            QStatusBar.showMessage(
-                self, metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, room)
-            )
+            QStatusBar.showMessage(self, self._fitted(self._full))
