@@ -56,3 +56,16 @@ def test_a_long_status_message_ends_in_an_ellipsis_with_the_whole_text_in_its_to
     assert bar.currentMessage() == "Scan finished"
     bar.clearMessage()
     assert bar.toolTip() == "" and bar.full_message() == ""
+
+
+def test_a_timed_status_message_still_goes_after_a_resize(qtbot, make_window):
+    window = make_window()
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.statusBar()
+    bar.showMessage("Copied 3 photos " * 20, 300)
+    before = bar.width()
+    window.resize(1500, 600)  # elided again to the wider bar
+    qtbot.waitUntil(lambda: bar.width() != before, timeout=3000)
+    qtbot.waitUntil(lambda: bar.currentMessage() == "", timeout=3000)

@@ -17,6 +17,7 @@ class ElidingStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._full = ""
+        self._timeout = 0  # a timed message stays timed when a resize shows it again
         self.messageChanged.connect(self._forget_when_cleared)
 
     def room(self) -> int:
@@ -31,7 +32,7 @@ class ElidingStatusBar(QStatusBar):
         return (min(lefts) if lefts else self.width()) - 12
 
     def showMessage(self, text: str, timeout: int | None = 0) -> None:
-        self._full = text
+        self._full, self._timeout = text, timeout or 0
         self.setToolTip(text if text else "")
         super().showMessage(self._fitted(text), timeout or 0)
 
@@ -51,4 +52,4 @@ class ElidingStatusBar(QStatusBar):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._full and self.currentMessage():
-            QStatusBar.showMessage(self, self._fitted(self._full))
+            QStatusBar.showMessage(self, self._fitted(self._full), self._timeout)
