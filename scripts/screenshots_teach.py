@@ -1,6 +1,6 @@
 """Screenshots of teaching a tag (issue 13) under Xvfb, on the trained miniature (drawn shapes):
-the grid with ✓ / ✗ label badges and the detail panel's label row, the review dialog, and the
-calibration proposal.
+the grid with ✓ / ✗ label badges and the detail panel's label row, the yes / no menu of a click on
+a thumbnail's tag dot, the review dialog, and the calibration proposal.
 
     python scripts/screenshots_teach.py     # writes docs/screenshots/teach-*.png
 
@@ -70,6 +70,7 @@ def render() -> int:
     shots.wait(800)
     shots.save(teach.proposal_box, "teach-calibrate.png")
     teach.proposal_box.close()
+    thumbnail_menu(app, window, rows[:8])
     window.grid.setCurrentIndex(window.photos.index(0))
     teach.more_like_this(top=8)
     shots.wait(5000, lambda: not teach._purpose)
@@ -79,6 +80,35 @@ def render() -> int:
     app.processEvents()
     print("\n".join(str(p) for p in sorted(shots.OUT.glob("teach-*.png"))))
     return 0
+
+
+def thumbnail_menu(app, window, paths: list[str]) -> None:
+    """A click on a tag's dot on a thumbnail: the yes / no menu, grabbed from the screen (a
+    menu is a window of its own) around the photo."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtTest import QTest
+
+    grid = window.grid
+    for path in paths:
+        index = window.photos.index(window.photos.row_of(path))
+        box, picture = grid.delegate.geometry(grid.visualRect(index), index)
+        dots = [
+            r for r, _m, kind in grid.delegate.placed_marks(box, picture, index) if kind == "dot"
+        ]
+        if dots and window.board.label(path, "circle") is None:
+            break
+    else:
+        return
+    QTest.mouseClick(
+        grid.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, dots[0].center()
+    )
+    shots.wait(800)
+    cell = grid.visualRect(index)
+    top_left = grid.viewport().mapToGlobal(cell.topLeft())
+    area = QRect(top_left.x() - 10, top_left.y() - 10, 470, 300)
+    shot = app.primaryScreen().grabWindow(0, area.x(), area.y(), area.width(), area.height())
+    shot.save(str(shots.OUT / "teach-thumbnail-menu.png"))
+    window.labels.mark_menu.close()
 
 
 if __name__ == "__main__":

@@ -165,8 +165,8 @@ class GridFlow(QObject):
             how.append("the date, type or folder filter: press Clear under More filters")
         for key, value in state.extra:
             how.append(f"the {key.replace('_', ' ')} filter ({value})")
-        for name in photos.extra_filters():  # set from a menu (Photo > Show: the rating)
-            how.append(f"the {name} filter: Photo > Show only > Any {name}")
+        for name, undo in photos.extra_filters().items():  # set from a menu (the rating…)
+            how.append(f"the {name} filter: {undo}" if undo else f"the {name} filter")
         items = "".join(f"<li>{_html(h)}</li>" for h in how)
         return (
             f"<h3>No photo matches</h3>All {photos.total()} photos are hidden by:"

@@ -1,5 +1,6 @@
 """Teaching tags in the window (issue 13): labels (✓ yes / ✗ no / clear) on the selection, undo,
-review borderline, calibrate, tags from examples, more like this.
+review borderline, calibrate, tags from examples, more like this; a click on a tag's dot or ✓ / ✗
+on a thumbnail labels that photo; Teach > Show only filters by labels.
 
 Installed by ``menus.build_menus`` (a Teach menu, the grid's context menu, a toolbar button, and a
 ✓ / ✗ / Clear row under the detail panel's scores). The tag acted on is the one selected in the
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSizePolicy,
@@ -31,6 +33,15 @@ from blipdesk import teach_jobs as jobs
 from blipdesk.qt.label_marks import NO, YES
 from blipdesk.qt.values import Tag
 from blipdesk.qt.workers.tasks import BackgroundTasks
+
+ANY_LABEL = "Any photo, labelled or not"
+LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag -> yes / no)
+    ANY_LABEL: None,
+    "Labelled by me (any tag)": lambda mine: bool(mine),
+    f"{YES} Confirmed (any tag)": lambda mine: True in mine.values(),
+    f"{NO} Rejected (any tag)": lambda mine: False in mine.values(),
+    "Not labelled": lambda mine: not mine,
+}
 
 
 class LabelActions(QObject):
@@ -82,6 +93,19 @@ class LabelActions(QObject):
         self.examples_action = act("New tag from &examples (the selection)…", self.from_examples)
         menu.addSeparator()
         self.like_action = act("&More like this", self.more_like_this, "Ctrl+L")
+        menu.addSeparator()
+        show = menu.addMenu("&Show only")
+        group = QActionGroup(show)
+        self.show_actions: dict[str, QAction] = {}
+        for text in LABEL_FILTERS:
+            action = QAction(text, show, checkable=True)
+            action.triggered.connect(lambda _c=False, t=text: self.show_only(t))
+            group.addAction(action)
+            show.addAction(action)
+            self.show_actions[text] = action
+        self.show_actions[ANY_LABEL].setChecked(True)
+        self.mark_menu: QMenu | None = None
+        w.grid.tagMarkClicked.connect(self.mark_clicked)
         w.grid.extra_actions += [None, self.yes_action, self.no_action, self.like_action]
         toolbar = w.findChild(QToolBar, "mainToolbar")
         if toolbar is not None:
@@ -239,6 +263,50 @@ class LabelActions(QObject):
                 f"near-duplicates first, then the {len(result.ranked)} most alike",
                 0,
             )
+
+    # ----------------------------------------------------------------- on a thumbnail, filter
+
+    def mark_clicked(self, photo, name: str, where: QPoint) -> QMenu | None:
+        """A click on a tag's dot or ✓ / ✗ on a thumbnail: yes / no / clear for that photo and
+        tag, in a small menu at the click (the label given, if any, is checked)."""
+        tag = next((t for t in self.w.tags.tags() if t.name == name), None)
+        if tag is None:
+            return None
+        said = self.w.board.label(photo.path, name)
+        menu = QMenu(self.w)
+        metrics = menu.fontMetrics()
+        title = menu.addAction(
+            metrics.elidedText(f"“{name}” on {photo.name}", Qt.TextElideMode.ElideMiddle, 320)
+        )
+        title.setEnabled(False)
+        menu.addSeparator()
+        for text, value in (
+            ("Yes, it applies", True),
+            ("No, it does not", False),
+            ("Clear my label", None),
+        ):
+            action = menu.addAction(text)
+            if value is not None:
+                action.setCheckable(True)
+                action.setChecked(said is value)
+            else:
+                action.setEnabled(said is not None)
+            action.triggered.connect(lambda _c=False, v=value: self.label(v, tag, [photo.path]))
+        self.mark_menu = menu
+        menu.popup(where)
+        return menu
+
+    def show_only(self, text: str) -> None:
+        """Teach > Show only: the photos a person labelled (for any tag), confirmed, rejected,
+        or did not label; an extra rule of the grid, so it ANDs with the filter bar."""
+        test = LABEL_FILTERS[text]
+        self.show_actions[text].setChecked(True)
+        board = self.w.board
+        self.w.photos.set_extra_filter(
+            "label",
+            None if test is None else (lambda p: test(board.labels.get(p.path, {}))),
+            f"Teach > Show only > {ANY_LABEL}",
+        )
 
     # ----------------------------------------------------------------- review, calibrate
 

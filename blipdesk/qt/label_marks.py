@@ -1,34 +1,81 @@
-"""How a person's labels look (issue 13): a ✓ or ✗ in the tag's colour, apart from the model's
-tag dots. The grid paints them bottom-right of a thumbnail; the detail panel and the review
-dialog use the same words."""
+"""How a tag looks on a thumbnail, and where: a colour dot for a tag the photo carries (bottom
+left, on the photo), a ✓ or ✗ in the tag's colour for a person's label (bottom right, left of the
+"2×" / "RAW" badges). The grid paints them and hit-tests clicks with the same ``layout_marks``,
+so a click on a dot or a badge lands on the tag drawn there. The detail panel and the review
+dialog use the same ✓ / ✗ words."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QPainter
 
 YES, NO = "✓", "✗"
+MAX_DOTS, MAX_LABELS = 10, 6
+DOT, DOT_STEP = 12, 15
+BADGE, BADGE_STEP = 18, 21
+HIT_SLACK = 3  # a dot is small: a click this close still lands on it
 
 
 def mark(value: bool | None) -> str:
     return "" if value is None else (YES if value else NO)
 
 
-def paint_labels(painter: QPainter, labels: list[tuple[str, bool]], box: QRect) -> None:
-    """Round badges, right to left from the thumbnail's bottom-right corner: white, the tag's
-    colour as the ring and the mark (✓ yes, ✗ no)."""
-    x = box.right() - 20
+@dataclass(frozen=True)
+class Mark:
+    """One tag on one photo: whether the photo carries it (the store's rule: label, calibration,
+    threshold) and a person's label, if any."""
+
+    tag: str
+    colour: str
+    carried: bool
+    label: bool | None
+
+
+def layout_marks(
+    marks: list[Mark], picture: QRect, box: QRect, right_inset: int = 0
+) -> list[tuple[QRect, Mark, str]]:
+    """(rectangle, mark, "dot" | "label") for everything drawn: dots left to right from the
+    photo's bottom-left corner, labels right to left from ``box``'s bottom-right corner less
+    ``right_inset`` (the badges already there)."""
+    out: list[tuple[QRect, Mark, str]] = []
+    x = picture.left() + 6
+    for m in [m for m in marks if m.carried][:MAX_DOTS]:
+        out.append((QRect(x, picture.bottom() - 16, DOT, DOT), m, "dot"))
+        x += DOT_STEP
+    x = box.right() - right_inset - BADGE - 2
+    for m in [m for m in marks if m.label is not None][:MAX_LABELS]:
+        out.append((QRect(x, box.bottom() - BADGE - 2, BADGE, BADGE), m, "label"))
+        x -= BADGE_STEP
+    return out
+
+
+def mark_at(placed: list[tuple[QRect, Mark, str]], x: int, y: int) -> Mark | None:
+    """The mark drawn at (x, y), a few pixels of slack around small dots; labels win ties."""
+    for rect, m, _kind in sorted(placed, key=lambda p: p[2] != "label"):
+        if rect.adjusted(-HIT_SLACK, -HIT_SLACK, HIT_SLACK, HIT_SLACK).contains(x, y):
+            return m
+    return None
+
+
+def paint_marks(painter: QPainter, placed: list[tuple[QRect, Mark, str]]) -> None:
+    """Dots: the tag's colour, a white rim. Labels: round badges, the tag's colour as the ring
+    and the mark (✓ white, ✗ dark)."""
     font = painter.font()
     bold = painter.font()
     bold.setBold(True)
-    painter.setFont(bold)
-    for colour, value in labels[:6]:
-        badge = QRect(x, box.bottom() - 20, 18, 18)
-        ring = QColor(colour)
+    for rect, m, kind in placed:
+        ring = QColor(m.colour)
+        if kind == "dot":
+            painter.setPen(QColor(255, 255, 255, 220))
+            painter.setBrush(ring)
+            painter.drawEllipse(rect)
+            continue
+        painter.setFont(bold)
         painter.setPen(ring)
-        painter.setBrush(QColor(255, 255, 255, 235) if value else QColor(60, 60, 60, 235))
-        painter.drawEllipse(badge)
-        painter.setPen(ring if value else QColor(255, 255, 255))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, mark(value))
-        x -= 21
+        painter.setBrush(QColor(255, 255, 255, 235) if m.label else QColor(60, 60, 60, 235))
+        painter.drawEllipse(rect)
+        painter.setPen(ring if m.label else QColor(255, 255, 255))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, mark(m.label))
     painter.setFont(font)

@@ -88,7 +88,9 @@ class RatingActions(QObject):
         """Keep only the photos whose rating passes ``wanted`` (the grid model's hook)."""
         self.filter = wanted
         self.photos.set_extra_filter(
-            "rating", (lambda p: wanted.accepts(self.book.get(p.path))) if wanted.active else None
+            "rating",
+            (lambda p: wanted.accepts(self.book.get(p.path))) if wanted.active else None,
+            "Photo > Show only > Any rating",
         )
 
     # ----------------------------------------------------------------- sidecars

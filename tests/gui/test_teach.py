@@ -3,7 +3,8 @@ with the keyboard, a calibration proposal applied, a tag from examples, more lik
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 
 from blipdesk.qt.models.photos import Roles
 from blipdesk.store import Library
@@ -111,3 +112,81 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus.index("&Tags") < menus.index("T&each") < menus.index("&Help")
     assert "More like this" in window.statusBar().currentMessage()
+
+
+@pytest.mark.qt_log_ignore("does not support raise", "does not support grabbing the keyboard")
+def test_a_click_on_a_thumbnails_tag_labels_that_photo_and_show_only_filters_by_label(
+    qtbot, scanned_window
+):
+    """The ✓ / ✗ on a thumbnail's tag: a click on the tag's dot (or on the label badge it
+    becomes) offers yes / no / clear for that photo and tag; Teach > Show only keeps the photos
+    by their labels, and the empty grid says where to turn that off."""
+    from PySide6.QtTest import QTest
+
+    from blipdesk.qt.label_actions import ANY_LABEL
+    from blipdesk.qt.values import Tag
+
+    window, teach, grid = scanned_window, scanned_window.labels, scanned_window.grid
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.0, "#e6194b"))  # every photo carries it
+    qtbot.waitUntil(lambda: window.photos.index(1).data(Roles.TagColours) == ["#e6194b"])
+    path = window.photos.photo_at(1).path
+
+    def placed():
+        index = window.photos.index(window.photos.row_of(path))
+        box, picture = grid.delegate.geometry(grid.visualRect(index), index)
+        return box, grid.delegate.placed_marks(box, picture, index)
+
+    def click(point) -> None:
+        QTest.mouseClick(
+            grid.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point
+        )
+
+    box, marks = placed()
+    ((dot, mark, kind),) = marks
+    assert kind == "dot" and mark.tag == "beach" and box.contains(dot)
+    assert dot.center().x() < box.center().x() and dot.top() > box.center().y()  # bottom left
+    _select(window, [0])
+    click(dot.center() + QPoint(2, 1))  # a little off the dot's centre still lands on it
+    menu = teach.mark_menu
+    assert menu is not None and menu.isVisible()
+    assert grid.current_photo().path == path  # the clicked photo is selected
+    assert window.labels.current_tag() is not None
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts[0].startswith("“beach” on ") and texts[1:] == [
+        "Yes, it applies",
+        "No, it does not",
+        "Clear my label",
+    ]
+    assert not menu.actions()[-1].isEnabled()  # nothing to clear yet
+    next(a for a in menu.actions() if a.text().startswith("No")).trigger()
+    menu.close()
+    _wait_tasks(qtbot, window)
+    assert list(_labels(window).values()) == [False]
+    assert window.board.label(path, "beach") is False
+    assert window.board.label(window.photos.photo_at(0).path, "beach") is None  # only that photo
+
+    # now a ✗ badge bottom right (no dot: the photo no longer carries the tag); a click on it
+    # offers the same, "No" checked
+    box, marks = placed()
+    ((badge, mark, kind),) = marks
+    assert kind == "label" and mark.label is False and badge.center().x() > box.center().x()
+    click(badge.center())
+    menu = teach.mark_menu
+    checked = [a.text() for a in menu.actions() if a.isChecked()]
+    assert checked == ["No, it does not"] and menu.actions()[-1].isEnabled()
+    menu.close()
+    # a click elsewhere on a thumbnail selects it and opens no menu
+    teach.mark_menu = None
+    click(box.center())
+    assert teach.mark_menu is None and grid.current_photo().path == path
+
+    # Teach > Show only
+    teach.show_actions["✗ Rejected (any tag)"].trigger()
+    assert [p.path for p in window.photos.visible_photos()] == [path]
+    teach.show_only("Not labelled")
+    assert window.photos.rowCount() == 9 and window.photos.row_of(path) == -1
+    teach.show_only("✓ Confirmed (any tag)")
+    qtbot.waitUntil(lambda: window.flow.empty.isVisible())
+    assert f"the label filter: Teach &gt; Show only &gt; {ANY_LABEL}" in window.flow.empty.text()
+    teach.show_only(ANY_LABEL)
+    assert window.photos.rowCount() == 10 and teach.show_actions[ANY_LABEL].isChecked()

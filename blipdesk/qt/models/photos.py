@@ -39,6 +39,8 @@ from blipdesk.photo_filter import (
     compile_filter,
     sort_function,
 )
+from blipdesk.qt.label_marks import Mark
+from blipdesk.qt.score_text import match_text
 from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
 
 __all__ = ["MODES", "FilterState", "PhotoGridModel", "Roles", "SortState", "accepts"]
@@ -55,6 +57,7 @@ class Roles(IntEnum):
     Broken = Qt.ItemDataRole.UserRole + 8  # why the photo cannot be read, or None
     Duplicates = Qt.ItemDataRole.UserRole + 9  # files holding this photo's content (0: unique)
     Labels = Qt.ItemDataRole.UserRole + 20  # [(colour, yes / no)]: the tags a person labelled
+    Marks = Qt.ItemDataRole.UserRole + 21  # [Mark]: what the thumbnail draws per tag, clickable
 
 
 class PhotoGridModel(QAbstractListModel):
@@ -76,6 +79,7 @@ class PhotoGridModel(QAbstractListModel):
         self._dirty_paths: set[str] = set()
         # More rules a photo must pass, by name (the rating filter: ``qt/rating_actions.py``).
         self._extra: dict[str, Callable[[Photo], bool]] = {}
+        self._extra_undo: dict[str, str] = {}  # name -> how a person turns it off (menu path)
         self._prev_rows: list[Photo] = []
         self._relayout = QTimer(self, singleShot=True, interval=150)
         self._relayout.timeout.connect(self.refresh)
@@ -108,11 +112,12 @@ class PhotoGridModel(QAbstractListModel):
             return photo.path
         if role == Roles.Date:
             return photo.date
+        if role == Roles.Marks:
+            return self.marks(photo)
         if role == Roles.TagColours:
-            return [tag_colour(t) for t in self._tags.values() if self.board.matches(photo.path, t)]
+            return [m.colour for m in self.marks(photo) if m.carried]
         if role == Roles.Labels:
-            mine = self.board.labels.get(photo.path, {})
-            return [(tag_colour(t), mine[n]) for n, t in self._tags.items() if n in mine]
+            return [(m.colour, m.label) for m in self.marks(photo) if m.label is not None]
         if role == Roles.TagScores:
             return [(t, self.board.tag_score(photo.path, t)) for t in self._tags.values()]
         if role == Roles.SearchScore:
@@ -124,6 +129,27 @@ class PhotoGridModel(QAbstractListModel):
         if role == Roles.Duplicates:
             return self._duplicates.get(photo.path, 0)
         return None
+
+    def marks(self, photo: Photo) -> list[Mark]:
+        """Per tag the photo carries or a person labelled: its dot and its ✓ / ✗ (tag order)."""
+        mine = self.board.labels.get(photo.path, {})
+        out = []
+        for name, tag in self._tags.items():
+            carried = self.board.matches(photo.path, tag)
+            if carried or name in mine:
+                out.append(Mark(name, tag_colour(tag), carried, mine.get(name)))
+        return out
+
+    def mark_tooltip(self, photo: Photo, name: str) -> str:
+        """What hovering a tag's dot or ✓ / ✗ on a thumbnail says."""
+        tag = self._tags.get(name)
+        if tag is None:
+            return ""
+        score = self.board.tag_score(photo.path, tag)
+        said = self.board.label(photo.path, name)
+        how = match_text(score)
+        mine = "" if said is None else (" · you said yes" if said else " · you said no")
+        return f"<b>{_html(name)}</b>: {how}{mine}<br>Click to say yes or no"
 
     def broken(self, photo: Photo) -> str | None:
         """Why the photo cannot be read (the scan's record, else the thumbnail's), or None."""
@@ -182,7 +208,7 @@ class PhotoGridModel(QAbstractListModel):
         """ "Show duplicates": only photos another file repeats (an extra filter rule)."""
         self.duplicates_only = on
         rule = (lambda photo: photo.path in self._duplicates) if on else None
-        self.set_extra_filter("duplicates", rule)
+        self.set_extra_filter("duplicates", rule, "View > Show duplicates only")
 
     def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
         """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
@@ -233,7 +259,7 @@ class PhotoGridModel(QAbstractListModel):
         if not self._repaint.isActive():
             self._repaint.start()
         by_score = self.sort_state.key in ("score", "search")
-        if (self.filter.active or by_score) and not self._relayout.isActive():
+        if (self.filtering() or by_score) and not self._relayout.isActive():
             self._relayout.start()
 
     def thumbnail_ready(self, path: str) -> None:
@@ -257,18 +283,22 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- filter + sort
 
-    def set_extra_filter(self, name: str, predicate: Callable[[Photo], bool] | None) -> None:
+    def set_extra_filter(
+        self, name: str, predicate: Callable[[Photo], bool] | None, undo: str = ""
+    ) -> None:
         """Add (or, with None, remove) a rule every photo shown must pass, besides the filter
-        state's (a rating filter whose values live in the window, not in ``FilterState``)."""
+        state's (a rating filter whose values live in the window, not in ``FilterState``);
+        ``undo``: where a person turns it off (the empty grid says it)."""
         if predicate is None:
             self._extra.pop(name, None)
         else:
             self._extra[name] = predicate
+            self._extra_undo[name] = undo
         self.refresh()
 
-    def extra_filters(self) -> list[str]:
-        """The names of the extra rules set (``set_extra_filter``): "rating"…"""
-        return list(self._extra)
+    def extra_filters(self) -> dict[str, str]:
+        """The extra rules set (``set_extra_filter``), name -> how to turn it off."""
+        return {name: self._extra_undo.get(name, "") for name in self._extra}
 
     def filtering(self) -> bool:
         """Whether anything filters the photos shown (chips, a search, or an extra rule)."""

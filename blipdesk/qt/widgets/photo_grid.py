@@ -31,9 +31,16 @@ from PySide6.QtGui import (
     QPalette,
     QPixmap,
 )
-from PySide6.QtWidgets import QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
+)
 
-from blipdesk.qt.label_marks import paint_labels
+from blipdesk.qt.label_marks import Mark, layout_marks, mark_at, paint_marks
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 from blipdesk.qt.widgets.rating_paint import paint_rating
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
@@ -53,15 +60,26 @@ def cell_for(thumb: int) -> QSize:
 CELL = cell_for(THUMB)
 
 
-def paint_fitted(painter: QPainter, pixmap: QPixmap, box: QRect) -> QRect:
-    """Draw ``pixmap`` as large as fits in ``box``, centred, smoothly; where it landed."""
-    size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-    target = QRect(
+def fitted_rect(size: QSize, box: QRect) -> QRect:
+    """Where a picture of ``size`` lands when drawn as large as fits in ``box``, centred."""
+    size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    return QRect(
         box.left() + (box.width() - size.width()) // 2,
         box.top() + (box.height() - size.height()) // 2,
         size.width(),
         size.height(),
     )
+
+
+def file_badges(index) -> list[str]:
+    """The bottom-right badges: "2×" (the same photo as another file), "RAW" (a RAW pair)."""
+    photo, copies = index.data(Roles.Photo), index.data(Roles.Duplicates)
+    return ([f"{copies}×"] if copies else []) + (["RAW"] if photo.companions else [])
+
+
+def paint_fitted(painter: QPainter, pixmap: QPixmap, box: QRect) -> QRect:
+    """Draw ``pixmap`` as large as fits in ``box``, centred, smoothly; where it landed."""
+    target = fitted_rect(pixmap.size(), box)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
     painter.drawPixmap(target, pixmap)
     return target
@@ -80,6 +98,27 @@ class PhotoDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option, index) -> QSize:
         return self.cell
+
+    def geometry(self, cell: QRect, index) -> tuple[QRect, QRect | None]:
+        """The thumbnail's box in a cell, and where the photo lies in it (None: no thumbnail
+        yet). The one account of the layout: painting and hit-testing both use it."""
+        rect = cell.adjusted(4, 4, -4, -4)
+        w, h = self.thumb, self.thumb * 3 // 4
+        box = QRect(rect.left() + (rect.width() - w) // 2, rect.top() + 4, w, h)
+        pixmap = index.data(Roles.Thumbnail)
+        if pixmap is None or pixmap.isNull():
+            return box, None
+        return box, fitted_rect(pixmap.size(), box)
+
+    def placed_marks(self, box: QRect, picture: QRect | None, index):
+        """The tag dots and label badges of ``index``, where they are drawn."""
+        inset = 38 * len(file_badges(index))
+        return layout_marks(index.data(Roles.Marks) or [], picture or box, box, inset)
+
+    def mark_at(self, cell: QRect, index, pos: QPoint) -> Mark | None:
+        """The tag whose dot or ✓ / ✗ is under ``pos`` (viewport coordinates), if any."""
+        box, picture = self.geometry(cell, index)
+        return mark_at(self.placed_marks(box, picture, index), pos.x(), pos.y())
 
     def paint(
         self,
@@ -103,13 +142,11 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
             painter.drawRoundedRect(rect, 6, 6)
-        w, h = self.thumb, self.thumb * 3 // 4
-        box = QRect(rect.left() + (rect.width() - w) // 2, rect.top() + 4, w, h)
-        pixmap = index.data(Roles.Thumbnail)
+        box, picture = self.geometry(option.rect, index)
         broken = index.data(Roles.Broken)
-        picture = None  # where the photo lies in ``box``
-        if pixmap is not None and not pixmap.isNull():
-            picture = paint_fitted(painter, pixmap, box)
+        pixmap = index.data(Roles.Thumbnail)
+        if picture is not None:
+            paint_fitted(painter, pixmap, box)
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -119,16 +156,6 @@ class PhotoDelegate(QStyledItemDelegate):
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
         if self.rating_of is not None:
             paint_rating(painter, box, self.rating_of(index.data(Roles.Path)), picture)
-        # Tag dots, bottom-left of the thumbnail.
-        colours = index.data(Roles.TagColours) or []
-        image = picture or box  # the dots sit on the photo (a portrait is narrower than box)
-        x = image.left() + 6
-        for colour in colours[:10]:
-            painter.setPen(QColor(255, 255, 255, 220))
-            painter.setBrush(QColor(colour))
-            painter.drawEllipse(QRect(x, image.bottom() - 16, 12, 12))
-            x += 15
-        paint_labels(painter, index.data(Roles.Labels) or [], box)  # issue 13: ✓ / ✗ by hand
         if broken:
             # A per-photo error (unreadable file, recorded by the scan): a badge on the thumbnail,
             # the reason in the tooltip and the detail panel.
@@ -143,17 +170,18 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
             painter.setFont(option.font)
         # Bottom right: "2×" (the same photo as another file), "RAW" (a RAW + JPEG pair).
-        photo, copies = index.data(Roles.Photo), index.data(Roles.Duplicates)
-        marks = ([f"{copies}×"] if copies else []) + (["RAW"] if photo.companions else [])
+        badges = file_badges(index)
         right = box.right() - 4
-        for mark in marks:
+        for text in badges:
             badge = QRect(right - 34, box.bottom() - 22, 34, 18)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(0, 0, 0, 170))
             painter.drawRoundedRect(badge, 4, 4)
             painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, mark)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
             right -= 38
+        # The tags' dots (bottom left, on the photo) and a person's ✓ / ✗ (issue 13).
+        paint_marks(painter, self.placed_marks(box, picture, index))
         search = index.data(Roles.SearchScore)
         if search is not None:
             badge = QRect(box.right() - 50, box.top() + 4, 46, 18)
@@ -180,6 +208,8 @@ class PhotoGrid(QListView):
     """Emits ``openRequested`` on Enter / double-click, ``currentPhotoChanged`` on selection."""
 
     openRequested = Signal(object)  # Photo
+    # A click on a tag's dot or ✓ / ✗ on a thumbnail: (Photo, tag name, global position)
+    tagMarkClicked = Signal(object, str, QPoint)
     currentPhotoChanged = Signal(object)  # Photo or None
     thumbSizeChanged = Signal(int)
 
@@ -335,8 +365,37 @@ class PhotoGrid(QListView):
             return
         super().keyPressEvent(event)
 
-    def event(self, event) -> bool:
-        return super().event(event)
+    def mark_under(self, pos: QPoint) -> tuple[QModelIndex, Mark | None]:
+        """The photo under ``pos`` (viewport coordinates) and the tag mark there, if any."""
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return index, None
+        return index, self.delegate.mark_at(self.visualRect(index), index, pos)
+
+    def mousePressEvent(self, event) -> None:
+        """A plain click on a tag's dot or ✓ / ✗ selects the photo and offers yes / no for that
+        tag (``tagMarkClicked``); anywhere else, the list view's own behaviour."""
+        plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
+        if event.button() == Qt.MouseButton.LeftButton and plain:
+            pos = event.position().toPoint()
+            index, mark = self.mark_under(pos)
+            if mark is not None:
+                self.setCurrentIndex(index)
+                self.tagMarkClicked.emit(
+                    index.data(Roles.Photo), mark.tag, self.viewport().mapToGlobal(pos)
+                )
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            index, mark = self.mark_under(event.pos())
+            if mark is not None:
+                text = self.grid_model().mark_tooltip(index.data(Roles.Photo), mark.tag)
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+                return True
+        return super().viewportEvent(event)
 
     def _open_index(self, index: QModelIndex) -> None:
         if index.isValid():
@@ -379,6 +438,3 @@ def photo_menu(parent, photo) -> QMenu:
         lambda: QGuiApplication.clipboard().setText(photo.path)
     )
     return menu
-
-
-_ = QEvent
