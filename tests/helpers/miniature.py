@@ -49,6 +49,7 @@ WORDS = (
     "a an the one two three next to and of with photo picture shape shapes thing things "
     "circle circles square squares triangle triangles star stars red green blue yellow white"
 ).split()
+SCALE = (0.24, 0.38)  # an item's side, as a share of the photo's shorter side
 SIZES = ((160, 120), (120, 160), (144, 144), (192, 128), (128, 192), (176, 132))
 
 
@@ -83,7 +84,8 @@ def sample_photo(rng: np.random.Generator, seed: int) -> Photo:
     items: list[Item] = []
     for shape, colour in kinds:
         for attempt in range(200):
-            scale = rng.uniform(0.24, 0.38) if attempt < 100 else rng.uniform(0.2, 0.26)
+            lo, hi = SCALE
+            scale = rng.uniform(lo, hi) if attempt < 100 else rng.uniform(0.8 * lo, 0.7 * hi)
             s = int(side * scale)
             x0 = int(rng.integers(2, width - s - 2))
             y0 = int(rng.integers(2, height - s - 2))
@@ -105,6 +107,12 @@ def photos(n: int, seed: int) -> list[Photo]:
 
 def render(photo: Photo) -> Image.Image:
     """The photo as an RGB image: a muted gradient, texture strokes and noise, then the items."""
+    return render_with_mask(photo)[0]
+
+
+def render_with_mask(photo: Photo) -> tuple[Image.Image, Image.Image]:
+    """``render``'s image, and a mask of the same size ("L": 0 background, k + 1 where item k
+    was drawn, later items over earlier ones)."""
     rng = np.random.default_rng(photo.seed)
     w, h = photo.width, photo.height
     grey = rng.uniform(70, 170, 2)
@@ -126,18 +134,26 @@ def render(photo: Photo) -> Image.Image:
         else:
             r = int(rng.integers(3, 14))
             draw.ellipse([x0 - r, y0 - r, x0 + r, y0 + r], fill=colour)
-    for item in photo.items:
+    mask = Image.new("L", (w, h), 0)
+    marks = ImageDraw.Draw(mask)
+    for k, item in enumerate(photo.items):
         jitter = rng.integers(-20, 21, 3)
         fill = tuple(int(v) for v in np.clip(np.array(COLOURS[item.colour]) + jitter, 0, 255))
-        _draw_item(draw, item, fill, rng)
+        _draw_item([(draw, fill), (marks, k + 1)], item, rng)
     arr = np.asarray(im, dtype=np.float32) + rng.normal(0, rng.uniform(3, 9), (h, w, 3))
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB"), mask
 
 
-def _draw_item(draw: ImageDraw.ImageDraw, item: Item, fill, rng: np.random.Generator) -> None:
+def _draw_item(targets, item: Item, rng: np.random.Generator) -> None:
+    """Draw ``item`` on every (ImageDraw, fill) of ``targets``, the same turn on each."""
+    turn = rng.uniform(-0.3, 0.3)
+    for draw, fill in targets:
+        _draw_shape(draw, item, fill, turn)
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, item: Item, fill, turn: float) -> None:
     x0, y0, x1, y1 = item.box
     cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
-    turn = rng.uniform(-0.3, 0.3)
     if item.shape == "circle":
         draw.ellipse([x0, y0, x1, y1], fill=fill)
     elif item.shape == "square":
@@ -177,6 +193,32 @@ def model_inputs(images: list[Image.Image], size: int = IMAGE_SIZE) -> np.ndarra
         t = fit_pixels(torch.from_numpy(big).permute(0, 3, 1, 2).float(), size)
         out.append(t.permute(0, 2, 3, 1).to(torch.uint8).numpy())
     return np.concatenate(out)
+
+
+def patch_labels(
+    items: list[Photo], masks: list[Image.Image], size: int, patch: int, cover: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per photo and patch of the model's grid (the photo squashed to ``size``): the colour and
+    the shape of the item that covers the patch (1-based indices into COLOURS and SHAPES), 0 for
+    background, -1 (ignored) where an item covers some of the patch but under ``cover``."""
+    grid = size // patch
+    colour = np.zeros((len(items), grid * grid), dtype=np.int64)
+    shape = np.zeros_like(colour)
+    names = list(COLOURS)
+    for n, (photo, mask) in enumerate(zip(items, masks, strict=True)):
+        m = np.asarray(mask.resize((size, size), Image.Resampling.NEAREST))
+        blocks = m.reshape(grid, patch, grid, patch).transpose(0, 2, 1, 3).reshape(grid * grid, -1)
+        for k, block in enumerate(blocks):
+            counts = np.bincount(block, minlength=len(photo.items) + 1)
+            best = int(counts[1:].argmax()) + 1 if len(counts) > 1 else 0
+            share = counts[best] / block.size if best else 0.0
+            if share >= cover:
+                item = photo.items[best - 1]
+                colour[n, k] = 1 + names.index(item.colour)
+                shape[n, k] = 1 + SHAPES.index(item.shape)
+            elif share > 0.05:
+                colour[n, k] = shape[n, k] = -1
+    return colour, shape
 
 
 # ----------------------------------------------------------------------------------- captions
@@ -307,16 +349,20 @@ def write_vocab(folder: Path) -> Path:
     return path
 
 
+VISION_WIDTH = 64
+
+
 def miniature_config():
-    """128-px ViT (8 x 8 patches of 16 px) and a 3-layer text encoder, both 64 wide. The text
+    """128-px ViT (8 x 8 patches of 16 px, ``VISION_WIDTH`` wide) and a 3-layer text encoder 64
+    wide. The text
     vocabulary keeps BLIP's 30524 rows so that [ENC] (row 30523) exists; rows no token uses stay
     zero (they compress to nothing)."""
     from transformers import BlipConfig
 
     return BlipConfig(
         vision_config=dict(
-            hidden_size=64,
-            intermediate_size=128,
+            hidden_size=VISION_WIDTH,
+            intermediate_size=2 * VISION_WIDTH,
             num_hidden_layers=4,
             num_attention_heads=4,
             image_size=IMAGE_SIZE,
@@ -329,7 +375,7 @@ def miniature_config():
             intermediate_size=128,
             num_hidden_layers=3,
             num_attention_heads=4,
-            encoder_hidden_size=64,
+            encoder_hidden_size=VISION_WIDTH,
             max_position_embeddings=40,
             initializer_range=0.02,
         ),

@@ -88,3 +88,17 @@ def test_product_scan_of_drawn_pngs(loaded, tmp_path):
             (hits if s in kinds else misses).append(r.tags[s].score)
     assert np.mean(hits) > np.mean(misses) + 0.25, (np.mean(hits), np.mean(misses))
     assert mini.roc_auc(hits + misses, [True] * len(hits) + [False] * len(misses)) >= 0.85
+
+
+def test_patch_labels_name_the_item_covering_each_patch():
+    """The image encoder's pretraining targets: a patch well inside an item's box carries its
+    colour and shape, a patch far from every item is background, and the mask is the image's."""
+    photo = mini.Photo(128, 128, (mini.Item("star", "blue", (10, 10, 70, 70)),), seed=3)
+    image, mask = mini.render_with_mask(photo)
+    assert np.array_equal(np.asarray(image), np.asarray(mini.render(photo)))
+    colour, shape = mini.patch_labels([photo], [mask], size=128, patch=16)
+    grid = colour.reshape(8, 8)
+    assert grid[2, 2] == 1 + list(mini.COLOURS).index("blue")  # the star's centre (40, 40)
+    assert shape.reshape(8, 8)[2, 2] == 1 + mini.SHAPES.index("star")
+    assert grid[7, 7] == 0 and shape.reshape(8, 8)[6, 6] == 0  # far from the star
+    assert set(np.unique(colour)) <= {-1, 0, 3}  # 3: blue, the only item; -1: edges, ignored
