@@ -218,7 +218,6 @@ def teach_set(lib, sk, specs, records, pool_truth, held_truth, before, per_kinds
                     nan if fit is None else fit.loo.loo_f1,
                     nan if fit is None or fit.estimate_today is None else fit.estimate_today,
                     nan if fit is None or fit.estimate is None else fit.estimate,
-                    None if fit is None else fit.estimate_range,
                 )
             )
         table(rows, per_kind, skip_full)
@@ -240,23 +239,17 @@ def table(rows: list, per_kind: int, skip_full: bool) -> None:
     print("each label). F1 on the held-out")
     print("library with the threshold 0.5 (today) and with the proposal applied; what `tags")
     print("calibrate` shows: the leave-one-out F1 over the labels, and the stratified estimate of")
-    print("F1 over the pool's photos for today's rule and for the proposal (est. today/proposed),")
-    print("with the proposal's range (the central 80 % of that estimate over resampled labels).")
+    print("F1 over the pool's photos for today's rule and for the proposal (est. today/proposed).")
     head = (
         f"{'tag':<27} {'yes':>3} {'no':>3} {'step':<9} {'F1 today':>8} {'F1 after':>8} "
-        f"{'gain':>6} {'LOO F1':>6} {'est today':>9} {'est prop':>8} {'gap t':>6} {'gap p':>6} "
-        f"{'range':>9}"
+        f"{'gain':>6} {'LOO F1':>6} {'est today':>9} {'est prop':>8} {'gap t':>6} {'gap p':>6}"
     )
     print(head)
     print("-" * len(head))
-    inside = []
-    for name, yes, no, step, fb, fa, lf, et, ep, span in rows:
-        shown = "" if span is None else f"{span[0]:.2f}-{span[1]:.2f}"
-        if span is not None:
-            inside.append(span[0] <= fa <= span[1])
+    for name, yes, no, step, fb, fa, lf, et, ep in rows:
         print(
             f"{name:<27} {yes:>3} {no:>3} {step:<9} {fb:8.3f} {fa:8.3f} {fa - fb:+6.3f} "
-            f"{lf:6.3f} {et:9.3f} {ep:8.3f} {abs(et - fb):6.3f} {abs(ep - fa):6.3f} {shown:>9}"
+            f"{lf:6.3f} {et:9.3f} {ep:8.3f} {abs(et - fb):6.3f} {abs(ep - fa):6.3f}"
         )
     fb, fa, lf, et, ep = (float(np.nanmean([r[i] for r in rows])) for i in range(4, 9))
     print("-" * len(head))
@@ -274,10 +267,6 @@ def table(rows: list, per_kind: int, skip_full: bool) -> None:
         f"mean |estimate - held-out F1| per tag: leave-one-out F1 {gap_loo:.3f}; stratified: "
         f"today {gap_t:.3f}, proposed {gap_p:.3f}; macro F1: today {abs(et - fb):.3f}, "
         f"proposed {abs(ep - fa):.3f}"
-    )
-    print(
-        f"held-out F1 after inside the range shown with the proposal (80 % of the estimates over"
-        f" resampled labels): {sum(inside)} of {len(inside)} tags"
     )
 
 

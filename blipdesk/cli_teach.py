@@ -173,12 +173,6 @@ def proposal_json(proposal: Any, paths: dict[str, list[str]]) -> dict[str, Any]:
         # today's rule and the proposal's (null: no labels of both kinds); expected_f1 is the
         # proposal's, under its first round's name
         "estimated_f1": {"today": fit.estimate_today, "proposed": fit.estimate},
-        # how far each could be off from the labels' luck alone: [low, high], the central 80 %
-        # over resamplings of the labels (stratified_f1_range)
-        "estimated_f1_range": {
-            "today": fit.estimate_today_range and list(fit.estimate_today_range),
-            "proposed": fit.estimate_range and list(fit.estimate_range),
-        },
         "expected_f1": fit.estimate,
         "carried_before": proposal.carried_before,
         "carried_after": proposal.carried_after,
@@ -188,7 +182,7 @@ def proposal_json(proposal: Any, paths: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[str, str]]) -> int:
-    from blipdesk.core.calibration import RANGE_WORDS, estimate_words, propose, tag_data
+    from blipdesk.core.calibration import propose, tag_data
     from blipdesk.errors import UserError
 
     with ctx.library(readonly=not (ns.apply or ns.reset)) as lib:
@@ -227,10 +221,12 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
         print(
             f"  rule: {cal['kind']} (slope {cal['slope']:.2f}, bias {cal['bias']:.2f}, image term)"
         )
-    words = estimate_words(proposal.fit, "~")
-    if words is not None:
-        print(f"  estimated F1 over the photos: {words}")
-        print(f"    (the labels stand for the photos of their score band; {RANGE_WORDS})")
+    est = doc["estimated_f1"]
+    if est["today"] is not None and est["proposed"] is not None:
+        print(
+            f"  estimated F1 over the photos: today ~ {est['today']:.2f}, proposed ~ "
+            f"{est['proposed']:.2f} (the labels stand for the photos of their score band)"
+        )
     print(
         f"  carried by {doc['carried_before']} photos now, {doc['carried_after']} after; "
         f"{len(doc['gained'])} gain it, {len(doc['lost'])} lose it"

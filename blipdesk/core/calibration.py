@@ -44,8 +44,6 @@ MARGIN = 0.02
 # for 200 photos is mostly noise (bench_teach.py: it drove an estimate to 0 where the truth was
 # 0.59); with many labels the correction is nearly whole
 SHRINK = 2.0
-# the estimate's range: the central 80 % of its values over 400 resamplings of the labels
-RANGE_LEVEL, RANGE_DRAWS = 0.8, 400
 STEPS = ("today", "threshold", "logistic", "linear")
 
 
@@ -72,10 +70,6 @@ class Fit:
     # ~ Y"); None without a population or without labels of both kinds
     estimate: float | None = None
     estimate_today: float | None = None
-    # how far each could be off from the labels' luck alone (``stratified_f1_range``: the central
-    # 80 % over resamplings of the labels); None where the estimate is None
-    estimate_range: tuple[float, float] | None = None
-    estimate_today_range: tuple[float, float] | None = None
 
     @property
     def loo(self) -> StepReport:
@@ -153,107 +147,23 @@ def stratified_f1(
     estimator: nearly unbiased when the counts are not tiny). With ``shrink`` k (``SHRINK``) a
     label stands for N_s / (n_s + k) photos: a stratum with few labels corrects the fit only in
     part (less variance, some bias towards the fit)."""
-    counts = _fitted_counts(chosen, p)
-    if not len(y):
-        return _f1(*counts)
-    photos, lo = _stratum_sizes(stratum, stratum_labelled)
-    return _f1(
-        *_corrected(counts, photos, lo, chosen_labelled, p_labelled, y, stratum_labelled, shrink)
-    )
-
-
-def estimate_words(fit: Fit, about: str = "≈") -> str | None:
-    """The estimate as the person reads it (the window and ``tags calibrate`` alike):
-    "today ≈ 0.44 (0.30-0.58), proposed ≈ 0.64 (0.51-0.77)"; None without an estimate."""
-    if fit.estimate is None or fit.estimate_today is None:
-        return None
-
-    def one(value: float, span: tuple[float, float] | None) -> str:
-        return f"{about} {value:.2f}" + ("" if span is None else f" ({span[0]:.2f}-{span[1]:.2f})")
-
-    return (
-        f"today {one(fit.estimate_today, fit.estimate_today_range)}, "
-        f"proposed {one(fit.estimate, fit.estimate_range)}"
-    )
-
-
-RANGE_WORDS = (
-    "in brackets: where 80 % of the estimates fall when the labels are resampled; "
-    "few labels, wide range"
-)
-
-
-def stratified_f1_range(
-    chosen: np.ndarray,
-    p: np.ndarray,
-    stratum: np.ndarray,
-    chosen_labelled: np.ndarray,
-    p_labelled: np.ndarray,
-    y: np.ndarray,
-    stratum_labelled: np.ndarray,
-    shrink: float | None = None,
-    level: float = RANGE_LEVEL,
-    draws: int = RANGE_DRAWS,
-) -> tuple[float, float] | None:
-    """How far ``stratified_f1`` could be off from the labels' luck alone: the central ``level``
-    of its values over ``draws`` resamplings of the labels (with replacement; the fit fixed, so
-    the range is, if anything, too narrow). Deterministic (a fixed seed). None under 2 labels."""
-    n = len(y)
-    if n < 2:
-        return None
-    counts = _fitted_counts(chosen, p)
-    photos, lo = _stratum_sizes(stratum, stratum_labelled)
-    args = [np.asarray(a) for a in (chosen_labelled, p_labelled, y, stratum_labelled)]
-    rng = np.random.default_rng(0)
-    values = []
-    for i in rng.integers(0, n, (draws, n)):
-        c, pl, yy, sl = (a[i] for a in args)
-        values.append(_f1(*_corrected(counts, photos, lo, c, pl, yy, sl, shrink)))
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-def _fitted_counts(chosen: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
-    """TP, FP, FN the fitted probabilities ``p`` expect for the decisions ``chosen``."""
     chosen = np.asarray(chosen, bool)
     p = np.asarray(p, np.float64)
     tp = float(p[chosen].sum())
-    return tp, float(chosen.sum()) - tp, float(p.sum()) - tp
-
-
-def _stratum_sizes(stratum: np.ndarray, stratum_labelled: np.ndarray) -> tuple[np.ndarray, int]:
-    """Photos per stratum (indexed from the lowest stratum seen), and that lowest stratum."""
-    lo = int(min(stratum.min(initial=0), stratum_labelled.min(initial=0)))
-    size = int(max(stratum.max(initial=0), stratum_labelled.max(initial=0))) - lo + 1
-    return np.bincount(np.asarray(stratum) - lo, minlength=size), lo
-
-
-def _corrected(
-    counts: tuple[float, float, float],
-    photos: np.ndarray,
-    lo: int,
-    chosen_labelled: np.ndarray,
-    p_labelled: np.ndarray,
-    y: np.ndarray,
-    stratum_labelled: np.ndarray,
-    shrink: float | None,
-) -> tuple[float, float, float]:
-    """The fitted counts, each stratum corrected by its labels' residuals (``stratified_f1``)."""
-    tp, fp, fn = counts
-    at = np.asarray(stratum_labelled) - lo
-    labels = np.bincount(at, minlength=len(photos))
-    k = SHRINK if shrink is None else shrink
-    weight = photos[at] / (labels[at] + k)
-    residual = weight * (np.asarray(y, np.float64) - np.asarray(p_labelled, np.float64))
-    picked = np.asarray(chosen_labelled, bool)
-    tp += float(residual[picked].sum())
-    fp -= float(residual[picked].sum())
-    fn += float(residual[~picked].sum())
-    return tp, fp, fn
-
-
-def _f1(tp: float, fp: float, fn: float) -> float:
+    fp = float(chosen.sum()) - tp
+    fn = float(p.sum()) - tp
+    if len(y):
+        lo = int(min(stratum.min(initial=0), stratum_labelled.min()))
+        size = int(max(stratum.max(initial=0), stratum_labelled.max())) - lo + 1
+        photos = np.bincount(stratum - lo, minlength=size)
+        labels = np.bincount(stratum_labelled - lo, minlength=size)
+        k = SHRINK if shrink is None else shrink
+        weight = photos[stratum_labelled - lo] / (labels[stratum_labelled - lo] + k)
+        residual = weight * (np.asarray(y, np.float64) - np.asarray(p_labelled, np.float64))
+        picked = np.asarray(chosen_labelled, bool)
+        tp += float(residual[picked].sum())
+        fp -= float(residual[picked].sum())
+        fn += float(residual[~picked].sum())
     tp, fp, fn = max(tp, 0.0), max(fp, 0.0), max(fn, 0.0)
     return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
 
@@ -488,14 +398,10 @@ def fit(
         if step != "threshold":
             model_loo = z - shift
         tried.append((step, proposed, score, agree, z))
-    found = _estimates(tried, x, y, t0, population, model, model_loo) if pairs else None
-    estimates = None if found is None else found[0]
+    estimates = _estimates(tried, x, y, t0, population, model, model_loo) if pairs else None
 
     def at(i: int) -> float | None:
         return None if estimates is None else estimates[i]
-
-    def range_of(i: int) -> tuple[float, float] | None:
-        return None if found is None else found[1](i)
 
     reports = [StepReport("today", tried[0][2], tried[0][3], True, at(0))]
     best = 0  # index into tried
@@ -520,8 +426,6 @@ def fit(
         no,
         at(best),
         at(0),
-        range_of(best),
-        range_of(0),
     )
 
 
@@ -533,11 +437,10 @@ def _estimates(
     population: tuple[np.ndarray, np.ndarray | None] | None,
     model: Calibration | None,
     model_loo: np.ndarray,
-) -> tuple[list[float], Callable[[int], tuple[float, float] | None]] | None:
+) -> list[float] | None:
     """The stratified estimate of each tried rule's F1 over the population (0.0 for a step that
-    found nothing), and a function giving the range of the i-th (computed only for the rules
-    shown). The probabilities are the richest probability fit's (a logistic fit for the estimate
-    alone when the labels are too few for that step)."""
+    found nothing). The probabilities are the richest probability fit's (a logistic fit for the
+    estimate alone when the labels are too few for that step)."""
     if population is None or not len(population[0]) or np.isnan(population[0]).any():
         return None
     px, pf = population
@@ -547,24 +450,14 @@ def _estimates(
     p = _sigmoid(decide(model, px, pf, t0))
     stratum, stratum_labelled = strata(px, t0), strata(x, t0)
     p_labelled = _sigmoid(model_loo)
-    out: list[float] = []
-    Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    parts: list[Part | None] = []
+    out = []
     for step, rule, _score, _agree, z in tried:
         if rule is None and step != "today":
             out.append(0.0)
-            parts.append(None)
             continue
         chosen = decide(rule, px, pf, t0) >= 0
-        part: Part = (chosen, p, stratum, z >= 0, p_labelled, y, stratum_labelled)
-        out.append(stratified_f1(*part))
-        parts.append(part)
-
-    def range_of(i: int) -> tuple[float, float] | None:
-        part = parts[i]
-        return None if part is None else stratified_f1_range(*part)
-
-    return out, range_of
+        out.append(stratified_f1(chosen, p, stratum, z >= 0, p_labelled, y, stratum_labelled))
+    return out
 
 
 # ----------------------------------------------------------------------------- with the cache

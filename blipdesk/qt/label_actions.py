@@ -348,7 +348,7 @@ class LabelActions(QObject):
         return self._teach_data("calibrate")
 
     def _show_proposal(self, teach: jobs.TeachData) -> QMessageBox:
-        from blipdesk.core.calibration import RANGE_WORDS, estimate_words, propose
+        from blipdesk.core.calibration import propose
 
         proposal = propose(teach.data, teach.tag, teach.current)  # type: ignore[arg-type]
         fit = proposal.fit
@@ -356,9 +356,11 @@ class LabelActions(QObject):
         for s in fit.steps:
             mark = "  ← proposed" if s.step == fit.step else ("" if s.accepted else "  (no gain)")
             lines.append(f"  {s.step:<10} F1 {s.loo_f1:.2f}, agreement {s.loo_agreement:.0%}{mark}")
-        words = estimate_words(fit)
-        if words is not None:
-            lines += [f"Estimated F1 over these photos: {words}", f"({RANGE_WORDS})"]
+        if fit.estimate is not None and fit.estimate_today is not None:
+            lines.append(
+                f"Estimated F1 over these photos: today ≈ {fit.estimate_today:.2f}, "
+                f"proposed ≈ {fit.estimate:.2f}"
+            )
         lines += [
             "",
             f"Carried by {proposal.carried_before} photos here now, {proposal.carried_after} "
