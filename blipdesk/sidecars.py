@@ -103,7 +103,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -903,28 +903,31 @@ class _Editor:
         if parent.tag == RDF_DESCRIPTION:
             self.touched.append(parent)
 
-    def _remove_attribute(self, desc: ET.Element, name: str) -> None:
+    def _attributes_named(
+        self, desc: ET.Element, name: str
+    ) -> Iterator[tuple[int, re.Match[bytes]]]:
+        """Each occurrence of ``desc``'s attribute ``name`` ("{namespace}local") in its start
+        tag as written: (the tag's offset in the buffer, the ``_ATTRIBUTE`` match in the tag)."""
         span, scope = self.doc.span(desc), self.doc.scopes[id(desc)]
         tag = self.doc.buf[span.start : span.open_end]
         for found in _ATTRIBUTE.finditer(tag):
             qname = found.group(2).decode("utf-8")
             prefix, _, local = qname.rpartition(":")
             if prefix and f"{{{scope.get(prefix)}}}{local}" == name:
-                self.edits.append((span.start + found.start(), span.start + found.end(), ""))
+                yield span.start, found
+
+    def _remove_attribute(self, desc: ET.Element, name: str) -> None:
+        for at, found in self._attributes_named(desc, name):
+            self.edits.append((at + found.start(), at + found.end(), ""))
         self.gone_attributes.setdefault(id(desc), set()).add(name)
         self.touched.append(desc)
 
     def set_attribute(self, desc: ET.Element, name: str, value: str) -> None:
         """Replace the value of ``desc``'s attribute ``name`` in place (quotes kept)."""
-        span, scope = self.doc.span(desc), self.doc.scopes[id(desc)]
-        tag = self.doc.buf[span.start : span.open_end]
-        for found in _ATTRIBUTE.finditer(tag):
-            qname = found.group(2).decode("utf-8")
-            prefix, _, local = qname.rpartition(":")
-            if prefix and f"{{{scope.get(prefix)}}}{local}" == name:
-                quote = found.group(3)[:1].decode("utf-8")
-                start, end = span.start + found.start(3), span.start + found.end(3)
-                self.edits.append((start, end, quote + _escape_attr(value) + quote))
+        for at, found in self._attributes_named(desc, name):
+            quote = found.group(3)[:1].decode("utf-8")
+            start, end = at + found.start(3), at + found.end(3)
+            self.edits.append((start, end, quote + _escape_attr(value) + quote))
 
     # -- layout
 
