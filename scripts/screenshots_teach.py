@@ -91,10 +91,8 @@ def thumbnail_menu(app, window, paths: list[str]) -> None:
     grid = window.grid
     for path in paths:
         index = window.photos.index(window.photos.row_of(path))
-        box, picture = grid.delegate.geometry(grid.visualRect(index), index)
-        dots = [
-            r for r, _m, kind in grid.delegate.placed_marks(box, picture, index) if kind == "dot"
-        ]
+        _box, placed = grid.delegate.placed_marks(grid.visualRect(index), index)
+        dots = [r for r, _m, kind in placed if kind == "dot"]
         if dots and window.board.label(path, "circle") is None:
             break
     else:

@@ -133,8 +133,7 @@ def test_a_click_on_a_thumbnails_tag_labels_that_photo_and_show_only_filters_by_
 
     def placed():
         index = window.photos.index(window.photos.row_of(path))
-        box, picture = grid.delegate.geometry(grid.visualRect(index), index)
-        return box, grid.delegate.placed_marks(box, picture, index)
+        return grid.delegate.placed_marks(grid.visualRect(index), index)
 
     def click(point) -> None:
         QTest.mouseClick(

@@ -50,6 +50,7 @@ THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cel
 MIN_THUMB, MAX_THUMB = 96, 320
 TEXT_HEIGHT = 32  # the file name under the thumbnail
 ERROR_BADGE = "#c0392b"
+FILE_BADGE_STEP = 38  # "2×" and "RAW" badges, right to left: 34 wide and a 4-px gap
 
 
 def cell_for(thumb: int) -> QSize:
@@ -99,26 +100,31 @@ class PhotoDelegate(QStyledItemDelegate):
     def sizeHint(self, option, index) -> QSize:
         return self.cell
 
-    def geometry(self, cell: QRect, index) -> tuple[QRect, QRect | None]:
-        """The thumbnail's box in a cell, and where the photo lies in it (None: no thumbnail
-        yet). The one account of the layout: painting and hit-testing both use it."""
+    def geometry(self, cell: QRect, index) -> tuple[QRect, QRect | None, QPixmap | None]:
+        """The thumbnail's box in a cell, where the photo lies in it, and its pixmap (both None:
+        no thumbnail yet). The one account of the layout: painting and hit-testing both use it."""
         rect = cell.adjusted(4, 4, -4, -4)
         w, h = self.thumb, self.thumb * 3 // 4
         box = QRect(rect.left() + (rect.width() - w) // 2, rect.top() + 4, w, h)
         pixmap = index.data(Roles.Thumbnail)
         if pixmap is None or pixmap.isNull():
-            return box, None
-        return box, fitted_rect(pixmap.size(), box)
+            return box, None, None
+        return box, fitted_rect(pixmap.size(), box), pixmap
 
-    def placed_marks(self, box: QRect, picture: QRect | None, index):
-        """The tag dots and label badges of ``index``, where they are drawn."""
-        inset = 38 * len(file_badges(index))
+    def placed_marks(self, cell: QRect, index):
+        """(the thumbnail's box in ``cell``, the tag dots and label badges of ``index`` where
+        they are drawn): what a click is tested against."""
+        box, picture, _pixmap = self.geometry(cell, index)
+        return box, self._marks(box, picture, index, file_badges(index))
+
+    def _marks(self, box: QRect, picture: QRect | None, index, badges: list[str]):
+        """The label badges sit left of the file ``badges`` (``file_badges``)."""
+        inset = FILE_BADGE_STEP * len(badges)
         return layout_marks(index.data(Roles.Marks) or [], picture or box, box, inset)
 
     def mark_at(self, cell: QRect, index, pos: QPoint) -> Mark | None:
         """The tag whose dot or ✓ / ✗ is under ``pos`` (viewport coordinates), if any."""
-        box, picture = self.geometry(cell, index)
-        return mark_at(self.placed_marks(box, picture, index), pos.x(), pos.y())
+        return mark_at(self.placed_marks(cell, index)[1], pos.x(), pos.y())
 
     def paint(
         self,
@@ -142,11 +148,11 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.Midlight))
             painter.drawRoundedRect(rect, 6, 6)
-        box, picture = self.geometry(option.rect, index)
+        box, picture, pixmap = self.geometry(option.rect, index)
         broken = index.data(Roles.Broken)
-        pixmap = index.data(Roles.Thumbnail)
-        if picture is not None:
-            paint_fitted(painter, pixmap, box)
+        if picture is not None and pixmap is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(picture, pixmap)
         else:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -179,9 +185,9 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(badge, 4, 4)
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-            right -= 38
+            right -= FILE_BADGE_STEP
         # The tags' dots (bottom left, on the photo) and a person's ✓ / ✗ (issue 13).
-        paint_marks(painter, self.placed_marks(box, picture, index))
+        paint_marks(painter, self._marks(box, picture, index, badges))
         search = index.data(Roles.SearchScore)
         if search is not None:
             badge = QRect(box.right() - 50, box.top() + 4, 46, 18)
