@@ -119,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     train = mini.photos(args.photos, seed=1 + args.seed)
     drawn = [mini.render_with_mask(p) for p in train]
     pixels = torch.from_numpy(mini.model_inputs([im for im, _ in drawn], args.image_size))
-    patch_colour, patch_shape = (
-        torch.from_numpy(a)
-        for a in mini.patch_labels(train, [m for _, m in drawn], args.image_size, args.patch)
-    )
+    patches = bool(args.pretrain_steps or args.token_aux)  # the patch labels are wanted
+    if patches:
+        patch_colour, patch_shape = (
+            torch.from_numpy(a)
+            for a in mini.patch_labels(train, [m for _, m in drawn], args.image_size, args.patch)
+        )
     del drawn
     truth = torch.from_numpy(mini.truth_matrix(train))  # (N, C)
     weights = torch.tensor([mini.caption_weight(c) for c in mini.CAPTIONS])
@@ -166,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     heads = torch.nn.ModuleDict(
         {"colour": torch.nn.Linear(width, len(mini.COLOURS) + 1),
          "shape": torch.nn.Linear(width, len(mini.SHAPES) + 1)}
+        if patches
+        else {}
     )  # fmt: skip
 
     def patch_loss(embeds, idx):
