@@ -269,7 +269,7 @@ class LabelActions(QObject):
     def mark_clicked(self, photo, name: str, where: QPoint) -> QMenu | None:
         """A click on a tag's dot or ✓ / ✗ on a thumbnail: yes / no / clear for that photo and
         tag, in a small menu at the click (the label given, if any, is checked)."""
-        tag = next((t for t in self.w.tags.tags() if t.name == name), None)
+        tag = self.w.tags.tag(name)
         if tag is None:
             return None
         said = self.w.board.label(photo.path, name)
