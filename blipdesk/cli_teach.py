@@ -174,6 +174,9 @@ def proposal_json(proposal: Any, paths: dict[str, list[str]]) -> dict[str, Any]:
         # proposal's, under its first round's name
         "estimated_f1": {"today": fit.estimate_today, "proposed": fit.estimate},
         "expected_f1": fit.estimate,
+        # true with fewer than calibration.ROUGH_BELOW labels of a kind: a rough guide
+        "estimate_rough": fit.rough,
+        "estimate_caveat": fit.estimate_caveat(),
         "carried_before": proposal.carried_before,
         "carried_after": proposal.carried_after,
         "gained": named(proposal.gained),
@@ -225,7 +228,7 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
     if est["today"] is not None and est["proposed"] is not None:
         print(
             f"  estimated F1 over the photos: today ~ {est['today']:.2f}, proposed ~ "
-            f"{est['proposed']:.2f} (the labels stand for the photos of their score band)"
+            f"{est['proposed']:.2f} ({doc['estimate_caveat']})"
         )
     print(
         f"  carried by {doc['carried_before']} photos now, {doc['carried_after']} after; "

@@ -359,7 +359,7 @@ class LabelActions(QObject):
         if fit.estimate is not None and fit.estimate_today is not None:
             lines.append(
                 f"Estimated F1 over these photos: today ≈ {fit.estimate_today:.2f}, "
-                f"proposed ≈ {fit.estimate:.2f}"
+                f"proposed ≈ {fit.estimate:.2f}\n({fit.estimate_caveat()})"
             )
         lines += [
             "",

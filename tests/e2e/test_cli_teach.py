@@ -60,9 +60,13 @@ def test_label_calibrate_similar_export_and_xmp(tmp_path, tiny_model_dir):
     estimated = proposal["estimated_f1"]  # labels of both kinds: today's and the proposal's
     assert 0.0 <= estimated["today"] <= 1.0 and 0.0 <= estimated["proposed"] <= 1.0
     assert proposal["expected_f1"] == estimated["proposed"]
+    # 2 yes + 1 no: the estimate is said to be rough, with the labels it rests on
+    assert proposal["estimate_rough"] is True
+    assert proposal["estimate_caveat"].startswith("rough: from 3 labels")
     text = blipdesk(data, "tags", "calibrate", "sea", *model)
     assert text.returncode == 0 and "LOO F1" in text.stdout and "not applied" in text.stderr
     assert "estimated F1 over the photos: today ~" in text.stdout
+    assert "(rough: from 3 labels, most near the boundary" in text.stdout
     applied = blipdesk(data, "tags", "calibrate", "sea", "--apply", *model)
     assert applied.returncode == 0 and "applied" in applied.stderr
     assert blipdesk(data, "tags", "calibrate", "sea", "--reset", *model).returncode == 0

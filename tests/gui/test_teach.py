@@ -83,6 +83,7 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     box = teach.proposal_box
     assert "Held out one at a time" in box.text() and "3 yes and 1 no" in box.text()
     assert "Estimated F1 over these photos: today ≈" in box.text()
+    assert "(rough: from 4 labels, most near the boundary" in box.text()
     apply = next(b for b in box.buttons() if b.text() == "Apply")
     apply.click()
     _wait_tasks(qtbot, window)

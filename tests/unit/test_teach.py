@@ -246,6 +246,17 @@ def test_the_estimate_comes_with_the_probability_steps():
     assert one_kind.estimate is None  # labels of one kind only: nothing to estimate with
 
 
+def test_the_estimate_is_called_rough_until_there_are_enough_labels_of_each_kind():
+    x, f, truth = _population(500, seed=7)
+    yes, no = np.nonzero(truth)[0], np.nonzero(~truth)[0]
+    few = np.concatenate([yes[:5], no[: cal.ROUGH_BELOW + 3]])  # 5 yes: rough, however many no
+    fit = cal.fit(x[few], truth[few], f[few], 0.5, (x, f))
+    assert fit.rough and fit.estimate_caveat().startswith(f"rough: from {len(few)} labels")
+    many = np.concatenate([yes[: cal.ROUGH_BELOW], no[: cal.ROUGH_BELOW]])
+    fit = cal.fit(x[many], truth[many], f[many], 0.5, (x, f))
+    assert not fit.rough and fit.estimate_caveat() == f"from {2 * cal.ROUGH_BELOW} labels"
+
+
 # ----------------------------------------------------------------- the stratified estimate
 
 
