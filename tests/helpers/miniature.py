@@ -50,6 +50,11 @@ WORDS = (
     "circle circles square squares triangle triangles star stars red green blue yellow white"
 ).split()
 SCALE = (0.24, 0.38)  # an item's side, as a share of the photo's shorter side
+# ON_GRID: items are drawn on the model's 8 x 8 patch grid (see sample_photo), k x k cells each,
+# k in GRID_CELLS: a fixture choice, so that the miniature's small ViT, whose patch embedding is
+# linear over a patch, learns the shapes in a ~5-minute CPU budget (a real BLIP has no such need).
+ON_GRID = True
+GRID_CELLS = (2, 3)
 SIZES = ((160, 120), (120, 160), (144, 144), (192, 128), (128, 192), (176, 132))
 
 
@@ -72,7 +77,9 @@ class Photo:
 
 
 def sample_photo(rng: np.random.Generator, seed: int) -> Photo:
-    """One to three items at non-overlapping boxes; a quarter of multi-item photos repeat a kind."""
+    """One to three items at non-overlapping boxes; a quarter of multi-item photos repeat a kind.
+    With ``ON_GRID`` each box is k x k cells (k in ``GRID_CELLS``) of the model's patch grid, as
+    the photo reaches the model (squashed to IMAGE_SIZE square), else anywhere (``SCALE``)."""
     width, height = SIZES[int(rng.integers(len(SIZES)))]
     n = int(rng.choice([1, 2, 3], p=[0.35, 0.4, 0.25]))
     kinds = [(str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS)))) for _ in range(n)]
@@ -84,16 +91,46 @@ def sample_photo(rng: np.random.Generator, seed: int) -> Photo:
     items: list[Item] = []
     for shape, colour in kinds:
         for attempt in range(200):
-            lo, hi = SCALE
-            scale = rng.uniform(lo, hi) if attempt < 100 else rng.uniform(0.8 * lo, 0.7 * hi)
-            s = int(side * scale)
-            x0 = int(rng.integers(2, width - s - 2))
-            y0 = int(rng.integers(2, height - s - 2))
-            box = (x0, y0, x0 + s, y0 + s)
-            if all(_apart(box, it.box) for it in items):
+            if ON_GRID:
+                box = _grid_box(rng, width, height, small=attempt >= 100)
+            else:
+                lo, hi = SCALE
+                scale = rng.uniform(lo, hi) if attempt < 100 else rng.uniform(0.8 * lo, 0.7 * hi)
+                s = int(side * scale)
+                x0 = int(rng.integers(2, width - s - 2))
+                y0 = int(rng.integers(2, height - s - 2))
+                box = (x0, y0, x0 + s, y0 + s)
+            gap = 1 if ON_GRID else 3  # ON_GRID: boxes and gap in cells (checked on the grid)
+            if all(_apart(_cells(box, width, height), _cells(it.box, width, height), gap)
+                   if ON_GRID else _apart(box, it.box, gap) for it in items):  # fmt: skip
                 items.append(Item(shape, colour, box))
                 break
     return Photo(width, height, tuple(items), seed)
+
+
+def _grid_box(
+    rng: np.random.Generator, width: int, height: int, small: bool = False
+) -> tuple[int, int, int, int]:
+    """A box of k x k cells of the model's patch grid (a cell: width / G by height / G photo
+    pixels, G = IMAGE_SIZE // PATCH_SIZE), starting on a cell boundary: square in model space."""
+    g = IMAGE_SIZE // PATCH_SIZE
+    lo, hi = GRID_CELLS
+    k = lo if small else int(rng.integers(lo, hi + 1))
+    i, j = int(rng.integers(0, g - k + 1)), int(rng.integers(0, g - k + 1))
+    cw, ch = width / g, height / g
+    return (round(i * cw), round(j * ch), round((i + k) * cw), round((j + k) * ch))
+
+
+def _cells(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """A grid box's cells (i0, j0, i1, j1), i1 and j1 exclusive."""
+    g = IMAGE_SIZE // PATCH_SIZE
+    x0, y0, x1, y1 = box
+    return (
+        round(x0 * g / width),
+        round(y0 * g / height),
+        round(x1 * g / width),
+        round(y1 * g / height),
+    )
 
 
 def _apart(a, b, gap: int = 3) -> bool:
