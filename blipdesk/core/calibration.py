@@ -565,8 +565,9 @@ def borderline(
     and 0.82, where a two-parameter logistic fit learns most: its D-optimal design), one side
     after the other, starting above the boundary on even ``turn``s (the count of answers so far)
     and below on odd ones. On the miniature, right at the boundary the labels all land where the
-    tag is a coin toss and teach the slope nothing (benchmarks/bench_teach.py). For a tag from
-    examples alone with no fit yet, the photos nearest the yes examples' mean come first."""
+    tag is a coin toss and teach the slope nothing (benchmarks/bench_teach.py). While the labels
+    are all of one kind, the search gallops past them (``_gallop``). For a tag from examples
+    alone with no fit yet, the photos nearest the yes examples' mean come first."""
     if np.isnan(data.x).all() and calibration is None:
         idx, y = data.labelled()
         if data.features is None:
@@ -590,4 +591,54 @@ def borderline(
                 out.append(data.contents[int(side[i])])
         if len(out) >= k:
             break
+    far = _gallop(data, z, free)
+    if far is not None and out:
+        first = data.contents.index(out[0])
+        _idx, y = data.labelled()
+        if (z[far] < z[first]) if y[0] else (z[far] > z[first]):  # further than the queue's
+            out = [data.contents[far], *(c for c in out if c != data.contents[far])]
+    middle = _bisect(data, z, free)
+    if middle is not None:
+        out = [data.contents[middle], *(c for c in out if c != data.contents[middle])]
     return out[:k]
+
+
+def _bisect(data: TagData, z: np.ndarray, free: np.ndarray) -> int | None:
+    """Labels of both kinds that the rule's log-odds separate (every yes above every no) while the
+    rule's boundary lies outside the gap between them (a threshold step may move only
+    ``MAX_MOVE`` per label pair, far less than a sentence scored far off its threshold needs):
+    the boundary is somewhere in the gap, so ``borderline`` asks next about the middle photo of
+    the gap, halving it with each answer. None otherwise."""
+    idx, y = data.labelled()
+    if not len(y) or y.all() or not y.any():
+        return None
+    lo, hi = float(z[idx[~y]].max()), float(z[idx[y]].min())
+    if lo >= hi or lo < 0 < hi:  # not separable, or the boundary already in the gap
+        return None
+    inside = np.nonzero(free & (z > lo) & (z < hi))[0]
+    if not len(inside):
+        return None
+    inside = inside[np.argsort(z[inside], kind="stable")]
+    return int(inside[len(inside) // 2])
+
+
+def _gallop(data: TagData, z: np.ndarray, free: np.ndarray) -> int | None:
+    """With labels of one kind only (n of them, all yes say), the boundary lies past them all, maybe
+    far past: when a sentence's scores sit far from its threshold, every photo near the rule's
+    boundary is a yes, and the queue alone would ask about them one by one (over a hundred on the
+    miniature, bench_teach.py). So ``borderline`` asks next about the photo 2^n - 1 places past
+    the furthest label (in the order of the rule's log-odds: down past the lowest yes, or up past
+    the highest no) when that lies further than its own pick: the other kind is found in about
+    log2 of its distance in answers. None when both kinds are labelled, or none lies past."""
+    idx, y = data.labelled()
+    if not len(y) or (y.any() and not y.all()):
+        return None
+    if y[0]:  # all yes: look down, past the lowest yes
+        past = np.nonzero(free & (z < z[idx].min()))[0]
+        past = past[np.argsort(-z[past], kind="stable")]
+    else:  # all no: look up, past the highest no
+        past = np.nonzero(free & (z > z[idx].max()))[0]
+        past = past[np.argsort(z[past], kind="stable")]
+    if not len(past):
+        return None
+    return int(past[min(2 ** min(len(y), 30) - 1, len(past) - 1)])

@@ -152,6 +152,38 @@ def test_calibration_is_stored_per_model_and_read_time(library):
     assert library.calibrations("other-model") == {}
 
 
+def test_the_queue_gallops_past_labels_of_one_kind_and_bisects_a_gap_the_rule_misses():
+    # a sentence scored far below its threshold: all 200 photos at ITM 1e-5 .. 1e-3, the top 60
+    # true. The queue alone would ask about the top photos one by one, all yes; galloping, each
+    # yes doubles how far past the lowest yes the next photo lies, so a no comes within ~log2(60)
+    x = np.sort(np.linspace(np.log(1e-5), np.log(1e-3), 200))[::-1]  # logit ~ log at these sizes
+    contents = tuple(f"{i:064x}" for i in range(200))
+    truth = np.arange(200) < 60
+    labels: dict[str, bool] = {}
+    asked = []
+    while not labels or all(labels.values()):
+        data = cal.TagData(contents, x, None, dict(labels))
+        pick = cal.borderline(data, None, 0.5, 1, turn=len(labels))[0]
+        i = contents.index(pick)
+        asked.append(i)
+        labels[pick] = bool(truth[i])
+    assert asked[:4] == [0, 2, 6, 14]  # 2^n - 1 places past the lowest yes: 1, 3, 7 on
+    assert len(asked) <= 7 and not truth[asked[-1]]  # the first no after 6 answers, not 61
+    # scored far above instead, all no so far (the two lowest): it gallops up past the highest no
+    up = -x  # ascending: contents[0] the lowest, still far above the threshold
+    data = cal.TagData(contents, up, None, {contents[0]: False, contents[1]: False})
+    assert cal.borderline(data, None, 0.5, 1, turn=2) == [contents[5]]  # 3 places past [1]
+    # both kinds, every yes above every no, the rule's boundary (far above) outside the gap
+    # between them: the middle photo of the gap, halving it with each answer
+    both = cal.TagData(contents, x, None, {contents[0]: True, contents[150]: False})
+    assert cal.borderline(both, None, 0.5, 1, turn=2) == [contents[75]]
+    # labels that do not separate (a no above a yes): the queue's own order, untouched
+    mixed = {contents[0]: False, contents[1]: True, contents[150]: False}
+    ref = cal.TagData(contents, x, None, {})
+    expect = [c for c in cal.borderline(ref, None, 0.5, 10, turn=3) if c not in mixed][:5]
+    assert cal.borderline(cal.TagData(contents, x, None, mixed), None, 0.5, 5, turn=3) == expect
+
+
 def test_proposal_lists_changes_and_borderline_queue_skips_labels(library):
     itms = [0.05, 0.2, 0.35, 0.45, 0.55, 0.65, 0.8, 0.95]
     contents = _fill(library, itms)
