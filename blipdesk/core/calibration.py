@@ -45,9 +45,9 @@ MARGIN = 0.02
 # 0.59); with many labels the correction is nearly whole
 SHRINK = 2.0
 # fewer labels of either kind than this, and the estimate is said to be rough where it is shown:
-# per tag at 5 + 5 it was off the held-out F1 by 0.07-0.17 on average, and by up to 0.52 where
-# the tag's photos lie far from every label (bench_teach.py), as much as measuring F1 directly
-# on that many photos chosen at random would be ("fair" in the benchmark)
+# per tag at 5 + 5 on the miniature it was off the held-out F1 by 0.03-0.05 on average for tags
+# in its caption grammar and by 0.13-0.21 for tags as people write them, one tag by 0.56
+# (bench_teach.py)
 ROUGH_BELOW = LINEAR_MIN
 STEPS = ("today", "threshold", "logistic", "linear")
 
