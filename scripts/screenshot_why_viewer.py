@@ -30,23 +30,24 @@ def render(word: str | None, out: Path) -> int:
     work = shots.workdir("blipdesk-why-")
     photos = work / "Shapes"
     photos.mkdir()
+    # square photos, items on the miniature's 8 x 8 patch grid (96-px cells), as it was trained
     drawn = [
         mini.Photo(
-            960,
-            640,
+            768,
+            768,
             (
-                mini.Item("circle", "red", (110, 150, 390, 430)),
-                mini.Item("square", "blue", (560, 250, 840, 530)),
+                mini.Item("circle", "red", (96, 192, 384, 480)),
+                mini.Item("square", "blue", (480, 384, 768, 672)),
             ),
             seed=41,
         ),
-        mini.Photo(960, 640, (mini.Item("triangle", "yellow", (520, 120, 820, 420)),), seed=42),
+        mini.Photo(768, 768, (mini.Item("triangle", "yellow", (384, 96, 672, 384)),), seed=42),
         mini.Photo(
-            960,
-            640,
+            768,
+            768,
             (
-                mini.Item("star", "white", (90, 300, 350, 560)),
-                mini.Item("circle", "green", (600, 90, 860, 350)),
+                mini.Item("star", "white", (96, 384, 384, 672)),
+                mini.Item("circle", "green", (480, 96, 672, 288)),
             ),
             seed=43,
         ),
