@@ -266,6 +266,8 @@ def _cleanup_on_signals(tmp: str) -> Iterator[None]:
     previous: dict[int, _Handler] = {}
     for sig in _SIGNALS:
         with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # ignored (SIGHUP under nohup): it would not have ended the process
             previous[sig] = signal.signal(sig, handler)
     try:
         yield

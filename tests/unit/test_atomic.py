@@ -132,8 +132,11 @@ def test_a_really_full_disk_keeps_the_old_file(small_mount):
 
 
 _SLOW_WRITER = """
-import os, sys, time
+import os, signal, sys, time
 from blipdesk import atomic
+# as from a terminal, whatever the test runner's own SIGHUP (ignored under nohup); argv[2]:
+# "ignore-hup" starts the writer the way nohup does
+signal.signal(signal.SIGHUP, signal.SIG_IGN if sys.argv[2:] == ["ignore-hup"] else signal.SIG_DFL)
 def stuck(fd):
     print("writing", flush=True)
     time.sleep(60)
@@ -142,18 +145,36 @@ atomic.write_atomic(sys.argv[1], b"new" * 1000)
 """
 
 
+def test_a_signal_the_process_ignores_leaves_the_write_alone(tmp_path):
+    # under nohup SIGHUP is ignored: the writer must not take it over and abort the write
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WRITER, str(target), "ignore-hup"],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == b"writing\n"
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(1)  # still writing: the hang-up was ignored, as it would have been
+        assert len(_temps(tmp_path)) == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == -signal.SIGTERM
+    assert target.read_text() == "old" and _temps(tmp_path) == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
 def test_killed_mid_write_the_old_file_stays(tmp_path, sig):
     target = tmp_path / "out.json"
     target.write_text("old")
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # closes the pipe however the test ends
         [sys.executable, "-c", _SLOW_WRITER, str(target)], stdout=subprocess.PIPE, cwd=ROOT
-    )
-    assert proc.stdout.readline() == b"writing\n"
-    assert len(_temps(tmp_path)) == 1
-    proc.send_signal(sig)
-    assert proc.wait(30) == -sig  # the signal still ends the process as it would have
-    proc.stdout.close()
+    ) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == b"writing\n"
+        assert len(_temps(tmp_path)) == 1
+        proc.send_signal(sig)
+        assert proc.wait(30) == -sig  # the signal still ends the process as it would have
     assert target.read_text() == "old"
     if sig != signal.SIGKILL:
         assert _temps(tmp_path) == []  # removed by the handler
