@@ -566,8 +566,9 @@ def borderline(
     after the other, starting above the boundary on even ``turn``s (the count of answers so far)
     and below on odd ones. On the miniature, right at the boundary the labels all land where the
     tag is a coin toss and teach the slope nothing (benchmarks/bench_teach.py). While the labels
-    are all of one kind, the search gallops past them (``_gallop``). For a tag from examples
-    alone with no fit yet, the photos nearest the yes examples' mean come first."""
+    are all of one kind, the search gallops past them (``_gallop``); when they separate but the
+    rule's boundary misses the gap between them, it halves the gap (``_bisect``). For a tag from
+    examples alone with no fit yet, the photos nearest the yes examples' mean come first."""
     if np.isnan(data.x).all() and calibration is None:
         idx, y = data.labelled()
         if data.features is None:
@@ -584,32 +585,26 @@ def borderline(
     above = above[np.argsort(np.abs(z[above] - QUEUE_SPREAD), kind="stable")]
     below = below[np.argsort(np.abs(z[below] + QUEUE_SPREAD), kind="stable")]
     sides = [above, below] if turn % 2 == 0 else [below, above]
-    out: list[str] = []
+    picks: list[int] = []
     for i in range(max(len(above), len(below))):
         for side in sides:
             if i < len(side):
-                out.append(data.contents[int(side[i])])
-        if len(out) >= k:
+                picks.append(int(side[i]))
+        if len(picks) >= k:
             break
-    far = _gallop(data, z, free)
-    if far is not None and out:
-        first = data.contents.index(out[0])
-        _idx, y = data.labelled()
-        if (z[far] < z[first]) if y[0] else (z[far] > z[first]):  # further than the queue's
-            out = [data.contents[far], *(c for c in out if c != data.contents[far])]
-    middle = _bisect(data, z, free)
-    if middle is not None:
-        out = [data.contents[middle], *(c for c in out if c != data.contents[middle])]
-    return out[:k]
-
-
-def _bisect(data: TagData, z: np.ndarray, free: np.ndarray) -> int | None:
-    """Labels of both kinds that the rule's log-odds separate (every yes above every no) while the
-    rule's boundary lies outside the gap between them (a threshold step may move only
-    ``MAX_MOVE`` per label pair, far less than a sentence scored far off its threshold needs):
-    the boundary is somewhere in the gap, so ``borderline`` asks next about the middle photo of
-    the gap, halving it with each answer. None otherwise."""
     idx, y = data.labelled()
+    for first in (_gallop(z, free, idx, y, picks), _bisect(z, free, idx, y)):
+        if first is not None:
+            picks = [first, *(i for i in picks if i != first)]
+    return [data.contents[i] for i in picks[:k]]
+
+
+def _bisect(z: np.ndarray, free: np.ndarray, idx: np.ndarray, y: np.ndarray) -> int | None:
+    """Labels (at ``idx``, answers ``y``) of both kinds that the rule's log-odds ``z`` separate
+    (every yes above every no) while the rule's boundary lies outside the gap between them (a
+    threshold step may move only ``MAX_MOVE`` per label pair, far less than a sentence scored far
+    off its threshold needs): the boundary is somewhere in the gap, so ``borderline`` asks next
+    about the middle photo of the gap, halving it with each answer. None otherwise."""
     if not len(y) or y.all() or not y.any():
         return None
     lo, hi = float(z[idx[~y]].max()), float(z[idx[y]].min())
@@ -622,23 +617,23 @@ def _bisect(data: TagData, z: np.ndarray, free: np.ndarray) -> int | None:
     return int(inside[len(inside) // 2])
 
 
-def _gallop(data: TagData, z: np.ndarray, free: np.ndarray) -> int | None:
+def _gallop(
+    z: np.ndarray, free: np.ndarray, idx: np.ndarray, y: np.ndarray, order: list[int]
+) -> int | None:
     """With labels of one kind only (n of them, all yes say), the boundary lies past them all, maybe
     far past: when a sentence's scores sit far from its threshold, every photo near the rule's
     boundary is a yes, and the queue alone would ask about them one by one (over a hundred on the
     miniature, bench_teach.py). So ``borderline`` asks next about the photo 2^n - 1 places past
-    the furthest label (in the order of the rule's log-odds: down past the lowest yes, or up past
-    the highest no) when that lies further than its own pick: the other kind is found in about
-    log2 of its distance in answers. None when both kinds are labelled, or none lies past."""
-    idx, y = data.labelled()
-    if not len(y) or (y.any() and not y.all()):
+    the furthest label (in the order of the rule's log-odds ``z``: down past the lowest yes, or up
+    past the highest no) when that lies further than the queue's own first pick (``order[0]``):
+    the other kind is found in about log2 of its distance in answers. None when both kinds are
+    labelled, or none lies past, or the queue's pick is further."""
+    if not len(y) or (y.any() and not y.all()) or not order:
         return None
-    if y[0]:  # all yes: look down, past the lowest yes
-        past = np.nonzero(free & (z < z[idx].min()))[0]
-        past = past[np.argsort(-z[past], kind="stable")]
-    else:  # all no: look up, past the highest no
-        past = np.nonzero(free & (z > z[idx].max()))[0]
-        past = past[np.argsort(z[past], kind="stable")]
+    down = bool(y[0])  # all yes: look down, past the lowest yes; all no: up, past the highest no
+    past = np.nonzero(free & ((z < z[idx].min()) if down else (z > z[idx].max())))[0]
     if not len(past):
         return None
-    return int(past[min(2 ** min(len(y), 30) - 1, len(past) - 1)])
+    past = past[np.argsort(-z[past] if down else z[past], kind="stable")]
+    pick = int(past[min(2 ** min(len(y), 30) - 1, len(past) - 1)])
+    return pick if ((z[pick] < z[order[0]]) if down else (z[pick] > z[order[0]])) else None
