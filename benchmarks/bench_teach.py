@@ -91,7 +91,8 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, sk
     the labels of a stratum of the prior score are the photos the queue shows there, whatever
     their answer. ``skip_full``: skip a photo whose kind is already full (exactly ``per_kind``
     of each; the first round's protocol): that selects the labels on their answer, and no
-    estimate from the labels can then be fair (the labels are half yes wherever they are)."""
+    estimate from the labels can then be fair (the labels are half yes wherever they are).
+    Also returns the labels and the tag's data over the pool (labels in it)."""
     from blipdesk.core import calibration as cal
 
     labels: dict[str, bool] = {}
@@ -123,7 +124,7 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, sk
         lib.put_labels(tag.name, {content: answer})
         data = cal.TagData(data.contents, data.x, data.features, dict(labels))
         fit = cal.fit_tag(data, tag)
-    return fit, labels
+    return fit, labels, data
 
 
 def held_out_f1(doc: dict, name: str, truth_of, is_true) -> float:
@@ -199,6 +200,7 @@ def teach_set(lib, sk, specs, records, pool_truth, held_truth, before, per_kinds
         sc = np.array([p["tags"][name]["score"] for p in held])
         f, t = max((mini.prf(list(sc >= t), list(y))[2], t) for t in np.unique(sc))
         print(f"  {name:<27} threshold {t:.3f}: F1 {f:.3f}")
+    pool_contents = [r.content for r in records]
     for per_kind, skip_full in ((k, skip) for k in per_kinds for skip in (True, False)):
         rows = []
         for name, sentences, is_true in specs:
@@ -206,16 +208,16 @@ def teach_set(lib, sk, specs, records, pool_truth, held_truth, before, per_kinds
             lib.put_tag(Tag(name, sentences, 0.5))
             tag = lib.tag(name)
             truth_by_content = {r.content: is_true(pool_truth[r.path]) for r in records}
-            pool_contents = [r.content for r in records]
-            fit, labels = teach(lib, sk, tag, pool_contents, truth_by_content, per_kind, skip_full)
+            fit, labels, data = teach(
+                lib, sk, tag, pool_contents, truth_by_content, per_kind, skip_full
+            )
             lib.set_calibration(name, sk, None if fit is None else fit.calibration)
             after = export_document(lib, sk, source, [str(held_dir)])
             nan = float("nan")
             f_after = held_out_f1(after, name, held_truth, is_true)
             fair = nan
             if fit is not None:
-                fair = fair_sample_error(lib, sk, tag, fit, pool_contents, truth_by_content,
-                                         len(labels), f_after)  # fmt: skip
+                fair = fair_sample_error(data, tag, fit, truth_by_content, f_after)
             rows.append(
                 (
                     name,
@@ -233,16 +235,15 @@ def teach_set(lib, sk, specs, records, pool_truth, held_truth, before, per_kinds
         table(rows, per_kind, skip_full)
 
 
-def fair_sample_error(lib, sk, tag, fit, pool_contents, truth_by_content, n: int, held: float,
-                      draws: int = 300) -> float:  # fmt: skip
+def fair_sample_error(data, tag, fit, truth_by_content, held: float, draws: int = 300) -> float:
     """The yardstick for the estimate: how far from the held-out F1 the proposal's F1 would be
-    if it were measured directly on ``n`` photos of the pool chosen at random and answered (as
-    many photos as the labels; the drawn truth answers), the mean over ``draws`` random choices.
-    A fair sample, unlike the review queue's borderline photos; no estimate from ``n`` answers
-    can be expected to do much better than this."""
+    if it were measured directly on n photos of the pool (``data``, as ``teach`` left it) chosen
+    at random and answered (n: as many photos as the labels; the drawn truth answers), the mean
+    over ``draws`` random choices. A fair sample, unlike the review queue's borderline photos;
+    no estimate from n answers can be expected to do much better than this."""
     from blipdesk.core import calibration as cal
 
-    data = cal.tag_data(lib, sk, tag, pool_contents)
+    n = len(data.labels)
     bare = cal.TagData(data.contents, data.x, data.features, {})  # the rule alone, no labels
     rule = cal.matches(bare, fit.calibration, tag.threshold)
     truth = np.array([truth_by_content[c] for c in data.contents])
@@ -302,14 +303,15 @@ def table(rows: list, per_kind: int, skip_full: bool) -> None:
         f"today {gap_t:.3f}, proposed {gap_p:.3f}; macro F1: today {abs(et - fb):.3f}, "
         f"proposed {abs(ep - fa):.3f}"
     )
-    gaps = [abs(r[8] - r[5]) for r in rows if not np.isnan(r[8])]
+    estimated = [r for r in rows if not np.isnan(r[8])]
+    gaps = [abs(r[8] - r[5]) for r in estimated]
     fair = np.nanmean([r[9] for r in rows])
     print(
         f"yardstick: the proposal's F1 measured on as many random photos as labels would be off "
         f"by {fair:.3f} per tag on average; the stratified estimate is off by {gap_p:.3f} "
         f"(worst {max(gaps, default=float('nan')):.3f}; "
-        f"{sum(g <= r[9] for g, r in zip(gaps, [r for r in rows if not np.isnan(r[8])], strict=True))}"
-        f" of {len(gaps)} tags within their fair-sample gap)"
+        f"{sum(abs(r[8] - r[5]) <= r[9] for r in estimated)} of {len(gaps)} tags "
+        "within their fair-sample gap)"
     )
 
 
