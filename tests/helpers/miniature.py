@@ -88,7 +88,9 @@ def sample_photo(rng: np.random.Generator, seed: int) -> Photo:
         if n == 3 and rng.random() < 0.3:
             kinds[2] = kinds[0]
     side = min(width, height)
+    gap = 1 if ON_GRID else 3  # ON_GRID: boxes and gap in cells (checked on the grid)
     items: list[Item] = []
+    placed: list[tuple[int, int, int, int]] = []  # the items' boxes as compared: cells or pixels
     for shape, colour in kinds:
         for attempt in range(200):
             if ON_GRID:
@@ -100,10 +102,10 @@ def sample_photo(rng: np.random.Generator, seed: int) -> Photo:
                 x0 = int(rng.integers(2, width - s - 2))
                 y0 = int(rng.integers(2, height - s - 2))
                 box = (x0, y0, x0 + s, y0 + s)
-            gap = 1 if ON_GRID else 3  # ON_GRID: boxes and gap in cells (checked on the grid)
-            if all(_apart(_cells(box, width, height), _cells(it.box, width, height), gap)
-                   if ON_GRID else _apart(box, it.box, gap) for it in items):  # fmt: skip
+            spot = _cells(box, width, height) if ON_GRID else box
+            if all(_apart(spot, other, gap) for other in placed):
                 items.append(Item(shape, colour, box))
+                placed.append(spot)
                 break
     return Photo(width, height, tuple(items), seed)
 
