@@ -184,6 +184,26 @@ def test_the_queue_gallops_past_labels_of_one_kind_and_bisects_a_gap_the_rule_mi
     assert cal.borderline(cal.TagData(contents, x, None, mixed), None, 0.5, 5, turn=3) == expect
 
 
+def test_the_logistic_step_finds_a_boundary_far_below_todays_threshold():
+    # a sentence scored far below its threshold, as people's phrasings are on the miniature: the
+    # tag's boundary at logit -6.6 while today's threshold is 0.5 (logit 0). With the prior
+    # centred on today's boundary the fit flattened its slope to 0.1 to spare the bias and tagged
+    # every photo (F1 0.45); centred on the threshold step's cut it keeps a real slope
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-7.4, -1.6, 400)
+    truth = x > -6.6
+    below = np.nonzero(~truth)[0][:6]
+    above = np.nonzero(truth)[0][:15]
+    idx = np.concatenate([below, above])
+    result = cal.fit(x[idx], truth[idx], None, 0.5, population=(x, None))
+    assert result.step in ("threshold", "logistic")
+    logistic = cal._fit_logistic(x[idx], truth[idx], 0.0)
+    assert logistic.slope > 1.0
+    assert x[below].max() - 0.5 < -logistic.bias / logistic.slope < x[above].min() + 0.5
+    chosen = cal.decide(result.calibration, x, None, 0.0) >= 0
+    assert 0.3 < chosen.mean() < 0.95 and cal.f1(chosen, truth) > 0.9
+
+
 def test_proposal_lists_changes_and_borderline_queue_skips_labels(library):
     itms = [0.05, 0.2, 0.35, 0.45, 0.55, 0.65, 0.8, 0.95]
     contents = _fill(library, itms)
