@@ -106,13 +106,8 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, sk
             break
         data = cal.TagData(data.contents, data.x, data.features, dict(labels))
         current = None if fit is None else fit.calibration
-        queue = [
-            c
-            for c in cal.borderline(
-                data, current, tag.threshold, len(data.contents), len(labels) + len(skipped)
-            )
-            if c not in skipped
-        ]
+        turn = len(labels) + len(skipped)
+        queue = cal.borderline(data, current, tag.threshold, 1, turn, skipped=skipped)
         if not queue:
             break
         content = queue[0]

@@ -68,8 +68,12 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     dialog = teach.review
     first = dialog.content
     assert first is not None and first not in _labels(window)
+    assert dialog.chance.isHidden()  # 2 labels so far: the queue's own pick
     QTest.keyClick(dialog, Qt.Key.Key_Y)
+    # the fourth answer's photo is drawn at random, and the dialog says so
+    assert not dialog.chance.isHidden() and "at random" in dialog.chance.text()
     QTest.keyClick(dialog, Qt.Key.Key_S)
+    assert dialog.chance.isHidden()
     QTest.keyClick(dialog, Qt.Key.Key_N)
     _wait_tasks(qtbot, window)
     labels = _labels(window)

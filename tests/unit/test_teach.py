@@ -163,7 +163,7 @@ def test_the_queue_gallops_past_labels_of_one_kind_and_bisects_a_gap_the_rule_mi
     asked = []
     while not labels or all(labels.values()):
         data = cal.TagData(contents, x, None, dict(labels))
-        pick = cal.borderline(data, None, 0.5, 1, turn=len(labels))[0]
+        pick = cal.borderline(data, None, 0.5, 1, turn=len(labels), every=0)[0]
         i = contents.index(pick)
         asked.append(i)
         labels[pick] = bool(truth[i])
@@ -172,16 +172,41 @@ def test_the_queue_gallops_past_labels_of_one_kind_and_bisects_a_gap_the_rule_mi
     # scored far above instead, all no so far (the two lowest): it gallops up past the highest no
     up = -x  # ascending: contents[0] the lowest, still far above the threshold
     data = cal.TagData(contents, up, None, {contents[0]: False, contents[1]: False})
-    assert cal.borderline(data, None, 0.5, 1, turn=2) == [contents[5]]  # 3 places past [1]
+    assert cal.borderline(data, None, 0.5, 1, turn=2, every=0) == [contents[5]]  # 3 places past [1]
     # both kinds, every yes above every no, the rule's boundary (far above) outside the gap
     # between them: the middle photo of the gap, halving it with each answer
     both = cal.TagData(contents, x, None, {contents[0]: True, contents[150]: False})
-    assert cal.borderline(both, None, 0.5, 1, turn=2) == [contents[75]]
+    assert cal.borderline(both, None, 0.5, 1, turn=2, every=0) == [contents[75]]
     # labels that do not separate (a no above a yes): the queue's own order, untouched
     mixed = {contents[0]: False, contents[1]: True, contents[150]: False}
     ref = cal.TagData(contents, x, None, {})
-    expect = [c for c in cal.borderline(ref, None, 0.5, 10, turn=3) if c not in mixed][:5]
-    assert cal.borderline(cal.TagData(contents, x, None, mixed), None, 0.5, 5, turn=3) == expect
+    expect = [c for c in cal.borderline(ref, None, 0.5, 10, turn=3, every=0) if c not in mixed]
+    got = cal.borderline(cal.TagData(contents, x, None, mixed), None, 0.5, 5, turn=3, every=0)
+    assert got == expect[:5]
+
+
+def test_every_fourth_photo_of_the_queue_is_drawn_at_random_and_skips_are_never_shown():
+    x = np.linspace(-8.0, 8.0, 400)
+    contents = tuple(f"{i:064x}" for i in range(400))
+    labels = {contents[190]: True, contents[150]: False, contents[260]: True}
+    data = cal.TagData(contents, x, None, labels)
+    assert [cal.random_turn(t) for t in range(8)] == [False, False, False, True] * 2
+    assert not any(cal.random_turn(t, every=0) for t in range(8))
+    # off the random turns: the queue's own pick, near the boundary
+    own = cal.borderline(data, None, 0.5, 1, turn=2)[0]
+    assert abs(x[contents.index(own)]) < 2.5
+    # on them: a photo from anywhere, the same one for the same labels and turn, never labelled
+    picks = [
+        contents.index(cal.borderline(data, None, 0.5, 1, turn=t)[0]) for t in range(3, 400, 4)
+    ]
+    assert picks[0] == contents.index(cal.borderline(data, None, 0.5, 1, turn=3)[0])
+    assert not {contents[i] for i in picks} & set(labels)
+    assert min(x[picks]) < -6 and max(x[picks]) > 6  # spread over the library, not its boundary
+    assert np.mean(np.abs(x[picks]) > 2.5) > 0.5
+    # a skipped photo is never shown, the random one included
+    skipped = {own, contents[picks[0]]}
+    assert own not in cal.borderline(data, None, 0.5, 5, turn=2, skipped=skipped)
+    assert cal.borderline(data, None, 0.5, 1, turn=3, skipped=skipped)[0] not in skipped
 
 
 def test_the_logistic_step_finds_a_boundary_far_below_todays_threshold():

@@ -1,7 +1,8 @@
 """Review borderline (issue 13): the photos nearest a tag's boundary, one at a time, answered with
 the keyboard (Y yes, N no, S skip; Esc closes). The fit updates after every answer (numpy, a few
 milliseconds: ``core.calibration``), so the next photo is the one whose label teaches the most
-now. Labels are written through the window's label actions (a background task), never here."""
+now; one photo in ``cal.RANDOM_EVERY`` is drawn at random instead, and the dialog says so. Labels
+are written through the window's label actions (a background task), never here."""
 
 from __future__ import annotations
 
@@ -63,6 +64,15 @@ class ReviewDialog(QDialog):
         self.facts.setObjectName("reviewFacts")
         self.facts.setWordWrap(True)
         layout.addWidget(self.facts)
+        self.chance = QLabel(
+            f"Picked at random (one photo in {cal.RANDOM_EVERY}): your answer tells the fit and "
+            "the estimate about the whole library, not only the photos near the boundary."
+        )
+        self.chance.setObjectName("reviewChance")
+        self.chance.setWordWrap(True)
+        self.chance.setStyleSheet("font-style: italic;")
+        self.chance.setVisible(False)
+        layout.addWidget(self.chance)
         row = QHBoxLayout()
         self.yes = QPushButton(f"{YES}  Yes  (Y)")
         self.no = QPushButton(f"{NO}  No  (N)")
@@ -92,8 +102,11 @@ class ReviewDialog(QDialog):
 
     def next(self) -> None:
         turn = len(self.labels) + len(self.skipped)
-        queue = cal.borderline(self.data, self.calibration, self.tag.threshold, 64, turn)
-        self.content = next((c for c in queue if c not in self.skipped), None)
+        queue = cal.borderline(
+            self.data, self.calibration, self.tag.threshold, 1, turn, skipped=self.skipped
+        )
+        self.content = queue[0] if queue else None
+        self.chance.setVisible(self.content is not None and cal.random_turn(turn))
         yes = sum(self.labels.values())
         fit = self.fit
         learned = (
