@@ -339,7 +339,10 @@ def timings(n: int = 10_000, repeats: int = 5) -> None:
             dict(zip(contents, v, strict=True)),
             {},
         )
-        for per_kind in (5, 10):
+        # 20 and 40 labels: the budget; 200 and 500: a tag labelled for months, refitted
+        # by Review after every answer (past calibration.EXACT_LOO_MAX labels the held-out fits
+        # are one closed-form Newton step each)
+        for per_kind in (5, 10, 50, 125):
             lib.put_labels(
                 "t", {c: bool(itm[i] > 0.4) for i, c in enumerate(contents[: 4 * per_kind])}
             )

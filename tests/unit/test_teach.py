@@ -422,3 +422,53 @@ def test_the_guard_keeps_todays_rule_when_the_estimate_sees_no_gain():
     assert fit.estimate is not None and fit.estimate_today is not None
     assert fit.estimate > fit.estimate_today
     assert _f1_of(cal.decide(fit.calibration, x, None, 0.0) >= 0, truth) > _f1_of(x >= 0, truth)
+
+
+def test_many_labels_are_held_out_in_closed_form_and_agree_with_refitting(monkeypatch):
+    # past EXACT_LOO_MAX labels each label's held-out log-odds is one Newton step from the fit on
+    # all (no refit per label: Review refits after every answer); it must say what refits say
+    rng = np.random.default_rng(2)
+    n, photos = 150, 3000
+    x = rng.normal(-3, 2, photos)
+    f = rng.normal(size=(photos, 256)).astype(np.float32)
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    idx = rng.choice(photos, n, replace=False)
+    y = rng.random(n) < 1 / (1 + np.exp(-1.5 * (x[idx] + 3) - 3 * f[idx, 0]))
+    assert n > cal.EXACT_LOO_MAX
+    for step, feats in (("logistic", None), ("linear", f[idx]), ("examples", f[idx])):
+        xs = None if step == "examples" else x[idx]
+        fast = cal._loo(step, xs, y, feats, 0.0)
+        monkeypatch.setattr(cal, "EXACT_LOO_MAX", 10**9)
+        exact = cal._loo(step, xs, y, feats, 0.0)
+        monkeypatch.undo()
+        assert np.abs(fast[2] - exact[2]).max() < 0.15, step
+        assert np.mean((fast[2] >= 0) == (exact[2] >= 0)) >= 0.99, step
+        assert fast[0] == pytest.approx(exact[0], abs=0.01) and fast[1] == pytest.approx(
+            exact[1], abs=0.01
+        )
+    # and a whole fit over that many labels still goes through every step
+    result = cal.fit(x[idx], y, f[idx], 0.5, population=(x, f))
+    assert [s.step for s in result.steps] == list(cal.STEPS)
+    assert all(s.estimate is not None for s in result.steps) and result.estimate is not None
+
+
+def test_the_threshold_search_counts_as_the_plain_table_would():
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        n = int(rng.integers(2, 30))
+        x = np.round(rng.normal(0, 3, n), int(rng.integers(0, 2)))  # ties too
+        y = rng.random(n) < 0.5
+        t0 = float(rng.normal(0, 2))
+        got = cal._fit_threshold(x, y, t0)
+        # the plain candidates x labels table
+        xs = np.unique(x)
+        pairs = min(int(y.sum()), int((~y).sum()))
+        cands = np.clip(
+            (xs[:-1] + xs[1:]) / 2 if len(xs) > 1 else xs, t0 - 2 * pairs, t0 + 2 * pairs
+        )
+        scores = [cal.f1(x >= c, y) for c in cands]
+        if not scores or max(scores) <= cal.f1(x >= t0, y):
+            assert got is None
+            continue
+        best = cands[np.array(scores) == max(scores)]
+        assert got is not None and -got.bias == best[np.argmin(np.abs(best - t0))]
