@@ -55,9 +55,9 @@ MARGIN = 0.02
 # 0.59); with many labels the correction is nearly whole
 SHRINK = 2.0
 # fewer labels of either kind than this, and the estimate is said to be rough where it is shown:
-# per tag at 5 + 5 on the miniature it was off the held-out F1 by 0.03-0.05 on average for tags
-# in its caption grammar and by 0.13-0.21 for tags as people write them, one tag by 0.56
-# (bench_teach.py)
+# per tag at 5 + 5 on the miniature it is off the held-out F1 by 0.04-0.05 on average for tags
+# in its caption grammar and by 0.08-0.11 for tags as people write them (half what as many random
+# answers would allow), but one tag by 0.38 (bench_teach.py)
 ROUGH_BELOW = LINEAR_MIN
 STEPS = ("today", "threshold", "logistic", "linear")
 
