@@ -104,7 +104,6 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, sk
         no = len(labels) - yes
         if yes >= per_kind and no >= per_kind:
             break
-        data = cal.TagData(data.contents, data.x, data.features, dict(labels))
         current = None if fit is None else fit.calibration
         turn = len(labels) + len(skipped)
         queue = cal.borderline(data, current, tag.threshold, 1, turn, skipped=skipped)

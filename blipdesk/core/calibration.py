@@ -431,12 +431,13 @@ def _loo(
     basis = None if f is None else _basis(f)
     start = None
     if step in ("logistic", "linear", "examples") and y.any() and not y.all():
-        start = _fitter(step, t0, basis)(x, y, f)  # the fit on all: each held-out fit's start
+        problem = _problem(step, x, y, f, t0, basis)
+        theta = _solve(problem, y)  # the fit on all: each held-out fit's start
         if len(y) > EXACT_LOO_MAX:
-            problem = _problem(step, x, y, f, t0, basis)
-            z = _approximate_loo(problem, _solve(problem, y, start), y) + shift
+            z = _approximate_loo(problem, theta, y) + shift
             pred = z >= 0
             return f1(pred, y), float(np.mean(pred == y)), z
+        start = problem.calibration(theta)
     fit_one = _fitter(step, t0, basis, start)
     z = np.full(len(y), -1.0)
     for i in range(len(y)):
