@@ -6,7 +6,7 @@ from photos to tags keeps what the model knows, and how tag rules compare on thi
 
 A held-out library of drawn photos (PNG, seed 2026: never seen in training) is scanned with
 ``engine.scan`` through the vision cache, tags are stored with ``Library.put_tag`` (threshold
-0.5), and the export document is built by ``blipdesk.export.export_document``, as ``blipdesk export`` does.
+0.5), and the export document is built by ``blipdesk.services.export.export_document``, as ``blipdesk export`` does.
 Then, per tag, precision, recall and F1 of:
 
 * ``max`` -- today's rule (the export's ``match``): the best ITM probability over the tag's
@@ -87,7 +87,7 @@ def logit(p: float) -> float:
 def run(n_photos: int) -> None:
     from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
     from blipdesk.core.model import ModelSpec
-    from blipdesk.export import export_document
+    from blipdesk.services.export import export_document
     from blipdesk.store import Library, Tag
 
     print(

@@ -81,7 +81,7 @@ def never_load():
 
 
 def bench_library(args, root: Path, table: list[tuple[str, str]]) -> None:
-    from blipdesk.export import export_csv, export_document
+    from blipdesk.services.export import export_csv, export_document
 
     folder, db = root / "library", root / "data" / "library.sqlite3"
     sentences = [f"a photo of subject number {i}" for i in range(args.sentences)]

@@ -45,7 +45,7 @@ def rss_mb() -> float:
 def open_once(app, paths, folder: Path, n: int) -> dict[str, float]:
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
-    from blipdesk.qt.widgets.main_window import MainWindow
+    from blipdesk.qt.window import MainWindow
 
     def pump_until(cond, limit=60.0) -> float:
         start = time.perf_counter()
@@ -105,7 +105,7 @@ def main() -> int:
         folder = work / "photos"
         make_folder(folder, args.photos)
         print(f"generated {args.photos} JPEGs in {time.perf_counter() - t:.1f} s")
-        from blipdesk.paths import resolve_paths
+        from blipdesk.infra.paths import resolve_paths
         from blipdesk.qt.application import make_app
 
         app = make_app()

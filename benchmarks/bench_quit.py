@@ -29,8 +29,8 @@ def main() -> None:
     from PySide6.QtCore import QCoreApplication, QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from blipdesk.paths import resolve_paths
-    from blipdesk.qt.widgets.main_window import MainWindow
+    from blipdesk.infra.paths import resolve_paths
+    from blipdesk.qt.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,11 +97,11 @@ CHILD = """
 import sys, time
 from pathlib import Path
 from PySide6.QtCore import QTimer
-from blipdesk.paths import resolve_paths
+from blipdesk.infra.paths import resolve_paths
 from blipdesk.qt.application import make_app
-from blipdesk.qt.widgets.main_window import MainWindow
-from blipdesk.qt.values import Tag
-from blipdesk.settings import Settings, SettingsFile
+from blipdesk.qt.window import MainWindow
+from blipdesk.qt.common.values import Tag
+from blipdesk.services.settings import Settings, SettingsFile
 data, folder, model = sys.argv[1:4]
 paths = resolve_paths(Path(data)).ensure()
 SettingsFile(paths.settings_file).save(Settings(model=model, batch_size=8))

@@ -130,7 +130,7 @@ def held_out_f1(doc: dict, name: str, truth_of, is_true) -> float:
 def run(n_photos: int, per_kinds: list[int], keep: Path | None = None, seeds=(2027, 2026)) -> None:
     from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
     from blipdesk.core.model import ModelSpec
-    from blipdesk.export import export_document
+    from blipdesk.services.export import export_document
     from blipdesk.store import Library, Tag
 
     print("TEACHING TAGS ON A MINIATURE BLIP -- a miniature's figures, not the real model's")
@@ -183,7 +183,7 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None, seeds=(20
 def teach_set(lib, sk, specs, records, pool_truth, held_truth, before, per_kinds, held_dir,
               source) -> None:  # fmt: skip
     """The ceiling of a moved threshold, then each protocol's table, for one set of tags."""
-    from blipdesk.export import export_document
+    from blipdesk.services.export import export_document
     from blipdesk.store import Tag
 
     held = before["photos"]

@@ -36,8 +36,8 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from benchmarks.bench_gui import make_folder
-    from blipdesk.paths import resolve_paths
-    from blipdesk.qt.widgets.main_window import MainWindow
+    from blipdesk.infra.paths import resolve_paths
+    from blipdesk.qt.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp())

@@ -58,7 +58,7 @@ def render(word: str | None, out: Path) -> int:
         work / "data", model=str(shots.miniature_model()), batch_size=8, device="cpu"
     )
 
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.values import Tag
 
     app, window = shots.open_window(paths, 1100, 760)
     shots.add_folder(window, photos, len(drawn), thumbs=False)

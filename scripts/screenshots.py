@@ -35,7 +35,7 @@ def render() -> int:
 
     from PySide6.QtCore import QTimer
 
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.values import Tag
 
     app, window = shots.open_window(paths, 1360, 860)
     shots.add_folder(window, photos, 24)

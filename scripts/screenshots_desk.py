@@ -61,8 +61,8 @@ def render() -> int:
 
     from PySide6.QtCore import QItemSelectionModel, QPointF
 
-    from blipdesk.qt.theme import apply_scheme
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.theme import apply_scheme
+    from blipdesk.qt.common.values import Tag
 
     app, window = shots.open_window(paths, 1360, 860)
     shots.add_folder(window, photos, 18, ms=10000)

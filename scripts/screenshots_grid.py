@@ -35,8 +35,8 @@ def render() -> int:
     (photos / "IMG_2000.png").write_bytes(b"")
     scene(640, 480, 99).save(photos / "IMG_2000.png")
 
-    from blipdesk.photo_filter import SortState
-    from blipdesk.qt.values import PhotoScores, SentenceScore, Tag
+    from blipdesk.qt.common.values import PhotoScores, SentenceScore, Tag
+    from blipdesk.services.photo_filter import SortState
 
     paths = shots.data_folder(work / "data", env=False, feature_cache=False)
     app, window = shots.open_window(paths, 1320, 820)

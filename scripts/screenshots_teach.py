@@ -27,7 +27,7 @@ def render() -> int:
         mini.render(photo).resize((320, 240)).save(photos / f"shape_{i:03d}.png")
     paths = shots.data_folder(work / "data", model=str(shots.miniature_model()), batch_size=8)
 
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.values import Tag
 
     app, window = shots.open_window(paths, 1360, 860)
     shots.add_folder(window, photos, 30)

@@ -73,8 +73,8 @@ def data_folder(data: Path, env: bool = True, **settings: Any) -> Any:
     """A data folder with these settings saved; ``env``: point BLIPDESK_DATA_DIR at it."""
     if env:
         os.environ["BLIPDESK_DATA_DIR"] = str(data)
-    from blipdesk.paths import resolve_paths
-    from blipdesk.settings import Settings, SettingsFile
+    from blipdesk.infra.paths import resolve_paths
+    from blipdesk.services.settings import Settings, SettingsFile
 
     paths = resolve_paths(data).ensure()
     SettingsFile(paths.settings_file).save(Settings(**settings))
@@ -114,7 +114,7 @@ def wait(ms: int, until: Callable[[], bool] | None = None) -> None:
 def open_window(paths: Any, width: int, height: int) -> tuple[Any, Any]:
     """The application and its main window, shown at ``width`` x ``height``."""
     from blipdesk.qt.application import make_app
-    from blipdesk.qt.widgets.main_window import MainWindow
+    from blipdesk.qt.window import MainWindow
 
     app = make_app()
     window = MainWindow(paths, use_processes=False)

@@ -35,7 +35,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
 def _no_leftover_log_handlers():
     """A command run in-process (``app.main``) installs blipdesk's log handlers: not past its test."""
     yield
-    from blipdesk import logs
+    from blipdesk.infra import logs
 
     logs.remove_handlers()
 

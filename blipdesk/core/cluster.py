@@ -59,7 +59,7 @@ from blipdesk.core.results import (
     done_work,
     write_results,
 )
-from blipdesk.errors import UserError
+from blipdesk.infra.errors import UserError
 from blipdesk.store import PhotoRecord
 
 log = logging.getLogger(__name__)

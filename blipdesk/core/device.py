@@ -16,7 +16,7 @@ from functools import cache
 
 import torch
 
-from blipdesk.errors import DeviceError
+from blipdesk.infra.errors import DeviceError
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")

@@ -58,7 +58,7 @@ from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw, pai
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
 from blipdesk.core.raw import RAW_DECODE_RULE
-from blipdesk.errors import ModelError, PhotoError, UserError
+from blipdesk.infra.errors import ModelError, PhotoError, UserError
 from blipdesk.store import Library, PhotoRecord, ScoreRow
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from blipdesk.atomic import read_regular, write_atomic
+from blipdesk.infra.atomic import read_regular, write_atomic
 
 if TYPE_CHECKING:
     from blipdesk.store import Library

@@ -57,7 +57,7 @@ from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from blipdesk.core.files import is_raw
 from blipdesk.core.raw import read_raw
-from blipdesk.errors import PhotoError
+from blipdesk.infra.errors import PhotoError
 
 # Pillow refuses > 2 * MAX_IMAGE_PIXELS itself; we enforce our own, clearer limit first.
 DEFAULT_MAX_PIXELS = 250_000_000

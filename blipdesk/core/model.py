@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blipdesk.core.hub import MODEL_PATTERNS, offline
-from blipdesk.errors import ModelError
+from blipdesk.infra.errors import ModelError
 
 if TYPE_CHECKING:  # torch and transformers are imported only when a model is really loaded
     from torch import nn
@@ -355,7 +355,7 @@ def load_model(spec: ModelSpec, placement: Placement) -> LoadedModel:
     try:
         model.to(placement.device)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
-        from blipdesk.errors import DeviceError
+        from blipdesk.infra.errors import DeviceError
 
         raise DeviceError(f"The model does not fit on {placement.device}: {exc}") from None
     model.eval()

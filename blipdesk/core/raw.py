@@ -33,7 +33,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from blipdesk.errors import PhotoError
+from blipdesk.infra.errors import PhotoError
 
 RAW_DECODE_RULE = "raw-1:preview-min-384,half-demosaic,flip-unless-upright"
 RAW_MIN_PREVIEW = 384  # the model's input side (imaging.MODEL_IMAGE_SIZE)

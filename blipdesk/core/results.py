@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from blipdesk import __version__
-from blipdesk.errors import UserError
+from blipdesk.infra.errors import UserError
 from blipdesk.store import ScoreRow
 
 FORMAT_VERSION = 1
@@ -171,7 +171,7 @@ def write_results(
     protect: Iterable[str | os.PathLike[str]] = (),
 ) -> None:
     """Write a results file atomically (``atomic.write_atomic``: all of it or nothing)."""
-    from blipdesk.atomic import write_atomic
+    from blipdesk.infra.atomic import write_atomic
 
     write_atomic(target, results_bytes(header, photos), protect=protect)
 

@@ -13,7 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from blipdesk.logs import setup_logging, verbosity_level
+from blipdesk.infra.logs import setup_logging, verbosity_level
 
 log = logging.getLogger("blipdesk")
 
@@ -73,7 +73,7 @@ def make_app(argv: list[str] | None = None):
     # Fusion draws every widget the same on every platform; ``theme.follow_system`` gives it the
     # system's light or dark palette, and follows a change while the app runs.
     app.setStyle("Fusion")
-    from blipdesk.qt.theme import follow_system
+    from blipdesk.qt.common.theme import follow_system
 
     follow_system(app)  # light or dark as the system says (or BLIPDESK_COLOR_SCHEME)
     app.setWindowIcon(app_icon())
@@ -81,7 +81,7 @@ def make_app(argv: list[str] | None = None):
 
 
 def run_gui(ns) -> int:
-    from blipdesk.paths import resolve_paths
+    from blipdesk.infra.paths import resolve_paths
 
     guard_streams()
     paths = resolve_paths(getattr(ns, "data_dir", None)).ensure()
@@ -91,12 +91,12 @@ def run_gui(ns) -> int:
     )
     log.info("starting blipdesk GUI, data in %s", paths.data_dir)
     app = make_app()
-    from blipdesk.qt.widgets.main_window import MainWindow
+    from blipdesk.qt.window import MainWindow
 
     try:
         window = MainWindow(paths)
     except Exception as exc:
-        from blipdesk.errors import UserError
+        from blipdesk.infra.errors import UserError
 
         if isinstance(exc, UserError):
             from PySide6.QtWidgets import QMessageBox

@@ -18,7 +18,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from blipdesk.errors import UserError
+from blipdesk.infra.errors import UserError
 
 log = logging.getLogger(__name__)
 

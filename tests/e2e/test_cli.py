@@ -247,7 +247,7 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path, tiny_model_dir):
 
 def test_cli_store_and_engine_never_import_qt():
     code = (
-        "import sys, blipdesk.cli, blipdesk.store, blipdesk.settings, blipdesk.core.engine; "
+        "import sys, blipdesk.cli, blipdesk.store, blipdesk.services.settings, blipdesk.core.engine; "
         "sys.exit('PySide6' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk.cli_progress import ProgressPrinter
+from blipdesk.cli.progress import ProgressPrinter
 from blipdesk.core.engine import ScanOptions, ScanProgress, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.store import Library, Tag

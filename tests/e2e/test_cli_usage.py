@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk import app, cli, cli_args
+from blipdesk import app, cli
+from blipdesk.cli import args as cli_args
 from tests.e2e.test_cli import ROOT, blipdesk
 
 
@@ -235,7 +236,7 @@ def test_data_dir_and_verbose_go_before_or_after_the_command(tmp_path):
 
 
 def test_batch_size_zero_is_automatic_even_over_a_setting(tmp_path):
-    from blipdesk.settings import Settings, SettingsFile
+    from blipdesk.services.settings import Settings, SettingsFile
 
     data = tmp_path / "data"
     data.mkdir()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk.sidecars import TEMP_PREFIX, read_sidecar, write_tags
+from blipdesk.services.sidecars import TEMP_PREFIX, read_sidecar, write_tags
 from tests.helpers.models import scene
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def test_the_run_after_a_kill_9_removes_its_temporary_and_nothing_else(tmp_path)
     # A writer killed between writing its temporary file and renaming it.
     hang = (
         "import os, sys, time\n"
-        "from blipdesk import sidecars\n"
+        "from blipdesk.services import sidecars\n"
         "os.replace = lambda *a: time.sleep(600)\n"
         f"sidecars.write_tags({str(folder / 'p0001.jpg')!r}, [])\n"
     )

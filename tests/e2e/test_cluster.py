@@ -161,7 +161,7 @@ def test_a_node_without_the_model_fails_in_one_line(tmp_path, photos, tiny_model
     from blipdesk.core.cluster import ClusterOptions, cluster_scan
     from blipdesk.core.engine import model_key
     from blipdesk.core.model import ModelSpec
-    from blipdesk.errors import UserError
+    from blipdesk.infra.errors import UserError
 
     model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     spec = ModelSpec(str(model))

@@ -19,14 +19,14 @@ def photo_dir(tmp_path):
 
 @pytest.fixture
 def app_paths(tmp_path):
-    from blipdesk.paths import resolve_paths
+    from blipdesk.infra.paths import resolve_paths
 
     return resolve_paths(tmp_path / "blipdesk-data").ensure()
 
 
 @pytest.fixture
 def use_tiny_model(app_paths, tiny_model_dir):
-    from blipdesk.settings import Settings, SettingsFile
+    from blipdesk.services.settings import Settings, SettingsFile
 
     SettingsFile(app_paths.settings_file).save(Settings(model=str(tiny_model_dir), batch_size=4))
     return tiny_model_dir
@@ -34,7 +34,7 @@ def use_tiny_model(app_paths, tiny_model_dir):
 
 @pytest.fixture
 def make_window(qtbot, app_paths):
-    from blipdesk.qt.widgets.main_window import MainWindow
+    from blipdesk.qt.window import MainWindow
 
     made = []
 
@@ -56,7 +56,7 @@ def make_window(qtbot, app_paths):
 def scanned_window(qtbot, make_window, photo_dir, use_tiny_model):
     """A window on ``photo_dir`` with one tag ("beach"), every photo scanned: scores and vision
     outputs cached."""
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.values import Tag
 
     window = make_window()
     window.add_folder(str(photo_dir))

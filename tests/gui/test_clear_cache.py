@@ -3,9 +3,9 @@ feature cache; the grid and the tags panel follow."""
 
 from __future__ import annotations
 
+from blipdesk.qt.common.values import Tag
 from blipdesk.qt.models.photos import Roles
 from blipdesk.qt.models.tags import TagRoles
-from blipdesk.qt.values import Tag
 from blipdesk.qt.widgets.dialogs import SettingsDialog, human_size
 from blipdesk.store import Library
 from blipdesk.store.library import database_bytes
@@ -78,7 +78,7 @@ def test_clear_scores_and_feature_cache_from_settings(
 def test_thumbnails_are_measured_and_cleared_off_the_gui_thread(qtbot, app_paths):
     """Settings never walks or deletes the thumbnail folder on the GUI thread: the label says
     "measuring…" at once and gets the size from the thread pool."""
-    from blipdesk.settings import Settings
+    from blipdesk.services.settings import Settings
 
     thumbs = app_paths.thumbnails_dir / "ab"
     thumbs.mkdir(parents=True)

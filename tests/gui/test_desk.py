@@ -10,7 +10,7 @@ from PySide6.QtGui import QKeySequence, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from blipdesk.qt.workers.viewer_images import FULL
-from blipdesk.ratings import load_ratings
+from blipdesk.services.ratings import load_ratings
 from blipdesk.store import Rating
 from tests.helpers.models import scene
 from tests.unit.test_ratings import _jpeg_with_exif
@@ -258,7 +258,7 @@ def test_help_lists_the_shortcuts_and_ctrl_comma_opens_settings(qtbot, make_wind
 
 
 def test_light_and_dark_palettes_the_viewer_stays_dark(qtbot, make_window, photo_dir, monkeypatch):
-    from blipdesk.qt.theme import apply_scheme, current_scheme
+    from blipdesk.qt.common.theme import apply_scheme, current_scheme
 
     app = QApplication.instance()
     window = _window(qtbot, make_window, photo_dir, 10)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QItemSelectionModel
 
-from blipdesk import sidecars
-from blipdesk.qt.values import Tag
+from blipdesk.qt.common.values import Tag
+from blipdesk.services import sidecars
 
 
 def _digest(path) -> str:

@@ -9,13 +9,14 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from blipdesk.core.model import DEFAULT_MODEL
-from blipdesk.qt.values import Tag
-from blipdesk.qt.widgets import dialogs, main_window
+from blipdesk.qt import window as main_window
+from blipdesk.qt.common.values import Tag
+from blipdesk.qt.widgets import dialogs
 
 
 @pytest.fixture
 def hub_model_settings(app_paths):
-    from blipdesk.settings import Settings, SettingsFile
+    from blipdesk.services.settings import Settings, SettingsFile
 
     SettingsFile(app_paths.settings_file).save(Settings(model=DEFAULT_MODEL, batch_size=4))
 

@@ -10,9 +10,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from blipdesk.photo_filter import FilterState, SortState
-from blipdesk.qt.values import PhotoScores, SentenceScore, Tag
+from blipdesk.qt.common.values import PhotoScores, SentenceScore, Tag
 from blipdesk.qt.workers.inference import SearchResult
+from blipdesk.services.photo_filter import FilterState, SortState
 
 
 def _quiet(window):
@@ -489,7 +489,7 @@ def test_settings_has_no_large_gap_above_ok(qtbot, make_window):
 def test_another_features_criterion_goes_through_the_one_filter(qtbot, make_window, photo_dir):
     """A rating filter (another feature) plugs in: a value in the bar, a rule in photo_filter;
     the grid, the empty state and smart views follow it."""
-    from blipdesk import photo_filter
+    from blipdesk.services import photo_filter
 
     def rule(state, ctx):
         wanted = dict(state.extra).get("name_has")

@@ -153,7 +153,7 @@ def test_a_raw_jpeg_pair_is_one_photo_in_the_grid_and_the_counts(qtbot, make_win
 
 def test_settings_dialog_library_options(qtbot, tmp_path):
     from blipdesk.qt.widgets.dialogs import SettingsDialog
-    from blipdesk.settings import Settings
+    from blipdesk.services.settings import Settings
 
     dialog = SettingsDialog(Settings(), tmp_path)
     qtbot.addWidget(dialog)
@@ -169,7 +169,7 @@ def test_settings_dialog_library_options(qtbot, tmp_path):
 
 
 def test_a_pairs_sidecar_goes_to_the_chosen_file(qtbot, make_window, tmp_path, use_tiny_model):
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.values import Tag
 
     folder = tmp_path / "card"
     folder.mkdir()

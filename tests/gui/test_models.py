@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from blipdesk.core.files import count_tree
+from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard, SentenceScore, Tag
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import FilterState, PhotoGridModel, Roles, SortState
 from blipdesk.qt.models.tags import TagListModel, TagRoles
-from blipdesk.qt.values import Photo, PhotoScores, ScoreBoard, SentenceScore, Tag
 
 
 def _photos(n=6):

@@ -4,7 +4,7 @@ pass), best matches first, with its progress in the status bar; photos never sca
 from __future__ import annotations
 
 from blipdesk.core import engine
-from blipdesk.qt.values import Tag
+from blipdesk.qt.common.values import Tag
 from tests.helpers.models import scene
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from blipdesk.qt.common.values import PhotoScores, Tag
 from blipdesk.qt.models.photos import Roles
-from blipdesk.qt.values import PhotoScores, Tag
 from blipdesk.qt.widgets.tag_editor import TagEditorDialog
-from blipdesk.settings import Settings
+from blipdesk.services.settings import Settings
 from blipdesk.store import SentenceScore
 
 

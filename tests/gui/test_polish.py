@@ -5,11 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QColor
 
+from blipdesk.qt.common.values import PhotoScores
 from blipdesk.qt.models.photos import Roles
-from blipdesk.qt.values import PhotoScores
 from blipdesk.qt.widgets.photo_grid import ERROR_BADGE, THUMB
 from blipdesk.qt.workers.inference import Device, DevicesJob, next_job_id
-from blipdesk.settings import Settings
+from blipdesk.services.settings import Settings
 
 
 def test_scan_error_shows_badge_tooltip_and_detail(qtbot, make_window, photo_dir):

@@ -6,9 +6,9 @@ import time
 
 from PySide6.QtCore import QTimer
 
+from blipdesk.qt.common.values import Tag
 from blipdesk.qt.models.photos import Roles
 from blipdesk.qt.models.tags import TagRoles
-from blipdesk.qt.values import Tag
 from blipdesk.qt.workers.inference import TryJob, next_job_id
 
 

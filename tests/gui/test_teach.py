@@ -128,8 +128,8 @@ def test_a_click_on_a_thumbnails_tag_labels_that_photo_and_show_only_filters_by_
     by their labels, and the empty grid says where to turn that off."""
     from PySide6.QtTest import QTest
 
-    from blipdesk.qt.label_actions import ANY_LABEL
-    from blipdesk.qt.values import Tag
+    from blipdesk.qt.common.values import Tag
+    from blipdesk.qt.controllers.label_actions import ANY_LABEL
 
     window, teach, grid = scanned_window, scanned_window.labels, scanned_window.grid
     window.save_tag(Tag("beach", ("a dog on a beach",), 0.0, "#e6194b"))  # every photo carries it

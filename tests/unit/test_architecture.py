@@ -26,8 +26,8 @@ def test_core_store_and_cli_never_import_qt():
     loaded = _loaded(
         "import blipdesk.core.imaging, blipdesk.core.model, blipdesk.core.device, "
         "blipdesk.core.scorer, blipdesk.core.engine, blipdesk.core.feature_cache, blipdesk.store, "
-        "blipdesk.cli, blipdesk.core.files, blipdesk.export, blipdesk.jobs, "
-        "blipdesk.settings, blipdesk.sidecars, blipdesk.copying"
+        "blipdesk.cli, blipdesk.core.files, blipdesk.services.export, blipdesk.services.jobs, "
+        "blipdesk.services.settings, blipdesk.services.sidecars, blipdesk.services.copying"
     )
     assert "PySide6" not in loaded
 
@@ -70,7 +70,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_qt_never_imports_the_cli():
-    """The two shells share the Qt-free modules (e.g. ``blipdesk.export``), never each other."""
+    """The two shells share the Qt-free modules (e.g. ``blipdesk.services.export``), never each other."""
     qt = Path(blipdesk.__file__).parent / "qt"
     offenders = {
         str(f.relative_to(qt)): sorted(m for m in _imports(f) if m.startswith("blipdesk.cli"))
@@ -84,7 +84,7 @@ def test_the_main_window_only_wires():
     window composes and connects them (issue 11 measured 832 lines and 60 methods)."""
     from pathlib import Path
 
-    source = Path(__file__).resolve().parents[2] / "blipdesk" / "qt" / "widgets" / "main_window.py"
+    source = Path(__file__).resolve().parents[2] / "blipdesk" / "qt" / "window.py"
     lines = source.read_text(encoding="utf-8").splitlines()
     assert len(lines) < 400, len(lines)
     assert "_tasks[" not in source.read_text(encoding="utf-8")  # no dispatch on strings

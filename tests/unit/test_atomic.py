@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk.atomic import (
+from blipdesk.infra.atomic import (
     TEMP_MARK,
     RefusedTarget,
     read_regular,
@@ -98,7 +98,7 @@ def test_a_fifo_is_written_through(tmp_path):
 def test_dev_stdout_writes_to_the_descriptor(tmp_path):
     out = tmp_path / "out.txt"
     out.write_text("kept ")
-    code = "from blipdesk.atomic import write_atomic; write_atomic('/dev/stdout', b'hello')"
+    code = "from blipdesk.infra.atomic import write_atomic; write_atomic('/dev/stdout', b'hello')"
     with open(out, "ab") as fh:  # ">>": appended, never truncated or replaced
         subprocess.run([sys.executable, "-c", code], stdout=fh, check=True, cwd=ROOT)
     assert out.read_text() == "kept hello"
@@ -133,7 +133,7 @@ def test_a_really_full_disk_keeps_the_old_file(small_mount):
 
 _SLOW_WRITER = """
 import os, signal, sys, time
-from blipdesk import atomic
+from blipdesk.infra import atomic
 # as from a terminal, whatever the test runner's own SIGHUP (ignored under nohup); argv[2]:
 # "ignore-hup" starts the writer the way nohup does
 signal.signal(signal.SIGHUP, signal.SIG_IGN if sys.argv[2:] == ["ignore-hup"] else signal.SIG_DFL)

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from blipdesk.copying import ExportMode, candidate_names, copy_or_link
-from blipdesk.errors import UserError
+from blipdesk.infra.errors import UserError
+from blipdesk.services.copying import ExportMode, candidate_names, copy_or_link
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from blipdesk.core import imaging
 from blipdesk.core.engine import ScanOptions, decode_for_model, model_key, scan
 from blipdesk.core.imaging import DecodeOptions, decode_photo, resize_for_model
 from blipdesk.core.model import ModelSpec
-from blipdesk.errors import PhotoError
+from blipdesk.infra.errors import PhotoError
 from blipdesk.store import Library
 from tests.helpers.models import make_awkward_photos, scene
 

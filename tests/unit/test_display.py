@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from blipdesk.display import display_path
+from blipdesk.infra.display import display_path
 
 
 @pytest.mark.parametrize(

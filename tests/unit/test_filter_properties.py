@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 photos_model = pytest.importorskip("blipdesk.qt.models.photos")
-from blipdesk.qt.values import Photo, Tag  # noqa: E402
+from blipdesk.qt.common.values import Photo, Tag  # noqa: E402
 
 NAMES = ("dog", "beach", "cake", "كلب", "🐶")
 score = st.one_of(st.none(), st.floats(0.0, 1.0))
@@ -136,7 +136,7 @@ photo_facts = st.tuples(
 def test_dates_types_and_folders_combine_with_the_chips_by_and(c, f, pf):
     """The one composition: the tag rule's answer AND the date range AND the type AND the
     folder (each a rule in photo_filter.RULES)."""
-    from blipdesk.photo_filter import file_kind
+    from blipdesk.services.photo_filter import file_kind
 
     path, when = pf
     tags = {n: Tag(n, (n,), c["thresholds"][n]) for n in NAMES}
@@ -156,7 +156,7 @@ def test_dates_types_and_folders_combine_with_the_chips_by_and(c, f, pf):
 
 def test_another_feature_adds_its_rule_in_one_place():
     """A rating filter (another feature) is one rule reading ``FilterState.extra``."""
-    from blipdesk import photo_filter
+    from blipdesk.services import photo_filter
 
     def rating_rule(state, ctx):
         wanted = dict(state.extra).get("min_rating")

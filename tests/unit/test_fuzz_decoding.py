@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from blipdesk.core.imaging import DecodeOptions, decode_bytes, decode_photo
-from blipdesk.errors import PhotoError
+from blipdesk.infra.errors import PhotoError
 from tests.helpers.models import scene
 
 # Small caps keep a fuzzed header claiming a huge size from costing real memory or time.

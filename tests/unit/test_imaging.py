@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from blipdesk.core.imaging import DecodeOptions, decode_bytes, decode_photo, resize_for_model
-from blipdesk.errors import PhotoError
+from blipdesk.infra.errors import PhotoError
 from tests.helpers.models import make_awkward_photos, scene
 
 

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from blipdesk import cli, logs
+from blipdesk import cli
+from blipdesk.infra import logs
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from blipdesk.core.device import resolve_placement
 from blipdesk.core.model import ModelSpec, check_first_token, load_model, resolve_folder
-from blipdesk.errors import ModelError
+from blipdesk.infra.errors import ModelError
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from blipdesk.core.model import (
     looks_like_path,
     resolve_folder,
 )
-from blipdesk.errors import DeviceError, ModelError, UserError
+from blipdesk.infra.errors import DeviceError, ModelError, UserError
 
 
 def _cpu():

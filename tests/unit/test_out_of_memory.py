@@ -118,14 +118,14 @@ def test_on_the_cpu_out_of_memory_halves_too(tmp_path, folder, tiny_scorer, erro
 
 
 def test_on_the_cpu_not_even_one_photo_is_a_user_error(tmp_path, folder, tiny_scorer):
-    from blipdesk.errors import UserError
+    from blipdesk.infra.errors import UserError
 
     with pytest.raises(UserError, match="Not enough memory"):
         _scan(tmp_path, folder, FullCpu(tiny_scorer, 0, MemoryError()), "none")
 
 
 def test_nan_scores_are_never_written(tmp_path, folder, tiny_scorer):
-    from blipdesk.errors import ModelError
+    from blipdesk.infra.errors import ModelError
 
     class Broken(FullGpu):
         def encode_images(self, pixel_values):

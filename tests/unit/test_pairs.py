@@ -6,7 +6,7 @@ from __future__ import annotations
 from blipdesk.core import files
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
-from blipdesk.settings import Settings, SettingsFile
+from blipdesk.services.settings import Settings, SettingsFile
 from tests.helpers.dng import write_dng
 from tests.helpers.models import scene
 

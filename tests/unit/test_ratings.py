@@ -12,10 +12,10 @@ from datetime import datetime
 import pytest
 from PIL import Image
 
-from blipdesk import sidecars
 from blipdesk.core import exif
 from blipdesk.core.files import exif_taken
-from blipdesk.ratings import (
+from blipdesk.services import sidecars
+from blipdesk.services.ratings import (
     RatingFilter,
     load_ratings,
     read_sidecar_ratings,

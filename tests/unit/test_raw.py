@@ -15,8 +15,8 @@ from blipdesk.core.engine import ScanOptions, content_hash, model_key, scan
 from blipdesk.core.imaging import DecodeOptions, decode_photo, load_for_model
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.raw import NO_RAWPY, RAW_DECODE_RULE, read_raw
-from blipdesk.errors import PhotoError
-from blipdesk.sidecars import sidecar_path
+from blipdesk.infra.errors import PhotoError
+from blipdesk.services.sidecars import sidecar_path
 from tests.helpers.dng import write_dng
 from tests.helpers.models import scene
 

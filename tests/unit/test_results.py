@@ -227,7 +227,7 @@ def test_shard_split_is_a_partition():
 def test_a_laptop_without_the_model_imports_results_of_its_model(tmp_path, capsys):
     """The library's model (the default hub id) is not downloaded here: the file's key is taken
     when the file names that model; another model's file is still refused."""
-    from blipdesk.settings import Settings
+    from blipdesk.services.settings import Settings
 
     hub = Settings().model
     header = ResultsHeader(f"{hub}@abc|first=cls|decode=1", hub, "abc", 1)

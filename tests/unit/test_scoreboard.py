@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blipdesk.scoreboard import PhotoScores, ScoreBoard
+from blipdesk.services.scoreboard import PhotoScores, ScoreBoard
 from blipdesk.store import SentenceScore, Tag, derive_tags
 
 

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blipdesk import sidecars
-from blipdesk.sidecars import (
+from blipdesk.services import sidecars
+from blipdesk.services.sidecars import (
     MAX_SIDECAR_BYTES,
     TEMP_PREFIX,
     SidecarChangedError,

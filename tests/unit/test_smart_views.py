@@ -3,8 +3,8 @@ reported, never lost silently; bad entries never crash the window."""
 
 from __future__ import annotations
 
-from blipdesk.photo_filter import FilterState, SortState
-from blipdesk.smart_views import SmartView, SmartViews
+from blipdesk.services.photo_filter import FilterState, SortState
+from blipdesk.services.smart_views import SmartView, SmartViews
 
 
 def test_round_trip_keeps_every_criterion(tmp_path):

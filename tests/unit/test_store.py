@@ -115,7 +115,7 @@ def test_tags_round_trip_and_removal_keeps_scores(db):
     "tag", [Tag("", ("x",)), Tag("x", ()), Tag("x", (" ",)), Tag("x", ("y",), 1.5)]
 )
 def test_invalid_tags_are_refused(db, tag):
-    from blipdesk.errors import UserError
+    from blipdesk.infra.errors import UserError
 
     with Library.open(db) as lib, pytest.raises(UserError):
         lib.put_tag(tag)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from blipdesk.settings import Settings, SettingsFile
+from blipdesk.services.settings import Settings, SettingsFile
 
 
 def test_missing_file_gives_defaults(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from blipdesk.core import calibration as cal
 from blipdesk.core.similar import similar
-from blipdesk.export import export_csv, export_document
+from blipdesk.services.export import export_csv, export_document
 from blipdesk.store import Calibration, Library, PhotoRecord, ScoreRow, SentenceScore, Tag, logit
 from blipdesk.store.library import tag_score
 

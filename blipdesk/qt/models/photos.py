@@ -30,7 +30,10 @@ from PySide6.QtCore import (
 )
 
 from blipdesk.core.exif import file_size_text
-from blipdesk.photo_filter import (
+from blipdesk.qt.common.label_marks import Mark
+from blipdesk.qt.common.score_text import match_text
+from blipdesk.qt.common.values import Photo, ScoreBoard, Tag, tag_colour
+from blipdesk.services.photo_filter import (
     MODES,
     FilterContext,
     FilterState,
@@ -39,9 +42,6 @@ from blipdesk.photo_filter import (
     compile_filter,
     sort_function,
 )
-from blipdesk.qt.label_marks import Mark
-from blipdesk.qt.score_text import match_text
-from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
 
 __all__ = ["MODES", "FilterState", "PhotoGridModel", "Roles", "SortState", "accepts"]
 

@@ -21,7 +21,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from blipdesk.qt.values import ScoreBoard, Tag, tag_colour
+from blipdesk.qt.common.values import ScoreBoard, Tag, tag_colour
 
 
 class TagRoles(IntEnum):

@@ -1,1 +1,1 @@
-"""Views and dialogs. main_window.py composes and wires them."""
+"""Views and dialogs: each a feature of the window, wired by qt/window.py."""

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from blipdesk.qt.label_marks import mark
-from blipdesk.qt.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
-from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
+from blipdesk.qt.common.label_marks import mark
+from blipdesk.qt.common.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
+from blipdesk.qt.common.values import Photo, ScoreBoard, Tag, tag_colour
 from blipdesk.qt.widgets.why_overlay import WhyControls, heat_overlay
 
 if TYPE_CHECKING:

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.core.feature_cache import human_bytes as human_size
-from blipdesk.paths import Paths
+from blipdesk.infra.paths import Paths
 from blipdesk.qt.widgets.library_options import LibraryOptions
-from blipdesk.settings import Settings
+from blipdesk.services.settings import Settings
 from blipdesk.store import database_bytes
 
 

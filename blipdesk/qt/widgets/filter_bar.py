@@ -2,7 +2,7 @@
 and (under "More filters") date taken, file type and folder.
 
 The chips are shown as the rule evaluates them ("all of: astronaut ✕ · any of: cat ✕ dog ✕ ·
-none of: car ✕", see ``blipdesk.photo_filter``), in a flow layout that wraps: adding chips never
+none of: car ✕", see ``blipdesk.services.photo_filter``), in a flow layout that wraps: adding chips never
 widens the window. A click on a chip moves it to the next group (all → any → none); its ✕ removes
 it. The bar emits a ``FilterState`` / ``SortState`` and a search request the window sends to the
 worker; the chips, dates, types and folder all travel in the one ``FilterState``.
@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from blipdesk.photo_filter import (
+from blipdesk.qt.common.values import Photo, Tag, tag_colour
+from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
+from blipdesk.services.photo_filter import (
     SORT_KEYS,
     FilterState,
     SortState,
@@ -39,8 +41,6 @@ from blipdesk.photo_filter import (
     direction_text,
     file_kind,
 )
-from blipdesk.qt.values import Photo, Tag, tag_colour
-from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 
 NEXT_MODE = {"and": "or", "or": "not", "not": "and"}
 GROUP_WORDS = {"and": "all of:", "or": "any of:", "not": "none of:"}
@@ -337,7 +337,7 @@ class FilterBar(QWidget):
     def set_extra(self, key: str, value: object) -> None:
         """Another feature's criterion (a minimum rating, a pick flag): kept in the filter's
         ``extra`` (saved with smart views) and read by the rule that feature adds with
-        ``blipdesk.photo_filter.add_rule``; ``None`` removes it."""
+        ``blipdesk.services.photo_filter.add_rule``; ``None`` removes it."""
         if value is None:
             self.extras.pop(key, None)
         else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from blipdesk.qt.values import Photo
+from blipdesk.qt.common.values import Photo
 from blipdesk.qt.workers.tasks import BackgroundTasks
 
 if TYPE_CHECKING:

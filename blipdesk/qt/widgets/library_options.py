@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from blipdesk.settings import Settings
+from blipdesk.services.settings import Settings
 
 
 class LibraryOptions(QWidget):

@@ -49,7 +49,7 @@ def build_menus(window: Any) -> None:
     toolbar.setMovable(False)
     toolbar.addAction(window.add_folder_action)
     toolbar.addAction(window.scan_action)
-    from blipdesk.qt.label_actions import install as install_label_actions
+    from blipdesk.qt.controllers.label_actions import install as install_label_actions
 
     install_label_actions(window)  # issue 13: the Teach menu, ✓ / ✗ labels, more like this
 

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
-from blipdesk.qt.label_marks import Mark, layout_marks, mark_at, paint_marks
+from blipdesk.qt.common.label_marks import Mark, layout_marks, mark_at, paint_marks
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 from blipdesk.qt.widgets.rating_paint import paint_rating
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX

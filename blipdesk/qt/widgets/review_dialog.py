@@ -14,8 +14,8 @@ from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from blipdesk.core import calibration as cal
-from blipdesk.qt.label_marks import NO, YES
-from blipdesk.teach_jobs import TeachData
+from blipdesk.qt.common.label_marks import NO, YES
+from blipdesk.services.teach_jobs import TeachData
 
 STEP_WORDS = {
     "today": "today's threshold",

@@ -4,7 +4,7 @@ The dialog shows, per sidecar, the tags that would be added and removed and whet
 created or deleted, before anything is written. Plans are computed and applied on a
 ``BackgroundTasks`` thread (reading hundreds of sidecars must not freeze the window); applying
 carries out exactly the previewed plans, and a sidecar edited meanwhile is refused, not
-overwritten (``blipdesk.sidecars.apply``).
+overwritten (``blipdesk.services.sidecars.apply``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from blipdesk.jobs import apply_sidecar_plans, plan_remove, plan_write
 from blipdesk.qt.workers.tasks import BackgroundTasks
+from blipdesk.services.jobs import apply_sidecar_plans, plan_remove, plan_write
 
 NAMINGS = (
     ("jpg.xmp", "photo.jpg.xmp  (darktable, digiKam)"),

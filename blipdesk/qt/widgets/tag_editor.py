@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from blipdesk.qt.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
-from blipdesk.qt.values import DEFAULT_COLOURS, Tag, tag_colour
+from blipdesk.qt.common.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
+from blipdesk.qt.common.values import DEFAULT_COLOURS, Tag, tag_colour
 
 
 class TagEditorDialog(QDialog):

@@ -23,7 +23,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from blipdesk.qt.values import Photo, ScoreBoard, Tag, tag_colour
+from blipdesk.qt.common.values import Photo, ScoreBoard, Tag, tag_colour
 from blipdesk.qt.workers.viewer_images import FULL, ViewerImages
 
 CAPTION = 36  # the strip under the photo: name and tag scores

@@ -12,7 +12,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
-from blipdesk.qt.score_text import match_text
+from blipdesk.qt.common.score_text import match_text
 
 if TYPE_CHECKING:
     from blipdesk.qt.widgets.viewer import PhotoViewer

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from blipdesk.errors import ModelError, UserError
-from blipdesk.qt.values import PhotoScores, SentenceScore
+from blipdesk.infra.errors import ModelError, UserError
+from blipdesk.qt.common.values import PhotoScores, SentenceScore
 
 if TYPE_CHECKING:  # torch loads in this thread, when a job first needs the model
     from blipdesk.core.scorer import Scorer

@@ -4,8 +4,8 @@ clearing caches.
 ``BackgroundTasks`` runs one plain function at a time in its own ``QThreadPool`` thread (one at a
 time: two sidecar writes never race each other) and delivers the return value through a signal
 with the request id, so a dialog closed meanwhile simply ignores a late answer. The functions it
-runs are Qt-free and live outside ``qt/`` (``blipdesk.jobs``, ``blipdesk.export``,
-``blipdesk.copying``): they take frozen snapshots (paths, tag names, settings values).
+runs are Qt-free and live outside ``qt/`` (``blipdesk.services.jobs``, ``blipdesk.services.export``,
+``blipdesk.services.copying``): they take frozen snapshots (paths, tag names, settings values).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from blipdesk.errors import UserError
+from blipdesk.infra.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from blipdesk.atomic import write_atomic
-from blipdesk.errors import UserError
-from blipdesk.qt.values import Photo
+from blipdesk.infra.atomic import write_atomic
+from blipdesk.infra.errors import UserError
+from blipdesk.qt.common.values import Photo
 
 log = logging.getLogger(__name__)
 

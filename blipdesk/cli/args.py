@@ -1,0 +1,233 @@
+"""The command line's shared parts: one subparser factory, the options every command takes, the
+model options and the argument types. Every command module (``cli.py``, ``cli_explain.py`` and the
+ones that come after) builds its parser from these, so usage lines, errors and choices read the
+same everywhere. Never imports torch or Qt: ``blipdesk --help`` stays instant.
+
+    sub = parser.add_subparsers(...)            # cli.build_parser makes it
+    p = add_command(sub, "scan", "score the photos under folders against every tag")
+    add_model_options(p, compute=True)          # --model, --device, --precision, --batch-size...
+    p.add_argument("--top", type=positive_int, ...)
+
+Errors from these types read as sentences (``argument --threshold: 'abc' is not a number: give a
+probability between 0 and 1, like 0.5``), never as the name of a Python function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+# What core/device.py's resolve_placement accepts (tests/e2e/test_cli_usage.py checks they agree);
+# written here too because importing device.py imports torch.
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def add_common_options(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """``-v`` and ``--data-dir``: accepted before the command (``top_level``) and after it.
+
+    After the command they default to ``argparse.SUPPRESS``, so a value given before the command
+    is kept when none is given after it."""
+    default: Any = 0 if top_level else argparse.SUPPRESS
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="log progress to stderr (-vv: debug); the data folder's blipdesk.log keeps INFO and up",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None if top_level else argparse.SUPPRESS,
+        help="keep all of blipdesk's state (settings, tags, cache, thumbnails) under DIR "
+        "(default: $BLIPDESK_DATA_DIR, else the platform's user data folder)",
+    )
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that answers a mistyped command with the one meant."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if isinstance(action, Commands) and value not in action.choices:
+            import difflib
+
+            close = difflib.get_close_matches(value, list(action.choices), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise argparse.ArgumentError(
+                None, f"unknown command {value!r}{hint} (choose from {', '.join(action.choices)})"
+            )
+        super()._check_value(action, value)
+
+
+class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subparsers action of ``subcommands``: every child parser, made with ``add_command``
+    or with a plain ``sub.add_parser`` (as ``cli_explain.add_parser`` does), takes the common
+    options after the command too and has a description."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if kwargs.get("help") and not kwargs.get("description"):
+            kwargs["description"] = _sentence(kwargs["help"])
+        parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+        add_common_options(parser)
+        return parser
+
+
+def subcommands(parser: argparse.ArgumentParser, dest: str, **kwargs: Any) -> Commands:
+    """``parser.add_subparsers`` whose children's usage and errors start with ``PROG NAME``
+    (argparse would otherwise repeat the parent's whole usage line before every child's name)."""
+    sub: Commands = parser.add_subparsers(  # type: ignore[assignment]  # action=Commands
+        dest=dest, prog=parser.prog, action=Commands, **kwargs
+    )
+    return sub
+
+
+def add_command(
+    sub: Any, name: str, help: str, description: str | None = None, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A command's parser (``sub``: from ``subcommands``)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=description, **kwargs
+    )
+    return parser
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+# ----------------------------------------------------------------------------------- types
+
+
+def integer(text: str) -> int:
+    """Any whole number (``int`` as a type would print ``invalid int value: 'x'``)."""
+    value: int = _number(text, int, "a whole number")
+    return value
+
+
+def _number(text: str, kind: type, what: str) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}: give {what}") from None
+
+
+def positive_int(text: str) -> int:
+    value: int = _number(text, int, "a whole number, 1 or more")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is too small: give a whole number, 1 or more")
+    return value
+
+
+def probability(text: str) -> float:
+    value: float = _number(text, float, "a probability between 0 and 1, like 0.5")
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not between 0 and 1: give a probability like 0.5"
+        )
+    return value
+
+
+def batch_size(text: str) -> int:
+    """0 (automatic: by device) or 1 to ``settings.MAX_BATCH_SIZE``."""
+    from blipdesk.services.settings import MAX_BATCH_SIZE
+
+    what = f"0 (automatic) or a whole number from 1 to {MAX_BATCH_SIZE}"
+    value: int = _number(text, int, what)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: give {what}")
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is too large: at most {MAX_BATCH_SIZE} photos per batch (larger batches "
+            "only run out of memory), or 0 for automatic"
+        )
+    return value
+
+
+def size(text: str) -> int:
+    from blipdesk.core.feature_cache import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def device(text: str) -> str:
+    """The syntax of a device (``core/device.py`` decides later whether this machine has it)."""
+    value = text.strip().lower()
+    if not _DEVICE.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"unknown device {text!r}: choose {', '.join(DEVICES[:-1])} or {DEVICES[-1]}"
+        )
+    return value
+
+
+def precision(text: str) -> str:
+    value = text.strip().lower()
+    if value not in PRECISIONS:
+        raise argparse.ArgumentTypeError(
+            f"unknown precision {text!r}: choose {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"
+        )
+    return value
+
+
+# ----------------------------------------------------------------------------------- model options
+
+
+def add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
+    """``--model``; with ``compute`` (commands that may run the model) also the device,
+    precision, batch and vision-cache options that ``cli._Context`` reads."""
+    parser.add_argument(
+        "--model",
+        metavar="ID_OR_DIR",
+        help="hub id or local model folder (default: the library's model; a scan with --model "
+        "makes it the library's model, used by export, search, xmp and the app)",
+    )
+    if not compute:
+        return
+    parser.add_argument(
+        "--device",
+        type=device,
+        metavar="{" + ",".join(DEVICES) + "}",
+        help="where the model runs; auto: the first CUDA GPU, else Apple's MPS, else the CPU "
+        "(default: settings, auto)",
+    )
+    parser.add_argument(
+        "--precision",
+        type=precision,
+        metavar="{" + ",".join(PRECISIONS) + "}",
+        help="auto: fp16 on a GPU; on the CPU bf16 where it is native, else fp32. fp16 on the "
+        "CPU is slower than fp32 (a warning says so) (default: settings, auto)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=batch_size,
+        metavar="N",
+        help="photos per batch: 1 to 1024, or 0 for automatic (64 on a GPU, 8 on the CPU) "
+        "(default: settings, 0)",
+    )
+    parser.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
+    parser.add_argument(
+        "--feature-cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep each photo's vision output on disk (0.6 MB per photo for the large model) so "
+        "new tags and searches skip decoding and the vision pass (default: on)",
+    )
+    parser.add_argument(
+        "--feature-budget",
+        type=size,
+        metavar="SIZE",
+        help="disk budget of the vision cache, e.g. 20G or 500M; past it the least recently used "
+        "photos are evicted first (default: settings, 20G); remembered",
+    )
+    parser.add_argument(
+        "--feature-format",
+        choices=("compact", "fp16"),
+        help="compact: 8-bit, 0.6 MB per photo, ITM within ~1e-3 of a fresh pass; fp16: exact "
+        "half precision, 1.2 MB (default: settings, compact)",
+    )

@@ -1,0 +1,1 @@
+"""What every part of the Qt shell shares: item roles, score wording, label marks, the theme."""

@@ -1,0 +1,203 @@
+"""The photographer's desk, wired into the main window: the information panel, ratings and flags
+(keys 0-5, P, X, U; a rating filter; XMP sidecars), the View menu (full screen, zoom), Help >
+Keyboard shortcuts, and "Try"'s answer kept on the score board. ``main_window.py`` only creates
+it (``Desk(window)``) and calls ``shutdown``; everything here goes through the window's public
+parts, so the window stays a list of parts and wires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from blipdesk.qt.common.values import PhotoScores
+from blipdesk.qt.controllers.rating_actions import RatingActions
+from blipdesk.qt.widgets.info_panel import InfoPanel
+from blipdesk.qt.widgets.shortcuts_dialog import ShortcutsDialog
+from blipdesk.services.ratings import RatingFilter
+
+
+class Desk(QObject):
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = w = window
+        self.viewer = w.viewer
+        self.info = InfoPanel()
+        w.right.insertWidget(1, self.info)
+        w.right.setSizes([480, 205, 150])
+        self.ratings = RatingActions(str(w.paths.database), w.photos, self.targets, self)
+        w.grid.delegate.rating_of = self.ratings.book.get
+        self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
+        self.info.rating_of = self.ratings.text
+        self._full_screen_from: Qt.WindowState | None = None
+        self._build_menus()
+        # Wires.
+        w.grid.currentPhotoChanged.connect(self.info.show_photo)
+        w.lister.listed.connect(lambda _r, _f, photos: self.ratings.load([p.path for p in photos]))
+        w.stack.viewing.connect(self._viewing)
+        self.ratings.changed.connect(self._ratings_changed)
+        self.ratings.message.connect(w.statusBar().showMessage)
+        w.tag_actions.tried.connect(self._tried)
+        w.tag_actions.database = str(w.paths.database)
+        w.tags.tagsChanged.connect(self.viewer.set_tags)
+        w.installEventFilter(self)  # closing in full screen saves the normal geometry
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close and self.full_screen():
+            self._leave_full_screen()
+        return False
+
+    # ----------------------------------------------------------------- menus
+
+    def _build_menus(self) -> None:
+        w = self.window
+        bar = w.menuBar()
+        help_action = next(a for a in bar.actions() if a.text() == "&Help")
+        view = QMenu("&View", bar)
+        photo = QMenu("&Photo", bar)
+        bar.insertMenu(help_action, view)
+        bar.insertMenu(help_action, photo)
+        self.full_screen_action = self._act(view, "&Full screen", self.toggle_full_screen, "F")
+        self.full_screen_action.setCheckable(True)
+        view.addSeparator()
+        # The viewer's own keys (shown, not bound here: Ctrl++ may mean thumbnails in the grid).
+        self.zoom_actions = [
+            self._act(view, "Zoom to &fit\tCtrl+0", self.viewer.zoom_fit),
+            self._act(view, "Zoom to &100%\tCtrl+1", self.viewer.zoom_actual),
+            self._act(view, "Zoom &in\tCtrl++", self.viewer.zoom_in),
+            self._act(view, "Zoom &out\tCtrl+-", self.viewer.zoom_out),
+        ]
+        for action in self.zoom_actions:
+            action.setEnabled(False)
+        self.rating_actions = [
+            self._act(
+                photo, f"Rating: {'★' * n or 'none'}", lambda n=n: self.ratings.set_stars(n), str(n)
+            )
+            for n in range(6)
+        ]
+        photo.addSeparator()
+        self._act(photo, "&Pick", lambda: self.ratings.set_flag(1), "P")
+        self._act(photo, "Re&ject", lambda: self.ratings.set_flag(-1), "X")
+        self._act(photo, "&Unflag", lambda: self.ratings.set_flag(0), "U")
+        photo.addSeparator()
+        show = photo.addMenu("&Show only")
+        group = QActionGroup(show)
+        self.filter_actions: dict[str, QAction] = {}
+        choices = [("Any rating", RatingFilter())]
+        choices += [(f"{'★' * n} or more", RatingFilter(n)) for n in range(1, 6)]
+        choices += [
+            ("Picked", RatingFilter(flag="picked")),
+            ("Not rejected", RatingFilter(flag="unflagged")),
+            ("Rejected", RatingFilter(flag="rejected")),
+        ]
+        for text, wanted in choices:
+            action = QAction(text, show, checkable=True)
+            action.triggered.connect(lambda _c=False, f=wanted: self.ratings.set_filter(f))
+            group.addAction(action)
+            show.addAction(action)
+            self.filter_actions[text] = action
+        self.filter_actions["Any rating"].setChecked(True)
+        photo.addSeparator()
+        self._act(photo, "&Read ratings from sidecars", self.ratings.read_sidecars)
+        self._act(photo, "&Write ratings to sidecars", self.ratings.write_sidecars)
+        help_menu = help_action.menu()
+        assert help_menu is not None
+        first = help_menu.actions()[0] if help_menu.actions() else None
+        shortcuts = QAction("&Keyboard shortcuts", w)
+        shortcuts.setShortcut(QKeySequence("Ctrl+/"))
+        shortcuts.triggered.connect(self.show_shortcuts)
+        help_menu.insertAction(first, shortcuts)
+
+    def _act(self, menu: QMenu, text: str, slot, key: str | None = None) -> QAction:
+        action = QAction(text, self.window)
+        if key:
+            action.setShortcut(QKeySequence(key))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.window.menuBar(), self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    # ----------------------------------------------------------------- the viewer
+
+    def targets(self) -> list:
+        """What a rating key acts on: the photo in the viewer, else the grid's selection (else
+        its current photo)."""
+        w = self.window
+        if w.stack.currentWidget() is self.viewer and self.viewer.photo is not None:
+            return [self.viewer.photo]
+        selected = w.grid.selected_photos()
+        current = w.grid.current_photo()
+        return selected or ([current] if current is not None else [])
+
+    def _viewing(self, viewing: bool) -> None:
+        w = self.window
+        for widget in (w.sidebar, w.filter_bar, w.right):
+            widget.setVisible(not viewing)  # the viewer takes the whole window
+        for action in self.zoom_actions:
+            action.setEnabled(viewing)
+        if not viewing and self._full_screen_from is not None:
+            self._leave_full_screen()
+
+    def toggle_full_screen(self) -> None:
+        """F: the viewer on the whole screen (opened on the current photo from the grid)."""
+        if self._full_screen_from is not None:
+            self._leave_full_screen()
+            return
+        w = self.window
+        if w.stack.currentWidget() is not self.viewer:
+            photo = w.grid.current_photo() or w.photos.photo_at(0)
+            if photo is None:
+                self.full_screen_action.setChecked(False)
+                return
+            w.stack.open_viewer(photo)
+        self._full_screen_from = w.windowState()
+        for bar in (w.menuBar(), w.statusBar(), *self._toolbars()):
+            bar.setVisible(False)
+        w.stack.filmstrip.setVisible(False)
+        w.showFullScreen()
+        self.full_screen_action.setChecked(True)
+        self.viewer.setFocus()
+
+    def _leave_full_screen(self) -> None:
+        w, state = self.window, self._full_screen_from
+        self._full_screen_from = None
+        for bar in (w.menuBar(), w.statusBar(), *self._toolbars()):
+            bar.setVisible(True)
+        w.stack.filmstrip.setVisible(True)
+        w.setWindowState(state if state is not None else Qt.WindowState.WindowNoState)
+        self.full_screen_action.setChecked(False)
+
+    def full_screen(self) -> bool:
+        return self._full_screen_from is not None
+
+    def _toolbars(self) -> list:
+        from PySide6.QtWidgets import QToolBar
+
+        return self.window.findChildren(QToolBar)
+
+    # ----------------------------------------------------------------- answers
+
+    def _ratings_changed(self, paths: list[str]) -> None:
+        self.viewer.update()
+        photo = self.info.photo
+        if photo is not None and photo.path in paths:
+            self.info.refresh()
+
+    def _tried(self, path: str, scores) -> None:
+        """ "Try"'s scores join the board: once the tag is saved, the photo shows them."""
+        w = self.window
+        w.photos.scores_changed(w.board.merge((PhotoScores(path, scores),)))
+        w.detail.refresh_scores()
+        self.viewer.update()
+
+    def shutdown(self) -> None:
+        for part in (self.info, self.ratings, self.viewer.images):
+            part.shutdown()

@@ -1,0 +1,418 @@
+"""Teaching tags in the window (issue 13): labels (✓ yes / ✗ no / clear) on the selection, undo,
+review borderline, calibrate, tags from examples, more like this; a click on a tag's dot or ✓ / ✗
+on a thumbnail labels that photo; Teach > Show only filters by labels.
+
+Installed by ``menus.build_menus`` (a Teach menu, the grid's context menu, a toolbar button, and a
+✓ / ✗ / Clear row under the detail panel's scores). The tag acted on is the one selected in the
+detail panel's score tree, else in the tags panel. A label shows at once on the board
+(``ScoreBoard.set_label``); the write (by content) runs in this object's own background task
+queue (``BackgroundTasks``: one thread, in order), then the folder's cached scores and labels are
+read again, so other copies of the same content follow. Calibrations are computed off the GUI
+thread too and applied only when the person says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QToolBar,
+    QWidget,
+)
+
+from blipdesk.qt.common.label_marks import NO, YES
+from blipdesk.qt.common.values import Tag
+from blipdesk.qt.workers.tasks import BackgroundTasks
+from blipdesk.services import teach_jobs as jobs
+
+ANY_LABEL = "Any photo, labelled or not"
+LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag -> yes / no)
+    ANY_LABEL: None,
+    "Labelled by me (any tag)": lambda mine: bool(mine),
+    f"{YES} Confirmed (any tag)": lambda mine: True in mine.values(),
+    f"{NO} Rejected (any tag)": lambda mine: False in mine.values(),
+    "Not labelled": lambda mine: not mine,
+}
+
+
+class LabelActions(QObject):
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.w = window
+        self.tasks = BackgroundTasks(self)
+        self.tasks.done.connect(self._done)
+        self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
+        self.undo_stack: list[jobs.LabelChange] = []
+        self.review: Any = None
+        self.proposal_box: Any = None
+        self._purpose: dict[int, str] = {}
+        # Labels shown before the cache holds them: request -> [paths' values, tag, the cache
+        # read that will hold them (None while the write runs)]. A cache read asked for before
+        # a write landed must not take its label off the board again.
+        self._shown: dict[int, list] = {}
+        window.shown.scoresLoaded.connect(self._reapply)
+        self._build()
+
+    # ----------------------------------------------------------------- wiring
+
+    def _build(self) -> None:
+        w = self.w
+        bar = w.menuBar()
+        help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        menu = bar.addMenu("T&each")
+        if help_menu is not None:  # before Help, where menus end
+            bar.insertMenu(help_menu, menu)
+
+        def act(text: str, slot, shortcut: str | None = None, grid: bool = False) -> QAction:
+            action = QAction(text, w)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+                if grid:  # single keys: only while the grid has the focus (never the search box)
+                    action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                    w.grid.addAction(action)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            return action
+
+        self.yes_action = act(f"{YES} &Yes, this tag applies", lambda: self.label(True), "Y", True)
+        self.no_action = act(f"{NO} &No, it does not", lambda: self.label(False), "N", True)
+        self.clear_action = act("&Clear the label", lambda: self.label(None), "C", True)
+        self.undo_action = act("&Undo the last label", self.undo, "Ctrl+Z")
+        menu.addSeparator()
+        self.review_action = act("&Review borderline photos…", self.start_review, "Ctrl+B")
+        self.calibrate_action = act("C&alibrate the tag from its labels…", self.calibrate)
+        self.examples_action = act("New tag from &examples (the selection)…", self.from_examples)
+        menu.addSeparator()
+        self.like_action = act("&More like this", self.more_like_this, "Ctrl+L")
+        menu.addSeparator()
+        show = menu.addMenu("&Show only")
+        group = QActionGroup(show)
+        self.show_actions: dict[str, QAction] = {}
+        for text in LABEL_FILTERS:
+            action = QAction(text, show, checkable=True)
+            action.triggered.connect(lambda _c=False, t=text: self.show_only(t))
+            group.addAction(action)
+            show.addAction(action)
+            self.show_actions[text] = action
+        self.show_actions[ANY_LABEL].setChecked(True)
+        self.mark_menu: QMenu | None = None
+        w.grid.tagMarkClicked.connect(self.mark_clicked)
+        w.grid.extra_actions += [None, self.yes_action, self.no_action, self.like_action]
+        toolbar = w.findChild(QToolBar, "mainToolbar")
+        if toolbar is not None:
+            toolbar.addAction(self.like_action)
+        # ✓ / ✗ / Clear under the detail panel's scores
+        bar = QWidget()
+        bar.setObjectName("labelBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.bar_label = QLabel("Label:")
+        # never wider than the panel gives it (a long tag name must not widen the panel)
+        self.bar_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        row.addWidget(self.bar_label, 1)
+        self.bar_buttons: list[QPushButton] = []
+        for text, value, tip in (
+            (f"{YES} Yes", True, "The selected tag applies to the selected photos (Y)"),
+            (f"{NO} No", False, "The selected tag does not apply to them (N)"),
+            ("Clear", None, "Forget your label: the model decides again (C)"),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, v=value: self.label(v))
+            row.addWidget(button)
+            self.bar_buttons.append(button)
+        layout = w.detail.layout()
+        layout.insertWidget(layout.indexOf(w.detail.scores) + 1, bar)
+        self.bar = bar
+        w.detail.scores.currentItemChanged.connect(lambda *_: self._show_target())
+        w.grid.currentPhotoChanged.connect(lambda *_: self._show_target())
+        self._show_target()
+
+    def _show_target(self) -> None:
+        tag = self.current_tag()
+        metrics = self.bar_label.fontMetrics()
+        name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
+        self.bar_label.setText(f"“{name}”:" if tag else "Label:")
+        for button in self.bar_buttons:  # nothing to label without a photo and a tag
+            button.setEnabled(tag is not None and self.w.grid.current_photo() is not None)
+        self.bar_label.setToolTip(
+            f"Y / N / C label the selected photos for “{tag.name}”"
+            if tag
+            else "Choose a tag in the scores above (or the tags panel) to label photos"
+        )
+
+    def current_tag(self) -> Tag | None:
+        item = self.w.detail.scores.currentItem()
+        while item is not None and item.parent() is not None:
+            item = item.parent()
+        names = {t.name: t for t in self.w.tags.tags()}
+        if item is not None:
+            name = item.data(0, Qt.ItemDataRole.UserRole) or item.text(0)
+            if name in names:
+                return names[name]
+        tag = self.w.tags_panel.current_tag()
+        if tag is not None:
+            return tag
+        return next(iter(names.values())) if len(names) == 1 else None
+
+    def _selection(self) -> list[str]:
+        photos = self.w.grid.selected_photos()
+        if not photos and self.w.grid.current_photo() is not None:
+            photos = [self.w.grid.current_photo()]
+        return [p.path for p in photos]
+
+    def _start(self, purpose: str, fn, *args) -> int:
+        request = self.tasks.start(fn, *args)
+        self._purpose[request] = purpose
+        return request
+
+    def _refresh(self, paths: list[str]) -> None:
+        self.w.photos.scores_changed(paths)
+        self.w._after_scores()
+
+    # ----------------------------------------------------------------- labels
+
+    def label(self, value: bool | None, tag: Tag | None = None, paths=None) -> int | None:
+        tag = tag or self.current_tag()
+        paths = list(paths) if paths is not None else self._selection()
+        if tag is None or not paths:
+            self.w.statusBar().showMessage(
+                "Select photos and a tag (in the detail panel) to label.", 6000
+            )
+            return None
+        self._refresh(self.w.board.set_label(paths, tag.name, value))
+        request = self._start("label", jobs.label_photos, str(self.w.paths.database), tag.name,
+                              paths, value)  # fmt: skip
+        self._shown[request] = [{p: value for p in paths}, tag.name, None]
+        return request
+
+    def undo(self) -> int | None:
+        if not self.undo_stack:
+            self.w.statusBar().showMessage("No label to undo.", 4000)
+            return None
+        change = self.undo_stack.pop()
+        before = change.before()
+        for path, value in before.items():
+            self.w.board.set_label([path], change.tag, value)
+        self._refresh(list(before))
+        request = self._start("undo", jobs.restore_labels, str(self.w.paths.database), change)
+        self._shown[request] = [before, change.tag, None]
+        return request
+
+    def _reapply(self) -> None:
+        """The cache's labels are on the board: put back those whose write it may not hold."""
+        newest = self.w.shown.cache_request
+        for request, (values, tag, ready) in list(self._shown.items()):
+            if ready is not None and newest >= ready:
+                del self._shown[request]  # read after the write landed: the cache has it
+                continue
+            for path, value in values.items():
+                self.w.board.set_label([path], tag, value)
+            self._refresh(list(values))
+
+    def _failed(self, request: int, message: str) -> None:
+        self._purpose.pop(request, None)
+        if self._shown.pop(request, None) is not None:
+            self.w.shown.reload_scores()  # the label did not land: show what the cache holds
+        self.w._warn("Teach", message)
+
+    def _landed(self, request: int) -> None:
+        """A label write is in the cache: read it back (copies of the same content follow)."""
+        self.w.shown.reload_scores()
+        if request in self._shown:
+            self._shown[request][2] = self.w.shown.cache_request
+
+    def _done(self, request: int, result: object) -> None:
+        purpose = self._purpose.pop(request, "")
+        w = self.w
+        if purpose == "label" and isinstance(result, jobs.LabelChange):
+            self.undo_stack.append(result)
+            word = {True: "yes", False: "no", None: "cleared"}[result.value]
+            n = len(result.paths)
+            w.statusBar().showMessage(
+                f"“{result.tag}”: {word} on {n} photo(s) — Ctrl+Z undoes", 6000
+            )
+            self._landed(request)
+        elif purpose == "undo" and isinstance(result, jobs.LabelChange):
+            w.statusBar().showMessage(f"“{result.tag}”: label undone", 4000)
+            self._landed(request)
+        elif purpose == "review" and isinstance(result, jobs.TeachData):
+            self._open_review(result)
+        elif purpose == "calibrate" and isinstance(result, jobs.TeachData):
+            self._show_proposal(result)
+        elif purpose == "applied":
+            w.statusBar().showMessage(f"“{result}”: calibration applied", 6000)
+            w.shown.reload_scores()
+        elif purpose == "examples" and isinstance(result, Tag):
+            w.tags.set_tags([*w.tags.tags(), result])
+            w.shown.reload_scores()
+        elif purpose == "like" and isinstance(result, jobs.LikeThis):
+            order = result.order()
+            w.photos.show_search("more like this", order, {})
+            w.statusBar().showMessage(
+                f"More like this: {len(result.exact)} exact duplicates and {len(result.near)} "
+                f"near-duplicates first, then the {len(result.ranked)} most alike",
+                0,
+            )
+
+    # ----------------------------------------------------------------- on a thumbnail, filter
+
+    def mark_clicked(self, photo, name: str, where: QPoint) -> QMenu | None:
+        """A click on a tag's dot or ✓ / ✗ on a thumbnail: yes / no / clear for that photo and
+        tag, in a small menu at the click (the label given, if any, is checked)."""
+        tag = self.w.tags.tag(name)
+        if tag is None:
+            return None
+        said = self.w.board.label(photo.path, name)
+        menu = QMenu(self.w)
+        metrics = menu.fontMetrics()
+        title = menu.addAction(
+            metrics.elidedText(f"“{name}” on {photo.name}", Qt.TextElideMode.ElideMiddle, 320)
+        )
+        title.setEnabled(False)
+        menu.addSeparator()
+        for text, value in (
+            ("Yes, it applies", True),
+            ("No, it does not", False),
+            ("Clear my label", None),
+        ):
+            action = menu.addAction(text)
+            if value is not None:
+                action.setCheckable(True)
+                action.setChecked(said is value)
+            else:
+                action.setEnabled(said is not None)
+            action.triggered.connect(lambda _c=False, v=value: self.label(v, tag, [photo.path]))
+        self.mark_menu = menu
+        menu.popup(where)
+        return menu
+
+    def show_only(self, text: str) -> None:
+        """Teach > Show only: the photos a person labelled (for any tag), confirmed, rejected,
+        or did not label; an extra rule of the grid, so it ANDs with the filter bar."""
+        test = LABEL_FILTERS[text]
+        self.show_actions[text].setChecked(True)
+        board = self.w.board
+        self.w.photos.set_extra_filter(
+            "label",
+            None if test is None else (lambda p: test(board.labels.get(p.path, {}))),
+            f"Teach > Show only > {ANY_LABEL}",
+        )
+
+    # ----------------------------------------------------------------- review, calibrate
+
+    def _teach_data(self, purpose: str) -> int | None:
+        tag = self.current_tag()
+        if tag is None or self.w.current_folder is None:
+            self.w.statusBar().showMessage("Choose a tag (in the detail panel) first.", 6000)
+            return None
+        s = self.w.settings
+        return self._start(purpose, jobs.teach_data, str(self.w.paths.database), s.model,
+                           tag.name, self.w.current_folder, s.recursive)  # fmt: skip
+
+    def start_review(self) -> int | None:
+        return self._teach_data("review")
+
+    def _open_review(self, teach: jobs.TeachData):
+        from blipdesk.qt.widgets.review_dialog import ReviewDialog
+
+        by_path = {p.path: p for p in self.w.photos.photos()}
+
+        def request(path: str) -> None:
+            if path in by_path:
+                self.w.previews.request([by_path[path]])
+
+        def write(tag: str, paths: list[str], value: bool) -> None:
+            t = next((x for x in self.w.tags.tags() if x.name == tag), None)
+            self.label(value, t, paths)
+
+        dialog = ReviewDialog(teach, self.w.previews.pixmap, request, write, self.w)
+        self.w.previews.thumbnailReady.connect(dialog.show_preview)
+        dialog.finished.connect(
+            lambda *_: self.w.previews.thumbnailReady.disconnect(dialog.show_preview)
+        )
+        self.review = dialog
+        dialog.show()
+        return dialog
+
+    def calibrate(self) -> int | None:
+        return self._teach_data("calibrate")
+
+    def _show_proposal(self, teach: jobs.TeachData) -> QMessageBox:
+        from blipdesk.core.calibration import propose
+
+        proposal = propose(teach.data, teach.tag, teach.current)  # type: ignore[arg-type]
+        fit = proposal.fit
+        lines = [f"{fit.yes} yes and {fit.no} no labels.", "", "Held out one at a time:"]
+        for s in fit.steps:
+            mark = "  ← proposed" if s.step == fit.step else ("" if s.accepted else "  (no gain)")
+            lines.append(f"  {s.step:<10} F1 {s.loo_f1:.2f}, agreement {s.loo_agreement:.0%}{mark}")
+        if fit.estimate is not None and fit.estimate_today is not None:
+            lines.append(
+                f"Estimated F1 over these photos: today ≈ {fit.estimate_today:.2f}, "
+                f"proposed ≈ {fit.estimate:.2f}\n({fit.estimate_caveat()})"
+            )
+        lines += [
+            "",
+            f"Carried by {proposal.carried_before} photos here now, {proposal.carried_after} "
+            f"after: {len(proposal.gained)} would gain the tag, {len(proposal.lost)} lose it.",
+        ]
+        names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.gained[:5]]
+        if names:
+            lines.append("Gain: " + ", ".join(names) + (" …" if len(proposal.gained) > 5 else ""))
+        names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.lost[:5]]
+        if names:
+            lines.append("Lose: " + ", ".join(names) + (" …" if len(proposal.lost) > 5 else ""))
+        box = QMessageBox(self.w)
+        box.setObjectName("calibrateBox")
+        box.setWindowTitle(f"Calibrate “{teach.tag.name}”")
+        box.setText("\n".join(lines))
+        apply = box.addButton("Apply", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard", QMessageBox.ButtonRole.RejectRole)
+
+        def chosen(button) -> None:
+            if button is apply:
+                self._start("applied", jobs.apply_calibration, str(self.w.paths.database),
+                            self.w.settings.model, teach.tag.name, fit.calibration)  # fmt: skip
+
+        box.buttonClicked.connect(chosen)
+        box.show()
+        self.proposal_box = box
+        return box
+
+    # ----------------------------------------------------------------- examples, like this
+
+    def from_examples(self, name: str | None = None) -> int | None:
+        paths = self._selection()
+        if not paths:
+            self.w.statusBar().showMessage("Select the photos that show it first.", 6000)
+            return None
+        if name is None:
+            name, ok = QInputDialog.getText(self.w, "New tag from examples", "Tag name:")
+            if not ok or not name.strip():
+                return None
+        return self._start("examples", jobs.create_example_tag, str(self.w.paths.database),
+                           name.strip(), paths)  # fmt: skip
+
+    def more_like_this(self, top: int = 200) -> int | None:
+        paths = self._selection()
+        if not paths or self.w.current_folder is None:
+            self.w.statusBar().showMessage("Select one or more photos first.", 6000)
+            return None
+        s = self.w.settings
+        return self._start("like", jobs.more_like_this, str(self.w.paths.database), s.model,
+                           paths, self.w.current_folder, s.recursive, top)  # fmt: skip
+
+
+def install(window: Any) -> LabelActions:
+    window.labels = LabelActions(window)
+    return window.labels

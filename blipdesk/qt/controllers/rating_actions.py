@@ -1,0 +1,152 @@
+"""Ratings in the window: the keys 0-5, P, X, U on the selection (or the photo in the viewer),
+the grid's stars and flags, a rating filter, and reading or writing them in XMP sidecars.
+
+``RatingBook`` is the GUI thread's path -> ``Rating`` for the folder shown. Ratings are loaded
+for each listed folder, saved by content and read from or written to sidecars in a background
+task (``blipdesk.services.ratings``; one task thread, so writes land in order); the book changes at once,
+so the grid repaints without waiting for the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from blipdesk.qt.models.photos import PhotoGridModel
+from blipdesk.qt.workers.tasks import BackgroundTasks
+from blipdesk.services.ratings import Rating, RatingFilter, stars_text
+
+
+class RatingActions(QObject):
+    changed = Signal(list)  # paths whose rating changed
+    message = Signal(str, int)  # status bar text, timeout
+
+    def __init__(
+        self,
+        database: str,
+        photos: PhotoGridModel,
+        targets: Callable[[], list],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.database = database
+        self.photos = photos
+        self.targets = targets  # the photos a key acts on: the viewer's, else the selection
+        self.book: dict[str, Rating] = {}
+        self.filter = RatingFilter()
+        self.tasks = BackgroundTasks(self)
+        self.tasks.done.connect(self._done)
+        self.tasks.failed.connect(lambda _r, message, *_: self.message.emit(message, 10000))
+        self._handlers: dict[int, Callable[[object], None]] = {}
+        self._load = 0
+
+    # ----------------------------------------------------------------- reading
+
+    def rating(self, path: str) -> Rating:
+        return self.book.get(path, Rating())
+
+    def text(self, path: str) -> str:
+        return stars_text(self.book.get(path))
+
+    def load(self, paths: list[str]) -> None:
+        """The ratings of a newly listed folder (a late answer for an older listing is dropped)."""
+        from blipdesk.services.ratings import load_ratings
+
+        request = self._start(load_ratings, self._loaded, self.database, list(paths))
+        self._load = request
+
+    def _loaded(self, found) -> None:
+        self.book.update(found)
+        self._changed(list(found))
+
+    # ----------------------------------------------------------------- the keys
+
+    def set_stars(self, stars: int) -> None:
+        self._apply(lambda r: Rating(stars, r.flag), f"rated {'★' * stars}" if stars else "unrated")
+
+    def set_flag(self, flag: int) -> None:
+        what = {1: "picked", -1: "rejected", 0: "unflagged"}[flag]
+        self._apply(lambda r: Rating(r.stars, flag), what)
+
+    def _apply(self, change: Callable[[Rating], Rating], what: str) -> None:
+        photos = self.targets()
+        if not photos:
+            self.message.emit("Select photos to rate first.", 5000)
+            return
+        new = {p.path: change(self.rating(p.path)) for p in photos}
+        self.book.update(new)
+        self._changed(list(new))
+        from blipdesk.services.ratings import save_ratings
+
+        self._start(save_ratings, lambda _saved: None, self.database, new)
+        self.message.emit(f"{len(new)} photo{'s' * (len(new) != 1)} {what}", 4000)
+
+    # ----------------------------------------------------------------- filter
+
+    def set_filter(self, wanted: RatingFilter) -> None:
+        """Keep only the photos whose rating passes ``wanted`` (the grid model's hook)."""
+        self.filter = wanted
+        self.photos.set_extra_filter(
+            "rating",
+            (lambda p: wanted.accepts(self.book.get(p.path))) if wanted.active else None,
+            "Photo > Show only > Any rating",
+        )
+
+    # ----------------------------------------------------------------- sidecars
+
+    def read_sidecars(self) -> None:
+        from blipdesk.services.ratings import read_sidecar_ratings
+
+        paths = [p.path for p in self.photos.photos()]
+        self._start(read_sidecar_ratings, self._read, paths)
+        self.message.emit(f"Reading ratings from the sidecars of {len(paths)} photos…", 0)
+
+    def _read(self, answer) -> None:
+        found, errors = answer
+        self.book.update(found)
+        self._changed(list(found))
+        if found:
+            from blipdesk.services.ratings import save_ratings
+
+            self._start(save_ratings, lambda _saved: None, self.database, dict(found))
+        problem = f"; {len(errors)} sidecars could not be read ({errors[0]})" if errors else ""
+        self.message.emit(f"Ratings read from {len(found)} sidecars{problem}", 10000)
+
+    def write_sidecars(self) -> None:
+        """Write the ratings of the selection (else of every photo shown) into their sidecars."""
+        from blipdesk.services.ratings import write_sidecar_ratings
+
+        photos = self.targets() or self.photos.visible_photos()
+        wanted = {p.path: self.rating(p.path) for p in photos}
+        self._start(write_sidecar_ratings, self._written, wanted)
+
+    def _written(self, answer) -> None:
+        changed, errors = answer
+        problem = f"; {len(errors)} failed ({errors[0]})" if errors else ""
+        self.message.emit(f"Ratings written: {changed} sidecars changed{problem}", 10000)
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _start(self, fn, handler: Callable[[object], None], *args) -> int:
+        request = self.tasks.start(fn, *args)
+        self._handlers[request] = handler
+        return request
+
+    def _done(self, request: int, value) -> None:
+        handler = self._handlers.pop(request, None)
+        if handler == self._loaded and request != self._load:
+            return  # an older folder's ratings
+        if handler is not None:
+            handler(value)
+
+    def _changed(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        self.photos.scores_changed(paths)  # repaints those cells
+        if self.filter.active:
+            self.photos.refresh()
+        self.changed.emit(paths)
+
+    def shutdown(self) -> None:
+        self.tasks.shutdown()

@@ -1,0 +1,392 @@
+"""The main window: composes the sidebar, grid, filter bar, detail and tags panels, and wires
+them to the workers. Features live in their own modules (``qt/file_actions.py``...)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from blipdesk.infra.paths import Paths
+from blipdesk.qt.common.values import ScoreBoard, Tag, sidecar_targets
+from blipdesk.qt.common.window_state import WindowState
+from blipdesk.qt.controllers.desk import Desk
+from blipdesk.qt.controllers.file_actions import FileActions, FileTask
+from blipdesk.qt.controllers.grid_flow import GridFlow
+from blipdesk.qt.controllers.live_folders import LiveFolders
+from blipdesk.qt.controllers.scan_actions import ScanActions, model_choice
+from blipdesk.qt.controllers.settings_flow import SettingsFlow
+from blipdesk.qt.controllers.shown_folder import ShownFolder
+from blipdesk.qt.controllers.tag_actions import TagActions
+from blipdesk.qt.controllers.tag_writer import TagWriter
+from blipdesk.qt.models.cache_reader import CacheLoader, read_tags
+from blipdesk.qt.models.folders import FolderTreeModel
+from blipdesk.qt.models.photos import PhotoGridModel
+from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.widgets.detail_panel import DetailPanel
+from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
+from blipdesk.qt.widgets.filter_bar import FilterBar
+from blipdesk.qt.widgets.menus import build_menus
+from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.widgets.photo_stack import PhotoStack
+from blipdesk.qt.widgets.scan_status import ScanStatus
+from blipdesk.qt.widgets.sidebar import LibrarySidebar
+from blipdesk.qt.widgets.status_bar import ElidingStatusBar
+from blipdesk.qt.widgets.tags_panel import TagsPanel
+from blipdesk.qt.widgets.viewer import PhotoViewer
+from blipdesk.qt.workers.folders import FolderLister
+from blipdesk.qt.workers.inference import InferenceController, ModelChoice
+from blipdesk.qt.workers.tasks import BackgroundTasks
+from blipdesk.qt.workers.thumbnails import ThumbnailLoader
+from blipdesk.services.settings import Settings, SettingsFile
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, paths: Paths, use_processes: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("blipdesk")
+        self.paths = paths
+        self.use_processes = use_processes
+        self.settings_file = SettingsFile(paths.settings_file)
+        self.settings: Settings = self.settings_file.load()
+        self.state = WindowState(paths.data_dir)
+
+        # Models and workers
+        self.board = ScoreBoard()
+        self.thumbs = ThumbnailLoader(paths.thumbnails_dir, parent=self)
+        self.previews = ThumbnailLoader(
+            paths.thumbnails_dir, px=1024, capacity=8, threads=1, parent=self
+        )
+        self.photos = PhotoGridModel(self.board, self.thumbs, self)
+        self.tags = TagListModel(self.board, self)
+        self.folders = FolderTreeModel(self)
+        self.lister = FolderLister(self)
+        self.cache = CacheLoader(self)
+        self.shown = ShownFolder(
+            self.lister, self.cache, self.photos, self.tags, self.board, paths,
+            lambda: self.settings,
+        )  # fmt: skip
+        self.controller = InferenceController(self)
+        self.tag_writer = TagWriter(str(paths.database), self)
+        self.tasks = BackgroundTasks(self)  # sidecars, exports, copies, clearing caches
+        self.files = FileActions(self.tasks, paths, self)
+        self.tag_actions = TagActions(
+            self.tags, self.tag_writer, self.controller, self._model_choice, self
+        )
+        self.scan_status = ScanStatus()
+        self.scanning = ScanActions(
+            self.controller, self.scan_status, paths, lambda: self.settings,
+            lambda title, text: self._warn(title, text), use_processes, self,
+        )  # fmt: skip
+        self.settings_flow = SettingsFlow(
+            self.controller, self.files, paths.data_dir, self._model_choice, self
+        )
+
+        # Widgets
+        self.sidebar = LibrarySidebar(self.folders)
+        self.filter_bar = FilterBar()
+        self.grid = PhotoGrid(self.photos, self.thumbs)
+        self.viewer = PhotoViewer(self.board, self.previews)
+        self.detail = DetailPanel(self.board, self.previews)
+        self.tags_panel = TagsPanel(self.tags)
+        self.setStatusBar(ElidingStatusBar())  # long messages end in …, whole in the tooltip
+        self.statusBar().addPermanentWidget(self.scan_status)
+        self._build_layout()
+        build_menus(self)
+        self._wire()
+        self.desk = Desk(self)  # info panel, ratings, View menu, full screen: qt/desk.py
+        self.live = LiveFolders(self)  # folders that change on disk: qt/live_folders.py
+        self._recount = QTimer(self, singleShot=True, interval=250)
+        self._recount.timeout.connect(self._after_scores)
+        self._restore()
+
+    # ----------------------------------------------------------------- building
+
+    def _build_layout(self) -> None:
+        self.stack = PhotoStack(self.grid, self.viewer, self.photos, self.tags)
+        center = QWidget()
+        cl = QVBoxLayout(center)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.filter_bar)
+        cl.addWidget(self.stack, 1)
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.setObjectName("rightSplitter")
+        self.right.addWidget(self.detail)
+        self.right.addWidget(self.tags_panel)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        for widget in (self.sidebar, center, self.right):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([220, 760, 340])
+        self.right.setSizes([460, 300])
+        self.setCentralWidget(self.splitter)
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"splitter": self.splitter, "rightSplitter": self.right}
+
+    def _wire(self) -> None:
+        s, c, status = self.sidebar, self.controller, self.statusBar()
+        s.folderChosen.connect(self.open_folder)
+        s.addRequested.connect(self.choose_folder)
+        s.removeRequested.connect(self.remove_folder)
+        s.foldersDropped.connect(lambda fs: list(map(self.add_folder, fs)))
+        self.lister.counted.connect(self.folders.set_counts)
+        self.shown.scoresLoaded.connect(self._after_scores)
+        self.grid.currentPhotoChanged.connect(self.detail.show_photo)
+        for view in (self.detail, self.stack.why):  # "Why?": the map computed in the worker
+            view.whyRequested.connect(self.scanning.explain)
+            c.explained.connect(view.show_explanation)
+        for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
+            self.tags.tagsChanged.connect(follower)
+        self.tag_actions.saved.connect(self._tag_saved)
+        self.tags_panel.addRequested.connect(lambda: self.edit_tag(None))
+        self.tags_panel.editRequested.connect(self.edit_tag)
+        self.tags_panel.removeRequested.connect(self.tag_actions.remove)
+        c.results.connect(self._results)
+        c.status.connect(lambda t: status.showMessage(t, 5000))
+        self.scanning.finished.connect(self._scan_finished)
+        self.scanning.modelReady.connect(lambda: self.scan())
+        self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
+        self.files.message.connect(status.showMessage)
+        self.files.scoresCleared.connect(self._scores_cleared)
+        self.settings_flow.accepted.connect(self._settings_accepted)
+        self.settings_flow.clearScoresRequested.connect(self.clear_scores)
+        self.settings_flow.clearFeaturesRequested.connect(self.clear_feature_cache)
+        self.flow = GridFlow(self)  # filter bar, grid place, counts, empty states, smart views
+        c.searched.connect(self.flow.searched)
+
+    def _restore(self) -> None:
+        self.tags.set_tags(read_tags(self.paths.database))
+        for folder in self.settings.folders:
+            self._add_root(folder, save=False)
+        self.state.restore(self, self._splitters())
+        last = self.state.last_folder()
+        if last is not None:
+            self.open_folder(last)
+        elif self.settings.folders:
+            self.open_folder(self.settings.folders[0])
+        problem = self.settings_file.problem
+        if problem:
+            QTimer.singleShot(0, lambda: self._warn("Settings", problem))
+
+    # ----------------------------------------------------------------- folders
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> None:
+        folder = os.path.abspath(folder)
+        self._add_root(folder, save=True)
+        self.open_folder(folder)
+
+    def _add_root(self, folder: str, save: bool) -> None:
+        self.folders.add_root(folder)
+        self.lister.count(folder)  # in the pool: no disk walk on the GUI thread
+        if save and folder not in self.settings.folders:
+            self._save_settings(
+                self.settings.with_changes(folders=(*self.settings.folders, folder))
+            )
+
+    def remove_folder(self, folder: str) -> None:
+        self.folders.remove_root(folder)
+        kept = tuple(f for f in self.settings.folders if f != folder)
+        self._save_settings(self.settings.with_changes(folders=kept))
+        if self.current_folder and self._root_of(self.current_folder, (folder,)) == folder:
+            self.shown.close()
+            self.flow.folder_closed()
+
+    @property
+    def current_folder(self) -> str | None:
+        return self.shown.current
+
+    def open_folder(self, folder: str) -> None:
+        self.state.set_last_folder(folder)
+        self.sidebar.select(folder)
+        self.setWindowTitle(f"{os.path.basename(folder)} — blipdesk")
+        self.photos.clear_search()
+        self.shown.open(folder)
+        self.flow.folder_opened(folder)
+
+    def _root_of(self, folder: str, roots=None) -> str:
+        for root in self.folders.roots() if roots is None else roots:
+            if folder == root or folder.startswith(root + os.sep):
+                return root
+        return folder
+
+    # ----------------------------------------------------------------- tags
+
+    def edit_tag(self, tag: Tag | None) -> None:
+        self.tag_actions.edit(tag, self.grid.current_photo())
+
+    def save_tag(self, tag: Tag, replacing: Tag | None = None) -> None:
+        self.tag_actions.save(tag, replacing)
+
+    def _tag_saved(self, tag: Tag) -> None:
+        """Check a new or edited tag on the photos shown that have no score for it yet."""
+        missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
+        if not missing:
+            return
+        if (
+            self.settings.feature_cache
+            and not self.controller.scanning()
+            and not self.files.clearing
+        ):
+            # Checked at once from the vision cache, best matches first; photos never scanned
+            # wait for Scan (a new tag never starts decoding a whole folder by itself).
+            self.scan(cached_only=True, checking=tag.name)
+            return
+        self.statusBar().showMessage(
+            f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
+        )
+
+    # ----------------------------------------------------------------- scanning
+
+    def _model_choice(self) -> ModelChoice:
+        return model_choice(self.settings)
+
+    def scan(self, cached_only: bool = False, checking: str | None = None) -> None:
+        """Scan the folder shown (see ``ScanActions.scan``)."""
+        if self.current_folder is None:
+            self._warn(
+                "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
+            )
+            return
+        if self.files.clearing:
+            self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
+            return
+        self.tag_actions.flush()
+        self.scanning.scan(self.current_folder, self._sentences(), cached_only, checking)
+
+    def _sentences(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
+
+    def _results(self, batch) -> None:
+        self.photos.scores_changed(self.board.merge(batch))
+        if not self._recount.isActive():
+            self._recount.start()
+
+    def _after_scores(self) -> None:
+        self.tags.recount()
+        self.detail.refresh_scores()
+        if self.stack.currentWidget() is self.viewer:
+            self.viewer.update()
+
+    def _scan_finished(self, outcome: str, summary, checking: str | None) -> None:
+        self._after_scores()
+        photos = (p.path for p in self.photos.photos())
+        waiting = len(self.board.missing(photos, self._sentences())) if checking else 0
+        self.scan_status.show_finished(outcome, summary, checking, waiting)
+        if self.current_folder:
+            self.lister.count(self._root_of(self.current_folder))
+
+    # ----------------------------------------------------------------- search + filter
+
+    def search(self, text: str) -> None:
+        if self.current_folder is not None:
+            self.statusBar().showMessage(f"Searching for “{text}”…")
+            self.scanning.search(self.current_folder, text)
+
+    # ----------------------------------------------------------------- model + errors
+
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    # ----------------------------------------------------------------- file actions
+
+    def export_photos(self, target: str | None = None, fmt: str | None = None) -> int | None:
+        """Export the selection (else the photos shown) as CSV or JSON, in the CLI's format."""
+        scope = self.grid.scopes(self.current_folder)[0]
+        return self.files.export(self.current_folder, scope, self.settings, target, fmt)
+
+    def copy_photos(self, mode: str = "copy", dest: str | None = None) -> int | None:
+        """Copy (or symlink) the selection, else the photos shown, into a folder."""
+        task = FileTask.COPY if mode == "copy" else FileTask.LINK
+        return self.files.copy(
+            self.current_folder, self.grid.scopes(self.current_folder)[0], task, dest
+        )
+
+    def write_sidecars(self):
+        tags, to, matched = self.tags.tags(), self.settings.pair_sidecars, self.board.matched_tags
+        scopes = [  # a RAW + JPEG pair's tags go to the file the settings name (RAW by default)
+            (label, sidecar_targets(photos, matched((p.path for p in photos), tags), to))
+            for label, photos in self.grid.scopes(self.current_folder)
+        ]
+        return self.files.write_sidecars(self.current_folder, scopes)
+
+    def remove_sidecar_tags(self):
+        return self.files.remove_sidecar_tags(self.current_folder, self.settings.recursive)
+
+    def clear_scores(self) -> int | None:
+        """Never while a scan runs (its writer would race this one); scans wait until it is done."""
+        if self.controller.scanning():
+            return None
+        self.tag_actions.flush()
+        return self.files.clear_scores()
+
+    def clear_feature_cache(self) -> int | None:
+        return None if self.controller.scanning() else self.files.clear_features()
+
+    def _scores_cleared(self) -> None:
+        """Everything the grid, tags panel and detail show came from the old scores: reload what
+        the cache still knows (read errors of photo records) for the folder shown."""
+        self.board.clear()
+        self.photos.clear_search()
+        self.photos.set_tags(self.tags.tags())
+        self._after_scores()
+        self.shown.reload_scores()
+
+    # ----------------------------------------------------------------- settings, help
+
+    def open_settings(self) -> SettingsDialog:
+        return self.settings_flow.open(self.settings)
+
+    def _settings_accepted(self, new: Settings) -> None:
+        old = self.settings
+        model_changed = (new.model, new.first_token) != (old.model, old.first_token)
+        self._save_settings(new)
+        if model_changed:
+            self.board.clear()
+        if (new.recursive != old.recursive or model_changed) and self.current_folder:
+            self.open_folder(self.current_folder)
+
+    def _save_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self.settings_file.save(settings)
+        except OSError as exc:
+            self._warn("Settings", f"The settings could not be saved: {exc}")
+
+    def open_log(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_file)))
+
+    def about(self) -> None:
+        show_about(self, self.paths.data_dir)
+
+    # ----------------------------------------------------------------- shutdown
+
+    def closeEvent(self, event) -> None:
+        self.tag_actions.flush()
+        self.state.save(self, self._splitters())
+        self.controller.shutdown()
+        self.files.shutdown()
+        self.desk.shutdown()
+        workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
+        for worker in workers:
+            worker.shutdown()
+        super().closeEvent(event)

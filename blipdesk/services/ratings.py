@@ -1,0 +1,140 @@
+"""Star ratings (0-5) and pick/reject flags: kept by photo content in the library (a renamed or
+moved photo keeps its rating), read from and written to XMP sidecars (``sidecars.SidecarRating``:
+``xmp:Rating``, Lightroom's ``xmpDM:pick``/``xmpDM:good`` and digiKam's ``PickLabel``), and a
+filter rule the grid's filter can use.
+
+Qt-free and torch-free; the window runs the functions that touch the disk in background tasks
+(each opens its own library connection), never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from blipdesk.store import Library, Rating
+
+__all__ = ["Rating", "RatingFilter", "load_ratings", "read_sidecar_ratings", "save_ratings"]
+
+# What the keys mean, as Lightroom and digiKam use them: 0-5 stars, P pick, X reject, U unflag.
+STAR_KEYS = "012345"
+FLAG_KEYS = {"P": 1, "X": -1, "U": 0}
+
+
+@dataclass(frozen=True)
+class RatingFilter:
+    """Which ratings a filter keeps: at least ``min_stars`` stars, and the flag when one is
+    asked ("picked", "rejected", "unflagged"; None: any). ``any`` when it keeps everything."""
+
+    min_stars: int = 0
+    flag: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.min_stars > 0 or self.flag is not None
+
+    def accepts(self, rating: Rating | None) -> bool:
+        rating = rating or Rating()
+        if rating.stars < self.min_stars:
+            return False
+        wanted = {"picked": 1, "rejected": -1, "unflagged": 0}.get(self.flag or "")
+        return wanted is None or rating.flag == wanted
+
+    def describe(self) -> str:
+        parts = [f"≥ {'★' * self.min_stars}"] if self.min_stars else []
+        if self.flag:
+            parts.append(self.flag)
+        return ", ".join(parts) or "any rating"
+
+
+def stars_text(rating: Rating | None) -> str:
+    """``★★★☆☆`` and the flag, for tooltips and the info panel."""
+    rating = rating or Rating()
+    flag = {1: " · picked", -1: " · rejected"}.get(rating.flag, "")
+    return "★" * rating.stars + "☆" * (5 - rating.stars) + flag
+
+
+def _contents(lib: Library, paths: Sequence[str]) -> dict[str, str]:
+    """path -> content hash: the library's record when the file is unchanged (size and mtime),
+    else hashed now by the scan's rule (``engine.content_hash``). Unreadable files are left out."""
+    from blipdesk.core.engine import content_hash
+
+    stats = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        stats.append((path, st.st_size, st.st_mtime_ns))
+    out: dict[str, str] = lib.contents_of(stats)
+    for path, size, _mtime in stats:
+        if path not in out:
+            try:
+                out[path] = content_hash(path, size)
+            except OSError:
+                continue
+    return out
+
+
+def load_ratings(database: str, paths: Sequence[str]) -> dict[str, Rating]:
+    """path -> rating for the photos that have one."""
+    if not os.path.isfile(database):
+        return {}
+    with Library.open(database) as lib:  # a writer: migrates a cache older than ratings
+        contents = _contents(lib, paths)
+        by_content = lib.ratings(list(contents.values()))
+    return {p: by_content[c] for p, c in contents.items() if c in by_content}
+
+
+def save_ratings(database: str, ratings: Mapping[str, Rating]) -> dict[str, Rating]:
+    """Store path -> rating (by content); returns what was stored, by path."""
+    with Library.open(database) as lib:
+        contents = _contents(lib, list(ratings))
+        lib.set_ratings({contents[p]: r for p, r in ratings.items() if p in contents}, time.time())
+    return {p: r for p, r in ratings.items() if p in contents}
+
+
+def sidecar_naming(photo: str) -> str:
+    """The naming of the photo's sidecar: ``photo.jpg.xmp`` (darktable, digiKam), unless only a
+    ``photo.xmp`` (Lightroom, Capture One) is there."""
+    from blipdesk.services import sidecars
+
+    append = sidecars.sidecar_path(photo, sidecars.SidecarNaming.APPEND)
+    replace = sidecars.sidecar_path(photo, sidecars.SidecarNaming.REPLACE)
+    if not os.path.lexists(append) and os.path.lexists(replace):
+        return sidecars.SidecarNaming.REPLACE.value
+    return sidecars.SidecarNaming.APPEND.value
+
+
+def read_sidecar_ratings(paths: Sequence[str]) -> tuple[dict[str, Rating], list[str]]:
+    """path -> the rating its sidecar holds (photos whose sidecar has none are left out), and
+    the errors (one line per bad sidecar)."""
+    from blipdesk.services import sidecars
+
+    found: dict[str, Rating] = {}
+    errors: list[str] = []
+    for path in paths:
+        try:
+            naming = sidecar_naming(path)
+            got = sidecars.read_sidecar_rating(sidecars.sidecar_path(path, naming))
+        except (sidecars.SidecarError, OSError, ValueError) as exc:
+            errors.append(str(exc))
+            continue
+        if got is not None:
+            found[path] = Rating(got.stars, got.flag)
+    return found, errors
+
+
+def write_sidecar_ratings(ratings: Mapping[str, Rating]) -> tuple[int, list[str]]:
+    """Write each photo's rating into its sidecar (the tags' sidecar, merged: see
+    ``sidecars.plan_rating``); returns (sidecars changed, errors)."""
+    from blipdesk.services import sidecars
+
+    plans: list[sidecars.SidecarPlan | sidecars.SidecarError] = []
+    for path, r in ratings.items():
+        wanted = {path: sidecars.SidecarRating(r.stars, r.flag)}
+        plans += sidecars.plan_ratings(wanted, sidecar_naming(path))
+    run = sidecars.apply_plans(plans)
+    return len(run.changed), [str(e) for e in run.failed]
