@@ -141,7 +141,25 @@ def _camera(make: str, model: str) -> str:
 
 
 def photo_info(path: str) -> PhotoInfo:
-    """Everything the information panel shows about ``path``; see the module docstring."""
+    """Everything the information panel shows about ``path``; see the module docstring. For a
+    camera RAW file, the sensor's size and the RAW format (LibRaw's header), not those of the
+    preview or the TIFF container Pillow sees (a DNG is a TIFF to Pillow)."""
+    from dataclasses import replace
+
+    from blipdesk.core.raw import raw_format, sensor_size
+
+    info = _pillow_info(path)
+    kind = raw_format(path)
+    if not kind or (info.error and not info.file_size):
+        return info
+    sensor = sensor_size(path)
+    if sensor is None:
+        return replace(info, file_type=kind)
+    # A RAW Pillow cannot open (CR3, NEF...) still has its format and size to show.
+    return replace(info, file_type=kind, width=sensor[0], height=sensor[1], error="")
+
+
+def _pillow_info(path: str) -> PhotoInfo:
     try:
         size = os.stat(path).st_size
     except OSError as exc:

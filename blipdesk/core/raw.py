@@ -57,6 +57,49 @@ class RawPicture:
     source: str  # "jpeg preview", "bitmap preview" or "half-size demosaic"
 
 
+# What a person calls each RAW format (the information panel's "File:" row).
+RAW_FORMATS = {
+    ".cr2": "Canon CR2", ".cr3": "Canon CR3", ".crw": "Canon CRW", ".nef": "Nikon NEF",
+    ".nrw": "Nikon NRW", ".arw": "Sony ARW", ".srf": "Sony SRF", ".sr2": "Sony SR2",
+    ".raf": "Fujifilm RAF", ".orf": "Olympus ORF", ".rw2": "Panasonic RW2", ".pef": "Pentax PEF",
+    ".dng": "DNG", ".srw": "Samsung SRW", ".3fr": "Hasselblad 3FR", ".iiq": "Phase One IIQ",
+    ".x3f": "Sigma X3F",
+}  # fmt: skip
+
+
+def raw_format(path: str | os.PathLike[str]) -> str:
+    """ "DNG", "Canon CR3", "Nikon NEF"…: the RAW format by the file's suffix ("" when not RAW)."""
+    return RAW_FORMATS.get(os.path.splitext(os.fspath(path))[1].lower(), "")
+
+
+def sensor_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The picture the sensor records, upright, in pixels (LibRaw's output size after its
+    crop, turned by the RAW's flip): what the camera calls its resolution, not the embedded
+    preview's. Reads the header only (no unpacking); None when LibRaw cannot open the file."""
+    try:
+        import rawpy
+    except ImportError:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        where = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else os.fspath(path)
+        with rawpy.imread(where) as raw:
+            sizes = raw.sizes
+            width, height = int(sizes.width), int(sizes.height)
+            if sizes.flip in (5, 6):  # a quarter turn: the upright picture is taller
+                width, height = height, width
+            return (width, height) if width > 0 and height > 0 else None
+    except rawpy.LibRawError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def rawpy_available() -> bool:
     try:
         import rawpy  # noqa: F401
