@@ -1,7 +1,7 @@
-"""How a tag looks on a thumbnail, and where: a colour dot for a tag the photo carries (bottom
-left, on the photo), a ✓ or ✗ in the tag's colour for a person's label (bottom right, left of the
-"2×" / "RAW" badges). The grid paints them and hit-tests clicks with the same ``layout_marks``,
-so a click on a dot or a badge lands on the tag drawn there. The detail panel and the review
+"""How a tag looks on a thumbnail: a colour dot for a tag the photo carries, a ✓ or ✗ in the
+tag's colour for a person's label. Where they go is ``badges.layout_strip``'s (the strip under
+the photo); the grid paints them and hit-tests clicks with the same answer, so a click on a dot or
+a badge lands on the tag drawn there. The detail panel and the review
 dialog use the same ✓ / ✗ words."""
 
 from __future__ import annotations
@@ -31,24 +31,6 @@ class Mark:
     colour: str
     carried: bool
     label: bool | None
-
-
-def layout_marks(
-    marks: list[Mark], picture: QRect, box: QRect, right_inset: int = 0
-) -> list[tuple[QRect, Mark, str]]:
-    """(rectangle, mark, "dot" | "label") for everything drawn: dots left to right from the
-    photo's bottom-left corner, labels right to left from ``box``'s bottom-right corner less
-    ``right_inset`` (the badges already there)."""
-    out: list[tuple[QRect, Mark, str]] = []
-    x = picture.left() + 6
-    for m in [m for m in marks if m.carried][:MAX_DOTS]:
-        out.append((QRect(x, picture.bottom() - 16, DOT, DOT), m, "dot"))
-        x += DOT_STEP
-    x = box.right() - right_inset - BADGE - 2
-    for m in [m for m in marks if m.label is not None][:MAX_LABELS]:
-        out.append((QRect(x, box.bottom() - BADGE - 2, BADGE, BADGE), m, "label"))
-        x -= BADGE_STEP
-    return out
 
 
 def mark_at(placed: list[tuple[QRect, Mark, str]], x: int, y: int) -> Mark | None:

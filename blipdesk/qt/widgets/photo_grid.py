@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QAction,
     QColor,
     QDesktopServices,
+    QFontMetrics,
     QGuiApplication,
     QPainter,
     QPalette,
@@ -40,9 +41,10 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
-from blipdesk.qt.common.label_marks import Mark, layout_marks, mark_at, paint_marks
+from blipdesk.qt.common.badges import STRIP, Placed, layout_strip, strip_rect
+from blipdesk.qt.common.label_marks import Mark, mark_at
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
-from blipdesk.qt.widgets.rating_paint import paint_rating
+from blipdesk.qt.widgets.rating_paint import dim_reject, paint_strip
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
 from blipdesk.store import Rating
 
@@ -50,12 +52,12 @@ THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cel
 MIN_THUMB, MAX_THUMB = 96, 320
 TEXT_HEIGHT = 32  # the file name under the thumbnail
 ERROR_BADGE = "#c0392b"
-FILE_BADGE_STEP = 38  # "2×" and "RAW" badges, right to left: 34 wide and a 4-px gap
 
 
 def cell_for(thumb: int) -> QSize:
-    """A cell for a thumbnail box ``thumb`` wide: landscape, as most photos are."""
-    return QSize(thumb + 16, thumb * 3 // 4 + 12 + TEXT_HEIGHT)
+    """A cell for a thumbnail box ``thumb`` wide: landscape, as most photos are; under it the
+    strip of badges (``qt/common/badges.py``) and the file name."""
+    return QSize(thumb + 16, thumb * 3 // 4 + 12 + STRIP + TEXT_HEIGHT)
 
 
 CELL = cell_for(THUMB)
@@ -96,6 +98,7 @@ class PhotoDelegate(QStyledItemDelegate):
         self.rating_of: Callable[[str], Rating | None] | None = (
             None  # path -> Rating (qt/rating_actions.py), drawn on the photo
         )
+        self.advance = QFontMetrics(QGuiApplication.font()).horizontalAdvance("★")
 
     def sizeHint(self, option, index) -> QSize:
         return self.cell
@@ -114,13 +117,21 @@ class PhotoDelegate(QStyledItemDelegate):
     def placed_marks(self, cell: QRect, index):
         """(the thumbnail's box in ``cell``, the tag dots and label badges of ``index`` where
         they are drawn): what a click is tested against."""
-        box, picture, _pixmap = self.geometry(cell, index)
-        return box, self._marks(box, picture, index, file_badges(index))
+        box, _picture, _pixmap = self.geometry(cell, index)
+        return box, [(p.rect, p.mark, p.kind) for p in self.strip(box, index) if p.mark]
 
-    def _marks(self, box: QRect, picture: QRect | None, index, badges: list[str]):
-        """The label badges sit left of the file ``badges`` (``file_badges``)."""
-        inset = FILE_BADGE_STEP * len(badges)
-        return layout_marks(index.data(Roles.Marks) or [], picture or box, box, inset)
+    def strip(self, box: QRect, index) -> list[Placed]:
+        """Everything in the strip under ``box``, where it is drawn (painting and clicks)."""
+        rating = None if self.rating_of is None else self.rating_of(index.data(Roles.Path))
+        rating = rating or Rating()
+        return layout_strip(
+            strip_rect(box),
+            index.data(Roles.Marks) or [],
+            file_badges(index),
+            rating.stars,
+            rating.flag,
+            self.advance,
+        )
 
     def mark_at(self, cell: QRect, index, pos: QPoint) -> Mark | None:
         """The tag whose dot or ✓ / ✗ is under ``pos`` (viewport coordinates), if any."""
@@ -160,8 +171,9 @@ class PhotoDelegate(QStyledItemDelegate):
             if broken:
                 painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "cannot read")
-        if self.rating_of is not None:
-            paint_rating(painter, box, self.rating_of(index.data(Roles.Path)), picture)
+        rating = None if self.rating_of is None else self.rating_of(index.data(Roles.Path))
+        if rating is not None and rating.flag < 0:
+            dim_reject(painter, picture or box)
         if broken:
             # A per-photo error (unreadable file, recorded by the scan): a badge on the thumbnail,
             # the reason in the tooltip and the detail panel.
@@ -175,19 +187,8 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
             painter.setFont(option.font)
-        # Bottom right: "2×" (the same photo as another file), "RAW" (a RAW + JPEG pair).
-        badges = file_badges(index)
-        right = box.right() - 4
-        for text in badges:
-            badge = QRect(right - 34, box.bottom() - 22, 34, 18)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(0, 0, 0, 170))
-            painter.drawRoundedRect(badge, 4, 4)
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-            right -= FILE_BADGE_STEP
-        # The tags' dots (bottom left, on the photo) and a person's ✓ / ✗ (issue 13).
-        paint_marks(painter, self._marks(box, picture, index, badges))
+        # The strip under the photo: tag dots, file badges, flag, stars, labels (badges.py).
+        paint_strip(painter, self.strip(box, index), pal)
         search = index.data(Roles.SearchScore)
         if search is not None:
             badge = QRect(box.right() - 50, box.top() + 4, 46, 18)
@@ -196,9 +197,8 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(badge, 4, 4)
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"{search:.2f}")
-        text_rect = QRect(
-            rect.left() + 4, box.bottom() + 4, rect.width() - 8, rect.bottom() - box.bottom() - 4
-        )
+        below = box.bottom() + STRIP + 2
+        text_rect = QRect(rect.left() + 4, below, rect.width() - 8, rect.bottom() - below)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(pal.color(role))
         name = option.fontMetrics.elidedText(

@@ -1,47 +1,44 @@
-"""Stars and pick/reject flags drawn on a thumbnail (the grid, the filmstrip): stars in a dark
-badge at the thumbnail's bottom right, a green flag for a pick, a red cross for a reject, and a
-rejected photo dimmed, as Lightroom and digiKam show them."""
+"""How the strip under a thumbnail is painted (``qt/common/badges.py`` says where): stars in a
+dark badge, a green ✓ for a pick, a red ✕ for a reject, the file badges, the tags' dots and a
+person's labels; a rejected photo dimmed, as Lightroom and digiKam show them."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QPalette
 
-from blipdesk.store import Rating
+from blipdesk.qt.common.badges import Placed
+from blipdesk.qt.common.label_marks import paint_marks
 
 PICK = QColor("#2e9e44")
 REJECT = QColor("#c0392b")
+STAR = QColor("#f5c518")
+DARK = QColor(0, 0, 0, 170)
 
 
-def paint_rating(
-    painter: QPainter, box: QRect, rating: Rating | None, picture: QRect | None = None
-) -> None:
-    """Over the thumbnail ``box`` (the cell's picture area); ``picture``: where the photo itself
-    lies in it (dimmed for a reject)."""
-    if rating is None or rating == Rating():
-        return
+def dim_reject(painter: QPainter, picture: QRect) -> None:
+    """A rejected photo recedes."""
+    painter.fillRect(picture, QColor(0, 0, 0, 120))
+
+
+def paint_strip(painter: QPainter, placed: list[Placed], palette: QPalette) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    if rating.flag < 0:
-        painter.fillRect(picture or box, QColor(0, 0, 0, 120))  # a reject recedes
-    fm = painter.fontMetrics()
-    right = box.right() - 4
-    if rating.flag:
-        mark = "✓" if rating.flag > 0 else "✕"
-        badge = QRect(right - 18, box.bottom() - 21, 18, 18)
+    for item in placed:
+        if item.kind in ("dot", "label"):
+            continue
+        if item.kind == "more":
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(item.rect, Qt.AlignmentFlag.AlignCenter, item.text)
+            continue
+        fill = {"flag": PICK if item.text == "✓" else REJECT}.get(item.kind, DARK)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(PICK if rating.flag > 0 else REJECT)
-        painter.drawRoundedRect(badge, 4, 4)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, mark)
-        right = badge.left() - 3
-    if rating.stars:
-        text = "★" * rating.stars
-        width = fm.horizontalAdvance(text) + 8
-        badge = QRect(right - width, box.bottom() - 21, width, 18)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 170))
-        painter.drawRoundedRect(badge, 4, 4)
-        painter.setPen(QColor("#f5c518"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(item.rect, 4, 4)
+        painter.setPen(STAR if item.kind == "stars" else QColor("white"))
+        painter.drawText(item.rect, Qt.AlignmentFlag.AlignCenter, item.text)
+    paint_marks(
+        painter,
+        [(p.rect, p.mark, p.kind) for p in placed if p.kind in ("dot", "label") and p.mark],
+    )
     painter.restore()
