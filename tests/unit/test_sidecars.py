@@ -840,17 +840,37 @@ def test_an_edit_elsewhere_survives_and_only_blipdesk_entries_go(photo, tmp_path
     assert path.read_text() == USER_SIDECAR_TEXT.replace("xmp:Rating='3'", "xmp:Rating='5'")
 
 
-def test_utf16_and_bom_sidecars_keep_their_encoding(photo, tmp_path):
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_bom_sidecars_are_read_and_keep_their_encoding(photo, tmp_path, codec):
+    """XMP packets may be UTF-8, UTF-16 or UTF-32; with a byte order mark each is read, edited and
+    written back in its own encoding (UTF-32 was refused: "invalid start byte", or worse)."""
     path = tmp_path / "photo.jpg.xmp"
-    for data in (
-        b"\xef\xbb\xbf" + USER_SIDECAR_TEXT.encode("utf-8"),
-        b"\xff\xfe" + USER_SIDECAR_TEXT.replace("UTF-8", "UTF-16").encode("utf-16-le"),
-    ):
-        path.write_bytes(data)
-        write_tags(photo, ["dog"])
-        assert read_sidecar(path).blipdesk_tags == ("dog",)
-        remove_tags(photo)
-        assert path.read_bytes() == data
+    bom = {"utf-8-sig": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
+    bom |= {"utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
+    label = codec.split("-")[0].upper() + "-" + codec.split("-")[1]
+    data = bom[codec] + USER_SIDECAR_TEXT.replace("UTF-8", label).encode(codec)
+    path.write_bytes(data)
+    assert read_sidecar(path).subjects == ("grandma", "garden")
+    assert sidecars.read_sidecar_rating(path) == sidecars.SidecarRating(3, 0)
+    write_tags(photo, ["dog", "café"])
+    assert path.read_bytes().startswith(bom[codec] or b"\xef\xbb\xbf")
+    assert read_sidecar(path).blipdesk_tags == ("dog", "café")
+    remove_tags(photo)
+    assert path.read_bytes() == data
+
+
+def test_a_sidecar_error_names_the_sidecar_once(tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text("<not xml")
+    with pytest.raises(SidecarError) as info:
+        sidecars.read_sidecar_rating(path)
+    assert str(info.value).count("photo.jpg.xmp") == 1, info.value
+    path.write_text(
+        USER_SIDECAR_TEXT.replace("<dc:subject>", "<xmp:Rating><rdf:Alt/></xmp:Rating><dc:subject>")
+    )
+    with pytest.raises(SidecarError) as info:  # read_sidecar's rating: named, once
+        read_sidecar(path)
+    assert str(info.value).count("photo.jpg.xmp") == 1, info.value
 
 
 def test_sidecars_are_written_by_the_one_atomic_writer(photo, monkeypatch):

@@ -109,7 +109,7 @@ def per_item(path: str | os.PathLike[str], work: Callable[[], _T]) -> _T | Sidec
         return exc
     except OSError as exc:
         return SidecarError(f"{display_path(path)}: {_os_reason(exc, 'cannot be read')}")
-    except (RecursionError, ValueError) as exc:
+    except (RecursionError, ValueError, ArithmeticError) as exc:
         return SidecarError(f"{display_path(path)}: not a sidecar blipdesk can edit ({exc})")
 
 

@@ -4,6 +4,7 @@ tags' sidecar, merged the same way (every other property and keyword is kept).""
 from __future__ import annotations
 
 import functools
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -68,10 +69,14 @@ def _scalars(root: ET.Element, name: str) -> list[tuple[ET.Element, ET.Element |
 
 
 def _number(text: str) -> int | None:
+    """The whole number ``text`` holds, rounded half up (``2.5`` is 3 stars, as people round;
+    Python's ``round`` would make it 2); None for no number, or none that is finite
+    (``inf``, ``1e400``)."""
     try:
-        return round(float(text.strip()))
+        value = float(text.strip())
     except ValueError:
         return None
+    return math.floor(value + 0.5) if math.isfinite(value) else None
 
 
 def _read_rating(root: ET.Element) -> SidecarRating | None:
@@ -104,8 +109,9 @@ def read_sidecar_rating(path: str | os.PathLike[str]) -> SidecarRating | None:
     found = _read_file(path)
     if found is None:
         return None
+    root = _parse(found.data, path).root  # its errors name the sidecar
     try:
-        return _read_rating(_parse(found.data, path).root)
+        return _read_rating(root)
     except SidecarError as exc:
         raise SidecarError(f"{display_path(path)}: {exc}") from None
 

@@ -1,5 +1,5 @@
 """Reading a sidecar: its bytes (a regular file of bounded size only, never a FIFO or a device),
-its text (UTF-8, or UTF-16 with a byte order mark), and its
+its text (UTF-8, or UTF-16/32 with a byte order mark, as the XMP specification allows), and its
 parse: an element tree that remembers where each node lies in the bytes, so an edit
 (:mod:`.edit`) replaces only what it changes."""
 
@@ -98,14 +98,22 @@ def _write_target(path: Path) -> Path:
     return target
 
 
+# Byte order marks, longest first (UTF-32-LE's begins like UTF-16-LE's).
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+
+
 def _decode(data: bytes, where: Path) -> tuple[str, bytes, str]:
-    """(text, byte order mark, codec) of a sidecar, so edited text is written back the same way."""
+    """(text, byte order mark, codec) of a sidecar, so edited text is written back the same way.
+    UTF-8 without a mark, else whatever its mark says (XMP packets may be UTF-16 or UTF-32)."""
+    bom, codec = next(((b, c) for b, c in _BOMS if data.startswith(b)), (b"", "utf-8"))
     try:
-        for bom, codec in ((b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
-            if data.startswith(bom):
-                return data[2:].decode(codec), bom, codec
-        bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
-        return data[len(bom) :].decode("utf-8"), bom, "utf-8"
+        return data[len(bom) :].decode(codec), bom, codec
     except UnicodeDecodeError as exc:
         raise SidecarError(
             f"{display_path(where)}: not a readable XMP file ({exc.reason})"

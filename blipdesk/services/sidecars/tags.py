@@ -48,9 +48,9 @@ def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
     found = _read_file(path)
     if found is None:
         return SidecarKeywords()
-    root = _parse(found.data, path).root
+    root = _parse(found.data, path).root  # its errors name the sidecar
     try:
-        state = _state(root)
+        state, rating = _state(root), _read_rating(root)
     except SidecarError as exc:
         raise SidecarError(f"{display_path(path)}: {exc}") from None
     return SidecarKeywords(
@@ -59,7 +59,7 @@ def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
         tags_list=tuple(state.tags_list.values()),
         blipdesk_tags=tuple(state.current_tags()),
         user_subjects=tuple(k for k in state.subjects.values() if k not in state.owned_subjects()),
-        rating=_read_rating(root),
+        rating=rating,
     )
 
 
