@@ -9,6 +9,7 @@ Qt-free and torch-free; the window runs the functions that touch the disk in bac
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -110,19 +111,19 @@ def sidecar_naming(photo: str) -> str:
 
 def read_sidecar_ratings(paths: Sequence[str]) -> tuple[dict[str, Rating], list[str]]:
     """path -> the rating its sidecar holds (photos whose sidecar has none are left out), and
-    the errors (one line per bad sidecar)."""
+    the errors (one line per bad sidecar: it never stops the others, as in a tag run)."""
     from blipdesk.services import sidecars
+
+    def read(photo: str) -> sidecars.SidecarRating | None:
+        return sidecars.read_sidecar_rating(sidecars.sidecar_path(photo, sidecar_naming(photo)))
 
     found: dict[str, Rating] = {}
     errors: list[str] = []
     for path in paths:
-        try:
-            naming = sidecar_naming(path)
-            got = sidecars.read_sidecar_rating(sidecars.sidecar_path(path, naming))
-        except (sidecars.SidecarError, OSError, ValueError) as exc:
-            errors.append(str(exc))
-            continue
-        if got is not None:
+        got = sidecars.per_item(path, functools.partial(read, path))
+        if isinstance(got, sidecars.SidecarError):
+            errors.append(str(got))
+        elif got is not None:
             found[path] = Rating(got.stars, got.flag)
     return found, errors
 

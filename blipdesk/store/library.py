@@ -23,8 +23,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from blipdesk.domain.names import sidecar_clash, xmp_text_problem
 from blipdesk.infra.errors import UserError
-from blipdesk.services.sidecars import sidecar_clash, xmp_text_problem
 from blipdesk.store.schema import connect
 
 DEFAULT_THRESHOLD = 0.5

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from blipdesk.services.sidecars import TEMP_PREFIX, read_sidecar, write_tags
+from blipdesk.infra.atomic import TEMP_PREFIX
+from blipdesk.services.sidecars import read_sidecar, write_tags
 from tests.helpers.models import scene
 
 ROOT = Path(__file__).resolve().parents[2]

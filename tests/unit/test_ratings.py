@@ -167,6 +167,45 @@ def test_a_bad_sidecar_is_one_error_not_a_stop(photos):
     assert len(errors) == 1 and "p0.jpg" in errors[0]
 
 
+def _rated(rating: str) -> str:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-'
+        'rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        f'xmp:Rating="{rating}"/></rdf:RDF></x:xmpmeta>'
+    )
+
+
+def test_an_infinite_rating_never_stops_the_folder(photos):
+    """``inf`` and ``1e400`` are no number of stars: that sidecar has no rating, and the others
+    are read (they used to raise OverflowError out of the whole read)."""
+    sidecars.sidecar_path(photos[0]).write_text(_rated("inf"))
+    sidecars.sidecar_path(photos[1]).write_text(_rated("1e400"))
+    sidecars.sidecar_path(photos[2]).write_text(_rated("4"))
+    found, errors = read_sidecar_ratings(photos)
+    assert found == {photos[2]: Rating(4, 0)} and errors == []
+
+
+@pytest.mark.parametrize(
+    "text, stars", [("2.5", 3), ("3.5", 4), ("0.5", 1), ("2.49", 2), (" 4.0 ", 4), ("7", 5)]
+)
+def test_a_fractional_rating_rounds_half_up(photos, text, stars):
+    sidecars.sidecar_path(photos[0]).write_text(_rated(text))
+    assert read_sidecar_ratings(photos[:1]) == ({photos[0]: Rating(stars, 0)}, [])
+
+
+def test_each_bad_sidecar_is_named_once(photos):
+    sidecars.sidecar_path(photos[0]).write_text("<not xml")
+    sidecars.sidecar_path(photos[1]).write_text(
+        _rated("1").replace("/></rdf:RDF>", "><xmp:Rating><rdf:Alt/></xmp:Rating>"
+                            "</rdf:Description></rdf:RDF>")
+    )  # fmt: skip
+    _found, errors = read_sidecar_ratings(photos)
+    assert len(errors) == 2
+    for error, photo in zip(errors, photos, strict=False):
+        assert error.count(os.path.basename(photo)) == 1, error
+    assert "not a readable XMP file" in errors[0] and "cannot edit" in errors[1]
+
+
 def test_the_rating_filter_rule():
     assert not RatingFilter().active and RatingFilter().accepts(None)
     three = RatingFilter(3)

@@ -20,16 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blipdesk.infra.atomic import TEMP_PREFIX, host_id, remove_stale_temporaries
 from blipdesk.services import sidecars
 from blipdesk.services.sidecars import (
     MAX_SIDECAR_BYTES,
-    TEMP_PREFIX,
     SidecarChangedError,
     SidecarError,
     SidecarNaming,
     apply,
     apply_plans,
-    clean_stale_temporaries,
     describe,
     normalize_tags,
     plan_removal,
@@ -694,7 +693,7 @@ def test_an_interrupted_write_leaves_no_temporary(photo, monkeypatch):
 def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    host = sidecars._host()
+    host = host_id()
     stale = tmp_path / f"{TEMP_PREFIX}{host}-{dead.pid}-abc123_x.tmp"
     mine = tmp_path / f"{TEMP_PREFIX}{host}-{os.getpid()}-abc123_x.tmp"
     running = tmp_path / f"{TEMP_PREFIX}{host}-1-abc123_x.tmp"  # PID 1 runs
@@ -706,14 +705,14 @@ def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
     os.utime(old_other_host, (0, 0))
     link = tmp_path / f"{TEMP_PREFIX}{host}-{dead.pid}-link.tmp"
     link.symlink_to(theirs[0])
-    assert sorted(clean_stale_temporaries(tmp_path)) == sorted([stale, old_other_host])
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([stale, old_other_host])
     assert all(p.exists() for p in [mine, running, other_host, *theirs]) and link.is_symlink()
 
 
 def test_a_run_removes_stale_temporaries_next_to_its_sidecars(photo):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = photo.parent / f"{TEMP_PREFIX}{sidecars._host()}-{dead.pid}-abc.tmp"
+    stale = photo.parent / f"{TEMP_PREFIX}{host_id()}-{dead.pid}-abc.tmp"
     stale.write_text("half a sidecar")
     run = apply_plans(plan_sidecars({photo: ["dog"]}), dry_run=True)
     assert stale.exists() and run.cleaned == ()  # a dry run writes nothing, removes nothing
@@ -841,17 +840,57 @@ def test_an_edit_elsewhere_survives_and_only_blipdesk_entries_go(photo, tmp_path
     assert path.read_text() == USER_SIDECAR_TEXT.replace("xmp:Rating='3'", "xmp:Rating='5'")
 
 
-def test_utf16_and_bom_sidecars_keep_their_encoding(photo, tmp_path):
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_bom_sidecars_are_read_and_keep_their_encoding(photo, tmp_path, codec):
+    """XMP packets may be UTF-8, UTF-16 or UTF-32; with a byte order mark each is read, edited and
+    written back in its own encoding (UTF-32 was refused: "invalid start byte", or worse)."""
     path = tmp_path / "photo.jpg.xmp"
-    for data in (
-        b"\xef\xbb\xbf" + USER_SIDECAR_TEXT.encode("utf-8"),
-        b"\xff\xfe" + USER_SIDECAR_TEXT.replace("UTF-8", "UTF-16").encode("utf-16-le"),
-    ):
-        path.write_bytes(data)
-        write_tags(photo, ["dog"])
-        assert read_sidecar(path).blipdesk_tags == ("dog",)
-        remove_tags(photo)
-        assert path.read_bytes() == data
+    bom = {"utf-8-sig": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
+    bom |= {"utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
+    label = codec.split("-")[0].upper() + "-" + codec.split("-")[1]
+    data = bom[codec] + USER_SIDECAR_TEXT.replace("UTF-8", label).encode(codec)
+    path.write_bytes(data)
+    assert read_sidecar(path).subjects == ("grandma", "garden")
+    assert sidecars.read_sidecar_rating(path) == sidecars.SidecarRating(3, 0)
+    write_tags(photo, ["dog", "café"])
+    assert path.read_bytes().startswith(bom[codec] or b"\xef\xbb\xbf")
+    assert read_sidecar(path).blipdesk_tags == ("dog", "café")
+    remove_tags(photo)
+    assert path.read_bytes() == data
+
+
+def test_a_sidecar_error_names_the_sidecar_once(tmp_path):
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_text("<not xml")
+    with pytest.raises(SidecarError) as info:
+        sidecars.read_sidecar_rating(path)
+    assert str(info.value).count("photo.jpg.xmp") == 1, info.value
+    path.write_text(
+        USER_SIDECAR_TEXT.replace("<dc:subject>", "<xmp:Rating><rdf:Alt/></xmp:Rating><dc:subject>")
+    )
+    with pytest.raises(SidecarError) as info:  # read_sidecar's rating: named, once
+        read_sidecar(path)
+    assert str(info.value).count("photo.jpg.xmp") == 1, info.value
+
+
+def test_sidecars_are_written_by_the_one_atomic_writer(photo, monkeypatch):
+    from blipdesk.infra import atomic
+    from blipdesk.services.sidecars import write
+
+    calls: list[tuple[Path, object]] = []
+    real = atomic.write_atomic
+
+    def counted(target, data, **kw):
+        calls.append((Path(target), kw.get("expect")))
+        return real(target, data, **kw)
+
+    monkeypatch.setattr(write, "write_atomic", counted)
+    write_tags(photo, ["dog"])
+    write_tags(photo, ["cat"])
+    path = sidecar_path(photo)
+    assert calls[0] == (path, atomic.Expected(None))  # a new sidecar: never over one that appeared
+    assert calls[1][0] == path and calls[1][1] != atomic.Expected(None)
+    assert read_sidecar(path).blipdesk_tags == ("cat",)
 
 
 def test_concurrent_writers_leave_one_consistent_sidecar(photo, tmp_path):
