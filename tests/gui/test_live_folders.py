@@ -118,9 +118,9 @@ def test_new_photos_are_scanned_in_the_background_and_copies_are_duplicates(
         window.photos.photo_at(window.photos.row_of(copy))
     )
     # "Show duplicates only": the two files of that photo.
-    window.duplicates_action.setChecked(True)
+    window.live.duplicates_action.setChecked(True)
     assert {p.name for p in window.photos.visible_photos()} == {"p02.jpg", "p02 copy.jpg"}
-    window.duplicates_action.setChecked(False)
+    window.live.duplicates_action.setChecked(False)
     assert window.photos.rowCount() == 12
 
 
