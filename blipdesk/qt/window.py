@@ -1,5 +1,5 @@
-"""The main window: composes the sidebar, grid, filter bar, detail and tags panels, and wires
-them to the workers. Features live in their own modules (``qt/file_actions.py``...)."""
+"""The main window, the composition root: creates the models, workers, widgets and controllers,
+hands each controller the parts it acts on, and wires them. Features live in qt/controllers/."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from blipdesk.qt.common.window_state import WindowState
 from blipdesk.qt.controllers.desk import Desk
 from blipdesk.qt.controllers.file_actions import FileActions, FileTask
 from blipdesk.qt.controllers.grid_flow import GridFlow
+from blipdesk.qt.controllers.label_actions import LabelActions
 from blipdesk.qt.controllers.live_folders import LiveFolders
 from blipdesk.qt.controllers.scan_actions import ScanActions, model_choice
 from blipdesk.qt.controllers.settings_flow import SettingsFlow
@@ -36,6 +37,7 @@ from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
+from blipdesk.qt.widgets.info_panel import InfoPanel
 from blipdesk.qt.widgets.menus import build_menus
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
@@ -59,7 +61,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("blipdesk")
         self.paths = paths
-        self.use_processes = use_processes
         self.settings_file = SettingsFile(paths.settings_file)
         self.settings: Settings = self.settings_file.load()
         self.state = WindowState(paths.data_dir)
@@ -101,14 +102,30 @@ class MainWindow(QMainWindow):
         self.grid = PhotoGrid(self.photos, self.thumbs)
         self.viewer = PhotoViewer(self.board, self.previews)
         self.detail = DetailPanel(self.board, self.previews)
+        self.info = InfoPanel()  # EXIF, file, rating: the desk fills it
         self.tags_panel = TagsPanel(self.tags)
         self.setStatusBar(ElidingStatusBar())  # long messages end in …, whole in the tooltip
         self.statusBar().addPermanentWidget(self.scan_status)
         self._build_layout()
-        build_menus(self)
+        self.menu_actions = build_menus(self, self)
+        self.labels = LabelActions(  # the Teach menu, ✓ / ✗ labels, more like this
+            self, self.shown, self.grid, self.detail, self.tags_panel, self.board, self.previews,
+            str(paths.database), lambda: self.settings, self._after_scores, self._warn,
+        )  # fmt: skip
         self._wire()
-        self.desk = Desk(self)  # info panel, ratings, View menu, full screen: qt/desk.py
-        self.live = LiveFolders(self)  # folders that change on disk: qt/live_folders.py
+        self.desk = Desk(  # ratings, the info panel, View and Photo menus, full screen
+            self, self.stack, self.board, self.detail, self.info,
+            (self.sidebar, self.filter_bar, self.right), str(paths.database),
+        )  # fmt: skip
+        self.live = LiveFolders(  # folders that change on disk
+            self.shown, self.grid, self.folders, self.lister, self.cache, paths.database,
+            lambda: self.settings, lambda: self.controller.scanning() or bool(self.files.clearing),
+            lambda: self.scan(background=True), self.desk.view_menu, self,
+        )  # fmt: skip
+        self.lister.listed.connect(self.desk.listed)
+        self.tag_actions.tried.connect(self.desk.tried)
+        self.scanning.finished.connect(self.live.scan_finished)
+        self.settings_flow.accepted.connect(self.live.follow_settings)
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
         self._restore()
@@ -124,19 +141,17 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.stack, 1)
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("rightSplitter")
-        self.right.addWidget(self.detail)
-        self.right.addWidget(self.tags_panel)
+        for panel in (self.detail, self.info, self.tags_panel):
+            self.right.addWidget(panel)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         for widget in (self.sidebar, center, self.right):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 760, 340])
-        self.right.setSizes([460, 300])
+        self.right.setSizes([480, 205, 150])
         self.setCentralWidget(self.splitter)
-
-    def _splitters(self) -> dict[str, QSplitter]:
-        return {"splitter": self.splitter, "rightSplitter": self.right}
+        self.splitters = {"splitter": self.splitter, "rightSplitter": self.right}
 
     def _wire(self) -> None:
         s, c, status = self.sidebar, self.controller, self.statusBar()
@@ -150,8 +165,8 @@ class MainWindow(QMainWindow):
         for view in (self.detail, self.stack.why):  # "Why?": the map computed in the worker
             view.whyRequested.connect(self.scanning.explain)
             c.explained.connect(view.show_explanation)
-        for follower in (self.photos.set_tags, self.filter_bar.set_tags, self.detail.set_tags):
-            self.tags.tagsChanged.connect(follower)
+        for follower in (self.photos, self.filter_bar, self.detail, self.viewer):
+            self.tags.tagsChanged.connect(follower.set_tags)
         self.tag_actions.saved.connect(self._tag_saved)
         self.tags_panel.addRequested.connect(lambda: self.edit_tag(None))
         self.tags_panel.editRequested.connect(self.edit_tag)
@@ -173,21 +188,19 @@ class MainWindow(QMainWindow):
         self.tags.set_tags(read_tags(self.paths.database))
         for folder in self.settings.folders:
             self._add_root(folder, save=False)
-        self.state.restore(self, self._splitters())
+        self.state.restore(self, self.splitters)
         last = self.state.last_folder()
         if last is not None:
             self.open_folder(last)
         elif self.settings.folders:
             self.open_folder(self.settings.folders[0])
-        problem = self.settings_file.problem
-        if problem:
+        if problem := self.settings_file.problem:
             QTimer.singleShot(0, lambda: self._warn("Settings", problem))
 
     # ----------------------------------------------------------------- folders
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
-        if folder:
+        if folder := QFileDialog.getExistingDirectory(self, "Add a folder of photos"):
             self.add_folder(folder)
 
     def add_folder(self, folder: str) -> None:
@@ -199,9 +212,8 @@ class MainWindow(QMainWindow):
         self.folders.add_root(folder)
         self.lister.count(folder)  # in the pool: no disk walk on the GUI thread
         if save and folder not in self.settings.folders:
-            self._save_settings(
-                self.settings.with_changes(folders=(*self.settings.folders, folder))
-            )
+            folders = (*self.settings.folders, folder)
+            self._save_settings(self.settings.with_changes(folders=folders))
 
     def remove_folder(self, folder: str) -> None:
         self.folders.remove_root(folder)
@@ -260,7 +272,9 @@ class MainWindow(QMainWindow):
     def _model_choice(self) -> ModelChoice:
         return model_choice(self.settings)
 
-    def scan(self, cached_only: bool = False, checking: str | None = None) -> None:
+    def scan(
+        self, cached_only: bool = False, checking: str | None = None, background: bool = False
+    ) -> None:
         """Scan the folder shown (see ``ScanActions.scan``)."""
         if self.current_folder is None:
             self._warn(
@@ -271,7 +285,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
         self.tag_actions.flush()
-        self.scanning.scan(self.current_folder, self._sentences(), cached_only, checking)
+        folder, sentences = self.current_folder, self._sentences()
+        self.scanning.scan(folder, sentences, cached_only, checking, background)
 
     def _sentences(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
@@ -295,17 +310,10 @@ class MainWindow(QMainWindow):
         if self.current_folder:
             self.lister.count(self._root_of(self.current_folder))
 
-    # ----------------------------------------------------------------- search + filter
-
     def search(self, text: str) -> None:
         if self.current_folder is not None:
             self.statusBar().showMessage(f"Searching for “{text}”…")
             self.scanning.search(self.current_folder, text)
-
-    # ----------------------------------------------------------------- model + errors
-
-    def _warn(self, title: str, text: str) -> None:
-        QMessageBox.warning(self, title, text)
 
     # ----------------------------------------------------------------- file actions
 
@@ -317,9 +325,8 @@ class MainWindow(QMainWindow):
     def copy_photos(self, mode: str = "copy", dest: str | None = None) -> int | None:
         """Copy (or symlink) the selection, else the photos shown, into a folder."""
         task = FileTask.COPY if mode == "copy" else FileTask.LINK
-        return self.files.copy(
-            self.current_folder, self.grid.scopes(self.current_folder)[0], task, dest
-        )
+        scope = self.grid.scopes(self.current_folder)[0]
+        return self.files.copy(self.current_folder, scope, task, dest)
 
     def write_sidecars(self):
         tags, to, matched = self.tags.tags(), self.settings.pair_sidecars, self.board.matched_tags
@@ -372,6 +379,9 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self._warn("Settings", f"The settings could not be saved: {exc}")
 
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
     def open_log(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_file)))
 
@@ -382,11 +392,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.tag_actions.flush()
-        self.state.save(self, self._splitters())
-        self.controller.shutdown()
-        self.files.shutdown()
-        self.desk.shutdown()
-        workers = (self.thumbs, self.previews, self.lister, self.cache, self.tag_writer, self.tasks)
-        for worker in workers:
-            worker.shutdown()
+        self.state.save(self, self.splitters)
+        parts = (self.controller, self.files, self.desk, self.live, self.thumbs, self.previews)
+        for part in (*parts, self.lister, self.cache, self.tag_writer, self.tasks):
+            part.shutdown()
         super().closeEvent(event)

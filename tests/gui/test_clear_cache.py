@@ -9,6 +9,7 @@ from blipdesk.qt.models.tags import TagRoles
 from blipdesk.qt.widgets.dialogs import SettingsDialog, human_size
 from blipdesk.store import Library
 from blipdesk.store.library import database_bytes
+from tests.gui.waiting import settle
 
 
 def _dots(window) -> list:
@@ -35,15 +36,19 @@ def test_clear_scores_and_feature_cache_from_settings(
         assert "scan is running" in dialog.clear_scores_button.toolTip()
         assert window.clear_scores() is None  # refused by the window too
     qtbot.waitUntil(dialog.clear_scores_button.isEnabled, timeout=5000)
-    qtbot.wait(400)  # the coalesced repaint/recount timers
+    settle(qtbot, window)  # the coalesced repaint/recount timers have run
     assert all(_dots(window)) and len(_dots(window)) == 10
     row = window.tags.index(window.tags.row_of("beach"))
     assert row.data(TagRoles.Count) == 10
 
+    reloaded = []  # the folder's scores read again, and whether a clearing was still running
+    window.shown.scoresLoaded.connect(lambda: reloaded.append(bool(window.files.clearing)))
     dialog.clear_scores_button.click()
     assert "recomputed by the next scan" in asked[0] and "tags and thresholds are kept" in asked[0]
     qtbot.waitUntil(lambda: not window.files.clearing, timeout=30000)
-    qtbot.wait(200)
+    # What the cache still holds was read back after the clearing: no dot may come back with it.
+    qtbot.waitUntil(lambda: False in reloaded, timeout=10000)
+    settle(qtbot, window)
     assert not any(_dots(window))  # no tag dots left on the grid
     assert [t.name for t in window.tags.tags()] == ["beach"]  # the tag is still listed
     assert row.data(TagRoles.Count) == 0 and row.data(TagRoles.Scored) == 0

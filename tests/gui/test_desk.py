@@ -341,3 +341,67 @@ def test_file_actions_act_on_the_photos_the_rating_filter_shows(qtbot, make_wind
     window.desk.filter_actions["★★★ or more"].trigger()
     label, photos = window.grid.scopes(str(photo_dir))[0]
     assert label == "Photos shown by the filter (1 of 10)" and len(photos) == 1
+
+
+def test_the_desk_runs_on_its_parts_alone(qtbot, photo_dir, app_paths):
+    """No blipdesk window: a bare QMainWindow with a Help menu, the photo stack, the panels. The
+    desk adds its menus before Help, rates what the grid selects (else the viewer's photo) and
+    hides exactly the panels it was given while the viewer is open."""
+    from PySide6.QtWidgets import QMainWindow, QSplitter, QWidget
+
+    from blipdesk.qt.common.values import ScoreBoard
+    from blipdesk.qt.controllers.desk import Desk
+    from blipdesk.qt.models.photos import PhotoGridModel
+    from blipdesk.qt.models.tags import TagListModel
+    from blipdesk.qt.widgets.detail_panel import DetailPanel
+    from blipdesk.qt.widgets.info_panel import InfoPanel
+    from blipdesk.qt.widgets.photo_grid import PhotoGrid
+    from blipdesk.qt.widgets.photo_stack import PhotoStack
+    from blipdesk.qt.widgets.viewer import PhotoViewer
+    from blipdesk.qt.workers.folders import FolderLister
+    from blipdesk.qt.workers.thumbnails import ThumbnailLoader
+    from blipdesk.store import Library
+
+    with Library.open(app_paths.database):
+        pass  # an empty cache
+    main = QMainWindow()
+    qtbot.addWidget(main)
+    main.menuBar().addMenu("&Help").addAction("About")
+    board, thumbs, lister = ScoreBoard(), ThumbnailLoader(app_paths.thumbnails_dir), FolderLister()
+    photos = PhotoGridModel(board, thumbs)
+    grid = PhotoGrid(photos, thumbs)
+    stack = PhotoStack(grid, PhotoViewer(board, thumbs), photos, TagListModel(board))
+    detail, info, side = DetailPanel(board, thumbs), InfoPanel(), QWidget()
+    splitter = QSplitter()
+    for part in (side, stack, detail, info):
+        splitter.addWidget(part)
+    main.setCentralWidget(splitter)
+    desk = Desk(main, stack, board, detail, info, (side, detail), str(app_paths.database))
+    main.show()
+    try:
+        assert [a.text() for a in main.menuBar().actions()] == ["&View", "&Photo", "&Help"]
+        help_menu = main.menuBar().actions()[-1].menu()
+        assert help_menu.actions()[0].text() == "&Keyboard shortcuts"
+        with qtbot.waitSignal(lister.listed, timeout=10000) as listed:
+            lister.list(str(photo_dir), False)
+        photos.set_photos(listed.args[2])
+        for row in (0, 1):
+            grid.selectionModel().select(
+                photos.index(row), grid.selectionModel().SelectionFlag.Select
+            )
+        with qtbot.waitSignal(desk.ratings.changed) as changed:
+            desk.rating_actions[3].trigger()
+        two = [photos.photo_at(r).path for r in (0, 1)]
+        assert changed.args[0] == two and main.statusBar().currentMessage() == "2 photos rated ★★★"
+        stack.open_viewer(photos.photo_at(4))
+        assert not side.isVisible() and not detail.isVisible() and info.isVisible()
+        desk.rating_actions[5].trigger()  # the photo in the viewer, not the selection
+        assert desk.ratings.rating(photos.photo_at(4).path) == Rating(5, 0)
+        assert all(desk.ratings.rating(p) == Rating(3, 0) for p in two)
+        stack.close_viewer()
+        assert side.isVisible() and detail.isVisible()
+    finally:
+        main.close()
+        desk.shutdown()
+        for part in (thumbs, lister):
+            part.shutdown()

@@ -42,9 +42,9 @@ def test_offline_without_the_model_points_to_a_local_folder(
     window.add_folder(str(photo_dir))
     qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
     window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
-    window.scan()
-    qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
-    qtbot.wait(300)  # let any later signal arrive while the warning is still recorded
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=20000) as ended:
+        window.scan()  # the job ends, having warned
+    assert ended.args[0] == "failed" and warnings
     title, message = warnings[0]
     assert title == "Model not available"
     assert DEFAULT_MODEL in message and "offline" in message
@@ -89,20 +89,20 @@ def test_download_dialog_shows_progress_then_the_scan_runs(
 
     monkeypatch.setattr(dialogs.DownloadDialog, "progress", progress)
 
-    def click_download():
-        for widget in window.findChildren(dialogs.DownloadDialog):
-            if widget.isVisible() and widget not in shown:
-                shown.append(widget)
-                assert "1.8 GB" in widget.label.text()
-                widget.start.click()
-                return
-        QTimer.singleShot(50, click_download)
+    original_show = dialogs.DownloadDialog.showEvent
 
+    def click_download(self, event):  # once the dialog is up, in its own event loop
+        original_show(self, event)
+        if self not in shown:
+            shown.append(self)
+            assert "1.8 GB" in self.label.text()
+            QTimer.singleShot(0, self.start.click)
+
+    monkeypatch.setattr(dialogs.DownloadDialog, "showEvent", click_download)
     window = make_window()
     window.add_folder(str(photo_dir))
     qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
     window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
-    QTimer.singleShot(50, click_download)
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000):
         window.scan()
     assert not warnings, warnings

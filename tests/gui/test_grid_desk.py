@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from blipdesk.qt.common.values import PhotoScores, SentenceScore, Tag
 from blipdesk.qt.workers.inference import SearchResult
 from blipdesk.services.photo_filter import FilterState, SortState
+from tests.gui.waiting import flush
 
 
 def _quiet(window):
@@ -84,7 +85,7 @@ def test_chips_wrap_and_never_widen_the_window(qtbot, make_window, photo_dir):
     # More filters in a narrow window: the row wraps instead of being cut.
     window.filter_bar.more.setChecked(True)
     window.splitter.setSizes([100, 1000, 100])
-    qtbot.wait(100)
+    flush()
     one_line = window.filter_bar.facts.height()
     window.splitter.setSizes([500, 560, 140])  # the centre at about its minimum
     qtbot.waitUntil(lambda: window.filter_bar.facts.height() > one_line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from blipdesk.core import engine
 from blipdesk.qt.common.values import Tag
+from tests.gui.waiting import settle
 from tests.helpers.models import scene
 
 
@@ -28,7 +29,7 @@ def test_a_new_tag_is_checked_from_the_vision_cache(qtbot, scanned_window, photo
     assert done.args[0] == "done"
     assert progress and progress[-1].done == progress[-1].from_cache == 10
     assert labels[-1].startswith("Checked 10 of 10 photos")
-    qtbot.wait(300)
+    settle(qtbot, window)
     assert (
         window.board.missing(
             [p.path for p in window.photos.photos()][:1], ["birthday cake with candles"]

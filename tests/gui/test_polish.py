@@ -10,6 +10,7 @@ from blipdesk.qt.models.photos import Roles
 from blipdesk.qt.widgets.photo_grid import ERROR_BADGE, THUMB
 from blipdesk.qt.workers.inference import Device, DevicesJob, next_job_id
 from blipdesk.services.settings import Settings
+from tests.gui.waiting import flush, settle
 
 
 def test_scan_error_shows_badge_tooltip_and_detail(qtbot, make_window, photo_dir):
@@ -20,7 +21,7 @@ def test_scan_error_shows_badge_tooltip_and_detail(qtbot, make_window, photo_dir
     photo = window.photos.photo_at(1)
     # What the scan delivers for a photo it could not read (its thumbnail decoded fine).
     window._results((PhotoScores(photo.path, {}, "truncated JPEG data"),))
-    qtbot.wait(100)
+    settle(qtbot, window)
     index = window.photos.index(1)
     assert index.data(Roles.Broken) == "truncated JPEG data"
     assert "Cannot be read: truncated JPEG data" in index.data(0x0003)
@@ -87,7 +88,7 @@ def test_grid_fills_its_width_with_uniform_cells(qtbot, make_window, photo_dir):
     grid = window.grid
     for width in (1000, 1250, 1500):
         window.resize(width, 800)
-        qtbot.wait(50)
+        flush()  # the layout and the grid's reflow follow the new width
         cell = grid.gridSize()
         rects = [grid.visualRect(window.photos.index(r)) for r in range(10)]
         assert {r.size().toTuple() for r in rects} == {cell.toTuple()}  # one size for all

@@ -10,6 +10,7 @@ from blipdesk.qt.common.values import Tag
 from blipdesk.qt.models.photos import Roles
 from blipdesk.qt.models.tags import TagRoles
 from blipdesk.qt.workers.inference import TryJob, next_job_id
+from tests.gui.waiting import settle
 
 
 class StallProbe:
@@ -65,7 +66,7 @@ def test_story(qtbot, make_window, photo_dir, use_tiny_model, capsys):
     probe = StallProbe()
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000) as done:
         window.scan()
-    qtbot.wait(400)  # let the coalesced repaint/recount timers run
+    settle(qtbot, window)  # the coalesced repaint/recount timers have run
     stall = probe.stop()
     with capsys.disabled():
         print(

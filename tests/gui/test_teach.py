@@ -57,7 +57,9 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     teach.undo()
     assert window.board.label(window.photos.photo_at(2).path, "beach") is None
     _wait_tasks(qtbot, window)
-    qtbot.wait(300)  # the cache read after the write: the board stays as it is
+    # The cache read after the write has landed (its labels are on the board): it left the
+    # board as it was.
+    qtbot.waitUntil(lambda: not teach._shown, timeout=10000)
     assert window.board.label(window.photos.photo_at(2).path, "beach") is None
     assert window.board.label(chosen[0], "beach") is True
     assert sorted(_labels(window).values()) == [True, True]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
+from tests.gui.waiting import flush, viewer_settled
+
 
 def test_why_lays_the_map_over_the_preview(qtbot, scanned_window, monkeypatch):
     window = scanned_window
@@ -21,7 +23,7 @@ def test_why_lays_the_map_over_the_preview(qtbot, scanned_window, monkeypatch):
 
     def alone():
         """The photo without the map, as the panel shows it at its present size."""
-        qtbot.wait(50)  # pending resizes
+        flush()  # pending resizes
         return (
             detail.previews.pixmap(detail.photo.path)
             .scaled(
@@ -111,7 +113,7 @@ def test_why_in_the_viewer(qtbot, scanned_window, monkeypatch):
     why = window.stack.why.controls
     assert why.sentence is not None and why.sentence.currentText() == "a dog on a beach"
     assert why.why.isEnabled() and window.stack.why.isVisible()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: viewer_settled(viewer), timeout=10000)  # no refit or decode to come
     plain = viewer.grab().toImage()
     with qtbot.waitSignal(window.controller.explained, timeout=60000) as got:
         why.why.click()

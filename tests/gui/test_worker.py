@@ -12,6 +12,7 @@ from blipdesk.qt.workers.inference import (
     TryJob,
     next_job_id,
 )
+from tests.gui.waiting import PauseProbe
 
 
 @pytest.fixture
@@ -47,12 +48,14 @@ def test_scan_reports_progress_and_results(qtbot, controller, photo_dir, tiny_mo
 
 
 def test_cancel_and_pause(qtbot, controller, photo_dir, tiny_model_dir, app_paths):
-    job = _scan(photo_dir, tiny_model_dir, app_paths)
+    job = _scan(photo_dir, tiny_model_dir, app_paths, pause=PauseProbe())
     job.pause.set()  # paused before the first batch: nothing is scored until resumed
     got = []
     controller.results.connect(got.extend)
     controller.submit(job)
-    qtbot.wait(1500)
+    # The job started (model loaded, photos listed) and the worker is holding it: only then
+    # does "nothing was scored" say anything.
+    qtbot.waitUntil(lambda: job.pause.held >= 2, timeout=60000)
     assert not [r for r in got if r.scores]
     assert controller.paused()
     with qtbot.waitSignal(controller.scanFinished, timeout=30000) as done:
@@ -63,12 +66,12 @@ def test_cancel_and_pause(qtbot, controller, photo_dir, tiny_model_dir, app_path
 def test_superseded_job_results_are_dropped(
     qtbot, controller, photo_dir, tiny_model_dir, app_paths
 ):
-    first = _scan(photo_dir, tiny_model_dir, app_paths)
+    first = _scan(photo_dir, tiny_model_dir, app_paths, pause=PauseProbe())
     first.pause.set()
     outcomes = []
     controller.scanFinished.connect(lambda outcome, _summary: outcomes.append(outcome))
     controller.submit(first)
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: first.pause.held >= 1, timeout=60000)  # running, held: superseded
     second = _scan(photo_dir, tiny_model_dir, app_paths)
     with qtbot.waitSignal(controller.scanFinished, timeout=60000) as done:
         controller.submit(second)

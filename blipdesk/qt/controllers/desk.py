@@ -1,62 +1,75 @@
-"""The photographer's desk, wired into the main window: the information panel, ratings and flags
-(keys 0-5, P, X, U; a rating filter; XMP sidecars), the View menu (full screen, zoom), Help >
-Keyboard shortcuts, and "Try"'s answer kept on the score board. ``main_window.py`` only creates
-it (``Desk(window)``) and calls ``shutdown``; everything here goes through the window's public
-parts, so the window stays a list of parts and wires.
+"""The photographer's desk: the information panel, ratings and flags (keys 0-5, P, X, U; a rating
+filter; XMP sidecars), the View and Photo menus (full screen, zoom), Help > Keyboard shortcuts,
+and "Try"'s answer kept on the score board.
+
+Its collaborators are named, not reached through the window: the main window as Qt sees it (its
+menu bar, status bar and full screen), the photo stack (grid, viewer, the photos model), the
+score board, the detail and information panels, and the panels the viewer hides. ``qt/window.py``
+creates it and wires the signals from elsewhere (a folder listed, "Try"'s answer).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
-from blipdesk.qt.common.values import PhotoScores
+from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard
 from blipdesk.qt.controllers.rating_actions import RatingActions
+from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.info_panel import InfoPanel
+from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.shortcuts_dialog import ShortcutsDialog
 from blipdesk.services.ratings import RatingFilter
 
 
 class Desk(QObject):
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = w = window
-        self.viewer = w.viewer
-        self.info = InfoPanel()
-        w.right.insertWidget(1, self.info)
-        w.right.setSizes([480, 205, 150])
-        self.ratings = RatingActions(str(w.paths.database), w.photos, self.targets, self)
-        w.grid.delegate.rating_of = self.ratings.book.get
+    def __init__(
+        self,
+        main: QMainWindow,
+        stack: PhotoStack,
+        board: ScoreBoard,
+        detail: DetailPanel,
+        info: InfoPanel,
+        panels: Sequence[QWidget],
+        database: str,
+    ) -> None:
+        """``main``: the window that goes full screen and holds the menus; ``panels``: what the
+        viewer hides (it takes the whole window)."""
+        super().__init__(main)
+        self.main, self.stack, self.board, self.detail = main, stack, board, detail
+        self.panels = tuple(panels)
+        self.grid, self.viewer, self.photos = stack.grid, stack.viewer, stack.photos
+        self.info = info
+        self.ratings = RatingActions(database, self.photos, self.targets, self)
+        self.grid.delegate.rating_of = self.ratings.book.get
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
         self.info.rating_of = self.ratings.text
         self._full_screen_from: Qt.WindowState | None = None
         self._build_menus()
-        # Wires.
-        w.grid.currentPhotoChanged.connect(self.info.show_photo)
-        w.lister.listed.connect(lambda _r, _f, photos: self.ratings.load([p.path for p in photos]))
-        w.stack.viewing.connect(self._viewing)
+        self.grid.currentPhotoChanged.connect(self.info.show_photo)
+        stack.viewing.connect(self._viewing)
         self.ratings.changed.connect(self._ratings_changed)
-        self.ratings.message.connect(w.statusBar().showMessage)
-        w.tag_actions.tried.connect(self._tried)
-        w.tag_actions.database = str(w.paths.database)
-        w.tags.tagsChanged.connect(self.viewer.set_tags)
-        w.installEventFilter(self)  # closing in full screen saves the normal geometry
+        self.ratings.message.connect(main.statusBar().showMessage)
+        main.installEventFilter(self)  # closing in full screen saves the normal geometry
+
+    def listed(self, _request: int, _folder: str, photos: list[Photo]) -> None:
+        """A folder was listed: its ratings are read (``FolderLister.listed``)."""
+        self.ratings.load([p.path for p in photos])
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close and self.full_screen():
+        if watched is self.main and event.type() == QEvent.Type.Close and self.full_screen():
             self._leave_full_screen()
         return False
 
     # ----------------------------------------------------------------- menus
 
     def _build_menus(self) -> None:
-        w = self.window
-        bar = w.menuBar()
+        bar = self.main.menuBar()
         help_action = next(a for a in bar.actions() if a.text() == "&Help")
-        view = QMenu("&View", bar)
+        self.view_menu = view = QMenu("&View", bar)
         photo = QMenu("&Photo", bar)
         bar.insertMenu(help_action, view)
         bar.insertMenu(help_action, photo)
@@ -104,15 +117,17 @@ class Desk(QObject):
         self._act(photo, "&Read ratings from sidecars", self.ratings.read_sidecars)
         self._act(photo, "&Write ratings to sidecars", self.ratings.write_sidecars)
         help_menu = help_action.menu()
-        assert help_menu is not None
-        first = help_menu.actions()[0] if help_menu.actions() else None
-        shortcuts = QAction("&Keyboard shortcuts", w)
+        assert isinstance(help_menu, QMenu)
+        shortcuts = QAction("&Keyboard shortcuts", self.main)
         shortcuts.setShortcut(QKeySequence("Ctrl+/"))
         shortcuts.triggered.connect(self.show_shortcuts)
-        help_menu.insertAction(first, shortcuts)
+        if help_menu.actions():  # first in Help
+            help_menu.insertAction(help_menu.actions()[0], shortcuts)
+        else:
+            help_menu.addAction(shortcuts)
 
     def _act(self, menu: QMenu, text: str, slot, key: str | None = None) -> QAction:
-        action = QAction(text, self.window)
+        action = QAction(text, self.main)
         if key:
             action.setShortcut(QKeySequence(key))
         action.triggered.connect(lambda _checked=False: slot())
@@ -120,26 +135,24 @@ class Desk(QObject):
         return action
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(self.window.menuBar(), self.window)
+        dialog = ShortcutsDialog(self.main.menuBar(), self.main)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
     # ----------------------------------------------------------------- the viewer
 
-    def targets(self) -> list:
+    def targets(self) -> list[Photo]:
         """What a rating key acts on: the photo in the viewer, else the grid's selection (else
         its current photo)."""
-        w = self.window
-        if w.stack.currentWidget() is self.viewer and self.viewer.photo is not None:
+        if self.stack.currentWidget() is self.viewer and self.viewer.photo is not None:
             return [self.viewer.photo]
-        selected = w.grid.selected_photos()
-        current = w.grid.current_photo()
+        selected = self.grid.selected_photos()
+        current = self.grid.current_photo()
         return selected or ([current] if current is not None else [])
 
     def _viewing(self, viewing: bool) -> None:
-        w = self.window
-        for widget in (w.sidebar, w.filter_bar, w.right):
+        for widget in self.panels:
             widget.setVisible(not viewing)  # the viewer takes the whole window
         for action in self.zoom_actions:
             action.setEnabled(viewing)
@@ -151,37 +164,35 @@ class Desk(QObject):
         if self._full_screen_from is not None:
             self._leave_full_screen()
             return
-        w = self.window
-        if w.stack.currentWidget() is not self.viewer:
-            photo = w.grid.current_photo() or w.photos.photo_at(0)
+        w, stack = self.main, self.stack
+        if stack.currentWidget() is not self.viewer:
+            photo = self.grid.current_photo() or self.photos.photo_at(0)
             if photo is None:
                 self.full_screen_action.setChecked(False)
                 return
-            w.stack.open_viewer(photo)
+            stack.open_viewer(photo)
         self._full_screen_from = w.windowState()
         for bar in (w.menuBar(), w.statusBar(), *self._toolbars()):
             bar.setVisible(False)
-        w.stack.filmstrip.setVisible(False)
+        stack.filmstrip.setVisible(False)
         w.showFullScreen()
         self.full_screen_action.setChecked(True)
         self.viewer.setFocus()
 
     def _leave_full_screen(self) -> None:
-        w, state = self.window, self._full_screen_from
+        w, state = self.main, self._full_screen_from
         self._full_screen_from = None
         for bar in (w.menuBar(), w.statusBar(), *self._toolbars()):
             bar.setVisible(True)
-        w.stack.filmstrip.setVisible(True)
+        self.stack.filmstrip.setVisible(True)
         w.setWindowState(state if state is not None else Qt.WindowState.WindowNoState)
         self.full_screen_action.setChecked(False)
 
     def full_screen(self) -> bool:
         return self._full_screen_from is not None
 
-    def _toolbars(self) -> list:
-        from PySide6.QtWidgets import QToolBar
-
-        return self.window.findChildren(QToolBar)
+    def _toolbars(self) -> list[QToolBar]:
+        return self.main.findChildren(QToolBar)
 
     # ----------------------------------------------------------------- answers
 
@@ -191,11 +202,11 @@ class Desk(QObject):
         if photo is not None and photo.path in paths:
             self.info.refresh()
 
-    def _tried(self, path: str, scores) -> None:
-        """ "Try"'s scores join the board: once the tag is saved, the photo shows them."""
-        w = self.window
-        w.photos.scores_changed(w.board.merge((PhotoScores(path, scores),)))
-        w.detail.refresh_scores()
+    def tried(self, path: str, scores) -> None:
+        """ "Try"'s scores join the board: once the tag is saved, the photo shows them
+        (``TagActions.tried``)."""
+        self.photos.scores_changed(self.board.merge((PhotoScores(path, scores),)))
+        self.detail.refresh_scores()
         self.viewer.update()
 
     def shutdown(self) -> None:

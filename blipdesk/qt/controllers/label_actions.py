@@ -2,8 +2,9 @@
 review borderline, calibrate, tags from examples, more like this; a click on a tag's dot or ✓ / ✗
 on a thumbnail labels that photo; Teach > Show only filters by labels.
 
-Installed by ``menus.build_menus`` (a Teach menu, the grid's context menu, a toolbar button, and a
-✓ / ✗ / Clear row under the detail panel's scores). The tag acted on is the one selected in the
+Created by ``qt/window.py`` after the main menus (it adds a Teach menu, the grid's context menu
+entries, a toolbar button, and a ✓ / ✗ / Clear row under the detail panel's scores); it is given
+the parts it acts on, never the window's own methods. The tag acted on is the one selected in the
 detail panel's score tree, else in the tags panel. A label shows at once on the board
 (``ScoreBoard.set_label``); the write (by content) runs in this object's own background task
 queue (``BackgroundTasks``: one thread, in order), then the folder's cached scores and labels are
@@ -13,14 +14,17 @@ thread too and applied only when the person says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -30,9 +34,15 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.common.label_marks import NO, YES
-from blipdesk.qt.common.values import Tag
+from blipdesk.qt.common.values import ScoreBoard, Tag
+from blipdesk.qt.controllers.shown_folder import ShownFolder
+from blipdesk.qt.widgets.detail_panel import DetailPanel
+from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.workers.tasks import BackgroundTasks
+from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.services import teach_jobs as jobs
+from blipdesk.services.settings import Settings
 
 ANY_LABEL = "Any photo, labelled or not"
 LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag -> yes / no)
@@ -45,9 +55,30 @@ LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag 
 
 
 class LabelActions(QObject):
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.w = window
+    message = Signal(str, int)  # status-bar text, milliseconds to show it (0: until replaced)
+
+    def __init__(
+        self,
+        main: QMainWindow,
+        shown: ShownFolder,
+        grid: PhotoGrid,
+        detail: DetailPanel,
+        tags_panel: TagsPanel,
+        board: ScoreBoard,
+        previews: ThumbnailLoader,
+        database: str,
+        settings: Callable[[], Settings],
+        after_scores: Callable[[], None],
+        warn: Callable[[str, str], None],
+    ) -> None:
+        """``main``: the menus and the parent of dialogs; ``after_scores``: the tags panel,
+        detail panel and viewer follow the board; ``warn``: a message box for a failure."""
+        super().__init__(main)
+        self.main, self.shown, self.grid, self.detail = main, shown, grid, detail
+        self.tags, self.photos, self.tags_panel = shown.tags, shown.photos, tags_panel
+        self.board, self.previews, self.database = board, previews, database
+        self.settings, self.after_scores, self.warn = settings, after_scores, warn
+        self.message.connect(main.statusBar().showMessage)
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
         self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
@@ -59,13 +90,13 @@ class LabelActions(QObject):
         # read that will hold them (None while the write runs)]. A cache read asked for before
         # a write landed must not take its label off the board again.
         self._shown: dict[int, list] = {}
-        window.shown.scoresLoaded.connect(self._reapply)
+        shown.scoresLoaded.connect(self._reapply)
         self._build()
 
     # ----------------------------------------------------------------- wiring
 
     def _build(self) -> None:
-        w = self.w
+        w = self.main
         bar = w.menuBar()
         help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
         menu = bar.addMenu("T&each")
@@ -78,7 +109,7 @@ class LabelActions(QObject):
                 action.setShortcut(QKeySequence(shortcut))
                 if grid:  # single keys: only while the grid has the focus (never the search box)
                     action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-                    w.grid.addAction(action)
+                    self.grid.addAction(action)
             action.triggered.connect(slot)
             menu.addAction(action)
             return action
@@ -105,15 +136,15 @@ class LabelActions(QObject):
             self.show_actions[text] = action
         self.show_actions[ANY_LABEL].setChecked(True)
         self.mark_menu: QMenu | None = None
-        w.grid.tagMarkClicked.connect(self.mark_clicked)
-        w.grid.extra_actions += [None, self.yes_action, self.no_action, self.like_action]
+        self.grid.tagMarkClicked.connect(self.mark_clicked)
+        self.grid.extra_actions += [None, self.yes_action, self.no_action, self.like_action]
         toolbar = w.findChild(QToolBar, "mainToolbar")
         if toolbar is not None:
             toolbar.addAction(self.like_action)
         # ✓ / ✗ / Clear under the detail panel's scores
-        bar = QWidget()
-        bar.setObjectName("labelBar")
-        row = QHBoxLayout(bar)
+        self.bar = QWidget()
+        self.bar.setObjectName("labelBar")
+        row = QHBoxLayout(self.bar)
         row.setContentsMargins(0, 0, 0, 0)
         self.bar_label = QLabel("Label:")
         # never wider than the panel gives it (a long tag name must not widen the panel)
@@ -130,11 +161,11 @@ class LabelActions(QObject):
             button.clicked.connect(lambda _=False, v=value: self.label(v))
             row.addWidget(button)
             self.bar_buttons.append(button)
-        layout = w.detail.layout()
-        layout.insertWidget(layout.indexOf(w.detail.scores) + 1, bar)
-        self.bar = bar
-        w.detail.scores.currentItemChanged.connect(lambda *_: self._show_target())
-        w.grid.currentPhotoChanged.connect(lambda *_: self._show_target())
+        layout = self.detail.layout()
+        assert isinstance(layout, QBoxLayout)  # the panel's column
+        layout.insertWidget(layout.indexOf(self.detail.scores) + 1, self.bar)
+        self.detail.scores.currentItemChanged.connect(lambda *_: self._show_target())
+        self.grid.currentPhotoChanged.connect(lambda *_: self._show_target())
         self._show_target()
 
     def _show_target(self) -> None:
@@ -143,7 +174,7 @@ class LabelActions(QObject):
         name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
         self.bar_label.setText(f"“{name}”:" if tag else "Label:")
         for button in self.bar_buttons:  # nothing to label without a photo and a tag
-            button.setEnabled(tag is not None and self.w.grid.current_photo() is not None)
+            button.setEnabled(tag is not None and self.grid.current_photo() is not None)
         self.bar_label.setToolTip(
             f"Y / N / C label the selected photos for “{tag.name}”"
             if tag
@@ -151,23 +182,23 @@ class LabelActions(QObject):
         )
 
     def current_tag(self) -> Tag | None:
-        item = self.w.detail.scores.currentItem()
+        item = self.detail.scores.currentItem()
         while item is not None and item.parent() is not None:
             item = item.parent()
-        names = {t.name: t for t in self.w.tags.tags()}
+        names = {t.name: t for t in self.tags.tags()}
         if item is not None:
             name = item.data(0, Qt.ItemDataRole.UserRole) or item.text(0)
             if name in names:
                 return names[name]
-        tag = self.w.tags_panel.current_tag()
+        tag = self.tags_panel.current_tag()
         if tag is not None:
             return tag
         return next(iter(names.values())) if len(names) == 1 else None
 
     def _selection(self) -> list[str]:
-        photos = self.w.grid.selected_photos()
-        if not photos and self.w.grid.current_photo() is not None:
-            photos = [self.w.grid.current_photo()]
+        photos = self.grid.selected_photos()
+        if not photos and self.grid.current_photo() is not None:
+            photos = [self.grid.current_photo()]
         return [p.path for p in photos]
 
     def _start(self, purpose: str, fn, *args) -> int:
@@ -176,8 +207,8 @@ class LabelActions(QObject):
         return request
 
     def _refresh(self, paths: list[str]) -> None:
-        self.w.photos.scores_changed(paths)
-        self.w._after_scores()
+        self.photos.scores_changed(paths)
+        self.after_scores()
 
     # ----------------------------------------------------------------- labels
 
@@ -185,80 +216,75 @@ class LabelActions(QObject):
         tag = tag or self.current_tag()
         paths = list(paths) if paths is not None else self._selection()
         if tag is None or not paths:
-            self.w.statusBar().showMessage(
-                "Select photos and a tag (in the detail panel) to label.", 6000
-            )
+            self.message.emit("Select photos and a tag (in the detail panel) to label.", 6000)
             return None
-        self._refresh(self.w.board.set_label(paths, tag.name, value))
-        request = self._start("label", jobs.label_photos, str(self.w.paths.database), tag.name,
+        self._refresh(self.board.set_label(paths, tag.name, value))
+        request = self._start("label", jobs.label_photos, self.database, tag.name,
                               paths, value)  # fmt: skip
         self._shown[request] = [{p: value for p in paths}, tag.name, None]
         return request
 
     def undo(self) -> int | None:
         if not self.undo_stack:
-            self.w.statusBar().showMessage("No label to undo.", 4000)
+            self.message.emit("No label to undo.", 4000)
             return None
         change = self.undo_stack.pop()
         before = change.before()
         for path, value in before.items():
-            self.w.board.set_label([path], change.tag, value)
+            self.board.set_label([path], change.tag, value)
         self._refresh(list(before))
-        request = self._start("undo", jobs.restore_labels, str(self.w.paths.database), change)
+        request = self._start("undo", jobs.restore_labels, self.database, change)
         self._shown[request] = [before, change.tag, None]
         return request
 
     def _reapply(self) -> None:
         """The cache's labels are on the board: put back those whose write it may not hold."""
-        newest = self.w.shown.cache_request
+        newest = self.shown.cache_request
         for request, (values, tag, ready) in list(self._shown.items()):
             if ready is not None and newest >= ready:
                 del self._shown[request]  # read after the write landed: the cache has it
                 continue
             for path, value in values.items():
-                self.w.board.set_label([path], tag, value)
+                self.board.set_label([path], tag, value)
             self._refresh(list(values))
 
     def _failed(self, request: int, message: str) -> None:
         self._purpose.pop(request, None)
         if self._shown.pop(request, None) is not None:
-            self.w.shown.reload_scores()  # the label did not land: show what the cache holds
-        self.w._warn("Teach", message)
+            self.shown.reload_scores()  # the label did not land: show what the cache holds
+        self.warn("Teach", message)
 
     def _landed(self, request: int) -> None:
         """A label write is in the cache: read it back (copies of the same content follow)."""
-        self.w.shown.reload_scores()
+        self.shown.reload_scores()
         if request in self._shown:
-            self._shown[request][2] = self.w.shown.cache_request
+            self._shown[request][2] = self.shown.cache_request
 
     def _done(self, request: int, result: object) -> None:
         purpose = self._purpose.pop(request, "")
-        w = self.w
         if purpose == "label" and isinstance(result, jobs.LabelChange):
             self.undo_stack.append(result)
             word = {True: "yes", False: "no", None: "cleared"}[result.value]
             n = len(result.paths)
-            w.statusBar().showMessage(
-                f"“{result.tag}”: {word} on {n} photo(s) — Ctrl+Z undoes", 6000
-            )
+            self.message.emit(f"“{result.tag}”: {word} on {n} photo(s) — Ctrl+Z undoes", 6000)
             self._landed(request)
         elif purpose == "undo" and isinstance(result, jobs.LabelChange):
-            w.statusBar().showMessage(f"“{result.tag}”: label undone", 4000)
+            self.message.emit(f"“{result.tag}”: label undone", 4000)
             self._landed(request)
         elif purpose == "review" and isinstance(result, jobs.TeachData):
             self._open_review(result)
         elif purpose == "calibrate" and isinstance(result, jobs.TeachData):
             self._show_proposal(result)
         elif purpose == "applied":
-            w.statusBar().showMessage(f"“{result}”: calibration applied", 6000)
-            w.shown.reload_scores()
+            self.message.emit(f"“{result}”: calibration applied", 6000)
+            self.shown.reload_scores()
         elif purpose == "examples" and isinstance(result, Tag):
-            w.tags.set_tags([*w.tags.tags(), result])
-            w.shown.reload_scores()
+            self.tags.set_tags([*self.tags.tags(), result])
+            self.shown.reload_scores()
         elif purpose == "like" and isinstance(result, jobs.LikeThis):
             order = result.order()
-            w.photos.show_search("more like this", order, {})
-            w.statusBar().showMessage(
+            self.photos.show_search("more like this", order, {})
+            self.message.emit(
                 f"More like this: {len(result.exact)} exact duplicates and {len(result.near)} "
                 f"near-duplicates first, then the {len(result.ranked)} most alike",
                 0,
@@ -269,11 +295,11 @@ class LabelActions(QObject):
     def mark_clicked(self, photo, name: str, where: QPoint) -> QMenu | None:
         """A click on a tag's dot or ✓ / ✗ on a thumbnail: yes / no / clear for that photo and
         tag, in a small menu at the click (the label given, if any, is checked)."""
-        tag = self.w.tags.tag(name)
+        tag = self.tags.tag(name)
         if tag is None:
             return None
-        said = self.w.board.label(photo.path, name)
-        menu = QMenu(self.w)
+        said = self.board.label(photo.path, name)
+        menu = QMenu(self.main)
         metrics = menu.fontMetrics()
         title = menu.addAction(
             metrics.elidedText(f"“{name}” on {photo.name}", Qt.TextElideMode.ElideMiddle, 320)
@@ -301,8 +327,8 @@ class LabelActions(QObject):
         or did not label; an extra rule of the grid, so it ANDs with the filter bar."""
         test = LABEL_FILTERS[text]
         self.show_actions[text].setChecked(True)
-        board = self.w.board
-        self.w.photos.set_extra_filter(
+        board = self.board
+        self.photos.set_extra_filter(
             "label",
             None if test is None else (lambda p: test(board.labels.get(p.path, {}))),
             f"Teach > Show only > {ANY_LABEL}",
@@ -312,12 +338,12 @@ class LabelActions(QObject):
 
     def _teach_data(self, purpose: str) -> int | None:
         tag = self.current_tag()
-        if tag is None or self.w.current_folder is None:
-            self.w.statusBar().showMessage("Choose a tag (in the detail panel) first.", 6000)
+        if tag is None or self.shown.current is None:
+            self.message.emit("Choose a tag (in the detail panel) first.", 6000)
             return None
-        s = self.w.settings
-        return self._start(purpose, jobs.teach_data, str(self.w.paths.database), s.model,
-                           tag.name, self.w.current_folder, s.recursive)  # fmt: skip
+        s = self.settings()
+        return self._start(purpose, jobs.teach_data, self.database, s.model,
+                           tag.name, self.shown.current, s.recursive)  # fmt: skip
 
     def start_review(self) -> int | None:
         return self._teach_data("review")
@@ -325,20 +351,20 @@ class LabelActions(QObject):
     def _open_review(self, teach: jobs.TeachData):
         from blipdesk.qt.widgets.review_dialog import ReviewDialog
 
-        by_path = {p.path: p for p in self.w.photos.photos()}
+        by_path = {p.path: p for p in self.photos.photos()}
 
         def request(path: str) -> None:
             if path in by_path:
-                self.w.previews.request([by_path[path]])
+                self.previews.request([by_path[path]])
 
         def write(tag: str, paths: list[str], value: bool) -> None:
-            t = next((x for x in self.w.tags.tags() if x.name == tag), None)
+            t = next((x for x in self.tags.tags() if x.name == tag), None)
             self.label(value, t, paths)
 
-        dialog = ReviewDialog(teach, self.w.previews.pixmap, request, write, self.w)
-        self.w.previews.thumbnailReady.connect(dialog.show_preview)
+        dialog = ReviewDialog(teach, self.previews.pixmap, request, write, self.main)
+        self.previews.thumbnailReady.connect(dialog.show_preview)
         dialog.finished.connect(
-            lambda *_: self.w.previews.thumbnailReady.disconnect(dialog.show_preview)
+            lambda *_: self.previews.thumbnailReady.disconnect(dialog.show_preview)
         )
         self.review = dialog
         dialog.show()
@@ -372,7 +398,7 @@ class LabelActions(QObject):
         names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.lost[:5]]
         if names:
             lines.append("Lose: " + ", ".join(names) + (" …" if len(proposal.lost) > 5 else ""))
-        box = QMessageBox(self.w)
+        box = QMessageBox(self.main)
         box.setObjectName("calibrateBox")
         box.setWindowTitle(f"Calibrate “{teach.tag.name}”")
         box.setText("\n".join(lines))
@@ -381,8 +407,8 @@ class LabelActions(QObject):
 
         def chosen(button) -> None:
             if button is apply:
-                self._start("applied", jobs.apply_calibration, str(self.w.paths.database),
-                            self.w.settings.model, teach.tag.name, fit.calibration)  # fmt: skip
+                self._start("applied", jobs.apply_calibration, self.database,
+                            self.settings().model, teach.tag.name, fit.calibration)  # fmt: skip
 
         box.buttonClicked.connect(chosen)
         box.show()
@@ -394,25 +420,20 @@ class LabelActions(QObject):
     def from_examples(self, name: str | None = None) -> int | None:
         paths = self._selection()
         if not paths:
-            self.w.statusBar().showMessage("Select the photos that show it first.", 6000)
+            self.message.emit("Select the photos that show it first.", 6000)
             return None
         if name is None:
-            name, ok = QInputDialog.getText(self.w, "New tag from examples", "Tag name:")
+            name, ok = QInputDialog.getText(self.main, "New tag from examples", "Tag name:")
             if not ok or not name.strip():
                 return None
-        return self._start("examples", jobs.create_example_tag, str(self.w.paths.database),
+        return self._start("examples", jobs.create_example_tag, self.database,
                            name.strip(), paths)  # fmt: skip
 
     def more_like_this(self, top: int = 200) -> int | None:
         paths = self._selection()
-        if not paths or self.w.current_folder is None:
-            self.w.statusBar().showMessage("Select one or more photos first.", 6000)
+        if not paths or self.shown.current is None:
+            self.message.emit("Select one or more photos first.", 6000)
             return None
-        s = self.w.settings
-        return self._start("like", jobs.more_like_this, str(self.w.paths.database), s.model,
-                           paths, self.w.current_folder, s.recursive, top)  # fmt: skip
-
-
-def install(window: Any) -> LabelActions:
-    window.labels = LabelActions(window)
-    return window.labels
+        s = self.settings()
+        return self._start("like", jobs.more_like_this, self.database, s.model,
+                           paths, self.shown.current, s.recursive, top)  # fmt: skip

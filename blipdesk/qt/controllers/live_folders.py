@@ -11,28 +11,56 @@ between its batches, as in every scan, and its decode processes run niced (low p
 this library (a missing model would ask for a download the person did not request).
 
 The watcher's roots follow the library's folders (the folder tree's rows) and the setting
-``watch_folders``.
+``watch_folders``. ``qt/window.py`` creates it with the parts it acts on and wires what happens
+elsewhere (a scan's end, settings accepted) to ``scan_finished`` and ``follow_settings``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
 
-from blipdesk.qt.models.cache_reader import read_duplicates
+from blipdesk.qt.controllers.shown_folder import ShownFolder
+from blipdesk.qt.models.cache_reader import CacheLoader, read_duplicates
+from blipdesk.qt.models.folders import FolderTreeModel
+from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.workers.folders import FolderLister
 from blipdesk.qt.workers.watcher import FolderWatcher
+from blipdesk.services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class LiveFolders(QObject):
-    def __init__(self, window: Any, watcher: FolderWatcher | None = None) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        shown: ShownFolder,
+        grid: PhotoGrid,
+        folders: FolderTreeModel,
+        lister: FolderLister,
+        cache: CacheLoader,
+        database: Path,
+        settings: Callable[[], Settings],
+        busy: Callable[[], bool],
+        scan: Callable[[], None],
+        view: QMenu,
+        parent: QObject | None = None,
+        watcher: FolderWatcher | None = None,
+    ) -> None:
+        """``busy``: a scan runs or a cache is being cleared (an automatic scan waits);
+        ``scan``: scan the folder shown in the background with the tags as they stand; ``view``:
+        the View menu, which gets "Show duplicates only"."""
+        super().__init__(parent)
+        self.shown, self.grid, self.photos = shown, grid, shown.photos
+        self.folders, self.lister, self.database = folders, lister, database
+        self.settings, self.busy, self.scan = settings, busy, scan
         self.watcher = watcher or FolderWatcher(parent=self)
         self._scan_waiting = False
         self._mine = False  # the scan running was started here
@@ -45,40 +73,22 @@ class LiveFolders(QObject):
         self._relay.read.connect(self._duplicates_read)
         self.watcher.changed.connect(self._changed)
         self.watcher.settled.connect(self._settled)
-        folders = window.folders
         for sig in (folders.rowsInserted, folders.rowsRemoved, folders.modelReset):
             sig.connect(self.follow_settings)
-        window.cache.loaded.connect(self._cache_loaded)
-        window.lister.listed.connect(self._listed)  # after ShownFolder's: the rows are in
-        window.scanning.finished.connect(self._scan_finished)
-        window.settings_flow.accepted.connect(lambda _s: self.follow_settings())
+        cache.loaded.connect(self._cache_loaded)
+        lister.listed.connect(self._listed)  # after ShownFolder's: the rows are in
         self.follow_settings()
-        self._duplicates_action(window)
-        window.installEventFilter(self)  # the window's close stops the watcher
-
-    @staticmethod
-    def _duplicates_action(window: Any) -> None:
-        """View > Show duplicates only (the View menu is the desk's, when it made one)."""
-        bar = window.menuBar()
-        menus = [a.menu() for a in bar.actions() if a.text() == "&View" and a.menu()]
-        view = menus[0] if menus else bar.addMenu("&View")
-        action = QAction("Show &duplicates only", window, checkable=True)
-        action.toggled.connect(window.photos.set_duplicates_only)
+        self.duplicates_action = QAction("Show &duplicates only", self, checkable=True)
+        self.duplicates_action.toggled.connect(self.photos.set_duplicates_only)
         view.addSeparator()
-        view.addAction(action)
-        window.duplicates_action = action
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close:
-            self.shutdown()
-        return False
+        view.addAction(self.duplicates_action)
 
     def follow_settings(self, *_args: object) -> None:
-        w = self.window
-        self.watcher.set_roots(w.folders.roots() if w.settings.watch_folders else ())
-        if w.lister.group_pairs != w.settings.group_pairs:  # RAW + JPEG: one photo or two
-            w.lister.group_pairs = w.settings.group_pairs
-            self._changed(list(w.folders.roots()))
+        settings = self.settings()
+        self.watcher.set_roots(self.folders.roots() if settings.watch_folders else ())
+        if self.lister.group_pairs != settings.group_pairs:  # RAW + JPEG: one photo or two
+            self.lister.group_pairs = settings.group_pairs
+            self._changed(list(self.folders.roots()))
 
     def shutdown(self) -> None:
         self.watcher.shutdown()
@@ -88,7 +98,7 @@ class LiveFolders(QObject):
     # ----------------------------------------------------------------- reactions
 
     def _shown_root(self, roots: list[str]) -> bool:
-        current = self.window.current_folder
+        current = self.shown.current
         return current is not None and any(
             current == r or current.startswith(r.rstrip(os.sep) + os.sep)
             or r.startswith(current.rstrip(os.sep) + os.sep)
@@ -97,16 +107,16 @@ class LiveFolders(QObject):
 
     def _changed(self, roots: list[str]) -> None:
         for root in roots:
-            self.window.lister.count(root)
+            self.lister.count(root)
         if self._shown_root(roots):
-            grid = self.window.grid
+            grid = self.grid
             current = grid.current_photo()
             self._keep = (
                 [p.path for p in grid.selected_photos()],
                 current.path if current is not None else None,
                 grid.verticalScrollBar().value(),
             )
-            self.window.shown.refresh()
+            self.shown.refresh()
 
     def _listed(self, *_args: object) -> None:
         """After a re-list the grid's rows were reset: the same photos selected, the same place
@@ -115,7 +125,7 @@ class LiveFolders(QObject):
         if keep is None:
             return
         selected, current, scrolled = keep
-        grid, model = self.window.grid, self.window.photos
+        grid, model = self.grid, self.photos
         if current is not None and model.row_of(current) >= 0:
             grid.select_path(current)
         chosen = grid.selectionModel()
@@ -130,39 +140,38 @@ class LiveFolders(QObject):
             self._scan_when_free()
 
     def _scan_when_free(self) -> None:
-        w = self.window
-        if not (w.settings.scan_new_photos and self._model_known and w.current_folder):
+        if not (self.settings().scan_new_photos and self._model_known and self.shown.current):
             return
-        if w.controller.scanning() or w.files.clearing:
+        if self.busy():
             self._scan_waiting = True  # once the running job ends
             return
         self._scan_waiting = False
         self.auto_scans += 1
         self._mine = True
-        w.tag_actions.flush()  # as the Scan button does: the tags as they stand
-        w.scanning.scan(w.current_folder, w._sentences(), background=True)
+        self.scan()
 
     def _cache_loaded(self, _request: int, cached: Any) -> None:
         self._model_known = self._model_known or cached.score_key is not None
 
-    def _scan_finished(self, outcome: str, _summary: object, _checking: object) -> None:
+    def scan_finished(self, outcome: str, _summary: object, _checking: object) -> None:
+        """A scan ended (``ScanActions.finished``), whoever started it."""
         if outcome == "done":
             self._model_known = True
-        folder = self.window.current_folder
+        folder = self.shown.current
         mine, self._mine = self._mine, False
         if mine:
             # Renamed, moved and copied photos cost the model nothing, so no batch brought
             # their scores: the cache has them (and which photos are duplicates).
-            self.window.shown.reload_scores()
+            self.shown.reload_scores()
         elif folder:  # the scan hashed new files: which photos are now duplicates
-            args = (self.window.paths.database, folder, self.window.settings.recursive)
+            args = (self.database, folder, self.settings().recursive)
             self._reads.start(_DuplicatesTask(self._relay, folder, args))
         if self._scan_waiting:
             self._scan_when_free()
 
     def _duplicates_read(self, folder: str, duplicates: dict) -> None:
-        if folder == self.window.current_folder:
-            self.window.photos.set_duplicates(duplicates)
+        if folder == self.shown.current:
+            self.photos.set_duplicates(duplicates)
 
 
 class _Relay(QObject):

@@ -38,7 +38,7 @@ class TagActions(QObject):
         self.tags, self.writer, self.controller = tags, writer, controller
         self.model_choice, self.window = model_choice, window
         self._writes: dict[str, Tag] = {}
-        self.database = ""  # set: "Try"'s scores are kept in the cache (qt/desk.py sets it)
+        self.database = writer.database  # "Try"'s scores are kept in the cache
         self._save_later = QTimer(self, singleShot=True, interval=300)
         self._save_later.timeout.connect(self.flush)
         tags.tagChanged.connect(self._threshold_moved)

@@ -1,57 +1,100 @@
-"""The main window's menu bar and toolbar. Each action calls one public method of the window, so
-the menus, the toolbar, the grid's context menu and the tests all go through the same doors."""
+"""The main window's menu bar and toolbar. Each action calls one door of ``MenuDoors`` (the main
+window's public methods), so the menus, the toolbar, the grid's context menu and the tests all go
+through the same doors. Menus that belong to a controller (Teach, View, Photo) are added by that
+controller: a widget never imports one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 
-def build_menus(window: Any) -> None:
-    """Menus and toolbar for ``window`` (a ``MainWindow``); keeps the actions others reuse as its
-    attributes (``scan_action``, ``export_action``…)."""
-    bar = window.menuBar()
+class _Refreshing(Protocol):
+    def refresh(self) -> None: ...
+
+
+class _Removing(Protocol):
+    def remove_current(self) -> None: ...
+
+
+class _ExtraActions(Protocol):
+    extra_actions: list[QAction | None]
+
+
+class MenuDoors(Protocol):
+    """What the menus call. ``flow`` is read when File > Refresh is chosen (it may be made after
+    the menus)."""
+
+    @property
+    def sidebar(self) -> _Removing: ...
+    @property
+    def flow(self) -> _Refreshing: ...
+    @property
+    def grid(self) -> _ExtraActions: ...
+    def choose_folder(self) -> None: ...
+    def scan(self) -> None: ...
+    def open_settings(self) -> object: ...
+    def export_photos(self) -> object: ...
+    def copy_photos(self, mode: str = ...) -> object: ...
+    def edit_tag(self, tag: None) -> None: ...
+    def write_sidecars(self) -> object: ...
+    def remove_sidecar_tags(self) -> object: ...
+    def open_log(self) -> None: ...
+    def about(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class MenuActions:
+    """The actions others reuse (the toolbar, the grid's context menu, tests)."""
+
+    add_folder: QAction
+    scan: QAction
+    export: QAction
+    copy: QAction
+    link: QAction
+    sidecars: QAction
+
+
+def build_menus(main: QMainWindow, doors: MenuDoors) -> MenuActions:
+    """File, Tags and Help menus and the main toolbar of ``main``; the grid's context menu gets
+    the file actions."""
+    bar = main.menuBar()
 
     def act(menu: QMenu, text: str, slot: Callable[[], Any], shortcut: Any = None) -> QAction:
-        return _action(window, menu, text, slot, shortcut)
+        return _action(main, menu, text, slot, shortcut)
 
     file = bar.addMenu("&File")
-    window.add_folder_action = act(
-        file, "&Add folder…", window.choose_folder, QKeySequence.StandardKey.Open
-    )
-    act(file, "&Remove folder", window.sidebar.remove_current)
-    act(file, "Re&fresh folder", lambda: window.flow.refresh(), "F5")
+    add_folder = act(file, "&Add folder…", doors.choose_folder, QKeySequence.StandardKey.Open)
+    act(file, "&Remove folder", doors.sidebar.remove_current)
+    act(file, "Re&fresh folder", lambda: doors.flow.refresh(), "F5")
     file.addSeparator()
-    window.scan_action = act(file, "&Scan folder", window.scan, "Ctrl+R")
-    act(file, "Se&ttings…", window.open_settings, "Ctrl+,")  # Cmd+, on macOS
+    scan = act(file, "&Scan folder", doors.scan, "Ctrl+R")
+    act(file, "Se&ttings…", doors.open_settings, "Ctrl+,")  # Cmd+, on macOS
     file.addSeparator()
-    window.export_action = act(file, "&Export…", lambda: window.export_photos(), "Ctrl+E")
-    window.copy_action = act(file, "&Copy to folder…", lambda: window.copy_photos("copy"))
-    window.link_action = act(file, "&Link into folder…", lambda: window.copy_photos("symlink"))
+    export = act(file, "&Export…", lambda: doors.export_photos(), "Ctrl+E")
+    copy = act(file, "&Copy to folder…", lambda: doors.copy_photos("copy"))
+    link = act(file, "&Link into folder…", lambda: doors.copy_photos("symlink"))
     file.addSeparator()
-    act(file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+    act(file, "&Quit", main.close, QKeySequence.StandardKey.Quit)
     tags = bar.addMenu("&Tags")
-    act(tags, "&New tag…", lambda: window.edit_tag(None), "Ctrl+T")
+    act(tags, "&New tag…", lambda: doors.edit_tag(None), "Ctrl+T")
     tags.addSeparator()
-    window.sidecar_action = act(tags, "&Write tags to sidecars…", lambda: window.write_sidecars())
-    act(tags, "&Remove blipdesk tags from sidecars…", window.remove_sidecar_tags)
-    window.grid.extra_actions = [
-        window.sidecar_action, None, window.export_action, window.copy_action, window.link_action
-    ]  # fmt: skip
+    sidecars = act(tags, "&Write tags to sidecars…", lambda: doors.write_sidecars())
+    act(tags, "&Remove blipdesk tags from sidecars…", doors.remove_sidecar_tags)
+    doors.grid.extra_actions = [sidecars, None, export, copy, link]
     help_menu = bar.addMenu("&Help")
-    act(help_menu, "Open &log file", window.open_log)
-    act(help_menu, "&About blipdesk", window.about)
-    toolbar = window.addToolBar("Main")
+    act(help_menu, "Open &log file", doors.open_log)
+    act(help_menu, "&About blipdesk", doors.about)
+    toolbar = main.addToolBar("Main")
     toolbar.setObjectName("mainToolbar")
     toolbar.setMovable(False)
-    toolbar.addAction(window.add_folder_action)
-    toolbar.addAction(window.scan_action)
-    from blipdesk.qt.controllers.label_actions import install as install_label_actions
-
-    install_label_actions(window)  # issue 13: the Teach menu, ✓ / ✗ labels, more like this
+    toolbar.addAction(add_folder)
+    toolbar.addAction(scan)
+    return MenuActions(add_folder, scan, export, copy, link, sidecars)
 
 
 def _action(
