@@ -19,6 +19,7 @@ class StallProbe:
     def __init__(self) -> None:
         self.last = time.perf_counter()
         self.worst = 0.0
+        self.ticks = 0
         self.timer = QTimer(interval=10)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
@@ -27,6 +28,7 @@ class StallProbe:
         now = time.perf_counter()
         self.worst = max(self.worst, now - self.last)
         self.last = now
+        self.ticks += 1
 
     def stop(self) -> float:
         self.timer.stop()
@@ -74,7 +76,10 @@ def test_story(qtbot, make_window, photo_dir, use_tiny_model, capsys):
             f"during the scan {stall * 1000:.0f} ms"
         )
     assert done.args[0] == "done"
-    assert stall < 0.2  # aim < 100 ms; headroom for loaded CI machines
+    # The stall is printed, not asserted (no timing asserts in tests): benchmarks/bench_gui.py
+    # measures it on a quiet machine. The structural guarantee behind it is tested here: the
+    # scan's results reached the window, batch by batch, while the event loop kept ticking.
+    assert probe.ticks > 1
     assert all(
         window.board.tag_score(p.path, window.tags.tag("beach")) is not None
         for p in window.photos.photos()
