@@ -17,9 +17,20 @@ One row per (content, run): ``sentences`` lists what this row scored, with ``itm
 sentences; ``error`` is set (and the rest empty) when the photo cannot be decoded. A content may
 appear in several rows and files (a new tag scored later): merging is a union.
 
-Reading treats the file as hostile: a FIFO or device is refused before opening, every value is
-checked (hash spelling, list lengths, finite numbers, ITM in [0, 1], vector sizes), and anything
-wrong is a ``ResultsFileError``: one line naming the file and the reason.
+Reading treats the file as hostile (it was written on another machine), in one validation step
+whose every refusal is a ``ResultsFileError``: one line naming the file and the reason. A FIFO or
+device is refused before opening. On open, before any value is read: the metadata (small, flat
+JSON, every field of its type), the schema (each column one leaf of its physical and Arrow type:
+a list where lists belong, text read as dictionaries so a value repeated a million times stays
+one value) and each row group's size as its footer states it (rows, values per photo and in all,
+uncompressed bytes per column), so a file of a few KiB that would unpack to gigabytes is refused
+unread. As read, a row group at a time: every value (hash spelling, sentences as non-empty text,
+scores aligned to them, finite, ITM in [0, 1] and equal to the softmax of its logits, logits of
+sane size, cosines in [-1, 1], ITC vectors of the model's size and of unit length, decode errors
+capped and escaped: ``display.display_text``). The file is open only while its rows are read, so
+an import of thousands of files holds one descriptor. (What the footer states is trusted as a
+bound on what Arrow unpacks: a crafted page that holds more values than its footer says is
+decoded by Arrow before the values are refused, within its own limits.)
 
 pyarrow is imported when a file is read or written (``pip install "blipdesk[results]"``).
 """
@@ -39,6 +50,27 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from blipdesk import __version__
+from blipdesk.core.results_check import (
+    LEAVES,
+    MAX_GROUP_BYTES,
+    MAX_GROUP_ROWS,
+    MAX_GROUP_VALUES,
+    MAX_ITC,
+    MAX_SENTENCE_CHARS,
+    MAX_SENTENCES,
+    NUMBERS,
+    ROW_GROUP,
+    SLICE_SCORES,
+    ItcSize,
+    Newer,
+    Refused,
+    byte_cap,
+    check_scores,
+    check_vectors,
+    content_hash,
+    parse_header,
+    texts,
+)
 from blipdesk.infra.display import display_path, display_text
 from blipdesk.infra.errors import UserError
 from blipdesk.store import ScoreRow
@@ -46,7 +78,6 @@ from blipdesk.store import ScoreRow
 FORMAT_VERSION = 1
 META_KEY = b"blipdesk.results"
 SUFFIX = ".parquet"
-ROW_GROUP = 2048  # photos per row group: what an import holds in memory at a time
 COLUMNS = ("content", "path", "sentences", "itm", "logit_no", "logit_yes", "cosine", "itc", "error")
 
 # One chunk as the store merges it: (score rows, ITC vectors by content, decode errors by content).
@@ -180,44 +211,6 @@ def write_results(
 
 # ----------------------------------------------------------------------------------- reading
 
-# What a results file may hold. The footer (row counts, values per column, uncompressed bytes) is
-# checked against these before any value is read, so a file of a few KiB that unpacks to
-# gigabytes is refused unread; the values are checked again as they are read.
-MAX_META_BYTES = 64 << 10  # the blipdesk.results metadata (a real one is ~300 bytes)
-MAX_TEXT = 4096  # characters of a metadata text (score key, source, revision, writer)
-MAX_GROUP_ROWS = 1 << 16  # photos per row group (blipdesk writes ROW_GROUP)
-MAX_SENTENCES = 4096  # sentences per row
-MAX_SENTENCE_CHARS = 16_384
-MAX_ITC = 4096  # values per ITC vector before the model's size is known (BLIP's: 256)
-MAX_GROUP_VALUES = ROW_GROUP * MAX_SENTENCES  # list values per column in one row group
-MAX_GROUP_BYTES = 256 << 20  # uncompressed bytes of the columns read, per row group
-MAX_ERROR_CHARS = 1000  # a decode error is kept this long (escaped: ``display_text``)
-MAX_LOGIT = 1e4  # BLIP's ITM logits stay within about +-20
-TOLERANCE = 1e-3  # float32 rounding: a cosine a hair past 1, a vector's norm, the softmax
-SLICE_SCORES = 1 << 16  # score rows per chunk handed to the store
-
-# The columns read and what each leaf must be: (Parquet physical type, list or not, cap per row).
-_LEAVES = {
-    "content": ("BYTE_ARRAY", False, 1),
-    "sentences": ("BYTE_ARRAY", True, MAX_SENTENCES),
-    "itm": ("FLOAT", True, MAX_SENTENCES),
-    "logit_no": ("FLOAT", True, MAX_SENTENCES),
-    "logit_yes": ("FLOAT", True, MAX_SENTENCES),
-    "cosine": ("FLOAT", True, MAX_SENTENCES),
-    "itc": ("FLOAT", True, MAX_ITC),
-    "error": ("BYTE_ARRAY", False, 1),
-}
-_NUMBERS = ("itm", "logit_no", "logit_yes", "cosine")
-_HEX = frozenset("0123456789abcdef")
-
-
-@dataclass
-class ItcSize:
-    """The size every ITC vector of one import (or one resume) must have: the model's where it
-    is known, else the first vector's (all vectors of one model are one size)."""
-
-    size: int | None = None
-
 
 class ResultsFile:
     """A results file, checked whole on open (header, schema, every row group's size) and closed
@@ -240,11 +233,11 @@ class ResultsFile:
                 self._dictionary = [self._leaves[c] for c in ("content", "sentences", "error")]
                 typed = pq.ParquetFile(fh, metadata=self._meta, read_dictionary=self._dictionary)
                 self._check_types(typed.schema_arrow)
-            except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
+                self.rows = self._check_groups()
+            except (pa.ArrowException, OSError, LookupError, ValueError, TypeError) as exc:
                 raise self.fail(
                     f"not a results file (damaged, or not Parquet: {_short(exc)})"
                 ) from None
-            self.rows = self._check_groups()
 
     def close(self) -> None:
         """Nothing to release: the file is open only while its rows are read."""
@@ -266,37 +259,17 @@ class ResultsFile:
             raise self.fail(
                 "a Parquet file, but not a blipdesk results file (no blipdesk.results metadata)"
             )
-        damaged = self.fail("its blipdesk.results metadata is damaged")
-        if len(raw) > MAX_META_BYTES:
-            raise damaged
-        try:  # NaN and Infinity are not JSON; nesting is refused below (a header is flat)
-            doc = json.loads(raw, parse_constant=_no_constant)
-        except (ValueError, RecursionError):
-            raise damaged from None
-        if not isinstance(doc, dict):
-            raise damaged
-        version = doc.get("format")
-        if type(version) is not int or version < 1:
-            raise damaged
-        if version > FORMAT_VERSION:
+        try:
+            fields = parse_header(raw, FORMAT_VERSION)
+        except Refused as exc:
+            raise self.fail(str(exc)) from None
+        except Newer as exc:
             raise self.fail(
-                f"written by a newer blipdesk (results format {display_text(str(version), 40)}; "
-                f"this one reads up to {FORMAT_VERSION}): update blipdesk to import it"
-            )
-        score_key, source, revision = doc.get("score_key"), doc.get("source"), doc.get("revision")
-        rule, writer = doc.get("decode_rule"), doc.get("written_by", "")
-        texts = (score_key, source, writer) + (() if revision is None else (revision,))
-        if not (
-            all(isinstance(t, str) and len(t) <= MAX_TEXT for t in texts)
-            and score_key
-            and type(rule) is int
-            and 0 <= rule <= 1 << 20
-        ):
-            raise damaged
-        return ResultsHeader(
-            str(score_key), str(source), None if revision is None else str(revision), rule,
-            version, str(writer),
-        )  # fmt: skip
+                f"written by a newer blipdesk (results format {display_text(str(exc), 40)}; this "
+                f"one reads up to {FORMAT_VERSION}): update blipdesk to import it"
+            ) from None
+        version, score_key, source, revision, rule, writer = fields
+        return ResultsHeader(score_key, source, revision, rule, version, writer)
 
     def _check_schema(self, parquet: Any) -> dict[str, str]:
         """Every column read has one leaf of the right physical type, a list where lists belong
@@ -311,7 +284,7 @@ class ResultsFile:
             leaf = schema.column(i)
             leaves.setdefault(leaf.path.split(".")[0], []).append(leaf)
         out = {}
-        for name, (physical, is_list, _cap) in _LEAVES.items():
+        for name, (physical, is_list, _cap) in LEAVES.items():
             found = leaves.get(name, [])
             ok = len(found) == 1 and found[0].physical_type == physical
             if ok and found[0].max_repetition_level != (1 if is_list else 0):
@@ -332,7 +305,7 @@ class ResultsFile:
         def text(t: Any) -> bool:
             return bool(types.is_dictionary(t) and types.is_string(t.value_type))
 
-        for name, (physical, is_list, _cap) in _LEAVES.items():
+        for name, (physical, is_list, _cap) in LEAVES.items():
             t = schema.field(name).type
             if is_list:
                 ok = types.is_list(t) and (
@@ -358,17 +331,22 @@ class ResultsFile:
             for j in range(group.num_columns):
                 column = group.column(j)
                 name = str(column.path_in_schema).split(".")[0]
-                if name not in _LEAVES:
+                if name not in LEAVES:
                     continue
-                _physical, is_list, cap = _LEAVES[name]
+                _physical, is_list, cap = LEAVES[name]
                 values, nbytes = int(column.num_values), int(column.total_uncompressed_size)
                 if values < 0 or nbytes < 0:
                     raise self.fail(f"damaged (row group {g}, column {name})")
                 most = n * (cap + 1) if is_list else n
                 if values > min(most, MAX_GROUP_VALUES + n):
                     raise self.fail(
-                        f"row group {g} holds {values} values in {name}, more than {n} photos "
-                        f"may ({cap} per photo, {MAX_GROUP_VALUES} per row group)"
+                        f"row group {g} holds {values} values in {name}, more than {n} photo(s) "
+                        f"can have ({cap} per photo, {MAX_GROUP_VALUES} per row group)"
+                    )
+                if nbytes > byte_cap(name, n, values):
+                    raise self.fail(
+                        f"row group {g} unpacks to {nbytes >> 10} KiB in {name}, more than "
+                        f"{n} photo(s) can have"
                     )
                 size += nbytes
             if size > MAX_GROUP_BYTES:
@@ -382,21 +360,20 @@ class ResultsFile:
     # ------------------------------------------------------------------- the rows
 
     @contextlib.contextmanager
-    def _opened(self, dictionaries: bool = True) -> Iterator[Any]:
+    def _opened(self) -> Iterator[Any]:
         """The file open again, the same one that was checked (same inode, size and time)."""
         _, pq = _pa()
         with _open_regular(self.path) as fh:
             st = os.fstat(fh.fileno())
             if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != self._identity:
                 raise self.fail("it changed while being read")
-            read_dictionary = self._dictionary if dictionaries else None
-            yield pq.ParquetFile(fh, metadata=self._meta, read_dictionary=read_dictionary)
+            yield pq.ParquetFile(fh, metadata=self._meta, read_dictionary=self._dictionary)
 
     def batches(self, columns: Sequence[str] = COLUMNS) -> Iterator[Any]:
-        """The rows as Arrow tables, a row group at a time, as stored: values not checked (see
-        ``photos``; damage is raised as read)."""
+        """The rows as Arrow tables, a row group at a time (text as dictionaries), sizes checked
+        but values not (see ``photos``; damage is raised as read)."""
         pa, _ = _pa()
-        with self._opened(dictionaries=False) as parquet:
+        with self._opened() as parquet:
             for g in range(self._meta.num_row_groups):
                 try:
                     table = parquet.read_row_group(g, columns=list(columns))
@@ -410,15 +387,15 @@ class ResultsFile:
         (shared by the files of one import), learnt from the first vector where unknown."""
         pa, _ = _pa()
         itc = itc if itc is not None else ItcSize()
-        read = [c for c in COLUMNS if c in _LEAVES]
+        read = [c for c in COLUMNS if c in LEAVES]
         with self._opened() as parquet:
             for g in range(self._meta.num_row_groups):
                 try:
                     table = parquet.read_row_group(g, columns=read)
                     group = self._group(table, itc)
-                except ResultsFileError:
-                    raise
-                except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
+                except Refused as exc:
+                    raise self.fail(str(exc)) from None
+                except (pa.ArrowException, OSError, LookupError, ValueError, TypeError) as exc:
                     raise self.fail(f"damaged ({_short(exc)})") from None
                 yield from group
 
@@ -453,30 +430,30 @@ class ResultsFile:
 
         column = {name: table.column(name).combine_chunks() for name in table.column_names}
         n = table.num_rows
-        contents = [self._content(c) for c in self._texts(column["content"], 64, "content hash")]
-        errors = self._texts(column["error"], None, "decode error")
+        contents = [content_hash(c) for c in texts(column["content"], 64, "content hash")]
+        errors = texts(column["error"], None, "decode error")
         lengths = {
             name: pc.list_value_length(column[name]).fill_null(0).to_numpy(zero_copy_only=False)
-            for name in ("sentences", *_NUMBERS, "itc")
+            for name in ("sentences", *NUMBERS, "itc")
         }
-        said = self._texts(pc.list_flatten(column["sentences"]), MAX_SENTENCE_CHARS, "sentence")
+        said = texts(pc.list_flatten(column["sentences"]), MAX_SENTENCE_CHARS, "sentence")
         flat = {
             name: pc.list_flatten(column[name]).to_numpy(zero_copy_only=False).astype(np.float32)
-            for name in (*_NUMBERS, "itc")
+            for name in (*NUMBERS, "itc")
         }
         has_itc = column["itc"].is_valid().to_numpy(zero_copy_only=False)
         count = lengths["sentences"]
         for i in range(n):
             if errors[i] is not None:
-                if count[i] or any(lengths[c][i] for c in _NUMBERS) or has_itc[i]:
-                    raise self.fail(f"{contents[i]} has a decode error and results too")
+                if count[i] or any(lengths[c][i] for c in NUMBERS) or has_itc[i]:
+                    raise Refused(f"{contents[i]} has a decode error and results too")
                 continue
             if count[i] > MAX_SENTENCES:
-                raise self.fail(f"{contents[i]} has {count[i]} sentences (at most {MAX_SENTENCES})")
-            if any(lengths[c][i] != count[i] for c in _NUMBERS):
-                raise self.fail(f"the scores of {contents[i]} do not match its sentences")
-        self._check_scores(flat, count, contents)
-        vectors = self._vectors(flat["itc"], lengths["itc"], has_itc, contents, itc)
+                raise Refused(f"{contents[i]} has {count[i]} sentences (at most {MAX_SENTENCES})")
+            if any(lengths[c][i] != count[i] for c in NUMBERS):
+                raise Refused(f"the scores of {contents[i]} do not match its sentences")
+        check_scores(flat, count, contents)
+        vectors = check_vectors(flat["itc"], lengths["itc"], has_itc, contents, itc)
         ends = np.cumsum(count)
         out = []
         row = 0
@@ -499,99 +476,6 @@ class ResultsFile:
             )
             row += int(has_itc[i])
         return out
-
-    def _texts(self, array: Any, limit: int | None, what: str) -> list[str | None]:
-        """A dictionary-encoded text column as Python strings, each distinct value checked (and
-        converted) once; lengths checked in Arrow before a long value becomes a Python string.
-        ``limit`` None: a decode error, cut to ``MAX_ERROR_CHARS`` and escaped."""
-        import pyarrow.compute as pc
-
-        dictionary = array.dictionary
-        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        if len(indices) and int(indices.max()) >= len(dictionary):
-            raise self.fail(f"damaged (a {what} refers past its dictionary)")
-        if limit is None:
-            cut = pc.utf8_slice_codeunits(dictionary, 0, MAX_ERROR_CHARS + 1).to_pylist()
-            values = [None if v is None else display_text(v, MAX_ERROR_CHARS) for v in cut]
-            if "" in values:
-                raise self.fail(f"a {what} is empty")
-        else:
-            longest = pc.max(pc.utf8_length(dictionary)).as_py() if len(dictionary) else 0
-            if longest is not None and longest > limit:
-                raise self.fail(f"a {what} is {longest} characters long (at most {limit})")
-            values = dictionary.to_pylist()
-            if what == "sentence":
-                for v in values:
-                    if v is None or not v.strip() or "\0" in v:
-                        raise self.fail(
-                            f"a sentence is empty or not text ({display_text(repr(v), 80)})"
-                        )
-                if int(array.null_count):
-                    raise self.fail("a sentence is empty or not text (null)")
-        return [None if k < 0 else values[k] for k in indices.tolist()]
-
-    def _content(self, content: str | None) -> str:
-        if not (content is not None and len(content) == 64 and set(content) <= _HEX):
-            raise self.fail(f"a content hash is damaged ({display_text(repr(content), 80)})")
-        return content
-
-    def _check_scores(
-        self, flat: Mapping[str, np.ndarray], count: np.ndarray, contents: Sequence[str]
-    ) -> None:
-        """Every score finite and in its range: ITM a probability equal to the softmax of its
-        logits, logits of sane size, cosines in [-1, 1] (float32 rounding allowed)."""
-        itm, no, yes, cos = (flat[c] for c in _NUMBERS)
-        checks: list[tuple[np.ndarray, str]] = [
-            (~np.isfinite(itm) | ~np.isfinite(no) | ~np.isfinite(yes) | ~np.isfinite(cos),
-             "a score of {} is not a number"),
-            ((itm < 0) | (itm > 1), "an ITM probability of {} is outside [0, 1]"),
-            ((np.abs(no) > MAX_LOGIT) | (np.abs(yes) > MAX_LOGIT),
-             f"an ITM logit of {{}} is beyond +-{MAX_LOGIT:g}"),
-            (np.abs(cos) > 1 + TOLERANCE, "a cosine of {} is outside [-1, 1]"),
-        ]  # fmt: skip
-        with np.errstate(all="ignore"):
-            softmax = 1 / (1 + np.exp(no.astype(np.float64) - yes))
-            mismatch = np.abs(softmax - itm) > TOLERANCE
-        checks.append((mismatch, "an ITM probability of {} does not match its logits"))
-        for bad, message in checks:
-            if bad.any():
-                row = int(np.searchsorted(np.cumsum(count), int(np.argmax(bad)), side="right"))
-                raise self.fail(message.format(contents[row]))
-
-    def _vectors(
-        self,
-        flat: np.ndarray,
-        lengths: np.ndarray,
-        valid: np.ndarray,
-        contents: Sequence[str],
-        itc: ItcSize,
-    ) -> np.ndarray:
-        """The group's ITC vectors as one (rows with a vector, size) matrix: each of the model's
-        size (or, where that is unknown, of the first vector's), finite, of unit length."""
-        sizes = lengths[valid]
-        if not len(sizes):
-            return np.zeros((0, itc.size or 0), np.float32)
-        if itc.size is None:
-            itc.size = int(sizes[0])
-        wrong = np.flatnonzero(sizes != itc.size)
-        if len(wrong) or not 0 < itc.size <= MAX_ITC:
-            row = np.flatnonzero(valid)[wrong[0] if len(wrong) else 0]
-            raise self.fail(
-                f"the image vector of {contents[row]} has {lengths[row]} values, "
-                f"the model's have {itc.size}"
-            )
-        matrix = flat.reshape(len(sizes), itc.size)
-        with np.errstate(all="ignore"):
-            norms = np.sqrt(np.square(matrix, dtype=np.float64).sum(axis=1))
-        bad = ~np.isfinite(matrix).all(axis=1) | ~(np.abs(norms - 1) <= TOLERANCE)
-        if bad.any():
-            row = np.flatnonzero(valid)[int(np.argmax(bad))]
-            raise self.fail(f"the image vector of {contents[row]} is damaged (not a unit vector)")
-        return matrix
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
 
 
 def _open_regular(path: str) -> BinaryIO:

@@ -70,8 +70,10 @@ def columns(rows: int = 3) -> dict:
     }
 
 
-def write(path: Path, cols: dict, meta: bytes | None = None) -> Path:
-    table = pa.table(cols)
+def write(path: Path, cols: dict, meta: bytes | None = None, twice: str | None = None) -> Path:
+    """``cols`` as a results file (``twice``: a column written twice)."""
+    names = [*cols, *([twice] if twice in cols else [])]
+    table = pa.Table.from_arrays([cols[name] for name in names], names=names)
     table = table.replace_schema_metadata({META_KEY: HEADER.encoded() if meta is None else meta})
     pq.write_table(table, path, compression="zstd")
     return path
@@ -110,10 +112,10 @@ def test_a_valid_file_reads_back_as_written(tmp_path):
 
 
 def test_a_small_file_of_millions_of_values_is_refused_before_any_is_read(tmp_path):
-    """One row of 2 M sentences (dictionary-encoded: a few KiB on disk) and one ITC vector of 3 M
-    values: refused on open from the footer's value counts; nothing is read (the pool that Arrow
-    reads into does not grow). Today's code read them (20 M sentences: 3.9 GB)."""
-    n = 2_000_000
+    """One row of 500,000 sentences (dictionary-encoded: a few KiB on disk) and one ITC vector of
+    500,000 values: refused on open from the footer's value counts; nothing is read (the pool that
+    Arrow reads into does not grow). Today's code read them (20 M sentences: 3.9 GB)."""
+    n = 500_000
     cols = columns(1)
     cols["sentences"] = pa.ListArray.from_arrays(
         pa.array([0, n], pa.int32()), pa.repeat(pa.scalar("a dog"), n)
@@ -121,35 +123,42 @@ def test_a_small_file_of_millions_of_values_is_refused_before_any_is_read(tmp_pa
     huge = tmp_path / "sentences.parquet"
     write(huge, cols)
     cols = columns(1)
-    values = np.full(3_000_000, 1e-4, np.float32)
+    values = np.full(n, 1e-4, np.float32)
     cols["itc"] = pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
     vector = tmp_path / "vector.parquet"
     write(vector, cols)
     assert huge.stat().st_size < 64 << 10
     before = pa.total_allocated_bytes()
     for path, column in ((huge, "sentences"), (vector, "itc")):
-        with pytest.raises(ResultsFileError, match=f"values in {column}, more than 1 photos may"):
+        reason = f"values in {column}, more than 1 photo(s) can have"
+        with pytest.raises(ResultsFileError, match=re.escape(reason)):
             ResultsFile(path)
     assert pa.total_allocated_bytes() - before < 1 << 20
 
 
-def test_a_decode_error_is_stored_capped(tmp_path, tiny_model_dir):
-    """A 20 MB decode error (a few KiB compressed) lands as 1,000 characters, not 20 MB."""
+def test_a_decode_error_is_stored_capped_and_a_huge_one_refused_unread(
+    tmp_path, tiny_model_dir, capsys
+):
+    """A 1 MB decode error (a few KiB compressed) lands as 1,000 characters, not 1 MB; a 20 MB
+    one is refused from the footer (more than a decode error can be), unread."""
     from blipdesk.core.engine import model_key
     from blipdesk.core.model import ModelSpec
     from blipdesk.store import Library
 
     key = model_key(ModelSpec(str(tiny_model_dir)))
     header = ResultsHeader(key.score_key, key.source, None, 1)
-    path = tmp_path / "long-error.parquet"
-    reason = "x" * 20_000_000
-    path.write_bytes(results_bytes(header, [PhotoResult("e" * 64, None, error=reason)]))
-    assert path.stat().st_size < 64 << 10
+    path, huge = tmp_path / "long-error.parquet", tmp_path / "huge-error.parquet"
+    path.write_bytes(results_bytes(header, [PhotoResult("e" * 64, None, error="x" * 1_000_000)]))
+    huge.write_bytes(results_bytes(header, [PhotoResult("e" * 64, None, error="x" * 20_000_000)]))
+    assert path.stat().st_size < 64 << 10 and huge.stat().st_size < 64 << 10
     data = tmp_path / "data"
     assert cli(data, "results", "import", path, "--model", tiny_model_dir) == 0
     with Library.open(data / "library.sqlite3", readonly=True) as lib:
         [stored] = lib.decode_errors(key.score_key, ["e" * 64]).values()
     assert len(stored) == 1000 and stored.startswith("xxx") and stored.endswith("…")
+    capsys.readouterr()
+    assert cli(tmp_path / "other", "results", "import", huge, "--model", tiny_model_dir) == 1
+    assert "unpacks to 19531 KiB in error, more than 1 photo(s) can have" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- 10: every value, the model's size
@@ -255,19 +264,20 @@ MALFORMED = {
     "content a number": ({"content": pa.array([1, 2, 3])}, None),
     "error a struct": ({"error": pa.array([{"a": 1}] * 3)}, None),
     "a column missing": ({"itc": None}, None),
+    "a column twice": ({}, None, "itc"),
 }
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_a_malformed_file_is_refused_in_one_line(tmp_path, case):
-    change, meta = MALFORMED[case]
+    change, meta, *twice = MALFORMED[case]
     cols = columns()
     for name, value in change.items():
         if value is None:
             del cols[name]
         else:
             cols[name] = value
-    path = write(tmp_path / "bad.parquet", cols, meta)
+    path = write(tmp_path / "bad.parquet", cols, meta, *twice)
     refusal(path)
 
 
@@ -282,7 +292,7 @@ def test_a_malformed_file_in_a_cluster_results_folder_is_refused_in_one_line(tmp
     key = ModelKey(HEADER.score_key, "image", HEADER.source)
     (folder / "good.parquet").write_bytes(results_bytes(HEADER, [photo(1)]))
     for case in ("nested 100,000 deep", "format Infinity", "sentences that are numbers"):
-        change, meta = MALFORMED[case]
+        change, meta, *_ = MALFORMED[case]
         bad = write(folder / "z-bad.parquet", {**columns(), **change}, meta)
         with pytest.raises(ResultsFileError) as got:
             cluster_scan([tmp_path], ["a dog"], key, ModelSpec(HEADER.source), folder)
@@ -465,7 +475,7 @@ def tables(draw):
         for key in draw(st.lists(st.sampled_from([*doc, "other"]), max_size=2, unique=True)):
             doc[key] = draw(json_values)
         meta = json.dumps(doc).encode()
-    return cols, meta
+    return cols, meta, draw(st.none() | st.sampled_from(list(cols) or [None]))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -473,9 +483,9 @@ def tables(draw):
 def test_any_table_is_imported_or_refused_in_one_line(tmp_path_factory, table):
     """Random schemas, nesting and values: each file either reads (every row checked, of the
     expected types) or is refused with the one-line ``ResultsFileError``; nothing else."""
-    cols, meta = table
+    cols, meta, twice = table
     path = tmp_path_factory.mktemp("fuzz") / "f.parquet"
-    write(path, cols, meta)
+    write(path, cols, meta, twice)
     try:
         got = read_all(path, None)
     except ResultsFileError as exc:
