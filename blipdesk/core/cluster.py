@@ -57,8 +57,10 @@ from blipdesk.core.results import (
     ResultsFileError,
     ResultsHeader,
     done_work,
+    model_itc_size,
     write_results,
 )
+from blipdesk.infra.display import display_text
 from blipdesk.infra.errors import UserError
 from blipdesk.store import PhotoRecord
 
@@ -98,22 +100,18 @@ class ClusterSummary:
 
 
 def existing_results(results_dir: Path, key: ModelKey) -> list[ResultsFile]:
-    """The results files already in ``results_dir``, opened and checked: all of them must be this
-    model's (a folder never mixes models)."""
+    """The results files already in ``results_dir``, each checked on open (and closed again:
+    any number of them): all of them must be this model's (a folder never mixes models)."""
     files: list[ResultsFile] = []
-    try:
-        for path in sorted(results_dir.glob(f"*{SUFFIX}")):
-            f = ResultsFile(path)
-            files.append(f)
-            if f.header.score_key != key.score_key:
-                raise ResultsFileError(
-                    f"{path}: scored by another model ({f.header.source}, key "
-                    f"{f.header.score_key}); use another --results folder for {key.source}."
-                )
-    except BaseException:
-        for f in files:
-            f.close()
-        raise
+    for path in sorted(results_dir.glob(f"*{SUFFIX}")):
+        f = ResultsFile(path)
+        if f.header.score_key != key.score_key:
+            raise ResultsFileError(
+                f"{f.name}: scored by another model ({display_text(f.header.source, 200)}, key "
+                f"{display_text(f.header.score_key, 200)}); use another --results folder for "
+                f"{key.source}."
+            )
+        files.append(f)
     return files
 
 
@@ -135,11 +133,7 @@ def cluster_scan(
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     previous = existing_results(out, key)
-    try:
-        done = done_work(previous, sentences)
-    finally:
-        for f in previous:
-            f.close()
+    done = done_work(previous, sentences, model_itc_size(key.score_key, key.source))
     ray = _ray()
     if not ray.is_initialized():
         extra: dict[str, Any] = {}

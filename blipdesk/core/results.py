@@ -17,15 +17,27 @@ One row per (content, run): ``sentences`` lists what this row scored, with ``itm
 sentences; ``error`` is set (and the rest empty) when the photo cannot be decoded. A content may
 appear in several rows and files (a new tag scored later): merging is a union.
 
-Reading treats the file as hostile: a FIFO or device is refused before opening, every value is
-checked (hash spelling, list lengths, finite numbers, ITM in [0, 1], vector sizes), and anything
-wrong is a ``ResultsFileError``: one line naming the file and the reason.
+Reading treats the file as hostile (it was written on another machine), in one validation step
+whose every refusal is a ``ResultsFileError``: one line naming the file and the reason. A FIFO or
+device is refused before opening. On open, before any value is read: the metadata (small, flat
+JSON, every field of its type), the schema (each column one leaf of its physical and Arrow type:
+a list where lists belong, text read as dictionaries so a value repeated a million times stays
+one value) and each row group's size as its footer states it (rows, values per photo and in all,
+uncompressed bytes per column), so a file of a few KiB that would unpack to gigabytes is refused
+unread. As read, a row group at a time: every value (hash spelling, sentences as non-empty text,
+scores aligned to them, finite, ITM in [0, 1] and equal to the softmax of its logits, logits of
+sane size, cosines in [-1, 1], ITC vectors of the model's size and of unit length, decode errors
+capped and escaped: ``display.display_text``). The file is open only while its rows are read, so
+an import of thousands of files holds one descriptor. (What the footer states is trusted as a
+bound on what Arrow unpacks: a crafted page that holds more values than its footer says is
+decoded by Arrow before the values are refused, within its own limits.)
 
 pyarrow is imported when a file is read or written (``pip install "blipdesk[results]"``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -38,13 +50,34 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from blipdesk import __version__
+from blipdesk.core.results_check import (
+    LEAVES,
+    MAX_GROUP_BYTES,
+    MAX_GROUP_ROWS,
+    MAX_GROUP_VALUES,
+    MAX_ITC,
+    MAX_SENTENCE_CHARS,
+    MAX_SENTENCES,
+    NUMBERS,
+    ROW_GROUP,
+    SLICE_SCORES,
+    ItcSize,
+    Newer,
+    Refused,
+    byte_cap,
+    check_scores,
+    check_vectors,
+    content_hash,
+    parse_header,
+    texts,
+)
+from blipdesk.infra.display import display_path, display_text
 from blipdesk.infra.errors import UserError
 from blipdesk.store import ScoreRow
 
 FORMAT_VERSION = 1
 META_KEY = b"blipdesk.results"
 SUFFIX = ".parquet"
-ROW_GROUP = 2048  # photos per row group: what an import holds in memory at a time
 COLUMNS = ("content", "path", "sentences", "itm", "logit_no", "logit_yes", "cosine", "itc", "error")
 
 # One chunk as the store merges it: (score rows, ITC vectors by content, decode errors by content).
@@ -180,22 +213,34 @@ def write_results(
 
 
 class ResultsFile:
-    """An open results file: its header (checked on open) and its rows, chunk by chunk."""
+    """A results file, checked whole on open (header, schema, every row group's size) and closed
+    again: its rows are read, and every value checked, a row group at a time when asked for, the
+    file open only while they are. Thousands of files can be held without a descriptor each."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self.name = os.fspath(path)
-        self._fh = _open_regular(self.path)
-        try:
-            self._file = self._parquet()
-            self.header = self._header()
-            self.rows = int(self._file.metadata.num_rows)
-        except BaseException:
-            self._fh.close()
-            raise
+        self.name = display_path(self.path)
+        self.model_itc: int | None = None  # the model's ITC size, where ``check_model`` found it
+        pa, pq = _pa()
+        with _open_regular(self.path) as fh:
+            st = os.fstat(fh.fileno())
+            self._identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            try:
+                parquet = pq.ParquetFile(fh)
+                self.header = self._header(parquet.schema_arrow.metadata or {})
+                self._leaves = self._check_schema(parquet)
+                self._meta = parquet.metadata
+                self._dictionary = [self._leaves[c] for c in ("content", "sentences", "error")]
+                typed = pq.ParquetFile(fh, metadata=self._meta, read_dictionary=self._dictionary)
+                self._check_types(typed.schema_arrow)
+                self.rows = self._check_groups()
+            except (pa.ArrowException, OSError, LookupError, ValueError, TypeError) as exc:
+                raise self.fail(
+                    f"not a results file (damaged, or not Parquet: {_short(exc)})"
+                ) from None
 
     def close(self) -> None:
-        self._fh.close()
+        """Nothing to release: the file is open only while its rows are read."""
 
     def __enter__(self) -> ResultsFile:
         return self
@@ -206,138 +251,251 @@ class ResultsFile:
     def fail(self, reason: str) -> ResultsFileError:
         return ResultsFileError(f"{self.name}: {reason}; nothing was imported.")
 
-    def _parquet(self) -> Any:
-        pa, pq = _pa()
-        try:
-            return pq.ParquetFile(self._fh)
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise self.fail(
-                f"not a results file (damaged, or not Parquet: {_short(exc)})"
-            ) from None
+    # ------------------------------------------------------------------- the footer
 
-    def _header(self) -> ResultsHeader:
-        meta = self._file.schema_arrow.metadata or {}
+    def _header(self, meta: Mapping[bytes, bytes]) -> ResultsHeader:
         raw = meta.get(META_KEY)
         if raw is None:
             raise self.fail(
                 "a Parquet file, but not a blipdesk results file (no blipdesk.results metadata)"
             )
         try:
-            doc = json.loads(raw)
-            version = int(doc["format"])
-        except (ValueError, KeyError, TypeError):
-            raise self.fail("its blipdesk.results metadata is damaged") from None
-        if version > FORMAT_VERSION:
+            fields = parse_header(raw, FORMAT_VERSION)
+        except Refused as exc:
+            raise self.fail(str(exc)) from None
+        except Newer as exc:
             raise self.fail(
-                f"written by a newer blipdesk (results format {version}; this one reads up to "
-                f"{FORMAT_VERSION}): update blipdesk to import it"
-            )
-        try:
-            header = ResultsHeader(
-                str(doc["score_key"]),
-                str(doc["source"]),
-                None if doc.get("revision") is None else str(doc["revision"]),
-                int(doc["decode_rule"]),
-                version,
-                str(doc.get("written_by", "")),
-            )
-        except (ValueError, KeyError, TypeError):
-            raise self.fail("its blipdesk.results metadata is damaged") from None
-        if version < 1 or not header.score_key:
-            raise self.fail("its blipdesk.results metadata is damaged")
-        names = set(self._file.schema_arrow.names)
+                f"written by a newer blipdesk (results format {display_text(str(exc), 40)}; this "
+                f"one reads up to {FORMAT_VERSION}): update blipdesk to import it"
+            ) from None
+        version, score_key, source, revision, rule, writer = fields
+        return ResultsHeader(score_key, source, revision, rule, version, writer)
+
+    def _check_schema(self, parquet: Any) -> dict[str, str]:
+        """Every column read has one leaf of the right physical type, a list where lists belong
+        and a scalar where not. Returns each column's leaf path (``sentences.list.element``)."""
+        names = set(parquet.schema_arrow.names)
         missing = [c for c in COLUMNS if c not in names]
         if missing:
             raise self.fail(f"a column is missing ({', '.join(missing)})")
-        return header
+        leaves: dict[str, list[Any]] = {}
+        schema = parquet.schema
+        for i in range(len(schema)):
+            leaf = schema.column(i)
+            leaves.setdefault(leaf.path.split(".")[0], []).append(leaf)
+        out = {}
+        for name, (physical, is_list, _cap) in LEAVES.items():
+            found = leaves.get(name, [])
+            ok = len(found) == 1 and found[0].physical_type == physical
+            if ok and found[0].max_repetition_level != (1 if is_list else 0):
+                ok = False
+            if not ok:
+                kind = "a list of " if is_list else ""
+                what = "text" if physical == "BYTE_ARRAY" else "32-bit floats"
+                raise self.fail(f"the column {name} is not {kind}{what}")
+            out[name] = str(found[0].path)
+        return out
+
+    def _check_types(self, schema: Any) -> None:
+        """The Arrow types the columns are read as (a file may state its own): strings read as
+        dictionaries (a value repeated a million times stays one value), lists as lists."""
+        pa, _ = _pa()
+        types = pa.types
+
+        def text(t: Any) -> bool:
+            return bool(types.is_dictionary(t) and types.is_string(t.value_type))
+
+        for name, (physical, is_list, _cap) in LEAVES.items():
+            t = schema.field(name).type
+            if is_list:
+                ok = types.is_list(t) and (
+                    text(t.value_type) if physical == "BYTE_ARRAY" else t.value_type == pa.float32()
+                )
+            else:
+                ok = text(t)
+            if not ok:
+                raise self.fail(f"the column {name} is {display_text(str(t), 80)}, not as written")
+
+    def _check_groups(self) -> int:
+        """Each row group's size as the footer states it, before any of it is read: rows,
+        values per list column (per photo and in all) and uncompressed bytes."""
+        meta = self._meta
+        rows = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            n = int(group.num_rows)
+            if not 0 <= n <= MAX_GROUP_ROWS:
+                raise self.fail(f"row group {g} holds {n} rows (at most {MAX_GROUP_ROWS})")
+            rows += n
+            size = 0
+            for j in range(group.num_columns):
+                column = group.column(j)
+                name = str(column.path_in_schema).split(".")[0]
+                if name not in LEAVES:
+                    continue
+                _physical, is_list, cap = LEAVES[name]
+                values, nbytes = int(column.num_values), int(column.total_uncompressed_size)
+                if values < 0 or nbytes < 0:
+                    raise self.fail(f"damaged (row group {g}, column {name})")
+                most = n * (cap + 1) if is_list else n
+                if values > min(most, MAX_GROUP_VALUES + n):
+                    raise self.fail(
+                        f"row group {g} holds {values} values in {name}, more than {n} photo(s) "
+                        f"can have ({cap} per photo, {MAX_GROUP_VALUES} per row group)"
+                    )
+                if nbytes > byte_cap(name, n, values):
+                    raise self.fail(
+                        f"row group {g} unpacks to {nbytes >> 10} KiB in {name}, more than "
+                        f"{n} photo(s) can have"
+                    )
+                size += nbytes
+            if size > MAX_GROUP_BYTES:
+                raise self.fail(
+                    f"row group {g} unpacks to {size >> 20} MiB (at most {MAX_GROUP_BYTES >> 20})"
+                )
+        if rows != meta.num_rows:
+            raise self.fail("damaged (its row count does not match its row groups)")
+        return rows
+
+    # ------------------------------------------------------------------- the rows
+
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[Any]:
+        """The file open again, the same one that was checked (same inode, size and time)."""
+        _, pq = _pa()
+        with _open_regular(self.path) as fh:
+            st = os.fstat(fh.fileno())
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != self._identity:
+                raise self.fail("it changed while being read")
+            yield pq.ParquetFile(fh, metadata=self._meta, read_dictionary=self._dictionary)
 
     def batches(self, columns: Sequence[str] = COLUMNS) -> Iterator[Any]:
-        """The rows as Arrow record batches, a row group at a time (damage raised as read)."""
+        """The rows as Arrow tables, a row group at a time (text as dictionaries), sizes checked
+        but values not (see ``photos``; damage is raised as read)."""
         pa, _ = _pa()
-        try:
-            yield from self._file.iter_batches(batch_size=ROW_GROUP, columns=list(columns))
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise self.fail(f"damaged ({_short(exc)})") from None
+        with self._opened() as parquet:
+            for g in range(self._meta.num_row_groups):
+                try:
+                    table = parquet.read_row_group(g, columns=list(columns))
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    raise self.fail(f"damaged ({_short(exc)})") from None
+                yield table
 
-    def chunks(self) -> Iterator[Chunk]:
-        """Every row, checked, as the store merges it (``Library.merge_results``)."""
-        for batch in self.batches():
-            try:
-                yield self._chunk(batch)
-            except (TypeError, ValueError, IndexError) as exc:  # wrong types in the columns
-                raise self.fail(f"damaged ({_short(exc)})") from None
+    def photos(self, itc: ItcSize | None = None) -> Iterator[PhotoResult]:
+        """Every row, every value checked (see the module docstring), as ``PhotoResult``s;
+        decode errors capped and escaped (``display_text``). ``itc``: the vector size expected
+        (shared by the files of one import), learnt from the first vector where unknown."""
+        pa, _ = _pa()
+        itc = itc if itc is not None else ItcSize()
+        read = [c for c in COLUMNS if c in LEAVES]
+        with self._opened() as parquet:
+            for g in range(self._meta.num_row_groups):
+                try:
+                    table = parquet.read_row_group(g, columns=read)
+                    group = self._group(table, itc)
+                except Refused as exc:
+                    raise self.fail(str(exc)) from None
+                except (pa.ArrowException, OSError, LookupError, ValueError, TypeError) as exc:
+                    raise self.fail(f"damaged ({_short(exc)})") from None
+                yield from group
 
-    def _chunk(self, batch: Any) -> Chunk:
-        contents = batch.column("content").to_pylist()
-        errors_col = batch.column("error").to_pylist()
-        sentences_col = batch.column("sentences").to_pylist()
-        numbers = [_lists(batch.column(c)) for c in ("itm", "logit_no", "logit_yes", "cosine")]
-        itc_off, itc_values, itc_valid = _lists(batch.column("itc"))
+    def chunks(self, itc: ItcSize | None = None) -> Iterator[Chunk]:
+        """Every row, checked, as the store merges it (``Library.merge_results``), in chunks of
+        about ``SLICE_SCORES`` scores."""
         scores: list[ScoreRow] = []
         features: dict[str, np.ndarray] = {}
         errors: dict[str, str] = {}
-        for i, content in enumerate(contents):
-            self._check_content(content)
-            error = errors_col[i]
-            if error is not None:
-                if not error:
-                    raise self.fail(f"the decode error of {content} is empty")
-                errors[content] = error
+        for photo in self.photos(itc):
+            if photo.error is not None:
+                errors[photo.content] = photo.error
+            else:
+                values = zip(photo.sentences, photo.itm, photo.logit_no, photo.logit_yes,
+                             photo.cosine, strict=True)  # fmt: skip
+                scores.extend(
+                    ScoreRow(photo.content, s, float(a), float(b), float(c), float(d))
+                    for s, a, b, c, d in values
+                )
+                if photo.itc is not None:
+                    features[photo.content] = photo.itc
+            if len(scores) >= SLICE_SCORES or len(features) + len(errors) >= ROW_GROUP:
+                yield scores, features, errors
+                scores, features, errors = [], {}, {}
+        if scores or features or errors:
+            yield scores, features, errors
+
+    def _group(self, table: Any, itc: ItcSize) -> list[PhotoResult]:
+        """One row group's rows, every value checked at once (numpy over Arrow buffers: no
+        Python object per value until the whole group has passed)."""
+        import pyarrow.compute as pc
+
+        column = {name: table.column(name).combine_chunks() for name in table.column_names}
+        n = table.num_rows
+        contents = [content_hash(c) for c in texts(column["content"], 64, "content hash")]
+        errors = texts(column["error"], None, "decode error")
+        lengths = {
+            name: pc.list_value_length(column[name]).fill_null(0).to_numpy(zero_copy_only=False)
+            for name in ("sentences", *NUMBERS, "itc")
+        }
+        said = texts(pc.list_flatten(column["sentences"]), MAX_SENTENCE_CHARS, "sentence")
+        flat = {
+            name: pc.list_flatten(column[name]).to_numpy(zero_copy_only=False).astype(np.float32)
+            for name in (*NUMBERS, "itc")
+        }
+        has_itc = column["itc"].is_valid().to_numpy(zero_copy_only=False)
+        count = lengths["sentences"]
+        for i in range(n):
+            if errors[i] is not None:
+                if count[i] or any(lengths[c][i] for c in NUMBERS) or has_itc[i]:
+                    raise Refused(f"{contents[i]} has a decode error and results too")
                 continue
-            sentences = sentences_col[i] or []
-            columns = [values[off[i] : off[i + 1]] for off, values, _ in numbers]
-            if any(len(v) != len(sentences) for v in columns):
-                raise self.fail(f"the scores of {content} do not match its sentences")
-            if not all(np.isfinite(v).all() for v in columns):
-                raise self.fail(f"a score of {content} is not a number")
-            if len(columns[0]) and not ((columns[0] >= 0) & (columns[0] <= 1)).all():
-                raise self.fail(f"an ITM probability of {content} is outside [0, 1]")
-            for j, sentence in enumerate(sentences):
-                if not sentence or not sentence.strip() or "\0" in sentence:
-                    raise self.fail(f"a sentence of {content} is empty or not text")
-                scores.append(ScoreRow(content, sentence, *(float(v[j]) for v in columns)))
-            if itc_valid[i]:
-                vector = itc_values[itc_off[i] : itc_off[i + 1]]
-                if not vector.size or not np.isfinite(vector).all():
-                    raise self.fail(f"the image vector of {content} is damaged")
-                features[content] = vector.copy()
-        return scores, features, errors
-
-    def _check_content(self, content: object) -> None:
-        if not (
-            isinstance(content, str)
-            and len(content) == 64
-            and all(c in "0123456789abcdef" for c in content)
-        ):
-            raise self.fail(f"a content hash is damaged ({str(content)[:70]!r})")
-
-
-def _lists(array: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A list<float32> column as (offsets, values, valid) numpy arrays, without Python floats."""
-    offsets = array.offsets.to_numpy()
-    values = array.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    return offsets, values, valid
+            if count[i] > MAX_SENTENCES:
+                raise Refused(f"{contents[i]} has {count[i]} sentences (at most {MAX_SENTENCES})")
+            if any(lengths[c][i] != count[i] for c in NUMBERS):
+                raise Refused(f"the scores of {contents[i]} do not match its sentences")
+        check_scores(flat, count, contents)
+        vectors = check_vectors(flat["itc"], lengths["itc"], has_itc, contents, itc)
+        ends = np.cumsum(count)
+        out = []
+        row = 0
+        for i in range(n):
+            start, end = int(ends[i] - count[i]), int(ends[i])
+            if errors[i] is not None:
+                out.append(PhotoResult(contents[i], None, error=errors[i]))
+                continue
+            out.append(
+                PhotoResult(
+                    contents[i],
+                    None,
+                    tuple(str(t) for t in said[start:end]),  # checked: text, no null
+                    flat["itm"][start:end],
+                    flat["logit_no"][start:end],
+                    flat["logit_yes"][start:end],
+                    flat["cosine"][start:end],
+                    vectors[row].copy() if has_itc[i] else None,
+                )
+            )
+            row += int(has_itc[i])
+        return out
 
 
 def _open_regular(path: str) -> BinaryIO:
     """Open for reading only a regular file: a FIFO or device named like a results file would
     block or never end. ``O_NONBLOCK`` keeps the open itself from blocking on a FIFO."""
+    shown = display_path(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
-        raise ResultsFileError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
+        raise ResultsFileError(f"{shown}: cannot read it ({exc.strerror or exc}).") from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         reason = os.strerror(errno.EINVAL)
-        raise ResultsFileError(f"{path}: not a regular file (a folder, pipe or device; {reason}).")
+        raise ResultsFileError(f"{shown}: not a regular file (a folder, pipe or device; {reason}).")
     return os.fdopen(fd, "rb")
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:119] + "…"
+    return display_text(" ".join(str(exc).split()) or type(exc).__name__, 120)
 
 
 def results_files(names: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -348,7 +506,9 @@ def results_files(names: Iterable[str | os.PathLike[str]]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.name.endswith(SUFFIX) and p.is_file())
             if not found:
-                raise ResultsFileError(f"{name}: a folder without results files (*{SUFFIX}).")
+                raise ResultsFileError(
+                    f"{display_path(name)}: a folder without results files (*{SUFFIX})."
+                )
             out.extend(found)
         else:
             out.append(path)
@@ -357,9 +517,11 @@ def results_files(names: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 def check_model(file: ResultsFile, score_key: str, source: str) -> None:
     """Refuse a file scored by another model (or with another decoding rule, or first token):
-    its scores would sit beside this model's as if comparable. One line names both."""
+    its scores would sit beside this model's as if comparable. One line names both. A file of
+    this model learns the model's ITC vector size (``model_itc_size``): its vectors must have it."""
     theirs = file.header
     if theirs.score_key == score_key:
+        file.model_itc = model_itc_size(score_key, source)
         return
     from blipdesk.core.imaging import DECODE_RULE_VERSION
 
@@ -371,9 +533,39 @@ def check_model(file: ResultsFile, score_key: str, source: str) -> None:
             f"rule {DECODE_RULE_VERSION} (the scores would differ); scan them again"
         )
     raise file.fail(
-        f"scored by another model ({theirs.source}, key {theirs.score_key}) than this library's "
-        f"({source}, key {score_key}); choose that model with --model to import it"
+        f"scored by another model ({display_text(theirs.source, 200)}, key "
+        f"{display_text(theirs.score_key, 200)}) than this library's ({display_text(source, 200)}, "
+        f"key {score_key}); choose that model with --model to import it"
     )
+
+
+def model_itc_size(score_key: str, source: str) -> int | None:
+    """The ITC vector size of the model keyed ``score_key`` (``source``: the library's own, never
+    a file's), from its config.json where that is on this machine: the local folder, or the hub
+    cache at the key's commit. Never downloads; None when the config is not here."""
+    from blipdesk.core.model import _read_json, looks_like_path
+    from blipdesk.infra.errors import ModelError
+
+    config: Path | None = None
+    if looks_like_path(source):
+        config = Path(source) / "config.json"
+    elif score_key.startswith(f"hub:{source}@"):
+        commit = score_key.split("|")[0].rpartition("@")[2]
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(source, "config.json", revision=commit)
+        except (ImportError, ValueError, OSError):
+            found = None
+        config = Path(found) if isinstance(found, str) else None
+    if config is None or not config.is_file():
+        return None
+    try:
+        doc = _read_json(config)
+    except ModelError:
+        return None
+    size = doc.get("image_text_hidden_size", 256) if isinstance(doc, dict) else None
+    return size if type(size) is int and 0 < size <= MAX_ITC else None
 
 
 def _without_decode(score_key: str) -> str:
@@ -381,13 +573,21 @@ def _without_decode(score_key: str) -> str:
 
 
 def merge_files(library: Any, files: Sequence[ResultsFile]) -> tuple[int, int, int]:
-    """Merge ``files`` (all of one score key, checked by the caller) into ``library`` in one
-    transaction (``Library.merge_results``): all of them land, or none."""
+    """Merge ``files`` (all of one score key, checked by the caller with ``check_model``) into
+    ``library`` in one transaction (``Library.merge_results``): all of them land, or none. The
+    files are read one after the other (one open at a time), every value checked; every ITC
+    vector must have the model's size, else the size of those the library holds, else the
+    first one's."""
     header = files[0].header
+    for f in files:
+        if f.header.score_key != header.score_key:
+            raise f.fail(f"scored by another model than {files[0].name}")
+    known = [f.model_itc for f in files if f.model_itc is not None]
+    itc = ItcSize(known[0] if known else library.itc_size(header.score_key))
 
     def chunks() -> Iterator[Chunk]:
         for f in files:
-            yield from f.chunks()
+            yield from f.chunks(itc)
 
     added: tuple[int, int, int] = library.merge_results(
         header.score_key, header.source, header.revision, chunks()
@@ -453,31 +653,27 @@ class DoneWork:
         return (todo, needs_vector) if todo or needs_vector else None
 
 
-def done_work(files: Sequence[ResultsFile], sentences: Sequence[str]) -> DoneWork:
+def done_work(
+    files: Sequence[ResultsFile], sentences: Sequence[str], itc_size: int | None = None
+) -> DoneWork:
     """Read what ``files`` hold (content, sentences, whether a vector or an error) for
-    ``sentences``: the skip list of a cluster scan."""
+    ``sentences``, one file open at a time and every value checked as an import checks it
+    (``itc_size``: the model's vector size where known): the skip list of a cluster scan."""
     index = {s: i for i, s in enumerate(sentences)}
     done = DoneWork(tuple(sentences), {}, set(), set())
+    itc = ItcSize(itc_size)
     for f in files:
-        for batch in f.batches(("content", "sentences", "itc", "error")):
-            has_vector = batch.column("itc").is_valid().to_pylist()
-            for content, said, vector, error in zip(
-                batch.column("content").to_pylist(),
-                batch.column("sentences").to_pylist(),
-                has_vector,
-                batch.column("error").to_pylist(),
-                strict=True,
-            ):
-                if error is not None:
-                    done.failed.add(content)
-                    continue
-                if vector:
-                    done.vectors.add(content)
-                mask = done.scored.get(content, 0)
-                for s in said or ():
-                    if s in index:
-                        mask |= 1 << index[s]
-                done.scored[content] = mask
+        for photo in f.photos(itc):
+            if photo.error is not None:
+                done.failed.add(photo.content)
+                continue
+            if photo.itc is not None:
+                done.vectors.add(photo.content)
+            mask = done.scored.get(photo.content, 0)
+            for s in photo.sentences:
+                if s in index:
+                    mask |= 1 << index[s]
+            done.scored[photo.content] = mask
     return done
 
 

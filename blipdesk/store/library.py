@@ -696,6 +696,16 @@ class Library:
                     out[content][text] = SentenceScore(itm, cosine, lno, lyes)
         return out
 
+    def itc_size(self, score_key: str) -> int | None:
+        """The size of the ITC vectors cached under ``score_key`` (one is read), None when none."""
+        mid = self.model_id(score_key)
+        if mid is None:
+            return None
+        row = self.conn.execute(
+            "SELECT length(itc) FROM image_features WHERE model_id=? LIMIT 1", (mid,)
+        ).fetchone()
+        return None if row is None else int(row[0]) // 4
+
     def image_features(self, score_key: str, contents: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached ITC image features (float32, L2-normalised) per content hash."""
         mid = self.model_id(score_key)

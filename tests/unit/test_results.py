@@ -234,7 +234,7 @@ def test_a_laptop_without_the_model_imports_results_of_its_model(tmp_path, capsy
     mine = tmp_path / "mine.parquet"
     mine.write_bytes(
         results_bytes(
-            header, [PhotoResult("a" * 64, None, ("a dog",), [0.25], [0.5], [-0.5], [0.1])]
+            header, [PhotoResult("a" * 64, None, ("a dog",), [0.2689414], [0.5], [-0.5], [0.1])]
         )
     )
     laptop = tmp_path / "laptop"
