@@ -142,3 +142,24 @@ def test_search_runs_between_a_scans_batches(
     # The scan advanced while the search was refining: progress between its first and last step.
     between = [e for e in events[searched[0][0] : searched[-1][0]] if e[0] == "scan"]
     assert len(between) >= 2 and len(searched) >= 3
+
+
+def test_whether_a_job_is_current_is_judged_on_the_gui_thread(
+    qtbot, controller, photo_dir, tiny_model_dir, app_paths, monkeypatch
+):
+    """The worker's payloads are checked against the current job when the GUI takes them, not
+    when the worker sends them: judged on the worker's thread, a job replaced in between still
+    got its messages through (two "Model not available" warnings after a quick re-scan)."""
+    import threading
+
+    judged: list[bool] = []
+    check = controller._if_current
+
+    def spy(job_id, kind):
+        judged.append(threading.current_thread() is threading.main_thread())
+        return check(job_id, kind)
+
+    monkeypatch.setattr(controller, "_if_current", spy)
+    with qtbot.waitSignal(controller.scanFinished, timeout=60000):
+        controller.submit(_scan(photo_dir, tiny_model_dir, app_paths))
+    assert judged and all(judged)

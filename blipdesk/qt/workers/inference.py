@@ -577,6 +577,19 @@ class InferenceWorker(QObject):
         download_model(job.model.source, job.model.revision, report)
 
 
+class _Forward(QObject):
+    """Re-emits ``signal`` with a worker signal's payload when ``current(job_id)`` holds, on the
+    thread this object lives on (see ``InferenceController._forward``)."""
+
+    def __init__(self, parent: QObject, current, signal) -> None:
+        super().__init__(parent)
+        self.current, self.signal = current, signal
+
+    def fire(self, job_id: int, *args) -> None:
+        if self.current(job_id):
+            self.signal.emit(*args)
+
+
 class InferenceController(QObject):
     """GUI side: owns the thread, submits jobs, forwards only the current job's signals."""
 
@@ -620,13 +633,17 @@ class InferenceController(QObject):
         w.finished.connect(self._on_finished)
 
     def _forward(self, kind: str | None, signal):
-        """A slot that re-emits a worker signal's payload when it belongs to a current job."""
+        """A slot that re-emits a worker signal's payload when it belongs to a current job.
 
-        def slot(job_id: int, *args) -> None:
-            if self._kind_of(job_id) if kind is None else self._if_current(job_id, kind):
-                signal.emit(*args)
+        The slot is a method of a QObject living on this (the GUI) thread, so the worker's
+        signal is queued to it and the "still current?" check runs when the GUI takes the
+        payload, not when the worker sends it: a plain function would run on the worker's
+        thread (no receiver to queue to) and let a job superseded in between through."""
 
-        return slot
+        def current(job_id: int) -> bool:
+            return bool(self._kind_of(job_id) if kind is None else self._if_current(job_id, kind))
+
+        return _Forward(self, current, signal).fire
 
     @staticmethod
     def kind(job: Job) -> str:
