@@ -33,6 +33,7 @@ from blipdesk.qt.common.label_marks import NO, YES
 from blipdesk.qt.common.values import Tag
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.services import teach_jobs as jobs
+from blipdesk.services.options import model_choice
 
 ANY_LABEL = "Any photo, labelled or not"
 LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag -> yes / no)
@@ -316,7 +317,7 @@ class LabelActions(QObject):
             self.w.statusBar().showMessage("Choose a tag (in the detail panel) first.", 6000)
             return None
         s = self.w.settings
-        return self._start(purpose, jobs.teach_data, str(self.w.paths.database), s.model,
+        return self._start(purpose, jobs.teach_data, str(self.w.paths.database), model_choice(s),
                            tag.name, self.w.current_folder, s.recursive)  # fmt: skip
 
     def start_review(self) -> int | None:
@@ -382,7 +383,7 @@ class LabelActions(QObject):
         def chosen(button) -> None:
             if button is apply:
                 self._start("applied", jobs.apply_calibration, str(self.w.paths.database),
-                            self.w.settings.model, teach.tag.name, fit.calibration)  # fmt: skip
+                            model_choice(self.w.settings), teach.tag.name, fit.calibration)  # fmt: skip
 
         box.buttonClicked.connect(chosen)
         box.show()
@@ -409,7 +410,7 @@ class LabelActions(QObject):
             self.w.statusBar().showMessage("Select one or more photos first.", 6000)
             return None
         s = self.w.settings
-        return self._start("like", jobs.more_like_this, str(self.w.paths.database), s.model,
+        return self._start("like", jobs.more_like_this, str(self.w.paths.database), model_choice(s),
                            paths, self.w.current_folder, s.recursive, top)  # fmt: skip
 
 
