@@ -98,7 +98,8 @@ def read_key(library: Library, choice: ModelChoice) -> str | None:
     """The score key a reader (the window's grid, teaching, export, search's cache, ...) reads:
     the one a scan with ``choice`` writes. Never downloads: where the model's files are not on
     this machine, the cache's own record of a key for the same source, revision, first token and
-    decoding rule stands in (the newest such); None when the cache has none."""
+    decoding rule stands in (the newest such; any revision when ``choice`` names none, as the
+    hub's newest may have been any); None when the cache has none."""
     from blipdesk.core.engine import model_key
     from blipdesk.core.hub import model_on_disk
     from blipdesk.core.model import ModelIdentity, score_key, source_key
@@ -114,6 +115,6 @@ def read_key(library: Library, choice: ModelChoice) -> str | None:
     # What follows the model's identity in every key: the first token and the decoding rule.
     tail = score_key(ModelIdentity(source, spec.revision, ""), choice.first_token)
     for key, revision in library.model_keys(source):
-        if key.endswith(tail) and (spec.is_local or revision == spec.revision):
+        if key.endswith(tail) and spec.revision in (None, revision):
             return key
     return None

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from blipdesk.cli.args import Commands, add_command, add_model_options, subcommands
 from blipdesk.cli.context import EXIT_OK, Context, UsageError, existing_folders
-from blipdesk.infra.errors import UserError
 
 if TYPE_CHECKING:
     from blipdesk.core.engine import ModelKey, ScanOptions
@@ -164,15 +163,21 @@ def import_results(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def _import_key(ctx: Context, library: Library, files: Sequence[Any]) -> tuple[str, str]:
-    """(score key, source) of the library's model (``Context.read_key``). Where neither the
-    model nor the cache knows it (a laptop that only imports), the files' own key when they name
-    the library's model source."""
+    """(score key, source) of the library's model (``options.read_key``, else the model's own
+    key). Where neither the model nor the cache knows it (a laptop that only imports), the
+    files' own key when they name the library's model source."""
     from blipdesk.core.model import source_key
+    from blipdesk.infra.errors import ModelError
+    from blipdesk.services.options import read_key
 
+    choice = ctx.model()
+    source = source_key(choice.source)
+    found = read_key(library, choice)
+    if found is not None:
+        return found, source
     try:
-        return ctx.read_key(library)
-    except UserError:
-        source = source_key(ctx.model().source)
+        return ctx.write_key().score_key, source
+    except ModelError:
         if files and all(f.header.source == source for f in files):
             return str(files[0].header.score_key), source
         raise
