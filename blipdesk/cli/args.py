@@ -1,9 +1,9 @@
 """The command line's shared parts: one subparser factory, the options every command takes, the
-model options and the argument types. Every command module (``cli.py``, ``cli_explain.py`` and the
-ones that come after) builds its parser from these, so usage lines, errors and choices read the
-same everywhere. Never imports torch or Qt: ``blipdesk --help`` stays instant.
+model options and the argument types. Every command module (``cli/commands/``) builds its parser
+from these, so usage lines, errors and choices read the same everywhere. Never imports torch or
+Qt: ``blipdesk --help`` stays instant.
 
-    sub = parser.add_subparsers(...)            # cli.build_parser makes it
+    sub = subcommands(parser, "command")        # cli.build_parser makes it
     p = add_command(sub, "scan", "score the photos under folders against every tag")
     add_model_options(p, compute=True)          # --model, --device, --precision, --batch-size...
     p.add_argument("--top", type=positive_int, ...)
@@ -64,7 +64,7 @@ class CommandParser(argparse.ArgumentParser):
 
 class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
     """The subparsers action of ``subcommands``: every child parser, made with ``add_command``
-    or with a plain ``sub.add_parser`` (as ``cli_explain.add_parser`` does), takes the common
+    or with a plain ``sub.add_parser`` (as ``commands/explain.py`` does), takes the common
     options after the command too and has a description."""
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -180,7 +180,7 @@ def precision(text: str) -> str:
 
 def add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
     """``--model``; with ``compute`` (commands that may run the model) also the device,
-    precision, batch and vision-cache options that ``cli._Context`` reads."""
+    precision, batch and vision-cache options that ``context.Context`` reads."""
     parser.add_argument(
         "--model",
         metavar="ID_OR_DIR",

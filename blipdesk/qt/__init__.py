@@ -1,1 +1,1 @@
-"""Everything that imports PySide6. Nothing in core/, store/ or cli.py imports this package."""
+"""Everything that imports PySide6. Nothing in core/, store/ or cli/ imports this package."""

@@ -23,6 +23,7 @@ from blipdesk.infra.display import display_path
 from blipdesk.infra.errors import UserError
 
 if TYPE_CHECKING:
+    from blipdesk.services.options import ModelChoice
     from blipdesk.store import Library, Tag
 
 FORMATS = ("json", "csv")
@@ -127,7 +128,7 @@ def write_export(
 
 def export_photos(
     database: str,
-    model_source: str,
+    model_choice: ModelChoice,
     folder: str,
     recursive: bool,
     paths: Iterable[str],
@@ -135,18 +136,19 @@ def export_photos(
     target: str,
     protect: Iterable[str | os.PathLike[str]] = (),
 ) -> ExportSummary:
-    """Export ``paths`` under ``folder`` (the window's selection) from the cache, under the newest
-    score key of ``model_source`` (what the grid shows)."""
+    """Export ``paths`` under ``folder`` (the window's selection) from the cache, under the score
+    key that scans with ``model_choice`` write (what the grid shows: ``options.read_key``)."""
     from pathlib import Path
 
     from blipdesk.core.model import source_key
+    from blipdesk.services.options import read_key
     from blipdesk.store import Library
 
     if not Path(database).is_file():
         raise UserError("Nothing is scored yet: scan the folder first.")
-    model = source_key(model_source)
+    model = source_key(model_choice.source)
     with Library.open(database, readonly=True) as lib:
-        key = lib.latest_score_key(model)
+        key = read_key(lib, model_choice)
         if key is None:
             raise UserError("Nothing is scored yet with this model: scan the folder first.")
         doc = export_document(lib, key, model, [folder], recursive)

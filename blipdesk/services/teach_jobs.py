@@ -1,7 +1,8 @@
 """Teaching tags from the window (issue 13): the work its background tasks run. Qt-free.
 
 Each function opens its own ``Library`` (the store's threading rule) and takes plain values: the
-database path, the model source (the score key is the cache's latest for it, as the grid reads),
+database path, the model choice (the score key is the one its scans write, as the grid reads:
+``options.read_key``),
 tag names and photo paths. Labels go in by content: a photo the cache does not know yet is
 hashed (``engine.content_hash``, at most 128 KiB read).
 """
@@ -14,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blipdesk.infra.errors import UserError
+from blipdesk.services.options import ModelChoice, read_key
 from blipdesk.store import Calibration, Library, Tag
 
 
-def _key(lib: Library, source: str) -> str:
-    from blipdesk.core.model import source_key
-
-    key = lib.latest_score_key(source_key(source))
+def _key(lib: Library, model: ModelChoice) -> str:
+    key = read_key(lib, model)
     if key is None:
         raise UserError("Nothing is scored yet with this model: scan the folder first.")
     return key
@@ -96,7 +96,7 @@ class TeachData:
 
 
 def teach_data(
-    database: str, source: str, tag_name: str, folder: str, recursive: bool
+    database: str, model: ModelChoice, tag_name: str, folder: str, recursive: bool
 ) -> TeachData:
     from blipdesk.core.calibration import tag_data
 
@@ -106,7 +106,7 @@ def teach_data(
         tag = lib.tag(tag_name)
         if tag is None:
             raise UserError(f"There is no tag called {tag_name!r}.")
-        key = _key(lib, source)
+        key = _key(lib, model)
         records = lib.photos_under([folder], recursive)
         paths: dict[str, list[str]] = {}
         for r in records:
@@ -117,9 +117,11 @@ def teach_data(
     return TeachData(tag, data, {c: tuple(p) for c, p in paths.items()}, current)
 
 
-def apply_calibration(database: str, source: str, tag: str, calibration: Calibration | None) -> str:
+def apply_calibration(
+    database: str, model: ModelChoice, tag: str, calibration: Calibration | None
+) -> str:
     with Library.open(database) as lib:
-        lib.set_calibration(tag, _key(lib, source), calibration)
+        lib.set_calibration(tag, _key(lib, model), calibration)
     return tag
 
 
@@ -144,12 +146,12 @@ class LikeThis:
 
 
 def more_like_this(
-    database: str, source: str, chosen: Sequence[str], folder: str, recursive: bool, top: int
+    database: str, model: ModelChoice, chosen: Sequence[str], folder: str, recursive: bool, top: int
 ) -> LikeThis:
     from blipdesk.core.similar import similar
 
     with Library.open(database, readonly=True) as lib:
-        key = _key(lib, source)
+        key = _key(lib, model)
         candidates, vectors = lib.folder_features(key, [folder], recursive)
         picked = {p: candidates[p] for p in chosen if p in candidates}
     if not any(c in vectors for c in picked.values()):

@@ -486,13 +486,13 @@ class Library:
                     added[n] += self.conn.total_changes - before
         return added[0], added[1], added[2]
 
-    def latest_score_key(self, source: str) -> str | None:
-        """The most recently added score key for a model source: lets ``export`` read the cache on
-        a machine where the model itself is not available."""
-        row = self.conn.execute(
-            "SELECT score_key FROM models WHERE source=? ORDER BY id DESC LIMIT 1", (source,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def model_keys(self, source: str) -> list[tuple[str, str | None]]:
+        """(score key, revision) of every model row recorded for a source, newest first: what a
+        reader matches its settings against where the model itself is not on this machine."""
+        rows = self.conn.execute(
+            "SELECT score_key, revision FROM models WHERE source=? ORDER BY id DESC", (source,)
+        )
+        return [(str(key), revision) for key, revision in rows]
 
     # ------------------------------------------------------------------------------- photos
 

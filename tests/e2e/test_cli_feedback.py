@@ -261,13 +261,13 @@ def test_a_hint_command_is_one_line_that_the_shell_reads_back(name):
     import argparse
     import shutil
 
-    from blipdesk.cli import _command
+    from blipdesk.cli.context import command
 
     if shutil.which("bash") is None:
         pytest.skip("no bash here")
-    command = _command(argparse.Namespace(data_dir="/d a/ta"), "scan", name)
-    assert "\n" not in command and command.isprintable()
-    assert command.startswith("blipdesk --data-dir '/d a/ta' scan ")
-    script = "printf '%s\\0' " + command.removeprefix("blipdesk ")
+    hint = command(argparse.Namespace(data_dir="/d a/ta"), "scan", name)
+    assert "\n" not in hint and hint.isprintable()
+    assert hint.startswith("blipdesk --data-dir '/d a/ta' scan ")
+    script = "printf '%s\\0' " + hint.removeprefix("blipdesk ")
     out = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
     assert out.split(b"\0")[:-1] == [b"--data-dir", b"/d a/ta", b"scan", os.fsencode(name)]

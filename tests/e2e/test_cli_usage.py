@@ -15,6 +15,7 @@ import pytest
 
 from blipdesk import app, cli
 from blipdesk.cli import args as cli_args
+from blipdesk.cli.context import Context
 from tests.e2e.test_cli import ROOT, blipdesk
 
 
@@ -245,8 +246,8 @@ def test_batch_size_zero_is_automatic_even_over_a_setting(tmp_path):
     auto = parser.parse_args(["--data-dir", str(data), "scan", str(tmp_path), "--batch-size", "0"])
     plain = parser.parse_args(["--data-dir", str(data), "scan", str(tmp_path)])
     assert auto.batch_size == 0
-    assert cli._Context(auto).options().batch_size == 0  # automatic, by device
-    assert cli._Context(plain).options().batch_size == 16  # the setting
+    assert Context(auto).options().batch_size == 0  # automatic, by device
+    assert Context(plain).options().batch_size == 16  # the setting
 
 
 def test_help_never_imports_torch():

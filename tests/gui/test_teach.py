@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 
 from blipdesk.qt.models.photos import Roles
+from blipdesk.services.options import model_choice, read_key
 from blipdesk.store import Library
 
 
@@ -94,7 +95,7 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     apply.click()
     _wait_tasks(qtbot, window)
     with Library.open(window.paths.database, readonly=True) as lib:
-        key = lib.latest_score_key(lib.conn.execute("SELECT source FROM models").fetchone()[0])
+        key = read_key(lib, model_choice(window.settings))
         assert key is not None
     # every labelled photo still follows its label
     tag = window.tags.tags()[0]

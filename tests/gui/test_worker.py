@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from blipdesk.core.engine import ScanOptions
 from blipdesk.qt.workers.inference import (
     InferenceController,
     ModelChoice,
@@ -25,12 +26,11 @@ def controller(qtbot):
 def _scan(photo_dir, model_dir, app_paths, **kw):
     return ScanJob(
         next_job_id(),
-        ModelChoice(str(model_dir), batch_size=2, precision="fp32", device="cpu"),
+        ModelChoice(str(model_dir), precision="fp32", device="cpu"),
         folders=(str(photo_dir),),
         sentences=("a dog on a beach", "a red car"),
         database=str(app_paths.database),
-        use_processes=False,
-        **kw,
+        options=ScanOptions(batch_size=2, use_processes=False, **kw),
     )
 
 
@@ -96,11 +96,11 @@ def test_try_on_one_photo(qtbot, controller, photo_dir, tiny_model_dir):
 def _search(folder, model_dir, app_paths, query: str, rerank: int = 40) -> SearchJob:
     return SearchJob(
         next_job_id(),
-        ModelChoice(str(model_dir), batch_size=2, precision="fp32", device="cpu"),
+        ModelChoice(str(model_dir), precision="fp32", device="cpu"),
         query=query,
         folders=(str(folder),),
         database=str(app_paths.database),
-        features_dir=str(app_paths.features_dir),
+        options=ScanOptions(batch_size=2, features_dir=app_paths.features_dir),
         rerank=rerank,
     )
 
@@ -116,7 +116,7 @@ def test_search_runs_between_a_scans_batches(
     (folder / "later").mkdir(parents=True)
     for i in range(40):
         scene(64, 48, i).save(folder / f"s{i:02}.png")
-    job = _scan(folder, tiny_model_dir, app_paths, features_dir=str(app_paths.features_dir))
+    job = _scan(folder, tiny_model_dir, app_paths, features_dir=app_paths.features_dir)
     with qtbot.waitSignal(controller.scanFinished, timeout=60000):
         controller.submit(job)  # 40 photos scanned, their vision outputs cached
     for i in range(24):
@@ -125,7 +125,7 @@ def test_search_runs_between_a_scans_batches(
     events = []
     controller.progress.connect(lambda p: events.append(("scan", p.done)))
     controller.searched.connect(lambda r: events.append(("search", r)))
-    scan = _scan(folder, tiny_model_dir, app_paths, features_dir=str(app_paths.features_dir))
+    scan = _scan(folder, tiny_model_dir, app_paths, features_dir=app_paths.features_dir)
     controller.submit(scan)
     qtbot.waitUntil(lambda: any(e[0] == "scan" for e in events), timeout=60000)
     stale = controller.submit(_search(folder, tiny_model_dir, app_paths, "a bowl of soup"))

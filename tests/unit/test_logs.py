@@ -53,7 +53,7 @@ def _namespace(tmp_path, handler, verbose=0):
     )
 
 
-def _boom(ns):
+def _boom(ns, ctx):
     raise RuntimeError("a bug")
 
 
@@ -68,7 +68,7 @@ def test_an_internal_error_goes_to_the_log_file_with_its_traceback(tmp_path, cap
 
 
 def test_verbose_logs_progress_and_tracebacks_to_stderr(tmp_path, capsys):
-    def handler(ns):
+    def handler(ns, ctx):
         logging.getLogger("blipdesk.core").info("loading the model")
         logging.getLogger("blipdesk.core").debug("a detail")
         return 0
@@ -85,7 +85,7 @@ def test_verbose_logs_progress_and_tracebacks_to_stderr(tmp_path, capsys):
 
 
 def test_quiet_commands_keep_warnings_on_stderr_and_info_in_the_file(tmp_path, capsys):
-    def handler(ns):
+    def handler(ns, ctx):
         logging.getLogger("blipdesk.core").info("quiet progress")
         logging.getLogger("blipdesk.core").warning("something to know")
         return 0

@@ -25,6 +25,7 @@ from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.services.copying import copy_or_link
 from blipdesk.services.export import export_photos
 from blipdesk.services.jobs import clear_scores, clear_vision_cache
+from blipdesk.services.options import model_choice
 from blipdesk.services.settings import Settings
 
 
@@ -94,7 +95,7 @@ class FileActions(QObject):
             fmt = fmt or ("json" if "json" in chosen.lower() else "csv")
         fmt = fmt or ("json" if target.lower().endswith(".json") else "csv")
         request = self.tasks.start(
-            export_photos, str(self.paths.database), settings.model, folder, settings.recursive,
+            export_photos, str(self.paths.database), model_choice(settings), folder, settings.recursive,
             [p.path for p in photos], fmt, target, protect=[str(self.paths.data_dir)],
         )  # fmt: skip
         self.message.emit(f"Exporting {len(photos)} photos…", 0)

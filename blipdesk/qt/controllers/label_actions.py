@@ -42,6 +42,7 @@ from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.services import teach_jobs as jobs
+from blipdesk.services.options import model_choice
 from blipdesk.services.settings import Settings
 
 ANY_LABEL = "Any photo, labelled or not"
@@ -342,7 +343,7 @@ class LabelActions(QObject):
             self.message.emit("Choose a tag (in the detail panel) first.", 6000)
             return None
         s = self.settings()
-        return self._start(purpose, jobs.teach_data, self.database, s.model,
+        return self._start(purpose, jobs.teach_data, self.database, model_choice(s),
                            tag.name, self.shown.current, s.recursive)  # fmt: skip
 
     def start_review(self) -> int | None:
@@ -408,7 +409,7 @@ class LabelActions(QObject):
         def chosen(button) -> None:
             if button is apply:
                 self._start("applied", jobs.apply_calibration, self.database,
-                            self.settings().model, teach.tag.name, fit.calibration)  # fmt: skip
+                            model_choice(self.settings()), teach.tag.name, fit.calibration)  # fmt: skip
 
         box.buttonClicked.connect(chosen)
         box.show()
@@ -435,5 +436,5 @@ class LabelActions(QObject):
             self.message.emit("Select one or more photos first.", 6000)
             return None
         s = self.settings()
-        return self._start("like", jobs.more_like_this, self.database, s.model,
+        return self._start("like", jobs.more_like_this, self.database, model_choice(s),
                            paths, self.shown.current, s.recursive, top)  # fmt: skip

@@ -22,17 +22,40 @@ from blipdesk.qt.workers.inference import (
     DownloadJob,
     ExplainJob,
     InferenceController,
-    ModelChoice,
     ScanJob,
     SearchJob,
     next_job_id,
 )
+from blipdesk.services.options import model_choice, scan_options
 from blipdesk.services.settings import Settings
 
+__all__ = ["ScanActions", "model_choice", "scan_job"]
 
-def model_choice(s: Settings) -> ModelChoice:
-    return ModelChoice(
-        s.model, s.model_revision, s.device, s.precision, s.first_token, s.batch_size
+
+def scan_job(
+    settings: Settings,
+    paths: Paths,
+    folder: str,
+    sentences: tuple[str, ...],
+    cached_only: bool = False,
+    background: bool = False,
+    use_processes: bool = True,
+) -> ScanJob:
+    """The frozen scan job for ``folder``: the model and the scan options are the settings'
+    (services.options, as the command line's), with the window's own choices."""
+    return ScanJob(
+        next_job_id(),
+        model_choice(settings),
+        folders=(folder,),
+        sentences=sentences,
+        database=str(paths.database),
+        options=scan_options(
+            settings,
+            paths.features_dir,
+            cached_only=cached_only,
+            low_priority=background,
+            use_processes=use_processes,
+        ),
     )
 
 
@@ -73,17 +96,11 @@ class ScanActions(QObject):
         """``cached_only``: check new sentences on the photos whose vision output is cached
         (``checking``: the tag that asked), decoding nothing. ``background``: started by the
         folder watcher, decoding at low priority."""
-        s = self.settings()
-        self.controller.submit(
-            ScanJob(
-                next_job_id(), model_choice(s), folders=(folder,), sentences=sentences,
-                recursive=s.recursive, database=str(self.paths.database),
-                features_dir=str(self.paths.features_dir), feature_cache=s.feature_cache,
-                feature_format=s.feature_format, feature_budget=s.feature_budget,
-                cached_only=cached_only, use_processes=self.use_processes,
-                group_pairs=s.group_pairs, background=background,
-            )
+        job = scan_job(
+            self.settings(), self.paths, folder, sentences, cached_only, background,
+            self.use_processes,
         )  # fmt: skip
+        self.controller.submit(job)
         self._checking = checking
         self.status.show_started(checking, folder)
 
@@ -91,12 +108,11 @@ class ScanActions(QObject):
         """Never scans: ranks what is scanned at once, then refines the best in steps that run
         between a scan's batches; a newer search replaces this one."""
         settings = self.settings()
-        features = str(self.paths.features_dir) if settings.feature_cache else None
         self.controller.submit(
             SearchJob(
                 next_job_id(), model_choice(settings), query=text, folders=(folder,),
-                recursive=settings.recursive, database=str(self.paths.database),
-                features_dir=features,
+                database=str(self.paths.database),
+                options=scan_options(settings, self.paths.features_dir),
             )
         )  # fmt: skip
 
@@ -104,11 +120,11 @@ class ScanActions(QObject):
         """Why ``sentence`` matches the photo: a Grad-CAM map, from the vision cache when the
         photo's vision output is there; a newer request replaces this one."""
         settings = self.settings()
-        features = str(self.paths.features_dir) if settings.feature_cache else None
         self.controller.submit(
             ExplainJob(
                 next_job_id(), model_choice(settings), path=path, sentence=sentence,
-                database=str(self.paths.database), features_dir=features,
+                database=str(self.paths.database),
+                options=scan_options(settings, self.paths.features_dir),
             )
         )  # fmt: skip
 

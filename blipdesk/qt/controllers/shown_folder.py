@@ -16,6 +16,7 @@ from blipdesk.qt.models.cache_reader import CacheLoader
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.workers.folders import FolderLister
+from blipdesk.services.options import model_choice
 from blipdesk.services.settings import Settings
 
 
@@ -69,7 +70,7 @@ class ShownFolder(QObject):
         if self.current:
             s = self.settings()
             self._cache_request = self.cache.load(
-                self.paths.database, s.model, self.current, s.recursive
+                self.paths.database, model_choice(s), self.current, s.recursive
             )
 
     def _listed(self, request: int, folder: str, photos: list) -> None:

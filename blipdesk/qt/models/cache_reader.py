@@ -4,8 +4,9 @@ Each call opens its own read-only ``Library`` in the calling thread (the store's
 and closes it again. ``CacheLoader`` runs the read in a ``QThreadPool`` and delivers the scores
 as one batch; reopening a folder thereby shows cached results at once without loading the model.
 
-The score key is the one the cache last used for the configured model source
-(``Library.latest_score_key``): cheap, and needs neither torch nor the weights.
+The score key is the one scans with the settings' model choice write (``services.options.
+read_key``: the model, its revision, the first token, the decoding rule): cheap, and needs neither
+torch nor the weights.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from blipdesk.core.model import source_key
 from blipdesk.qt.common.values import PhotoScores
+from blipdesk.services.options import ModelChoice, read_key
 from blipdesk.store import Library, Tag, duplicate_groups
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,11 @@ class CachedScores:
 
 
 def read_scores(
-    database: str | Path, source: str, folder: str, recursive: bool, score_key: str | None = None
+    database: str | Path,
+    model: ModelChoice,
+    folder: str,
+    recursive: bool,
+    score_key: str | None = None,
 ) -> CachedScores:
     """Every cached sentence score of the photos under ``folder``, and the decode errors."""
     lib = _open(database)
@@ -60,7 +65,7 @@ def read_scores(
     try:
         records = lib.photos_under([folder], recursive)
         duplicates = duplicate_groups(records)
-        key = score_key or lib.latest_score_key(source_key(source))
+        key = score_key or read_key(lib, model)
         if key is None:
             return CachedScores(folder, None, (), duplicates=duplicates)
         contents = [r.content for r in records if r.content]
@@ -126,11 +131,9 @@ class CacheLoader(QObject):
         self._relay.loaded.connect(self.loaded)
         self._request = 0
 
-    def load(self, database: str | Path, source: str, folder: str, recursive: bool) -> int:
+    def load(self, database: str | Path, model: ModelChoice, folder: str, recursive: bool) -> int:
         self._request += 1
-        self.pool.start(
-            _ReadTask(self._relay, self._request, (database, source, folder, recursive))
-        )
+        self.pool.start(_ReadTask(self._relay, self._request, (database, model, folder, recursive)))
         return self._request
 
     def shutdown(self) -> None:

@@ -24,8 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from blipdesk.core.engine import ScanOptions
 from blipdesk.infra.errors import ModelError, UserError
 from blipdesk.qt.common.values import PhotoScores, SentenceScore
+from blipdesk.services.options import ModelChoice, write_key
+
+__all__ = ["ModelChoice"]  # built by services.options.model_choice; jobs carry it
 
 if TYPE_CHECKING:  # torch loads in this thread, when a job first needs the model
     from blipdesk.core.scorer import Scorer
@@ -38,18 +42,6 @@ _ids = itertools.count(1)
 
 def next_job_id() -> int:
     return next(_ids)
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """Which model, where, how: part of every job (the worker reloads when it changes)."""
-
-    source: str
-    revision: str | None = None
-    device: str = "auto"
-    precision: str = "auto"
-    first_token: str = "cls"
-    batch_size: int = 0  # 0: automatic, by device
 
 
 @dataclass(frozen=True)
@@ -67,16 +59,11 @@ class ScanJob(Job):
 
     folders: tuple[str, ...] = ()
     sentences: tuple[str, ...] = ()
-    recursive: bool = True
     database: str = ""
-    features_dir: str | None = None  # None: no vision cache
-    feature_cache: bool = True
-    feature_format: str = "compact"
-    feature_budget: int = 20 * 1000**3
-    cached_only: bool = False  # a new tag: check the photos whose vision output is cached
-    use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
-    group_pairs: bool = True  # RAW + JPEG pairs: score the JPEG only
-    background: bool = False  # started by the folder watcher: decoding at low priority
+    # services.options.scan_options: the settings', with the window's cached_only (a new tag:
+    # check the photos whose vision output is cached), low_priority (started by the folder
+    # watcher) and use_processes (tests decode in threads: faster start)
+    options: ScanOptions = field(default_factory=ScanOptions)
 
 
 @dataclass(frozen=True)
@@ -97,9 +84,10 @@ class SearchJob(Job):
 
     query: str = ""
     folders: tuple[str, ...] = ()
-    recursive: bool = True
     database: str = ""
-    features_dir: str | None = None
+    options: ScanOptions = field(
+        default_factory=ScanOptions
+    )  # services.options.scan_options: recursion, vision cache
     top: int = 200
     rerank: int = 64
     interactive = True
@@ -113,7 +101,9 @@ class ExplainJob(Job):
     path: str = ""
     sentence: str = ""
     database: str = ""
-    features_dir: str | None = None
+    options: ScanOptions = field(
+        default_factory=ScanOptions
+    )  # services.options.scan_options: the vision cache
     interactive = True
 
 
@@ -358,13 +348,12 @@ class InferenceWorker(QObject):
         self._scorer = None
         self.status.emit(job.job_id, "Loading the model…")
         from blipdesk.core.engine import load_scorer
-        from blipdesk.core.model import ModelSpec
 
         scorer = self._scorer = load_scorer(
-            ModelSpec(job.model.source, job.model.revision),
+            job.model.spec,
             job.model.device,
             job.model.precision,
-            job.model.first_token,  # type: ignore[arg-type]
+            job.model.first_token,
         )
         self.model_loads += 1
         self._scorer_for = job.model
@@ -412,15 +401,14 @@ class InferenceWorker(QObject):
         library.write_batch(key.score_key, rows, {}, {})
 
     def _explain(self, job: ExplainJob) -> None:
-        from blipdesk.core.engine import ScanOptions, feature_store
+        from blipdesk.core.engine import feature_store
         from blipdesk.core.explain import explain, photo_vision, whole_words
 
         key = self.model_key(job)
         scorer = self.scorer(job)
         store = None
-        if job.features_dir:
-            options = ScanOptions(features_dir=Path(job.features_dir))
-            store = feature_store(self.library(job.database), key, options)
+        if job.options.feature_cache and job.options.features_dir is not None:
+            store = feature_store(self.library(job.database), key, job.options)
         embeds, cached = photo_vision(scorer, job.path, store)
         result = explain(scorer, embeds, job.sentence)
         self.explained.emit(
@@ -432,12 +420,11 @@ class InferenceWorker(QObject):
         )  # fmt: skip
 
     def model_key(self, job: Job):
-        """The cache keys for the job's model, without loading it; ``ModelMissing`` when absent."""
-        from blipdesk.core.engine import model_key
+        """The cache keys for the job's model (``services.options.write_key``), without loading
+        it; ``ModelMissing`` when absent."""
         from blipdesk.core.hub import model_on_disk, offline
-        from blipdesk.core.model import ModelSpec
 
-        spec = ModelSpec(job.model.source, job.model.revision)
+        spec = job.model.spec
         if not spec.is_local and not model_on_disk(spec.source, spec.revision):
             if offline():
                 raise ModelMissing(
@@ -448,7 +435,7 @@ class InferenceWorker(QObject):
                 )
             raise ModelMissing(f"The model {spec.source} is not downloaded yet.", downloadable=True)
         try:
-            return model_key(spec, job.model.first_token)
+            return write_key(job.model)
         except ModelError as exc:
             raise ModelMissing(str(exc), downloadable=False) from None
 
@@ -469,22 +456,6 @@ class InferenceWorker(QObject):
             self._library.close()
             self._library = None
 
-    def _options(self, job: ScanJob | SearchJob):
-        from blipdesk.core.engine import ScanOptions
-
-        return ScanOptions(
-            batch_size=job.model.batch_size,
-            recursive=job.recursive,
-            feature_cache=getattr(job, "feature_cache", True),
-            features_dir=Path(job.features_dir) if job.features_dir else None,
-            feature_format=getattr(job, "feature_format", "compact"),
-            feature_budget=getattr(job, "feature_budget", 20 * 1000**3),
-            cached_only=getattr(job, "cached_only", False),
-            use_processes=getattr(job, "use_processes", True),
-            group_pairs=getattr(job, "group_pairs", True),
-            low_priority=getattr(job, "background", False),
-        )
-
     def _search(self, job: SearchJob) -> None:
         """The cosine ranking now; the ITM refinement as steps, run between a scan's batches (or
         back to back when nothing else runs). A newer search cancels this one."""
@@ -503,7 +474,7 @@ class InferenceWorker(QObject):
             lambda: self.scorer(job),
             top=job.top,
             candidates=job.rerank,
-            options=self._options(job),
+            options=job.options,
             cancel=job.cancel,
         )
         first = next(steps)
@@ -554,7 +525,7 @@ class InferenceWorker(QObject):
             job.sentences,
             key,
             scorer,
-            self._options(job),
+            job.options,
             on_progress,
             on_batch,
             job.cancel,

@@ -17,17 +17,15 @@ import contextlib
 import io
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from blipdesk.cli.args import integer
+from blipdesk.cli.args import Commands, add_model_options, integer
+from blipdesk.cli.context import Context
 
 
-def add_parser(
-    sub: Any, add_model_options: Callable[..., None], handler: Callable[..., int]
-) -> None:
-    p = sub.add_parser("explain", help="show where a photo matches a sentence (Grad-CAM)")
+def register(commands: Commands) -> None:
+    p = commands.add_parser("explain", help="show where a photo matches a sentence (Grad-CAM)")
     p.add_argument("photo", metavar="PHOTO")
     p.add_argument("sentence", metavar="SENTENCE")
     p.add_argument("--output", metavar="FILE.png", help="write the map over the photo here")
@@ -40,12 +38,11 @@ def add_parser(
         help="text layer (default: LAVIS's depth), or several, comma-separated, summed",
     )
     add_model_options(p, compute=True)
-    p.set_defaults(handler=handler)
+    p.set_defaults(handler=run)
 
 
-def run(ns: argparse.Namespace, ctx: Any) -> int:
-    """The command's work; ``ctx``: the CLI's ``_Context`` (paths, settings, library, scorer)."""
-    from blipdesk.core.engine import feature_store, model_key
+def run(ns: argparse.Namespace, ctx: Context) -> int:
+    from blipdesk.core.engine import feature_store
     from blipdesk.core.explain import explain, overlay, photo_vision
     from blipdesk.core.imaging import decode_photo
     from blipdesk.infra.errors import PhotoError, UserError
@@ -53,7 +50,7 @@ def run(ns: argparse.Namespace, ctx: Any) -> int:
     photo = Path(ns.photo).expanduser()
     if not photo.is_file():
         raise UserError(f"{ns.photo} is not a photo file.")
-    key = model_key(ctx.spec(), ctx.settings.first_token)
+    key = ctx.write_key()
     scorer = ctx.scorer()()
     with contextlib.ExitStack() as stack:
         try:

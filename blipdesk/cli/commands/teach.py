@@ -19,44 +19,24 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from blipdesk.cli.args import Commands, add_model_options, positive_int
+from blipdesk.cli.context import Context
 
 VALUES = {"yes": True, "no": False, "clear": None}
 
 
-def add_parsers(
-    sub: Any,
-    tags_sub: Any,
-    add_model_options: Callable[..., None],
-    positive_int: Callable[[str], int],
-    handler: Callable[..., int],
-) -> None:
-    label = sub.add_parser("label", help="confirm (yes), reject (no) or clear a tag on photos")
+def register(commands: Commands) -> None:
+    label = commands.add_parser("label", help="confirm (yes), reject (no) or clear a tag on photos")
     label.add_argument("tag", metavar="TAG")
     label.add_argument("value", choices=tuple(VALUES), metavar="yes|no|clear")
     label.add_argument("photos", nargs="+", metavar="PHOTO")
-    label.set_defaults(handler=handler, teach="label")
+    label.set_defaults(handler=label_photos)
 
-    cal = tags_sub.add_parser("calibrate", help="calibrate a tag from its labels (a proposal)")
-    cal.add_argument("tag", metavar="TAG")
-    what = cal.add_mutually_exclusive_group()
-    what.add_argument("--apply", action="store_true", help="apply the proposal")
-    what.add_argument("--reset", action="store_true", help="back to the plain threshold")
-    cal.add_argument("--json", action="store_true", help="print the proposal as JSON")
-    add_model_options(cal, compute=False)
-    cal.set_defaults(handler=handler, teach="calibrate")
-
-    ex = tags_sub.add_parser(
-        "from-examples", help="a tag with no sentence, defined by photos that show it (and not)"
-    )
-    ex.add_argument("tag", metavar="NAME")
-    ex.add_argument("photos", nargs="+", metavar="PHOTO", help="photos that show it (yes)")
-    ex.add_argument("--no", nargs="+", default=[], metavar="PHOTO", help="photos that do not")
-    ex.set_defaults(handler=handler, teach="examples")
-
-    sim = sub.add_parser("similar", help="rank photos in folders by likeness to some photos")
+    sim = commands.add_parser("similar", help="rank photos in folders by likeness to some photos")
     sim.add_argument("paths", nargs="+", metavar="PHOTO... FOLDER...")
     sim.add_argument(
         "--top",
@@ -67,18 +47,27 @@ def add_parsers(
     )
     sim.add_argument("--json", action="store_true", help="print the groups as JSON")
     add_model_options(sim, compute=False)
-    sim.set_defaults(handler=handler, teach="similar")
+    sim.set_defaults(handler=similar_photos)
 
 
-def run(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[str, str]]) -> int:
-    """``ctx``: the CLI's ``_Context``; ``score_key(ctx, library)``: (score key, model)."""
-    if ns.teach == "label":
-        return _label(ns, ctx)
-    if ns.teach == "calibrate":
-        return _calibrate(ns, ctx, score_key)
-    if ns.teach == "examples":
-        return _from_examples(ns, ctx)
-    return _similar(ns, ctx, score_key)
+def register_tag_commands(tags_sub: Commands) -> None:
+    """``tags calibrate`` and ``tags from-examples``, under ``blipdesk tags`` (commands/tags.py)."""
+    cal = tags_sub.add_parser("calibrate", help="calibrate a tag from its labels (a proposal)")
+    cal.add_argument("tag", metavar="TAG")
+    what = cal.add_mutually_exclusive_group()
+    what.add_argument("--apply", action="store_true", help="apply the proposal")
+    what.add_argument("--reset", action="store_true", help="back to the plain threshold")
+    cal.add_argument("--json", action="store_true", help="print the proposal as JSON")
+    add_model_options(cal, compute=False)
+    cal.set_defaults(handler=calibrate)
+
+    ex = tags_sub.add_parser(
+        "from-examples", help="a tag with no sentence, defined by photos that show it (and not)"
+    )
+    ex.add_argument("tag", metavar="NAME")
+    ex.add_argument("photos", nargs="+", metavar="PHOTO", help="photos that show it (yes)")
+    ex.add_argument("--no", nargs="+", default=[], metavar="PHOTO", help="photos that do not")
+    ex.set_defaults(handler=from_examples)
 
 
 def _photo_content(name: str) -> tuple[str, str]:
@@ -95,7 +84,7 @@ def _photo_content(name: str) -> tuple[str, str]:
         raise UserError(f"{name}: cannot be read ({exc.strerror or exc}).") from None
 
 
-def _label(ns: argparse.Namespace, ctx: Any) -> int:
+def label_photos(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.infra.errors import UserError
 
     photos = [_photo_content(p) for p in ns.photos]
@@ -109,7 +98,7 @@ def _label(ns: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _from_examples(ns: argparse.Namespace, ctx: Any) -> int:
+def from_examples(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.infra.errors import UserError
     from blipdesk.store import Tag
 
@@ -184,7 +173,7 @@ def proposal_json(proposal: Any, paths: dict[str, list[str]]) -> dict[str, Any]:
     }
 
 
-def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[str, str]]) -> int:
+def calibrate(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.core.calibration import propose, tag_data
     from blipdesk.infra.errors import UserError
 
@@ -192,7 +181,7 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
         tag = lib.tag(ns.tag)
         if tag is None:
             raise UserError(f"There is no tag called {ns.tag!r}.")
-        key, _model = score_key(ctx, lib)
+        key, _model = ctx.read_key(lib)
         if ns.reset:
             lib.set_calibration(tag.name, key, None)
             print(f"{tag.name}: back to its threshold {tag.threshold:.2f}", file=sys.stderr)
@@ -242,7 +231,7 @@ def _calibrate(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[
     return 0
 
 
-def _similar(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[str, str]]) -> int:
+def similar_photos(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.core.similar import similar
     from blipdesk.infra.errors import UserError
 
@@ -259,7 +248,7 @@ def _similar(ns: argparse.Namespace, ctx: Any, score_key: Callable[..., tuple[st
     if not folders:
         raise UserError("Name at least one folder to look in, after the photos.")
     with ctx.library(readonly=True) as lib:
-        key, _model = score_key(ctx, lib)
+        key, _model = ctx.read_key(lib)
         candidates, vectors = lib.folder_features(key, folders)
         chosen = dict(photos)
         vectors.update(lib.image_features(key, [c for c in chosen.values() if c not in vectors]))

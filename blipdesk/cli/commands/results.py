@@ -1,0 +1,183 @@
+"""Large archives: results files and shards (``core/results.py``; the Ray cluster scan that
+writes them is commands/cluster.py).
+
+    blipdesk results export FOLDER... --output FILE [--model M] [--no-recursive]
+    blipdesk results import FILE_OR_FOLDER... [--model M]
+    blipdesk scan FOLDER... --shard I/N --results DIR          # this machine's part of N
+    blipdesk cluster scan FOLDER... --results DIR [--address auto|ray://HOST:PORT]
+                          [--workers N] [--gpus-per-worker G] [--model M] [--batch-size B]
+
+Results map to photos by content hash: import them on the laptop, then ``blipdesk scan FOLDER``
+there finds every score cached (and never loads the model). The sentences scored are the tags of
+the data folder the command runs with. Never imports Qt; ``--help`` imports neither torch, Ray
+nor pyarrow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from blipdesk.cli.args import Commands, add_command, add_model_options, subcommands
+from blipdesk.cli.context import EXIT_OK, Context, UsageError, existing_folders
+
+if TYPE_CHECKING:
+    from blipdesk.core.engine import ModelKey, ScanOptions
+    from blipdesk.store import Library
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``I/N`` (1 <= I <= N) -> (I - 1, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be I/N, e.g. 2/8") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError("must be I/N with 1 <= I <= N, e.g. 2/8")
+    return index - 1, count
+
+
+def add_scan_options(scan: argparse.ArgumentParser) -> None:
+    """``scan``'s options for sharding and results files."""
+    scan.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="scan only part I of N of the photos (split by content hash: N machines, or an "
+        "array job, each take one); use with --results",
+    )
+    scan.add_argument(
+        "--results",
+        metavar="DIR",
+        help="also write the scanned photos' results to DIR as a results file "
+        "(shard-I-of-N.parquet), for `blipdesk results import` elsewhere",
+    )
+
+
+def register(commands: Commands) -> None:
+    results = add_command(commands, "results", "export or import results files (Parquet)")
+    actions = subcommands(results, "results_command", required=True)
+    export = add_command(
+        actions, "export", "write the cached results of the photos under folders to a file"
+    )
+    export.add_argument("folders", nargs="+", metavar="FOLDER")
+    export.add_argument("--output", required=True, metavar="FILE", help="the results file")
+    export.add_argument("--no-recursive", action="store_true", help="do not look into subfolders")
+    add_model_options(export, compute=False)
+    export.set_defaults(handler=export_results)
+    imp = add_command(
+        actions, "import", "merge results files (or folders of them) into the cache, all or nothing"
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE", help="results files, or folders of them")
+    add_model_options(imp, compute=False)
+    imp.set_defaults(handler=import_results)
+
+
+# ----------------------------------------------------------------------------------- scan
+
+
+def scan_options(ns: argparse.Namespace, options: ScanOptions) -> ScanOptions:
+    """``scan``'s options with ``--shard`` applied."""
+    from dataclasses import replace
+
+    shard = getattr(ns, "shard", None)
+    if shard is not None and not getattr(ns, "results", None):
+        raise UsageError("--shard needs --results DIR (where this shard's results file goes).")
+    return options if shard is None else replace(options, shard=shard)
+
+
+def write_scan_results(
+    ns: argparse.Namespace,
+    ctx: Context,
+    library: Library,
+    key: ModelKey,
+    folders: Sequence[str],
+    options: ScanOptions,
+) -> None:
+    """After ``scan --results DIR``: the scanned photos' results (this shard's) as one file."""
+    if not getattr(ns, "results", None):
+        return
+    from blipdesk.core.engine import in_shard
+    from blipdesk.core.results import ResultsHeader, cached_results, decode_rule_of, write_results
+
+    index, count = options.shard or (0, 1)
+    paths: dict[str, str] = {}
+    for p in library.photos_under(folders, options.recursive):
+        if p.content and in_shard(p.content, index, count):
+            paths.setdefault(p.content, p.path)
+    folder = Path(ns.results).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"shard-{index + 1}-of-{count}.parquet"
+    header = ResultsHeader(key.score_key, key.source, key.revision, decode_rule_of(key.score_key))
+    rows = cached_results(library, key.score_key, list(paths), paths)
+    write_results(target, header, rows, protect=[ctx.paths.data_dir])
+    print(f"results of {len(paths)} photo(s) written to {target}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------- files
+
+
+def export_results(ns: argparse.Namespace, ctx: Context) -> int:
+    from blipdesk.core.results import ResultsHeader, cached_results, decode_rule_of, write_results
+
+    folders = existing_folders(ns.folders)
+    with ctx.library(readonly=True) as library:
+        score_key, source = ctx.read_key(library)
+        record = library.model_record(score_key)
+        revision = record[1] if record else None
+        paths: dict[str, str] = {}
+        for p in library.photos_under(folders, not ns.no_recursive):
+            if p.content:
+                paths.setdefault(p.content, p.path)
+        header = ResultsHeader(score_key, source, revision, decode_rule_of(score_key))
+        rows = cached_results(library, score_key, list(paths), paths)  # read as written
+        write_results(ns.output, header, rows, protect=[ctx.paths.data_dir])
+    print(f"results of the {len(paths)} photo(s) under the folders written to {ns.output}",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
+def import_results(ns: argparse.Namespace, ctx: Context) -> int:
+    from blipdesk.core.results import ResultsFile, check_model, merge_files, results_files
+
+    names = results_files(ns.files)
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(ResultsFile(name)) for name in names]
+        with ctx.library() as library:
+            score_key, source = _import_key(ctx, library, files)
+            for f in files:
+                check_model(f, score_key, source)
+            scores, vectors, errors = merge_files(library, files)
+    photos = sum(f.rows for f in files)
+    print(
+        f"imported {len(files)} file(s), {photos} photo row(s): {scores} new score(s), {vectors} "
+        f"new image vector(s), {errors} new decode error(s) (what the cache held stays); "
+        "`blipdesk scan FOLDER` matches them to the photos by content without the model",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _import_key(ctx: Context, library: Library, files: Sequence[Any]) -> tuple[str, str]:
+    """(score key, source) of the library's model (``options.read_key``, else the model's own
+    key). Where neither the model nor the cache knows it (a laptop that only imports), the
+    files' own key when they name the library's model source."""
+    from blipdesk.core.model import source_key
+    from blipdesk.infra.errors import ModelError
+    from blipdesk.services.options import read_key
+
+    choice = ctx.model()
+    source = source_key(choice.source)
+    found = read_key(library, choice)
+    if found is not None:
+        return found, source
+    try:
+        return ctx.write_key().score_key, source
+    except ModelError:
+        if files and all(f.header.source == source for f in files):
+            return str(files[0].header.score_key), source
+        raise
