@@ -23,10 +23,11 @@ def controller(qtbot):
     c.shutdown()
 
 
-def _scan(photo_dir, model_dir, app_paths, **kw):
+def _scan(photo_dir, model_dir, app_paths, pause=None, **kw):
     return ScanJob(
         next_job_id(),
         ModelChoice(str(model_dir), precision="fp32", device="cpu"),
+        **({} if pause is None else {"pause": pause}),
         folders=(str(photo_dir),),
         sentences=("a dog on a beach", "a red car"),
         database=str(app_paths.database),
