@@ -202,14 +202,15 @@ def test_rating_keys_on_the_selection_grid_stars_filter_and_restart(
     assert book[photos.photo_at(3).path] == Rating(2, -1)
     qtbot.keyClick(grid, Qt.Key.Key_U)
     assert book[photos.photo_at(3).path] == Rating(2, 0)
-    # Stars on the thumbnail: the badge at the photo's bottom right is dark with yellow stars.
+    # Stars on the thumbnail: in the strip under the photo, on the right, a dark badge with
+    # yellow stars (qt/common/badges.py).
     image = grid.viewport().grab().toImage()
     rect = grid.visualRect(photos.index(0))
     bottom = rect.top() + 8 + grid.delegate.thumb * 3 // 4  # the thumbnail box's (landscape)
     assert any(
         image.pixelColor(x, y).red() > 200 and image.pixelColor(x, y).blue() < 80
         for x in range(rect.center().x(), rect.right() - 30)
-        for y in range(bottom - 24, bottom)
+        for y in range(bottom, bottom + 22)
     )
     # The rating filter (Photo > Show only) keeps the photos rated 3 stars or more.
     window.desk.filter_actions["★★★ or more"].trigger()
