@@ -61,7 +61,8 @@ if TYPE_CHECKING:  # the store and the engine load only when a command needs the
     from blipdesk.core.engine import ScanOptions, ScanSummary, SearchHit, SearchUpdate
     from blipdesk.core.model import ModelSpec
     from blipdesk.core.scorer import FirstToken, Scorer
-    from blipdesk.store import Library, Tag
+    from blipdesk.domain import Tag
+    from blipdesk.store import Library
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain", "results", "cluster")
@@ -537,7 +538,7 @@ def _folders(names: Sequence[str]) -> list[str]:
 
 
 def _tags_add(ns: argparse.Namespace) -> int:
-    from blipdesk.store import DEFAULT_THRESHOLD, Tag
+    from blipdesk.domain import DEFAULT_THRESHOLD, Tag
 
     ctx = _Context(ns)
     with ctx.library() as library:

@@ -110,8 +110,8 @@ def _label(ns: argparse.Namespace, ctx: Any) -> int:
 
 
 def _from_examples(ns: argparse.Namespace, ctx: Any) -> int:
+    from blipdesk.domain import Tag
     from blipdesk.infra.errors import UserError
-    from blipdesk.store import Tag
 
     yes = [_photo_content(p)[1] for p in ns.photos]
     no = [_photo_content(p)[1] for p in ns.no]

@@ -59,8 +59,8 @@ from blipdesk.core.results import (
     done_work,
     write_results,
 )
+from blipdesk.domain import PhotoRecord
 from blipdesk.infra.errors import UserError
-from blipdesk.store import PhotoRecord
 
 log = logging.getLogger(__name__)
 

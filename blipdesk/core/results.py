@@ -38,8 +38,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from blipdesk import __version__
+from blipdesk.domain import ScoreRow
 from blipdesk.infra.errors import UserError
-from blipdesk.store import ScoreRow
 
 FORMAT_VERSION = 1
 META_KEY = b"blipdesk.results"

@@ -18,8 +18,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from blipdesk.core.model import source_key
+from blipdesk.domain import Tag, duplicate_groups
 from blipdesk.qt.common.values import PhotoScores
-from blipdesk.store import Library, Tag, duplicate_groups
+from blipdesk.store import Library
 
 log = logging.getLogger(__name__)
 

@@ -40,11 +40,11 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
+from blipdesk.domain import Rating
 from blipdesk.qt.common.label_marks import Mark, layout_marks, mark_at, paint_marks
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 from blipdesk.qt.widgets.rating_paint import paint_rating
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
-from blipdesk.store import Rating
 
 THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cells)
 MIN_THUMB, MAX_THUMB = 96, 320

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QPainter
 
-from blipdesk.store import Rating
+from blipdesk.domain import Rating
 
 PICK = QColor("#2e9e44")
 REJECT = QColor("#c0392b")
