@@ -589,7 +589,8 @@ def tag_data(
         x = np.array([logit(b) for b in best])
     else:
         kept = [c for c in wanted if c in feats]
-        best = x = np.full(len(kept), np.nan)
+        x = np.full(len(kept), np.nan)
+        best = x.copy()
     features = None
     if kept and all(c in feats for c in kept):
         features = np.stack([feats[c] for c in kept]).astype(np.float32)

@@ -13,6 +13,8 @@ from blipdesk.store.connection import Connection, _chunks
 
 
 class Labels(Connection):
+    """Labels and calibrations: the SQL of teaching a tag."""
+
     def put_labels(self, tag: str, values: Mapping[str, bool | None]) -> dict[str, bool | None]:
         """Set (True yes, False no) or clear (None) the tag's label on photo contents, in one
         transaction. Returns each content's previous label: pass it back to undo."""

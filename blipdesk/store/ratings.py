@@ -9,6 +9,8 @@ from blipdesk.store.connection import Connection, _chunks
 
 
 class Ratings(Connection):
+    """Ratings: stars and flags by content."""
+
     def ratings(self, contents: Sequence[str]) -> dict[str, Rating]:
         """content -> its rating, for the contents that have one."""
         out: dict[str, Rating] = {}

@@ -13,6 +13,8 @@ from blipdesk.store.connection import Connection, _chunks, _db_path, folder_rang
 
 
 class Scores(Connection):
+    """Scores, ITC vectors and decode errors: the SQL of scanning and of reading scores."""
+
     def missing_work(
         self, score_key: str, contents: Sequence[str], sentences: Sequence[str]
     ) -> dict[str, tuple[tuple[str, ...], bool]]:

@@ -9,6 +9,8 @@ from blipdesk.store.connection import Connection, _chunks
 
 
 class VisionCache(Connection):
+    """The vision cache's index: its sets and files."""
+
     def feature_set(self, image_key: str, folder: str) -> int:
         """The vision cache's set for an image key (weights + decoding rule), created when new."""
         with self.transaction():
