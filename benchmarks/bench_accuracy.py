@@ -87,8 +87,9 @@ def logit(p: float) -> float:
 def run(n_photos: int) -> None:
     from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
     from blipdesk.core.model import ModelSpec
+    from blipdesk.domain import Tag
     from blipdesk.services.export import export_document
-    from blipdesk.store import Library, Tag
+    from blipdesk.store import Library
 
     print(
         "ACCURACY OF A MINIATURE BLIP ON DRAWN SHAPES -- a miniature's figures, not the real model's"

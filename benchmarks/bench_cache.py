@@ -41,7 +41,8 @@ from blipdesk.core.engine import (
     scan,
 )
 from blipdesk.core.feature_cache import file_bytes
-from blipdesk.store import Library, ScoreRow, Tag
+from blipdesk.domain import ScoreRow, Tag
+from blipdesk.store import Library
 
 TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"

@@ -39,7 +39,8 @@ from blipdesk.core.device import configure_threads
 from blipdesk.core.engine import ScanOptions, iter_search, lazy_scorer, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.scorer import ImageFeatures, Scorer
-from blipdesk.store import Library, ScoreRow
+from blipdesk.domain import ScoreRow
+from blipdesk.store import Library
 from tests.helpers.models import (
     SAMPLE_SENTENCES,
     base_config,

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
 from blipdesk.core.model import ModelSpec
-from blipdesk.store import Library, Tag
+from blipdesk.domain import Tag
+from blipdesk.store import Library
 from tests.helpers.models import (
     SAMPLE_SENTENCES as SENTENCES,
 )

@@ -14,7 +14,7 @@ N yes + N no, in two protocols: *exactly N of each* (a photo whose kind is
 already full is skipped: the first round's; it selects the labels on their answer) and *every
 photo answered* until at least N of each (what a person using Review does). The calibration is
 applied with ``Library.set_calibration`` and the held-out tags are read through
-``export_document`` (the product path: ``store.tag_score``). Next to held-out F1: what `tags
+``export_document`` (the product path: ``domain.tag_score``). Next to held-out F1: what `tags
 calibrate` shows, the leave-one-out F1 over the labels and the stratified estimate of F1 over the
 pool (``calibration.stratified_f1``) for today's rule and the proposal, and their gaps.
 
@@ -30,6 +30,7 @@ calibration over 10,000 photos; and ``similar`` (store read + ranking) over 10,0
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import sys
 import tempfile
@@ -116,7 +117,7 @@ def teach(lib, key: str, tag, pool_contents, truth_by_content, per_kind: int, sk
             continue
         labels[content] = answer
         lib.put_labels(tag.name, {content: answer})
-        data = cal.TagData(data.contents, data.x, data.features, dict(labels))
+        data = dataclasses.replace(data, labels=dict(labels))
         fit = cal.fit_tag(data, tag)
     return fit, labels, data
 
@@ -130,8 +131,9 @@ def held_out_f1(doc: dict, name: str, truth_of, is_true) -> float:
 def run(n_photos: int, per_kinds: list[int], keep: Path | None = None, seeds=(2027, 2026)) -> None:
     from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
     from blipdesk.core.model import ModelSpec
+    from blipdesk.domain import Tag
     from blipdesk.services.export import export_document
-    from blipdesk.store import Library, Tag
+    from blipdesk.store import Library
 
     print("TEACHING TAGS ON A MINIATURE BLIP -- a miniature's figures, not the real model's")
     with tempfile.TemporaryDirectory(prefix="bench-teach-") as scratch:
@@ -183,8 +185,8 @@ def run(n_photos: int, per_kinds: list[int], keep: Path | None = None, seeds=(20
 def teach_set(lib, sk, specs, records, pool_truth, held_truth, before, per_kinds, held_dir,
               source) -> None:  # fmt: skip
     """The ceiling of a moved threshold, then each protocol's table, for one set of tags."""
+    from blipdesk.domain import Tag
     from blipdesk.services.export import export_document
-    from blipdesk.store import Tag
 
     held = before["photos"]
     print()
@@ -238,7 +240,7 @@ def fair_sample_error(data, tag, fit, truth_by_content, held: float, draws: int 
     from blipdesk.core import calibration as cal
 
     n = len(data.labels)
-    bare = cal.TagData(data.contents, data.x, data.features, {})  # the rule alone, no labels
+    bare = dataclasses.replace(data, labels={})  # the rule alone, no labels
     rule = cal.matches(bare, fit.calibration, tag.threshold)
     truth = np.array([truth_by_content[c] for c in data.contents])
     rng = np.random.default_rng(13)
@@ -312,7 +314,8 @@ def table(rows: list, per_kind: int, skip_full: bool) -> None:
 def timings(n: int = 10_000, repeats: int = 5) -> None:
     from blipdesk.core import calibration as cal
     from blipdesk.core.similar import similar
-    from blipdesk.store import Library, PhotoRecord, ScoreRow, Tag
+    from blipdesk.domain import PhotoRecord, ScoreRow, Tag
+    from blipdesk.store import Library
 
     print()
     print(f"Timings over a synthetic {n:,}-photo cache (real SQLite; median of {repeats}):")

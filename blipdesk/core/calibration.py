@@ -14,8 +14,9 @@ steps that never do worse than the step before (judged by leave-one-out F1 over 
    256-value ITC image vector, so the sentence score stays the prior.
 
 A tag from examples alone (no sentence) has one step, ``examples``: a bias and the linear term.
-A labelled photo always follows its label at read time (``store.tag_score``), whatever the fit.
-The rule is a ``store.Calibration``, evaluated at read time: never a rescan.
+A labelled photo always follows its label at read time, whatever the fit. The rule is a
+``domain.Calibration``, applied at read time by the one tagging rule (``domain.tagging``): never a
+rescan.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from blipdesk.store import Calibration, Library, Tag, logit
+from blipdesk.domain.calibration import Calibration, logit
+from blipdesk.domain.tagging import logodds_many, verdicts
+from blipdesk.domain.tags import Tag
+from blipdesk.store import Library
 
 LOGISTIC_MIN = 3  # labels of each kind for the two-parameter logistic step
 LINEAR_MIN = 8  # labels of each kind for the ITC linear term
@@ -106,12 +110,20 @@ class Fit:
 @dataclass(frozen=True)
 class TagData:
     """What calibrating one tag needs, for every scored photo content: logit(best ITM) (NaN for a
-    tag from examples alone), the ITC vectors (rows; None when none cached) and the labels."""
+    tag from examples alone), the ITC vectors (rows; None when none cached, a row of NaN for a
+    photo without one), the labels, and the best ITM itself (``score``: the threshold is met or
+    not on it, exactly as the store reads it; None: taken back from ``x``, for data made up in
+    tests and benchmarks)."""
 
     contents: tuple[str, ...]
     x: np.ndarray
     features: np.ndarray | None
     labels: Mapping[str, bool] = field(default_factory=dict)
+    score: np.ndarray | None = None
+
+    def scores(self) -> np.ndarray:
+        """The best ITM of each content (NaN: none)."""
+        return self.score if self.score is not None else _sigmoid(self.x)
 
     def labelled(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the labelled contents and their labels."""
@@ -387,21 +399,6 @@ def _fit_linear(
     return problem.calibration(_solve(problem, y, start))
 
 
-def decide(
-    calibration: Calibration | None, x: np.ndarray, features: np.ndarray | None, t0: float
-) -> np.ndarray:
-    """The rule's log-odds for many photos at once (``store.Calibration.logodds``, vectorised);
-    today's rule (logit(ITM) - logit(threshold)) when ``calibration`` is None."""
-    if calibration is None:
-        return x - t0
-    z = np.full(len(x), calibration.bias, np.float64)
-    if calibration.slope:
-        z += calibration.slope * x
-    if calibration.weights is not None and features is not None:
-        z += features @ calibration.weights.astype(features.dtype)
-    return z
-
-
 def _fitter(
     step: str, t0: float, basis: np.ndarray | None = None, start: Calibration | None = None
 ) -> Callable[[np.ndarray | None, np.ndarray, np.ndarray | None], Calibration | None]:
@@ -453,7 +450,7 @@ def _loo(
         xo = np.zeros(1) if x is None else x[i : i + 1]
         fo = None if f is None else f[i : i + 1]
         if cal is not None or x is not None:
-            z[i] = float(decide(cal, xo, fo, t0)[0])
+            z[i] = float(logodds_many(cal, xo, fo, t0)[0])
     pred = z >= 0
     return f1(pred, y), float(np.mean(pred == y)) if len(y) else 1.0, z
 
@@ -502,7 +499,7 @@ def fit(
         if step != "threshold":
             model = proposed
             if population is not None:
-                shift = f1_shift(decide(proposed, population[0], population[1], t0))
+                shift = f1_shift(logodds_many(proposed, population[0], population[1], t0))
                 proposed = Calibration(
                     step, proposed.slope, proposed.bias + shift, proposed.weights
                 )
@@ -559,7 +556,7 @@ def _estimates(
     if model is None:
         model = _fit_logistic(x, y, t0)
         model_loo = _loo("logistic", x, y, None, t0)[2]
-    p = _sigmoid(decide(model, px, pf, t0))
+    p = _sigmoid(logodds_many(model, px, pf, t0))
     stratum, stratum_labelled = strata(px, t0), strata(x, t0)
     p_labelled = _sigmoid(model_loo)
     out = []
@@ -567,7 +564,7 @@ def _estimates(
         if rule is None and step != "today":
             out.append(0.0)
             continue
-        chosen = decide(rule, px, pf, t0) >= 0
+        chosen = logodds_many(rule, px, pf, t0) >= 0
         out.append(stratified_f1(chosen, p, stratum, z >= 0, p_labelled, y, stratum_labelled))
     return out
 
@@ -588,17 +585,20 @@ def tag_data(
     if tag.sentences:
         scores = lib.sentence_scores(score_key, wanted, tag.sentences)
         kept = [c for c in wanted if scores.get(c)]
-        x = np.array([logit(max(v.itm for v in scores[c].values())) for c in kept])
+        best = np.array([max(v.itm for v in scores[c].values()) for c in kept], np.float64)
+        x = np.array([logit(b) for b in best])
     else:
         kept = [c for c in wanted if c in feats]
         x = np.full(len(kept), np.nan)
+        best = x.copy()
     features = None
     if kept and all(c in feats for c in kept):
         features = np.stack([feats[c] for c in kept]).astype(np.float32)
-    elif kept and any(c in feats for c in kept):  # a few vectors missing: zeros (no image term)
+    elif kept and any(c in feats for c in kept):  # a few vectors missing: NaN rows (none)
         dim = next(len(v) for v in feats.values())
-        features = np.stack([feats.get(c, np.zeros(dim, np.float32)) for c in kept])
-    return TagData(tuple(kept), x, features, {c: v for c, v in labels.items() if c in set(kept)})
+        features = np.stack([feats.get(c, np.full(dim, np.nan, np.float32)) for c in kept])
+    labelled = {c: v for c, v in labels.items() if c in set(kept)}
+    return TagData(tuple(kept), x, features, labelled, best)
 
 
 def _root() -> str:
@@ -610,7 +610,8 @@ def _root() -> str:
 def fit_tag(data: TagData, tag: Tag) -> Fit:
     idx, y = data.labelled()
     x = None if not tag.sentences else data.x[idx]
-    f = None if data.features is None else data.features[idx]
+    # a labelled photo without an ITC vector: zeros in the fit, where it adds no image term
+    f = None if data.features is None else np.nan_to_num(data.features[idx], nan=0.0)
     population = None if not tag.sentences else (data.x, data.features)
     return fit(x, y, f, tag.threshold, population)
 
@@ -628,19 +629,10 @@ class Proposal:
 
 
 def matches(data: TagData, calibration: Calibration | None, threshold: float) -> np.ndarray:
-    """Whether each content carries the tag under a rule, labels followed."""
-    if calibration is None and np.isnan(data.x).all():
-        z = np.full(len(data.x), -1.0)
-    else:
-        z = decide(calibration, data.x, data.features, logit(threshold))
-    out = z >= 0
-    if calibration is None and not np.isnan(data.x).all():
-        # today's rule exactly as the store applies it: ITM >= threshold (not via logit)
-        out = 1.0 / (1.0 + np.exp(-data.x)) >= threshold
-    for i, c in enumerate(data.contents):
-        if c in data.labels:
-            out[i] = data.labels[c]
-    return out
+    """Whether each content carries the tag under a rule, labels followed: the one tagging rule
+    (``domain.tagging.verdicts``), as the store applies it to each photo."""
+    labels = np.array([float(data.labels.get(c, np.nan)) for c in data.contents])
+    return verdicts(threshold, calibration, data.scores(), data.features, labels)[1]
 
 
 def propose(data: TagData, tag: Tag, current: Calibration | None) -> Proposal:
@@ -688,7 +680,7 @@ def borderline(
         order = np.argsort(-(data.features @ centre), kind="stable")
         shown = (data.contents[int(i)] for i in order)
         return [c for c in shown if c not in data.labels and c not in skipped][:k]
-    z = decide(calibration, data.x, data.features, logit(threshold))
+    z = logodds_many(calibration, data.x, data.features, logit(threshold))
     free = np.array([c not in data.labels and c not in skipped for c in data.contents], bool)
     above = np.nonzero(free & (z >= 0))[0]
     below = np.nonzero(free & (z < 0))[0]

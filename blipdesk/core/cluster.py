@@ -60,9 +60,9 @@ from blipdesk.core.results import (
     model_itc_size,
     write_results,
 )
+from blipdesk.domain import PhotoRecord
 from blipdesk.infra.display import display_text
 from blipdesk.infra.errors import UserError
-from blipdesk.store import PhotoRecord
 
 log = logging.getLogger(__name__)
 

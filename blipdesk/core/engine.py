@@ -58,8 +58,9 @@ from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw, pai
 from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
 from blipdesk.core.raw import RAW_DECODE_RULE
+from blipdesk.domain import PhotoRecord, ScoreRow
 from blipdesk.infra.errors import ModelError, PhotoError, UserError
-from blipdesk.store import Library, PhotoRecord, ScoreRow
+from blipdesk.store import Library
 
 if TYPE_CHECKING:
     from blipdesk.core.model import LoadedModel

@@ -71,9 +71,9 @@ from blipdesk.core.results_check import (
     parse_header,
     texts,
 )
+from blipdesk.domain import ScoreRow
 from blipdesk.infra.display import display_path, display_text
 from blipdesk.infra.errors import UserError
-from blipdesk.store import ScoreRow
 
 FORMAT_VERSION = 1
 META_KEY = b"blipdesk.results"

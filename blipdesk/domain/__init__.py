@@ -1,1 +1,36 @@
 """Values and rules, with no I/O: tags and sentences, ratings and labels, calibration values, the one tagging rule (scalar and vector), name validation. Imports nothing of blipdesk but infra."""
+
+from blipdesk.domain.calibration import Calibration, logit, logits
+from blipdesk.domain.photos import PhotoRecord, PhotoResult, duplicate_groups
+from blipdesk.domain.ratings import Rating
+from blipdesk.domain.scores import ScoreRow, SentenceScore, TagScore
+from blipdesk.domain.tagging import (
+    derive_tags,
+    logodds,
+    logodds_many,
+    tag_score,
+    verdict,
+    verdicts,
+)
+from blipdesk.domain.tags import DEFAULT_THRESHOLD, Tag
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Calibration",
+    "PhotoRecord",
+    "PhotoResult",
+    "Rating",
+    "ScoreRow",
+    "SentenceScore",
+    "Tag",
+    "TagScore",
+    "derive_tags",
+    "duplicate_groups",
+    "logit",
+    "logits",
+    "logodds",
+    "logodds_many",
+    "tag_score",
+    "verdict",
+    "verdicts",
+]

@@ -23,8 +23,9 @@ from blipdesk.infra.display import display_path
 from blipdesk.infra.errors import UserError
 
 if TYPE_CHECKING:
+    from blipdesk.domain import Tag
     from blipdesk.services.options import ModelChoice
-    from blipdesk.store import Library, Tag
+    from blipdesk.store import Library
 
 FORMATS = ("json", "csv")
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from blipdesk.core.files import Photo
-from blipdesk.store import Tag
+from blipdesk.domain import Tag
 
 MODES = ("and", "or", "not")
 

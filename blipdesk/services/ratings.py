@@ -15,7 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from blipdesk.store import Library, Rating
+from blipdesk.domain import Rating
+from blipdesk.store import Library
 
 __all__ = ["Rating", "RatingFilter", "load_ratings", "read_sidecar_ratings", "save_ratings"]
 

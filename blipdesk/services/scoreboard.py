@@ -1,7 +1,7 @@
 """The window's view of scores, as plain values: Qt-free, so it lives outside ``qt/``.
 
-Tags and sentence scores are the store's values (``blipdesk.store.Tag``, ``SentenceScore``); a tag
-is known by its name. Whether a photo carries a tag is the store's rule (``tag_score``), applied
+Tags and sentence scores are domain values (``blipdesk.domain.Tag``, ``SentenceScore``); a tag
+is known by its name. Whether a photo carries a tag is the one tagging rule (``tag_score``), applied
 here at view time to the scores in memory, so moving a threshold re-tags instantly.
 ``PhotoScores`` batches cross threads (frozen: safe to share, never mutated); ``ScoreBoard`` is the
 GUI thread's own.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from blipdesk.store import Calibration, SentenceScore, Tag, TagScore, tag_score
+from blipdesk.domain import Calibration, SentenceScore, Tag, TagScore, tag_score
 
 __all__ = ["PhotoScores", "ScoreBoard", "SentenceScore", "Tag", "tag_colour"]
 
@@ -102,7 +102,7 @@ class ScoreBoard:
         return self.labels.get(path, {}).get(tag)
 
     def derived(self, path: str, tag: Tag) -> TagScore | None:
-        """The store's rule (``blipdesk.store.tag_score``): label, calibration, threshold."""
+        """The one tagging rule (``blipdesk.domain.tag_score``): label, calibration, threshold."""
         return tag_score(
             tag,
             self._scores.get(path, {}),
@@ -123,7 +123,7 @@ class ScoreBoard:
         return None if derived is None else derived.score
 
     def matches(self, path: str, tag: Tag) -> bool:
-        """Whether the photo carries the tag: the store's rule (``blipdesk.store.tag_score``)."""
+        """Whether the photo carries the tag: the one rule (``blipdesk.domain.tag_score``)."""
         derived = self.derived(path, tag)
         return derived is not None and derived.match
 

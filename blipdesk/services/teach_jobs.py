@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from blipdesk.domain import Calibration, Tag
 from blipdesk.infra.errors import UserError
 from blipdesk.services.options import ModelChoice, read_key
-from blipdesk.store import Calibration, Library, Tag
+from blipdesk.store import Library
 
 
 def _key(lib: Library, model: ModelChoice) -> str:

@@ -1,40 +1,12 @@
-"""The library cache (SQLite). Every SQL statement of blipdesk lives in this package."""
+"""The library cache (SQLite). Every SQL statement of blipdesk lives in this package; the values
+it stores (tags, scores, ratings, calibrations) are ``blipdesk.domain``'s."""
 
-from blipdesk.store.library import (
-    DEFAULT_THRESHOLD,
-    Calibration,
-    Library,
-    PhotoRecord,
-    PhotoResult,
-    Rating,
-    ScoreRow,
-    SentenceScore,
-    Tag,
-    TagScore,
-    database_bytes,
-    derive_tags,
-    duplicate_groups,
-    logit,
-    tag_score,
-)
+from blipdesk.store.library import Library, database_bytes
 from blipdesk.store.schema import SCHEMA_VERSION, DatabaseTooNewError
 
 __all__ = [
-    "DEFAULT_THRESHOLD",
     "SCHEMA_VERSION",
-    "Calibration",
     "DatabaseTooNewError",
     "Library",
-    "PhotoRecord",
-    "PhotoResult",
-    "Rating",
-    "ScoreRow",
-    "SentenceScore",
-    "Tag",
-    "TagScore",
     "database_bytes",
-    "derive_tags",
-    "duplicate_groups",
-    "logit",
-    "tag_score",
 ]

@@ -19,7 +19,8 @@ from PIL import Image
 
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
-from blipdesk.store import SCHEMA_VERSION, Library, Tag
+from blipdesk.domain import Tag
+from blipdesk.store import SCHEMA_VERSION, Library
 from tests.helpers.models import scene
 
 ROOT = Path(__file__).resolve().parents[2]

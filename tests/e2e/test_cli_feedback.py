@@ -19,7 +19,8 @@ import pytest
 from blipdesk.cli.progress import ProgressPrinter
 from blipdesk.core.engine import ScanOptions, ScanProgress, model_key, scan
 from blipdesk.core.model import ModelSpec
-from blipdesk.store import Library, Tag
+from blipdesk.domain import Tag
+from blipdesk.store import Library
 from tests.e2e.test_cli import ROOT, blipdesk
 from tests.helpers.models import make_awkward_photos, scene
 

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blipdesk.store import SCHEMA_VERSION, Library, Tag
+from blipdesk.domain import Tag
+from blipdesk.store import SCHEMA_VERSION, Library
 from tests.e2e.test_cli import blipdesk, start
 
 SENTENCES = ("a dog", "two dogs", "a red car")

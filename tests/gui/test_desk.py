@@ -9,9 +9,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QKeySequence, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from blipdesk.domain import Rating
 from blipdesk.qt.workers.viewer_images import FULL
 from blipdesk.services.ratings import load_ratings
-from blipdesk.store import Rating
 from tests.helpers.models import scene
 from tests.unit.test_ratings import _jpeg_with_exif
 

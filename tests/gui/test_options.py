@@ -12,13 +12,14 @@ import pytest
 from blipdesk.cli import build_parser
 from blipdesk.cli.context import Context
 from blipdesk.core.engine import ScanOptions, scan
+from blipdesk.domain import Calibration, Tag
 from blipdesk.qt.controllers.scan_actions import scan_job
 from blipdesk.qt.models.cache_reader import read_scores
 from blipdesk.services import teach_jobs
 from blipdesk.services.export import export_photos
 from blipdesk.services.options import model_choice, read_key, write_key
 from blipdesk.services.settings import Settings, SettingsFile
-from blipdesk.store import Calibration, Library, Tag
+from blipdesk.store import Library
 
 # Settings that never change what a scan does or which scores it writes (the window's own
 # preferences). Every other field must reach both shells' scan options or model choice: a new

@@ -7,11 +7,11 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from blipdesk.domain import SentenceScore
 from blipdesk.qt.common.values import PhotoScores, Tag
 from blipdesk.qt.models.photos import Roles
 from blipdesk.qt.widgets.tag_editor import TagEditorDialog
 from blipdesk.services.settings import Settings
-from blipdesk.store import SentenceScore
 
 
 def test_an_unreadable_photos_reason_wraps_and_its_tooltip_says_it_once(

@@ -9,7 +9,7 @@ import pytest
 
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
-from blipdesk.store import PhotoRecord, duplicate_groups
+from blipdesk.domain import PhotoRecord, duplicate_groups
 from tests.helpers.dng import write_dng
 from tests.helpers.models import scene
 

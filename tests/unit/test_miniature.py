@@ -65,7 +65,8 @@ def test_product_scan_of_drawn_pngs(loaded, tmp_path):
     """engine.scan decodes the PNGs at 384 px and the scorer fits them to the model's 128 px."""
     from blipdesk.core.engine import ScanOptions, model_key, scan
     from blipdesk.core.scorer import Scorer
-    from blipdesk.store import Library, Tag
+    from blipdesk.domain import Tag
+    from blipdesk.store import Library
 
     folder = tmp_path / "photos"
     folder.mkdir()

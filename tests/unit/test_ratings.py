@@ -14,6 +14,7 @@ from PIL import Image
 
 from blipdesk.core import exif
 from blipdesk.core.files import exif_taken
+from blipdesk.domain import Rating
 from blipdesk.services import sidecars
 from blipdesk.services.ratings import (
     RatingFilter,
@@ -23,7 +24,7 @@ from blipdesk.services.ratings import (
     stars_text,
     write_sidecar_ratings,
 )
-from blipdesk.store import Library, Rating
+from blipdesk.store import Library
 from tests.unit.test_sidecars import exiftool_read, keywords, needs_exiftool
 
 RATING_ARGS = ["-XMP-xmp:Rating", "-XMP-digiKam:PickLabel", "-XMP-xmpDM:Pick", "-XMP-xmpDM:Good"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from blipdesk.domain import SentenceScore, Tag, derive_tags
 from blipdesk.services.scoreboard import PhotoScores, ScoreBoard
-from blipdesk.store import SentenceScore, Tag, derive_tags
 
 
 def test_the_grid_and_the_export_agree_on_every_tag():

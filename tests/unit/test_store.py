@@ -8,18 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from blipdesk.store import (
-    SCHEMA_VERSION,
-    DatabaseTooNewError,
-    Library,
-    PhotoRecord,
-    ScoreRow,
-    SentenceScore,
-    Tag,
-    database_bytes,
-    derive_tags,
-)
-from blipdesk.store.library import folder_range
+from blipdesk.domain import PhotoRecord, ScoreRow, SentenceScore, Tag, derive_tags
+from blipdesk.store import SCHEMA_VERSION, DatabaseTooNewError, Library, database_bytes
+from blipdesk.store.connection import folder_range
 
 KEY = "dir:abc|first=cls|decode=1"
 

@@ -8,7 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from blipdesk.store import Library, ScoreRow, Tag
+from blipdesk.domain import ScoreRow, Tag
+from blipdesk.store import Library
 
 
 def _race(db, action, n: int = 2) -> list:

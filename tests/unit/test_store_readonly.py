@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from blipdesk.store import Library, Tag
+from blipdesk.domain import Tag
+from blipdesk.store import Library
 from blipdesk.store.schema import ReadOnlyCacheError
 
 

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
+from blipdesk.domain import Tag
 from blipdesk.infra.errors import UserError
-from blipdesk.store import Library, Tag
+from blipdesk.store import Library
 from tests.e2e.test_cli import blipdesk
 from tests.helpers.models import scene
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -9,9 +10,19 @@ import pytest
 
 from blipdesk.core import calibration as cal
 from blipdesk.core.similar import similar
+from blipdesk.domain import (
+    Calibration,
+    PhotoRecord,
+    ScoreRow,
+    SentenceScore,
+    Tag,
+    logit,
+    logodds,
+    logodds_many,
+    tag_score,
+)
 from blipdesk.services.export import export_csv, export_document
-from blipdesk.store import Calibration, Library, PhotoRecord, ScoreRow, SentenceScore, Tag, logit
-from blipdesk.store.library import tag_score
+from blipdesk.store import Library
 
 KEY = "dir:abc|first=cls|decode=1"
 TAG = Tag("cat", ("a cat",), 0.5)
@@ -132,10 +143,10 @@ def test_linear_step_with_eight_of_each_and_the_store_agrees_with_numpy():
     fit = cal.fit(x[idx], truth[idx], f[idx], 0.5)
     assert [s.step for s in fit.steps] == list(cal.STEPS)
     assert fit.calibration is not None
-    z = cal.decide(fit.calibration, x, f, logit(0.5))
+    z = logodds_many(fit.calibration, x, f, logit(0.5))
     for i in range(0, 600, 37):
         itm = float(1 / (1 + np.exp(-x[i])))
-        got = fit.calibration.logodds(itm, f[i])
+        got = logodds(fit.calibration, logit(itm), f[i])
         assert got == pytest.approx(z[i], abs=1e-4)
 
 
@@ -150,6 +161,77 @@ def test_calibration_is_stored_per_model_and_read_time(library):
     library.set_calibration("cat", KEY, None)
     assert _matches(library)["/p/1.jpg"] is False and _matches(library)["/p/3.jpg"] is True
     assert library.calibrations("other-model") == {}
+
+
+def _store_and_proposal_agree(library, data, tag, calibration):
+    """What the store shows for each photo and what a proposal counts (``cal.matches``)."""
+    shown = {r.path: r.tags[tag.name].match for r in library.photo_results(KEY, ["/p"])}
+    counted = dict(zip(data.contents, cal.matches(data, calibration, tag.threshold), strict=True))
+    return shown, {f"/p/{i}.jpg": bool(counted[c]) for i, c in enumerate(data.contents)}
+
+
+def test_a_threshold_met_exactly_is_met_in_the_store_and_in_a_proposal(library):
+    # sigmoid(logit(0.11)) < 0.11: a proposal that compared through log-odds counted the photo
+    # at exactly the threshold out while the grid showed it tagged
+    _fill(library, [0.11, 0.3, 0.05, 0.11])
+    tag = Tag("cat", ("a cat",), 0.11)
+    library.put_tag(tag)
+    data = cal.tag_data(library, KEY, tag)
+    shown, counted = _store_and_proposal_agree(library, data, tag, None)
+    assert shown == counted == {
+        "/p/0.jpg": True, "/p/1.jpg": True, "/p/2.jpg": False, "/p/3.jpg": True
+    }  # fmt: skip
+
+
+def test_a_photo_without_its_vector_is_tagged_alike_in_the_store_and_in_a_proposal(library):
+    # a calibration that leans on the image alone (slope 0) cannot judge a photo without its ITC
+    # vector: the store falls back to the threshold, and so does a proposal (it took the missing
+    # vector for zeros and judged by the bias alone: 0.1 and 0.2 were counted in)
+    contents = _fill(library, [0.1, 0.9, 0.2, 0.8, 0.6])
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(2, 256)).astype(np.float32)
+    library.write_batch(KEY, [], {contents[0]: vectors[0], contents[1]: vectors[1]}, {})
+    data = cal.tag_data(library, KEY, TAG)
+    assert data.features is not None and np.isnan(data.features[2:]).all()
+    image_only = Calibration("examples", 0.0, 1.0, np.zeros(256, np.float32))
+    linear = Calibration("linear", 1.0, -logit(0.7), np.full(256, 0.01, np.float32))
+    for rule in (image_only, linear):
+        library.set_calibration("cat", KEY, rule)
+        shown, counted = _store_and_proposal_agree(library, data, TAG, rule)
+        assert shown == counted
+    assert shown["/p/2.jpg"] is False and shown["/p/3.jpg"] is True
+    library.set_calibration("cat", KEY, image_only)
+    shown, _ = _store_and_proposal_agree(library, data, TAG, image_only)
+    assert shown == {
+        "/p/0.jpg": True, "/p/1.jpg": True, "/p/2.jpg": False, "/p/3.jpg": True, "/p/4.jpg": True
+    }  # fmt: skip
+
+
+def test_labelled_photos_without_vectors_still_fit_the_linear_step(library):
+    x, f, truth = _population(60, seed=5)
+    itms = list(1 / (1 + np.exp(-x)))
+    contents = _fill(library, itms, f)
+    missing = contents[int(np.nonzero(truth)[0][0])]  # a labelled yes, its vector gone
+    library.conn.execute(
+        "DELETE FROM image_features WHERE content_id=(SELECT id FROM contents WHERE hash=?)",
+        (missing,),
+    )
+    idx = np.concatenate([np.nonzero(truth)[0][:10], np.nonzero(~truth)[0][:10]])
+    library.put_labels("cat", {contents[i]: bool(truth[i]) for i in idx})
+    data = cal.tag_data(library, KEY, TAG)
+    assert np.isnan(data.features[data.contents.index(missing)]).all()
+    # the fit reads a missing vector as zeros (no image term), exactly as before it was NaN
+    result = cal.fit_tag(data, TAG)
+    zeros = dataclasses.replace(data, features=np.nan_to_num(data.features, nan=0.0))
+    same = cal.fit_tag(zeros, TAG)
+    assert [s.step for s in result.steps] == list(cal.STEPS)
+    assert result.steps == same.steps and result.step == same.step
+    assert result.estimate is not None and np.isfinite(result.estimate)
+    if result.calibration is not None:
+        assert result.calibration.bias == same.calibration.bias
+        if result.calibration.weights is not None:
+            assert np.isfinite(result.calibration.weights).all()
+    assert cal.matches(data, result.calibration, 0.5)[data.contents.index(missing)]
 
 
 def test_the_queue_gallops_past_labels_of_one_kind_and_bisects_a_gap_the_rule_misses():
@@ -225,7 +307,7 @@ def test_the_logistic_step_finds_a_boundary_far_below_todays_threshold():
     logistic = cal._fit_logistic(x[idx], truth[idx], 0.0)
     assert logistic.slope > 1.0
     assert x[below].max() - 0.5 < -logistic.bias / logistic.slope < x[above].min() + 0.5
-    chosen = cal.decide(result.calibration, x, None, 0.0) >= 0
+    chosen = logodds_many(result.calibration, x, None, 0.0) >= 0
     assert 0.3 < chosen.mean() < 0.95 and cal.f1(chosen, truth) > 0.9
 
 
@@ -395,7 +477,7 @@ def test_the_estimate_shown_is_near_the_truth_and_the_labels_f1_is_not():
     today = _f1_of(x >= 0, truth)
     assert fit.estimate_today is not None and fit.estimate is not None
     assert abs(fit.estimate_today - today) < 0.06
-    after = _f1_of(cal.decide(fit.calibration, x, None, 0.0) >= 0, truth)
+    after = _f1_of(logodds_many(fit.calibration, x, None, 0.0) >= 0, truth)
     assert abs(fit.estimate - after) < 0.06
     assert [s.estimate is not None for s in fit.steps if s.accepted] == [True] * sum(
         s.accepted for s in fit.steps
@@ -421,7 +503,7 @@ def test_the_guard_keeps_todays_rule_when_the_estimate_sees_no_gain():
     assert fit.step != "today"
     assert fit.estimate is not None and fit.estimate_today is not None
     assert fit.estimate > fit.estimate_today
-    assert _f1_of(cal.decide(fit.calibration, x, None, 0.0) >= 0, truth) > _f1_of(x >= 0, truth)
+    assert _f1_of(logodds_many(fit.calibration, x, None, 0.0) >= 0, truth) > _f1_of(x >= 0, truth)
 
 
 def test_many_labels_are_held_out_in_closed_form_and_agree_with_refitting(monkeypatch):

@@ -36,7 +36,7 @@ def register(commands: Commands) -> None:
 
 
 def add_tag(ns: argparse.Namespace, ctx: Context) -> int:
-    from blipdesk.store import DEFAULT_THRESHOLD, Tag
+    from blipdesk.domain import DEFAULT_THRESHOLD, Tag
 
     with ctx.library() as library:
         old = library.tag(ns.name)

@@ -99,8 +99,8 @@ def label_photos(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def from_examples(ns: argparse.Namespace, ctx: Context) -> int:
+    from blipdesk.domain import Tag
     from blipdesk.infra.errors import UserError
-    from blipdesk.store import Tag
 
     yes = [_photo_content(p)[1] for p in ns.photos]
     no = [_photo_content(p)[1] for p in ns.no]

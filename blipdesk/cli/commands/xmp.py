@@ -21,7 +21,7 @@ from blipdesk.cli.context import (
 from blipdesk.infra.display import display_path
 
 if TYPE_CHECKING:
-    from blipdesk.store import Tag
+    from blipdesk.domain import Tag
 
 
 def register(commands: Commands) -> None:

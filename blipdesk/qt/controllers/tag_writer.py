@@ -11,8 +11,9 @@ import logging
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from blipdesk.domain import Tag
 from blipdesk.infra.errors import UserError
-from blipdesk.store import Library, Tag
+from blipdesk.store import Library
 
 log = logging.getLogger(__name__)
 

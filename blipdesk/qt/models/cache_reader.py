@@ -18,9 +18,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from blipdesk.domain import Tag, duplicate_groups
 from blipdesk.qt.common.values import PhotoScores
 from blipdesk.services.options import ModelChoice, read_key
-from blipdesk.store import Library, Tag, duplicate_groups
+from blipdesk.store import Library
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class CachedScores:
     folder: str
     score_key: str | None
     scores: tuple[PhotoScores, ...]
-    calibrations: dict = field(default_factory=dict)  # tag -> store.Calibration
+    calibrations: dict = field(default_factory=dict)  # tag -> domain.Calibration
     # path -> how many files under the folder hold its content (2 or more): the same photo twice
     duplicates: Mapping[str, int] = field(default_factory=dict)
 

@@ -41,12 +41,12 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
+from blipdesk.domain import Rating
 from blipdesk.qt.common.badges import STRIP, Placed, layout_strip, strip_rect
 from blipdesk.qt.common.label_marks import Mark, mark_at
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 from blipdesk.qt.widgets.rating_paint import dim_reject, paint_strip
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
-from blipdesk.store import Rating
 
 THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cells)
 MIN_THUMB, MAX_THUMB = 96, 320

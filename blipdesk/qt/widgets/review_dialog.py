@@ -6,6 +6,7 @@ are written through the window's label actions (a background task), never here."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -94,7 +95,7 @@ class ReviewDialog(QDialog):
         self.next()
 
     def _refit(self) -> None:
-        self.data = cal.TagData(self.data.contents, self.data.x, self.data.features, self.labels)
+        self.data = dataclasses.replace(self.data, labels=self.labels)  # keeps every field
         yes = sum(self.labels.values())
         if yes and len(self.labels) - yes:
             self.fit = cal.fit_tag(self.data, self.tag)

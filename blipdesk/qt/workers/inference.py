@@ -380,7 +380,7 @@ class InferenceWorker(QObject):
         import os
 
         from blipdesk.core.engine import content_hash
-        from blipdesk.store import PhotoRecord, ScoreRow
+        from blipdesk.domain import PhotoRecord, ScoreRow
 
         key = self.model_key(job)
         if scorer.score_key != key.score_key:
