@@ -486,31 +486,33 @@ def test_settings_has_no_large_gap_above_ok(qtbot, make_window):
     dialog.reject()
 
 
-def test_another_features_criterion_goes_through_the_one_filter(qtbot, make_window, photo_dir):
-    """A rating filter (another feature) plugs in: a value in the bar, a rule in photo_filter;
-    the grid, the empty state and smart views follow it."""
-    from blipdesk.services import photo_filter
-
-    def rule(state, ctx):
-        wanted = dict(state.extra).get("name_has")
-        return None if wanted is None else (lambda p: str(wanted) in p.name)
-
-    photo_filter.add_rule(rule)
-    try:
-        window = _quiet(make_window())
-        _open(qtbot, window, photo_dir, 10)
-        window.filter_bar.set_extra("name_has", "p0")
-        assert window.photos.rowCount() == 10
-        window.filter_bar.set_extra("name_has", "p03")
-        assert [p.name for p in window.photos.visible_photos()] == ["p03.jpg"]
-        window.flow.add_view("only three")
-        window.filter_bar.set_extra("name_has", "nothing")
-        qtbot.waitUntil(lambda: window.flow.empty.isVisible())
-        assert "name has filter (nothing)" in window.flow.empty.text()
-        window.flow.apply_view("only three")
-        assert window.photos.rowCount() == 1
-    finally:
-        photo_filter.RULES.remove(rule)
+def test_a_criterion_set_outside_the_chips_is_a_chip_of_the_one_filter(
+    qtbot, make_window, photo_dir
+):
+    """A criterion set from a menu or a saved view (here the file name) is part of the bar's
+    one FilterState: a chip with a ✕ shows it, the grid, the empty state and smart views follow
+    it."""
+    window = _quiet(make_window())
+    _open(qtbot, window, photo_dir, 10)
+    bar = window.filter_bar
+    bar.set_criteria(file_name="p0")
+    assert window.photos.rowCount() == 10
+    bar.set_criteria(file_name="P03")  # case ignored
+    assert [p.name for p in window.photos.visible_photos()] == ["p03.jpg"]
+    chip = bar.criterion_chip("file_name")
+    assert chip is not None and "name has “P03”" in chip.toolTip()
+    assert bar.chip_widget("name") is None  # not a tag's chip
+    window.flow.add_view("only three")
+    bar.set_criteria(file_name="nothing")
+    qtbot.waitUntil(lambda: window.flow.empty.isVisible())
+    assert "the file name filter: its chip&#x27;s ✕" in window.flow.empty.text().replace(
+        "'", "&#x27;"
+    )
+    window.flow.apply_view("only three")
+    assert window.photos.rowCount() == 1
+    bar.criterion_chip("file_name").remove_button().click()
+    assert window.photos.rowCount() == 10 and bar.criterion_chip("file_name") is None
+    assert bar.state() == FilterState()
 
 
 def test_a_smart_view_that_cannot_be_written_is_said(qtbot, make_window):

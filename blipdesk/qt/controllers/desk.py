@@ -95,11 +95,19 @@ class Desk(QObject):
         ]
         for text, wanted in choices:
             action = QAction(text, show, checkable=True)
-            action.triggered.connect(lambda _c=False, f=wanted: self.ratings.set_filter(f))
+            # a criterion of the one filter: a chip in the filter bar, saved with smart views
+            action.triggered.connect(lambda _c=False, f=wanted: w.filter_bar.set_criteria(rating=f))
             group.addAction(action)
             show.addAction(action)
             self.filter_actions[text] = action
         self.filter_actions["Any rating"].setChecked(True)
+        ratings = dict(choices)
+
+        def follow(state) -> None:  # a saved view or a chip's ✕: the menu follows
+            for text, action in self.filter_actions.items():
+                action.setChecked(ratings[text] == state.rating)
+
+        w.filter_bar.filterChanged.connect(follow)
         photo.addSeparator()
         self._act(photo, "&Read ratings from sidecars", self.ratings.read_sidecars)
         self._act(photo, "&Write ratings to sidecars", self.ratings.write_sidecars)

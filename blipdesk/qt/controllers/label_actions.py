@@ -35,12 +35,12 @@ from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.services import teach_jobs as jobs
 
 ANY_LABEL = "Any photo, labelled or not"
-LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag -> yes / no)
+LABEL_FILTERS: dict[str, str | None] = {  # menu text -> the filter's labels (photo_filter.LABELS)
     ANY_LABEL: None,
-    "Labelled by me (any tag)": lambda mine: bool(mine),
-    f"{YES} Confirmed (any tag)": lambda mine: True in mine.values(),
-    f"{NO} Rejected (any tag)": lambda mine: False in mine.values(),
-    "Not labelled": lambda mine: not mine,
+    "Labelled by me (any tag)": "labelled",
+    f"{YES} Confirmed (any tag)": "confirmed",
+    f"{NO} Rejected (any tag)": "rejected",
+    "Not labelled": "unlabelled",
 }
 
 
@@ -104,6 +104,12 @@ class LabelActions(QObject):
             show.addAction(action)
             self.show_actions[text] = action
         self.show_actions[ANY_LABEL].setChecked(True)
+
+        def follow(state) -> None:  # a saved view or a chip's ✕: the menu follows
+            for text, action in self.show_actions.items():
+                action.setChecked(LABEL_FILTERS[text] == state.labels)
+
+        w.filter_bar.filterChanged.connect(follow)
         self.mark_menu: QMenu | None = None
         w.grid.tagMarkClicked.connect(self.mark_clicked)
         w.grid.extra_actions += [None, self.yes_action, self.no_action, self.like_action]
@@ -298,15 +304,10 @@ class LabelActions(QObject):
 
     def show_only(self, text: str) -> None:
         """Teach > Show only: the photos a person labelled (for any tag), confirmed, rejected,
-        or did not label; an extra rule of the grid, so it ANDs with the filter bar."""
-        test = LABEL_FILTERS[text]
+        or did not label; a criterion of the one filter (a chip in the filter bar, saved with
+        smart views), so it ANDs with the rest."""
         self.show_actions[text].setChecked(True)
-        board = self.w.board
-        self.w.photos.set_extra_filter(
-            "label",
-            None if test is None else (lambda p: test(board.labels.get(p.path, {}))),
-            f"Teach > Show only > {ANY_LABEL}",
-        )
+        self.w.filter_bar.set_criteria(labels=LABEL_FILTERS[text])
 
     # ----------------------------------------------------------------- review, calibrate
 

@@ -63,7 +63,9 @@ class LiveFolders(QObject):
         menus = [a.menu() for a in bar.actions() if a.text() == "&View" and a.menu()]
         view = menus[0] if menus else bar.addMenu("&View")
         action = QAction("Show &duplicates only", window, checkable=True)
-        action.toggled.connect(window.photos.set_duplicates_only)
+        # a criterion of the one filter: a chip in the filter bar, saved with smart views
+        action.toggled.connect(lambda on: window.filter_bar.set_criteria(duplicates=on))
+        window.filter_bar.filterChanged.connect(lambda state: action.setChecked(state.duplicates))
         view.addSeparator()
         view.addAction(action)
         window.duplicates_action = action
