@@ -97,3 +97,64 @@ def test_the_criteria_show_as_chips_and_the_menus_follow_them(qtbot, library_win
     # What the menus set is saved with a view, like the chips.
     window.flow.add_view("Rejected")
     assert window.flow.views.views[-1].filter == FilterState(labels="rejected")
+
+
+def test_the_grids_wiring_needs_only_its_parts(qtbot, tmp_path):
+    """GridFlow is built from GridParts (widgets, models and callables), not from a window:
+    what it asks of the window is the callables, and nothing else is reachable."""
+    from PySide6.QtWidgets import QMainWindow, QStatusBar
+
+    from blipdesk.qt.common.values import Photo, ScoreBoard
+    from blipdesk.qt.controllers.grid_flow import GridFlow, GridParts
+    from blipdesk.qt.models.folders import FolderTreeModel
+    from blipdesk.qt.models.photos import PhotoGridModel
+    from blipdesk.qt.widgets.filter_bar import FilterBar
+    from blipdesk.qt.widgets.photo_grid import PhotoGrid
+    from blipdesk.qt.widgets.scan_status import ScanStatus
+    from blipdesk.qt.widgets.sidebar import LibrarySidebar
+    from blipdesk.qt.workers.tasks import BackgroundTasks
+    from blipdesk.qt.workers.thumbnails import ThumbnailLoader
+
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    calls: list[tuple[str, object]] = []
+    current: list[str | None] = [None]
+    thumbs = ThumbnailLoader(tmp_path / "thumbs", parent=host)
+    photos = PhotoGridModel(ScoreBoard(), thumbs, host)
+    folders = FolderTreeModel(host)
+    tasks = BackgroundTasks(host)
+    parts = GridParts(
+        bar=FilterBar(), photos=photos, grid=PhotoGrid(photos, thumbs), folders=folders,
+        sidebar=LibrarySidebar(folders), status=QStatusBar(), scan_status=ScanStatus(),
+        tasks=tasks, views_file=tmp_path / "smart-views.json",
+        current_folder=lambda: current[0], recursive=lambda: True,
+        search=lambda text: calls.append(("search", text)),
+        relist=lambda f: calls.append(("relist", f)),
+        recount=lambda f: calls.append(("recount", f)),
+        has_tags=lambda: False, set_title=lambda t: calls.append(("title", t)),
+        forget_folder=lambda: calls.append(("forget", None)),
+    )  # fmt: skip
+    flow = GridFlow(parts, host)
+    assert "Welcome to blipdesk" in (flow.empty_text() or "")
+    folders.add_root("/p")
+    current[0] = "/p"
+    flow.folder_opened("/p")
+    photos.set_photos([Photo(f"/p/{n}.jpg", f"{n}.jpg", 1, 0.0) for n in ("a", "b")])
+    flow.listed("/p")
+    flow.refresh()
+    parts.bar.search.setText("a dog")
+    parts.bar.search.returnPressed.emit()
+    parts.bar.set_criteria(file_name="b")
+    assert [p.name for p in photos.visible_photos()] == ["b.jpg"]
+    assert flow.count_label.text() == "1 of 2 photos shown"
+    flow.folder_closed()
+    assert calls == [
+        ("recount", "/p"),
+        ("relist", "/p"),
+        ("recount", "/p"),
+        ("search", "a dog"),
+        ("title", "blipdesk"),
+        ("forget", None),
+    ]
+    tasks.shutdown()
+    thumbs.shutdown()
