@@ -49,7 +49,6 @@ from blipdesk.qt.workers.inference import InferenceController, ModelChoice
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 from blipdesk.services.settings import Settings, SettingsFile
-from blipdesk.services.smart_views import FILE_NAME as SMART_VIEWS
 
 log = logging.getLogger(__name__)
 
@@ -167,25 +166,14 @@ class MainWindow(QMainWindow):
         self.settings_flow.accepted.connect(self._settings_accepted)
         self.settings_flow.clearScoresRequested.connect(self.clear_scores)
         self.settings_flow.clearFeaturesRequested.connect(self.clear_feature_cache)
-        # The filter bar, the grid's place, counts, empty states, smart views.
-        self.flow = GridFlow(
-            GridParts(
-                bar=self.filter_bar, photos=self.photos, grid=self.grid, sidebar=self.sidebar,
-                folders=self.folders, status=status, scan_status=self.scan_status,
-                tasks=self.tasks, views_file=self.paths.data_dir / SMART_VIEWS,
-                current_folder=lambda: self.current_folder,
-                recursive=lambda: self.settings.recursive, search=self.search,
-                relist=self.shown.open, recount=lambda f: self.lister.count(self._root_of(f)),
-                has_tags=lambda: bool(self.tags.tags()), set_title=self.setWindowTitle,
-                forget_folder=self.state.forget_last_folder,
-            ),
-            self,
-        )  # fmt: skip
-        c.searched.connect(self.flow.searched)
-        self.shown.listed.connect(self.flow.listed)
-        self.lister.counted.connect(self.flow.counted)
-        self.stack.viewing.connect(self.flow.viewing)
-        self.tag_actions.renamed.connect(self.filter_bar.rename_tag)
+        self.flow = GridFlow(GridParts(  # filter bar, grid place, counts, empty states, views
+            bar=self.filter_bar, photos=self.photos, grid=self.grid, sidebar=self.sidebar,
+            folders=self.folders, shown=self.shown, tags=self.tags, state=self.state, status=status,
+            scan_status=self.scan_status, tasks=self.tasks, data_dir=self.paths.data_dir,
+            search=self.search, recursive=lambda: self.settings.recursive,
+            recount=lambda f: self.lister.count(self._root_of(f)), set_title=self.setWindowTitle,
+            searched=c.searched, listed=self.shown.listed, counted=self.lister.counted,
+            viewing=self.stack.viewing, renamed=self.tag_actions.renamed), self)  # fmt: skip
 
     def _restore(self) -> None:
         self.tags.set_tags(read_tags(self.paths.database))

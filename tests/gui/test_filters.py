@@ -100,8 +100,11 @@ def test_the_criteria_show_as_chips_and_the_menus_follow_them(qtbot, library_win
 
 
 def test_the_grids_wiring_needs_only_its_parts(qtbot, tmp_path):
-    """GridFlow is built from GridParts (widgets, models and callables), not from a window:
-    what it asks of the window is the callables, and nothing else is reachable."""
+    """GridFlow is built from GridParts (its parts, callables and the signals it follows), not
+    from a window: here with stand-ins for the window's folder, tags and state."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QMainWindow, QStatusBar
 
     from blipdesk.qt.common.values import Photo, ScoreBoard
@@ -115,32 +118,37 @@ def test_the_grids_wiring_needs_only_its_parts(qtbot, tmp_path):
     from blipdesk.qt.workers.tasks import BackgroundTasks
     from blipdesk.qt.workers.thumbnails import ThumbnailLoader
 
+    class Signals(QObject):
+        searched, listed, counted = Signal(object), Signal(str), Signal(object)
+        viewing, renamed = Signal(bool), Signal(str, str)
+
     host = QMainWindow()
     qtbot.addWidget(host)
+    signals = Signals(host)
     calls: list[tuple[str, object]] = []
-    current: list[str | None] = [None]
+    shown = SimpleNamespace(current=None, open=lambda f: calls.append(("relist", f)))
     thumbs = ThumbnailLoader(tmp_path / "thumbs", parent=host)
     photos = PhotoGridModel(ScoreBoard(), thumbs, host)
     folders = FolderTreeModel(host)
     tasks = BackgroundTasks(host)
     parts = GridParts(
         bar=FilterBar(), photos=photos, grid=PhotoGrid(photos, thumbs), folders=folders,
-        sidebar=LibrarySidebar(folders), status=QStatusBar(), scan_status=ScanStatus(),
-        tasks=tasks, views_file=tmp_path / "smart-views.json",
-        current_folder=lambda: current[0], recursive=lambda: True,
-        search=lambda text: calls.append(("search", text)),
-        relist=lambda f: calls.append(("relist", f)),
+        sidebar=LibrarySidebar(folders), shown=shown, tags=SimpleNamespace(tags=lambda: []),
+        state=SimpleNamespace(forget_last_folder=lambda: calls.append(("forget", None))),
+        status=QStatusBar(), scan_status=ScanStatus(), tasks=tasks, data_dir=tmp_path,
+        search=lambda text: calls.append(("search", text)), recursive=lambda: True,
         recount=lambda f: calls.append(("recount", f)),
-        has_tags=lambda: False, set_title=lambda t: calls.append(("title", t)),
-        forget_folder=lambda: calls.append(("forget", None)),
+        set_title=lambda t: calls.append(("title", t)), searched=signals.searched,
+        listed=signals.listed, counted=signals.counted, viewing=signals.viewing,
+        renamed=signals.renamed,
     )  # fmt: skip
     flow = GridFlow(parts, host)
     assert "Welcome to blipdesk" in (flow.empty_text() or "")
     folders.add_root("/p")
-    current[0] = "/p"
+    shown.current = "/p"
     flow.folder_opened("/p")
     photos.set_photos([Photo(f"/p/{n}.jpg", f"{n}.jpg", 1, 0.0) for n in ("a", "b")])
-    flow.listed("/p")
+    signals.listed.emit("/p")
     flow.refresh()
     parts.bar.search.setText("a dog")
     parts.bar.search.returnPressed.emit()

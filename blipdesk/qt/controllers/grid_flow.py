@@ -1,10 +1,9 @@
 """The grid's wiring: the filter bar to the grid model, the grid's place (top of a new folder, the
 best match of a search, the photo the viewer was on), the counts in the status bar and the
 sidebar (re-listed and re-counted when a folder is opened or refreshed), the empty states, the
-thumbnail size, and smart views. The main window builds one from ``GridParts`` (the parts it
-drives and the few things it asks of the window, as callables), wires four signals to it
-(``listed``, ``counted``, ``viewing``, ``searched``) and calls it when a folder is opened or
-closed; everything else happens here.
+thumbnail size, and smart views. The main window builds one from ``GridParts``: the parts it
+drives, the few things it asks of the window (callables) and the signals it follows; and calls
+it when a folder is opened or closed. Everything else happens here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QObject
+from PySide6.QtCore import QModelIndex, QObject, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QInputDialog,
@@ -24,9 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blipdesk.qt.common.window_state import WindowState
 from blipdesk.qt.controllers.label_actions import ANY_LABEL
+from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
+from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.widgets.empty_state import EmptyState
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
@@ -35,7 +37,7 @@ from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.thumb_slider import ThumbSlider
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.services.photo_filter import criteria, describe_chips
-from blipdesk.services.smart_views import SmartView, SmartViews, write_views
+from blipdesk.services.smart_views import FILE_NAME, SmartView, SmartViews, write_views
 
 # A criterion set from a menu (photo_filter.CRITERIA) -> what the empty grid calls it, and the
 # menu that turns it off (its chip's ✕ in the filter bar does too).
@@ -49,26 +51,32 @@ CRITERION_NAMES = {
 
 @dataclass(frozen=True)
 class GridParts:
-    """What the grid's wiring works with: the parts it drives, and what it asks of the window
-    as callables (nothing else of the window is reachable from here)."""
+    """What the grid's wiring works with: the parts it drives, what it asks of the window as
+    callables, and the signals it follows (nothing else of the window is reachable from here)."""
 
     bar: FilterBar
     photos: PhotoGridModel
     grid: PhotoGrid
     sidebar: LibrarySidebar
     folders: FolderTreeModel
+    shown: ShownFolder  # the folder shown (``current``), listed again by ``open``
+    tags: TagListModel
+    state: WindowState  # forgets the folder shown when it leaves the library
     status: QStatusBar
     scan_status: ScanStatus
     tasks: BackgroundTasks  # writes smart-views.json, in order after the file work before it
-    views_file: Path  # smart-views.json
-    current_folder: Callable[[], str | None]
-    recursive: Callable[[], bool]  # the settings' "look into subfolders"
+    data_dir: Path  # where smart-views.json is
     search: Callable[[str], None]  # run a search in the folder shown
-    relist: Callable[[str], None]  # list a folder again into the grid
+    recursive: Callable[[], bool]  # the settings' "look into subfolders"
     recount: Callable[[str], None]  # count the library folder holding a folder again
-    has_tags: Callable[[], bool]
     set_title: Callable[[str], None]
-    forget_folder: Callable[[], None]  # the folder shown is gone: not opened at the next start
+    # What it follows: a search's results, the folder listed into the grid model, a library
+    # folder counted, the viewer opened or closed, a tag renamed (old, new).
+    searched: SignalInstance
+    listed: SignalInstance
+    counted: SignalInstance
+    viewing: SignalInstance
+    renamed: SignalInstance
 
 
 class GridFlow(QObject):
@@ -84,6 +92,11 @@ class GridFlow(QObject):
         bar.searchRequested.connect(parts.search)
         bar.searchCleared.connect(self._search_cleared)
         bar.saveViewRequested.connect(self.save_view)
+        parts.searched.connect(self.searched)
+        parts.listed.connect(self.listed)
+        parts.counted.connect(self.counted)
+        parts.viewing.connect(self.viewing)
+        parts.renamed.connect(bar.rename_tag)
 
         # Status bar: "27 photos · 3 selected", the thumbnail size.
         self.count_label = QLabel()
@@ -101,7 +114,7 @@ class GridFlow(QObject):
         self.empty = EmptyState(grid, self.empty_text)
 
         # Smart views: saved filter + sort, in the sidebar.
-        self.views = SmartViews(parts.views_file)
+        self.views = SmartViews(parts.data_dir / FILE_NAME)
         parts.sidebar.set_views(self.views.load())
         parts.sidebar.viewChosen.connect(self.apply_view)
         parts.sidebar.viewRemoved.connect(self.remove_view)
@@ -128,16 +141,16 @@ class GridFlow(QObject):
         p.set_title("blipdesk")
         p.sidebar.tree.clearSelection()
         p.sidebar.tree.setCurrentIndex(QModelIndex())
-        p.forget_folder()
+        p.state.forget_last_folder()
         p.scan_status.folder_shown(None)
         p.bar.set_photos([], None)
         self.empty.refresh()
 
     def refresh(self) -> None:
         """Re-list the folder shown and re-count its library folder (File > Refresh, F5)."""
-        folder = self.parts.current_folder()
+        folder = self.parts.shown.current
         if folder:
-            self.parts.relist(folder)
+            self.parts.shown.open(folder)
             self.parts.recount(folder)
 
     def listed(self, folder: str) -> None:
@@ -152,7 +165,7 @@ class GridFlow(QObject):
         """A library folder was counted (``FolderLister.counted``)."""
         # The subfolders exist in the tree only now: highlight the folder shown (after a
         # restart the last folder is opened before the tree is counted).
-        folder = self.parts.current_folder()
+        folder = self.parts.shown.current
         if folder:
             self.parts.sidebar.select(folder)
 
@@ -187,7 +200,7 @@ class GridFlow(QObject):
 
     def show_counts(self, *_args) -> None:
         p = self.parts
-        text = p.photos.counts_text() if p.current_folder() else ""
+        text = p.photos.counts_text() if p.shown.current else ""
         selected = len(p.grid.selectionModel().selectedIndexes())
         if selected:
             text += f" · {selected} selected"
@@ -198,9 +211,9 @@ class GridFlow(QObject):
         p, photos = self.parts, self.parts.photos
         if photos.rowCount():
             return None
-        current = p.current_folder()
+        current = p.shown.current
         if not p.folders.roots():
-            tags = "" if p.has_tags() else (
+            tags = "" if p.tags.tags() else (
                 "<br>Then write a tag — a sentence like “a dog on a beach” — with "
                 "<b>Add tag…</b> in the Tags panel (Tags &gt; New tag…), and press <b>Scan</b>."
             )  # fmt: skip
