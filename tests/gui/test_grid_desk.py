@@ -550,3 +550,20 @@ def test_counting_again_keeps_the_tree_as_it_was(qtbot, make_window, photo_dir):
     assert not removed
     assert window.sidebar.tree.isExpanded(window.folders.index_of(str(photo_dir / "sub")))
     assert window.folders.data(window.folders.index(0, 0), CountRole) == 12
+
+
+def test_a_rating_chosen_in_the_menu_is_saved_with_a_smart_view(qtbot, make_window, photo_dir):
+    """Photo > Show only sets a criterion of the one filter: a smart view keeps it (before, the
+    rating filter lived beside the filter and a view lost it)."""
+    window = _quiet(make_window())
+    _open(qtbot, window, photo_dir, 10)
+    window.grid.setCurrentIndex(window.photos.index(2))
+    window.desk.ratings.set_stars(3)
+    window.desk.filter_actions["★★★ or more"].trigger()
+    assert window.photos.rowCount() == 1
+    window.flow.add_view("three stars")
+    window.desk.filter_actions["Any rating"].trigger()
+    assert window.photos.rowCount() == 10
+    window.flow.apply_view("three stars")
+    assert window.photos.rowCount() == 1
+    assert window.desk.filter_actions["★★★ or more"].isChecked()
