@@ -22,7 +22,7 @@ from blipdesk.qt.common.values import ScoreBoard, Tag, sidecar_targets
 from blipdesk.qt.common.window_state import WindowState
 from blipdesk.qt.controllers.desk import Desk
 from blipdesk.qt.controllers.file_actions import FileActions, FileTask
-from blipdesk.qt.controllers.grid_flow import GridFlow
+from blipdesk.qt.controllers.grid_flow import GridFlow, GridParts
 from blipdesk.qt.controllers.label_actions import LabelActions
 from blipdesk.qt.controllers.live_folders import LiveFolders
 from blipdesk.qt.controllers.scan_actions import ScanActions, model_choice
@@ -111,16 +111,17 @@ class MainWindow(QMainWindow):
         self.labels = LabelActions(  # the Teach menu, ✓ / ✗ labels, more like this
             self, self.shown, self.grid, self.detail, self.tags_panel, self.board, self.previews,
             str(paths.database), lambda: self.settings, self._after_scores, self._warn,
+            self.filter_bar,
         )  # fmt: skip
         self._wire()
         self.desk = Desk(  # ratings, the info panel, View and Photo menus, full screen
-            self, self.stack, self.board, self.detail, self.info,
+            self, self.stack, self.board, self.detail, self.info, self.filter_bar,
             (self.sidebar, self.filter_bar, self.right), str(paths.database),
         )  # fmt: skip
         self.live = LiveFolders(  # folders that change on disk
             self.shown, self.grid, self.folders, self.lister, self.cache, paths.database,
             lambda: self.settings, lambda: self.controller.scanning() or bool(self.files.clearing),
-            lambda: self.scan(background=True), self.desk.view_menu, self,
+            lambda: self.scan(background=True), self.desk.view_menu, self.filter_bar, self,
         )  # fmt: skip
         self.lister.listed.connect(self.desk.listed)
         self.tag_actions.tried.connect(self.desk.tried)
@@ -181,8 +182,14 @@ class MainWindow(QMainWindow):
         self.settings_flow.accepted.connect(self._settings_accepted)
         self.settings_flow.clearScoresRequested.connect(self.clear_scores)
         self.settings_flow.clearFeaturesRequested.connect(self.clear_feature_cache)
-        self.flow = GridFlow(self)  # filter bar, grid place, counts, empty states, smart views
-        c.searched.connect(self.flow.searched)
+        self.flow = GridFlow(GridParts(  # filter bar, grid place, counts, empty states, views
+            bar=self.filter_bar, photos=self.photos, grid=self.grid, sidebar=self.sidebar,
+            folders=self.folders, shown=self.shown, tags=self.tags, state=self.state, status=status,
+            scan_status=self.scan_status, tasks=self.tasks, data_dir=self.paths.data_dir,
+            search=self.search, recursive=lambda: self.settings.recursive,
+            recount=lambda f: self.lister.count(self.folders.root_of(f)), set_title=self.setWindowTitle,
+            searched=c.searched, listed=self.shown.listed, counted=self.lister.counted,
+            viewing=self.stack.viewing, renamed=self.tag_actions.renamed), self)  # fmt: skip
 
     def _restore(self) -> None:
         self.tags.set_tags(read_tags(self.paths.database))
@@ -216,10 +223,12 @@ class MainWindow(QMainWindow):
             self._save_settings(self.settings.with_changes(folders=folders))
 
     def remove_folder(self, folder: str) -> None:
+        shown = self.current_folder or ""
+        inside = shown == folder or shown.startswith(folder + os.sep)
         self.folders.remove_root(folder)
         kept = tuple(f for f in self.settings.folders if f != folder)
         self._save_settings(self.settings.with_changes(folders=kept))
-        if self.current_folder and self._root_of(self.current_folder, (folder,)) == folder:
+        if inside:
             self.shown.close()
             self.flow.folder_closed()
 
@@ -235,12 +244,6 @@ class MainWindow(QMainWindow):
         self.shown.open(folder)
         self.flow.folder_opened(folder)
 
-    def _root_of(self, folder: str, roots=None) -> str:
-        for root in self.folders.roots() if roots is None else roots:
-            if folder == root or folder.startswith(root + os.sep):
-                return root
-        return folder
-
     # ----------------------------------------------------------------- tags
 
     def edit_tag(self, tag: Tag | None) -> None:
@@ -254,11 +257,8 @@ class MainWindow(QMainWindow):
         missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
         if not missing:
             return
-        if (
-            self.settings.feature_cache
-            and not self.controller.scanning()
-            and not self.files.clearing
-        ):
+        busy = self.controller.scanning() or self.files.clearing
+        if self.settings.feature_cache and not busy:
             # Checked at once from the vision cache, best matches first; photos never scanned
             # wait for Scan (a new tag never starts decoding a whole folder by itself).
             self.scan(cached_only=True, checking=tag.name)
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
         waiting = len(self.board.missing(photos, self._sentences())) if checking else 0
         self.scan_status.show_finished(outcome, summary, checking, waiting)
         if self.current_folder:
-            self.lister.count(self._root_of(self.current_folder))
+            self.lister.count(self.folders.root_of(self.current_folder))
 
     def search(self, text: str) -> None:
         if self.current_folder is not None:
@@ -365,7 +365,8 @@ class MainWindow(QMainWindow):
 
     def _settings_accepted(self, new: Settings) -> None:
         old = self.settings
-        model_changed = (new.model, new.first_token) != (old.model, old.first_token)
+        what = ("model", "model_revision", "first_token")  # what the score key is made of
+        model_changed = any(getattr(new, k) != getattr(old, k) for k in what)
         self._save_settings(new)
         if model_changed:
             self.board.clear()

@@ -1,11 +1,17 @@
-"""What the grid shows and in what order: the filter rule and the sort keys, as plain values.
+"""What the grid shows and in what order: the filter and the sort keys, as plain values.
 
-Qt-free (the grid model applies them; tests property-test them without a QApplication).
+Qt-free: the window's grid model, smart views and the command line all apply the one filter
+through this module, and tests property-test it without a QApplication.
 
-**The one place that composes filter predicates.** ``FilterState`` holds every criterion the
-person set; ``RULES`` turns each criterion into a predicate over a ``Photo`` (or ``None`` when the
-criterion is not set); ``compile_filter`` ANDs them. A new criterion (a star rating, a pick flag)
-is one field (or one ``extra`` key) plus one rule appended to ``RULES`` with ``add_rule``.
+**The one filter mechanism.** A filter is a value, ``FilterState``: every criterion a person can
+set (tag chips, a minimum score, dates, file types, a folder, a star rating or pick flag, their
+own yes / no labels, duplicates only, a file name) is one of its fields. ``RULES`` turns each set
+criterion into a predicate over a ``Photo`` (pure data in, predicate out); ``compile_filter`` ANDs
+them. What a rule reads besides the photo (tag scores, ratings, labels, copies) comes in a
+``FilterContext`` of lookups, so the window (its in-memory board) and the command line (the
+library) give the same answers. ``filter_to_json`` / ``filter_from_json`` are the value's saved
+form (``smart-views.json``), ``parse_filter`` / ``format_filter`` its form in words (the CLI's
+``--filter``). A new criterion is one field, one rule, and its JSON and words, all here.
 
 The tag rule, said once (the filter bar's tooltip says the same):
 
@@ -21,28 +27,57 @@ The tag rule, said once (the filter bar's tooltip says the same):
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
+import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from blipdesk.core.files import Photo
 from blipdesk.domain import Tag
+from blipdesk.infra.errors import UserError
+from blipdesk.services.ratings import FLAGS, Rating, RatingFilter
 
 MODES = ("and", "or", "not")
 
 TagScore = Callable[[str, Tag], "float | None"]
 
+# A person's own yes / no labels (any tag): the key a filter keeps -> the test of a photo's
+# labels (tag name -> yes / no). Teach > Show only offers them.
+LABELS: dict[str, Callable[[Mapping[str, bool]], bool]] = {
+    "labelled": lambda mine: bool(mine),
+    "confirmed": lambda mine: True in mine.values(),
+    "rejected": lambda mine: False in mine.values(),
+    "unlabelled": lambda mine: not mine,
+}
+LABEL_TEXT = {
+    "labelled": "labelled by me",
+    "confirmed": "✓ confirmed by me",
+    "rejected": "✗ rejected by me",
+    "unlabelled": "not labelled",
+}
+ANY_RATING = RatingFilter()  # frozen: one value every filter shares
+MAX_NAME = 200  # a file-name criterion longer than this is no file name
+FIRST_DAY, LAST_DAY = -2208988800.0, 253402214400.0  # 1900-01-01 .. 9999-12-31 (UTC)
+
 
 @dataclass(frozen=True)
 class FilterState:
-    """Tag chips (tag name, "and" | "or" | "not"), a minimum score, a search ranking, and the
-    photo's own facts: date range, file types, folder."""
+    """Every criterion of the grid's filter. Tag chips (tag name, "and" | "or" | "not"), a
+    minimum score and a search ranking; the photo's own facts (date range, file types, folder,
+    file name); what a person said of it (a star rating or flag, yes / no labels); and whether
+    another file holds the same photo. A field at its default filters nothing."""
 
     chips: tuple[tuple[str, str], ...] = ()  # (tag name, mode)
     min_score: float = 0.0
     # The search's photos, path -> order (higher first). The best candidates are checked by ITM
     # while the ranking shows: ``search_itm`` holds their match probability (shown, and what the
-    # minimum score applies to); the others are ordered by ITC cosine only.
+    # minimum score applies to); the others are ordered by ITC cosine only. A search is run
+    # again, never saved: these three are not part of the saved value.
     search: Mapping[str, float] | None = field(default=None, compare=False)
     search_text: str = ""
     search_itm: Mapping[str, float] = field(default_factory=dict, compare=False)
@@ -50,8 +85,10 @@ class FilterState:
     date_to: float | None = None  # exclusive
     kinds: tuple[str, ...] = ()  # file suffixes (".jpg"); empty: every type
     folder: str | None = None  # only photos directly in this folder
-    # Criteria added by other features (a rating, a flag): name -> value, read by their rules.
-    extra: tuple[tuple[str, object], ...] = ()
+    rating: RatingFilter = ANY_RATING  # at least so many stars, and / or a flag
+    labels: str | None = None  # one of LABELS: the person's own yes / no, any tag
+    duplicates: bool = False  # only photos another file repeats (the same content)
+    file_name: str = ""  # the file name holds this text (case ignored)
 
     @property
     def active(self) -> bool:
@@ -60,17 +97,39 @@ class FilterState:
             or self.search is not None
             or self.min_score > 0
             or self.facts_active
-            or bool(self.extra)
+            or bool(criteria(self))
         )
 
     @property
     def facts_active(self) -> bool:
+        """Whether the "More filters" row (date, type, folder) filters anything."""
         return (
             self.date_from is not None
             or self.date_to is not None
             or bool(self.kinds)
             or self.folder is not None
         )
+
+
+# The criteria set outside the chips and the "More filters" row (a menu, a saved view, the
+# command line), each shown as a chip of its own: key (a FilterState field) -> its wording.
+CRITERIA: dict[str, Callable[[FilterState], str | None]] = {
+    "rating": lambda s: s.rating.describe() if s.rating.active else None,
+    "labels": lambda s: LABEL_TEXT.get(s.labels or ""),
+    "duplicates": lambda s: "duplicates only" if s.duplicates else None,
+    "file_name": lambda s: f"name has “{s.file_name}”" if s.file_name else None,
+}
+
+
+def criteria(state: FilterState) -> list[tuple[str, str]]:
+    """The criteria of ``CRITERIA`` that ``state`` sets, as (key, what it keeps)."""
+    return [(key, text) for key, say in CRITERIA.items() if (text := say(state)) is not None]
+
+
+def without(state: FilterState, key: str) -> FilterState:
+    """``state`` with the criterion ``key`` (a field) back at its default: it filters nothing."""
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(FilterState)}
+    return replace(state, **{key: defaults[key]})
 
 
 @dataclass(frozen=True)
@@ -91,15 +150,31 @@ SORT_KEYS = {
 }
 
 
+def _no_rating(_path: str) -> Rating | None:
+    return None
+
+
+def _no_labels(_path: str) -> Mapping[str, bool]:
+    return {}
+
+
+def _no_copies(_path: str) -> int:
+    return 0
+
+
 @dataclass(frozen=True)
 class FilterContext:
-    """What the rules read besides the state: the tags by name, a photo's tag score, and
-    whether a photo carries a tag by the store's rule (a person's label first, then the tag's
-    calibration, else its threshold); without ``carries``, the score reaching the threshold."""
+    """What the rules read besides the state and the photo, by path: the tags by name, a
+    photo's tag score, whether it carries a tag by the store's rule (a person's label first,
+    then the tag's calibration, else its threshold; without ``carries``, the score reaching the
+    threshold), its rating, its labels (tag -> yes / no) and how many files hold its content."""
 
     tags: Mapping[str, Tag]
     tag_score: TagScore
     carries: Callable[[str, Tag], bool] | None = None
+    rating: Callable[[str], Rating | None] = _no_rating
+    labels: Callable[[str], Mapping[str, bool]] = _no_labels
+    copies: Callable[[str], int] = _no_copies
 
     def carried(self, path: str, tag: Tag, at_least: float = 0.0) -> bool:
         if self.carries is None:
@@ -183,17 +258,50 @@ def folder_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     return lambda p: os.path.dirname(p.path) == folder
 
 
-RULES: list[Rule] = [search_rule, tag_rule, date_rule, kind_rule, folder_rule]
+def rating_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    """Stars and flags: ``ratings.RatingFilter``'s rule (an unrated photo has 0 stars, no flag)."""
+    wanted, rating = state.rating, ctx.rating
+    if not wanted.active:
+        return None
+    return lambda p: wanted.accepts(rating(p.path))
 
 
-def add_rule(rule: Rule) -> None:
-    """Another feature's criterion (read from ``FilterState.extra``), ANDed with the rest."""
-    if rule not in RULES:
-        RULES.append(rule)
+def label_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    test, labels = LABELS.get(state.labels or ""), ctx.labels
+    if test is None:
+        return None
+    return lambda p: test(labels(p.path))
+
+
+def duplicate_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    if not state.duplicates:
+        return None
+    copies = ctx.copies
+    return lambda p: copies(p.path) >= 2
+
+
+def name_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    if not state.file_name:
+        return None
+    needle = state.file_name.casefold()
+    return lambda p: needle in p.name.casefold()
+
+
+RULES: tuple[Rule, ...] = (
+    search_rule,
+    tag_rule,
+    date_rule,
+    kind_rule,
+    folder_rule,
+    rating_rule,
+    label_rule,
+    duplicate_rule,
+    name_rule,
+)
 
 
 def compile_filter(state: FilterState, ctx: FilterContext) -> Predicate:
-    """The one predicate the grid applies: every set criterion's rule, ANDed."""
+    """The one predicate the grid and the command line apply: every set criterion's rule, ANDed."""
     predicates = [p for rule in RULES if (p := rule(state, ctx)) is not None]
     if not predicates:
         return lambda _photo: True
@@ -211,6 +319,215 @@ def accepts(
 ) -> bool:
     """Whether the grid shows ``photo`` under ``state`` (see the module's docstring)."""
     return compile_filter(state, FilterContext(tags, tag_score, carries))(photo)
+
+
+# ----------------------------------------------------------------------------- saved form (JSON)
+
+
+def filter_to_json(state: FilterState) -> dict[str, Any]:
+    """The filter as JSON values (never its search: a search is run again, not saved)."""
+    return {
+        "chips": [list(c) for c in state.chips],
+        "min_score": state.min_score,
+        "date_from": state.date_from,
+        "date_to": state.date_to,
+        "kinds": list(state.kinds),
+        "folder": state.folder,
+        "rating": {"min_stars": state.rating.min_stars, "flag": state.rating.flag},
+        "labels": state.labels,
+        "duplicates": state.duplicates,
+        "file_name": state.file_name,
+    }
+
+
+def filter_from_json(item: Mapping[str, Any]) -> FilterState:
+    """The filter of a JSON object written by ``filter_to_json`` (or by an older blipdesk: keys
+    it lacks filter nothing, and its ``extra`` list is ignored). Read from files, so untrusted:
+    odd entries are left out and values clamped; ValueError when a number is not one."""
+
+    def number(key: str) -> float | None:
+        value = item.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise ValueError(f"{key} is not a number")
+        return float(value)
+
+    def moment(key: str) -> float | None:  # a day the date boxes can show, else no bound
+        value = number(key)
+        return value if value is not None and FIRST_DAY <= value <= LAST_DAY else None
+
+    raw_chips = item.get("chips", [])
+    chips = tuple(
+        (str(c[0]), str(c[1]))
+        for c in (raw_chips if isinstance(raw_chips, list) else [])
+        if isinstance(c, list) and len(c) == 2 and isinstance(c[0], str) and c[1] in MODES
+    )
+    raw_kinds = item.get("kinds", [])
+    kinds = tuple(
+        k for k in (raw_kinds if isinstance(raw_kinds, list) else []) if isinstance(k, str)
+    )
+    folder = item.get("folder")
+    rating = item.get("rating")
+    rating = rating if isinstance(rating, dict) else {}
+    stars = rating.get("min_stars", 0)
+    stars = 0 if isinstance(stars, bool) or not isinstance(stars, int) else min(5, max(0, stars))
+    flag = rating.get("flag") if rating.get("flag") in FLAGS else None
+    labels = item.get("labels")
+    name = item.get("file_name")
+    return FilterState(
+        chips=chips,
+        min_score=min(1.0, max(0.0, number("min_score") or 0.0)),
+        date_from=moment("date_from"),
+        date_to=moment("date_to"),
+        kinds=kinds,
+        folder=folder if isinstance(folder, str) else None,
+        rating=RatingFilter(stars, flag),
+        labels=labels if isinstance(labels, str) and labels in LABELS else None,
+        duplicates=item.get("duplicates") is True,
+        file_name=name[:MAX_NAME] if isinstance(name, str) else "",
+    )
+
+
+# ----------------------------------------------------------------------------- words (the CLI's)
+
+WORDS_HELP = (
+    "words, each KEY:VALUE, ANDed: all:TAG (also tag:TAG), any:TAG, none:TAG, min-score:0.5, "
+    "stars:3 (at least), flag:picked|rejected|unflagged, labels:labelled|confirmed|rejected|"
+    "unlabelled, duplicates, kind:jpg, from:2024-01-31, to:2024-12-31 (both days included), "
+    "folder:PATH (photos directly in it), name:TEXT (in the file name); quote a value with "
+    "spaces (all:'a dog'); or a smart view's filter as a JSON object"
+)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CHIP_WORDS = {"all": "and", "tag": "and", "any": "or", "none": "not", "not": "not"}
+_MODE_WORDS = {"and": "all", "or": "any", "not": "none"}
+
+
+def parse_filter(text: str, base: FilterState | None = None) -> FilterState:
+    """A filter from words (``WORDS_HELP``) or from a JSON object (``filter_from_json``'s form).
+    Each word sets its criterion on ``base`` (tag words add chips; kinds add up). UserError,
+    saying which word and why, when the text is not a filter."""
+    state = base or FilterState()
+    if text.lstrip().startswith("{"):
+        try:
+            item = json.loads(text)
+            if not isinstance(item, dict):
+                raise ValueError("not a JSON object")
+            return filter_from_json(item)
+        except (ValueError, RecursionError) as exc:
+            raise UserError(f"The filter is not a filter's JSON object ({exc}).") from None
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UserError(f"The filter {text!r} cannot be read: {exc}.") from None
+    for word in words:
+        state = _word(state, word)
+    return state
+
+
+def _word(state: FilterState, word: str) -> FilterState:
+    key, colon, value = word.partition(":")
+    key = key.lower()
+    if key == "duplicates" and (not colon or value.lower() in ("yes", "no")):
+        return replace(state, duplicates=not colon or value.lower() == "yes")
+    if not colon or not value:
+        raise UserError(f"The filter word {word!r} is not KEY:VALUE; a filter is {WORDS_HELP}.")
+    try:
+        if key in _CHIP_WORDS:
+            chips = [c for c in state.chips if c[0] != value]
+            return replace(state, chips=(*chips, (value, _CHIP_WORDS[key])))
+        if key == "min-score":
+            score = float(value)
+            if not 0.0 <= score <= 1.0:
+                raise ValueError("not between 0 and 1")
+            return replace(state, min_score=score)
+        if key == "stars":
+            return replace(state, rating=RatingFilter(_stars(value), state.rating.flag))
+        if key == "flag":
+            if value not in FLAGS:
+                raise ValueError(f"one of {', '.join(FLAGS)}")
+            return replace(state, rating=RatingFilter(state.rating.min_stars, value))
+        if key == "labels":
+            if value not in LABELS:
+                raise ValueError(f"one of {', '.join(LABELS)}")
+            return replace(state, labels=value)
+        if key == "kind":
+            kind = file_kind("x." + value.lstrip("."))
+            return replace(state, kinds=(*(k for k in state.kinds if k != kind), kind))
+        if key in ("from", "to"):
+            when = _day(value, key == "to")
+            if key == "from":
+                return replace(state, date_from=when)
+            return replace(state, date_to=when)
+        if key == "folder":
+            return replace(state, folder=os.path.abspath(os.path.expanduser(value)))
+        if key == "name":
+            if len(value) > MAX_NAME:
+                raise ValueError(f"longer than {MAX_NAME} characters")
+            return replace(state, file_name=value)
+    except ValueError as exc:
+        raise UserError(f"The filter word {word!r} is not right: {exc}.") from None
+    raise UserError(f"The filter word {word!r} names no criterion; a filter is {WORDS_HELP}.")
+
+
+def _stars(value: str) -> int:
+    stars = int(value)
+    if not 0 <= stars <= 5:
+        raise ValueError("stars go from 0 to 5")
+    return stars
+
+
+def _day(value: str, end: bool) -> float:
+    """A day (YYYY-MM-DD, local time: its first moment, or for ``to`` the next day's, the bound
+    being exclusive) or a timestamp, as the date filter keeps it."""
+    try:
+        if not _DAY.fullmatch(value):  # fromisoformat would take "20240301" for a day too
+            raise ValueError(value)
+        day = date.fromisoformat(value)
+    except ValueError:
+        try:
+            stamp = float(value)
+        except ValueError:
+            raise ValueError("a day is written YYYY-MM-DD") from None
+        if not math.isfinite(stamp):
+            raise ValueError("not a time") from None
+        return stamp
+    return datetime.combine(day + timedelta(days=int(end)), time()).timestamp()
+
+
+def _day_text(stamp: float, end: bool) -> str:
+    try:
+        moment = datetime.fromtimestamp(stamp)
+    except (OverflowError, OSError, ValueError):
+        return repr(stamp)
+    if moment.time() != time():
+        return repr(stamp)
+    return (moment.date() - timedelta(days=int(end))).isoformat()
+
+
+def format_filter(state: FilterState) -> str:
+    """The filter in words: what ``parse_filter`` reads back as the same filter."""
+    words = [f"{_MODE_WORDS[m]}:{n}" for n, m in state.chips]
+    if state.min_score > 0:
+        words.append(f"min-score:{state.min_score!r}")
+    if state.rating.min_stars:
+        words.append(f"stars:{state.rating.min_stars}")
+    if state.rating.flag:
+        words.append(f"flag:{state.rating.flag}")
+    if state.labels:
+        words.append(f"labels:{state.labels}")
+    if state.duplicates:
+        words.append("duplicates")
+    words += [f"kind:{k.lstrip('.')}" for k in state.kinds]
+    if state.date_from is not None:
+        words.append(f"from:{_day_text(state.date_from, False)}")
+    if state.date_to is not None:
+        words.append(f"to:{_day_text(state.date_to, True)}")
+    if state.folder is not None:
+        words.append(f"folder:{state.folder}")
+    if state.file_name:
+        words.append(f"name:{state.file_name}")
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def file_kind(name: str) -> str:

@@ -23,6 +23,7 @@ __all__ = ["Rating", "RatingFilter", "load_ratings", "read_sidecar_ratings", "sa
 # What the keys mean, as Lightroom and digiKam use them: 0-5 stars, P pick, X reject, U unflag.
 STAR_KEYS = "012345"
 FLAG_KEYS = {"P": 1, "X": -1, "U": 0}
+FLAGS = {"picked": 1, "rejected": -1, "unflagged": 0}  # what a filter asks -> Rating.flag
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class RatingFilter:
         rating = rating or Rating()
         if rating.stars < self.min_stars:
             return False
-        wanted = {"picked": 1, "rejected": -1, "unflagged": 0}.get(self.flag or "")
+        wanted = FLAGS.get(self.flag or "")
         return wanted is None or rating.flag == wanted
 
     def describe(self) -> str:

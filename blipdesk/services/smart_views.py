@@ -1,9 +1,11 @@
 """Smart views: a named filter and sort, kept in ``smart-views.json`` in the data folder.
 
-A view keeps what the filter bar sets (chips, minimum score, dates, types, folder, other
-features' criteria) and the sort; never a search's results (a search is run again, not saved).
-A damaged file is set aside as ``smart-views.json.bad`` and reported, never lost silently.
-Qt-free; written with the one atomic writer.
+A view keeps the whole filter (``photo_filter.filter_to_json``: chips, minimum score, dates,
+types, folder, rating, labels, duplicates, file name) and the sort; never a search's results (a
+search is run again, not saved). A view is one flat JSON object: its name, the filter's keys and
+"sort", so files written before a criterion existed still load (its key missing: it filters
+nothing). A damaged file is set aside as ``smart-views.json.bad`` and reported, never lost
+silently. Qt-free; written with the one atomic writer.
 """
 
 from __future__ import annotations
@@ -16,11 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from blipdesk.infra.atomic import read_regular, write_atomic
-from blipdesk.services.photo_filter import MODES, SORT_KEYS, FilterState, SortState
+from blipdesk.infra.errors import UserError
+from blipdesk.services.photo_filter import (
+    SORT_KEYS,
+    FilterState,
+    SortState,
+    filter_from_json,
+    filter_to_json,
+    parse_filter,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 1 << 20
+FILE_NAME = "smart-views.json"
 
 
 @dataclass(frozen=True)
@@ -31,16 +42,10 @@ class SmartView:
 
 
 def to_json(view: SmartView) -> dict[str, Any]:
-    f, s = view.filter, view.sort
+    s = view.sort
     return {
         "name": view.name,
-        "chips": [list(c) for c in f.chips],
-        "min_score": f.min_score,
-        "date_from": f.date_from,
-        "date_to": f.date_to,
-        "kinds": list(f.kinds),
-        "folder": f.folder,
-        "extra": [[k, v] for k, v in f.extra],
+        **filter_to_json(view.filter),
         "sort": {"key": s.key, "tag": s.tag, "descending": s.descending},
     }
 
@@ -49,40 +54,13 @@ def from_json(item: Any) -> SmartView:
     """One view from its JSON; ValueError when it is not one."""
     if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
         raise ValueError("a view without a name")
-
-    def number(key: str) -> float | None:
-        value = item.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{key} is not a number")
-        return float(value)
-
-    chips = tuple(
-        (str(c[0]), str(c[1]))
-        for c in item.get("chips", [])
-        if isinstance(c, list) and len(c) == 2 and c[1] in MODES
-    )
     raw = item.get("sort")
     sort: dict[str, Any] = raw if isinstance(raw, dict) else {}
     key = str(sort.get("key")) if sort.get("key") in SORT_KEYS else "name"
     tag = sort.get("tag") if isinstance(sort.get("tag"), str) else None
-    folder = item.get("folder") if isinstance(item.get("folder"), str) else None
     return SmartView(
         item["name"],
-        FilterState(
-            chips=chips,
-            min_score=min(1.0, max(0.0, number("min_score") or 0.0)),
-            date_from=number("date_from"),
-            date_to=number("date_to"),
-            kinds=tuple(str(k) for k in item.get("kinds", []) if isinstance(k, str)),
-            folder=folder,
-            extra=tuple(
-                (str(e[0]), e[1])
-                for e in item.get("extra", [])
-                if isinstance(e, list) and len(e) == 2
-            ),
-        ),
+        filter_from_json(item),
         SortState(key, tag, bool(sort.get("descending", False))),
     )
 
@@ -96,10 +74,7 @@ class SmartViews:
     def load(self) -> list[SmartView]:
         self.problem, self.views = None, []
         try:
-            data = json.loads(read_regular(self.path, MAX_BYTES).decode("utf-8"))
-            if not isinstance(data, list):
-                raise ValueError("not a list of views")
-            views = [from_json(item) for item in data]
+            views = read_views(self.path)
         except FileNotFoundError:
             return []
         except (OSError, ValueError, RecursionError) as exc:
@@ -126,9 +101,48 @@ class SmartViews:
         self.views = list(views)
 
 
+def read_views(path: Path) -> list[SmartView]:
+    """The views in ``path``, as they are (FileNotFoundError, OSError, ValueError: see
+    ``SmartViews.load``, which sets a damaged file aside)."""
+    data = json.loads(read_regular(path, MAX_BYTES).decode("utf-8"))
+    if not isinstance(data, list):
+        raise ValueError("not a list of views")
+    return [from_json(item) for item in data]
+
+
 def write_views(path: Path, views: list[SmartView]) -> None:
     """The views as the whole of ``path``, atomically (any thread: the window writes off the
     GUI thread)."""
     text = json.dumps([to_json(v) for v in views], indent=1, ensure_ascii=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text.encode("utf-8"))
+
+
+def filter_option(text: str, views_file: Path) -> FilterState:
+    """The command line's ``--filter``: words or a JSON object (``photo_filter.parse_filter``),
+    where a word ``view:NAME`` starts from the smart view of that name saved in the window
+    (``views_file``) and the other words add to it. UserError when it names no saved view or is
+    not a filter."""
+    import shlex
+
+    try:
+        words = shlex.split(text) if not text.lstrip().startswith("{") else []
+    except ValueError:
+        words = []  # parse_filter says what is wrong with it
+    named = [w.partition(":")[2] for w in words if w.lower().startswith("view:")]
+    if not named:
+        return parse_filter(text)
+    if len(named) > 1:
+        raise UserError("The filter names more than one smart view; name one.")
+    try:
+        views = {v.name: v for v in read_views(views_file)}
+    except FileNotFoundError:
+        views = {}
+    except (OSError, ValueError, RecursionError) as exc:  # the window sets it aside, not this
+        raise UserError(f"The smart views in {views_file} could not be read ({exc}).") from None
+    view = views.get(named[0])
+    if view is None:
+        known = ", ".join(sorted(views)) or "none saved yet"
+        raise UserError(f"There is no smart view called {named[0]!r} ({known}).")
+    rest = [w for w in words if not w.lower().startswith("view:")]
+    return parse_filter(shlex.join(rest), view.filter)

@@ -487,31 +487,33 @@ def test_settings_has_no_large_gap_above_ok(qtbot, make_window):
     dialog.reject()
 
 
-def test_another_features_criterion_goes_through_the_one_filter(qtbot, make_window, photo_dir):
-    """A rating filter (another feature) plugs in: a value in the bar, a rule in photo_filter;
-    the grid, the empty state and smart views follow it."""
-    from blipdesk.services import photo_filter
-
-    def rule(state, ctx):
-        wanted = dict(state.extra).get("name_has")
-        return None if wanted is None else (lambda p: str(wanted) in p.name)
-
-    photo_filter.add_rule(rule)
-    try:
-        window = _quiet(make_window())
-        _open(qtbot, window, photo_dir, 10)
-        window.filter_bar.set_extra("name_has", "p0")
-        assert window.photos.rowCount() == 10
-        window.filter_bar.set_extra("name_has", "p03")
-        assert [p.name for p in window.photos.visible_photos()] == ["p03.jpg"]
-        window.flow.add_view("only three")
-        window.filter_bar.set_extra("name_has", "nothing")
-        qtbot.waitUntil(lambda: window.flow.empty.isVisible())
-        assert "name has filter (nothing)" in window.flow.empty.text()
-        window.flow.apply_view("only three")
-        assert window.photos.rowCount() == 1
-    finally:
-        photo_filter.RULES.remove(rule)
+def test_a_criterion_set_outside_the_chips_is_a_chip_of_the_one_filter(
+    qtbot, make_window, photo_dir
+):
+    """A criterion set from a menu or a saved view (here the file name) is part of the bar's
+    one FilterState: a chip with a ✕ shows it, the grid, the empty state and smart views follow
+    it."""
+    window = _quiet(make_window())
+    _open(qtbot, window, photo_dir, 10)
+    bar = window.filter_bar
+    bar.set_criteria(file_name="p0")
+    assert window.photos.rowCount() == 10
+    bar.set_criteria(file_name="P03")  # case ignored
+    assert [p.name for p in window.photos.visible_photos()] == ["p03.jpg"]
+    chip = bar.criterion_chip("file_name")
+    assert chip is not None and "name has “P03”" in chip.toolTip()
+    assert bar.chip_widget("name") is None  # not a tag's chip
+    window.flow.add_view("only three")
+    bar.set_criteria(file_name="nothing")
+    qtbot.waitUntil(lambda: window.flow.empty.isVisible())
+    assert "the file name filter: its chip&#x27;s ✕" in window.flow.empty.text().replace(
+        "'", "&#x27;"
+    )
+    window.flow.apply_view("only three")
+    assert window.photos.rowCount() == 1
+    bar.criterion_chip("file_name").remove_button().click()
+    assert window.photos.rowCount() == 10 and bar.criterion_chip("file_name") is None
+    assert bar.state() == FilterState()
 
 
 def test_a_smart_view_that_cannot_be_written_is_said(qtbot, make_window):
@@ -549,3 +551,20 @@ def test_counting_again_keeps_the_tree_as_it_was(qtbot, make_window, photo_dir):
     assert not removed
     assert window.sidebar.tree.isExpanded(window.folders.index_of(str(photo_dir / "sub")))
     assert window.folders.data(window.folders.index(0, 0), CountRole) == 12
+
+
+def test_a_rating_chosen_in_the_menu_is_saved_with_a_smart_view(qtbot, make_window, photo_dir):
+    """Photo > Show only sets a criterion of the one filter: a smart view keeps it (before, the
+    rating filter lived beside the filter and a view lost it)."""
+    window = _quiet(make_window())
+    _open(qtbot, window, photo_dir, 10)
+    window.grid.setCurrentIndex(window.photos.index(2))
+    window.desk.ratings.set_stars(3)
+    window.desk.filter_actions["★★★ or more"].trigger()
+    assert window.photos.rowCount() == 1
+    window.flow.add_view("three stars")
+    window.desk.filter_actions["Any rating"].trigger()
+    assert window.photos.rowCount() == 10
+    window.flow.apply_view("three stars")
+    assert window.photos.rowCount() == 1
+    assert window.desk.filter_actions["★★★ or more"].isChecked()

@@ -1,5 +1,5 @@
-"""The photo grid's filter (AND / OR / NOT chips, a minimum score, dates, types, folder),
-property-tested.
+"""The photo grid's filter (AND / OR / NOT chips, a minimum score, dates, types, folder, rating,
+labels, duplicates, file name) and its two written forms (JSON, words), property-tested.
 
 The rule is ``accepts(filter_state, tags, tag_score, photo)`` in blipdesk/photo_filter.py
 (re-exported by blipdesk/qt/models/photos.py; the grid model compiles the same rules), a pure
@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 photos_model = pytest.importorskip("blipdesk.qt.models.photos")
 from blipdesk.qt.common.values import Photo, Tag  # noqa: E402
+from blipdesk.services import photo_filter  # noqa: E402
+from blipdesk.services.ratings import Rating, RatingFilter  # noqa: E402
 
 NAMES = ("dog", "beach", "cake", "كلب", "🐶")
 score = st.one_of(st.none(), st.floats(0.0, 1.0))
@@ -154,22 +156,128 @@ def test_dates_types_and_folders_combine_with_the_chips_by_and(c, f, pf):
     assert both == (photos_model.accepts(plain, tags, score, photo) and facts_ok)
 
 
-def test_another_feature_adds_its_rule_in_one_place():
-    """A rating filter (another feature) is one rule reading ``FilterState.extra``."""
-    from blipdesk.services import photo_filter
+# ------------------------------------------------------------------ what a person said, copies
 
-    def rating_rule(state, ctx):
-        wanted = dict(state.extra).get("min_rating")
-        return None if wanted is None else (lambda p: p.size >= wanted)
+ratings = st.one_of(
+    st.none(), st.builds(lambda s, f: Rating(s, f), st.integers(0, 5), st.sampled_from((-1, 0, 1)))
+)
+my_labels = st.dictionaries(st.sampled_from(NAMES), st.booleans(), max_size=3)
+rating_filters = st.builds(
+    RatingFilter, st.integers(0, 5), st.sampled_from((None, "picked", "rejected", "unflagged"))
+)
 
-    photo_filter.add_rule(rating_rule)
-    try:
-        state = photo_filter.FilterState(extra=(("min_rating", 3),))
-        assert state.active
-        tags: dict = {}
-        small, big = Photo("/s.jpg", "s.jpg", 2, 0.0), Photo("/b.jpg", "b.jpg", 4, 0.0)
-        assert not photo_filter.accepts(state, tags, lambda *_: None, small)
-        assert photo_filter.accepts(state, tags, lambda *_: None, big)
-        assert photo_filter.accepts(photo_filter.FilterState(), tags, lambda *_: None, small)
-    finally:
-        photo_filter.RULES.remove(rating_rule)
+
+@settings(max_examples=300, database=None)
+@given(
+    rating_filters,
+    st.sampled_from((None, *photo_filter.LABELS)),
+    st.booleans(),
+    st.sampled_from(("", "p0", "P03", "x")),
+    ratings,
+    my_labels,
+    st.integers(0, 3),
+    st.sampled_from(("p03.jpg", "IMG_p0.png", "cake.tif")),
+)
+def test_ratings_labels_duplicates_and_names_are_rules_of_the_one_filter(
+    wanted, labels, duplicates, name, rating, mine, copies, file
+):
+    """Every criterion is a rule of compile_filter, read through the context's lookups: the
+    rating's (``RatingFilter.accepts``), a person's labels (any tag), the copies of the same
+    content, the file name (case ignored); ANDed."""
+    state = photo_filter.FilterState(
+        rating=wanted, labels=labels, duplicates=duplicates, file_name=name
+    )
+    photo = Photo(f"/a/{file}", file, 1, 0.0)
+    ctx = photo_filter.FilterContext(
+        {}, lambda *_: None, rating=lambda p: rating, labels=lambda p: mine, copies=lambda p: copies
+    )
+    said = {
+        None: True,
+        "labelled": bool(mine),
+        "confirmed": True in mine.values(),
+        "rejected": False in mine.values(),
+        "unlabelled": not mine,
+    }[labels]
+    expected = (
+        wanted.accepts(rating)
+        and said
+        and (not duplicates or copies >= 2)
+        and name.lower() in file.lower()
+    )
+    assert photo_filter.compile_filter(state, ctx)(photo) == expected
+    assert state.active == (wanted.active or labels is not None or duplicates or bool(name))
+
+
+states = st.builds(
+    photo_filter.FilterState,
+    chips=st.lists(chip, max_size=4, unique_by=lambda c: c[0]).map(tuple),
+    min_score=st.floats(0.0, 1.0),
+    date_from=st.one_of(st.none(), st.integers(0, 2_000_000_000).map(float)),
+    date_to=st.one_of(st.none(), st.integers(0, 2_000_000_000).map(float)),
+    kinds=st.lists(st.sampled_from((".jpg", ".png", ".tiff", ".heic")), unique=True).map(tuple),
+    folder=st.one_of(st.none(), st.sampled_from(("/a", "/a b/c", "/ü/ß"))),
+    rating=rating_filters,
+    labels=st.sampled_from((None, *photo_filter.LABELS)),
+    duplicates=st.booleans(),
+    file_name=st.sampled_from(("", "IMG", "a b", "it's")),
+)
+
+
+@settings(max_examples=300, database=None)
+@given(states)
+def test_a_filter_is_a_value_its_json_and_its_words_give_it_back(state):
+    """What smart views save (JSON, through a real json round trip) and what the command line
+    reads (words) are the same filter again."""
+    import json
+
+    again = photo_filter.filter_from_json(
+        json.loads(json.dumps(photo_filter.filter_to_json(state)))
+    )
+    assert again == state
+    assert photo_filter.parse_filter(photo_filter.format_filter(state)) == state
+
+
+def test_a_day_in_words_is_the_date_filter_of_the_more_filters_row():
+    """from:/to: name days as the window's date boxes do: "to" includes its day."""
+    from datetime import datetime
+
+    state = photo_filter.parse_filter("from:2024-03-01 to:2024-03-02")
+    assert state.date_from == datetime(2024, 3, 1).timestamp()
+    assert state.date_to == datetime(2024, 3, 3).timestamp()
+    assert photo_filter.format_filter(state) == "from:2024-03-01 to:2024-03-02"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("stars:9", "stars go from 0 to 5"),
+        ("flag:maybe", "picked"),
+        ("labels:mine", "confirmed"),
+        ("colour:red", "names no criterion"),
+        ("cat", "is not KEY:VALUE"),
+        ("from:yesterday", "YYYY-MM-DD"),
+        ("min-score:2", "between 0 and 1"),
+        ("all:'a dog", "cannot be read"),
+        ('{"chips": 3, "min_score": "high"}', "not a number"),
+        ("[1]", "is not KEY:VALUE"),
+    ],
+)
+def test_a_filter_that_is_not_one_is_said_plainly(text, says):
+    from blipdesk.infra.errors import UserError
+
+    with pytest.raises(UserError, match=says):
+        photo_filter.parse_filter(text)
+
+
+def test_words_and_json_name_the_same_filter():
+    words = photo_filter.parse_filter(
+        "all:beach any:'a dog' none:car stars:3 flag:picked labels:confirmed duplicates kind:JPEG "
+        "name:IMG min-score:0.4"
+    )
+    as_json = photo_filter.parse_filter(
+        '{"chips": [["beach", "and"], ["a dog", "or"], ["car", "not"]], "min_score": 0.4,'
+        ' "rating": {"min_stars": 3, "flag": "picked"}, "labels": "confirmed",'
+        ' "duplicates": true, "kinds": [".jpg"], "file_name": "IMG"}'
+    )
+    assert words == as_json
+    assert words.rating == RatingFilter(3, "picked") and words.kinds == (".jpg",)

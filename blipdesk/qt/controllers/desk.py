@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard
 from blipdesk.qt.controllers.rating_actions import RatingActions
 from blipdesk.qt.widgets.detail_panel import DetailPanel
+from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.shortcuts_dialog import ShortcutsDialog
@@ -33,6 +34,7 @@ class Desk(QObject):
         board: ScoreBoard,
         detail: DetailPanel,
         info: InfoPanel,
+        filter_bar: FilterBar,
         panels: Sequence[QWidget],
         database: str,
     ) -> None:
@@ -42,7 +44,7 @@ class Desk(QObject):
         self.main, self.stack, self.board, self.detail = main, stack, board, detail
         self.panels = tuple(panels)
         self.grid, self.viewer, self.photos = stack.grid, stack.viewer, stack.photos
-        self.info = info
+        self.info, self.filter_bar = info, filter_bar
         self.ratings = RatingActions(database, self.photos, self.targets, self)
         self.grid.delegate.rating_of = self.ratings.book.get
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
@@ -108,11 +110,21 @@ class Desk(QObject):
         ]
         for text, wanted in choices:
             action = QAction(text, show, checkable=True)
-            action.triggered.connect(lambda _c=False, f=wanted: self.ratings.set_filter(f))
+            # a criterion of the one filter: a chip in the filter bar, saved with smart views
+            action.triggered.connect(
+                lambda _c=False, f=wanted: self.filter_bar.set_criteria(rating=f)
+            )
             group.addAction(action)
             show.addAction(action)
             self.filter_actions[text] = action
         self.filter_actions["Any rating"].setChecked(True)
+        ratings = dict(choices)
+
+        def follow(state) -> None:  # a saved view or a chip's ✕: the menu follows
+            for text, action in self.filter_actions.items():
+                action.setChecked(ratings[text] == state.rating)
+
+        self.filter_bar.filterChanged.connect(follow)
         photo.addSeparator()
         self._act(photo, "&Read ratings from sidecars", self.ratings.read_sidecars)
         self._act(photo, "&Write ratings to sidecars", self.ratings.write_sidecars)

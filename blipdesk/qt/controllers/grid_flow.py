@@ -1,47 +1,109 @@
 """The grid's wiring: the filter bar to the grid model, the grid's place (top of a new folder, the
 best match of a search, the photo the viewer was on), the counts in the status bar and the
 sidebar (re-listed and re-counted when a folder is opened or refreshed), the empty states, the
-thumbnail size, and smart views. The main window builds one and calls it when a folder is opened
-or closed; everything else happens here.
+thumbnail size, and smart views. The main window builds one from ``GridParts``: the parts it
+drives, the few things it asks of the window (callables) and the signals it follows; and calls
+it when a folder is opened or closed. Everything else happens here.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QObject
-from PySide6.QtWidgets import QAbstractItemView, QInputDialog, QLabel, QLineEdit
+from PySide6.QtCore import QModelIndex, QObject, SignalInstance
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QStatusBar,
+    QWidget,
+)
 
+from blipdesk.qt.common.window_state import WindowState
+from blipdesk.qt.controllers.label_actions import ANY_LABEL
+from blipdesk.qt.controllers.shown_folder import ShownFolder
+from blipdesk.qt.models.folders import FolderTreeModel
+from blipdesk.qt.models.photos import PhotoGridModel
+from blipdesk.qt.models.tags import TagListModel
 from blipdesk.qt.widgets.empty_state import EmptyState
+from blipdesk.qt.widgets.filter_bar import FilterBar
+from blipdesk.qt.widgets.photo_grid import PhotoGrid
+from blipdesk.qt.widgets.scan_status import ScanStatus
+from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.thumb_slider import ThumbSlider
-from blipdesk.services.photo_filter import describe_chips
-from blipdesk.services.smart_views import SmartView, SmartViews, write_views
+from blipdesk.qt.workers.tasks import BackgroundTasks
+from blipdesk.services.photo_filter import criteria, describe_chips
+from blipdesk.services.smart_views import FILE_NAME, SmartView, SmartViews, write_views
+
+# A criterion set from a menu (photo_filter.CRITERIA) -> what the empty grid calls it, and the
+# menu that turns it off (its chip's ✕ in the filter bar does too).
+CRITERION_NAMES = {
+    "rating": ("rating", "Photo > Show only > Any rating"),
+    "labels": ("label", f"Teach > Show only > {ANY_LABEL}"),
+    "duplicates": ("duplicates", "View > Show duplicates only"),
+    "file_name": ("file name", ""),
+}
+
+
+@dataclass(frozen=True)
+class GridParts:
+    """What the grid's wiring works with: the parts it drives, what it asks of the window as
+    callables, and the signals it follows (nothing else of the window is reachable from here)."""
+
+    bar: FilterBar
+    photos: PhotoGridModel
+    grid: PhotoGrid
+    sidebar: LibrarySidebar
+    folders: FolderTreeModel
+    shown: ShownFolder  # the folder shown (``current``), listed again by ``open``
+    tags: TagListModel
+    state: WindowState  # forgets the folder shown when it leaves the library
+    status: QStatusBar
+    scan_status: ScanStatus
+    tasks: BackgroundTasks  # writes smart-views.json, in order after the file work before it
+    data_dir: Path  # where smart-views.json is
+    search: Callable[[str], None]  # run a search in the folder shown
+    recursive: Callable[[], bool]  # the settings' "look into subfolders"
+    recount: Callable[[str], None]  # count the library folder holding a folder again
+    set_title: Callable[[str], None]
+    # What it follows: a search's results, the folder listed into the grid model, a library
+    # folder counted, the viewer opened or closed, a tag renamed (old, new).
+    searched: SignalInstance
+    listed: SignalInstance
+    counted: SignalInstance
+    viewing: SignalInstance
+    renamed: SignalInstance
 
 
 class GridFlow(QObject):
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, parts: GridParts, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.parts = parts
+        self._dialog_parent = parent
         self._query = ""  # the search whose results are shown
         self._new_folder = False
-        w, bar, photos, grid = window, window.filter_bar, window.photos, window.grid
+        bar, photos, grid = parts.bar, parts.photos, parts.grid
         bar.filterChanged.connect(photos.set_chips)
         bar.sortChanged.connect(photos.set_sort)
-        bar.searchRequested.connect(window.search)
+        bar.searchRequested.connect(parts.search)
         bar.searchCleared.connect(self._search_cleared)
         bar.saveViewRequested.connect(self.save_view)
-        w.tag_actions.renamed.connect(bar.rename_tag)
-        w.stack.viewing.connect(self._viewing)
-        w.shown.listed.connect(self._listed)
-        w.lister.counted.connect(self._counted)
+        parts.searched.connect(self.searched)
+        parts.listed.connect(self.listed)
+        parts.counted.connect(self.counted)
+        parts.viewing.connect(self.viewing)
+        parts.renamed.connect(bar.rename_tag)
 
         # Status bar: "27 photos · 3 selected", the thumbnail size.
         self.count_label = QLabel()
 
         self.count_label.setObjectName("countLabel")
         self.slider = ThumbSlider(grid)
-        status = w.statusBar()
+        status = parts.status
         # Left of the scan line, which stays at the right edge (its parts keep their places).
         status.insertPermanentWidget(0, self.count_label)
         status.insertPermanentWidget(1, self.slider)
@@ -52,12 +114,12 @@ class GridFlow(QObject):
         self.empty = EmptyState(grid, self.empty_text)
 
         # Smart views: saved filter + sort, in the sidebar.
-        self.views = SmartViews(w.paths.data_dir / "smart-views.json")
-        w.sidebar.set_views(self.views.load())
-        w.sidebar.viewChosen.connect(self.apply_view)
-        w.sidebar.viewRemoved.connect(self.remove_view)
+        self.views = SmartViews(parts.data_dir / FILE_NAME)
+        parts.sidebar.set_views(self.views.load())
+        parts.sidebar.viewChosen.connect(self.apply_view)
+        parts.sidebar.viewRemoved.connect(self.remove_view)
         self._saving = 0  # the background request writing smart-views.json
-        w.tasks.failed.connect(self._save_failed)
+        parts.tasks.failed.connect(self._save_failed)
         if self.views.problem:
             status.showMessage(self.views.problem, 10000)
 
@@ -66,47 +128,53 @@ class GridFlow(QObject):
     def folder_opened(self, folder: str) -> None:
         """A folder is shown: the scan line forgets another folder's result, the grid will
         start at the top, the folder's counts are taken again (files come and go)."""
+        p = self.parts
         self._new_folder = True
-        self.w.scan_status.folder_shown(folder)
-        self.w.folders.set_recursive(self.w.settings.recursive)
-        self.w.lister.count(self.w._root_of(folder))
+        p.scan_status.folder_shown(folder)
+        p.folders.set_recursive(p.recursive())
+        p.recount(folder)
         self.empty.refresh()
 
     def folder_closed(self) -> None:
         """The folder shown was removed from the library: nothing names it any more."""
-        self.w.setWindowTitle("blipdesk")
-        self.w.sidebar.tree.clearSelection()
-        self.w.sidebar.tree.setCurrentIndex(QModelIndex())
-        self.w.state.forget_last_folder()
-        self.w.scan_status.folder_shown(None)
-        self.w.filter_bar.set_photos([], None)
+        p = self.parts
+        p.set_title("blipdesk")
+        p.sidebar.tree.clearSelection()
+        p.sidebar.tree.setCurrentIndex(QModelIndex())
+        p.state.forget_last_folder()
+        p.scan_status.folder_shown(None)
+        p.bar.set_photos([], None)
         self.empty.refresh()
 
     def refresh(self) -> None:
         """Re-list the folder shown and re-count its library folder (File > Refresh, F5)."""
-        if self.w.current_folder:
-            self.w.shown.open(self.w.current_folder)
-            self.w.lister.count(self.w._root_of(self.w.current_folder))
+        folder = self.parts.shown.current
+        if folder:
+            self.parts.shown.open(folder)
+            self.parts.recount(folder)
 
-    def _listed(self, folder: str) -> None:
-        self.w.filter_bar.set_photos(self.w.photos.photos(), folder)
+    def listed(self, folder: str) -> None:
+        """The folder's photos are in the grid model (``ShownFolder.listed``)."""
+        self.parts.bar.set_photos(self.parts.photos.photos(), folder)
         if self._new_folder:
             self._new_folder = False
-            self.w.grid.scrollToTop()
+            self.parts.grid.scrollToTop()
         self.empty.refresh()
 
-    def _counted(self, _counts) -> None:
+    def counted(self, _counts) -> None:
+        """A library folder was counted (``FolderLister.counted``)."""
         # The subfolders exist in the tree only now: highlight the folder shown (after a
         # restart the last folder is opened before the tree is counted).
-        if self.w.current_folder:
-            self.w.sidebar.select(self.w.current_folder)
+        folder = self.parts.shown.current
+        if folder:
+            self.parts.sidebar.select(folder)
 
     # ----------------------------------------------------------------- search
 
     def searched(self, result) -> None:
-        photos, grid = self.w.photos, self.w.grid
+        photos, grid = self.parts.photos, self.parts.grid
         photos.show_search(result.query, result.order, result.itm)
-        self.w.statusBar().showMessage(result.message(), 0 if not result.done else 15000)
+        self.parts.status.showMessage(result.message(), 0 if not result.done else 15000)
         if result.query != self._query:  # a new search opens at its best match
             self._query = result.query
             first = photos.index(0)
@@ -116,32 +184,36 @@ class GridFlow(QObject):
 
     def _search_cleared(self) -> None:
         self._query = ""
-        self.w.photos.clear_search()
+        self.parts.photos.clear_search()
 
     # ----------------------------------------------------------------- viewer
 
-    def _viewing(self, viewing: bool) -> None:
+    def viewing(self, viewing: bool) -> None:
+        """The viewer opened or closed (``PhotoStack.viewing``)."""
         if not viewing:  # back from the viewer: the photo it was on is in sight
-            index = self.w.grid.currentIndex()
+            grid = self.parts.grid
+            index = grid.currentIndex()
             if index.isValid():
-                self.w.grid.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+                grid.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     # ----------------------------------------------------------------- counts, empty states
 
     def show_counts(self, *_args) -> None:
-        text = self.w.photos.counts_text() if self.w.current_folder else ""
-        selected = len(self.w.grid.selectionModel().selectedIndexes())
+        p = self.parts
+        text = p.photos.counts_text() if p.shown.current else ""
+        selected = len(p.grid.selectionModel().selectedIndexes())
         if selected:
             text += f" · {selected} selected"
         self.count_label.setText(text)
 
     def empty_text(self) -> str | None:
         """What the empty grid says, or None when it is not empty."""
-        w, photos = self.w, self.w.photos
+        p, photos = self.parts, self.parts.photos
         if photos.rowCount():
             return None
-        if not w.folders.roots():
-            tags = "" if w.tags.tags() else (
+        current = p.shown.current
+        if not p.folders.roots():
+            tags = "" if p.tags.tags() else (
                 "<br>Then write a tag — a sentence like “a dog on a beach” — with "
                 "<b>Add tag…</b> in the Tags panel (Tags &gt; New tag…), and press <b>Scan</b>."
             )  # fmt: skip
@@ -149,10 +221,10 @@ class GridFlow(QObject):
                 "<h3>Welcome to blipdesk</h3>Add a folder of photos: <b>File &gt; Add folder…</b>,"
                 f" the <b>Add folder…</b> button, or drop a folder on the library.{tags}"
             )
-        if w.current_folder is None:
+        if current is None:
             return "Choose a folder in the library on the left."
         if not photos.total():
-            name = os.path.basename(w.current_folder) or w.current_folder
+            name = os.path.basename(current) or current
             return f"No photos in “{name}” (JPEG, PNG, WebP, TIFF, HEIC…)."
         state = photos.filter
         how = []
@@ -163,10 +235,10 @@ class GridFlow(QObject):
             how.append(f"the search “{state.search_text}”: clear the search box")
         if state.facts_active:
             how.append("the date, type or folder filter: press Clear under More filters")
-        for key, value in state.extra:
-            how.append(f"the {key.replace('_', ' ')} filter ({value})")
-        for name, undo in photos.extra_filters().items():  # set from a menu (the rating…)
-            how.append(f"the {name} filter: {undo}" if undo else f"the {name} filter")
+        for key, text in criteria(state):  # set from a menu or a saved view (the rating…)
+            name, menu = CRITERION_NAMES.get(key, (key, ""))
+            where = f"{menu}, or its chip's ✕" if menu else "its chip's ✕"
+            how.append(f"the {name} filter: {where} (it keeps {text})")
         items = "".join(f"<li>{_html(h)}</li>" for h in how)
         return (
             f"<h3>No photo matches</h3>All {photos.total()} photos are hidden by:"
@@ -177,14 +249,18 @@ class GridFlow(QObject):
 
     def save_view(self) -> None:
         name, ok = QInputDialog.getText(
-            self.w, "Save view", "Name this filter and sort:", QLineEdit.EchoMode.Normal, ""
+            self._dialog_parent,
+            "Save view",
+            "Name this filter and sort:",
+            QLineEdit.EchoMode.Normal,
+            "",
         )
         if ok and name.strip():
             self.add_view(name.strip())
 
     def add_view(self, name: str) -> None:
-        view = SmartView(name, self.w.filter_bar.state(), self.w.filter_bar.sort_state())
-        self._store(self.views.with_view(view))
+        bar = self.parts.bar
+        self._store(self.views.with_view(SmartView(name, bar.state(), bar.sort_state())))
 
     def remove_view(self, name: str) -> None:
         self._store(self.views.without(name))
@@ -192,19 +268,19 @@ class GridFlow(QObject):
     def apply_view(self, name: str) -> None:
         view = next((v for v in self.views.views if v.name == name), None)
         if view is not None:
-            self.w.filter_bar.show_view(view.filter, view.sort)
-            self.w.statusBar().showMessage(f"Smart view “{name}”", 4000)
+            self.parts.bar.show_view(view.filter, view.sort)
+            self.parts.status.showMessage(f"Smart view “{name}”", 4000)
 
     def _store(self, views: list[SmartView]) -> None:
         """Shown at once; written in the background tasks' thread (in order, after the file
         work before it), a failure said in the status bar."""
         self.views.views = list(views)
-        self.w.sidebar.set_views(self.views.views)
-        self._saving = self.w.tasks.start(write_views, self.views.path, list(views))
+        self.parts.sidebar.set_views(self.views.views)
+        self._saving = self.parts.tasks.start(write_views, self.views.path, list(views))
 
     def _save_failed(self, request: int, message: str, *_rest) -> None:
         if request == self._saving:
-            self.w.statusBar().showMessage(f"The smart views could not be saved: {message}", 10000)
+            self.parts.status.showMessage(f"The smart views could not be saved: {message}", 10000)
 
 
 def _html(text: str) -> str:

@@ -37,6 +37,7 @@ from blipdesk.qt.common.label_marks import NO, YES
 from blipdesk.qt.common.values import ScoreBoard, Tag
 from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.widgets.detail_panel import DetailPanel
+from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.tags_panel import TagsPanel
 from blipdesk.qt.workers.tasks import BackgroundTasks
@@ -46,12 +47,12 @@ from blipdesk.services.options import model_choice
 from blipdesk.services.settings import Settings
 
 ANY_LABEL = "Any photo, labelled or not"
-LABEL_FILTERS: dict[str, Any] = {  # menu text -> test of a photo's labels (tag -> yes / no)
+LABEL_FILTERS: dict[str, str | None] = {  # menu text -> the filter's labels (photo_filter.LABELS)
     ANY_LABEL: None,
-    "Labelled by me (any tag)": lambda mine: bool(mine),
-    f"{YES} Confirmed (any tag)": lambda mine: True in mine.values(),
-    f"{NO} Rejected (any tag)": lambda mine: False in mine.values(),
-    "Not labelled": lambda mine: not mine,
+    "Labelled by me (any tag)": "labelled",
+    f"{YES} Confirmed (any tag)": "confirmed",
+    f"{NO} Rejected (any tag)": "rejected",
+    "Not labelled": "unlabelled",
 }
 
 
@@ -71,6 +72,7 @@ class LabelActions(QObject):
         settings: Callable[[], Settings],
         after_scores: Callable[[], None],
         warn: Callable[[str, str], None],
+        filter_bar: FilterBar,
     ) -> None:
         """``main``: the menus and the parent of dialogs; ``after_scores``: the tags panel,
         detail panel and viewer follow the board; ``warn``: a message box for a failure."""
@@ -79,6 +81,7 @@ class LabelActions(QObject):
         self.tags, self.photos, self.tags_panel = shown.tags, shown.photos, tags_panel
         self.board, self.previews, self.database = board, previews, database
         self.settings, self.after_scores, self.warn = settings, after_scores, warn
+        self.filter_bar = filter_bar  # Teach > Show only: a criterion of the one filter
         self.message.connect(main.statusBar().showMessage)
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
@@ -136,6 +139,12 @@ class LabelActions(QObject):
             show.addAction(action)
             self.show_actions[text] = action
         self.show_actions[ANY_LABEL].setChecked(True)
+
+        def follow(state) -> None:  # a saved view or a chip's ✕: the menu follows
+            for text, action in self.show_actions.items():
+                action.setChecked(LABEL_FILTERS[text] == state.labels)
+
+        self.filter_bar.filterChanged.connect(follow)
         self.mark_menu: QMenu | None = None
         self.grid.tagMarkClicked.connect(self.mark_clicked)
         self.grid.extra_actions += [None, self.yes_action, self.no_action, self.like_action]
@@ -325,15 +334,10 @@ class LabelActions(QObject):
 
     def show_only(self, text: str) -> None:
         """Teach > Show only: the photos a person labelled (for any tag), confirmed, rejected,
-        or did not label; an extra rule of the grid, so it ANDs with the filter bar."""
-        test = LABEL_FILTERS[text]
+        or did not label; a criterion of the one filter (a chip in the filter bar, saved with
+        smart views), so it ANDs with the rest."""
         self.show_actions[text].setChecked(True)
-        board = self.board
-        self.photos.set_extra_filter(
-            "label",
-            None if test is None else (lambda p: test(board.labels.get(p.path, {}))),
-            f"Teach > Show only > {ANY_LABEL}",
-        )
+        self.filter_bar.set_criteria(labels=LABEL_FILTERS[text])
 
     # ----------------------------------------------------------------- review, calibrate
 

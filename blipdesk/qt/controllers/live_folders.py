@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QMenu
 from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.models.cache_reader import CacheLoader, read_duplicates
 from blipdesk.qt.models.folders import FolderTreeModel
+from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.workers.folders import FolderLister
 from blipdesk.qt.workers.watcher import FolderWatcher
@@ -51,6 +52,7 @@ class LiveFolders(QObject):
         busy: Callable[[], bool],
         scan: Callable[[], None],
         view: QMenu,
+        filter_bar: FilterBar,
         parent: QObject | None = None,
         watcher: FolderWatcher | None = None,
     ) -> None:
@@ -79,7 +81,9 @@ class LiveFolders(QObject):
         lister.listed.connect(self._listed)  # after ShownFolder's: the rows are in
         self.follow_settings()
         self.duplicates_action = QAction("Show &duplicates only", self, checkable=True)
-        self.duplicates_action.toggled.connect(self.photos.set_duplicates_only)
+        # a criterion of the one filter: a chip in the filter bar, saved with smart views
+        self.duplicates_action.toggled.connect(lambda on: filter_bar.set_criteria(duplicates=on))
+        filter_bar.filterChanged.connect(lambda s: self.duplicates_action.setChecked(s.duplicates))
         view.addSeparator()
         view.addAction(self.duplicates_action)
 

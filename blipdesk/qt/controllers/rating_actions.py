@@ -1,5 +1,6 @@
 """Ratings in the window: the keys 0-5, P, X, U on the selection (or the photo in the viewer),
-the grid's stars and flags, a rating filter, and reading or writing them in XMP sidecars.
+the grid's stars and flags, the ratings the grid's rating filter reads, and reading or writing
+them in XMP sidecars.
 
 ``RatingBook`` is the GUI thread's path -> ``Rating`` for the folder shown. Ratings are loaded
 for each listed folder, saved by content and read from or written to sidecars in a background
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.workers.tasks import BackgroundTasks
-from blipdesk.services.ratings import Rating, RatingFilter, stars_text
+from blipdesk.services.ratings import Rating, stars_text
 
 
 class RatingActions(QObject):
@@ -34,7 +35,7 @@ class RatingActions(QObject):
         self.photos = photos
         self.targets = targets  # the photos a key acts on: the viewer's, else the selection
         self.book: dict[str, Rating] = {}
-        self.filter = RatingFilter()
+        photos.set_ratings(self.book.get)  # what the filter's rating criterion reads
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
         self.tasks.failed.connect(lambda _r, message, *_: self.message.emit(message, 10000))
@@ -81,17 +82,6 @@ class RatingActions(QObject):
 
         self._start(save_ratings, lambda _saved: None, self.database, new)
         self.message.emit(f"{len(new)} photo{'s' * (len(new) != 1)} {what}", 4000)
-
-    # ----------------------------------------------------------------- filter
-
-    def set_filter(self, wanted: RatingFilter) -> None:
-        """Keep only the photos whose rating passes ``wanted`` (the grid model's hook)."""
-        self.filter = wanted
-        self.photos.set_extra_filter(
-            "rating",
-            (lambda p: wanted.accepts(self.book.get(p.path))) if wanted.active else None,
-            "Photo > Show only > Any rating",
-        )
 
     # ----------------------------------------------------------------- sidecars
 
@@ -144,7 +134,7 @@ class RatingActions(QObject):
         if not paths:
             return
         self.photos.scores_changed(paths)  # repaints those cells
-        if self.filter.active:
+        if self.photos.filter.rating.active:
             self.photos.refresh()
         self.changed.emit(paths)
 

@@ -120,6 +120,12 @@ class FolderTreeModel(QAbstractItemModel):
     def roots(self) -> list[str]:
         return [n.path for n in self._root.children]
 
+    def root_of(self, folder: str) -> str:
+        """The library folder ``folder`` lies in (itself when it is one, or none holds it)."""
+        return next(
+            (r for r in self.roots() if folder == r or folder.startswith(r + os.sep)), folder
+        )
+
     def add_root(self, path: str) -> None:
         if path in self.roots():
             return

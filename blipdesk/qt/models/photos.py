@@ -42,6 +42,7 @@ from blipdesk.services.photo_filter import (
     compile_filter,
     sort_function,
 )
+from blipdesk.services.ratings import Rating
 
 __all__ = ["MODES", "FilterState", "PhotoGridModel", "Roles", "SortState", "accepts"]
 
@@ -73,13 +74,10 @@ class PhotoGridModel(QAbstractListModel):
         self._row_of: dict[str, int] = {}
         self._tags: dict[str, Tag] = {}
         self._duplicates: Mapping[str, int] = {}  # path -> files with its content (>= 2)
-        self.duplicates_only = False  # "show duplicates": only photos another file repeats
+        self._rating: Callable[[str], Rating | None] = _unrated  # path -> its rating
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
-        # More rules a photo must pass, by name (the rating filter: ``qt/rating_actions.py``).
-        self._extra: dict[str, Callable[[Photo], bool]] = {}
-        self._extra_undo: dict[str, str] = {}  # name -> how a person turns it off (menu path)
         self._prev_rows: list[Photo] = []
         self._relayout = QTimer(self, singleShot=True, interval=150)
         self._relayout.timeout.connect(self.refresh)
@@ -201,14 +199,13 @@ class PhotoGridModel(QAbstractListModel):
         if duplicates != self._duplicates:
             self._duplicates = dict(duplicates)
             self._changed_everything()
-            if self.duplicates_only:
-                self.refresh()
 
-    def set_duplicates_only(self, on: bool) -> None:
-        """ "Show duplicates": only photos another file repeats (an extra filter rule)."""
-        self.duplicates_only = on
-        rule = (lambda photo: photo.path in self._duplicates) if on else None
-        self.set_extra_filter("duplicates", rule, "View > Show duplicates only")
+    def set_ratings(self, rating: Callable[[str], Rating | None]) -> None:
+        """Where the rating filter reads a photo's rating (path -> Rating or None); the owner
+        of the ratings calls ``scores_changed`` when they change."""
+        self._rating = rating
+        if self.filter.rating.active:
+            self.refresh()
 
     def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
         """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
@@ -283,37 +280,26 @@ class PhotoGridModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- filter + sort
 
-    def set_extra_filter(
-        self, name: str, predicate: Callable[[Photo], bool] | None, undo: str = ""
-    ) -> None:
-        """Add (or, with None, remove) a rule every photo shown must pass, besides the filter
-        state's (a rating filter whose values live in the window, not in ``FilterState``);
-        ``undo``: where a person turns it off (the empty grid says it)."""
-        if predicate is None:
-            self._extra.pop(name, None)
-        else:
-            self._extra[name] = predicate
-            self._extra_undo[name] = undo
-        self.refresh()
-
-    def extra_filters(self) -> dict[str, str]:
-        """The extra rules set (``set_extra_filter``), name -> how to turn it off."""
-        return {name: self._extra_undo.get(name, "") for name in self._extra}
-
     def filtering(self) -> bool:
-        """Whether anything filters the photos shown (chips, a search, or an extra rule)."""
-        return self.filter.active or bool(self._extra)
+        """Whether anything filters the photos shown (a criterion of the filter, a search)."""
+        return self.filter.active
+
+    def context(self) -> FilterContext:
+        """What the filter's rules read, from what the window holds in memory: the board's tag
+        scores and labels, the ratings, the duplicates."""
+        labels, copies = self.board.labels, self._duplicates
+        return FilterContext(
+            self._tags,
+            self.board.tag_score,
+            self.board.matches,
+            rating=self._rating,
+            labels=lambda path: labels.get(path, {}),
+            copies=lambda path: copies.get(path, 0),
+        )
 
     def _predicate(self) -> Callable[[Photo], bool]:
-        """The one predicate: ``photo_filter.compile_filter`` (every criterion of the filter
-        state, and rules added there) AND the extra rules set here."""
-        base = compile_filter(
-            self.filter, FilterContext(self._tags, self.board.tag_score, self.board.matches)
-        )
-        extras = list(self._extra.values())
-        if not extras:
-            return base
-        return lambda photo: base(photo) and all(rule(photo) for rule in extras)
+        """The one predicate: ``photo_filter.compile_filter`` over the filter state."""
+        return compile_filter(self.filter, self.context())
 
     def _accepts(self, photo: Photo) -> bool:
         return self._predicate()(photo)
@@ -389,6 +375,10 @@ class PhotoGridModel(QAbstractListModel):
                     f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f}){said}"
                 )
         return "<br>".join(lines)
+
+
+def _unrated(_path: str) -> Rating | None:
+    return None
 
 
 def _html(text: str) -> str:

@@ -4,8 +4,11 @@ and (under "More filters") date taken, file type and folder.
 The chips are shown as the rule evaluates them ("all of: astronaut ✕ · any of: cat ✕ dog ✕ ·
 none of: car ✕", see ``blipdesk.services.photo_filter``), in a flow layout that wraps: adding chips never
 widens the window. A click on a chip moves it to the next group (all → any → none); its ✕ removes
-it. The bar emits a ``FilterState`` / ``SortState`` and a search request the window sends to the
-worker; the chips, dates, types and folder all travel in the one ``FilterState``.
+it. The criteria set elsewhere (a rating or flag from Photo > Show only, labels from Teach > Show
+only, View > Show duplicates only, or a saved view) are chips too ("only: ≥ ★★★ ✕"), set with
+``set_criteria``. The bar emits a ``FilterState`` / ``SortState`` and a search request the window
+sends to the worker; every criterion travels in the one ``FilterState``
+(``blipdesk.services.photo_filter``): the bar is where the window's filter is made.
 """
 
 from __future__ import annotations
@@ -34,14 +37,18 @@ from PySide6.QtWidgets import (
 from blipdesk.qt.common.values import Photo, Tag, tag_colour
 from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 from blipdesk.services.photo_filter import (
+    CRITERIA,
     SORT_KEYS,
     FilterState,
     SortState,
+    criteria,
     describe_chips,
     direction_text,
     file_kind,
+    without,
 )
 
+CRITERIA_KEYS = tuple(CRITERIA)
 NEXT_MODE = {"and": "or", "or": "not", "not": "and"}
 GROUP_WORDS = {"and": "all of:", "or": "any of:", "not": "none of:"}
 MIN_SCORE_TIP = (
@@ -65,6 +72,11 @@ class Chip(QFrame):
 
     def label_button(self) -> QToolButton | None:
         return self.findChild(QToolButton, "chipLabel")
+
+
+class CriterionChip(Chip):
+    """One criterion set outside the chips (a rating, labels, duplicates…): what it keeps and a
+    ✕ that turns it off. ``name`` is its key in ``photo_filter.CRITERIA``."""
 
 
 class FactsRow(QWidget):
@@ -202,7 +214,9 @@ class FilterBar(QWidget):
         self.chips: list[tuple[str, str]] = []
         self._sort_before_search: SortState | None = None
         self._keep_sort: SortState | None = None  # a renamed tag's sort, until the new list
-        self.extras: dict[str, object] = {}  # other features' criteria (see set_extra)
+        # The criteria of photo_filter.CRITERIA (rating, labels, duplicates, file name), kept in a
+        # FilterState whose other fields the bar's own widgets override (see ``state``).
+        self._criteria = FilterState()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 2, 4, 2)
         outer.setSpacing(3)
@@ -331,18 +345,28 @@ class FilterBar(QWidget):
         self._emit()
 
     def state(self) -> FilterState:
-        extra = tuple(sorted((k, v) for k, v in self.extras.items() if v is not None))
-        return self.facts.apply(FilterState(tuple(self.chips), self.min_score.value(), extra=extra))
+        """The whole filter: the chips and minimum score, the row of facts, the criteria."""
+        own = FilterState(tuple(self.chips), self.min_score.value())
+        return self.facts.apply(
+            replace(own, **{key: getattr(self._criteria, key) for key in CRITERIA_KEYS})
+        )
 
-    def set_extra(self, key: str, value: object) -> None:
-        """Another feature's criterion (a minimum rating, a pick flag): kept in the filter's
-        ``extra`` (saved with smart views) and read by the rule that feature adds with
-        ``blipdesk.services.photo_filter.add_rule``; ``None`` removes it."""
-        if value is None:
-            self.extras.pop(key, None)
-        else:
-            self.extras[key] = value
-        self._emit()
+    def set_criteria(self, **changes: object) -> None:
+        """Set criteria of ``photo_filter.CRITERIA`` (``rating=RatingFilter(3)``,
+        ``labels="confirmed"``, ``duplicates=True``, ``file_name="IMG"``; a default turns one off):
+        shown as chips, saved with smart views, applied by the grid."""
+        unknown = set(changes) - set(CRITERIA_KEYS)
+        if unknown:
+            raise TypeError(f"not a criterion of the bar: {', '.join(sorted(unknown))}")
+        new = replace(self._criteria, **changes)  # type: ignore[arg-type]
+        if new != self._criteria:
+            self._criteria = new
+            self._rebuild()
+            self._emit()
+
+    def clear_criterion(self, key: str) -> None:
+        """The ✕ of a criterion's chip: that criterion filters nothing any more."""
+        self.set_criteria(**{key: getattr(without(self._criteria, key), key)})
 
     def sort_state(self) -> SortState:
         key, tag = self.sort.currentData() or ("name", None)
@@ -356,7 +380,7 @@ class FilterBar(QWidget):
         self.min_score.setValue(state.min_score)
         self.min_score.blockSignals(False)
         self.facts.show_state(state)
-        self.extras = dict(state.extra)
+        self._criteria = FilterState(**{key: getattr(state, key) for key in CRITERIA_KEYS})
         if state.facts_active:
             self.more.setChecked(True)
         self._rebuild()
@@ -377,7 +401,11 @@ class FilterBar(QWidget):
         self.facts.set_photos(photos, root)
 
     def description(self) -> str:
-        return describe_chips(self.chips, self.min_score.value())
+        chips = describe_chips(self.chips, self.min_score.value())
+        others = [text for _key, text in criteria(self._criteria)]
+        return " · ".join(
+            ([chips] if chips else []) + (["only " + ", ".join(others)] if others else [])
+        )
 
     def _fill_menu(self) -> None:
         menu = self.add_chip.menu()
@@ -416,6 +444,14 @@ class FilterBar(QWidget):
             first = False
             for name in names:
                 self.chip_row.addWidget(self._chip(name, mode, colours.get(name, "#888")))
+        others = criteria(self._criteria)
+        if others:
+            word = QLabel(("" if first else "· ") + "only:")
+            word.setObjectName("group-only")
+            word.setProperty("keepWithNext", True)
+            self.chip_row.addWidget(word)
+            for key, text in others:
+                self.chip_row.addWidget(self._criterion_chip(key, text))
         self.chip_area.updateGeometry()
         self.chip_area.setToolTip(self.description())
 
@@ -445,8 +481,39 @@ class FilterBar(QWidget):
         chip.customContextMenuRequested.connect(lambda _p, n=name: self._remove(n))
         return chip
 
+    def _criterion_chip(self, key: str, text: str) -> CriterionChip:
+        chip = CriterionChip(key, "only")
+        chip.setStyleSheet("QFrame#chip { border: 2px dashed palette(mid); border-radius: 9px; }")
+        row = QHBoxLayout(chip)
+        row.setContentsMargins(6, 0, 2, 0)
+        row.setSpacing(0)
+        label = QLabel(text)
+        label.setObjectName("chipText")
+        chip.setToolTip(f"Only photos: {text}. ✕ turns it off")
+        close = QToolButton()
+        close.setObjectName("chipRemove")
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Turn this filter off")
+        close.clicked.connect(lambda _=False, k=key: self.clear_criterion(k))
+        row.addWidget(label)
+        row.addWidget(close)
+        return chip
+
     def chip_widget(self, name: str) -> Chip | None:
-        return next((c for c in self.chip_area.findChildren(Chip) if c.name == name), None)
+        """The chip of the tag ``name``."""
+        return next(
+            (
+                c
+                for c in self.chip_area.findChildren(Chip)
+                if c.name == name and not isinstance(c, CriterionChip)
+            ),
+            None,
+        )
+
+    def criterion_chip(self, key: str) -> CriterionChip | None:
+        """The chip of the criterion ``key`` (``photo_filter.CRITERIA``), when it is set."""
+        return next((c for c in self.chip_area.findChildren(CriterionChip) if c.name == key), None)
 
     def _cycle(self, name: str) -> None:
         self.chips = [(n, NEXT_MODE[m] if n == name else m) for n, m in self.chips]
