@@ -277,10 +277,9 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Scan the folder shown (see ``ScanActions.scan``)."""
         if self.current_folder is None:
-            self._warn(
+            return self._warn(
                 "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
             )
-            return
         if self.files.clearing:
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
