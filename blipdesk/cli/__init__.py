@@ -58,9 +58,10 @@ from blipdesk.infra.errors import ModelError, UserError
 from blipdesk.services.export import export_bytes, export_document, tag_json, write_export
 
 if TYPE_CHECKING:  # the store and the engine load only when a command needs them
-    from blipdesk.core.engine import ScanOptions, ScanSummary, SearchHit, SearchUpdate
+    from blipdesk.core.engine import ScanOptions, ScanSummary
     from blipdesk.core.model import ModelSpec
     from blipdesk.core.scorer import FirstToken, Scorer
+    from blipdesk.core.search import SearchHit, SearchUpdate
     from blipdesk.store import Library, Tag
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -562,8 +563,8 @@ def _warn_long_sentences(ctx: _Context, sentences: Sequence[str]) -> list[str]:
     A BERT WordPiece token covers at least one character, so a sentence of at most 510
     characters always fits: only longer ones load the tokenizer (never the weights, never the
     network) to count exactly; without it the warning says "may"."""
-    from blipdesk.core.engine import shorten
     from blipdesk.core.model import MAX_TEXT_TOKENS
+    from blipdesk.core.runner import shorten
 
     long = [s for s in dict.fromkeys(sentences) if len(s) + 2 > MAX_TEXT_TOKENS]
     if not long:
@@ -751,7 +752,8 @@ def _scan_summary(summary: ScanSummary) -> str:
 def _search(ns: argparse.Namespace) -> int:
     """Prints the cosine ranking at once on a terminal, then the ITM-refined one at the end
     (``--json``: only the refined one). Never scans: photos not scanned yet are counted."""
-    from blipdesk.core.engine import model_key, search
+    from blipdesk.core.engine import model_key
+    from blipdesk.core.search import search
 
     ctx = _Context(ns)
     folders = _folders(ns.folders)

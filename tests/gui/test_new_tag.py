@@ -3,7 +3,7 @@ pass), best matches first, with its progress in the status bar; photos never sca
 
 from __future__ import annotations
 
-from blipdesk.core import engine
+from blipdesk.core import decoding, engine
 from blipdesk.qt.common.values import Tag
 from tests.helpers.models import scene
 
@@ -17,7 +17,7 @@ def test_a_new_tag_is_checked_from_the_vision_cache(qtbot, scanned_window, photo
     def fail(*args, **kwargs):
         raise AssertionError("decoded a photo for a new tag although its vision output is cached")
 
-    monkeypatch.setattr(engine, "decode_for_model", fail)
+    monkeypatch.setattr(decoding, "decode_for_model", fail)
     monkeypatch.setattr(engine, "_decode_pool", fail)
     labels, progress = [], []
     window.controller.progress.connect(progress.append)
