@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
         ):
             # Checked at once from the vision cache, best matches first; photos never scanned
             # wait for Scan (a new tag never starts decoding a whole folder by itself).
-            self.scan(cached_only=True, checking=tag.name)
+            listed = tuple(f for p in self.photos.photos() for f in (p.path, *p.companions))
+            self.scan(cached_only=True, checking=tag.name, listed=listed)
             return
         self.statusBar().showMessage(
             f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
@@ -260,8 +261,13 @@ class MainWindow(QMainWindow):
     def _model_choice(self) -> ModelChoice:
         return model_choice(self.settings)
 
-    def scan(self, cached_only: bool = False, checking: str | None = None) -> None:
-        """Scan the folder shown (see ``ScanActions.scan``)."""
+    def scan(
+        self,
+        cached_only: bool = False,
+        checking: str | None = None,
+        listed: tuple[str, ...] | None = None,
+    ) -> None:
+        """Scan the folder shown (see ``ScanActions.scan``; ``listed``: the photos it lists)."""
         if self.current_folder is None:
             self._warn(
                 "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
@@ -271,7 +277,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
         self.tag_actions.flush()
-        self.scanning.scan(self.current_folder, self._sentences(), cached_only, checking)
+        self.scanning.scan(
+            self.current_folder, self._sentences(), cached_only, checking, listed=listed
+        )
 
     def _sentences(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))

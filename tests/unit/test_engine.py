@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import shutil
@@ -11,12 +12,12 @@ import threading
 
 import pytest
 
-from blipdesk.core import decoding, engine, inventory
+from blipdesk.core import decoding, engine, files, inventory
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.feature_cache import decode as decode_features
 from blipdesk.core.imaging import load_for_model
 from blipdesk.core.model import ModelSpec
-from blipdesk.core.search import cosine_ranking, search
+from blipdesk.core.search import cosine_ranking, iter_search, search
 from tests.helpers.models import scene
 
 SENTENCES = ("a dog on a beach", "birthday cake")
@@ -289,3 +290,48 @@ def test_an_unreadable_folder_is_reported_and_its_photos_are_kept(
     assert after == before  # nothing forgotten, nothing overwritten
     results = {r.path: r for r in library.photo_results(key.score_key, [photos])}
     assert results[str(sub / "q.png")].error is None
+
+
+def test_a_search_encodes_once_reads_the_vectors_once_and_walks_once(
+    tmp_path, library, photos, key, tiny_scorer, monkeypatch
+):
+    """However many refinement steps: one text pass, one read of the ITC vectors, one walk (it
+    was a text pass and two reads per step)."""
+    options = dataclasses.replace(THREADS, features_dir=tmp_path / "features")
+    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, options)
+    calls: collections.Counter[str] = collections.Counter()
+
+    def count(owner, name):
+        real = getattr(owner, name)
+
+        def spy(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+
+    count(tiny_scorer, "encode_sentences")
+    count(library, "image_features")
+    count(files, "walk")
+    steps = list(
+        iter_search(
+            library, [photos], "three cats", key, lambda: tiny_scorer, 6, 6, options, step=2
+        )
+    )
+    assert len(steps) == 4 and steps[-1].done and steps[-1].refined == 6
+    assert calls == {"encode_sentences": 1, "image_features": 1, "walk": 1}
+
+
+def test_a_scan_given_the_listing_never_walks_and_forgets_nothing(
+    library, photos, key, tiny_scorer, monkeypatch
+):
+    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, THREADS)
+    known = library.photos_under([photos])
+    listed = [r.path for r in known if not r.path.endswith("q.png")]  # one left out of the list
+    monkeypatch.setattr(files, "walk", lambda *a, **k: pytest.fail("walked the folder again"))
+    summary = scan(
+        library, [photos], (*SENTENCES, "three cats"), key, lambda: tiny_scorer, THREADS,
+        listed=listed,
+    )  # fmt: skip
+    assert summary.photos == 6 and summary.scored == 5 and len(summary.failures) == 1
+    assert library.photos_under([photos]) == known  # only a walk knows what is gone

@@ -69,10 +69,12 @@ class ScanActions(QObject):
         cached_only: bool = False,
         checking: str | None = None,
         background: bool = False,
+        listed: tuple[str, ...] | None = None,
     ) -> None:
         """``cached_only``: check new sentences on the photos whose vision output is cached
         (``checking``: the tag that asked), decoding nothing. ``background``: started by the
-        folder watcher, decoding at low priority."""
+        folder watcher, decoding at low priority. ``listed``: the photo files the window lists
+        under ``folder`` (RAW companions included): the scan takes them instead of walking."""
         s = self.settings()
         self.controller.submit(
             ScanJob(
@@ -81,7 +83,7 @@ class ScanActions(QObject):
                 features_dir=str(self.paths.features_dir), feature_cache=s.feature_cache,
                 feature_format=s.feature_format, feature_budget=s.feature_budget,
                 cached_only=cached_only, use_processes=self.use_processes,
-                group_pairs=s.group_pairs, background=background,
+                group_pairs=s.group_pairs, background=background, listed=listed,
             )
         )  # fmt: skip
         self._checking = checking

@@ -77,6 +77,7 @@ class ScanJob(Job):
     use_processes: bool = True  # decode in worker processes (tests use threads: faster start)
     group_pairs: bool = True  # RAW + JPEG pairs: score the JPEG only
     background: bool = False  # started by the folder watcher: decoding at low priority
+    listed: tuple[str, ...] | None = None  # the photo files the window lists: not walked again
 
 
 @dataclass(frozen=True)
@@ -555,6 +556,7 @@ class InferenceWorker(QObject):
             on_batch,
             job.cancel,
             job.pause,
+            job.listed,
         )
         if summary.failures:
             self.results.emit(
