@@ -277,9 +277,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
             return
         self.tag_actions.flush()
-        self.scanning.scan(
-            self.current_folder, self._sentences(), cached_only, checking, listed=listed
-        )
+        self.scanning.scan(self.current_folder, self._sentences(), cached_only, checking, listed)
 
     def _sentences(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))

@@ -68,13 +68,13 @@ class ScanActions(QObject):
         sentences: tuple[str, ...],
         cached_only: bool = False,
         checking: str | None = None,
-        background: bool = False,
         listed: tuple[str, ...] | None = None,
+        background: bool = False,
     ) -> None:
         """``cached_only``: check new sentences on the photos whose vision output is cached
-        (``checking``: the tag that asked), decoding nothing. ``background``: started by the
-        folder watcher, decoding at low priority. ``listed``: the photo files the window lists
-        under ``folder`` (RAW companions included): the scan takes them instead of walking."""
+        (``checking``: the tag that asked), decoding nothing. ``listed``: the photo files the
+        window lists under ``folder`` (RAW companions included): the scan takes them instead of
+        walking. ``background``: started by the folder watcher, decoding at low priority."""
         s = self.settings()
         self.controller.submit(
             ScanJob(
