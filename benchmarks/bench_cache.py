@@ -33,14 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blipdesk.core.engine import (
-    ModelKey,
-    ScanOptions,
-    model_key,
-    refresh_photos,
-    scan,
-)
+from blipdesk.core.engine import ModelKey, ScanOptions, model_key, scan
 from blipdesk.core.feature_cache import file_bytes
+from blipdesk.core.inventory import refresh_photos
 from blipdesk.domain import ScoreRow, Tag
 from blipdesk.store import Library
 

@@ -1,7 +1,7 @@
 """The loop a person lives in, once a library is scanned: add a tag, search, on this machine.
 
 Everything runs through the product's own path (model folder -> ``load_model`` -> ``engine.scan``
-/ ``engine.iter_search`` -> SQLite + the vision cache), on the blip-itm-large-flickr
+/ ``search.iter_search`` -> SQLite + the vision cache), on the blip-itm-large-flickr
 architecture (ViT-L/16 at 384 px + BERT-base with cross-attention) with random weights: the real
 model's compute. The model card's own per-pair usage is measured in the same run as the
 reference. Prints tables; asserts nothing.
@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blipdesk.core import feature_cache as fc
 from blipdesk.core.device import configure_threads
-from blipdesk.core.engine import ScanOptions, iter_search, lazy_scorer, model_key, scan
+from blipdesk.core.engine import ScanOptions, lazy_scorer, model_key, scan
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.scorer import ImageFeatures, Scorer
+from blipdesk.core.search import iter_search
 from blipdesk.domain import ScoreRow
 from blipdesk.store import Library
 from tests.helpers.models import (
@@ -113,7 +114,7 @@ def clone_library(lib: Library, key, opts: ScanOptions, source: Path, folder: Pa
     appended after its end: same pixels, own content hash) whose cache entries (vision file, ITC
     vector, the first sentence's scores) are copies of their source photo's: exactly what a scan
     of them would have stored."""
-    from blipdesk.core.engine import refresh_photos
+    from blipdesk.core.inventory import refresh_photos
 
     folder.mkdir()
     src = {r.path: r.content for r in lib.photos_under([source])}
@@ -243,7 +244,7 @@ def search_library(args, tmp: Path, scorer: Scorer, key, embeds: np.ndarray) -> 
         if i % 1000 == 0:
             sub.mkdir(parents=True)
         (sub / f"img{i:05}.png").write_bytes(png + i.to_bytes(4, "little"))
-    from blipdesk.core.engine import refresh_photos
+    from blipdesk.core.inventory import refresh_photos
 
     rng = np.random.default_rng(0)
     opts = ScanOptions(features_dir=tmp / "lib-features", recursive=True)

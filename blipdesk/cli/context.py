@@ -360,8 +360,8 @@ def warn_long_sentences(ctx: Context, sentences: Sequence[str]) -> list[str]:
     A BERT WordPiece token covers at least one character, so a sentence of at most 510
     characters always fits: only longer ones load the tokenizer (never the weights, never the
     network) to count exactly; without it the warning says "may"."""
-    from blipdesk.core.engine import shorten
     from blipdesk.core.model import MAX_TEXT_TOKENS
+    from blipdesk.core.runner import shorten
 
     long = [s for s in dict.fromkeys(sentences) if len(s) + 2 > MAX_TEXT_TOKENS]
     if not long:

@@ -578,7 +578,7 @@ def tag_data(
     """The tag's data over ``contents`` (every photo the cache knows when None) that are scored
     for it (or, from examples alone, have an ITC vector)."""
     if contents is None:
-        contents = sorted({p.content for p in lib.photos_under([_root()]) if p.content})
+        contents = sorted({p.content for p in lib.all_photos() if p.content})
     labels = lib.tag_labels(tag.name)
     wanted = list(dict.fromkeys([*contents, *labels]))
     feats = lib.image_features(score_key, wanted)
@@ -599,12 +599,6 @@ def tag_data(
         features = np.stack([feats.get(c, np.full(dim, np.nan, np.float32)) for c in kept])
     labelled = {c: v for c, v in labels.items() if c in set(kept)}
     return TagData(tuple(kept), x, features, labelled, best)
-
-
-def _root() -> str:
-    import os
-
-    return os.path.abspath(os.sep)
 
 
 def fit_tag(data: TagData, tag: Tag) -> Fit:

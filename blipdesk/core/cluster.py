@@ -8,16 +8,16 @@ results files as it goes (``pip install "blipdesk[cluster]"``).
 The pipeline, one Ray Data stage each:
 
 1. **List** in CPU tasks, one per folder directly under each root (``core/files.find_photos``:
-   the one walker), and **hash** (``engine.hashed_record``: the cache's key), so every node
+   the one walker), and **hash** (``inventory.hashed_record``: the cache's key), so every node
    walks and reads 128 KiB per photo of its share.
 2. **Skip** on the driver: what the results files already in ``results_dir`` hold (per content,
    which of the sentences are scored, whether the ITC vector is there, whether it failed to
    decode) is not planned again; copies of one photo are scored once. A new tag therefore costs
    only its (photo, sentence) pairs.
-3. **Decode** in CPU tasks with the engine's own rule (``engine.decode_for_model``: the same
+3. **Decode** in CPU tasks with the engine's own rule (``decoding.decode_for_model``: the same
    bounded decoder, EXIF, colour rules and 384 x 384 squash as the desktop scan).
 4. **Score** in actors (GPU or CPU) that each load the model once (``engine.load_scorer``) and
-   call the desktop scan's per-batch scoring function, ``engine.score_decoded`` (one vision pass
+   call the desktop scan's per-batch scoring function, ``runner.score_decoded`` (one vision pass
    per photo, out-of-memory halving, NaN refused): no second copy of the maths.
 5. **Write** on the driver: a results file (``core/results.py``, atomic) every ``part_photos``
    photos or ``part_seconds`` seconds. A killed job loses only what was not written yet; run it
@@ -46,9 +46,11 @@ from typing import Any
 
 import numpy as np
 
-from blipdesk.core.engine import ModelKey, ScanProgress, decode_for_model, hashed_record
+from blipdesk.core.decoding import decode_for_model
+from blipdesk.core.engine import ModelKey, ScanProgress
 from blipdesk.core.files import PhotoFailure, absolute, find_photos, subfolders
 from blipdesk.core.imaging import DECODE_RULE_VERSION, MODEL_IMAGE_SIZE
+from blipdesk.core.inventory import hashed_record
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.results import (
     SUFFIX,
@@ -346,8 +348,8 @@ def _list_folder(unit: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _hash_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A Ray task: stat and hash photos with ``engine.refresh_photos``'s rule
-    (``engine.hashed_record``: the same key, the same refusal of pipes and devices)."""
+    """A Ray task: stat and hash photos with ``inventory.refresh_photos``'s rule
+    (``inventory.hashed_record``: the same key, the same refusal of pipes and devices)."""
     contents, sizes, mtimes, errors = [], [], [], []
     for path, listed in zip(batch["path"], batch["listed"], strict=True):
         if listed:  # a folder that could not be listed: passed on as it is
@@ -373,7 +375,7 @@ def _hash_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _decode_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A Ray task: the engine's decode rule (``engine.decode_for_model``), per photo."""
+    """A Ray task: the engine's decode rule (``decoding.decode_for_model``), per photo."""
     n = len(batch["path"])
     images = np.zeros((n, MODEL_IMAGE_SIZE, MODEL_IMAGE_SIZE, 3), np.uint8)
     errors, transient = [], []
@@ -397,7 +399,7 @@ def _decode_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 class ScoreWorker:
     """A Ray actor: loads the model once, then scores decoded batches with the desktop scan's
-    per-batch function (``engine.score_decoded``). Output rows: the scores of every sentence of
+    per-batch function (``runner.score_decoded``). Output rows: the scores of every sentence of
     the run (NaN where a photo did not need that sentence), the ITC vector, the decode error."""
 
     def __init__(
@@ -411,7 +413,8 @@ class ScoreWorker:
         sentences: Sequence[str],
         threads: int,
     ) -> None:
-        from blipdesk.core.engine import load_scorer, new_runner
+        from blipdesk.core.engine import load_scorer
+        from blipdesk.core.runner import new_runner
 
         token: Any = "enc" if first_token == "enc" else "cls"
         self.scorer = load_scorer(ModelSpec(source, revision), device, precision, token)
@@ -429,7 +432,7 @@ class ScoreWorker:
         self.dim = int(self.runner.text.itc.shape[1])
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from blipdesk.core.engine import score_decoded
+        from blipdesk.core.runner import score_decoded
 
         n, s = len(batch["content"]), len(self.sentences)
         out = {name: np.full((n, s), np.nan, np.float32) for name in ("itm", "no", "yes", "cos")}

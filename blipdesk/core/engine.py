@@ -18,14 +18,16 @@ Qt-free: the GUI's inference worker and the CLI call the same API.
 * ``cancel`` (set: stop after the batch in flight) and ``pause`` (set: wait between batches) are
   checked between batches. Everything finished stays committed.
 * Each batch is written in one transaction, so a crash loses at most the batch in flight.
-* Decoding runs ahead in worker processes (torch-free: they import only imaging), falling back to
-  threads where processes cannot be started.
+* Decoding runs ahead in worker processes (``decoding.py``: torch-free, they import only
+  imaging), falling back to threads where processes cannot be started.
 * The vision pass runs once per photo, ever: its output goes to the vision cache
   (``feature_cache.py``, on when ``options.features_dir`` is set). A later sentence (a new tag, a
   search) on that photo costs only the text side, and such photos go first, best first (in
   decreasing ITC cosine to the new sentences).
-* ``iter_search`` never scans: it ranks what is scanned by ITC cosine at once, then refines the
-  best by ITM a step at a time, and counts what is not scanned.
+
+Beside it: ``inventory.py`` (content keys, the file table's refresh, path -> content),
+``decoding.py`` (the decode workers), ``runner.py`` (the model calls and the out-of-memory
+policy) and ``search.py`` (free-text search over what is scanned, built on ``run_work``).
 
 This module imports neither torch nor the scorer at import time, so decode workers stay light.
 """
@@ -33,46 +35,33 @@ This module imports neither torch nor the scorer at import time, so decode worke
 from __future__ import annotations
 
 import concurrent.futures as cf
-import errno
-import hashlib
-import itertools
 import logging
-import multiprocessing
 import os
-import signal
-import stat
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from blipdesk.core import decoding
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
-from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw, paired_raws
-from blipdesk.core.imaging import DECODE_RULE_VERSION, load_for_model
+from blipdesk.core.files import PhotoFailure, paired_raws
+from blipdesk.core.imaging import DECODE_RULE_VERSION
+from blipdesk.core.inventory import in_shard, refresh_photos
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
-from blipdesk.core.raw import RAW_DECODE_RULE
+from blipdesk.core.runner import Runner, Scored, score_cached, score_decoded, score_rows
 from blipdesk.domain import PhotoRecord, ScoreRow
-from blipdesk.infra.errors import ModelError, PhotoError, UserError
 from blipdesk.store import Library
 
 if TYPE_CHECKING:
     from blipdesk.core.model import LoadedModel
-    from blipdesk.core.scorer import FirstToken, ImageFeatures, Scorer, Scores, Sentences
-
-# One model call's result: the photos' image features and their scores against the sentences.
-Scored: TypeAlias = "tuple[ImageFeatures, Scores]"
+    from blipdesk.core.scorer import FirstToken, Scorer, Scores
 
 log = logging.getLogger(__name__)
-
-HASH_CHUNK = 64 * 1024
-
 
 # ----------------------------------------------------------------------------------- values
 
@@ -180,13 +169,6 @@ class WorkItem:
     stamp: tuple[int, int] | None = None  # paths[0]'s (size, mtime_ns) when it was hashed
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    path: str
-    cosine: float
-    itm: float | None  # None outside the ITM-reranked candidates
-
-
 # ----------------------------------------------------------------------------------- keys
 
 
@@ -255,117 +237,6 @@ def lazy_scorer(
     return get
 
 
-# ----------------------------------------------------------------------------------- files
-
-
-def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
-    """A cheap content key: sha256 of the size, the first and the last 64 KiB.
-
-    Reads at most 128 KiB, so hashing a library is dominated by directory walking; a rename or
-    move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
-    same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
-    makes the engine re-hash, not re-score). A RAW file's key also holds the RAW decoding rule
-    (``raw.RAW_DECODE_RULE``): its features come from LibRaw's preview, and must never be taken
-    for (or from) the same bytes decoded another way."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO or device since it was listed
-            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device)", path)
-        if size is None:
-            size = st.st_size
-        digest = hashlib.sha256(str(size).encode() + b"\0")
-        if is_raw(path):  # decoded by another rule (core/raw.py): its own key, never mixed
-            digest.update(RAW_DECODE_RULE.encode() + b"\0")
-        digest.update(fh.read(HASH_CHUNK))
-        if size > HASH_CHUNK:
-            fh.seek(max(HASH_CHUNK, size - HASH_CHUNK))
-            digest.update(fh.read(HASH_CHUNK))
-    return digest.hexdigest()
-
-
-def in_shard(content: str, index: int, count: int) -> bool:
-    """Whether a photo belongs to shard ``index`` (from 0) of ``count``: by its content hash, so
-    every machine splits an archive the same way whatever its paths, and copies of one photo land
-    in one shard. (A file that could not be read has no hash: its path decides.)"""
-    digest = (
-        content
-        if _is_hash(content)
-        else hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()
-    )
-    return int(digest, 16) % count == index
-
-
-def _is_hash(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
-
-
-def hashed_record(path: str, st: os.stat_result) -> PhotoRecord:
-    """A file's record from its ``stat``: its content hash, or why it has none. The one rule for
-    ``refresh_photos`` and the cluster's hashing tasks."""
-    if not stat.S_ISREG(st.st_mode):
-        # A pipe or device named like a photo: opening it could block the scan forever.
-        reason = "not a regular file (a pipe, socket or device)"
-        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
-    try:
-        return PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
-    except OSError as exc:
-        reason = f"cannot read file ({exc.strerror or exc})"
-        return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
-
-
-def refresh_photos(
-    library: Library,
-    folders: Sequence[str | os.PathLike[str]],
-    recursive: bool = True,
-    unreadable: list[PhotoFailure] | None = None,
-) -> list[PhotoRecord]:
-    """Walk ``folders`` and bring the cache's file table up to date: re-hash only files whose size
-    or mtime changed, forget files that are gone. Returns the current records (sorted by path).
-
-    A folder that cannot be listed is added to ``unreadable``, and the photos the cache knows
-    under it are kept (records and scores): unreadable is not gone."""
-    roots = _roots(folders)
-    known = {p.path: p for p in library.photos_under(roots, recursive)}
-    current: list[PhotoRecord] = []
-    changed: list[PhotoRecord] = []
-    blocked: list[PhotoFailure] = []
-    found = find_photos(roots, recursive, blocked)
-    if unreadable is not None:
-        unreadable.extend(blocked)
-    for folder in {b.path for b in blocked}:
-        for path in [p for p in known if p.startswith(folder.rstrip(os.sep) + os.sep)]:
-            del known[path]  # neither current (it cannot be read now) nor forgotten
-    for path in found:
-        old = known.pop(path, None)
-        reason = ""
-        try:
-            st: os.stat_result | None = os.stat(path)
-        except OSError as exc:
-            st, reason = None, f"cannot read file ({exc.strerror or exc})"
-        if (
-            st is not None
-            and stat.S_ISREG(st.st_mode)
-            and old is not None
-            and old.read_error is None
-            and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
-        ):
-            current.append(old)
-            continue
-        rec = PhotoRecord(path, 0, 0, None, reason) if st is None else hashed_record(path, st)
-        current.append(rec)
-        if rec != old:
-            changed.append(rec)
-    if changed:
-        library.record_photos(changed)
-    # A folder that is not there (an unplugged drive) forgets nothing: its photos come back as
-    # they were when it does. Scores are keyed by content and survive either way.
-    gone = [p for p in known if any(p.startswith(r + os.sep) and os.path.isdir(r) for r in roots)]
-    if gone:
-        library.forget_photos(sorted(gone))
-    return current
-
-
 def plan(
     library: Library, photos: Sequence[PhotoRecord], sentences: Sequence[str], key: ModelKey
 ) -> list[WorkItem]:
@@ -387,73 +258,6 @@ def plan(
     ]
 
 
-# ----------------------------------------------------------------------------------- decoding
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _decode_worker_init(parent: int, nice: int = 0) -> None:
-    """Runs first in every decode process: Ctrl-C is the parent's to handle, and the worker dies
-    with its parent, however the parent ends (kill -9 included), so no decoder (and no
-    multiprocessing resource tracker, which lives while a worker holds its pipe) outlives it.
-    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere
-    (macOS has no such call): a watchdog thread exits when the parent PID changes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if nice and hasattr(os, "nice"):  # a background scan leaves the cores to the person
-        try:
-            os.nice(nice)
-        except OSError as exc:
-            log.debug("cannot lower the decode process's priority: %s", exc)
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError) as exc:  # no prctl: the watchdog still works
-            log.debug("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-
-
-def _exit_when_orphaned(parent: int, every: float = 0.5) -> None:
-    while os.getppid() == parent:
-        time.sleep(every)
-    os._exit(1)
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """A decode worker's answer: the photo as uint8 (384, 384, 3), or why it failed. A
-    ``transient`` failure is the file's or the moment's, not its content's (moved, deleted or
-    rewritten during the scan; not enough memory to decode it then): it is recorded against the
-    path and retried by the next scan, never cached against
-    the content hash (which would mark good bytes as unreadable for every copy of them)."""
-
-    image: np.ndarray | None
-    reason: str | None = None
-    transient: bool = False
-
-
-def decode_for_model(path: str, stamp: tuple[int, int] | None = None) -> Decoded:
-    """Runs in a decode worker. ``stamp``: the (size, mtime_ns) the file had when it was hashed;
-    if it differs now, the pixels may not belong to the content hash, so they are not used."""
-    try:
-        image, reason, transient = load_for_model(path), None, False
-    except PhotoError as exc:
-        image, reason, transient = None, exc.reason, exc.transient
-    if stamp is not None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return Decoded(None, "moved or deleted during the scan; scan again", True)
-        if (st.st_size, st.st_mtime_ns) != stamp:
-            return Decoded(None, "changed during the scan; scan again", True)
-    return Decoded(image, reason, transient)
-
-
 def auto_batch_size(device_type: str) -> int:
     """Photos per batch. A GPU needs 64 photos in flight to reach its vision throughput (1,056
     photos/s at batch 64 vs 534 eager at any size on an H200, benchmarks/results); on the CPU a few
@@ -461,103 +265,11 @@ def auto_batch_size(device_type: str) -> int:
     return {"cuda": 64, "mps": 16}.get(device_type, 8)
 
 
-def auto_decode_workers(device_type: str) -> int:
-    """Decode processes. With a GPU doing the model, decoding is the bottleneck (a 12-MP JPEG
-    takes ~40 ms even with draft decoding): use every core but one. On the CPU the model needs
-    the cores, so decoding gets at most a quarter of them (at least one)."""
-    cpus = os.cpu_count() or 2
-    if device_type in ("cuda", "mps"):
-        return max(1, cpus - 1)
-    return max(1, min(4, cpus // 4))
-
-
 def _decode_pool(options: ScanOptions, device_type: str = "cpu") -> cf.Executor:
-    workers = options.decode_workers or auto_decode_workers(device_type)
-    if options.use_processes:
-        try:
-            return cf.ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_decode_worker_init,
-                initargs=(os.getpid(), 10 if options.low_priority else 0),
-            )
-        except (OSError, NotImplementedError, ImportError, PermissionError) as exc:
-            log.warning("decode processes unavailable (%s); decoding in threads", exc)
-    return cf.ThreadPoolExecutor(workers, thread_name_prefix="decode")
-
-
-def _decoded(future: cf.Future[Decoded], item: WorkItem) -> Decoded:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        if is_raw(item.paths[0]):
-            # LibRaw is C: a RAW file that kills a worker would kill this process too.
-            log.warning("a decode worker died; %s is left to the next scan", item.paths[0])
-            return Decoded(None, "a decode worker died reading it; tried again next scan", True)
-        log.warning("a decode worker died; decoding %s in this thread", item.paths[0])
-        return decode_for_model(item.paths[0], item.stamp)
-
-
-# ----------------------------------------------------------------------------------- scoring
-
-
-def score_pixels(scorer: Scorer, images: np.ndarray, sentences: Sentences) -> Scored:
-    """The unit of work, a pure function (photos, sentences, model) -> (image features, scores)."""
-    features = scorer.encode_images(scorer.pixels(images))
-    return features, scorer.score_features(features, sentences)
-
-
-def score_cached(
-    scorer: Scorer, embeds: np.ndarray, itc: np.ndarray | None, sentences: Sentences
-) -> Scored:
-    """``score_pixels`` for photos whose vision output is cached: no decoding, no vision pass.
-    ``itc``: the photos' cached ITC features, or None to derive them from ``embeds``."""
-    from blipdesk.core.scorer import ImageFeatures
-
-    features = scorer.image_features_from(embeds)
-    if itc is not None:
-        import torch
-
-        features = ImageFeatures(
-            features.embeds, torch.from_numpy(itc).to(scorer.device, torch.float32)
-        )
-    return features, scorer.score_features(features, sentences)
-
-
-def score_decoded(runner: _Runner, sentences: tuple[str, ...], images: np.ndarray) -> Scored:
-    """The per-batch scoring function of every scan (the desktop's, a shard's, a Ray actor's):
-    photos decoded by ``decode_for_model`` (uint8, (P, 384, 384, 3)) against ``sentences`` (a
-    subset of the runner's), one vision pass each, in chunks that fit in memory, NaN refused."""
-
-    def pixels_call(scorer: Scorer, a: int, b: int) -> Scored:
-        return score_pixels(scorer, images[a:b], runner.subset(sentences))
-
-    return runner.run(len(images), pixels_call)
-
-
-def score_rows(contents: Sequence[str], sentences: Sequence[str], scores: Scores) -> list[ScoreRow]:
-    """One ``ScoreRow`` per (photo, sentence) of a scored batch, as the cache stores them."""
-    rows = []
-    for i, content in enumerate(contents):
-        for j, sentence in enumerate(sentences):
-            logits = scores.itm_logits[i, j]
-            rows.append(
-                ScoreRow(
-                    content,
-                    sentence,
-                    float(scores.itm[i, j]),
-                    float(logits[0]),
-                    float(logits[1]),
-                    float(scores.cosine[i, j]),
-                )
-            )
-    return rows
-
-
-def new_runner(scorer: Scorer, sentences: Sequence[str]) -> _Runner:
-    """A runner for ``score_decoded`` outside ``run_work`` (a Ray actor): the sentences encoded
-    once, the same out-of-memory policy; its ``notices`` say what the person should know."""
-    return _Runner(scorer, tuple(dict.fromkeys(sentences)), _Done())
+    """The scan's decode workers, as ``options`` asks (processes niced for a background scan)."""
+    workers = options.decode_workers or decoding.auto_decode_workers(device_type)
+    nice = 10 if options.low_priority else 0
+    return decoding.decode_pool(workers, options.use_processes, nice)
 
 
 def _frozen(scores: Scores) -> Scores:
@@ -589,14 +301,17 @@ def scan(
     on_batch: Callable[[ScanBatch], None] | None = None,
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
+    listed: Sequence[str] | None = None,
 ) -> ScanSummary:
     """Score every photo under ``folders`` against ``sentences``, skipping what the cache holds.
 
     Also stores each photo's ITC image feature (for free-text search) even with no sentences.
-    ``library`` must be the writer, used only from this thread. See the module docstring."""
+    ``library`` must be the writer, used only from this thread. See the module docstring.
+    ``listed``: the photo files under ``folders`` as the caller listed them a moment ago (the
+    window's grid): not walked again (``refresh_photos``'s ``listed``)."""
     started = time.monotonic()
     folders_failed: list[PhotoFailure] = []
-    found = refresh_photos(library, folders, options.recursive, folders_failed)
+    found = refresh_photos(library, folders, options.recursive, folders_failed, listed)
     if options.shard is not None:
         found = [p for p in found if in_shard(p.content or p.path, *options.shard)]
     paired = paired_raws(p.path for p in found) if options.group_pairs else set()
@@ -655,12 +370,17 @@ def run_work(
     pause: threading.Event | None = None,
     store: FeatureStore | None = None,
     errors_before: int = 0,
+    runner: Runner | None = None,
+    itc: Mapping[str, np.ndarray] | None = None,
 ) -> _Done:
     """Run planned work items through the model in batches (the second half of ``scan``).
 
     ``store``: the vision cache (``feature_store(library, key, options)``, made once by the
     caller), or None for none. ``errors_before``: photos already known to be unreadable, counted
     in every progress report's ``errors`` (so the last one equals the scan's failures).
+    ``runner``: the scorer with the work's sentences already encoded (a search's steps share one:
+    the sentence is encoded once); ``itc``: the items' ITC vectors already read (content ->
+    vector), not read again.
 
     Photos whose vision output is in the vision cache ("warm") go first, best first: in
     decreasing ITC cosine to their new sentences, known at once from the cached ITC vectors, so
@@ -679,7 +399,7 @@ def run_work(
         return done
     pool: cf.Executor | None = None
     batch_size = 1
-    pending: deque[tuple[WorkItem, cf.Future[Decoded] | None]] = deque()
+    pending: deque[tuple[WorkItem, cf.Future[decoding.Decoded] | None]] = deque()
     queue = iter(cold)
     device_type = "cpu"
 
@@ -690,11 +410,11 @@ def run_work(
                 return
             pending.append((item, decode(item)))
 
-    def decode(item: WorkItem) -> cf.Future[Decoded]:
+    def decode(item: WorkItem) -> cf.Future[decoding.Decoded]:
         nonlocal pool
         if pool is None:
             pool = _decode_pool(options, device_type)
-        return pool.submit(decode_for_model, item.paths[0], item.stamp)
+        return pool.submit(decoding.decode_for_model, item.paths[0], item.stamp)
 
     def start_decoding(kind: str) -> None:
         nonlocal batch_size, device_type
@@ -715,15 +435,18 @@ def run_work(
                 f"scorer is keyed {scorer.score_key!r}, scan expected {key.score_key!r}"
             )
         all_sentences = tuple(dict.fromkeys(s for w in work for s in w.sentences))
-        runner = _Runner(scorer, all_sentences, done)
+        if runner is None or runner.scorer is not scorer:
+            runner = Runner(scorer, all_sentences, done.notices)
+        elif not set(all_sentences) <= set(runner.encoded):
+            raise ValueError("the runner given does not hold every sentence of the work")
         start_decoding(getattr(getattr(scorer, "device", None), "type", "cpu"))
         rate = _Rate(len(warm) + len(cold))
         # The text side is cheap: warm photos go in larger batches (fewer, fuller model calls).
-        warm_queue = deque(best_first(library, key, warm, runner))
+        warm_queue = deque(best_first(library, key, warm, runner, itc))
         warm_batch = max(batch_size, min(4 * batch_size, 64))
 
-        def step(batch: list[tuple[WorkItem, cf.Future[Decoded] | None]]) -> None:
-            retry = _score_batch(library, batch, key, runner, store, on_batch, done)
+        def step(batch: list[tuple[WorkItem, cf.Future[decoding.Decoded] | None]]) -> None:
+            retry = _score_batch(library, batch, key, runner, store, on_batch, done, itc)
             for item in retry:  # the vision file was missing or damaged: decode after all
                 pending.append((item, decode(item)))
             rate.done += len(batch) - len(retry)
@@ -764,14 +487,18 @@ def feature_store(library: Library, key: ModelKey, options: ScanOptions) -> Feat
 
 
 def best_first(
-    library: Library, key: ModelKey, items: Sequence[WorkItem], runner: _Runner
+    library: Library,
+    key: ModelKey,
+    items: Sequence[WorkItem],
+    runner: Runner,
+    itc: Mapping[str, np.ndarray] | None = None,
 ) -> list[WorkItem]:
     """Items in decreasing ITC cosine to their sentences (the best over a photo's sentences),
     from the cached ITC vectors: the likely matches are checked first. Items without a cached
     ITC vector go last, in their given order."""
     if len(items) < 2:
         return list(items)
-    itc = library.image_features(key.score_key, [w.content for w in items])
+    itc = itc_vectors(library, key, [w.content for w in items], itc)
     text = runner.text.itc.float().cpu().numpy()  # (S, D)
     known = [w for w in items if w.content in itc]
     if not known:
@@ -784,152 +511,15 @@ def best_first(
     return [known[i] for i in order] + [w for w in items if w.content not in itc]
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    import torch
-
-    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
-        return True
-    # MPS and cuBLAS say "out of memory"; the CPU's DefaultCPUAllocator "can't allocate memory".
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
-
-
-class _Runner:
-    """The scorer in use, its encoded sentences, and what to do when the GPU runs out of memory:
-    halve the photos per model call (and keep the smaller size for the rest of the scan), and when
-    even one photo does not fit, move the model to the CPU (fp32) and go on there, with a notice.
-
-    Scores keep their key: it names the weights, first token and decoding rule, not the device."""
-
-    def __init__(self, scorer: Scorer, sentences: tuple[str, ...], done: _Done) -> None:
-        self.scorer = scorer
-        self.sentences = sentences
-        self.encoded = {s: i for i, s in enumerate(sentences)}
-        self.text = scorer.encode_sentences(sentences)
-        self.done = done
-        for sentence, cut in zip(sentences, self.text.truncated, strict=True):
-            if cut:
-                done.notices.append(
-                    f"the sentence {shorten(sentence)} is longer than the model reads "
-                    f"({scorer.max_text_tokens} tokens); only its beginning is scored"
-                )
-        self.limit: int | None = None  # photos per model call after an out-of-memory error
-
-    def subset(self, sentences: tuple[str, ...]) -> Sentences:
-        return self.text.select([self.encoded[s] for s in sentences])
-
-    def run(self, n: int, call: Callable[[Scorer, int, int], Scored]) -> Scored:
-        """``call(scorer, start, stop)`` over photos [0, n) in chunks that fit in memory."""
-        while True:
-            try:
-                return check_finite(self._chunked(n, call), self.scorer)
-            except Exception as exc:
-                if not _is_out_of_memory(exc):
-                    raise
-                self._free()
-                size = self.limit or n
-                if size > 1:
-                    self.limit = size // 2
-                    log.warning(
-                        "out of memory with %d photos per call; retrying %d", size, size // 2
-                    )
-                elif self.scorer.device.type != "cpu":
-                    self._to_cpu(exc)
-                else:
-                    raise UserError(
-                        f"Not enough memory to run the model even on one photo ({exc}); close "
-                        "other programs and scan again: finished batches are kept."
-                    ) from None
-
-    def _chunked(self, n: int, call: Callable[[Scorer, int, int], Scored]) -> Scored:
-        step = self.limit or n
-        parts = [call(self.scorer, start, min(n, start + step)) for start in range(0, n, step)]
-        return parts[0] if len(parts) == 1 else _merge(parts)
-
-    def _free(self) -> None:
-        import gc
-
-        import torch
-
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
-    def _to_cpu(self, exc: BaseException) -> None:
-        import torch
-
-        from blipdesk.core.device import Placement
-        from blipdesk.core.model import LoadedModel
-        from blipdesk.core.scorer import Scorer
-
-        old = self.scorer
-        loaded = old.loaded
-        model = loaded.model.to("cpu").float()
-        placement = Placement(torch.device("cpu"), torch.float32)
-        self.scorer = Scorer(
-            LoadedModel(model, loaded.tokenizer, loaded.image, placement, loaded.identity,
-                        loaded.folder),
-            old.first_token,
-        )  # fmt: skip
-        self.text = self.scorer.encode_sentences(self.sentences)
-        self.limit = None
-        self._free()
-        notice = (
-            f"{old.device} ran out of memory even for one photo at a time ({exc}); "
-            "the rest of this scan runs on the CPU (slower). Close other programs using the GPU, "
-            "or choose --device cpu."
-        )
-        log.warning(notice)
-        self.done.notices.append(notice)
-
-
-def check_finite(result: Scored, scorer: Scorer) -> Scored:
-    """``result`` ((features, scores) of a model call) if every score is a number; a model with
-    broken weights or image settings gives NaN, which must never reach the cache."""
-    scores = result[1]
-    if all(np.isfinite(a).all() for a in (scores.itm, scores.itm_logits, scores.cosine)):
-        return result
-    identity = getattr(getattr(scorer, "loaded", None), "identity", None)
-    raise ModelError(
-        f"The model {getattr(identity, 'source', '')} is broken: it produced NaN scores (its "
-        "weights or image settings hold invalid numbers); nothing of this batch was stored."
-    )
-
-
-def shorten(text: str, width: int = 60) -> str:
-    """A sentence quoted for a one-line message: repr, cut to ``width`` characters."""
-    return (
-        repr(text)
-        if len(text) <= width
-        else repr(text[: width - 1] + "…") + f" ({len(text)} characters)"
-    )
-
-
-def _merge(parts: list[Scored]) -> Scored:
-    """Join per-chunk (features, scores) results along the photo axis."""
-    import torch
-
-    from blipdesk.core.scorer import ImageFeatures, Scores
-
-    features = ImageFeatures(
-        torch.cat([f.embeds for f, _ in parts]), torch.cat([f.itc for f, _ in parts])
-    )
-    scores = Scores(
-        np.concatenate([s.itm_logits for _, s in parts]),
-        np.concatenate([s.itm for _, s in parts]),
-        np.concatenate([s.cosine for _, s in parts]),
-    )
-    return features, scores
-
-
 def _score_batch(
     library: Library,
-    batch: list[tuple[WorkItem, cf.Future[Decoded] | None]],
+    batch: list[tuple[WorkItem, cf.Future[decoding.Decoded] | None]],
     key: ModelKey,
-    runner: _Runner,
+    runner: Runner,
     store: FeatureStore | None,
     on_batch: Callable[[ScanBatch], None] | None,
     done: _Done,
+    itc: Mapping[str, np.ndarray] | None = None,
 ) -> list[WorkItem]:
     """Decode results (or cached vision outputs) in, scores out, one transaction, then hand the
     batch on. Returns the items whose cached vision output could not be read: decode them."""
@@ -944,7 +534,7 @@ def _score_batch(
     for item, future in batch:
         if future is None:
             continue
-        got = _decoded(future, item)
+        got = decoding.result_of(future, item.paths[0], item.stamp)
         reason = got.reason or "unknown error"
         if got.transient:
             size, mtime = item.stamp or (0, 0)
@@ -971,7 +561,7 @@ def _score_batch(
     for (sentences, cached), members in groups.items():
         contents = [m.content for m, _ in members]
         if cached:
-            known = library.image_features(key.score_key, contents)
+            known = itc_vectors(library, key, contents, itc)
             embeds = np.stack([vision[c] for c in contents])
             itcs = np.stack([known[c] for c in contents]) if len(known) == len(contents) else None
 
@@ -1014,163 +604,18 @@ def _score_batch(
     return retry
 
 
-# ----------------------------------------------------------------------------------- search
-
-
-@dataclass(frozen=True)
-class SearchUpdate:
-    """Where a search stands: the cosine ranking at once, then refined by ITM step by step."""
-
-    sentence: str
-    hits: tuple[SearchHit, ...]  # the ITM-checked candidates (best ITM first), then by cosine
-    refined: int  # candidates checked by ITM so far
-    candidates: int  # candidates that will be checked
-    ranked: int  # scanned photos ranked by cosine
-    unscanned: int  # photos under the folders not scanned yet: not in the ranking
-    done: bool
-
-
-def iter_search(
-    library: Library,
-    folders: Sequence[str | os.PathLike[str]],
-    sentence: str,
-    key: ModelKey,
-    scorer: Callable[[], Scorer],
-    top: int = 10,
-    candidates: int | None = None,
-    options: ScanOptions = ScanOptions(),
-    cancel: threading.Event | None = None,
-    step: int = 16,
-) -> Iterator[SearchUpdate]:
-    """BLIP's retrieval recipe over what is scanned, best first, never scanning.
-
-    The first update ranks every scanned photo under ``folders`` by ITC cosine (cached image
-    vectors: only the sentence goes through the text encoder). Each later update has checked
-    ``step`` more of the best ``candidates`` by ITM, from the vision cache (no decoding, no
-    vision pass; a candidate whose vision output is not cached is decoded once and cached), and
-    re-orders them. ITM scores are stored, so asking again is free. Photos not scanned yet are
-    counted (``unscanned``), never scanned here."""
-    cancel = cancel or threading.Event()
-    the_scorer = scorer()
-    roots = _roots(folders)
-    # Only files as they were scanned: one changed or deleted since would answer for bytes it
-    # no longer holds (a stat each: ~20 ms for 10,000 files, no hashing, no decoding).
-    records = [p for p in library.photos_under(roots, options.recursive) if _unchanged(p)]
-    ranked = cosine_ranking(library, records, sentence, key, the_scorer)
-    # Not scanned: on disk, but neither ranked nor known to be unreadable.
-    bad = library.decode_errors(key.score_key, [p.content for p in records if p.content])
-    seen = {p.path for p, _ in ranked}
-    seen.update(p.path for p in records if p.read_error or p.content in bad)
-    unscanned = sum(1 for p in find_photos(roots, options.recursive) if p not in seen)
-    k = min(len(ranked), candidates or max(top, 32))
-    best = [photo for photo, _ in ranked[:k]]
-    itm: dict[str, float] = {}
-
-    def update(done: bool) -> SearchUpdate:
-        checked = sorted(
-            (SearchHit(p.path, c, itm[str(p.content)]) for p, c in ranked[:k] if p.content in itm),
-            key=lambda h: -(h.itm or 0.0),
-        )
-        rest = (SearchHit(p.path, c, None) for p, c in ranked if p.content not in itm)
-        hits = tuple(itertools.islice(itertools.chain(checked, rest), top))
-        return SearchUpdate(sentence, hits, len(checked), k, len(ranked), unscanned, done)
-
-    def collect(contents: Sequence[str]) -> None:
-        scores = library.sentence_scores(key.score_key, list(contents), (sentence,))
-        itm.update((c, got[sentence].itm) for c, got in scores.items() if sentence in got)
-
-    collect([str(p.content) for p in best])  # asked before: known at once
-    work = plan(library, best, (sentence,), key)  # the rest, in cosine order
-    yield update(not work)
-    # Decoding, when a candidate's vision output is not cached, in threads: a process pool's
-    # start-up would cost more than a step.
-    threads = replace(options, use_processes=False)
-    store = feature_store(library, key, options)  # one for every step
-    for start in range(0, len(work), step):
-        if cancel.is_set():
-            return
-        chunk = work[start : start + step]
-        if library.readonly:  # a read-only data folder: from the vision cache, kept in memory
-            itm.update(_match_in_memory(library, key, store, the_scorer, sentence, chunk))
-        else:
-            run_work(library, chunk, key, lambda: the_scorer, threads, cancel=cancel, store=store)
-            collect([w.content for w in chunk])
-        yield update(start + step >= len(work))
-
-
-def _unchanged(record: PhotoRecord) -> bool:
-    try:
-        st = os.stat(record.path)
-    except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns) == (record.size, record.mtime_ns)
-
-
-def _match_in_memory(
+def itc_vectors(
     library: Library,
     key: ModelKey,
-    store: FeatureStore | None,
-    scorer: Scorer,
-    sentence: str,
-    items: Sequence[WorkItem],
-) -> dict[str, float]:
-    """ITM of ``sentence`` for the items whose vision output is cached, written nowhere (the
-    cache cannot be written). Items without one stay ranked by cosine alone."""
-    vision = store.load_many(w.content for w in items) if store is not None else {}
-    itc = library.image_features(key.score_key, list(vision))
-    contents = [c for c in vision if c in itc]
-    if not contents:
-        return {}
-    _, scores = score_cached(
-        scorer,
-        np.stack([vision[c] for c in contents]),
-        np.stack([itc[c] for c in contents]),
-        scorer.encode_sentences([sentence]),
-    )
-    return {c: float(scores.itm[i, 0]) for i, c in enumerate(contents)}
-
-
-def search(
-    library: Library,
-    folders: Sequence[str | os.PathLike[str]],
-    sentence: str,
-    key: ModelKey,
-    scorer: Callable[[], Scorer],
-    top: int = 10,
-    candidates: int | None = None,
-    options: ScanOptions = ScanOptions(),
-    on_update: Callable[[SearchUpdate], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> SearchUpdate:
-    """``iter_search`` run to its end (or until ``cancel``); returns the last update."""
-    last = None
-    for last in iter_search(
-        library, folders, sentence, key, scorer, top, candidates, options, cancel
-    ):
-        if on_update is not None:
-            on_update(last)
-    assert last is not None  # iter_search always yields its ranking first
-    return last
-
-
-def cosine_ranking(
-    library: Library,
-    records: Sequence[PhotoRecord],
-    sentence: str,
-    key: ModelKey,
-    scorer: Scorer,
-) -> list[tuple[PhotoRecord, float]]:
-    """``records`` with cached image features, best ITC cosine first. Instant: only the sentence
-    goes through the (text) encoder; photos without features are left out."""
-    itc = library.image_features(key.score_key, [p.content for p in records if p.content])
-    photos = [p for p in records if p.content in itc]
-    if not photos:
-        return []
-    text = scorer.encode_sentences([sentence])
-    cosine = np.stack([itc[str(p.content)] for p in photos]) @ text.itc.float().cpu().numpy()[0]
-    order = np.argsort(-cosine, kind="stable")
-    return [(photos[i], float(cosine[i])) for i in order]
-
-
-def _roots(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
-    return [absolute(f) for f in folders]
+    contents: Sequence[str],
+    known: Mapping[str, np.ndarray] | None = None,
+) -> Mapping[str, np.ndarray]:
+    """content -> cached ITC vector for ``contents``: from ``known`` (vectors already read) where
+    it has them, the rest from the cache (no query when ``known`` has them all)."""
+    if known is None:
+        return library.image_features(key.score_key, list(contents))
+    out = {c: known[c] for c in contents if c in known}
+    rest = [c for c in contents if c not in out]
+    if rest:
+        out.update(library.image_features(key.score_key, rest))
+    return out

@@ -57,13 +57,15 @@ def photo_vision(
     scorer: Scorer, path: str | os.PathLike[str], store: FeatureStore | None
 ) -> tuple[torch.Tensor | np.ndarray, bool]:
     """The photo's vision output to explain: from the vision cache when it is there (no decoding,
-    no vision pass; ``True``), else one vision pass (``False``). Raises ``PhotoError``."""
-    from blipdesk.core.engine import content_hash
+    no vision pass; ``True``), else one vision pass (``False``). Raises ``PhotoError``. The
+    photo's content key is found by the scan's rule (``inventory.resolve_contents``); a file
+    without one (unreadable, not a regular file) goes to the decoder, which says why."""
     from blipdesk.core.imaging import load_for_model
+    from blipdesk.core.inventory import resolve_contents
 
     if store is not None:
-        content = content_hash(path)
-        cached = store.load_many([content]).get(content)
+        content = resolve_contents(store.library, [path]).found.get(os.fspath(path))
+        cached = store.load_many([content]).get(content) if content is not None else None
         if cached is not None:
             return cached, True
     return scorer.encode_images(scorer.pixels(load_for_model(path)[None])).embeds[0], False

@@ -2,7 +2,7 @@
 
 A photo is a file whose suffix is in ``PHOTO_SUFFIXES`` and whose name is not hidden; ``walk``
 visits a folder (and, when recursive, its subfolders, hidden ones skipped, symbolic links to
-folders not followed) and reports the folders it cannot list. The scan (``engine.find_photos``),
+folders not followed) and reports the folders it cannot list. The scan (``inventory.refresh_photos``),
 the grid (``list_photos``) and the sidebar's counts (``count_tree``) all go through it, so the grid
 shows exactly what a scan scans and the sidebar counts exactly what the grid shows.
 

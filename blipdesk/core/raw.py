@@ -1,6 +1,6 @@
 """Camera RAW files (CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, DNG, ...) through LibRaw (``rawpy``).
 
-The rule (``RAW_DECODE_RULE``; part of a RAW file's content key, see ``engine.content_hash``, so
+The rule (``RAW_DECODE_RULE``; part of a RAW file's content key, see ``inventory.content_hash``, so
 features and scores from it never mix with another decoder's):
 
 1. The embedded preview the camera wrote (``extract_thumb``): a JPEG, or a bitmap. It is what the

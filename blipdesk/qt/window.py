@@ -261,8 +261,8 @@ class MainWindow(QMainWindow):
         if self.settings.feature_cache and not busy:
             # Checked at once from the vision cache, best matches first; photos never scanned
             # wait for Scan (a new tag never starts decoding a whole folder by itself).
-            self.scan(cached_only=True, checking=tag.name)
-            return
+            listed = tuple(f for p in self.photos.photos() for f in (p.path, *p.companions))
+            return self.scan(cached_only=True, checking=tag.name, listed=listed)
         self.statusBar().showMessage(
             f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
         )
@@ -273,22 +273,22 @@ class MainWindow(QMainWindow):
         return model_choice(self.settings)
 
     def scan(
-        self, cached_only: bool = False, checking: str | None = None, background: bool = False
+        self,
+        cached_only: bool = False,
+        checking: str | None = None,
+        background: bool = False,
+        listed: tuple[str, ...] | None = None,
     ) -> None:
-        """Scan the folder shown (see ``ScanActions.scan``)."""
+        """Scan the folder shown (see ``ScanActions.scan``; ``listed``: the photos it lists)."""
         if self.current_folder is None:
             return self._warn(
                 "Scan", "Add a folder first (File > Add folder, or drop one on the library)."
             )
         if self.files.clearing:
-            self.statusBar().showMessage("The cache is being cleared: scan when it is done.", 8000)
-            return
+            return self.statusBar().showMessage("The cache is being cleared: scan later.", 8000)
         self.tag_actions.flush()
-        folder, sentences = self.current_folder, self._sentences()
-        self.scanning.scan(folder, sentences, cached_only, checking, background)
-
-    def _sentences(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
+        folder, sentences = self.current_folder, self.tags.sentences()
+        self.scanning.scan(folder, sentences, cached_only, checking, listed, background)
 
     def _results(self, batch) -> None:
         self.photos.scores_changed(self.board.merge(batch))
@@ -304,7 +304,7 @@ class MainWindow(QMainWindow):
     def _scan_finished(self, outcome: str, summary, checking: str | None) -> None:
         self._after_scores()
         photos = (p.path for p in self.photos.photos())
-        waiting = len(self.board.missing(photos, self._sentences())) if checking else 0
+        waiting = len(self.board.missing(photos, self.tags.sentences())) if checking else 0
         self.scan_status.show_finished(outcome, summary, checking, waiting)
         if self.current_folder:
             self.lister.count(self.folders.root_of(self.current_folder))

@@ -60,25 +60,11 @@ def stars_text(rating: Rating | None) -> str:
 
 
 def _contents(lib: Library, paths: Sequence[str]) -> dict[str, str]:
-    """path -> content hash: the library's record when the file is unchanged (size and mtime),
-    else hashed now by the scan's rule (``engine.content_hash``). Unreadable files are left out."""
-    from blipdesk.core.engine import content_hash
+    """path -> content key, by the scan's rule (``inventory.resolve_contents``). Unreadable files
+    are left out."""
+    from blipdesk.core.inventory import resolve_contents
 
-    stats = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        stats.append((path, st.st_size, st.st_mtime_ns))
-    out: dict[str, str] = lib.contents_of(stats)
-    for path, size, _mtime in stats:
-        if path not in out:
-            try:
-                out[path] = content_hash(path, size)
-            except OSError:
-                continue
-    return out
+    return resolve_contents(lib, paths).found
 
 
 def load_ratings(database: str, paths: Sequence[str]) -> dict[str, Rating]:

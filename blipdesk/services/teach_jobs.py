@@ -4,12 +4,11 @@ Each function opens its own ``Library`` (the store's threading rule) and takes p
 database path, the model choice (the score key is the one its scans write, as the grid reads:
 ``options.read_key``),
 tag names and photo paths. Labels go in by content: a photo the cache does not know yet is
-hashed (``engine.content_hash``, at most 128 KiB read).
+hashed (``inventory.resolve_contents``, the scan's rule: at most 128 KiB read).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +27,15 @@ def _key(lib: Library, model: ModelChoice) -> str:
 
 
 def _contents(lib: Library, paths: Sequence[str]) -> dict[str, str]:
-    from blipdesk.core.engine import content_hash
+    """path -> content key, by the scan's rule (``inventory.resolve_contents``); a ``UserError``
+    names the first photo that has none (a label must not silently miss a photo)."""
+    from blipdesk.core.inventory import resolve_contents
 
-    stats = []
+    got = resolve_contents(lib, paths)
     for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            raise UserError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-        stats.append((path, st.st_size, st.st_mtime_ns))
-    found = lib.contents_of(stats)  # the cache's hash where the file is unchanged
-    for path in paths:
-        if path not in found:
-            try:
-                found[path] = content_hash(path)
-            except OSError as exc:
-                raise UserError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    return found
+        if path in got.failed:
+            raise UserError(f"{path}: {got.failed[path]}.")
+    return got.found
 
 
 @dataclass(frozen=True)

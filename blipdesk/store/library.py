@@ -246,6 +246,14 @@ class Library(Scores, Labels, Ratings, VisionCache):
 
     # ------------------------------------------------------------------------------- photos
 
+    def all_photos(self) -> list[PhotoRecord]:
+        """Every photo the cache knows, wherever it is (every drive), sorted by path."""
+        rows = self.conn.execute(
+            "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error FROM photos p "
+            "LEFT JOIN contents c ON c.id = p.content_id"
+        )
+        return sorted((PhotoRecord(*row) for row in rows), key=lambda p: p.path)
+
     def photos_under(
         self, folders: Iterable[str | os.PathLike[str]], recursive: bool = True
     ) -> list[PhotoRecord]:

@@ -3,8 +3,9 @@ pass), best matches first, with its progress in the status bar; photos never sca
 
 from __future__ import annotations
 
-from blipdesk.core import engine
+from blipdesk.core import decoding, engine
 from blipdesk.qt.common.values import Tag
+from blipdesk.qt.workers.inference import ScanJob
 from tests.gui.waiting import settle
 from tests.helpers.models import scene
 
@@ -18,8 +19,10 @@ def test_a_new_tag_is_checked_from_the_vision_cache(qtbot, scanned_window, photo
     def fail(*args, **kwargs):
         raise AssertionError("decoded a photo for a new tag although its vision output is cached")
 
-    monkeypatch.setattr(engine, "decode_for_model", fail)
+    monkeypatch.setattr(decoding, "decode_for_model", fail)
     monkeypatch.setattr(engine, "_decode_pool", fail)
+    jobs, submit = [], window.controller.submit
+    monkeypatch.setattr(window.controller, "submit", lambda job: submit(jobs.append(job) or job))
     labels, progress = [], []
     window.controller.progress.connect(progress.append)
     window.controller.progress.connect(lambda p: labels.append(window.scan_status.label.text()))
@@ -27,6 +30,9 @@ def test_a_new_tag_is_checked_from_the_vision_cache(qtbot, scanned_window, photo
         window.save_tag(Tag("cake", ("birthday cake with candles",), 0.5, "#3cb44b"))
         assert window.scan_status.label.text().startswith("Checking “cake”")
     assert done.args[0] == "done"
+    # The check takes the photos the window lists (the two added since are not): no walk.
+    listed = tuple(p.path for p in window.photos.photos())
+    assert [j.listed for j in jobs if isinstance(j, ScanJob)] == [listed] and len(listed) == 10
     assert progress and progress[-1].done == progress[-1].from_cache == 10
     assert labels[-1].startswith("Checked 10 of 10 photos")
     settle(qtbot, window)

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from blipdesk.core import imaging
-from blipdesk.core.engine import ScanOptions, decode_for_model, model_key, scan
+from blipdesk.core.decoding import decode_for_model
+from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.imaging import DecodeOptions, decode_photo, resize_for_model
 from blipdesk.core.model import ModelSpec
 from blipdesk.infra.errors import PhotoError
@@ -130,7 +131,7 @@ def test_out_of_memory_is_transient_and_the_next_scan_retries(tmp_path, monkeypa
 
 
 def test_pipes_and_devices_are_refused_without_blocking(tmp_path):
-    from blipdesk.core.engine import content_hash
+    from blipdesk.core.inventory import content_hash
 
     os.mkfifo(tmp_path / "pipe.jpg")
     (tmp_path / "zero.png").symlink_to("/dev/zero")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import shutil
@@ -11,11 +12,12 @@ import threading
 
 import pytest
 
-from blipdesk.core import engine
-from blipdesk.core.engine import ScanOptions, model_key, scan, search
+from blipdesk.core import decoding, engine, files, inventory
+from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.feature_cache import decode as decode_features
 from blipdesk.core.imaging import load_for_model
 from blipdesk.core.model import ModelSpec
+from blipdesk.core.search import cosine_ranking, iter_search, search
 from tests.helpers.models import scene
 
 SENTENCES = ("a dog on a beach", "birthday cake")
@@ -122,7 +124,7 @@ def test_a_new_sentence_costs_only_that_sentence(library, photos, key, tiny_scor
     def no_decoding(path):
         raise AssertionError(f"decoded {path} although its features are cached")
 
-    monkeypatch.setattr(engine, "decode_for_model", no_decoding)
+    monkeypatch.setattr(decoding, "decode_for_model", no_decoding)
     batches = []
     summary = scan(
         library, [photos], (*SENTENCES, "three cats"), key, lambda: tiny_scorer, options,
@@ -200,14 +202,14 @@ def test_hash_sees_changes_at_either_end(tmp_path):
     data = bytearray(os.urandom(300_000))
     path = tmp_path / "x.bin"
     path.write_bytes(data)
-    first = engine.content_hash(path)
+    first = inventory.content_hash(path)
     shutil.copy(path, tmp_path / "copy.bin")
-    assert engine.content_hash(tmp_path / "copy.bin") == first
+    assert inventory.content_hash(tmp_path / "copy.bin") == first
     for index in (0, len(data) - 1):
         changed = bytearray(data)
         changed[index] ^= 1
         path.write_bytes(changed)
-        assert engine.content_hash(path) != first
+        assert inventory.content_hash(path) != first
 
 
 def test_a_missing_folder_forgets_nothing(library, photos, key, tiny_scorer, tmp_path):
@@ -223,10 +225,10 @@ def test_a_missing_folder_forgets_nothing(library, photos, key, tiny_scorer, tmp
 
 def test_a_new_sentence_ranks_by_cosine_at_once(library, photos, key, tiny_scorer, monkeypatch):
     scan(library, [photos], (), key, lambda: tiny_scorer, THREADS)  # image features only
-    monkeypatch.setattr(engine, "decode_for_model", lambda path: pytest.fail(f"decoded {path}"))
+    monkeypatch.setattr(decoding, "decode_for_model", lambda path: pytest.fail(f"decoded {path}"))
     monkeypatch.setattr(tiny_scorer, "encode_images", lambda *a: pytest.fail("vision pass"))
     records = library.photos_under([photos])
-    ranked = engine.cosine_ranking(library, records, "three cats", key, tiny_scorer)
+    ranked = cosine_ranking(library, records, "three cats", key, tiny_scorer)
     assert len(ranked) == 6 and [c for _, c in ranked] == sorted(
         (c for _, c in ranked), reverse=True
     )
@@ -242,7 +244,7 @@ def test_decoding_falls_back_to_threads(library, photos, key, tiny_scorer, monke
     def no_processes(*args, **kwargs):
         raise OSError("no semaphores here")
 
-    monkeypatch.setattr(engine.cf, "ProcessPoolExecutor", no_processes)
+    monkeypatch.setattr(decoding.cf, "ProcessPoolExecutor", no_processes)
     summary = scan(
         library, [photos], SENTENCES, key, lambda: tiny_scorer, ScanOptions(batch_size=4)
     )
@@ -260,7 +262,7 @@ def test_automatic_batch_size_follows_the_device(library, tmp_path, key, tiny_sc
          on_batch=lambda b: sizes.append(len(b.contents)))  # fmt: skip
     assert sizes == [8, 8, 3]  # the CPU's automatic batch
     assert engine.auto_batch_size("cuda") == 64
-    assert engine.auto_decode_workers("cuda") >= engine.auto_decode_workers("cpu") >= 1
+    assert decoding.auto_decode_workers("cuda") >= decoding.auto_decode_workers("cpu") >= 1
 
 
 def test_an_unreadable_folder_is_reported_and_its_photos_are_kept(
@@ -288,3 +290,48 @@ def test_an_unreadable_folder_is_reported_and_its_photos_are_kept(
     assert after == before  # nothing forgotten, nothing overwritten
     results = {r.path: r for r in library.photo_results(key.score_key, [photos])}
     assert results[str(sub / "q.png")].error is None
+
+
+def test_a_search_encodes_once_reads_the_vectors_once_and_walks_once(
+    tmp_path, library, photos, key, tiny_scorer, monkeypatch
+):
+    """However many refinement steps: one text pass, one read of the ITC vectors, one walk (it
+    was a text pass and two reads per step)."""
+    options = dataclasses.replace(THREADS, features_dir=tmp_path / "features")
+    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, options)
+    calls: collections.Counter[str] = collections.Counter()
+
+    def count(owner, name):
+        real = getattr(owner, name)
+
+        def spy(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+
+    count(tiny_scorer, "encode_sentences")
+    count(library, "image_features")
+    count(files, "walk")
+    steps = list(
+        iter_search(
+            library, [photos], "three cats", key, lambda: tiny_scorer, 6, 6, options, step=2
+        )
+    )
+    assert len(steps) == 4 and steps[-1].done and steps[-1].refined == 6
+    assert calls == {"encode_sentences": 1, "image_features": 1, "walk": 1}
+
+
+def test_a_scan_given_the_listing_never_walks_and_forgets_nothing(
+    library, photos, key, tiny_scorer, monkeypatch
+):
+    scan(library, [photos], SENTENCES, key, lambda: tiny_scorer, THREADS)
+    known = library.photos_under([photos])
+    listed = [r.path for r in known if not r.path.endswith("q.png")]  # one left out of the list
+    monkeypatch.setattr(files, "walk", lambda *a, **k: pytest.fail("walked the folder again"))
+    summary = scan(
+        library, [photos], (*SENTENCES, "three cats"), key, lambda: tiny_scorer, THREADS,
+        listed=listed,
+    )  # fmt: skip
+    assert summary.photos == 6 and summary.scored == 5 and len(summary.failures) == 1
+    assert library.photos_under([photos]) == known  # only a walk knows what is gone

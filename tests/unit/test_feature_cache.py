@@ -10,10 +10,11 @@ import time
 import numpy as np
 import pytest
 
-from blipdesk.core import engine
+from blipdesk.core import decoding, engine
 from blipdesk.core import feature_cache as fc
-from blipdesk.core.engine import ScanOptions, iter_search, model_key, scan
+from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
+from blipdesk.core.search import iter_search
 from blipdesk.store import Library
 from tests.helpers.models import scene
 
@@ -44,7 +45,7 @@ def options(tmp_path, **kw) -> ScanOptions:
 def no_vision(monkeypatch, scorer) -> None:
     """Fail the test if anything decodes a photo or runs the vision tower."""
     monkeypatch.setattr(engine, "_decode_pool", lambda *a, **k: pytest.fail("decoding started"))
-    monkeypatch.setattr(engine, "decode_for_model", lambda *a: pytest.fail("decoded a photo"))
+    monkeypatch.setattr(decoding, "decode_for_model", lambda *a: pytest.fail("decoded a photo"))
     monkeypatch.setattr(scorer, "encode_images", lambda *a: pytest.fail("ran the vision tower"))
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from blipdesk.core import engine, files
+from blipdesk.core import files, inventory
 from blipdesk.store import Library
 
 
@@ -25,7 +25,7 @@ def tree(tmp_path):
 
 
 def test_jfif_jpe_and_mpo_are_photos_everywhere(tree):
-    scanned = {os.path.basename(p) for p in engine.find_photos([tree], recursive=False)}
+    scanned = {os.path.basename(p) for p in files.find_photos([tree], recursive=False)}
     assert {"c.jfif", "d.jpe", "e.mpo"} <= scanned
     assert all(files.is_photo(n) for n in ("x.JFIF", "x.jpe", "x.mpo", "x.tif", "x.heif"))
     assert not files.is_photo("notes.txt")
@@ -35,9 +35,9 @@ def test_the_grid_lists_exactly_what_a_scan_scans(tree, tmp_path):
     for recursive in (True, False):
         listed = [p.path for p in files.list_photos(str(tree), recursive)]
         with Library.open(tmp_path / f"library-{recursive}.sqlite3") as lib:
-            scanned = [r.path for r in engine.refresh_photos(lib, [tree], recursive)]
-        assert listed == scanned == engine.find_photos([tree], recursive)
-    names = {os.path.basename(p) for p in engine.find_photos([tree])}
+            scanned = [r.path for r in inventory.refresh_photos(lib, [tree], recursive)]
+        assert listed == scanned == files.find_photos([tree], recursive)
+    names = {os.path.basename(p) for p in files.find_photos([tree])}
     assert names == {"a.jpg", "b.JPEG", "c.jfif", "d.jpe", "e.mpo", "f.heic", "h.png", "j.webp"}
 
 

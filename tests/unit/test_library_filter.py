@@ -8,11 +8,12 @@ import os
 import shutil
 from pathlib import Path
 
-from blipdesk.core.engine import content_hash
+from blipdesk.core.inventory import content_hash
+from blipdesk.domain import PhotoRecord, Rating, ScoreRow, Tag
 from blipdesk.services.library_filter import matching_paths
 from blipdesk.services.photo_filter import FilterState, parse_filter
 from blipdesk.services.ratings import RatingFilter
-from blipdesk.store import Library, PhotoRecord, Rating, ScoreRow, Tag
+from blipdesk.store import Library
 
 SCORE_KEY = "test-key"
 

@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from blipdesk.core import engine, files
-from blipdesk.core.engine import ScanOptions, content_hash, model_key, scan
+from blipdesk.core import decoding, files
+from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.imaging import DecodeOptions, decode_photo, load_for_model
+from blipdesk.core.inventory import content_hash
 from blipdesk.core.model import ModelSpec
 from blipdesk.core.raw import NO_RAWPY, RAW_DECODE_RULE, read_raw
 from blipdesk.infra.errors import PhotoError
@@ -190,7 +191,7 @@ def test_a_scan_scores_raw_files(library, tmp_path, tiny_model_dir, tiny_scorer)
     content = content_hash(path)
     cached = library.sentence_scores(key.score_key, [content])[content]["a red wall"]
     assert cached.itm == pytest.approx(float(direct.itm[0, 0]), abs=1e-4)
-    assert engine.decode_for_model(path).image is not None
+    assert decoding.decode_for_model(path).image is not None
 
 
 def test_mutated_raw_files_decode_or_give_a_reason(tmp_path):
@@ -235,13 +236,11 @@ def test_a_raw_file_is_never_decoded_in_the_scan_process_after_a_worker_died(tmp
     import concurrent.futures as cf
     from concurrent.futures.process import BrokenProcessPool
 
-    from blipdesk.core.engine import WorkItem, _decoded
-
     path = str(write_dng(tmp_path / "crash.dng"))
     broken: cf.Future = cf.Future()
     broken.set_exception(BrokenProcessPool("a worker died"))
-    got = _decoded(broken, WorkItem("c", (path,), ("s",), True))
+    got = decoding.result_of(broken, path, None)
     assert got.image is None and got.transient and "worker died" in got.reason
     jpeg = tmp_path / "fine.jpg"
     scene(64, 48, 1).save(jpeg)
-    assert _decoded(broken, WorkItem("d", (str(jpeg),), ("s",), True)).image is not None
+    assert decoding.result_of(broken, str(jpeg), None).image is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from blipdesk.core.engine import in_shard
+from blipdesk.core.inventory import in_shard
 from blipdesk.core.results import (
     PhotoResult,
     ResultsFile,

@@ -327,7 +327,8 @@ def test_a_decode_error_from_a_file_never_reaches_the_terminal_raw(
 ):
     """A decode error holding ESC[2J and a line break, imported, then printed by every scan of
     that photo: stored escaped (one line), so the scan prints it as text."""
-    from blipdesk.core.engine import hashed_record, model_key
+    from blipdesk.core.engine import model_key
+    from blipdesk.core.inventory import hashed_record
     from blipdesk.core.model import ModelSpec
     from tests.helpers.models import scene
 

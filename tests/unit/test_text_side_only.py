@@ -8,7 +8,7 @@ import json
 import pytest
 
 from blipdesk import app
-from blipdesk.core import engine
+from blipdesk.core import decoding, engine
 from blipdesk.core.scorer import Scorer
 from tests.helpers.models import scene
 
@@ -33,7 +33,7 @@ def test_new_tag_and_search_skip_decoding_and_the_vision_tower(
         return raiser
 
     monkeypatch.setattr(engine, "_decode_pool", fail("started decoders"))
-    monkeypatch.setattr(engine, "decode_for_model", fail("decoded a photo"))
+    monkeypatch.setattr(decoding, "decode_for_model", fail("decoded a photo"))
     monkeypatch.setattr(Scorer, "encode_images", fail("ran the vision tower"))
     monkeypatch.setattr(Scorer, "_vision_forward", fail("ran the vision tower"))
     capsys.readouterr()

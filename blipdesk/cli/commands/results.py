@@ -101,7 +101,7 @@ def write_scan_results(
     """After ``scan --results DIR``: the scanned photos' results (this shard's) as one file."""
     if not getattr(ns, "results", None):
         return
-    from blipdesk.core.engine import in_shard
+    from blipdesk.core.inventory import in_shard
     from blipdesk.core.results import ResultsHeader, cached_results, decode_rule_of, write_results
 
     index, count = options.shard or (0, 1)

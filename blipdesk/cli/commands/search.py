@@ -14,7 +14,7 @@ from blipdesk.cli.context import EXIT_OK, Context, StopOnCtrlC, existing_folders
 from blipdesk.infra.display import display_path
 
 if TYPE_CHECKING:
-    from blipdesk.core.engine import SearchHit, SearchUpdate
+    from blipdesk.core.search import SearchHit, SearchUpdate
 
 
 def register(commands: Commands) -> None:
@@ -37,7 +37,7 @@ def register(commands: Commands) -> None:
 def run(ns: argparse.Namespace, ctx: Context) -> int:
     """Prints the cosine ranking at once on a terminal, then the ITM-refined one at the end
     (``--json``: only the refined one). Never scans: photos not scanned yet are counted."""
-    from blipdesk.core.engine import search
+    from blipdesk.core.search import search
 
     folders = existing_folders(ns.folders)
     key = ctx.write_key()

@@ -71,17 +71,18 @@ def register_tag_commands(tags_sub: Commands) -> None:
 
 
 def _photo_content(name: str) -> tuple[str, str]:
-    """(absolute path, content hash) of a photo named on the command line."""
-    from blipdesk.core.engine import content_hash
+    """(path, content key) of a photo named on the command line: the path as the scan records it
+    (``files.absolute``), the key by the scan's rule (``inventory.resolve_contents``)."""
+    from blipdesk.core.files import absolute
+    from blipdesk.core.inventory import resolve_contents
     from blipdesk.infra.errors import UserError
 
-    path = Path(name).expanduser()
-    try:
-        if not path.is_file():
-            raise UserError(f"{name}: not a photo file.")
-        return str(path.resolve()), content_hash(path)
-    except OSError as exc:
-        raise UserError(f"{name}: cannot be read ({exc.strerror or exc}).") from None
+    if not Path(name).expanduser().is_file():
+        raise UserError(f"{name}: not a photo file.")
+    got = resolve_contents(None, [name])
+    if name in got.failed:
+        raise UserError(f"{name}: {got.failed[name]}.")
+    return absolute(name), got.found[name]
 
 
 def label_photos(ns: argparse.Namespace, ctx: Context) -> int:
@@ -119,7 +120,7 @@ def from_examples(ns: argparse.Namespace, ctx: Context) -> int:
 
 def _paths_of(lib: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for record in lib.photos_under([os.path.abspath(os.sep)]):
+    for record in lib.all_photos():  # every drive, not everything under one root
         if record.content:
             out.setdefault(record.content, []).append(record.path)
     return out

@@ -40,6 +40,7 @@ def scan_job(
     cached_only: bool = False,
     background: bool = False,
     use_processes: bool = True,
+    listed: tuple[str, ...] | None = None,
 ) -> ScanJob:
     """The frozen scan job for ``folder``: the model and the scan options are the settings'
     (services.options, as the command line's), with the window's own choices."""
@@ -56,6 +57,7 @@ def scan_job(
             low_priority=background,
             use_processes=use_processes,
         ),
+        listed=listed,
     )
 
 
@@ -91,14 +93,16 @@ class ScanActions(QObject):
         sentences: tuple[str, ...],
         cached_only: bool = False,
         checking: str | None = None,
+        listed: tuple[str, ...] | None = None,
         background: bool = False,
     ) -> None:
         """``cached_only``: check new sentences on the photos whose vision output is cached
-        (``checking``: the tag that asked), decoding nothing. ``background``: started by the
-        folder watcher, decoding at low priority."""
+        (``checking``: the tag that asked), decoding nothing. ``listed``: the photo files the
+        window lists under ``folder`` (RAW companions included): the scan takes them instead of
+        walking. ``background``: started by the folder watcher, decoding at low priority."""
         job = scan_job(
             self.settings(), self.paths, folder, sentences, cached_only, background,
-            self.use_processes,
+            self.use_processes, listed,
         )  # fmt: skip
         self.controller.submit(job)
         self._checking = checking

@@ -117,6 +117,10 @@ class TagListModel(QAbstractListModel):
     def tags(self) -> list[Tag]:
         return list(self._tags)
 
+    def sentences(self) -> tuple[str, ...]:
+        """Every tag's sentences, each once, in order: what a scan scores."""
+        return tuple(dict.fromkeys(s for t in self.tags() for s in t.sentences))
+
     def tag(self, name: str) -> Tag | None:
         return next((t for t in self._tags if t.name == name), None)
 

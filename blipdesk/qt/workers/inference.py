@@ -64,6 +64,7 @@ class ScanJob(Job):
     # check the photos whose vision output is cached), low_priority (started by the folder
     # watcher) and use_processes (tests decode in threads: faster start)
     options: ScanOptions = field(default_factory=ScanOptions)
+    listed: tuple[str, ...] | None = None  # the photo files the window lists: not walked again
 
 
 @dataclass(frozen=True)
@@ -377,23 +378,19 @@ class InferenceWorker(QObject):
     def _keep_tried(self, job: TryJob, scorer: Scorer, result: dict[str, SentenceScore]) -> None:
         """Store "Try"'s scores as a scan would (same decoding, same model key), with the photo's
         record, so the photo keeps them after the tag is saved and after a restart."""
-        import os
-
-        from blipdesk.core.engine import content_hash
-        from blipdesk.domain import PhotoRecord, ScoreRow
+        from blipdesk.core.inventory import resolve_contents
+        from blipdesk.domain import ScoreRow
 
         key = self.model_key(job)
         if scorer.score_key != key.score_key:
             return  # another model or first token than the cache's: shown, not kept
-        try:
-            st = os.stat(job.path)
-            content = content_hash(job.path, st.st_size)
-        except OSError:
-            return
         library = self.library(job.database)
+        # The scan's rule; a file hashed now gets its record (as a scan's refresh writes it),
+        # which ties the path to these scores.
+        content = resolve_contents(library, [job.path], record=True).found.get(job.path)
+        if content is None:
+            return
         library.ensure_model(key.score_key, key.source, key.revision)
-        # The photo's record (as a scan's refresh writes it) ties the path to these scores.
-        library.record_photos([PhotoRecord(job.path, st.st_size, st.st_mtime_ns, content, None)])
         rows = [
             ScoreRow(content, s, v.itm, v.logit_no, v.logit_yes, v.cosine)
             for s, v in result.items()
@@ -459,7 +456,7 @@ class InferenceWorker(QObject):
     def _search(self, job: SearchJob) -> None:
         """The cosine ranking now; the ITM refinement as steps, run between a scan's batches (or
         back to back when nothing else runs). A newer search cancels this one."""
-        from blipdesk.core.engine import iter_search
+        from blipdesk.core.search import iter_search
 
         query = job.query.strip()
         if not query:
@@ -530,6 +527,7 @@ class InferenceWorker(QObject):
             on_batch,
             job.cancel,
             job.pause,
+            job.listed,
         )
         if summary.failures:
             self.results.emit(
