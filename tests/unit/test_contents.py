@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from blipdesk.cli.teach import _photo_content
 
+from blipdesk.cli.commands.teach import _photo_content
 from blipdesk.core import calibration
 from blipdesk.core.engine import ModelKey
 from blipdesk.core.explain import photo_vision
