@@ -377,7 +377,10 @@ def test_the_desk_runs_on_its_parts_alone(qtbot, photo_dir, app_paths):
     for part in (side, stack, detail, info):
         splitter.addWidget(part)
     main.setCentralWidget(splitter)
-    desk = Desk(main, stack, board, detail, info, (side, detail), str(app_paths.database))
+    from blipdesk.qt.widgets.filter_bar import FilterBar
+
+    bar = FilterBar()
+    desk = Desk(main, stack, board, detail, info, bar, (side, detail), str(app_paths.database))
     main.show()
     try:
         assert [a.text() for a in main.menuBar().actions()] == ["&View", "&Photo", "&Help"]

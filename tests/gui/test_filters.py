@@ -8,12 +8,18 @@ import json
 
 import pytest
 
-from blipdesk.core.model import DEFAULT_MODEL
+from blipdesk.core.model import DEFAULT_MODEL, ModelIdentity, score_key
 from blipdesk.services.library_filter import matching_paths
 from blipdesk.services.photo_filter import FilterState, filter_to_json
 from blipdesk.services.ratings import RatingFilter
 from blipdesk.store import Library
-from tests.unit.test_library_filter import SCORE_KEY, make_library
+from tests.unit.test_library_filter import make_library
+
+# The key a scan of the default model writes (settings' first token, today's decoding): what
+# the window reads when the model itself is not on this machine (services.options.read_key).
+SCORE_KEY = "weights-of-the-default-model" + score_key(
+    ModelIdentity(DEFAULT_MODEL, None, ""), "cls"
+)
 
 VIEWS = {
     "Best picks": FilterState(rating=RatingFilter(3), labels="confirmed", duplicates=True),
@@ -31,7 +37,7 @@ def library_window(qtbot, make_window, tmp_path, app_paths):
     """A window on a folder the library knows (scores, ratings, labels, copies: see
     ``make_library``), with VIEWS saved in smart-views.json as JSON values."""
     folder = tmp_path / "photos"
-    paths = make_library(folder, app_paths.database, source=DEFAULT_MODEL)
+    paths = make_library(folder, app_paths.database, source=DEFAULT_MODEL, key=SCORE_KEY)
     views = [{"name": n, **filter_to_json(f), "sort": {"key": "name"}} for n, f in VIEWS.items()]
     (app_paths.data_dir / "smart-views.json").write_text(json.dumps(views))
     window = make_window()
@@ -80,14 +86,14 @@ def test_the_criteria_show_as_chips_and_the_menus_follow_them(qtbot, library_win
     assert "≥ ★★★" in bar.criterion_chip("rating").toolTip()
     assert window.desk.filter_actions["★★★ or more"].isChecked()
     assert window.labels.show_actions["✓ Confirmed (any tag)"].isChecked()
-    assert window.duplicates_action.isChecked()
+    assert window.live.duplicates_action.isChecked()
     # The ✕ of the label chip: the label criterion goes, the Teach menu follows.
     bar.criterion_chip("labels").remove_button().click()
     assert bar.state().labels is None and bar.criterion_chip("labels") is None
     assert window.labels.show_actions["Any photo, labelled or not"].isChecked()
     assert {p.name for p in photos.visible_photos()} == {"p1.jpg", "p1 copy.jpg"}
     # The menus set the same criteria: View > Show duplicates only off, Photo > Show only.
-    window.duplicates_action.setChecked(False)
+    window.live.duplicates_action.setChecked(False)
     assert bar.criterion_chip("duplicates") is None
     assert {p.name for p in photos.visible_photos()} == {"p1.jpg", "p1 copy.jpg", "p3.jpg"}
     window.desk.filter_actions["Any rating"].trigger()

@@ -18,7 +18,9 @@ from blipdesk.store import Library
 SCORE_KEY = "test-key"
 
 
-def make_library(folder: Path, database: Path, source: str = "test-source") -> dict[str, str]:
+def make_library(
+    folder: Path, database: Path, source: str = "test-source", key: str = SCORE_KEY
+) -> dict[str, str]:
     """Six photos and two copies under ``folder``, recorded in a library at ``database`` with
     one tag ("beach"), scores, ratings and labels by content; returns name -> path.
 
@@ -47,9 +49,9 @@ def make_library(folder: Path, database: Path, source: str = "test-source") -> d
     with Library.open(database) as lib:
         lib.record_photos(records)
         lib.put_tag(Tag("beach", ("a beach",), 0.5))
-        lib.ensure_model(SCORE_KEY, source)
+        lib.ensure_model(key, source)
         rows = [ScoreRow(content[n], "a beach", v, 0.0, 0.0, 0.1) for n, v in itm.items()]
-        lib.write_batch(SCORE_KEY, rows, {}, {})
+        lib.write_batch(key, rows, {}, {})
         lib.set_ratings(
             {
                 content["p1"]: Rating(4, 1),

@@ -67,16 +67,16 @@ def read_scores(
         records = lib.photos_under([folder], recursive)
         duplicates = duplicate_groups(records)
         key = score_key or read_key(lib, model)
-        if key is None:
-            return CachedScores(folder, None, (), duplicates=duplicates)
         contents = [r.content for r in records if r.content]
-        scores = lib.sentence_scores(key, contents)
-        errors = lib.decode_errors(key, contents)
-        labels = lib.labels(contents)  # issue 13: a person's yes / no, by content
-        calibrations = lib.calibrations(key)
-        features = {}
-        if any(c.needs_features for c in calibrations.values()):
-            features = lib.image_features(key, contents)
+        # a person's yes / no belongs to the content, whatever model scored it (or none yet)
+        labels = lib.labels(contents)
+        scores, errors, calibrations, features = {}, {}, {}, {}
+        if key is not None:
+            scores = lib.sentence_scores(key, contents)
+            errors = lib.decode_errors(key, contents)
+            calibrations = lib.calibrations(key)
+            if any(c.needs_features for c in calibrations.values()):
+                features = lib.image_features(key, contents)
         out = []
         for r in records:
             error = r.read_error or (errors.get(r.content) if r.content else None)
