@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,7 @@ def iter_search(
     options: ScanOptions = DEFAULT_OPTIONS,
     cancel: threading.Event | None = None,
     step: int = 16,
+    only: Container[str] | None = None,
 ) -> Iterator[SearchUpdate]:
     """BLIP's retrieval recipe over what is scanned, best first, never scanning.
 
@@ -74,13 +75,16 @@ def iter_search(
     counted (``unscanned``), never scanned here.
 
     The sentence is encoded once and the ITC vectors read once, for the ranking and every step
-    (the steps score with the same ``Runner``, given the vectors already read)."""
+    (the steps score with the same ``Runner``, given the vectors already read). ``only``: rank
+    just these paths (what a filter keeps: ``--filter``); the rest are neither ranked nor
+    counted as not scanned."""
     cancel = cancel or threading.Event()
     the_scorer = scorer()
     roots = [absolute(f) for f in folders]
     # Only files as they were scanned: one changed or deleted since would answer for bytes it
     # no longer holds (a stat each: ~20 ms for 10,000 files, no hashing, no decoding).
-    records = [p for p in library.photos_under(roots, options.recursive) if unchanged(p)]
+    known = library.photos_under(roots, options.recursive)
+    records = [p for p in known if (only is None or p.path in only) and unchanged(p)]
     itc = library.image_features(key.score_key, [p.content for p in records if p.content])
     # The sentence encoded once, for the ranking and every step (none when nothing is ranked).
     runner = Runner(the_scorer, (sentence,)) if any(p.content in itc for p in records) else None
@@ -90,6 +94,8 @@ def iter_search(
     bad = library.decode_errors(key.score_key, [p.content for p in records if p.content])
     seen = {p.path for p, _ in ranked}
     seen.update(p.path for p in records if p.read_error or p.content in bad)
+    if only is not None:  # what the filter leaves out is not "not scanned yet"
+        seen.update(p.path for p in known if p.path not in only)
     unscanned = sum(1 for p in find_photos(roots, options.recursive) if p not in seen)
     k = min(len(ranked), candidates or max(top, 32))
     best = [photo for photo, _ in ranked[:k]]
@@ -163,11 +169,12 @@ def search(
     options: ScanOptions = DEFAULT_OPTIONS,
     on_update: Callable[[SearchUpdate], None] | None = None,
     cancel: threading.Event | None = None,
+    only: Container[str] | None = None,
 ) -> SearchUpdate:
     """``iter_search`` run to its end (or until ``cancel``); returns the last update."""
     last = None
     for last in iter_search(
-        library, folders, sentence, key, scorer, top, candidates, options, cancel
+        library, folders, sentence, key, scorer, top, candidates, options, cancel, only=only
     ):
         if on_update is not None:
             on_update(last)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from blipdesk.cli.args import Commands, add_command, add_model_options, positive_int
 from blipdesk.cli.context import EXIT_OK, Context, StopOnCtrlC, existing_folders, scan_command
 from blipdesk.infra.display import display_path
+from blipdesk.services.photo_filter import WORDS_HELP
 
 if TYPE_CHECKING:
     from blipdesk.core.search import SearchHit, SearchUpdate
@@ -30,6 +31,11 @@ def register(commands: Commands) -> None:
     search.add_argument(
         "--json", action="store_true", help="print the refined ranking as JSON (nothing else)"
     )
+    search.add_argument(
+        "--filter", metavar="FILTER",
+        help="rank only the photos this filter keeps, as the window's filter bar would: "
+        f"{WORDS_HELP}; view:NAME starts from a smart view saved in the window",
+    )  # fmt: skip
     add_model_options(search, compute=True)
     search.set_defaults(handler=run)
 
@@ -38,8 +44,11 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
     """Prints the cosine ranking at once on a terminal, then the ITM-refined one at the end
     (``--json``: only the refined one). Never scans: photos not scanned yet are counted."""
     from blipdesk.core.search import search
+    from blipdesk.services.library_filter import matching_paths
+    from blipdesk.services.smart_views import FILE_NAME, filter_option
 
     folders = existing_folders(ns.folders)
+    wanted = filter_option(ns.filter, ctx.paths.data_dir / FILE_NAME) if ns.filter else None
     key = ctx.write_key()
     tty = sys.stdout is not None and sys.stdout.isatty() and not ns.json
     shown = [False]
@@ -59,9 +68,13 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
     with ctx.library(readonly=readonly) as library, stop as cancel:
         if not readonly:
             ctx.remember_feature_budget()
+        options = ctx.options()
+        only = None
+        if wanted is not None:  # the one filter, over the library (services.library_filter)
+            only = matching_paths(library, key.score_key, folders, options.recursive, wanted)
         final = search(
             library, folders, ns.sentence, key, ctx.scorer(), ns.top, ns.candidates,
-            ctx.options(), on_update, cancel,
+            options, on_update, cancel, only=only,
         )  # fmt: skip
     if final.unscanned:
         print(
