@@ -1,5 +1,5 @@
-"""The photographer's desk: the information panel, ratings and flags (keys 0-5, P, X, U; a rating
-filter; XMP sidecars), the View and Photo menus (full screen, zoom), Help > Keyboard shortcuts,
+"""The photographer's desk: the information panel, ratings, flags and colour labels (keys 0-5, P,
+X, U, 6-9; a rating filter; XMP sidecars), the View and Photo menus (full screen, zoom), Help > Keyboard shortcuts,
 and "Try"'s answer kept on the score board.
 
 Its collaborators are named, not reached through the window: the main window as Qt sees it (its
@@ -23,7 +23,7 @@ from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.shortcuts_dialog import ShortcutsDialog
-from blipdesk.services.ratings import RatingFilter
+from blipdesk.services.ratings import COLOUR_KEYS, COLOURS, NO_COLOUR, RatingFilter
 
 
 class Desk(QObject):
@@ -97,6 +97,19 @@ class Desk(QObject):
         self._act(photo, "&Pick", lambda: self.ratings.set_flag(1), "P")
         self._act(photo, "Re&ject", lambda: self.ratings.set_flag(-1), "X")
         self._act(photo, "&Unflag", lambda: self.ratings.set_flag(0), "U")
+        colour = photo.addMenu("&Colour label")
+        self.colour_actions = [
+            self._act(
+                colour,
+                name.capitalize(),
+                lambda c=name: self.ratings.set_colour(c),
+                COLOUR_KEYS.get(name),
+            )
+            for name in COLOURS
+        ]
+        self.colour_actions.append(self._act(colour, "&None", lambda: self.ratings.set_colour("")))
+        for action in self.colour_actions:
+            self.main.addAction(action)  # the keys work with the menu bar hidden (full screen)
         photo.addSeparator()
         show = photo.addMenu("&Show only")
         group = QActionGroup(show)
@@ -108,6 +121,8 @@ class Desk(QObject):
             ("Not rejected", RatingFilter(flag="unflagged")),
             ("Rejected", RatingFilter(flag="rejected")),
         ]
+        choices += [(f"{c.capitalize()} label", RatingFilter(colours=(c,))) for c in COLOURS]
+        choices.append(("No colour label", RatingFilter(colours=(NO_COLOUR,))))
         for text, wanted in choices:
             action = QAction(text, show, checkable=True)
             # a criterion of the one filter: a chip in the filter bar, saved with smart views

@@ -131,6 +131,7 @@ class PhotoDelegate(QStyledItemDelegate):
             rating.stars,
             rating.flag,
             self.advance,
+            rating.colour,
         )
 
     def mark_at(self, cell: QRect, index, pos: QPoint) -> Mark | None:
