@@ -137,11 +137,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     6: (
         # A colour label (Lightroom's and digiKam's): red, yellow, green, blue, purple; '' none.
         "ALTER TABLE ratings ADD COLUMN colour TEXT NOT NULL DEFAULT ''",
-        # A 64-bit difference hash of the decoded photo (signed, as SQLite keeps integers),
-        # by content: the same pixels in another file, or a burst frame, hash alike.
+        # A perceptual hash of the decoded photo (``core/pixel_hash.py``, its bits packed), by
+        # content: the same pixels in another file, or a burst frame, hash alike.
         """CREATE TABLE pixel_hashes (
             content_id INTEGER PRIMARY KEY,
-            dhash INTEGER NOT NULL
+            bits BLOB NOT NULL
         )""",
     ),
 }
