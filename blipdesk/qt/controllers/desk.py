@@ -77,6 +77,7 @@ class Desk(QObject):
         bar.insertMenu(help_action, photo)
         self.full_screen_action = self._act(view, "&Full screen", self.toggle_full_screen, "F")
         self.full_screen_action.setCheckable(True)
+        self.compare_action = self._act(view, "&Compare the selected photos", self.compare, "C")
         view.addSeparator()
         # The viewer's own keys (shown, not bound here: Ctrl++ may mean thumbnails in the grid).
         self.zoom_actions = [
@@ -170,13 +171,31 @@ class Desk(QObject):
     # ----------------------------------------------------------------- the viewer
 
     def targets(self) -> list[Photo]:
-        """What a rating key acts on: the photo in the viewer, else the grid's selection (else
-        its current photo)."""
+        """What a rating key acts on: the photo in the viewer (in compare, the active pane's),
+        else the grid's selection (else its current photo)."""
         if self.stack.currentWidget() is self.viewer and self.viewer.photo is not None:
             return [self.viewer.photo]
+        if self.stack.comparing():
+            active = self.stack.compare.active_photo()
+            return [active] if active is not None else []
         selected = self.grid.selected_photos()
         current = self.grid.current_photo()
         return selected or ([current] if current is not None else [])
+
+    def compare(self) -> None:
+        """C: the selected photos side by side (two to four)."""
+        if self.stack.comparing():
+            self.stack.close_viewer()
+            return
+        chosen = self.grid.selected_photos()
+        if len(chosen) < 2:
+            self.main.statusBar().showMessage(
+                "Select two to four photos to compare them (C).", 5000
+            )
+            return
+        if len(chosen) > 4:
+            self.main.statusBar().showMessage(f"Comparing the first 4 of {len(chosen)}.", 5000)
+        self.stack.open_compare(chosen[:4])
 
     def _viewing(self, viewing: bool) -> None:
         for widget in self.panels:
@@ -225,6 +244,7 @@ class Desk(QObject):
 
     def _ratings_changed(self, paths: list[str]) -> None:
         self.viewer.update()
+        self.stack.compare.refresh()
         photo = self.info.photo
         if photo is not None and photo.path in paths:
             self.info.refresh()
@@ -237,5 +257,5 @@ class Desk(QObject):
         self.viewer.update()
 
     def shutdown(self) -> None:
-        for part in (self.info, self.ratings, self.viewer.images):
+        for part in (self.info, self.ratings, self.viewer.images, self.stack.compare):
             part.shutdown()
