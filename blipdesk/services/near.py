@@ -6,6 +6,9 @@ The scan keeps every photo's hash (``core/pixel_hash.py``, from the pixels it de
 photo scanned before hashes were kept has none: the chosen photos and the ``ON_DEMAND`` most
 alike to them (a near-duplicate is always among the most alike) are hashed here, decoded as
 the scan decodes, and the hashes kept for next time.
+
+The grid's stacks are the bursts among the photos listed (``load_bursts``): frames taken within
+a second or two of each other whose hashes are near-identical.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -87,3 +90,33 @@ def _most_alike(
     best = (np.stack([vectors[candidates[p]] for p in paths]) @ np.stack(queries).T).max(1)
     order = np.argsort(-best, kind="stable")[:ON_DEMAND]
     return [paths[i] for i in order]
+
+
+def load_bursts(
+    database: str | os.PathLike[str], photos: Sequence[tuple[str, float | None]]
+) -> list[tuple[str, ...]]:
+    """The bursts among ``photos`` (path, capture time or None: read from the EXIF):
+    ``domain.near.bursts`` over the hashes the scans kept (a photo the library does not know, or
+    has not decoded, is in none)."""
+    from blipdesk.domain.near import bursts
+
+    if not os.path.isfile(database):
+        return []
+    stats = []
+    for path, _taken in photos:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        stats.append((path, st.st_size, st.st_mtime_ns))
+    with Library.open(database, readonly=True) as lib:
+        contents = lib.contents_of(stats)
+        hashes = lib.pixel_hashes(list(set(contents.values())))
+    from blipdesk.core.files import exif_taken
+
+    frames = []
+    for path, taken in photos:
+        bits = hashes.get(contents.get(path, ""))
+        if bits is not None:  # the listing's date may not be read yet: the EXIF's
+            frames.append((path, bits, taken if taken is not None else exif_taken(path)))
+    return bursts(frames)

@@ -168,7 +168,8 @@ class FilterContext:
     """What the rules read besides the state and the photo, by path: the tags by name, a
     photo's tag score, whether it carries a tag by the store's rule (a person's label first,
     then the tag's calibration, else its threshold; without ``carries``, the score reaching the
-    threshold), its rating, its labels (tag -> yes / no) and how many files hold its content."""
+    threshold), its rating, its labels (tag -> yes / no), how many files hold its content, and
+    whether it lies under the top photo of a collapsed stack (a burst, in the window's grid)."""
 
     tags: Mapping[str, Tag]
     tag_score: TagScore
@@ -176,6 +177,7 @@ class FilterContext:
     rating: Callable[[str], Rating | None] = _no_rating
     labels: Callable[[str], Mapping[str, bool]] = _no_labels
     copies: Callable[[str], int] = _no_copies
+    stacked: Callable[[str], bool] | None = None
 
     def carried(self, path: str, tag: Tag, at_least: float = 0.0) -> bool:
         if self.carries is None:
@@ -288,6 +290,14 @@ def name_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     return lambda p: needle in p.name.casefold()
 
 
+def stack_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    """A collapsed stack shows its top photo only (not a criterion: the grid's stacks)."""
+    stacked = ctx.stacked
+    if stacked is None:
+        return None
+    return lambda p: not stacked(p.path)
+
+
 RULES: tuple[Rule, ...] = (
     search_rule,
     tag_rule,
@@ -298,6 +308,7 @@ RULES: tuple[Rule, ...] = (
     label_rule,
     duplicate_rule,
     name_rule,
+    stack_rule,
 )
 
 

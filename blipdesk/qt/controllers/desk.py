@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard
 from blipdesk.qt.controllers.rating_actions import RatingActions
+from blipdesk.qt.controllers.stacks import Stacks
 from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
@@ -47,6 +48,8 @@ class Desk(QObject):
         self.info, self.filter_bar = info, filter_bar
         self.ratings = RatingActions(database, self.photos, self.targets, self)
         self.grid.delegate.rating_of = self.ratings.book.get
+        self.stacks = Stacks(database, self.photos, self.ratings, self)  # bursts as one photo
+        self.grid.delegate.stack_of = self.stacks.badge
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
         self.info.rating_of = self.ratings.text
         self._full_screen_from: Qt.WindowState | None = None
@@ -55,11 +58,17 @@ class Desk(QObject):
         stack.viewing.connect(self._viewing)
         self.ratings.changed.connect(self._ratings_changed)
         self.ratings.message.connect(main.statusBar().showMessage)
+        self.stacks.message.connect(main.statusBar().showMessage)
         main.installEventFilter(self)  # closing in full screen saves the normal geometry
 
     def listed(self, _request: int, _folder: str, photos: list[Photo]) -> None:
         """A folder was listed: its ratings are read (``FolderLister.listed``)."""
         self.ratings.load([p.path for p in photos])
+        self.stacks.load(photos)
+
+    def scan_finished(self, *_args) -> None:
+        """A scan kept new pixel hashes: the bursts are found again."""
+        self.stacks.load(self.photos.photos())
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.main and event.type() == QEvent.Type.Close and self.full_screen():
@@ -111,6 +120,12 @@ class Desk(QObject):
         self.colour_actions.append(self._act(colour, "&None", lambda: self.ratings.set_colour("")))
         for action in self.colour_actions:
             self.main.addAction(action)  # the keys work with the menu bar hidden (full screen)
+        self._act(
+            photo,
+            "E&xpand or collapse stack",
+            lambda: self.stacks.toggle(getattr(self.grid.current_photo(), "path", None)),
+            "S",
+        )
         photo.addSeparator()
         show = photo.addMenu("&Show only")
         group = QActionGroup(show)
@@ -257,5 +272,6 @@ class Desk(QObject):
         self.viewer.update()
 
     def shutdown(self) -> None:
-        for part in (self.info, self.ratings, self.viewer.images, self.stack.compare):
+        parts = (self.info, self.ratings, self.stacks, self.viewer.images, self.stack.compare)
+        for part in parts:
             part.shutdown()
