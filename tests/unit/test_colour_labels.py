@@ -225,3 +225,23 @@ def test_the_colour_swatch_is_always_shown_and_covers_nothing(
     for i, a in enumerate(placed):
         for b in placed[i + 1 :]:
             assert not a.rect.intersects(b.rect), (a, b)
+
+
+def test_a_lightroom_attribute_label_is_edited_in_place_byte_for_byte(photos):
+    """Lightroom writes its properties as attributes of the description: the label is changed
+    where it stands, and nothing else in the file moves."""
+    photo = photos[3]
+    side = sidecars.sidecar_path(photo, sidecars.SidecarNaming.REPLACE)
+    head = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:digiKam="http://www.digikam.org/ns/1.0/" '
+        'xmp:Rating="2" '
+    )
+    tail = "/></rdf:RDF></x:xmpmeta>\n"
+    side.write_text(head + 'xmp:Label="Purple" digiKam:ColorLabel="6"' + tail)
+    assert read_sidecar_ratings([photo])[0] == {photo: Rating(2, 0, "purple")}
+    write_sidecar_ratings({photo: Rating(2, 0, "green")})
+    assert side.read_text() == head + 'xmp:Label="Green" digiKam:ColorLabel="4"' + tail
+    write_sidecar_ratings({photo: Rating(2, 0)})
+    assert side.read_text() == head.rstrip() + tail
