@@ -1,6 +1,7 @@
 """Render the screenshots of the photographer's desk under Xvfb: the main window in the light and
-the dark palette (information panel, ratings and flags on the grid), the viewer at fit with its
-filmstrip and zoomed to 100%, Help > Keyboard shortcuts, the tag editor's "Try" and Settings.
+the dark palette (information panel, ratings, flags and colour labels on the grid), the viewer
+at fit with its filmstrip and zoomed to 100%, Help > Keyboard shortcuts, the tag editor's "Try"
+and Settings.
 
     python scripts/screenshots_desk.py     # writes docs/screenshots/*.png
 
@@ -75,15 +76,23 @@ def render() -> int:
     shots.scan(window)
     shots.median_thresholds(window)  # thresholds at each tag's median: dots to see
 
-    # Ratings and flags with the keys' actions, on a few selections.
+    # Ratings, flags and colour labels with the keys' actions, on a few selections.
     selection, grid = window.grid.selectionModel(), window.grid
-    for rows, stars, flag in (((0, 4, 9), 5, 1), ((1, 6), 3, 0), ((2,), 0, -1), ((7, 11), 4, 0)):
+    for rows, stars, flag, colour in (
+        ((0, 4, 9), 5, 1, "green"),
+        ((1, 6), 3, 0, "yellow"),
+        ((2,), 0, -1, "red"),
+        ((7, 11), 4, 0, ""),
+        ((3,), 0, 0, "blue"),
+    ):
         grid.clearSelection()
         for row in rows:
             selection.select(window.photos.index(row), QItemSelectionModel.SelectionFlag.Select)
         window.desk.ratings.set_stars(stars)
         if flag:
             window.desk.ratings.set_flag(flag)
+        if colour:
+            window.desk.ratings.set_colour(colour)
     grid.clearSelection()
     window.grid.setCurrentIndex(window.photos.index(4))
     shots.wait(2500, lambda: "Camera" in window.desk.info.values())

@@ -53,6 +53,7 @@ from blipdesk.core.files import PhotoFailure, paired_raws
 from blipdesk.core.imaging import DECODE_RULE_VERSION
 from blipdesk.core.inventory import in_shard, refresh_photos
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
+from blipdesk.core.pixel_hash import pixel_hash
 from blipdesk.core.runner import Runner, Scored, score_cached, score_decoded, score_rows
 from blipdesk.domain import PhotoRecord, ScoreRow
 from blipdesk.store import Library
@@ -592,6 +593,8 @@ def _score_batch(
     # leaves a file the next scan rewrites, never a photo marked done without its vision output.
     if store is not None and to_store:
         store.save_many(to_store)
+    # The pixels decoded for the model give the perceptual hash (near duplicates): no decode more.
+    library.set_pixel_hashes({i.content: pixel_hash(im) for i, im in ready if im is not None})
     library.write_batch(key.score_key, rows, itc_rows, errors)
     done.scored += len(ready)
     done.copies += sum(len(item.paths) - 1 for item, _ in ready)

@@ -3,18 +3,24 @@
 The cache keeps each photo's 256-value ITC image vector (L2-normalised, per content and model).
 The query is the normalised mean of the chosen photos' vectors; every other photo is ranked by
 its cosine to it, one matrix-vector product. Exact duplicates (the same content hash as a chosen
-photo, under another path) and near-duplicates (cosine to a chosen photo at least ``NEAR``) are
-reported as their own groups, apart from the ranking. numpy only.
+photo, under another path) and near-duplicates (burst frames and re-exports: the pixels'
+perceptual hashes and the capture times, by ``domain.near``'s rule; never the embedding, which
+finds photos of the same *thing*) are reported as their own groups, apart from the ranking.
+numpy only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-NEAR = 0.97  # cosine between ITC vectors at or above which two photos are near-duplicates
+from blipdesk.domain.near import near_duplicates
+
+
+def _unknown(_path: str) -> float | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -29,11 +35,14 @@ def similar(
     candidates: Mapping[str, str],
     vectors: Mapping[str, np.ndarray],
     top: int = 10,
-    near: float = NEAR,
+    hashes: Mapping[str, bytes] | None = None,
+    taken: Callable[[str], float | None] = _unknown,
 ) -> Similar:
     """``chosen``: path -> content of the query photos; ``candidates``: path -> content of the
-    photos to rank (the folder); ``vectors``: content -> ITC vector. Photos without a vector are
-    left out; the chosen photos and their exact duplicates are not ranked."""
+    photos to rank (the folder); ``vectors``: content -> ITC vector; ``hashes``: content -> the
+    pixels' perceptual hash (photos without one are never near-duplicates); ``taken``: path ->
+    capture time, asked only of photos whose hashes are near. Photos without a vector are left
+    out; the chosen photos and their exact duplicates are not ranked."""
     queries = [c for c in chosen.values() if c in vectors]
     if not queries:
         return Similar((), (), ())
@@ -53,18 +62,9 @@ def similar(
     centre /= max(float(np.linalg.norm(centre)), 1e-12)
     scores = matrix @ centre
     per_query = matrix @ q.T  # cosine of each candidate to each chosen photo
-    best_q = per_query.argmax(1)
-    best = per_query.max(1)
-    names = list(chosen)
-    qpaths = [next(p for p in names if chosen[p] == c) for c in queries]
-    near_idx = np.nonzero(best >= near)[0]
-    near_pairs = tuple(
-        sorted(
-            ((qpaths[int(best_q[i])], paths[i], float(best[i])) for i in near_idx),
-            key=lambda t: -t[2],
-        )
-    )
-    near_set = {paths[i] for i in near_idx}
+    columns = {c: j for j, c in enumerate(queries)}  # content -> its column of per_query
+    near_pairs = _near(chosen, paths, candidates, hashes or {}, taken, per_query, columns)
+    near_set = {p for _q, p, _s in near_pairs}
     k = min(top, len(paths))
     # only the best k (plus the near-duplicates, which are left out of the ranking) are sorted:
     # argpartition is linear, a full sort of 10,000 scores is not needed for 10 of them
@@ -81,6 +81,41 @@ def similar(
         if len(ranked) >= k:
             break
     return Similar(tuple(ranked), exact, near_pairs)
+
+
+def _near(
+    chosen: Mapping[str, str],
+    paths: Sequence[str],
+    candidates: Mapping[str, str],
+    hashes: Mapping[str, bytes],
+    taken: Callable[[str], float | None],
+    per_query: np.ndarray,
+    columns: Mapping[str, int],
+) -> tuple[tuple[str, str, float], ...]:
+    """(chosen path, path, cosine) of each candidate that is a near-duplicate of a chosen photo
+    (of the first, when of several), the most alike first."""
+    queries = [(q, hashes[c]) for q, c in chosen.items() if c in hashes and c in columns]
+    if not queries:
+        return ()
+    when: dict[str, float | None] = {}
+
+    def at(path: str) -> float | None:
+        if path not in when:
+            when[path] = taken(path)
+        return when[path]
+
+    found = []
+    for i, path in enumerate(paths):
+        bits = hashes.get(candidates[path])
+        if bits is None:
+            continue
+        for q, qbits in queries:
+            if near_duplicates(qbits, bits, None, None) and near_duplicates(
+                qbits, bits, at(q), at(path)
+            ):
+                found.append((q, path, float(per_query[i, columns[chosen[q]]])))
+                break
+    return tuple(sorted(found, key=lambda t: -t[2]))
 
 
 def by_content(records: Sequence[tuple[str, str | None]]) -> dict[str, str]:

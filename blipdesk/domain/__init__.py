@@ -2,7 +2,7 @@
 
 from blipdesk.domain.calibration import Calibration, logit, logits
 from blipdesk.domain.photos import PhotoRecord, PhotoResult, duplicate_groups
-from blipdesk.domain.ratings import Rating
+from blipdesk.domain.ratings import COLOURS, Rating
 from blipdesk.domain.scores import ScoreRow, SentenceScore, TagScore
 from blipdesk.domain.tagging import (
     derive_tags,
@@ -15,6 +15,7 @@ from blipdesk.domain.tagging import (
 from blipdesk.domain.tags import DEFAULT_THRESHOLD, Tag
 
 __all__ = [
+    "COLOURS",
     "DEFAULT_THRESHOLD",
     "Calibration",
     "PhotoRecord",

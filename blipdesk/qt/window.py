@@ -8,14 +8,7 @@ import os
 
 from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from blipdesk.infra.paths import Paths
 from blipdesk.qt.common.values import ScoreBoard, Tag, sidecar_targets
@@ -126,6 +119,7 @@ class MainWindow(QMainWindow):
         self.lister.listed.connect(self.desk.listed)
         self.tag_actions.tried.connect(self.desk.tried)
         self.scanning.finished.connect(self.live.scan_finished)
+        self.scanning.finished.connect(self.desk.scan_finished)  # new hashes: bursts again
         self.settings_flow.accepted.connect(self.live.follow_settings)
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)

@@ -4,7 +4,8 @@ Qt-free: the window's grid model, smart views and the command line all apply the
 through this module, and tests property-test it without a QApplication.
 
 **The one filter mechanism.** A filter is a value, ``FilterState``: every criterion a person can
-set (tag chips, a minimum score, dates, file types, a folder, a star rating or pick flag, their
+set (tag chips, a minimum score, dates, file types, a folder, a star rating, pick flag or colour
+label, their
 own yes / no labels, duplicates only, a file name) is one of its fields. ``RULES`` turns each set
 criterion into a predicate over a ``Photo`` (pure data in, predicate out); ``compile_filter`` ANDs
 them. What a rule reads besides the photo (tag scores, ratings, labels, copies) comes in a
@@ -40,7 +41,7 @@ from typing import Any
 from blipdesk.core.files import Photo
 from blipdesk.domain import Tag
 from blipdesk.infra.errors import UserError
-from blipdesk.services.ratings import FLAGS, Rating, RatingFilter
+from blipdesk.services.ratings import COLOURS, FLAGS, NO_COLOUR, Rating, RatingFilter
 
 MODES = ("and", "or", "not")
 
@@ -85,7 +86,7 @@ class FilterState:
     date_to: float | None = None  # exclusive
     kinds: tuple[str, ...] = ()  # file suffixes (".jpg"); empty: every type
     folder: str | None = None  # only photos directly in this folder
-    rating: RatingFilter = ANY_RATING  # at least so many stars, and / or a flag
+    rating: RatingFilter = ANY_RATING  # at least so many stars, a flag, colour labels
     labels: str | None = None  # one of LABELS: the person's own yes / no, any tag
     duplicates: bool = False  # only photos another file repeats (the same content)
     file_name: str = ""  # the file name holds this text (case ignored)
@@ -167,7 +168,8 @@ class FilterContext:
     """What the rules read besides the state and the photo, by path: the tags by name, a
     photo's tag score, whether it carries a tag by the store's rule (a person's label first,
     then the tag's calibration, else its threshold; without ``carries``, the score reaching the
-    threshold), its rating, its labels (tag -> yes / no) and how many files hold its content."""
+    threshold), its rating, its labels (tag -> yes / no), how many files hold its content, and
+    whether it lies under the top photo of a collapsed stack (a burst, in the window's grid)."""
 
     tags: Mapping[str, Tag]
     tag_score: TagScore
@@ -175,6 +177,7 @@ class FilterContext:
     rating: Callable[[str], Rating | None] = _no_rating
     labels: Callable[[str], Mapping[str, bool]] = _no_labels
     copies: Callable[[str], int] = _no_copies
+    stacked: Callable[[str], bool] | None = None
 
     def carried(self, path: str, tag: Tag, at_least: float = 0.0) -> bool:
         if self.carries is None:
@@ -287,6 +290,14 @@ def name_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     return lambda p: needle in p.name.casefold()
 
 
+def stack_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    """A collapsed stack shows its top photo only (not a criterion: the grid's stacks)."""
+    stacked = ctx.stacked
+    if stacked is None:
+        return None
+    return lambda p: not stacked(p.path)
+
+
 RULES: tuple[Rule, ...] = (
     search_rule,
     tag_rule,
@@ -297,6 +308,7 @@ RULES: tuple[Rule, ...] = (
     label_rule,
     duplicate_rule,
     name_rule,
+    stack_rule,
 )
 
 
@@ -333,7 +345,11 @@ def filter_to_json(state: FilterState) -> dict[str, Any]:
         "date_to": state.date_to,
         "kinds": list(state.kinds),
         "folder": state.folder,
-        "rating": {"min_stars": state.rating.min_stars, "flag": state.rating.flag},
+        "rating": {
+            "min_stars": state.rating.min_stars,
+            "flag": state.rating.flag,
+            "colours": list(state.rating.colours),
+        },
         "labels": state.labels,
         "duplicates": state.duplicates,
         "file_name": state.file_name,
@@ -373,6 +389,14 @@ def filter_from_json(item: Mapping[str, Any]) -> FilterState:
     stars = rating.get("min_stars", 0)
     stars = 0 if isinstance(stars, bool) or not isinstance(stars, int) else min(5, max(0, stars))
     flag = rating.get("flag") if rating.get("flag") in FLAGS else None
+    raw_colours = rating.get("colours", [])
+    colours = tuple(
+        dict.fromkeys(
+            c
+            for c in (raw_colours if isinstance(raw_colours, list) else [])
+            if isinstance(c, str) and c in (*COLOURS, NO_COLOUR)
+        )
+    )
     labels = item.get("labels")
     name = item.get("file_name")
     return FilterState(
@@ -382,7 +406,7 @@ def filter_from_json(item: Mapping[str, Any]) -> FilterState:
         date_to=moment("date_to"),
         kinds=kinds,
         folder=folder if isinstance(folder, str) else None,
-        rating=RatingFilter(stars, flag),
+        rating=RatingFilter(stars, flag, colours),
         labels=labels if isinstance(labels, str) and labels in LABELS else None,
         duplicates=item.get("duplicates") is True,
         file_name=name[:MAX_NAME] if isinstance(name, str) else "",
@@ -393,7 +417,8 @@ def filter_from_json(item: Mapping[str, Any]) -> FilterState:
 
 WORDS_HELP = (
     "words, each KEY:VALUE, ANDed: all:TAG (also tag:TAG), any:TAG, none:TAG, min-score:0.5, "
-    "stars:3 (at least), flag:picked|rejected|unflagged, labels:labelled|confirmed|rejected|"
+    "stars:3 (at least), flag:picked|rejected|unflagged, colour:red|yellow|green|blue|purple|none "
+    "(any of those given), labels:labelled|confirmed|rejected|"
     "unlabelled, duplicates, kind:jpg, from:2024-01-31, to:2024-12-31 (both days included), "
     "folder:PATH (photos directly in it), name:TEXT (in the file name); quote a value with "
     "spaces (all:'a dog'); or a smart view's filter as a JSON object"
@@ -442,11 +467,17 @@ def _word(state: FilterState, word: str) -> FilterState:
                 raise ValueError("not between 0 and 1")
             return replace(state, min_score=score)
         if key == "stars":
-            return replace(state, rating=RatingFilter(_stars(value), state.rating.flag))
+            return replace(state, rating=replace(state.rating, min_stars=_stars(value)))
         if key == "flag":
             if value not in FLAGS:
                 raise ValueError(f"one of {', '.join(FLAGS)}")
-            return replace(state, rating=RatingFilter(state.rating.min_stars, value))
+            return replace(state, rating=replace(state.rating, flag=value))
+        if key in ("colour", "color"):
+            colour = value.lower()
+            if colour not in (*COLOURS, NO_COLOUR):
+                raise ValueError(f"one of {', '.join((*COLOURS, NO_COLOUR))}")
+            colours = (*(c for c in state.rating.colours if c != colour), colour)
+            return replace(state, rating=replace(state.rating, colours=colours))
         if key == "labels":
             if value not in LABELS:
                 raise ValueError(f"one of {', '.join(LABELS)}")
@@ -514,6 +545,7 @@ def format_filter(state: FilterState) -> str:
         words.append(f"stars:{state.rating.min_stars}")
     if state.rating.flag:
         words.append(f"flag:{state.rating.flag}")
+    words += [f"colour:{c}" for c in state.rating.colours]
     if state.labels:
         words.append(f"labels:{state.labels}")
     if state.duplicates:

@@ -1,7 +1,8 @@
-"""Star ratings (0-5) and pick/reject flags: kept by photo content in the library (a renamed or
-moved photo keeps its rating), read from and written to XMP sidecars (``sidecars.SidecarRating``:
-``xmp:Rating``, Lightroom's ``xmpDM:pick``/``xmpDM:good`` and digiKam's ``PickLabel``), and a
-filter rule the grid's filter can use.
+"""Star ratings (0-5), pick/reject flags and colour labels: kept by photo content in the library
+(a renamed or moved photo keeps its rating), read from and written to XMP sidecars
+(``sidecars.SidecarRating``: ``xmp:Rating``, Lightroom's ``xmpDM:pick``/``xmpDM:good`` and
+``xmp:Label``, digiKam's ``PickLabel`` and ``ColorLabel``), and a filter rule the grid's filter
+can use.
 
 Qt-free and torch-free; the window runs the functions that touch the disk in background tasks
 (each opens its own library connection), never on the GUI thread.
@@ -15,32 +16,51 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from blipdesk.domain import Rating
+from blipdesk.domain import COLOURS, Rating
 from blipdesk.store import Library
 
-__all__ = ["Rating", "RatingFilter", "load_ratings", "read_sidecar_ratings", "save_ratings"]
+__all__ = [
+    "COLOURS",
+    "Rating",
+    "RatingFilter",
+    "load_ratings",
+    "read_sidecar_ratings",
+    "save_ratings",
+]
 
-# What the keys mean, as Lightroom and digiKam use them: 0-5 stars, P pick, X reject, U unflag.
+# What the keys mean, as Lightroom and digiKam use them: 0-5 stars, P pick, X reject, U unflag;
+# 6-9 colour labels as in Lightroom (purple has no key there: it is in the menu).
 STAR_KEYS = "012345"
 FLAG_KEYS = {"P": 1, "X": -1, "U": 0}
+COLOUR_KEYS = {"red": "6", "yellow": "7", "green": "8", "blue": "9"}
 FLAGS = {"picked": 1, "rejected": -1, "unflagged": 0}  # what a filter asks -> Rating.flag
+NO_COLOUR = "none"  # what a filter asks for photos with no colour label
 
 
 @dataclass(frozen=True)
 class RatingFilter:
-    """Which ratings a filter keeps: at least ``min_stars`` stars, and the flag when one is
-    asked ("picked", "rejected", "unflagged"; None: any). ``any`` when it keeps everything."""
+    """Which ratings a filter keeps: at least ``min_stars`` stars, the flag when one is asked
+    ("picked", "rejected", "unflagged"; None: any), and one of ``colours`` when some are asked
+    (colour names of ``COLOURS``, or ``NO_COLOUR`` for no label; as Lightroom's filter, any of
+    them). ``any`` when it keeps everything."""
 
     min_stars: int = 0
     flag: str | None = None
+    colours: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(c not in (*COLOURS, NO_COLOUR) for c in self.colours):
+            raise ValueError(f"not colour labels: {self.colours}")
 
     @property
     def active(self) -> bool:
-        return self.min_stars > 0 or self.flag is not None
+        return self.min_stars > 0 or self.flag is not None or bool(self.colours)
 
     def accepts(self, rating: Rating | None) -> bool:
         rating = rating or Rating()
         if rating.stars < self.min_stars:
+            return False
+        if self.colours and (rating.colour or NO_COLOUR) not in self.colours:
             return False
         wanted = FLAGS.get(self.flag or "")
         return wanted is None or rating.flag == wanted
@@ -49,14 +69,18 @@ class RatingFilter:
         parts = [f"≥ {'★' * self.min_stars}"] if self.min_stars else []
         if self.flag:
             parts.append(self.flag)
+        if self.colours:
+            names = [c if c != NO_COLOUR else "no colour" for c in self.colours]
+            parts.append(" or ".join(names) + (" label" if NO_COLOUR not in self.colours else ""))
         return ", ".join(parts) or "any rating"
 
 
 def stars_text(rating: Rating | None) -> str:
-    """``★★★☆☆`` and the flag, for tooltips and the info panel."""
+    """``★★★☆☆``, the flag and the colour label, for tooltips and the info panel."""
     rating = rating or Rating()
     flag = {1: " · picked", -1: " · rejected"}.get(rating.flag, "")
-    return "★" * rating.stars + "☆" * (5 - rating.stars) + flag
+    colour = f" · {rating.colour} label" if rating.colour else ""
+    return "★" * rating.stars + "☆" * (5 - rating.stars) + flag + colour
 
 
 def _contents(lib: Library, paths: Sequence[str]) -> dict[str, str]:
@@ -112,7 +136,7 @@ def read_sidecar_ratings(paths: Sequence[str]) -> tuple[dict[str, Rating], list[
         if isinstance(got, sidecars.SidecarError):
             errors.append(str(got))
         elif got is not None:
-            found[path] = Rating(got.stars, got.flag)
+            found[path] = Rating(got.stars, got.flag, got.colour)
     return found, errors
 
 
@@ -123,7 +147,7 @@ def write_sidecar_ratings(ratings: Mapping[str, Rating]) -> tuple[int, list[str]
 
     plans: list[sidecars.SidecarPlan | sidecars.SidecarError] = []
     for path, r in ratings.items():
-        wanted = {path: sidecars.SidecarRating(r.stars, r.flag)}
+        wanted = {path: sidecars.SidecarRating(r.stars, r.flag, r.colour)}
         plans += sidecars.plan_ratings(wanted, sidecar_naming(path))
     run = sidecars.apply_plans(plans)
     return len(run.changed), [str(e) for e in run.failed]

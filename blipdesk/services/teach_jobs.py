@@ -140,7 +140,7 @@ class LikeThis:
 def more_like_this(
     database: str, model: ModelChoice, chosen: Sequence[str], folder: str, recursive: bool, top: int
 ) -> LikeThis:
-    from blipdesk.core.similar import similar
+    from blipdesk.services.near import similar_photos
 
     with Library.open(database, readonly=True) as lib:
         key = _key(lib, model)
@@ -148,5 +148,5 @@ def more_like_this(
         picked = {p: candidates[p] for p in chosen if p in candidates}
     if not any(c in vectors for c in picked.values()):
         raise UserError("The chosen photos are not scanned yet: scan the folder first.")
-    found = similar(picked, candidates, vectors, top)
+    found = similar_photos(database, picked, candidates, vectors, top)
     return LikeThis(tuple(picked), found.ranked, found.exact, found.near)

@@ -1,15 +1,15 @@
-"""Ratings in the cache: stars and flags, kept by content."""
+"""Ratings in the cache: stars, flags and colour labels, kept by content."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from blipdesk.domain.ratings import Rating
+from blipdesk.domain.ratings import COLOURS, Rating
 from blipdesk.store.connection import Connection, _chunks
 
 
 class Ratings(Connection):
-    """Ratings: stars and flags by content."""
+    """Ratings: stars, flags and colour labels by content."""
 
     def ratings(self, contents: Sequence[str]) -> dict[str, Rating]:
         """content -> its rating, for the contents that have one."""
@@ -17,15 +17,19 @@ class Ratings(Connection):
         for chunk in _chunks(list(dict.fromkeys(contents))):
             marks = ",".join("?" for _ in chunk)
             rows = self.conn.execute(
-                "SELECT c.hash, r.stars, r.flag FROM ratings r "
+                "SELECT c.hash, r.stars, r.flag, r.colour FROM ratings r "
                 f"JOIN contents c ON c.id = r.content_id WHERE c.hash IN ({marks})",
                 list(chunk),
             )
-            out.update((content, Rating(stars, flag)) for content, stars, flag in rows)
+            out.update(
+                (c, Rating(stars, flag, colour if colour in COLOURS else ""))
+                for c, stars, flag, colour in rows
+            )
         return out
 
     def set_ratings(self, ratings: Mapping[str, Rating], when: float) -> None:
-        """Store these contents' ratings (a 0-star, unflagged rating is forgotten)."""
+        """Store these contents' ratings (a 0-star, unflagged, unlabelled rating is
+        forgotten)."""
         with self.transaction():
             for content, rating in ratings.items():
                 cid = self._intern("contents", "hash", content, True)
@@ -33,8 +37,9 @@ class Ratings(Connection):
                     self.conn.execute("DELETE FROM ratings WHERE content_id=?", (cid,))
                 else:
                     self.conn.execute(
-                        "INSERT INTO ratings(content_id, stars, flag, updated) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT(content_id) DO UPDATE SET stars=excluded.stars, "
-                        "flag=excluded.flag, updated=excluded.updated",
-                        (cid, rating.stars, rating.flag, when),
+                        "INSERT INTO ratings(content_id, stars, flag, colour, updated) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(content_id) DO UPDATE SET "
+                        "stars=excluded.stars, flag=excluded.flag, colour=excluded.colour, "
+                        "updated=excluded.updated",
+                        (cid, rating.stars, rating.flag, rating.colour, when),
                     )

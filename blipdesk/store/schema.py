@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
 # Version 4: star ratings and pick/reject flags per photo content (a moved photo keeps them).
 # Version 5: labels (yes/no per tag and content) and calibrations (per tag and model).
+# Version 6: colour labels beside the ratings; a perceptual hash of each photo's pixels (near
+#            duplicates: burst frames, re-exports), computed when the scan decodes it.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -130,6 +132,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             weights BLOB,
             at REAL NOT NULL,
             PRIMARY KEY (tag_id, model_id)
+        )""",
+    ),
+    6: (
+        # A colour label (Lightroom's and digiKam's): red, yellow, green, blue, purple; '' none.
+        "ALTER TABLE ratings ADD COLUMN colour TEXT NOT NULL DEFAULT ''",
+        # A perceptual hash of the decoded photo (``core/pixel_hash.py``, its bits packed), by
+        # content: the same pixels in another file, or a burst frame, hash alike.
+        """CREATE TABLE pixel_hashes (
+            content_id INTEGER PRIMARY KEY,
+            bits BLOB NOT NULL
         )""",
     ),
 }

@@ -26,7 +26,8 @@ def test_no_two_actions_share_a_key(qtbot, make_window):
 def test_the_clear_label_key_is_not_a_rating_key(qtbot, make_window):
     window = make_window()
     keys = {a.text(): a.shortcut().toString() for a in window.findChildren(QAction) if a.shortcut()}
-    assert keys["&Clear the label"] == "C"
+    assert keys["&Clear the label"] == "Shift+C"  # C is Compare, as in Lightroom
+    assert keys["&Compare the selected photos"] == "C"
     assert "0" in keys.values()  # the rating's own key stays
 
 

@@ -253,7 +253,7 @@ def test_a_day_in_words_is_the_date_filter_of_the_more_filters_row():
         ("stars:9", "stars go from 0 to 5"),
         ("flag:maybe", "picked"),
         ("labels:mine", "confirmed"),
-        ("colour:red", "names no criterion"),
+        ("hue:red", "names no criterion"),
         ("cat", "is not KEY:VALUE"),
         ("from:yesterday", "YYYY-MM-DD"),
         ("min-score:2", "between 0 and 1"),

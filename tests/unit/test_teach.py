@@ -369,7 +369,10 @@ def test_similar_groups_exact_and_near_duplicates():
     near = v[0] + 0.01 * rng.normal(size=256).astype(np.float32)
     vectors = {f"c{i}": v[i] for i in range(5)} | {"n": near / np.linalg.norm(near)}
     candidates = {f"/f/{i}.jpg": f"c{i}" for i in range(5)} | {"/f/copy.jpg": "c0", "/f/n.jpg": "n"}
-    found = similar({"/f/0.jpg": "c0"}, candidates, vectors, top=3)
+    # near-duplicates by the pixels' hashes (a few bits apart), never by the cosine alone
+    hashes = {f"c{i}": rng.integers(0, 256, 18, dtype=np.uint8).tobytes() for i in range(5)}
+    hashes["n"] = bytes([hashes["c0"][0] ^ 0b101, *hashes["c0"][1:]])
+    found = similar({"/f/0.jpg": "c0"}, candidates, vectors, top=3, hashes=hashes)
     assert found.exact == (("/f/0.jpg", "/f/copy.jpg"),)
     assert [p for _, p, _ in found.near] == ["/f/n.jpg"]
     assert len(found.ranked) == 3 and all(

@@ -10,7 +10,7 @@ prints what the labels support (``core/calibration.py``): each step's leave-one-
 the estimated F1 over the photos today and with the proposal, and what applying it would
 change; ``--apply`` applies it (read-time: never a rescan), ``--reset`` goes back to the plain
 threshold. ``similar`` ranks the folders' photos by their
-cached ITC vectors. None of them loads the model; none imports Qt or torch.
+cached ITC vectors; its near-duplicates are burst frames and re-exports (``services/near.py``). None of them loads the model; none imports Qt or torch.
 """
 
 from __future__ import annotations
@@ -232,8 +232,8 @@ def calibrate(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def similar_photos(ns: argparse.Namespace, ctx: Context) -> int:
-    from blipdesk.core.similar import similar
     from blipdesk.infra.errors import UserError
+    from blipdesk.services.near import similar_photos as find
 
     photos: list[tuple[str, str]] = []
     folders: list[str] = []
@@ -257,7 +257,7 @@ def similar_photos(ns: argparse.Namespace, ctx: Context) -> int:
         raise UserError(
             f"{missing[0]}: not scanned yet with this model (blipdesk scan its folder)."
         )
-    found = similar(chosen, candidates, vectors, ns.top)
+    found = find(ctx.paths.database, chosen, candidates, vectors, ns.top)
     if ns.json:
         doc = {
             "ranked": [{"path": p, "similarity": s} for p, s in found.ranked],

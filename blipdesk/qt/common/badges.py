@@ -5,7 +5,8 @@ Two places, as Lightroom's grid and digiKam's icon view keep them:
 * over the photo, the two corner signs that are about the photo itself: a red "!" (top left: it
   cannot be read) and the search score (top right);
 * a strip under the photo, one line: the tags' colour dots from the left; from the right the file
-  badges ("2×", "RAW"), the pick / reject flag, the stars and a person's ✓ / ✗ labels.
+  badges ("2×", "RAW"), the pick / reject flag, the colour label (a swatch), the stars and a
+  person's ✓ / ✗ labels.
 
 When the strip is too narrow for everything (small thumbnails), things give way in this order:
 the stars shrink to "★3", labels and dots that do not fit are counted in a "+N"; on the smallest
@@ -27,14 +28,16 @@ from blipdesk.qt.common.label_marks import BADGE, DOT, Mark
 STRIP = 20  # the strip's height under the photo
 GAP = 3
 FLAG = 18
+SWATCH = 14  # a colour label
 FILE_BADGE_PAD = 10  # around a file badge's text
 MORE = 22  # "+N"
 
 
 @dataclass(frozen=True)
 class Placed:
-    """One thing drawn in the strip: ``kind`` is "dot", "label", "file", "flag", "stars" or
-    "more"; ``mark`` for dots and labels; ``text`` what is written in it."""
+    """One thing drawn in the strip: ``kind`` is "dot", "label", "file", "flag", "colour",
+    "stars" or "more"; ``mark`` for dots and labels; ``text`` what is written in it (the colour
+    label's name for "colour")."""
 
     kind: str
     rect: QRect
@@ -54,6 +57,7 @@ def layout_strip(
     stars: int,
     flag: int,
     advance: int = 11,
+    colour: str = "",
 ) -> list[Placed]:
     """Everything in ``strip``; ``advance``: the width of one character of the font ("★", a
     digit), measured by the painter. See the module docstring for what gives way first."""
@@ -82,6 +86,8 @@ def layout_strip(
         put("file", len(text) * (advance * 2 // 3) + FILE_BADGE_PAD, text)  # letters: ~2/3 of a ★
     if flag:
         put("flag", FLAG, "✓" if flag > 0 else "✕")
+    if colour:
+        put("colour", SWATCH, colour)
     if stars and not put("stars", stars * advance + 8, "★" * stars):
         put("stars", advance + advance * 2 // 3 + 8, f"★{stars}")
     shown = 0

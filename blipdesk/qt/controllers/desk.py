@@ -1,5 +1,5 @@
-"""The photographer's desk: the information panel, ratings and flags (keys 0-5, P, X, U; a rating
-filter; XMP sidecars), the View and Photo menus (full screen, zoom), Help > Keyboard shortcuts,
+"""The photographer's desk: the information panel, ratings, flags and colour labels (keys 0-5, P,
+X, U, 6-9; a rating filter; XMP sidecars), the View and Photo menus (full screen, zoom), Help > Keyboard shortcuts,
 and "Try"'s answer kept on the score board.
 
 Its collaborators are named, not reached through the window: the main window as Qt sees it (its
@@ -18,12 +18,13 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard
 from blipdesk.qt.controllers.rating_actions import RatingActions
+from blipdesk.qt.controllers.stacks import Stacks
 from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.shortcuts_dialog import ShortcutsDialog
-from blipdesk.services.ratings import RatingFilter
+from blipdesk.services.ratings import COLOUR_KEYS, COLOURS, NO_COLOUR, RatingFilter
 
 
 class Desk(QObject):
@@ -47,6 +48,8 @@ class Desk(QObject):
         self.info, self.filter_bar = info, filter_bar
         self.ratings = RatingActions(database, self.photos, self.targets, self)
         self.grid.delegate.rating_of = self.ratings.book.get
+        self.stacks = Stacks(database, self.photos, self.ratings, self)  # bursts as one photo
+        self.grid.delegate.stack_of = self.stacks.badge
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
         self.info.rating_of = self.ratings.text
         self._full_screen_from: Qt.WindowState | None = None
@@ -55,11 +58,17 @@ class Desk(QObject):
         stack.viewing.connect(self._viewing)
         self.ratings.changed.connect(self._ratings_changed)
         self.ratings.message.connect(main.statusBar().showMessage)
+        self.stacks.message.connect(main.statusBar().showMessage)
         main.installEventFilter(self)  # closing in full screen saves the normal geometry
 
     def listed(self, _request: int, _folder: str, photos: list[Photo]) -> None:
         """A folder was listed: its ratings are read (``FolderLister.listed``)."""
         self.ratings.load([p.path for p in photos])
+        self.stacks.load(photos)
+
+    def scan_finished(self, *_args) -> None:
+        """A scan kept new pixel hashes: the bursts are found again."""
+        self.stacks.load(self.photos.photos())
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.main and event.type() == QEvent.Type.Close and self.full_screen():
@@ -77,6 +86,7 @@ class Desk(QObject):
         bar.insertMenu(help_action, photo)
         self.full_screen_action = self._act(view, "&Full screen", self.toggle_full_screen, "F")
         self.full_screen_action.setCheckable(True)
+        self.compare_action = self._act(view, "&Compare the selected photos", self.compare, "C")
         view.addSeparator()
         # The viewer's own keys (shown, not bound here: Ctrl++ may mean thumbnails in the grid).
         self.zoom_actions = [
@@ -97,6 +107,25 @@ class Desk(QObject):
         self._act(photo, "&Pick", lambda: self.ratings.set_flag(1), "P")
         self._act(photo, "Re&ject", lambda: self.ratings.set_flag(-1), "X")
         self._act(photo, "&Unflag", lambda: self.ratings.set_flag(0), "U")
+        colour = photo.addMenu("&Colour label")
+        self.colour_actions = [
+            self._act(
+                colour,
+                name.capitalize(),
+                lambda c=name: self.ratings.set_colour(c),
+                COLOUR_KEYS.get(name),
+            )
+            for name in COLOURS
+        ]
+        self.colour_actions.append(self._act(colour, "&None", lambda: self.ratings.set_colour("")))
+        for action in self.colour_actions:
+            self.main.addAction(action)  # the keys work with the menu bar hidden (full screen)
+        self._act(
+            photo,
+            "E&xpand or collapse stack",
+            lambda: self.stacks.toggle(getattr(self.grid.current_photo(), "path", None)),
+            "S",
+        )
         photo.addSeparator()
         show = photo.addMenu("&Show only")
         group = QActionGroup(show)
@@ -108,6 +137,8 @@ class Desk(QObject):
             ("Not rejected", RatingFilter(flag="unflagged")),
             ("Rejected", RatingFilter(flag="rejected")),
         ]
+        choices += [(f"{c.capitalize()} label", RatingFilter(colours=(c,))) for c in COLOURS]
+        choices.append(("No colour label", RatingFilter(colours=(NO_COLOUR,))))
         for text, wanted in choices:
             action = QAction(text, show, checkable=True)
             # a criterion of the one filter: a chip in the filter bar, saved with smart views
@@ -155,13 +186,31 @@ class Desk(QObject):
     # ----------------------------------------------------------------- the viewer
 
     def targets(self) -> list[Photo]:
-        """What a rating key acts on: the photo in the viewer, else the grid's selection (else
-        its current photo)."""
+        """What a rating key acts on: the photo in the viewer (in compare, the active pane's),
+        else the grid's selection (else its current photo)."""
         if self.stack.currentWidget() is self.viewer and self.viewer.photo is not None:
             return [self.viewer.photo]
+        if self.stack.comparing():
+            active = self.stack.compare.active_photo()
+            return [active] if active is not None else []
         selected = self.grid.selected_photos()
         current = self.grid.current_photo()
         return selected or ([current] if current is not None else [])
+
+    def compare(self) -> None:
+        """C: the selected photos side by side (two to four)."""
+        if self.stack.comparing():
+            self.stack.close_viewer()
+            return
+        chosen = self.grid.selected_photos()
+        if len(chosen) < 2:
+            self.main.statusBar().showMessage(
+                "Select two to four photos to compare them (C).", 5000
+            )
+            return
+        if len(chosen) > 4:
+            self.main.statusBar().showMessage(f"Comparing the first 4 of {len(chosen)}.", 5000)
+        self.stack.open_compare(chosen[:4])
 
     def _viewing(self, viewing: bool) -> None:
         for widget in self.panels:
@@ -210,6 +259,7 @@ class Desk(QObject):
 
     def _ratings_changed(self, paths: list[str]) -> None:
         self.viewer.update()
+        self.stack.compare.refresh()
         photo = self.info.photo
         if photo is not None and photo.path in paths:
             self.info.refresh()
@@ -222,5 +272,6 @@ class Desk(QObject):
         self.viewer.update()
 
     def shutdown(self) -> None:
-        for part in (self.info, self.ratings, self.viewer.images):
+        parts = (self.info, self.ratings, self.stacks, self.viewer.images, self.stack.compare)
+        for part in parts:
             part.shutdown()

@@ -120,7 +120,8 @@ class LabelActions(QObject):
 
         self.yes_action = act(f"{YES} &Yes, this tag applies", lambda: self.label(True), "Y", True)
         self.no_action = act(f"{NO} &No, it does not", lambda: self.label(False), "N", True)
-        self.clear_action = act("&Clear the label", lambda: self.label(None), "C", True)
+        # Shift+C: C is Compare, as in Lightroom
+        self.clear_action = act("&Clear the label", lambda: self.label(None), "Shift+C", True)
         self.undo_action = act("&Undo the last label", self.undo, "Ctrl+Z")
         menu.addSeparator()
         self.review_action = act("&Review borderline photos…", self.start_review, "Ctrl+B")
@@ -164,7 +165,7 @@ class LabelActions(QObject):
         for text, value, tip in (
             (f"{YES} Yes", True, "The selected tag applies to the selected photos (Y)"),
             (f"{NO} No", False, "The selected tag does not apply to them (N)"),
-            ("Clear", None, "Forget your label: the model decides again (C)"),
+            ("Clear", None, "Forget your label: the model decides again (Shift+C)"),
         ):
             button = QPushButton(text)
             button.setToolTip(tip)

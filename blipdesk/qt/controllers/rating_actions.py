@@ -1,4 +1,5 @@
-"""Ratings in the window: the keys 0-5, P, X, U on the selection (or the photo in the viewer),
+"""Ratings in the window: the keys 0-5, P, X, U and the colour labels' 6-9 on the selection (or
+the photo in the viewer),
 the grid's stars and flags, the ratings the grid's rating filter reads, and reading or writing
 them in XMP sidecars.
 
@@ -11,6 +12,7 @@ so the grid repaints without waiting for the disk.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -64,11 +66,21 @@ class RatingActions(QObject):
     # ----------------------------------------------------------------- the keys
 
     def set_stars(self, stars: int) -> None:
-        self._apply(lambda r: Rating(stars, r.flag), f"rated {'★' * stars}" if stars else "unrated")
+        what = f"rated {'★' * stars}" if stars else "unrated"
+        self._apply(lambda r: replace(r, stars=stars), what)
 
     def set_flag(self, flag: int) -> None:
         what = {1: "picked", -1: "rejected", 0: "unflagged"}[flag]
-        self._apply(lambda r: Rating(r.stars, flag), what)
+        self._apply(lambda r: replace(r, flag=flag), what)
+
+    def set_colour(self, colour: str) -> None:
+        """A colour label ("red"...; "" takes it off). As in Lightroom, the key of the label a
+        photo already has takes it off (the first photo decides, for all)."""
+        photos = self.targets()
+        if photos and colour and self.rating(photos[0].path).colour == colour:
+            colour = ""
+        what = f"labelled {colour}" if colour else "colour label removed"
+        self._apply(lambda r: replace(r, colour=colour), what)
 
     def _apply(self, change: Callable[[Rating], Rating], what: str) -> None:
         photos = self.targets()

@@ -75,6 +75,7 @@ class PhotoGridModel(QAbstractListModel):
         self._tags: dict[str, Tag] = {}
         self._duplicates: Mapping[str, int] = {}  # path -> files with its content (>= 2)
         self._rating: Callable[[str], Rating | None] = _unrated  # path -> its rating
+        self._stacked: Callable[[str], bool] | None = None  # under a collapsed stack's top
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
@@ -207,6 +208,12 @@ class PhotoGridModel(QAbstractListModel):
         if self.filter.rating.active:
             self.refresh()
 
+    def set_stacks(self, stacked: Callable[[str], bool]) -> None:
+        """Which photos lie under a collapsed stack's top (``controllers/stacks.py``); the owner
+        calls ``refresh`` when that changes."""
+        self._stacked = stacked
+        self.refresh()
+
     def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
         """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
         for path, taken in dated:
@@ -295,6 +302,7 @@ class PhotoGridModel(QAbstractListModel):
             rating=self._rating,
             labels=lambda path: labels.get(path, {}),
             copies=lambda path: copies.get(path, 0),
+            stacked=self._stacked,
         )
 
     def _predicate(self) -> Callable[[Photo], bool]:

@@ -98,6 +98,7 @@ class PhotoDelegate(QStyledItemDelegate):
         self.rating_of: Callable[[str], Rating | None] | None = (
             None  # path -> Rating (qt/rating_actions.py), drawn on the photo
         )
+        self.stack_of: Callable[[str], str] | None = None  # path -> its stack badge, or ""
         self.advance = QFontMetrics(QGuiApplication.font()).horizontalAdvance("★")
 
     def sizeHint(self, option, index) -> QSize:
@@ -124,13 +125,15 @@ class PhotoDelegate(QStyledItemDelegate):
         """Everything in the strip under ``box``, where it is drawn (painting and clicks)."""
         rating = None if self.rating_of is None else self.rating_of(index.data(Roles.Path))
         rating = rating or Rating()
+        stack = "" if self.stack_of is None else self.stack_of(index.data(Roles.Path))
         return layout_strip(
             strip_rect(box),
             index.data(Roles.Marks) or [],
-            file_badges(index),
+            [*file_badges(index), *([stack] if stack else [])],
             rating.stars,
             rating.flag,
             self.advance,
+            rating.colour,
         )
 
     def mark_at(self, cell: QRect, index, pos: QPoint) -> Mark | None:

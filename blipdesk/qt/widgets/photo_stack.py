@@ -1,5 +1,6 @@
-"""The grid, or one photo in the viewer: the viewer steps through the photos in the grid's order
-(and moves the grid's current photo along); its filmstrip shows the same photos. ``viewing`` tells the window to give the viewer the
+"""The grid, one photo in the viewer, or two to four side by side (``compare_view.py``): the
+viewer steps through the photos in the grid's order (and moves the grid's current photo along);
+its filmstrip shows the same photos. ``viewing`` tells the window to give the viewer the
 whole window (the side panels hide; the splitters keep their sizes while hidden)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QStackedWidget
 
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.models.tags import TagListModel
+from blipdesk.qt.widgets.compare_view import CompareView
 from blipdesk.qt.widgets.filmstrip import Filmstrip
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.viewer import PhotoViewer
@@ -25,6 +27,9 @@ class PhotoStack(QStackedWidget):
         self.grid, self.viewer, self.photos, self.tags = grid, viewer, photos, tags
         self.addWidget(grid)
         self.addWidget(viewer)
+        self.compare = CompareView(viewer.board, viewer.previews)
+        self.addWidget(self.compare)
+        self.compare.closed.connect(self.close_viewer)
         self.filmstrip = Filmstrip(photos, grid.loader)
         viewer.set_filmstrip(self.filmstrip)
         self.why = WhyStrip(viewer)  # "Why?" over the photo
@@ -45,6 +50,18 @@ class PhotoStack(QStackedWidget):
         self.filmstrip.show_path(photo.path)
         self.viewer.setFocus()
         self._ahead(photo, 1)
+
+    def open_compare(self, photos) -> None:
+        """Two to four photos side by side (the first active)."""
+        if len(photos) < 2:
+            return
+        self.viewing.emit(True)
+        self.compare.caption_extra = self.viewer.caption_extra
+        self.setCurrentWidget(self.compare)
+        self.compare.show_photos(photos, self.tags.tags())
+
+    def comparing(self) -> bool:
+        return self.currentWidget() is self.compare
 
     def close_viewer(self) -> None:
         self.setCurrentWidget(self.grid)

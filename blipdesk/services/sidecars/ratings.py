@@ -1,5 +1,6 @@
-"""Star ratings and pick flags in a sidecar (:class:`SidecarRating`): read, and planned into the
-tags' sidecar, merged the same way (every other property and keyword is kept)."""
+"""Star ratings, pick flags and colour labels in a sidecar (:class:`SidecarRating`): read, and
+planned into the tags' sidecar, merged the same way (every other property and keyword is
+kept)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,27 @@ from blipdesk.services.sidecars.keywords import _state
 from blipdesk.services.sidecars.names import SidecarNaming, sidecar_path
 from blipdesk.services.sidecars.plan import SidecarPlan, _edited, _open_document, per_item
 from blipdesk.services.sidecars.read import _descriptions, _parse, _read_file, _write_target
-from blipdesk.services.sidecars.xmp import PICK_LABEL, RATING, XMPDM_GOOD, XMPDM_PICK, SidecarError
+from blipdesk.services.sidecars.xmp import (
+    COLOR_LABEL,
+    LABEL,
+    PICK_LABEL,
+    RATING,
+    XMPDM_GOOD,
+    XMPDM_PICK,
+    SidecarError,
+)
+
+# A colour label as each program writes it: Lightroom's ``xmp:Label`` holds the label's name (its
+# default set), digiKam's ``digiKam:ColorLabel`` a number (0 none, 1 red, 2 orange, 3 yellow,
+# 4 green, 5 blue, 6 magenta, 7 grey, 8 black, 9 white). Purple is digiKam's magenta.
+LIGHTROOM_LABELS = {c: c.capitalize() for c in ("red", "yellow", "green", "blue", "purple")}
+DIGIKAM_LABELS = {"red": "1", "yellow": "3", "green": "4", "blue": "5", "purple": "6"}
+# What a person's label is when read (case and spaces ignored); a name or number not here
+# (a custom Lightroom label set, digiKam's orange) is no colour blipdesk knows, and is kept.
+_KNOWN = {
+    LABEL: {v.lower(): c for c, v in LIGHTROOM_LABELS.items()},
+    COLOR_LABEL: {v: c for c, v in DIGIKAM_LABELS.items()},
+}
 
 
 @dataclass(frozen=True)
@@ -36,10 +57,16 @@ class SidecarRating:
     ``digiKam:PickLabel``, ``xmpDM:good``, a negative ``xmp:Rating``.
 
     A rejected photo is written with ``xmp:Rating`` -1, so its stars do not travel in XMP (as in
-    Bridge); they stay in blipdesk's library."""
+    Bridge); they stay in blipdesk's library.
+
+    The colour label (``Rating.colour``: "red"... or "") is written as both ``xmp:Label``
+    (Lightroom: "Red", "Yellow", "Green", "Blue", "Purple") and ``digiKam:ColorLabel`` (its
+    numbers); reading takes ``xmp:Label`` first. A label blipdesk does not know (a custom
+    Lightroom label, digiKam's orange) reads as none and is never removed."""
 
     stars: int = 0
     flag: int = 0
+    colour: str = ""
 
     def xmp_values(self) -> dict[str, str | None]:
         """Property -> value to write (None: remove the property)."""
@@ -49,7 +76,16 @@ class SidecarRating:
             XMPDM_PICK: {1: "1", -1: "-1"}.get(self.flag),
             XMPDM_GOOD: {1: "True", -1: "False"}.get(self.flag),
             PICK_LABEL: {1: "3", -1: "1"}.get(self.flag),
+            LABEL: LIGHTROOM_LABELS.get(self.colour),
+            COLOR_LABEL: DIGIKAM_LABELS.get(self.colour),
         }
+
+
+def _known(name: str, text: str) -> bool:
+    """Whether blipdesk may remove this value when the photo has no colour label: every value
+    of the rating's own properties, and of the label properties the colours it knows (a new
+    colour replaces any label)."""
+    return name not in _KNOWN or text.strip().lower() in _KNOWN[name]
 
 
 def _scalars(root: ET.Element, name: str) -> list[tuple[ET.Element, ET.Element | None, str]]:
@@ -87,6 +123,12 @@ def _read_rating(root: ET.Element) -> SidecarRating | None:
         return next((n for n in found if n is not None), None)
 
     rating, pick, label = first(RATING), first(XMPDM_PICK), first(PICK_LABEL)
+    colours = [
+        _KNOWN[name].get(t.strip().lower())
+        for name in (LABEL, COLOR_LABEL)
+        for _d, _e, t in _scalars(root, name)
+    ]
+    colour = next((c for c in colours if c), "")
     goods = [t.strip().lower() for _d, _e, t in _scalars(root, XMPDM_GOOD)]
     good = next((g for g in goods if g in ("true", "false")), None)
     if pick in (1, -1):
@@ -97,10 +139,10 @@ def _read_rating(root: ET.Element) -> SidecarRating | None:
         flag = 1 if good == "true" else -1
     else:
         flag = -1 if rating is not None and rating < 0 else 0
-    if rating is None and flag == 0 and pick is None and label is None:
+    if rating is None and flag == 0 and pick is None and label is None and not colour:
         return None
     stars = max(0, min(5, rating)) if rating is not None else 0
-    return SidecarRating(stars, flag)
+    return SidecarRating(stars, flag, colour)
 
 
 def read_sidecar_rating(path: str | os.PathLike[str]) -> SidecarRating | None:
@@ -124,6 +166,10 @@ def _plan_rating(editor: _Editor, rating: SidecarRating) -> bool:
     changed = False
     for name, value in rating.xmp_values().items():
         found = _scalars(root, name)
+        if (
+            value is None
+        ):  # removing: another program's own label (one blipdesk does not know) stays
+            found = [f for f in found if _known(name, f[2])]
         if not found:
             if value is not None:
                 new = ET.Element(name)

@@ -57,6 +57,8 @@ RATING = _q(NS_XMP, "Rating")
 PICK_LABEL = _q(NS_DIGIKAM, "PickLabel")
 XMPDM_PICK = _q(NS_XMPDM, "pick")
 XMPDM_GOOD = _q(NS_XMPDM, "good")
+LABEL = _q(NS_XMP, "Label")  # Lightroom's colour label: its name ("Red")
+COLOR_LABEL = _q(NS_DIGIKAM, "ColorLabel")  # digiKam's: a number (1 red ... 6 magenta)
 _RECORD_OF = {HIERARCHICAL: MIRRORED_HIERARCHICAL, TAGSLIST: MIRRORED_TAGSLIST}
 _CONTAINER_OF = {
     SUBJECT: "Bag",
