@@ -105,7 +105,7 @@ def test_the_hash_is_kept_by_content_when_the_scan_decodes_and_more_like_this_us
     decoded: list[str] = []
     real = load_for_model
     monkeypatch.setattr(
-        "blipdesk.core.engine.load_for_model", lambda p, *a: (decoded.append(p), real(p, *a))[1]
+        "blipdesk.core.decoding.load_for_model", lambda p, *a: (decoded.append(p), real(p, *a))[1]
     )
     scan(library, [folder], ("a triangle",), key, lambda: tiny_scorer, OPTIONS)
     records = library.photos_under([folder], True)
