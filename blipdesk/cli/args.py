@@ -178,9 +178,12 @@ def precision(text: str) -> str:
 # ----------------------------------------------------------------------------------- model options
 
 
-def add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
-    """``--model``; with ``compute`` (commands that may run the model) also the device,
-    precision, batch and vision-cache options that ``context.Context`` reads."""
+def add_model_options(
+    parser: argparse.ArgumentParser, compute: bool, scanning: bool = True
+) -> None:
+    """``--model``; with ``compute`` (commands that may run the model) also the device and
+    precision, and with ``scanning`` (commands that go through folders: not ``explain``) the
+    batch, folder and vision-cache options that ``context.Context`` reads."""
     parser.add_argument(
         "--model",
         metavar="ID_OR_DIR",
@@ -203,6 +206,8 @@ def add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
         help="auto: fp16 on a GPU; on the CPU bf16 where it is native, else fp32. fp16 on the "
         "CPU is slower than fp32 (a warning says so) (default: settings, auto)",
     )
+    if not scanning:
+        return
     parser.add_argument(
         "--batch-size",
         type=batch_size,

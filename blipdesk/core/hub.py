@@ -68,3 +68,14 @@ def download_model(
         )
     finally:
         sink.close()
+
+
+def model_folder(source: str, is_local: bool) -> Path:
+    """The folder whose files are the model: a local model folder itself, or the hub cache's
+    folder of the model (every snapshot, and the blobs its files link to)."""
+    if is_local:
+        return Path(source).expanduser()
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    return Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=source, repo_type="model")

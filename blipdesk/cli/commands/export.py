@@ -36,6 +36,8 @@ def register(commands: Commands) -> None:
 def run(ns: argparse.Namespace, ctx: Context) -> int:
     folders = existing_folders(ns.folders)
     with ctx.library(readonly=True) as library:
+        if ns.output:  # never onto a photo, a sidecar, the model or the cache: refused first
+            ctx.output_guard(folders, library).check(ns.output)
         score_key, model = ctx.read_key(library)
         doc = export_document(library, score_key, model, folders, not ns.no_recursive)
     warn_long_sentences(ctx, [s for t in doc["tags"] for s in t["sentences"]])

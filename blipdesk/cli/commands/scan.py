@@ -41,6 +41,8 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
     options = results.scan_options(ns, ctx.options())
     stop = StopOnCtrlC()
     with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
+        if ns.results:  # a bad --results folder is refused before the scan, not after it
+            results.results_folder(ctx, ns.results, folders, library, [results.shard_name(options)])
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         ctx.remember_feature_budget()
         sentences = library.all_sentences()
