@@ -116,10 +116,11 @@ class Context:
             return self.write_key().score_key, source
         except ModelError as exc:  # nothing to read, and no model to get it with: say both
             ns = self.ns
+            folders = getattr(ns, "folders", None) or ["FOLDER"]
             raise UserError(
-                f"Nothing is scanned with {display_path(source)} yet, so there is nothing to "
-                f"{ns.command}; scan first ({scan_command(ns, getattr(ns, 'folders', ()))}), which needs the "
-                f"model: {str(exc)[:1].lower()}{str(exc)[1:]}"
+                f"Nothing is scanned with {display_path(source)} yet, so there are no scores to "
+                f"read; scan first ({scan_command(ns, folders)}), which needs the model: "
+                f"{str(exc)[:1].lower()}{str(exc)[1:]}"
             ) from None
 
     def output_guard(
@@ -244,7 +245,7 @@ def _announce_load(source: str, device: str, precision: str, progress: Phases | 
         progress.note("loading the model")
 
 
-_PLACEHOLDERS = ("NAME",)  # words of a hint the person replaces: never quoted
+_PLACEHOLDERS = ("NAME", "FOLDER")  # words of a hint the person replaces: never quoted
 
 
 def command(ns: argparse.Namespace, *words: str) -> str:

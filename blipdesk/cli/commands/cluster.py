@@ -29,7 +29,7 @@ from blipdesk.cli.context import (
     warn_long_sentences,
 )
 from blipdesk.cli.progress import ProgressPrinter
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
 
 
 def _gpus(text: str) -> float:
@@ -99,9 +99,10 @@ def register(commands: Commands) -> None:
 
 
 def run(ns: argparse.Namespace, ctx: Context) -> int:
-    from blipdesk.core.cluster import ClusterOptions, cluster_scan
+    from blipdesk.core.cluster import ClusterOptions, check_address, cluster_scan
 
     folders = existing_folders(ns.folders)
+    check_address(ns.address)  # before the model and the photos: one line on a bad one
     choice = ctx.model()
     key = ctx.write_key()
     with ctx.library(readonly=True) as library:
@@ -131,7 +132,7 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
         )  # fmt: skip
     for failure in summary.failures:
         print(
-            f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
+            f"blipdesk: unreadable: {display_path(failure.path)}: {display_text(failure.reason)}",
             file=sys.stderr,
         )
     state = "stopped" if summary.cancelled else "done"

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from blipdesk.cli.args import Commands, add_model_options, integer
+from blipdesk.cli.args import Commands, add_model_options, integer, sentence
 from blipdesk.cli.context import Context
 from blipdesk.infra.display import display_path, display_text
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 def register(commands: Commands) -> None:
     p = commands.add_parser("explain", help="show where a photo matches a sentence (Grad-CAM)")
     p.add_argument("photo", metavar="PHOTO")
-    p.add_argument("sentence", metavar="SENTENCE")
+    p.add_argument("sentence", type=sentence, metavar="SENTENCE")
     p.add_argument("--output", metavar="FILE.png", help="write the map over the photo here")
     p.add_argument("--words", action="store_true", help="also one map per word")
     p.add_argument("--json", action="store_true", help="print everything as JSON")

@@ -18,7 +18,7 @@ from blipdesk.cli.context import (
     existing_folders,
 )
 from blipdesk.cli.progress import ProgressPrinter
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
 
 if TYPE_CHECKING:
     from blipdesk.core.engine import ScanSummary
@@ -67,16 +67,16 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
         results.write_scan_results(ns, ctx, library, key, folders, options)
     for failure in summary.failures:
         print(
-            f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
+            f"blipdesk: unreadable: {display_path(failure.path)}: {display_text(failure.reason)}",
             file=sys.stderr,
         )
     for failure in summary.unreadable_folders:
         print(
-            f"blipdesk: unreadable folder: {display_path(failure.path)}: {failure.reason}",
+            f"blipdesk: unreadable folder: {display_path(failure.path)}: {display_text(failure.reason)}",
             file=sys.stderr,
         )
     for notice in summary.notices:
-        print(f"blipdesk: {notice}", file=sys.stderr)
+        print(f"blipdesk: {display_text(notice)}", file=sys.stderr)
     print(summary_line(summary), file=sys.stderr, flush=True)
     if summary.cancelled:
         return stop.exit_code()
