@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -60,7 +61,7 @@ from blipdesk.cli.context import (
     Context,
     UsageError,
 )
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
 from blipdesk.infra.errors import UserError
 
 __all__ = [
@@ -176,16 +177,21 @@ def run(ns: argparse.Namespace) -> int:
     _setup_logging(ns)
     try:
         code: int = ns.handler(ns, Context(ns))
+        if sys.stdout is not None:  # a closed pipe is found here, not in the exit's own flush
+            sys.stdout.flush()
         return code
     except UsageError as exc:
-        print(f"blipdesk: {exc}", file=sys.stderr)
+        print(f"blipdesk: {display_text(str(exc), 4000)}", file=sys.stderr)
         return EXIT_USAGE
-    except UserError as exc:
-        print(f"blipdesk: {exc}", file=sys.stderr)
+    except UserError as exc:  # its text may quote a file (a results file's, a sidecar's)
+        print(f"blipdesk: {display_text(str(exc), 4000)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("blipdesk: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # ``| head``: the reader has what it wanted; end quietly
+        _drop_stdout()
+        return EXIT_CLOSED_PIPE
     except (sqlite3.Error, OSError) as exc:
         # The disk is full, the data folder is read-only, a file vanished: the person can fix it.
         # SQLite rolls the transaction in flight back, so the cache stays as it was.
@@ -197,21 +203,54 @@ def run(ns: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+EXIT_CLOSED_PIPE = 128 + 13  # as a program killed by SIGPIPE ends: what shells expect
+
+
+def _drop_stdout() -> None:
+    """After a closed pipe: point stdout at nothing, so the interpreter's last flush of what is
+    still buffered does not fail (and print a traceback) on its way out."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _storage_problem(ns: argparse.Namespace, exc: BaseException) -> str:
+    """One line for an OSError or SQLite error: it blames the data folder only where the
+    cache's database failed (an SQLite error) or the file named is in it; a full disk under an
+    output, a ``--results`` folder or the terminal is said as that, not as the data folder's."""
     from blipdesk.infra.paths import resolve_paths
 
     where = resolve_paths(ns.data_dir).data_dir
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     lowered = str(exc).lower()
-    if "full" in lowered or getattr(exc, "errno", None) == 28:
-        hint = "free some disk space or choose another --data-dir; finished work stays cached"
-    elif "readonly" in lowered or "read-only" in lowered or getattr(exc, "errno", None) in (13, 30):
-        hint = "blipdesk needs to write there; choose another --data-dir"
+    filename = getattr(exc, "filename", None)
+    ours = isinstance(exc, sqlite3.Error) or (
+        filename is not None and _inside(os.fspath(filename), os.fspath(where))
+    )
+    full = "full" in lowered or getattr(exc, "errno", None) == errno.ENOSPC
+    refused = (
+        "readonly" in lowered
+        or "read-only" in lowered
+        or getattr(exc, "errno", None) in (errno.EACCES, errno.EROFS)
+    )
+    if full:
+        hint = "free some disk space" + (" or choose another --data-dir" if ours else "")
+        hint += "; finished work stays cached"
+    elif refused:
+        hint = "blipdesk needs to write there" + ("; choose another --data-dir" if ours else "")
     else:
         hint = "nothing was changed by the step that failed"
-    filename = getattr(exc, "filename", None)
-    subject = display_path(filename) if filename else f"the data folder {display_path(where)}"
-    return f"cannot use {subject}: {text} ({hint})."
+    if filename:
+        return f"cannot use {display_path(os.fspath(filename))}: {text} ({hint})."
+    if ours:
+        return f"cannot use the data folder {display_path(where)}: {text} ({hint})."
+    return f"{text[:1].lower()}{text[1:]} ({hint})."
+
+
+def _inside(path: str, folder: str) -> bool:
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _setup_logging(ns: argparse.Namespace) -> None:

@@ -52,14 +52,58 @@ class CommandParser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if isinstance(action, Commands) and value not in action.choices:
-            import difflib
-
-            close = difflib.get_close_matches(value, list(action.choices), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest_command(value, action)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise argparse.ArgumentError(
                 None, f"unknown command {value!r}{hint} (choose from {', '.join(action.choices)})"
             )
         super()._check_value(action, value)
+
+
+def sentence(text: str) -> str:
+    """A SENTENCE argument: some words (an empty or blank one matches nothing: refused)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give some words, like 'a dog on a beach'")
+    return text
+
+
+def closest_command(word: str, commands: Commands) -> str | None:
+    """The command a mistyped ``word`` most likely meant, by the fewest edits (a letter left
+    out, added, changed or two swapped), among ``commands`` and their own subcommands (``lst``:
+    ``tags list``); None when nothing is within a third of the word's length (at least one)."""
+    best: tuple[int, int, str] | None = None
+    for order, (spelled, name) in enumerate(_command_words(commands)):
+        distance = _edits(word.lower(), name.lower())
+        if best is None or (distance, order) < best[:2]:
+            best = (distance, order, spelled)
+    if best is None or best[0] > max(1, len(word) // 3):
+        return None
+    return best[2]
+
+
+def _command_words(commands: Commands, prefix: str = "") -> list[tuple[str, str]]:
+    """(how to type it, its last word) for every command, top-level ones first."""
+    top = [(f"{prefix}{name}", name) for name in commands.choices]
+    nested = []
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if isinstance(action, Commands):
+                nested += _command_words(action, f"{prefix}{name} ")
+    return top + nested
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, changes, adjacent swaps."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
@@ -178,9 +222,12 @@ def precision(text: str) -> str:
 # ----------------------------------------------------------------------------------- model options
 
 
-def add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
-    """``--model``; with ``compute`` (commands that may run the model) also the device,
-    precision, batch and vision-cache options that ``context.Context`` reads."""
+def add_model_options(
+    parser: argparse.ArgumentParser, compute: bool, scanning: bool = True
+) -> None:
+    """``--model``; with ``compute`` (commands that may run the model) also the device and
+    precision, and with ``scanning`` (commands that go through folders: not ``explain``) the
+    batch, folder and vision-cache options that ``context.Context`` reads."""
     parser.add_argument(
         "--model",
         metavar="ID_OR_DIR",
@@ -203,6 +250,8 @@ def add_model_options(parser: argparse.ArgumentParser, compute: bool) -> None:
         help="auto: fp16 on a GPU; on the CPU bf16 where it is native, else fp32. fp16 on the "
         "CPU is slower than fp32 (a warning says so) (default: settings, auto)",
     )
+    if not scanning:
+        return
     parser.add_argument(
         "--batch-size",
         type=batch_size,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the store and the engine load only when a command needs the
     from blipdesk.core.model import ModelSpec
     from blipdesk.core.scorer import Scorer
     from blipdesk.services.options import ModelChoice
+    from blipdesk.services.outputs import OutputGuard
     from blipdesk.store import Library
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -115,11 +116,30 @@ class Context:
             return self.write_key().score_key, source
         except ModelError as exc:  # nothing to read, and no model to get it with: say both
             ns = self.ns
+            folders = getattr(ns, "folders", None) or ["FOLDER"]
             raise UserError(
-                f"Nothing is scanned with {display_path(source)} yet, so there is nothing to "
-                f"{ns.command}; scan first ({scan_command(ns, getattr(ns, 'folders', ()))}), which needs the "
-                f"model: {str(exc)[:1].lower()}{str(exc)[1:]}"
+                f"Nothing is scanned with {display_path(source)} yet, so there are no scores to "
+                f"read; scan first ({scan_command(ns, folders)}), which needs the model: "
+                f"{str(exc)[:1].lower()}{str(exc)[1:]}"
             ) from None
+
+    def output_guard(
+        self, folders: Sequence[str] = (), library: Library | None = None, *reads: str
+    ) -> OutputGuard:
+        """What a ``--output`` or ``--results`` of this command must never replace
+        (``services.outputs``): the data folder, the model's files, the photos under
+        ``folders`` and those the cache knows, sidecars, and ``reads`` (the command's inputs)."""
+        from blipdesk.core.hub import model_folder
+        from blipdesk.services.outputs import OutputGuard
+
+        spec = self.spec()
+        return OutputGuard(
+            data_dir=self.paths.data_dir,
+            folders=tuple(folders),
+            model_dir=model_folder(spec.source, spec.is_local),
+            known=library,
+            extra=reads,
+        )
 
     def remember_model(self) -> None:
         """A scan with ``--model`` makes that model the library's model (like choosing it in the
@@ -225,7 +245,7 @@ def _announce_load(source: str, device: str, precision: str, progress: Phases | 
         progress.note("loading the model")
 
 
-_PLACEHOLDERS = ("NAME",)  # words of a hint the person replaces: never quoted
+_PLACEHOLDERS = ("NAME", "FOLDER")  # words of a hint the person replaces: never quoted
 
 
 def command(ns: argparse.Namespace, *words: str) -> str:

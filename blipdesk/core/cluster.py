@@ -136,13 +136,24 @@ def cluster_scan(
     out.mkdir(parents=True, exist_ok=True)
     previous = existing_results(out, key)
     done = done_work(previous, sentences, model_itc_size(key.score_key, key.source))
+    check_address(options.address)
     ray = _ray()
     if not ray.is_initialized():
         extra: dict[str, Any] = {}
         if options.address is None:  # a local Ray: CPU actors must leave a core to decode on
             cpus = os.cpu_count() or 1
             extra["num_cpus"] = max(cpus, int(options.workers * options.cpus_per_worker) + 1)
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False, **extra)
+        try:
+            ray.init(address=options.address, include_dashboard=False, log_to_driver=False, **extra)
+        except (ConnectionError, TimeoutError, ValueError) as exc:  # the cluster, not the disk
+            where = (
+                "a local Ray"
+                if options.address is None
+                else f"the Ray cluster at {options.address}"
+            )
+            raise UserError(
+                f"Cannot start or reach {where}: {display_text(str(exc), 300)}"
+            ) from None
     with warnings.catch_warnings():  # Ray 2.60's own DataContext sets a field it deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx = ray.data.DataContext.get_current()
@@ -255,14 +266,39 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
+RAY_INSTALL = (
+    'pip install "ray[data,client]" pyarrow (in a blipdesk checkout: pip install -e ".[cluster]")'
+)
+_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+_ADDRESS = re.compile(rf"(?:ray://)?{_HOST}:(\d{{1,5}})")
+
+
+def check_address(address: str | None) -> None:
+    """``--address``: None (a local Ray), ``auto``, ``HOST:PORT`` (a cluster's head) or
+    ``ray://HOST:PORT`` (its client server). UserError, in one line, on any other shape, a port
+    out of range, or ``ray://`` where Ray's client package is missing."""
+    if address is None or address == "auto":
+        return
+    match = _ADDRESS.fullmatch(address)
+    if match is None or not 0 < int(match.group(1)) < 65536:
+        raise UserError(
+            f"--address {display_text(address, 200)!r} is not a Ray address: give auto, "
+            "HOST:PORT (a cluster's head) or ray://HOST:PORT (its client server, usually port "
+            "10001)."
+        )
+    if address.startswith("ray://"):
+        import importlib.util
+
+        if importlib.util.find_spec("grpc") is None:
+            raise UserError(f"--address ray://… needs Ray's client package: {RAY_INSTALL}.")
+
+
 def _ray() -> Any:
     try:
         import ray
         import ray.data
     except ImportError:
-        raise UserError(
-            'The cluster scan needs Ray: pip install "blipdesk[cluster]" (ray[data], pyarrow).'
-        ) from None
+        raise UserError(f"The cluster scan needs Ray: {RAY_INSTALL}.") from None
     return ray
 
 

@@ -32,7 +32,7 @@ an import of thousands of files holds one descriptor. (What the footer states is
 bound on what Arrow unpacks: a crafted page that holds more values than its footer says is
 decoded by Arrow before the values are refused, within its own limits.)
 
-pyarrow is imported when a file is read or written (``pip install "blipdesk[results]"``).
+pyarrow is imported when a file is read or written (``pip install pyarrow``).
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def _pa() -> Any:
         import pyarrow.parquet as pq
     except ImportError:
         raise UserError(
-            'Results files need pyarrow: pip install "blipdesk[results]" (or "blipdesk[cluster]").'
+            "Results files need pyarrow: pip install pyarrow "
+            '(in a blipdesk checkout: pip install -e ".[results]").'
         ) from None
     return pa, pq
 

@@ -78,7 +78,10 @@ class OutputGuard:
 
     def _folders_owned(self) -> Iterable[tuple[str, str]]:
         if self.data_dir is not None:
-            yield os.path.realpath(os.fspath(self.data_dir)), "in blipdesk's data folder"
+            yield (
+                os.path.realpath(os.fspath(self.data_dir)),
+                "blipdesk's own file (in its data folder)",
+            )
         if self.model_dir is not None and os.path.isdir(self.model_dir):
             yield os.path.realpath(os.fspath(self.model_dir)), "a file of the model in use"
         for path in self.extra:

@@ -20,7 +20,8 @@ from typing import Any
 
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FORMATS
 from blipdesk.core.model import DEFAULT_MODEL
-from blipdesk.infra.atomic import read_regular, write_atomic
+from blipdesk.infra.atomic import write_atomic
+from blipdesk.infra.json_file import Damaged, load_json, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 MAX_BATCH_SIZE = 1024  # photos per batch; more only runs out of memory
+MAX_FEATURE_BUDGET = 1 << 60  # bytes (an exabyte): a larger number is no disk's size
 
 
 def _valid(key: str, value: Any) -> bool:
     if key == "batch_size":  # bool is an int subclass: true is not a batch size
         return type(value) is int and 0 <= value <= MAX_BATCH_SIZE
     if key == "feature_budget":
-        return type(value) is int and value >= 0
+        return type(value) is int and 0 <= value <= MAX_FEATURE_BUDGET
     if key == "feature_format":
         return value in FORMATS
     if key == "pair_sidecars":
@@ -87,6 +89,12 @@ def _valid(key: str, value: Any) -> bool:
     if key == "folders":
         return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
     return isinstance(value, _TYPES[key])
+
+
+def _an_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
 
 
 class SettingsFile:
@@ -101,24 +109,18 @@ class SettingsFile:
         self.problem = None
         self._extra = {}
         try:
-            text = read_regular(self.path, MAX_SETTINGS_BYTES).decode("utf-8")
+            data = load_json(self.path, MAX_SETTINGS_BYTES, _an_object)
         except FileNotFoundError:
             return Settings()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            self.problem = (
-                f"The settings file {self.path} cannot be read ({reason}); using defaults."
-            )
+        except Damaged as exc:  # not UTF-8 JSON, nested too deeply, not an object
+            self.problem = f"The settings file {self.path} was damaged ({exc}); {self._keep_bad()}"
             log.warning(self.problem)
             return Settings()
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-        except (ValueError, RecursionError) as exc:
-            # RecursionError: a document nested thousands deep, which json cannot parse.
-            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            self.problem = f"The settings file {self.path} was damaged ({why}); {self._keep_bad()}"
+        except OSError as exc:
+            self.problem = (
+                f"The settings file {self.path} cannot be read ({exc.strerror or exc}); "
+                "using defaults."
+            )
             log.warning(self.problem)
             return Settings()
         known = {f.name for f in fields(Settings)}
@@ -140,13 +142,8 @@ class SettingsFile:
 
     def _keep_bad(self) -> str:
         """Move the damaged file aside (never over an earlier one); say where it is."""
-        backup = self.path.with_name(self.path.name + ".bak")
-        n = 1
-        while backup.exists():
-            n += 1
-            backup = self.path.with_name(f"{self.path.name}.{n}.bak")
         try:
-            os.replace(self.path, backup)
+            backup = set_aside(self.path, ".bak")
         except OSError as exc:
             return f"it was left in place ({exc.strerror or exc}) and the defaults are used."
         return f"it was kept as {backup} and the defaults are used."

@@ -273,6 +273,22 @@ class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
                     out[path] = PhotoRecord(path, size, mtime, content, error)
         return [out[p] for p in sorted(out)]
 
+    def photo_paths_in(self, folder: str) -> list[str]:
+        """The paths of the photos the cache knows directly in ``folder`` (an absolute path;
+        ``services.outputs.KnownPhotos``: an output never replaces one)."""
+        low, high = folder_range(folder)
+        rows = self.conn.execute(
+            "SELECT path FROM photos WHERE path >= CAST(? AS TEXT) AND path < CAST(? AS TEXT)",
+            (_db_path(low), _db_path(high)),
+        )
+        return [str(path) for (path,) in rows if os.sep not in str(path)[len(low) :]]
+
+    def photo_paths_of_size(self, size: int) -> list[str]:
+        """The paths of the photos the cache knows of ``size`` bytes (the candidates a hard link
+        to a photo, made elsewhere, can be one of)."""
+        rows = self.conn.execute("SELECT path FROM photos WHERE size=?", (size,))
+        return [str(path) for (path,) in rows]
+
     def record_photos(self, photos: Sequence[PhotoRecord]) -> None:
         """Insert or update files (path -> size, mtime, content)."""
         with self.transaction():

@@ -1,43 +1,81 @@
-"""``--filter`` on the command line is the window's one filter (services/photo_filter.py): the
-same words, the same saved views, read over the library (services/library_filter.py)."""
+"""``export --filter``: the window's one filter on the command line (words, a saved smart view
+``view:NAME`` and more words on top), read from the cache as the window reads it."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from blipdesk.core.inventory import content_hash
 from blipdesk.domain import Rating
+from blipdesk.services.photo_filter import SortState, parse_filter
+from blipdesk.services.smart_views import FILE_NAME, SmartView, to_json
 from blipdesk.store import Library
 from tests.e2e.test_cli import blipdesk
 from tests.helpers.models import scene
 
+STARS = {"p0.png": 4, "p1.png": 3, "p2.png": 1}  # p3 unrated
+CONFIRMED = ("p0.png", "p2.png")
 
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
+
+@pytest.fixture(scope="module")
+def rated(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("filtered")
+    photos, data = root / "photos", root / "data"
+    photos.mkdir()
     for i in range(4):
-        scene(96, 64, i).save(folder / f"p{i}.jpg", quality=90)
-    return folder
+        scene(64, 48, i).save(photos / f"p{i}.png")
+    assert blipdesk(data, "tags", "add", "dog", "a dog").returncode == 0
+    got = blipdesk(data, "scan", photos, "--model", tiny_model_dir, "--device", "cpu")
+    assert got.returncode == 0, got.stderr
+    got = blipdesk(data, "label", "dog", "yes", *(photos / n for n in CONFIRMED))
+    assert got.returncode == 0, got.stderr
+    with Library.open(data / "library.sqlite3") as library:
+        content = {r.path: r.content for r in library.photos_under([photos])}
+        library.set_ratings(
+            {content[str(photos / n)]: Rating(stars) for n, stars in STARS.items()}, 0.0
+        )
+    view = SmartView("keepers", parse_filter("stars:3"), SortState())
+    (data / FILE_NAME).write_text(json.dumps([to_json(view)]), encoding="utf-8")
+    return data, photos, tiny_model_dir
 
 
-def test_search_ranks_only_what_the_filter_keeps(tmp_path, photos, tiny_model_dir):
-    data = tmp_path / "data"
-    assert blipdesk(data, "scan", photos, "--model", tiny_model_dir).returncode == 0
-    files = sorted(str(p) for p in photos.iterdir() if p.suffix == ".jpg")
-    starred = files[:2]
-    with Library.open(data / "library.sqlite3") as lib:
-        ratings = {content_hash(p, os.path.getsize(p)): Rating(4, 0) for p in starred}
-        lib.set_ratings(ratings, 1.0)
-    args = ("a dog on a beach", photos, "--model", tiny_model_dir, "--device", "cpu", "--json")
-    out = blipdesk(data, "search", *args, "--filter", "stars:3")
-    assert out.returncode == 0, out.stderr
-    doc = json.loads(out.stdout)
-    assert sorted(r["path"] for r in doc["results"]) == starred
-    assert doc["unscanned"] == 0 and "not scanned" not in out.stderr  # left out, not unscanned
-    bad = blipdesk(data, "search", *args, "--filter", "stars:9")
-    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
-    assert "stars:9" in bad.stderr
+def _exported(rated, *words: str) -> list[str]:
+    data, photos, model = rated
+    got = blipdesk(data, "export", photos, "--model", model, *words)
+    assert got.returncode == 0, got.stderr
+    assert "not scanned yet" not in got.stderr  # a photo filtered out is not an unscanned one
+    return sorted(p["path"].rsplit("/", 1)[1] for p in json.loads(got.stdout)["photos"])
+
+
+def test_export_filter_words_keep_what_the_window_keeps(rated):
+    assert _exported(rated) == ["p0.png", "p1.png", "p2.png", "p3.png"]
+    assert _exported(rated, "--filter", "stars:3") == ["p0.png", "p1.png"]
+    assert _exported(rated, "--filter", "labels:confirmed") == ["p0.png", "p2.png"]
+    assert _exported(rated, "--filter", "stars:3 labels:confirmed") == ["p0.png"]
+    assert _exported(rated, "--filter", "labels:unlabelled") == ["p1.png", "p3.png"]
+
+
+def test_export_filter_starts_from_a_saved_view(rated):
+    assert _exported(rated, "--filter", "view:keepers") == ["p0.png", "p1.png"]
+    assert _exported(rated, "--filter", "view:keepers labels:confirmed") == ["p0.png"]
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        ("stars:9", "'stars:9'"),
+        ("bogus", "'bogus'"),
+        ("colour:red", "'colour:red'"),
+        ("labels:maybe", "'labels:maybe'"),
+        ("view:nothing", "'nothing'"),
+        ("all:'unclosed", "cannot be read"),
+    ],
+)
+def test_a_bad_filter_is_one_line_and_exit_1(rated, words, said):
+    data, photos, model = rated
+    got = blipdesk(data, "export", photos, "--model", model, "--filter", words)
+    assert got.returncode == 1, got.stderr
+    lines = got.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0] and "Traceback" not in got.stderr, got.stderr
+    assert got.stdout == ""

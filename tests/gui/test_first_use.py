@@ -76,6 +76,7 @@ def test_download_dialog_shows_progress_then_the_scan_runs(
         return folder
 
     monkeypatch.setattr(hub, "download_model", fake_download)
+    monkeypatch.setattr(hub, "reachable", lambda timeout=3.0: True)  # as if online
     warnings: list[str] = []  # a modal warning would block the test: record it instead
     monkeypatch.setattr(main_window.MainWindow, "_warn", lambda self, t, m: warnings.append(m))
     assert os.environ["HF_HUB_CACHE"] == str(cache)
@@ -108,3 +109,69 @@ def test_download_dialog_shows_progress_then_the_scan_runs(
     assert not warnings, warnings
     assert shown, "the download dialog was not offered"
     assert seen and seen[-1] == (1_000_000, 1_000_000)
+
+
+def _scan_once(qtbot, make_window, photo_dir, monkeypatch):
+    warnings: list[tuple[str, str]] = []
+    monkeypatch.setattr(main_window.MainWindow, "_warn", lambda self, t, m: warnings.append((t, m)))
+    window = make_window()
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=20000) as ended:
+        window.scan()
+    return ended.args[0], warnings
+
+
+def test_no_network_is_said_in_words_with_the_local_folder_not_a_download(
+    qtbot, make_window, photo_dir, hub_model_settings, monkeypatch
+):
+    """Issue 24 item 17: offline without HF_HUB_OFFLINE, the first scan offered Download."""
+    from blipdesk.core import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "reachable", lambda timeout=3.0: False)
+    offered: list[object] = []
+    monkeypatch.setattr(dialogs.DownloadDialog, "exec", lambda self: offered.append(self) or 0)
+    outcome, warnings = _scan_once(qtbot, make_window, photo_dir, monkeypatch)
+    assert outcome == "failed" and not offered
+    [(title, message)] = warnings
+    assert title == "Model not available"
+    assert "cannot be reached" in message and "Local folder" in message and "Settings" in message
+    assert "Traceback" not in message and "Error" not in message
+
+
+def test_a_download_the_network_breaks_is_said_once_in_words(
+    qtbot, make_window, photo_dir, hub_model_settings, monkeypatch
+):
+    """The download fails (the network goes): no crash dialog with the transport's traceback,
+    no loop back into the download; one warning in words with the local-folder choice."""
+    import huggingface_hub
+
+    from blipdesk.core import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "reachable", lambda timeout=3.0: True)
+
+    def no_network(**kwargs):
+        raise ConnectionError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+    crashes: list[object] = []
+    monkeypatch.setattr(dialogs.CrashDialog, "exec", lambda self: crashes.append(self) or 0)
+    offered: list[dialogs.DownloadDialog] = []
+    original_show = dialogs.DownloadDialog.showEvent
+
+    def click_download(self, event):
+        original_show(self, event)
+        if self not in offered:
+            offered.append(self)
+            QTimer.singleShot(0, self.start.click)
+
+    monkeypatch.setattr(dialogs.DownloadDialog, "showEvent", click_download)
+    _, warnings = _scan_once(qtbot, make_window, photo_dir, monkeypatch)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
+    qtbot.waitUntil(lambda: not offered[0].isVisible(), timeout=10000)
+    assert len(offered) == 1 and not crashes
+    [(_, message)] = warnings
+    assert "cannot be reached" in message and "Local folder" in message

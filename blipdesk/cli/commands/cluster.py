@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from blipdesk.cli.args import (
     DEVICES,
@@ -21,6 +20,7 @@ from blipdesk.cli.args import (
     precision,
     subcommands,
 )
+from blipdesk.cli.commands.results import results_folder
 from blipdesk.cli.context import (
     EXIT_OK,
     Context,
@@ -29,7 +29,7 @@ from blipdesk.cli.context import (
     warn_long_sentences,
 )
 from blipdesk.cli.progress import ProgressPrinter
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
 
 
 def _gpus(text: str) -> float:
@@ -99,13 +99,16 @@ def register(commands: Commands) -> None:
 
 
 def run(ns: argparse.Namespace, ctx: Context) -> int:
-    from blipdesk.core.cluster import ClusterOptions, cluster_scan
+    from blipdesk.core.cluster import ClusterOptions, check_address, cluster_scan
 
     folders = existing_folders(ns.folders)
+    check_address(ns.address)  # before the model and the photos: one line on a bad one
     choice = ctx.model()
     key = ctx.write_key()
     with ctx.library(readonly=True) as library:
         sentences = library.all_sentences()
+        # Refused, or found unwritable, before Ray starts: not after the job ran.
+        results_dir = results_folder(ctx, ns.results, folders, library)
     if not sentences:
         print("blipdesk: no tags yet; storing image features only (for search)", file=sys.stderr)
     warn_long_sentences(ctx, sentences)  # the actors' own notices stay on the nodes
@@ -124,18 +127,18 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
     with stop as cancel, ProgressPrinter("cluster scan") as progress:
         progress.note("starting Ray, listing and hashing the photos, loading the model")
         summary = cluster_scan(
-            folders, sentences, key, ctx.spec(), Path(ns.results).expanduser(), options,
+            folders, sentences, key, ctx.spec(), results_dir, options,
             progress, cancel,
         )  # fmt: skip
     for failure in summary.failures:
         print(
-            f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
+            f"blipdesk: unreadable: {display_path(failure.path)}: {display_text(failure.reason)}",
             file=sys.stderr,
         )
     state = "stopped" if summary.cancelled else "done"
     print(
         f"cluster scan {state}: {summary.photos} photos, {summary.scored} scored "
-        f"({summary.pairs} sentence scores), {summary.skipped} already in {ns.results}, "
+        f"({summary.pairs} sentence scores), {summary.skipped} already in {display_path(ns.results)}, "
         f"{len(summary.failures)} unreadable, {len(summary.files)} results file(s) written, "
         f"{summary.seconds:.1f} s",
         file=sys.stderr,

@@ -18,16 +18,20 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from blipdesk.cli.args import Commands, add_model_options, integer
+from blipdesk.cli.args import Commands, add_model_options, integer, sentence
 from blipdesk.cli.context import Context
+from blipdesk.infra.display import display_path, display_text
+
+if TYPE_CHECKING:
+    from blipdesk.store import Library
 
 
 def register(commands: Commands) -> None:
     p = commands.add_parser("explain", help="show where a photo matches a sentence (Grad-CAM)")
     p.add_argument("photo", metavar="PHOTO")
-    p.add_argument("sentence", metavar="SENTENCE")
+    p.add_argument("sentence", type=sentence, metavar="SENTENCE")
     p.add_argument("--output", metavar="FILE.png", help="write the map over the photo here")
     p.add_argument("--words", action="store_true", help="also one map per word")
     p.add_argument("--json", action="store_true", help="print everything as JSON")
@@ -37,7 +41,7 @@ def register(commands: Commands) -> None:
         metavar="N[,M…]",
         help="text layer (default: LAVIS's depth), or several, comma-separated, summed",
     )
-    add_model_options(p, compute=True)
+    add_model_options(p, compute=True, scanning=False)
     p.set_defaults(handler=run)
 
 
@@ -49,7 +53,18 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
 
     photo = Path(ns.photo).expanduser()
     if not photo.is_file():
-        raise UserError(f"{ns.photo} is not a photo file.")
+        raise UserError(f"{display_path(ns.photo)} is not a photo file.")
+    if ns.output:  # the map never replaces a photo, a sidecar, the model or the cache
+        library = _cache(ctx)
+        try:
+            ctx.output_guard((), library, str(photo)).check(ns.output, picture=True)
+        finally:
+            if library is not None:
+                library.close()
+    try:  # an unreadable photo is said before the model loads (10-60 s), not after
+        picture = decode_photo(photo)
+    except PhotoError as exc:
+        raise UserError(f"{display_path(ns.photo)}: {display_text(exc.reason)}") from None
     key = ctx.write_key()
     scorer = ctx.scorer()()
     with contextlib.ExitStack() as stack:
@@ -61,9 +76,8 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
         try:
             embeds, cached = photo_vision(scorer, photo, store)
             result = explain(scorer, embeds, ns.sentence, ns.layer)
-            picture = decode_photo(photo) if ns.output else None
         except PhotoError as exc:
-            raise UserError(f"{ns.photo}: {exc.reason}") from None
+            raise UserError(f"{display_path(ns.photo)}: {display_text(exc.reason)}") from None
         except ValueError as exc:
             raise UserError(str(exc)) from None
     grid = result.sentence_map.shape[0]
@@ -76,12 +90,13 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
         from blipdesk.infra.atomic import write_atomic
 
         png = io.BytesIO()
-        assert picture is not None  # decoded above when --output is given
         overlay(picture, result.sentence_map).save(png, format="PNG")
         try:
             write_atomic(ns.output, png.getvalue(), protect=[ctx.paths.data_dir])
         except OSError as exc:
-            raise UserError(f"Cannot write {ns.output}: {exc.strerror or exc}") from None
+            raise UserError(
+                f"Cannot write {display_path(ns.output)}: {exc.strerror or exc}"
+            ) from None
     if ns.json:
         doc = {
             "photo": str(photo),
@@ -111,8 +126,18 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
             p = where(cam)
             print(f"  {word:<16} peaks at x {p['x']:.2f}, y {p['y']:.2f}")
     if ns.output:
-        print(f"map written to {ns.output}", file=sys.stderr)
+        print(f"map written to {display_path(ns.output)}", file=sys.stderr)
     return 0
+
+
+def _cache(ctx: Context) -> Library | None:
+    """The cache, to know its photos by; None where there is none yet (or it cannot be read)."""
+    if not ctx.paths.database.exists():
+        return None
+    try:
+        return ctx.library(readonly=True)
+    except Exception:  # unreadable: the folders and the model are still guarded
+        return None
 
 
 def _layers(text: str) -> int | tuple[int, ...]:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blipdesk.cli.args import Commands, add_command, add_model_options, subcommands
 from blipdesk.cli.context import EXIT_OK, Context, UsageError, existing_folders
+from blipdesk.infra.display import display_path
 
 if TYPE_CHECKING:
     from blipdesk.core.engine import ModelKey, ScanOptions
@@ -80,6 +82,37 @@ def register(commands: Commands) -> None:
 # ----------------------------------------------------------------------------------- scan
 
 
+def results_folder(
+    ctx: Context,
+    name: str,
+    folders: Sequence[str],
+    library: Library | None,
+    files: Sequence[str] = (),
+) -> Path:
+    """A ``--results`` folder, checked before any work: never a photo, a sidecar, the model's or
+    the data folder (``Context.output_guard``, for the folder and the ``files`` that will go in
+    it), a folder, and one this process can write (made when missing)."""
+    from blipdesk.infra.errors import UserError
+
+    guard = ctx.output_guard(folders, library)
+    folder = Path(name).expanduser()
+    guard.check(folder)
+    for file in files:
+        guard.check(folder / file)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--results {display_path(name)} is a file, not a folder; name a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"Cannot write results into {display_path(name)}: {exc.strerror or exc}; "
+            "choose another --results folder."
+        ) from None
+    return folder
+
+
 def scan_options(ns: argparse.Namespace, options: ScanOptions) -> ScanOptions:
     """``scan``'s options with ``--shard`` applied."""
     from dataclasses import replace
@@ -88,6 +121,12 @@ def scan_options(ns: argparse.Namespace, options: ScanOptions) -> ScanOptions:
     if shard is not None and not getattr(ns, "results", None):
         raise UsageError("--shard needs --results DIR (where this shard's results file goes).")
     return options if shard is None else replace(options, shard=shard)
+
+
+def shard_name(options: ScanOptions) -> str:
+    """The results file of ``scan --shard I/N --results DIR`` (``shard-I-of-N.parquet``)."""
+    index, count = options.shard or (0, 1)
+    return f"shard-{index + 1}-of-{count}.parquet"
 
 
 def write_scan_results(
@@ -109,13 +148,11 @@ def write_scan_results(
     for p in library.photos_under(folders, options.recursive):
         if p.content and in_shard(p.content, index, count):
             paths.setdefault(p.content, p.path)
-    folder = Path(ns.results).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"shard-{index + 1}-of-{count}.parquet"
+    target = results_folder(ctx, ns.results, folders, library) / shard_name(options)
     header = ResultsHeader(key.score_key, key.source, key.revision, decode_rule_of(key.score_key))
     rows = cached_results(library, key.score_key, list(paths), paths)
     write_results(target, header, rows, protect=[ctx.paths.data_dir])
-    print(f"results of {len(paths)} photo(s) written to {target}", file=sys.stderr)
+    print(f"results of {len(paths)} photo(s) written to {display_path(target)}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------- files
@@ -126,6 +163,7 @@ def export_results(ns: argparse.Namespace, ctx: Context) -> int:
 
     folders = existing_folders(ns.folders)
     with ctx.library(readonly=True) as library:
+        ctx.output_guard(folders, library).check(ns.output)
         score_key, source = ctx.read_key(library)
         record = library.model_record(score_key)
         revision = record[1] if record else None
@@ -136,7 +174,7 @@ def export_results(ns: argparse.Namespace, ctx: Context) -> int:
         header = ResultsHeader(score_key, source, revision, decode_rule_of(score_key))
         rows = cached_results(library, score_key, list(paths), paths)  # read as written
         write_results(ns.output, header, rows, protect=[ctx.paths.data_dir])
-    print(f"results of the {len(paths)} photo(s) under the folders written to {ns.output}",
+    print(f"results of the {len(paths)} photo(s) under the folders written to {display_path(ns.output)}",
           file=sys.stderr)  # fmt: skip
     return EXIT_OK
 

@@ -18,7 +18,7 @@ from blipdesk.cli.context import (
     existing_folders,
 )
 from blipdesk.cli.progress import ProgressPrinter
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
 
 if TYPE_CHECKING:
     from blipdesk.core.engine import ScanSummary
@@ -41,6 +41,8 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
     options = results.scan_options(ns, ctx.options())
     stop = StopOnCtrlC()
     with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
+        if ns.results:  # a bad --results folder is refused before the scan, not after it
+            results.results_folder(ctx, ns.results, folders, library, [results.shard_name(options)])
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         ctx.remember_feature_budget()
         sentences = library.all_sentences()
@@ -65,16 +67,16 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
         results.write_scan_results(ns, ctx, library, key, folders, options)
     for failure in summary.failures:
         print(
-            f"blipdesk: unreadable: {display_path(failure.path)}: {failure.reason}",
+            f"blipdesk: unreadable: {display_path(failure.path)}: {display_text(failure.reason)}",
             file=sys.stderr,
         )
     for failure in summary.unreadable_folders:
         print(
-            f"blipdesk: unreadable folder: {display_path(failure.path)}: {failure.reason}",
+            f"blipdesk: unreadable folder: {display_path(failure.path)}: {display_text(failure.reason)}",
             file=sys.stderr,
         )
     for notice in summary.notices:
-        print(f"blipdesk: {notice}", file=sys.stderr)
+        print(f"blipdesk: {display_text(notice)}", file=sys.stderr)
     print(summary_line(summary), file=sys.stderr, flush=True)
     if summary.cancelled:
         return stop.exit_code()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from blipdesk.cli.args import Commands, add_command, add_model_options, positive_int
+from blipdesk.cli.args import Commands, add_command, add_model_options, positive_int, sentence
 from blipdesk.cli.context import EXIT_OK, Context, StopOnCtrlC, existing_folders, scan_command
 from blipdesk.infra.display import display_path
 from blipdesk.services.photo_filter import WORDS_HELP
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     search = add_command(commands, "search", "rank the photos under folders for a sentence")
-    search.add_argument("sentence", metavar="SENTENCE")
+    search.add_argument("sentence", type=sentence, metavar="SENTENCE")
     search.add_argument("folders", nargs="+", metavar="FOLDER")
     search.add_argument(
         "--top", type=positive_int, default=10, metavar="K", help="show the K best (default 10)"

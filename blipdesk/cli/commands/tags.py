@@ -10,6 +10,7 @@ import sys
 from blipdesk.cli.args import Commands, add_command, probability, subcommands
 from blipdesk.cli.commands import teach
 from blipdesk.cli.context import EXIT_OK, Context, command, warn_long_sentences
+from blipdesk.infra.display import display_text
 from blipdesk.infra.errors import UserError
 
 
@@ -69,7 +70,9 @@ def list_tags(ns: argparse.Namespace, ctx: Context) -> int:
             file=sys.stderr,
         )
     for tag in tags:
-        print(f"{tag.name}\t{tag.threshold:g}\t" + " | ".join(tag.sentences))
+        # names and sentences may come from a results file or an older cache: escaped
+        sentences = " | ".join(display_text(s) for s in tag.sentences)
+        print(f"{display_text(tag.name)}\t{tag.threshold:g}\t{sentences}")
     return EXIT_OK
 
 

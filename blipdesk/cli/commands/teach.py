@@ -24,6 +24,7 @@ from typing import Any
 
 from blipdesk.cli.args import Commands, add_model_options, positive_int
 from blipdesk.cli.context import Context
+from blipdesk.infra.display import display_path, display_text
 
 VALUES = {"yes": True, "no": False, "clear": None}
 
@@ -196,7 +197,7 @@ def calibrate(ns: argparse.Namespace, ctx: Context) -> int:
     if ns.json:
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"{tag.name}: {doc['labels']['yes']} yes, {doc['labels']['no']} no")
+    print(f"{display_text(tag.name)}: {doc['labels']['yes']} yes, {doc['labels']['no']} no")
     print(f"  {'step':<10} {'LOO F1':>7} {'agreement':>9} {'est. F1':>7}")
     for s in doc["steps"]:
         mark = (
@@ -224,9 +225,9 @@ def calibrate(ns: argparse.Namespace, ctx: Context) -> int:
         f"{len(doc['gained'])} gain it, {len(doc['lost'])} lose it"
     )
     for p in doc["gained"][:20]:
-        print(f"  + {p}")
+        print(f"  + {display_path(p)}")
     for p in doc["lost"][:20]:
-        print(f"  - {p}")
+        print(f"  - {display_path(p)}")
     print("applied" if ns.apply else "not applied (--apply applies it)", file=sys.stderr)
     return 0
 
@@ -269,12 +270,12 @@ def similar_photos(ns: argparse.Namespace, ctx: Context) -> int:
     if found.exact:
         print("exact duplicates (same content):")
         for q, p in found.exact:
-            print(f"  {p}  (= {q})")
+            print(f"  {display_path(p)}  (= {display_path(q)})")
     if found.near:
         print("near duplicates:")
         for q, p, s in found.near:
-            print(f"  {s:.3f}  {p}  (~ {q})")
+            print(f"  {s:.3f}  {display_path(p)}  (~ {display_path(q)})")
     print("most like them:" if len(photos) > 1 else "most like it:")
     for p, s in found.ranked:
-        print(f"  {s:.3f}  {p}")
+        print(f"  {s:.3f}  {display_path(p)}")
     return 0

@@ -18,7 +18,7 @@ from blipdesk.cli.context import (
     existing_folders,
     what_is_missing,
 )
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
 
 if TYPE_CHECKING:
     from blipdesk.domain import Tag
@@ -96,7 +96,7 @@ def run(ns: argparse.Namespace, ctx: Context) -> int:
     for plan in report.changed:
         print(sidecars.describe(plan))
     for error in report.failed:
-        print(f"blipdesk: {error}", file=sys.stderr)
+        print(f"blipdesk: {display_text(str(error))}", file=sys.stderr)
     verb = "would change" if ns.dry_run else "changed"
     print(
         f"{len(report.changed)} sidecars {verb}, {len(report.unchanged)} unchanged, "

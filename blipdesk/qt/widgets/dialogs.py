@@ -435,9 +435,8 @@ class DownloadDialog(QDialog):
     def finished_with(self, outcome: str) -> None:
         if outcome == "done":
             self.accept()
-        elif outcome == "failed":
-            self.start.setEnabled(True)
-            self.bar.setVisible(False)
+        elif outcome == "failed":  # the window says why in words (no network: the local folder)
+            self.reject()
 
 
 class CrashDialog(QDialog):

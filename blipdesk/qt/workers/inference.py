@@ -419,7 +419,7 @@ class InferenceWorker(QObject):
     def model_key(self, job: Job):
         """The cache keys for the job's model (``services.options.write_key``), without loading
         it; ``ModelMissing`` when absent."""
-        from blipdesk.core.hub import model_on_disk, offline
+        from blipdesk.core.hub import model_on_disk, no_connection_message, offline, reachable
 
         spec = job.model.spec
         if not spec.is_local and not model_on_disk(spec.source, spec.revision):
@@ -430,6 +430,8 @@ class InferenceWorker(QObject):
                     "in File > Settings… > Model.",
                     downloadable=False,
                 )
+            if not reachable():  # no network is a normal condition: no download to offer
+                raise ModelMissing(no_connection_message(spec.source), downloadable=False)
             raise ModelMissing(f"The model {spec.source} is not downloaded yet.", downloadable=True)
         try:
             return write_key(job.model)
@@ -543,7 +545,10 @@ class InferenceWorker(QObject):
                 raise Cancelled
             self.downloadProgress.emit(job.job_id, done, total)
 
-        download_model(job.model.source, job.model.revision, report)
+        try:
+            download_model(job.model.source, job.model.revision, report)
+        except ModelError as exc:  # the network went: said in words, with the folder choice
+            raise ModelMissing(str(exc), downloadable=False) from None
 
 
 class _Forward(QObject):
