@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from blipdesk.core import decoding
-from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore
+from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore, stack_rows
 from blipdesk.core.files import PhotoFailure, paired_raws
 from blipdesk.core.imaging import DECODE_RULE_VERSION
 from blipdesk.core.inventory import in_shard, refresh_photos
@@ -445,6 +445,8 @@ def run_work(
         # The text side is cheap: warm photos go in larger batches (fewer, fuller model calls).
         warm_queue = deque(best_first(library, key, warm, runner, itc))
         warm_batch = max(batch_size, min(4 * batch_size, 64))
+        if store is not None:  # the next warm batch's vision files are read while one scores
+            store.read_ahead([w.content for w in warm_queue], warm_batch)
 
         def step(batch: list[tuple[WorkItem, cf.Future[decoding.Decoded] | None]]) -> None:
             retry = _score_batch(library, batch, key, runner, store, on_batch, done, itc)
@@ -563,7 +565,7 @@ def _score_batch(
         contents = [m.content for m, _ in members]
         if cached:
             known = itc_vectors(library, key, contents, itc)
-            embeds = np.stack([vision[c] for c in contents])
+            embeds = stack_rows([vision[c] for c in contents])
             itcs = np.stack([known[c] for c in contents]) if len(known) == len(contents) else None
 
             def cached_call(

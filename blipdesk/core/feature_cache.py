@@ -28,6 +28,13 @@ with a CRC-32 of the body catches a damaged file (so files skip the fsyncs: a po
 the last ones, never pass a torn one off as whole), which is then treated as missing (recomputed by
 the next pass that needs it) and deleted.
 
+**Reading.** A batch of files is read straight into one buffer (``read_many``: ``readinto``, no
+intermediate copy; measured faster than ``mmap`` for 0.6 MB files, and immune to the SIGBUS a
+mapped file truncated under the reader would raise) and dequantised into one (photos, 577, D)
+array, each run of narrow channels in two vectorised passes (``_dequantise``). While one batch
+scores, the next is read and decoded by a background thread (``FeatureStore.read_ahead``): file
+reads, the CRC and numpy's loops release the GIL.
+
 **Budget.** The index of files, their sizes and when each was last used lives in the cache
 database (``Library.*feature*``); past the budget the least recently used go first, down to 90% of
 it so eviction runs in bulk rather than per photo. A file with no index row (a crash between the
@@ -37,21 +44,25 @@ rename and the commit) is unknown to the budget and rewritten by the next pass t
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
 import shutil
 import stat
 import struct
+import threading
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from blipdesk.infra.atomic import read_regular, write_atomic
+from blipdesk.infra.atomic import write_atomic
 
 if TYPE_CHECKING:
     from blipdesk.store import Library
@@ -113,49 +124,163 @@ def encode(embeds: np.ndarray, fmt: str = DEFAULT_FORMAT) -> bytes:
     return header + body
 
 
-def decode(blob: bytes) -> np.ndarray:
+Blob = bytes | bytearray | memoryview | np.ndarray
+_Results = dict[str, np.ndarray | OSError | ValueError]
+
+
+def decode(blob: Blob) -> np.ndarray:
     """The (tokens, channels) float32 array back; ``ValueError`` for anything damaged."""
-    if len(blob) < _HEADER.size:
+    fmt, wide, tokens, channels, body = _parse(blob)
+    out = np.empty((tokens, channels), np.float32)
+    _dequantise(body, fmt, wide, out)
+    return out
+
+
+def decode_many(blobs: Sequence[Blob]) -> tuple[np.ndarray, list[ValueError | None]]:
+    """Many photos' files into one (photos, tokens, channels) float32 array, and per photo None
+    or why its row is not to be used (damaged; or another shape than the first good file's)."""
+    parsed: list[tuple[str, int, int, int, memoryview] | None] = []
+    errors: list[ValueError | None] = []
+    for blob in blobs:
+        try:
+            parsed.append(_parse(blob))
+            errors.append(None)
+        except ValueError as exc:
+            parsed.append(None)
+            errors.append(exc)
+    shape = next(((p[2], p[3]) for p in parsed if p is not None), (0, 0))
+    out = np.empty((len(parsed), *shape), np.float32)
+    for i, got in enumerate(parsed):
+        if got is None:
+            continue
+        fmt, wide, tokens, channels, body = got
+        try:
+            if (tokens, channels) != shape:
+                raise ValueError(f"shape {tokens} x {channels}, the batch's is {shape}")
+            _dequantise(body, fmt, wide, out[i])
+        except ValueError as exc:
+            errors[i] = exc
+    return out, errors
+
+
+def _parse(blob: Blob) -> tuple[str, int, int, int, memoryview]:
+    """(format, fp16 channels, tokens, channels, body) of a whole, checksummed file."""
+    view = (blob.data if isinstance(blob, np.ndarray) else memoryview(blob)).cast("B")
+    if len(view) < _HEADER.size:
         raise ValueError("truncated header")
-    magic, code, wide, tokens, channels, crc = _HEADER.unpack_from(blob)
-    body = memoryview(blob)[_HEADER.size :]
+    magic, code, wide, tokens, channels, crc = _HEADER.unpack_from(view)
+    body = view[_HEADER.size :]
     if magic != _MAGIC or code not in _NAMES:
         raise ValueError("not a blipdesk vision file")
     if zlib.crc32(body) != crc:
         raise ValueError("checksum mismatch")
     if len(body) != _body_bytes(tokens, channels, _NAMES[code], wide):
         raise ValueError("wrong size")
-    n = tokens * channels
-    if _NAMES[code] == "fp16":
-        return np.frombuffer(body, np.float16).astype(np.float32).reshape(tokens, channels)
+    return _NAMES[code], wide, tokens, channels, body
+
+
+def _dequantise(body: memoryview, fmt: str, wide: int, out: np.ndarray) -> None:
+    """Write one photo's values into ``out`` (tokens, channels), float32."""
+    tokens, channels = out.shape
+    if fmt == "fp16":
+        out[...] = np.frombuffer(body, np.float16).reshape(tokens, channels)
+        return
     narrow = channels - wide
     at = 0
 
     def take(dtype: type[np.generic], count: int) -> np.ndarray:
         nonlocal at
-        out = np.frombuffer(body, dtype, count, at)
-        at += out.nbytes
-        return out
+        got = np.frombuffer(body, dtype, count, at)
+        at += got.nbytes
+        return got
 
     kept = take(np.uint16, wide).astype(np.intp)
     exact = take(np.float16, tokens * wide).reshape(tokens, wide)
     per_channel = take(np.float16, narrow).astype(np.float32)
-    per_token = take(np.float16, tokens).astype(np.float32)
+    per_token = take(np.float16, tokens).astype(np.float32)[:, None]
     codes = take(np.int8, tokens * narrow).reshape(tokens, narrow)
     if kept.size and (kept.max() >= channels or np.unique(kept).size != kept.size):
         raise ValueError("bad channel index")
-    del n
-    narrow_part = codes.astype(np.float32)
-    narrow_part *= per_token[:, None]
-    narrow_part *= per_channel[None, :]
-    out = np.empty((tokens, channels), np.float32)
-    # The narrow channels lie in at most wide + 1 runs between the kept ones: copy slices (a
-    # fancy-indexed column scatter is ten times slower).
+    # The narrow channels lie in at most wide + 1 runs between the kept ones: each run is
+    # dequantised straight into its place, codes x per-token scale x per-channel scale (a fancy-
+    # indexed column scatter is ten times slower).
     src = 0
     for start, stop in _runs(kept, channels):
-        out[:, start:stop] = narrow_part[:, src : src + stop - start]
-        src += stop - start
+        width = stop - start
+        dst = out[:, start:stop]
+        np.multiply(codes[:, src : src + width], per_token, out=dst)
+        dst *= per_channel[src : src + width]
+        src += width
     out[:, kept] = exact
+
+
+def stack_rows(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """``np.stack(arrays)``, without copying when they are consecutive rows of one array (as
+    ``FeatureStore.load_many`` hands out a batch read together)."""
+    if arrays:
+        base = arrays[0].base
+        if isinstance(base, np.ndarray) and base.flags.c_contiguous and base.ndim == 3:
+            row = base.strides[0]
+            first = _address(arrays[0]) - _address(base)
+            if (
+                first % row == 0
+                and all(a.base is base and a.shape == base.shape[1:] for a in arrays)
+                and all(_address(a) == _address(arrays[0]) + j * row for j, a in enumerate(arrays))
+            ):
+                start = first // row
+                return base[start : start + len(arrays)]
+    return np.stack(arrays)
+
+
+def _address(a: np.ndarray) -> int:
+    return int(a.__array_interface__["data"][0])
+
+
+def read_many(paths: Sequence[Path]) -> list[np.ndarray | OSError | ValueError]:
+    """Each file's (tokens, channels) float32 array (rows of one array, in order), or why not.
+
+    The files are read into one buffer, ``readinto`` straight from the page cache; only regular
+    files of sane size are read (opened non-blocking, checked with ``fstat`` on the open
+    descriptor), as ``infra.atomic.read_regular`` does for one file."""
+    out: list[np.ndarray | OSError | ValueError] = []
+    opened: list[tuple[int, int, int]] = []  # (index, descriptor, size)
+    try:
+        for i, path in enumerate(paths):
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            except OSError as exc:
+                out.append(exc)
+                continue
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                out.append(OSError(errno.EINVAL, "not a regular file", str(path)))
+                os.close(fd)
+            elif st.st_size > _MAX_FILE:
+                out.append(OSError(errno.EFBIG, f"too large ({st.st_size} bytes)", str(path)))
+                os.close(fd)
+            else:
+                out.append(OSError(errno.EIO, "not read", str(path)))
+                opened.append((i, fd, st.st_size))
+        buffer = np.empty(sum(size for _, _, size in opened), np.uint8)
+        blobs: list[np.ndarray] = []
+        rows: list[int] = []
+        at = 0
+        for i, fd, size in opened:
+            blob = buffer[at : at + size]
+            at += size
+            with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+                got = fh.readinto(blob.data)
+            if got != size:
+                out[i] = OSError(errno.EIO, "changed while being read", str(paths[i]))
+                continue
+            blobs.append(blob)
+            rows.append(i)
+    finally:
+        for _, fd, _ in opened:
+            os.close(fd)
+    values, errors = decode_many(blobs)
+    for j, (i, error) in enumerate(zip(rows, errors, strict=True)):
+        out[i] = values[j] if error is None else error
     return out
 
 
@@ -246,6 +371,11 @@ class FeatureStore:
             else library.feature_set(image_key, self.folder)
         )
         self.writable = True  # False after a write failed (disk full, read-only): scans go on
+        # Read-ahead (``read_ahead``): contents still to come, how many per batch, the batch being
+        # read in the background.
+        self._queue: deque[str] = deque()
+        self._batch = 1
+        self._ahead: tuple[list[str], Future[_Results]] | None = None
 
     def path(self, content: str, folder: str | None = None) -> Path:
         return self.root / (folder or self.folder) / content[:2] / f"{content}{SUFFIX}"
@@ -259,31 +389,83 @@ class FeatureStore:
     def load(self, content: str) -> np.ndarray | None:
         """The photo's (577, D) float32 vision output, or None when absent or damaged (a damaged
         file is deleted and forgotten, so the next pass recomputes and replaces it)."""
-        path = self.path(content)
-        try:
-            return decode(_read_regular(path))
-        except FileNotFoundError:
-            reason = "missing"
-        except (OSError, ValueError) as exc:
-            reason = str(exc)
-            log.warning("vision cache file %s is damaged (%s); it will be recomputed", path, exc)
-            if not self.library.readonly:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-        if self.set_id is not None and not self.library.readonly:
-            self.library.forget_features(self.set_id, [content])
-        log.debug("vision cache miss for %s: %s", content, reason)
-        return None
+        return self._settle(self._read([content])).get(content)
 
     def load_many(self, contents: Iterable[str]) -> dict[str, np.ndarray]:
-        """Those of ``contents`` that load; marks them used (least-recently-used order)."""
-        out = {}
-        for content in contents:
-            got = self.load(content)
-            if got is not None:
-                out[content] = got
+        """Those of ``contents`` that load; marks them used (least-recently-used order). The
+        arrays are consecutive rows of one array where read together (``stack_rows``)."""
+        wanted = list(dict.fromkeys(contents))
+        results = self._take_ahead(wanted)
+        rest = [c for c in wanted if c not in results]
+        if rest:
+            results.update(self._read(rest))
+        self._start_ahead()  # the next batch reads while this one scores
+        out = self._settle({c: results[c] for c in wanted})
         if out and self.set_id is not None and not self.library.readonly:
             self.library.touch_features(self.set_id, list(out), time.time())
+        return out
+
+    def read_ahead(self, contents: Iterable[str], batch: int) -> None:
+        """Say in what order ``load_many`` will be asked for ``contents``, ``batch`` at a time: from
+        now on, the next batch's files are read and decoded in a background thread while the
+        caller works on the last one. A request that does not match the expected batch is read
+        on the spot (same results, no overlap)."""
+        self._queue = deque(contents)
+        self._batch = max(1, batch)
+        self._ahead = None
+        self._start_ahead()
+
+    def _read(self, contents: Sequence[str]) -> _Results:
+        """Read and decode (any thread: files only, never the library)."""
+        return dict(zip(contents, read_many([self.path(c) for c in contents]), strict=True))
+
+    def _start_ahead(self) -> None:
+        queue = self._queue
+        if not queue or self._ahead is not None:
+            return
+        take = [queue.popleft() for _ in range(min(self._batch, len(queue)))]
+        future: Future[_Results] = Future()
+
+        def work() -> None:
+            try:
+                future.set_result(self._read(take))
+            except BaseException as exc:  # handed to the owning thread
+                future.set_exception(exc)
+
+        threading.Thread(target=work, name="vision-read-ahead", daemon=True).start()
+        self._ahead = (take, future)
+
+    def _take_ahead(self, contents: Sequence[str]) -> _Results:
+        ahead = self._ahead
+        if ahead is None or not set(ahead[0]) & set(contents):
+            return {}
+        self._ahead = None
+        got = ahead[1].result()
+        return {c: got[c] for c in contents if c in got}
+
+    def _settle(
+        self, results: Mapping[str, np.ndarray | OSError | ValueError]
+    ) -> dict[str, np.ndarray]:
+        """The arrays; a damaged file is deleted and forgotten (on the library's thread)."""
+        out: dict[str, np.ndarray] = {}
+        for content, got in results.items():
+            if isinstance(got, np.ndarray):
+                out[content] = got
+                continue
+            path = self.path(content)
+            if isinstance(got, FileNotFoundError):
+                reason = "missing"
+            else:
+                reason = str(got)
+                log.warning(
+                    "vision cache file %s is damaged (%s); it will be recomputed", path, got
+                )
+                if not self.library.readonly:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+            if self.set_id is not None and not self.library.readonly:
+                self.library.forget_features(self.set_id, [content])
+            log.debug("vision cache miss for %s: %s", content, reason)
         return out
 
     def save_many(self, embeds: Mapping[str, np.ndarray]) -> int:
@@ -358,12 +540,6 @@ def _free_bytes(root: Path) -> int:
 
 
 _MAX_FILE = 64 * 1024**2  # no vision file is this big (large: 0.6 MB compact, 1.2 MB fp16)
-
-
-def _read_regular(path: Path) -> bytes:
-    """A cache file, only if it is a regular file of sane size: a FIFO, device or symlink to
-    /dev/zero planted under the cache folder must neither block nor fill memory."""
-    return read_regular(path, _MAX_FILE)
 
 
 def _write_atomic(target: Path, data: bytes) -> int:

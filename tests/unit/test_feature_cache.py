@@ -324,3 +324,86 @@ def test_a_lowered_budget_applies_at_the_next_scan_even_with_nothing_to_do(
     assert len(list((tmp_path / "vis").rglob("*.vis"))) == library.features_count()
     scan(library, [photos], SENTENCES, key, never, options(tmp_path, feature_budget=0))
     assert library.features_count() == 0 and not list((tmp_path / "vis").rglob("*.vis"))
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def write_files(tmp_path, count, fmt="compact", seed=5):
+    rng = np.random.default_rng(seed)
+    arrays = [activations(rng, outliers=(i % 60, 61)) for i in range(count)]
+    paths = []
+    for i, x in enumerate(arrays):
+        paths.append(tmp_path / f"{i}.vis")
+        paths[-1].write_bytes(fc.encode(x, fmt))
+    return paths
+
+
+@pytest.mark.parametrize("fmt", fc.FORMATS)
+def test_a_batch_reads_bit_for_bit_as_one_file_at_a_time_into_one_array(tmp_path, fmt):
+    """read_many dequantises in place, run by run: the very floats ``decode`` gives, as the rows
+    of one array that ``stack_rows`` hands on without a copy (in order; a copy otherwise)."""
+    paths = write_files(tmp_path, 5, fmt)
+    got = fc.read_many(paths)
+    for path, array in zip(paths, got, strict=True):
+        assert isinstance(array, np.ndarray)
+        np.testing.assert_array_equal(array, fc.decode(path.read_bytes()))
+    stacked = fc.stack_rows(got)
+    assert stacked.shape == (5, 577, 64) and np.shares_memory(stacked, got[0])
+    np.testing.assert_array_equal(fc.stack_rows(got[1:4]), np.stack(got[1:4]))
+    assert np.shares_memory(fc.stack_rows(got[1:4]), got[1])
+    reordered = fc.stack_rows([got[2], got[0]])
+    assert not np.shares_memory(reordered, got[0])
+    np.testing.assert_array_equal(reordered, np.stack([got[2], got[0]]))
+
+
+def test_a_batch_reports_each_bad_file_and_reads_the_others(tmp_path):
+    paths = write_files(tmp_path, 6)
+    paths[1].write_bytes(paths[1].read_bytes()[:-7])  # truncated
+    paths[2].unlink()  # gone
+    paths[3].unlink()
+    os.mkfifo(paths[3])  # must not block
+    paths[4].unlink()
+    paths[4].symlink_to("/dev/zero")  # must not fill memory
+    blob = bytearray(paths[5].read_bytes())
+    blob[-1] ^= 1  # one flipped bit
+    paths[5].write_bytes(bytes(blob))
+    got = fc.read_many(paths)
+    assert isinstance(got[0], np.ndarray)
+    assert isinstance(got[1], ValueError) and isinstance(got[5], ValueError)
+    assert isinstance(got[2], FileNotFoundError)
+    assert isinstance(got[3], OSError) and isinstance(got[4], OSError)
+
+
+def test_read_ahead_gives_the_same_arrays_and_the_owner_settles_damage(library, tmp_path):
+    """With read-ahead the next batch is read by a background thread while the caller works;
+    what load_many returns is the same, and a damaged file it met is deleted and forgotten by
+    load_many (the library's thread), never by the reader."""
+    rng = np.random.default_rng(9)
+    arrays = {f"{i:064x}": activations(rng) for i in range(10)}
+    store = fc.FeatureStore(tmp_path / "vis", "model-a", library)
+    store.save_many(arrays)
+    names = list(arrays)
+    damaged = names[7]
+    store.path(damaged).write_bytes(b"\0" * 600)
+    alone = fc.FeatureStore(tmp_path / "vis", "model-a", library)
+    expected = {c: alone.load(c) for c in names if c != damaged}
+
+    store.read_ahead(names, 4)
+    got: dict[str, np.ndarray] = {}
+    for start in range(0, 10, 4):
+        batch = names[start : start + 4]
+        loaded = store.load_many(batch)
+        if start + 4 < 10:  # the next batch is being read in the background already
+            assert store._ahead is not None and store._ahead[0] == names[start + 4 : start + 8]
+        got.update(loaded)
+        if len(loaded) == len(batch):
+            assert np.shares_memory(fc.stack_rows([loaded[c] for c in batch]), loaded[batch[0]])
+    assert set(got) == set(expected)
+    for c, x in expected.items():
+        np.testing.assert_array_equal(got[c], x)
+    assert not store.path(damaged).exists()
+    assert store.cached(names) == set(names) - {damaged}
+    # A request the read-ahead did not expect is read on the spot.
+    store.read_ahead(names, 4)
+    np.testing.assert_array_equal(store.load_many([names[9]])[names[9]], expected[names[9]])
