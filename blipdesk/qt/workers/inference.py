@@ -28,6 +28,7 @@ from blipdesk.core.engine import ScanOptions
 from blipdesk.infra.errors import ModelError, UserError
 from blipdesk.qt.common.values import PhotoScores, SentenceScore
 from blipdesk.services.options import ModelChoice, write_key
+from blipdesk.store.write_lock import Waiting, WriteCancelled
 
 __all__ = ["ModelChoice"]  # built by services.options.model_choice; jobs carry it
 
@@ -327,7 +328,7 @@ class InferenceWorker(QObject):
 
     def _report(self, job: Job, exc: BaseException) -> None:
         """A job ended by an exception: say how, then ``finished``."""
-        if isinstance(exc, Cancelled):
+        if isinstance(exc, (Cancelled, WriteCancelled)):
             self.finished.emit(job.job_id, "cancelled", None)
             return
         if isinstance(exc, ModelMissing):
@@ -516,19 +517,26 @@ class InferenceWorker(QObject):
             return planned_device_type(job.model.device, job.model.precision)
 
         scorer.device_type = device_type  # type: ignore[attr-defined]
-        summary = scan(
-            self.library(job.database),
-            job.folders,
-            job.sentences,
-            key,
-            scorer,
-            job.options,
-            on_progress,
-            on_batch,
-            job.cancel,
-            job.pause,
-            job.listed,
-        )
+        library = self.library(job.database)
+        # Another blipdesk process writing: the scan waits (its batch in flight lands after),
+        # the status line says so, and Cancel ends the wait.
+        library.waiting = Waiting(job.cancel, lambda text: self.status.emit(job.job_id, text))
+        try:
+            summary = scan(
+                library,
+                job.folders,
+                job.sentences,
+                key,
+                scorer,
+                job.options,
+                on_progress,
+                on_batch,
+                job.cancel,
+                job.pause,
+                job.listed,
+            )
+        finally:
+            library.waiting = Waiting()
         if summary.failures:
             self.results.emit(
                 job.job_id, tuple(PhotoScores(f.path, {}, f.reason) for f in summary.failures)
