@@ -87,3 +87,70 @@ def test_a_rating_that_cannot_be_saved_is_put_back_and_the_window_says_so(
 
 def _put_back(text: str, _timeout: int) -> bool:
     return "could not be saved" in text
+
+
+# ------------------------------------------------------------------------ the window's scan
+
+
+@pytest.fixture
+def controller(qtbot):
+    from blipdesk.qt.workers.inference import InferenceController
+
+    c = InferenceController()
+    yield c
+    c.shutdown()
+
+
+def _scan_job(photo_dir, model_dir, app_paths):
+    from blipdesk.core.engine import ScanOptions
+    from blipdesk.qt.workers.inference import ModelChoice, ScanJob, next_job_id
+
+    return ScanJob(
+        next_job_id(),
+        ModelChoice(str(model_dir), precision="fp32", device="cpu"),
+        folders=(str(photo_dir),),
+        sentences=("a dog on a beach",),
+        database=str(app_paths.database),
+        options=ScanOptions(batch_size=2, use_processes=False),
+    )
+
+
+@pytest.mark.usefixtures("short_lock_timeout")
+def test_a_window_scan_waits_for_another_process_says_so_and_finishes(
+    qtbot, controller, photo_dir, tiny_model_dir, app_paths, release
+):
+    statuses: list[str] = []
+    failed: list = []
+    controller.status.connect(statuses.append)
+    controller.failed.connect(lambda *args: failed.append(args))
+    with other_writer(app_paths.database, "stdin") as other:
+        release.process = other
+        with qtbot.waitSignal(controller.scanFinished, timeout=60000) as done:
+            controller.submit(_scan_job(photo_dir, tiny_model_dir, app_paths))
+    outcome, summary = done.args
+    assert not failed  # no crash dialog
+    assert outcome == "done" and summary.scored == 10
+    line = f"waiting for another blipdesk process (PID {other.pid}) to finish writing"
+    assert statuses.count(line) == 1, statuses
+
+
+@pytest.mark.usefixtures("short_lock_timeout")
+def test_cancel_ends_a_window_scans_wait_for_another_process(
+    qtbot, controller, photo_dir, tiny_model_dir, app_paths
+):
+    failed: list = []
+    controller.failed.connect(lambda *args: failed.append(args))
+    with other_writer(app_paths.database, "stdin") as other:
+        with qtbot.waitSignal(controller.status, timeout=60000, check_params_cb=_waiting):
+            controller.submit(_scan_job(photo_dir, tiny_model_dir, app_paths))
+        with qtbot.waitSignal(controller.scanFinished, timeout=30000) as done:
+            controller.cancel()
+        assert other.stdin is not None
+        other.stdin.write("go\n")
+        other.stdin.flush()
+    assert done.args[0] == "cancelled"
+    assert not failed  # a cancelled wait, not an error
+
+
+def _waiting(text: str) -> bool:
+    return text.startswith("waiting for another blipdesk process")

@@ -132,9 +132,13 @@ def test_an_import_commits_chunk_by_chunk(db):
             yield rows, {f"c{n}": np.zeros(4, np.float32)}, {}
             with Library.open(db) as other:
                 seen.append(other.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
+                other.waiting = Waiting(threading.Event())
+                other.waiting.cancel.set()  # this thread holding the lock would wait for ever
                 other.put_tag(Tag(f"t{n}", ("x",)))  # another writer gets in between chunks
 
     with Library.open(db) as lib:
         added = lib.merge_results("dir:m|first=cls|decode=1", "/m", None, chunks())
     assert added == (3, 3, 0)
     assert seen == [1, 2, 3]
+    with Library.open(db, readonly=True) as lib:
+        assert [t.name for t in lib.tags()] == ["t0", "t1", "t2"]
