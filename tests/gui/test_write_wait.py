@@ -121,7 +121,7 @@ def test_a_window_scan_waits_for_another_process_says_so_and_finishes(
 ):
     statuses: list[str] = []
     failed: list = []
-    controller.status.connect(statuses.append)
+    controller.waiting.connect(statuses.append)
     controller.failed.connect(lambda *args: failed.append(args))
     with other_writer(app_paths.database, "stdin") as other:
         release.process = other
@@ -141,7 +141,7 @@ def test_cancel_ends_a_window_scans_wait_for_another_process(
     failed: list = []
     controller.failed.connect(lambda *args: failed.append(args))
     with other_writer(app_paths.database, "stdin") as other:
-        with qtbot.waitSignal(controller.status, timeout=60000, check_params_cb=_waiting):
+        with qtbot.waitSignal(controller.waiting, timeout=60000, check_params_cb=_waiting):
             controller.submit(_scan_job(photo_dir, tiny_model_dir, app_paths))
         with qtbot.waitSignal(controller.scanFinished, timeout=30000) as done:
             controller.cancel()

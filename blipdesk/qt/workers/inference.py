@@ -229,6 +229,7 @@ class InferenceWorker(QObject):
 
     started = Signal(int, str)  # job id, what (e.g. "Loading model")
     status = Signal(int, str)
+    waiting = Signal(int, str)  # a scan waits for another process's write: the line saying so
     progress = Signal(int, object)  # engine.ScanProgress
     results = Signal(int, object)  # tuple[PhotoScores, ...]
     tried = Signal(int, object)  # dict sentence -> SentenceScore
@@ -520,7 +521,7 @@ class InferenceWorker(QObject):
         library = self.library(job.database)
         # Another blipdesk process writing: the scan waits (its batch in flight lands after),
         # the status line says so, and Cancel ends the wait.
-        library.waiting = Waiting(job.cancel, lambda text: self.status.emit(job.job_id, text))
+        library.waiting = Waiting(job.cancel, lambda text: self.waiting.emit(job.job_id, text))
         try:
             summary = scan(
                 library,
@@ -573,6 +574,7 @@ class InferenceController(QObject):
     progress = Signal(object)  # engine.ScanProgress
     results = Signal(object)  # tuple[PhotoScores, ...]
     status = Signal(str)
+    waiting = Signal(str)  # the scan waits for another blipdesk process (the line saying so)
     scanFinished = Signal(str, object)  # outcome, the engine's ScanSummary (None unless done)
     tried = Signal(object)
     searched = Signal(object)
@@ -598,6 +600,7 @@ class InferenceController(QObject):
         # Named slots, not ``cond and emit()`` lambdas: a slot must return None (a returned bool
         # is released once too often by PySide6 and crashes the interpreter, seen on 6.12).
         w.progress.connect(self._forward("scan", self.progress))
+        w.waiting.connect(self._forward("scan", self.waiting))
         w.results.connect(self._forward("scan", self.results))
         w.tried.connect(self._forward("try", self.tried))
         w.searched.connect(self._forward("search", self.searched))
