@@ -142,3 +142,19 @@ def test_an_import_commits_chunk_by_chunk(db):
     assert seen == [1, 2, 3]
     with Library.open(db, readonly=True) as lib:
         assert [t.name for t in lib.tags()] == ["t0", "t1", "t2"]
+
+
+def test_ctrl_c_ends_the_wait(db):
+    """Ctrl+C in the command line (a KeyboardInterrupt in the main thread, raised here when the
+    waiting line is said) ends the wait at once; nothing is written."""
+    import _thread
+
+    with Library.open(db) as lib, other_writer(db, "stdin") as other:
+        lib.waiting = Waiting(say=lambda _text: _thread.interrupt_main())
+        with pytest.raises(KeyboardInterrupt):
+            lib.put_tag(Tag("dog", ("a dog",)))
+        assert other.stdin is not None
+        other.stdin.write("go\n")
+        other.stdin.flush()
+    with Library.open(db, readonly=True) as lib:
+        assert lib.tags() == []
