@@ -575,10 +575,12 @@ def _without_decode(score_key: str) -> str:
 
 def merge_files(library: Any, files: Sequence[ResultsFile]) -> tuple[int, int, int]:
     """Merge ``files`` (all of one score key, checked by the caller with ``check_model``) into
-    ``library`` in one transaction (``Library.merge_results``): all of them land, or none. The
-    files are read one after the other (one open at a time), every value checked; every ITC
-    vector must have the model's size, else the size of those the library holds, else the
-    first one's."""
+    ``library``. The files are read one after the other (one open at a time), every value
+    checked; every ITC vector must have the model's size, else the size of those the library
+    holds, else the first one's. They are read twice: once to check them all (a damaged file
+    leaves the cache untouched), then to merge them a bounded chunk per transaction
+    (``Library.merge_results``), so an import of any size never holds the write lock for
+    long; a kill midway keeps the chunks merged, and importing again completes it."""
     header = files[0].header
     for f in files:
         if f.header.score_key != header.score_key:
@@ -590,6 +592,8 @@ def merge_files(library: Any, files: Sequence[ResultsFile]) -> tuple[int, int, i
         for f in files:
             yield from f.chunks(itc)
 
+    for _chunk in chunks():  # check everything before the first write
+        pass
     added: tuple[int, int, int] = library.merge_results(
         header.score_key, header.source, header.revision, chunks()
     )

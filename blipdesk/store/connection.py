@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Self, TypeVar
 
 from blipdesk.infra.errors import UserError
+from blipdesk.store.write_lock import Waiting, begin_write, forget_writer
 
 _T = TypeVar("_T")
 _CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
@@ -48,9 +49,13 @@ class Connection:
         self.path = path
         self.readonly = readonly
         self._ids: dict[tuple[str, str], int] = {}
+        self.waiting = Waiting()  # how a write waits for another process (``store.write_lock``)
+        self._wrote = False
 
     def close(self) -> None:
         self.conn.close()
+        if self._wrote:
+            forget_writer(self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -60,10 +65,13 @@ class Connection:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction (``BEGIN IMMEDIATE``): all of it lands, or none of it."""
+        """One write transaction (``BEGIN IMMEDIATE``): all of it lands, or none of it. It waits
+        for another process's write as long as it takes (``store.write_lock``); keep it short, as
+        others wait for it the same way."""
         if self.readonly:
             raise RuntimeError("this Library was opened read-only")
-        self.conn.execute("BEGIN IMMEDIATE")
+        begin_write(self.conn, self.path, self.waiting)
+        self._wrote = True
         try:
             yield
         except BaseException:

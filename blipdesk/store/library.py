@@ -188,24 +188,22 @@ class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
         revision: str | None,
         chunks: Iterable[tuple[Sequence[ScoreRow], Mapping[str, np.ndarray], Mapping[str, str]]],
     ) -> tuple[int, int, int]:
-        """Merge results computed elsewhere (``results import``): every chunk's (scores, ITC
-        vectors, decode errors) in ONE transaction, so a failure anywhere (a damaged chunk read
-        late, a full disk, a kill) leaves the cache exactly as it was. What the cache already
-        holds wins (``ON CONFLICT DO NOTHING``), so merging twice changes nothing. Returns the
-        rows added: (scores, ITC vectors, decode errors)."""
+        """Merge results computed elsewhere (``results import``): one transaction per chunk
+        (scores, ITC vectors, decode errors; the caller bounds its size), so an import of any
+        size never holds the write lock for long, and other processes write between chunks.
+        Check every chunk before (``core.results.merge_files`` does): a failure midway (a full
+        disk, a kill) keeps the chunks merged so far, and merging again completes it, as what
+        the cache already holds wins (``ON CONFLICT DO NOTHING``: merging twice changes
+        nothing). Returns the rows added: (scores, ITC vectors, decode errors)."""
         added = [0, 0, 0]
-        with self.transaction():
-            self.conn.execute(
-                "INSERT INTO models(score_key, source, revision) VALUES (?, ?, ?) "
-                "ON CONFLICT(score_key) DO NOTHING",
-                (score_key, source, revision),
-            )
-            mid = self.model_id(score_key)
+        self.ensure_model(score_key, source, revision)
+        mid = self.model_id(score_key)
 
-            def cid(content: str) -> int:
-                return self._intern("contents", "hash", content, True)  # type: ignore[return-value]
+        def cid(content: str) -> int:
+            return self._intern("contents", "hash", content, True)  # type: ignore[return-value]
 
-            for scores, features, errors in chunks:
+        for scores, features, errors in chunks:
+            with self.transaction():
                 texts = self._text_ids((r.sentence for r in scores), create=True)
                 statements: tuple[tuple[str, list[tuple[object, ...]]], ...] = (
                     (

@@ -19,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from blipdesk.infra.errors import UserError
+from blipdesk.store import write_lock
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,12 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 
 
 def _connect_ro(path: Path, query: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.as_uri()}?{query}", uri=True, timeout=10.0, isolation_level=None)
+    conn = sqlite3.connect(
+        f"{path.as_uri()}?{query}",
+        uri=True,
+        timeout=write_lock.BUSY_TIMEOUT_S,
+        isolation_level=None,
+    )
     conn.text_factory = _text
     conn.execute("PRAGMA query_only=ON")
     return conn
@@ -258,6 +264,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             migrate(conn, path, version)
         finally:
             conn.close()
+            write_lock.forget_writer(path)
     conn = _open(path)
     if readonly:
         conn.execute("PRAGMA query_only=ON")
@@ -269,7 +276,9 @@ def _peek_version(path: Path) -> int:
     if not path.exists() or path.stat().st_size == 0:
         return 0
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10.0)
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, timeout=write_lock.BUSY_TIMEOUT_S
+        )
         try:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
         finally:
@@ -287,7 +296,7 @@ def _text(data: bytes) -> str:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=write_lock.BUSY_TIMEOUT_S, isolation_level=None)
     conn.text_factory = _text  # file names that are not UTF-8 (see library._db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
@@ -308,7 +317,7 @@ def migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
         finally:
             dest.close()
     for target in range(version + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
+        write_lock.begin_write(conn, path)
         try:
             current = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if current >= target:  # another process migrated meanwhile

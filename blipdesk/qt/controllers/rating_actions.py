@@ -6,7 +6,9 @@ them in XMP sidecars.
 ``RatingBook`` is the GUI thread's path -> ``Rating`` for the folder shown. Ratings are loaded
 for each listed folder, saved by content and read from or written to sidecars in a background
 task (``blipdesk.services.ratings``; one task thread, so writes land in order); the book changes at once,
-so the grid repaints without waiting for the disk.
+so the grid repaints without waiting for the disk. A save waits as long as another blipdesk
+process holds the database (``store.write_lock``); one that fails for good puts the ratings it
+showed back (those not changed again since) and says so in the status bar.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ class RatingActions(QObject):
         photos.set_ratings(self.book.get)  # what the filter's rating criterion reads
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
-        self.tasks.failed.connect(lambda _r, message, *_: self.message.emit(message, 10000))
+        self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
         self._handlers: dict[int, Callable[[object], None]] = {}
+        # Saves in flight: request -> {path: (rating before, rating shown)}, to undo on failure.
+        self._saving: dict[int, dict[str, tuple[Rating, Rating]]] = {}
         self._load = 0
 
     # ----------------------------------------------------------------- reading
@@ -87,12 +91,11 @@ class RatingActions(QObject):
         if not photos:
             self.message.emit("Select photos to rate first.", 5000)
             return
-        new = {p.path: change(self.rating(p.path)) for p in photos}
+        before = {p.path: self.rating(p.path) for p in photos}
+        new = {path: change(rating) for path, rating in before.items()}
         self.book.update(new)
         self._changed(list(new))
-        from blipdesk.services.ratings import save_ratings
-
-        self._start(save_ratings, lambda _saved: None, self.database, new)
+        self._save(new, before)
         self.message.emit(f"{len(new)} photo{'s' * (len(new) != 1)} {what}", 4000)
 
     # ----------------------------------------------------------------- sidecars
@@ -106,12 +109,11 @@ class RatingActions(QObject):
 
     def _read(self, answer) -> None:
         found, errors = answer
+        before = {path: self.rating(path) for path in found}
         self.book.update(found)
         self._changed(list(found))
         if found:
-            from blipdesk.services.ratings import save_ratings
-
-            self._start(save_ratings, lambda _saved: None, self.database, dict(found))
+            self._save(dict(found), before)
         problem = f"; {len(errors)} sidecars could not be read ({errors[0]})" if errors else ""
         self.message.emit(f"Ratings read from {len(found)} sidecars{problem}", 10000)
 
@@ -128,6 +130,32 @@ class RatingActions(QObject):
         problem = f"; {len(errors)} failed ({errors[0]})" if errors else ""
         self.message.emit(f"Ratings written: {changed} sidecars changed{problem}", 10000)
 
+    # ----------------------------------------------------------------- saving
+
+    def _save(self, new: dict[str, Rating], before: dict[str, Rating]) -> None:
+        from blipdesk.services.ratings import save_ratings
+
+        request = self._start(save_ratings, lambda _saved: None, self.database, new)
+        self._saving[request] = {path: (before[path], new[path]) for path in new}
+
+    def _failed(self, request: int, message: str) -> None:
+        """A task failed: a save's ratings did not land, so the window stops showing them."""
+        self._handlers.pop(request, None)
+        undo = self._saving.pop(request, None)
+        if not undo:
+            self.message.emit(message, 10000)
+            return
+        back = [p for p, (_old, shown) in undo.items() if self.book.get(p, Rating()) == shown]
+        for path in back:
+            self.book[path] = undo[path][0]
+        self._changed(back)
+        n = len(undo)
+        self.message.emit(
+            f"The rating of {n} photo{'s' * (n != 1)} could not be saved and was put back: "
+            f"{message}",
+            0,
+        )
+
     # ----------------------------------------------------------------- plumbing
 
     def _start(self, fn, handler: Callable[[object], None], *args) -> int:
@@ -136,6 +164,7 @@ class RatingActions(QObject):
         return request
 
     def _done(self, request: int, value) -> None:
+        self._saving.pop(request, None)
         handler = self._handlers.pop(request, None)
         if handler == self._loaded and request != self._load:
             return  # an older folder's ratings

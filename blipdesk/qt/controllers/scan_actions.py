@@ -83,6 +83,8 @@ class ScanActions(QObject):
         status.pauseToggled.connect(controller.set_paused)
         status.cancelRequested.connect(lambda: controller.cancel("scan"))
         controller.progress.connect(status.show_progress)
+        # Until the next batch's progress: "Waiting for another blipdesk process (PID …) …"
+        controller.waiting.connect(lambda text: status.set_text(f"{text[:1].upper()}{text[1:]}…"))
         controller.scanFinished.connect(self._finished)
         controller.modelMissing.connect(self._model_missing)
         controller.failed.connect(self._failed)

@@ -28,6 +28,7 @@ from blipdesk.core.engine import ScanOptions
 from blipdesk.infra.errors import ModelError, UserError
 from blipdesk.qt.common.values import PhotoScores, SentenceScore
 from blipdesk.services.options import ModelChoice, write_key
+from blipdesk.store.write_lock import Waiting, WriteCancelled
 
 __all__ = ["ModelChoice"]  # built by services.options.model_choice; jobs carry it
 
@@ -228,6 +229,7 @@ class InferenceWorker(QObject):
 
     started = Signal(int, str)  # job id, what (e.g. "Loading model")
     status = Signal(int, str)
+    waiting = Signal(int, str)  # a scan waits for another process's write: the line saying so
     progress = Signal(int, object)  # engine.ScanProgress
     results = Signal(int, object)  # tuple[PhotoScores, ...]
     tried = Signal(int, object)  # dict sentence -> SentenceScore
@@ -327,7 +329,7 @@ class InferenceWorker(QObject):
 
     def _report(self, job: Job, exc: BaseException) -> None:
         """A job ended by an exception: say how, then ``finished``."""
-        if isinstance(exc, Cancelled):
+        if isinstance(exc, (Cancelled, WriteCancelled)):
             self.finished.emit(job.job_id, "cancelled", None)
             return
         if isinstance(exc, ModelMissing):
@@ -518,19 +520,26 @@ class InferenceWorker(QObject):
             return planned_device_type(job.model.device, job.model.precision)
 
         scorer.device_type = device_type  # type: ignore[attr-defined]
-        summary = scan(
-            self.library(job.database),
-            job.folders,
-            job.sentences,
-            key,
-            scorer,
-            job.options,
-            on_progress,
-            on_batch,
-            job.cancel,
-            job.pause,
-            job.listed,
-        )
+        library = self.library(job.database)
+        # Another blipdesk process writing: the scan waits (its batch in flight lands after),
+        # the status line says so, and Cancel ends the wait.
+        library.waiting = Waiting(job.cancel, lambda text: self.waiting.emit(job.job_id, text))
+        try:
+            summary = scan(
+                library,
+                job.folders,
+                job.sentences,
+                key,
+                scorer,
+                job.options,
+                on_progress,
+                on_batch,
+                job.cancel,
+                job.pause,
+                job.listed,
+            )
+        finally:
+            library.waiting = Waiting()
         if summary.failures:
             self.results.emit(
                 job.job_id, tuple(PhotoScores(f.path, {}, f.reason) for f in summary.failures)
@@ -570,6 +579,7 @@ class InferenceController(QObject):
     progress = Signal(object)  # engine.ScanProgress
     results = Signal(object)  # tuple[PhotoScores, ...]
     status = Signal(str)
+    waiting = Signal(str)  # the scan waits for another blipdesk process (the line saying so)
     scanFinished = Signal(str, object)  # outcome, the engine's ScanSummary (None unless done)
     tried = Signal(object)
     searched = Signal(object)
@@ -595,6 +605,7 @@ class InferenceController(QObject):
         # Named slots, not ``cond and emit()`` lambdas: a slot must return None (a returned bool
         # is released once too often by PySide6 and crashes the interpreter, seen on 6.12).
         w.progress.connect(self._forward("scan", self.progress))
+        w.waiting.connect(self._forward("scan", self.waiting))
         w.results.connect(self._forward("scan", self.results))
         w.tried.connect(self._forward("try", self.tried))
         w.searched.connect(self._forward("search", self.searched))
