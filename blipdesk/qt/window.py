@@ -7,7 +7,7 @@ import logging
 import os
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.infra.paths import Paths
-from blipdesk.qt.common.values import ScoreBoard, Tag, sidecar_targets
+from blipdesk.qt.common.values import PRESS_SCAN, ScoreBoard, Tag, sidecar_targets
 from blipdesk.qt.common.window_state import WindowState
 from blipdesk.qt.controllers.desk import Desk
 from blipdesk.qt.controllers.file_actions import FileActions, FileTask
@@ -30,6 +30,7 @@ from blipdesk.qt.controllers.settings_flow import SettingsFlow
 from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.controllers.tag_actions import TagActions
 from blipdesk.qt.controllers.tag_writer import TagWriter
+from blipdesk.qt.controllers.undo_actions import UndoActions
 from blipdesk.qt.models.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
@@ -38,7 +39,7 @@ from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
-from blipdesk.qt.widgets.menus import build_menus
+from blipdesk.qt.widgets.menus import bind_keys, build_menus
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
@@ -84,17 +85,16 @@ class MainWindow(QMainWindow):
         self.tag_writer = TagWriter(str(paths.database), self)
         self.tasks = BackgroundTasks(self)  # sidecars, exports, copies, clearing caches
         self.files = FileActions(self.tasks, paths, self)
-        self.tag_actions = TagActions(
-            self.tags, self.tag_writer, self.controller, self._model_choice, self
-        )
+        self.undo = QUndoStack(self)  # every change a person makes: ratings, labels, tags
+        self.tag_actions = TagActions(self.tags, self.tag_writer, self.controller,
+                                      self._model_choice, self, self.undo)  # fmt: skip
         self.scan_status = ScanStatus()
         self.scanning = ScanActions(
             self.controller, self.scan_status, paths, lambda: self.settings,
             lambda title, text: self._warn(title, text), use_processes, self,
         )  # fmt: skip
-        self.settings_flow = SettingsFlow(
-            self.controller, self.files, paths.data_dir, self._model_choice, self
-        )
+        self.settings_flow = SettingsFlow(self.controller, self.files, paths.data_dir,
+                                          self._model_choice, self)  # fmt: skip
 
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
@@ -108,14 +108,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.scan_status)
         self._build_layout()
         self.menu_actions = build_menus(self, self)
+        self.undo_actions = UndoActions(self, self.undo)  # Edit > Undo, Redo
         self.labels = LabelActions(  # the Teach menu, ✓ / ✗ labels, more like this
             self, self.shown, self.grid, self.detail, self.tags_panel, self.board, self.previews,
-            str(paths.database), lambda: self.settings, self._after_scores, self._warn,
+            str(paths.database), lambda: self.settings, self._after_scores, self._warn, self.undo,
         )  # fmt: skip
         self._wire()
         self.desk = Desk(  # ratings, the info panel, View and Photo menus, full screen
             self, self.stack, self.board, self.detail, self.info,
-            (self.sidebar, self.filter_bar, self.right), str(paths.database),
+            (self.sidebar, self.filter_bar, self.right), str(paths.database), self.undo,
         )  # fmt: skip
         self.live = LiveFolders(  # folders that change on disk
             self.shown, self.grid, self.folders, self.lister, self.cache, paths.database,
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.settings_flow.accepted.connect(self.live.follow_settings)
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
+        bind_keys(self)  # every menu key, window-wide: the viewer and full screen too
         self._restore()
 
     # ----------------------------------------------------------------- building
@@ -254,17 +256,13 @@ class MainWindow(QMainWindow):
         missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
         if not missing:
             return
-        if (
-            self.settings.feature_cache
-            and not self.controller.scanning()
-            and not self.files.clearing
-        ):
+        if self.settings.feature_cache and not (self.controller.scanning() or self.files.clearing):
             # Checked at once from the vision cache, best matches first; photos never scanned
             # wait for Scan (a new tag never starts decoding a whole folder by itself).
             self.scan(cached_only=True, checking=tag.name)
             return
         self.statusBar().showMessage(
-            f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
+            f"“{tag.name}”: {len(missing)} photos not scored for it yet — {PRESS_SCAN}.", 8000
         )
 
     # ----------------------------------------------------------------- scanning

@@ -14,9 +14,14 @@ SIMILARITY_HELP = (
 )
 
 
+def percent_text(value: float) -> str:
+    """``40%``: a match, or a threshold on the match, always as a percentage (never 0.40)."""
+    return f"{value * 100:.0f}%"
+
+
 def match_text(itm: float | None) -> str:
     """``match 40%``; ``not scored yet`` when there is no score."""
-    return "not scored yet" if itm is None else f"match {itm * 100:.0f}%"
+    return "not scored yet" if itm is None else f"match {percent_text(itm)}"
 
 
 def similarity_text(cosine: float) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard
@@ -35,15 +35,16 @@ class Desk(QObject):
         info: InfoPanel,
         panels: Sequence[QWidget],
         database: str,
+        undo: QUndoStack | None = None,
     ) -> None:
         """``main``: the window that goes full screen and holds the menus; ``panels``: what the
-        viewer hides (it takes the whole window)."""
+        viewer hides (it takes the whole window); ``undo``: where rating changes go as steps."""
         super().__init__(main)
         self.main, self.stack, self.board, self.detail = main, stack, board, detail
         self.panels = tuple(panels)
         self.grid, self.viewer, self.photos = stack.grid, stack.viewer, stack.photos
         self.info = info
-        self.ratings = RatingActions(database, self.photos, self.targets, self)
+        self.ratings = RatingActions(database, self.photos, self.targets, self, undo)
         self.grid.delegate.rating_of = self.ratings.book.get
         self.viewer.caption_extra = lambda photo: self.ratings.text(photo.path)
         self.info.rating_of = self.ratings.text

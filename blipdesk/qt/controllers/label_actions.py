@@ -1,4 +1,4 @@
-"""Teaching tags in the window (issue 13): labels (✓ yes / ✗ no / clear) on the selection, undo,
+"""Teaching tags in the window (issue 13): labels (✓ yes / ✗ no / clear) on the selection (each one step of Edit > Undo),
 review borderline, calibrate, tags from examples, more like this; a click on a tag's dot or ✓ / ✗
 on a thumbnail labels that photo; Teach > Show only filters by labels.
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QBoxLayout,
     QHBoxLayout,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.common.label_marks import NO, YES
+from blipdesk.qt.common.undo import Step, photos_text
 from blipdesk.qt.common.values import ScoreBoard, Tag
 from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.widgets.detail_panel import DetailPanel
@@ -70,9 +71,11 @@ class LabelActions(QObject):
         settings: Callable[[], Settings],
         after_scores: Callable[[], None],
         warn: Callable[[str, str], None],
+        undo: QUndoStack | None = None,
     ) -> None:
         """``main``: the menus and the parent of dialogs; ``after_scores``: the tags panel,
-        detail panel and viewer follow the board; ``warn``: a message box for a failure."""
+        detail panel and viewer follow the board; ``warn``: a message box for a failure;
+        ``undo``: where each labelling goes as one step (Edit > Undo)."""
         super().__init__(main)
         self.main, self.shown, self.grid, self.detail = main, shown, grid, detail
         self.tags, self.photos, self.tags_panel = shown.tags, shown.photos, tags_panel
@@ -82,7 +85,7 @@ class LabelActions(QObject):
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
         self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
-        self.undo_stack: list[jobs.LabelChange] = []
+        self.undo = undo
         self.review: Any = None
         self.proposal_box: Any = None
         self._purpose: dict[int, str] = {}
@@ -110,14 +113,13 @@ class LabelActions(QObject):
                 if grid:  # single keys: only while the grid has the focus (never the search box)
                     action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                     self.grid.addAction(action)
-            action.triggered.connect(slot)
+            action.triggered.connect(lambda _checked=False: slot())
             menu.addAction(action)
             return action
 
         self.yes_action = act(f"{YES} &Yes, this tag applies", lambda: self.label(True), "Y", True)
         self.no_action = act(f"{NO} &No, it does not", lambda: self.label(False), "N", True)
         self.clear_action = act("&Clear the label", lambda: self.label(None), "C", True)
-        self.undo_action = act("&Undo the last label", self.undo, "Ctrl+Z")
         menu.addSeparator()
         self.review_action = act("&Review borderline photos…", self.start_review, "Ctrl+B")
         self.calibrate_action = act("C&alibrate the tag from its labels…", self.calibrate)
@@ -213,28 +215,37 @@ class LabelActions(QObject):
     # ----------------------------------------------------------------- labels
 
     def label(self, value: bool | None, tag: Tag | None = None, paths=None) -> int | None:
+        """Label ``paths`` (the selection) for ``tag`` (the current one): one undoable step."""
         tag = tag or self.current_tag()
         paths = list(paths) if paths is not None else self._selection()
         if tag is None or not paths:
             self.message.emit("Select photos and a tag (in the detail panel) to label.", 6000)
             return None
-        self._refresh(self.board.set_label(paths, tag.name, value))
-        request = self._start("label", jobs.label_photos, self.database, tag.name,
-                              paths, value)  # fmt: skip
-        self._shown[request] = [{p: value for p in paths}, tag.name, None]
-        return request
+        name = tag.name
+        before = {p: self.board.label(p, name) for p in paths}
+        word = {True: "yes", False: "no", None: "label cleared"}[value]
+        requests: list[int] = []
 
-    def undo(self) -> int | None:
-        if not self.undo_stack:
-            self.message.emit("No label to undo.", 4000)
-            return None
-        change = self.undo_stack.pop()
-        before = change.before()
-        for path, value in before.items():
-            self.board.set_label([path], change.tag, value)
-        self._refresh(list(before))
-        request = self._start("undo", jobs.restore_labels, self.database, change)
-        self._shown[request] = [before, change.tag, None]
+        def redo() -> None:  # the first time it says so; Edit > Redo says "Redid: …"
+            purpose = "relabel" if requests else "label"
+            requests.append(self._write(name, dict.fromkeys(paths, value), purpose))
+
+        if self.undo is None:
+            redo()
+        else:
+            text = f"“{name}”: {word} on {photos_text(len(paths))}"
+            self.undo.push(Step(text, redo, lambda: self._write(name, before, "relabel")))
+        return requests[-1]
+
+    def _write(self, tag: str, values: dict[str, bool | None], purpose: str) -> int:
+        """Shown on the board at once; written by content in the background (one write per
+        value, in order). ``purpose``: "label" (announced when it lands) or "relabel"."""
+        request = 0
+        for value in dict.fromkeys(values.values()):
+            paths = [p for p in values if values[p] is value]
+            self._refresh(self.board.set_label(paths, tag, value))
+            request = self._start(purpose, jobs.label_photos, self.database, tag, paths, value)
+            self._shown[request] = [{p: value for p in paths}, tag, None]
         return request
 
     def _reapply(self) -> None:
@@ -263,13 +274,11 @@ class LabelActions(QObject):
     def _done(self, request: int, result: object) -> None:
         purpose = self._purpose.pop(request, "")
         if purpose == "label" and isinstance(result, jobs.LabelChange):
-            self.undo_stack.append(result)
             word = {True: "yes", False: "no", None: "cleared"}[result.value]
-            n = len(result.paths)
-            self.message.emit(f"“{result.tag}”: {word} on {n} photo(s) — Ctrl+Z undoes", 6000)
+            n = photos_text(len(result.paths))
+            self.message.emit(f"“{result.tag}”: {word} on {n} — Ctrl+Z undoes", 6000)
             self._landed(request)
-        elif purpose == "undo" and isinstance(result, jobs.LabelChange):
-            self.message.emit(f"“{result.tag}”: label undone", 4000)
+        elif purpose == "relabel":  # undone or redone: the status bar already said so
             self._landed(request)
         elif purpose == "review" and isinstance(result, jobs.TeachData):
             self._open_review(result)

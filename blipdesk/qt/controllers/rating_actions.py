@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
 
+from blipdesk.qt.common.undo import Step, photos_text
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.services.ratings import Rating, RatingFilter, stars_text
@@ -28,8 +30,11 @@ class RatingActions(QObject):
         photos: PhotoGridModel,
         targets: Callable[[], list],
         parent: QObject | None = None,
+        undo: QUndoStack | None = None,
     ) -> None:
+        """``undo``: where each key's change goes as one step (None: changes are not undoable)."""
         super().__init__(parent)
+        self.undo = undo
         self.database = database
         self.photos = photos
         self.targets = targets  # the photos a key acts on: the viewer's, else the selection
@@ -63,24 +68,35 @@ class RatingActions(QObject):
     # ----------------------------------------------------------------- the keys
 
     def set_stars(self, stars: int) -> None:
-        self._apply(lambda r: Rating(stars, r.flag), f"rated {'★' * stars}" if stars else "unrated")
+        what = f"{stars} star{'s' * (stars != 1)}" if stars else "no stars"
+        self._apply(lambda r: Rating(stars, r.flag), what)
 
     def set_flag(self, flag: int) -> None:
-        what = {1: "picked", -1: "rejected", 0: "unflagged"}[flag]
+        what = {1: "pick", -1: "reject", 0: "no flag"}[flag]
         self._apply(lambda r: Rating(r.stars, flag), what)
 
     def _apply(self, change: Callable[[Rating], Rating], what: str) -> None:
+        """One key on the photos it acts on: one step (undone and redone as a whole)."""
         photos = self.targets()
         if not photos:
             self.message.emit("Select photos to rate first.", 5000)
             return
-        new = {p.path: change(self.rating(p.path)) for p in photos}
-        self.book.update(new)
-        self._changed(list(new))
+        before = {p.path: self.rating(p.path) for p in photos}
+        new = {path: change(rating) for path, rating in before.items()}
+        text = f"{what} on {photos_text(len(new))}"
+        if self.undo is None:
+            self._put(new)
+        else:
+            self.undo.push(Step(text, lambda: self._put(new), lambda: self._put(before)))
+        self.message.emit(text[0].upper() + text[1:], 4000)
+
+    def _put(self, ratings: dict[str, Rating]) -> None:
+        """Shown at once; saved by content in the background (in order)."""
         from blipdesk.services.ratings import save_ratings
 
-        self._start(save_ratings, lambda _saved: None, self.database, new)
-        self.message.emit(f"{len(new)} photo{'s' * (len(new) != 1)} {what}", 4000)
+        self.book.update(ratings)
+        self._changed(list(ratings))
+        self._start(save_ratings, lambda _saved: None, self.database, dict(ratings))
 
     # ----------------------------------------------------------------- filter
 

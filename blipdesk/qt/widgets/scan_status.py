@@ -13,6 +13,8 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from blipdesk.qt.common.values import PRESS_SCAN
+
 TEXT_WIDTH = 420
 
 
@@ -114,7 +116,7 @@ class ScanStatus(QWidget):
         self.set_running(False)
         if outcome == "done" and summary is not None and checking:
             text = f"“{checking}” checked on {summary.scored} scanned photos"
-            text += f"; {waiting} not scanned yet — press Scan" if waiting else ""
+            text += f"; {waiting} not scanned yet — {PRESS_SCAN}" if waiting else ""
         elif outcome == "done" and summary is not None:
             text = f"Scan finished: {summary.tally()}"
         else:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from blipdesk.infra.errors import ModelError, UserError
-from blipdesk.qt.common.values import PhotoScores, SentenceScore
+from blipdesk.qt.common.values import PRESS_SCAN, PhotoScores, SentenceScore
 
 if TYPE_CHECKING:  # torch loads in this thread, when a job first needs the model
     from blipdesk.core.scorer import Scorer
@@ -199,7 +199,7 @@ class SearchResult:
                 f"({self.refined} of {self.candidates})…"
             )
         if self.unscanned:
-            text += f" · {self.unscanned} photos not scanned yet (not searched: press Scan)"
+            text += f" · {self.unscanned} photos not scanned yet (not searched: {PRESS_SCAN})"
         return text
 
 
