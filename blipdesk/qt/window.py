@@ -23,6 +23,7 @@ from blipdesk.qt.common.window_state import WindowState
 from blipdesk.qt.controllers.desk import Desk
 from blipdesk.qt.controllers.file_actions import FileActions, FileTask
 from blipdesk.qt.controllers.grid_flow import GridFlow
+from blipdesk.qt.controllers.grid_modes import GridModes
 from blipdesk.qt.controllers.label_actions import LabelActions
 from blipdesk.qt.controllers.live_folders import LiveFolders
 from blipdesk.qt.controllers.scan_actions import ScanActions, model_choice
@@ -40,6 +41,7 @@ from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
 from blipdesk.qt.widgets.menus import bind_keys, build_menus
+from blipdesk.qt.widgets.mode_bar import ModeBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
@@ -69,9 +71,8 @@ class MainWindow(QMainWindow):
         # Models and workers
         self.board = ScoreBoard()
         self.thumbs = ThumbnailLoader(paths.thumbnails_dir, parent=self)
-        self.previews = ThumbnailLoader(
-            paths.thumbnails_dir, px=1024, capacity=8, threads=1, parent=self
-        )
+        self.previews = ThumbnailLoader(paths.thumbnails_dir, px=1024, capacity=8, threads=1,
+                                        parent=self)  # fmt: skip
         self.photos = PhotoGridModel(self.board, self.thumbs, self)
         self.tags = TagListModel(self.board, self)
         self.folders = FolderTreeModel(self)
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
         self.filter_bar = FilterBar()
+        self.mode_bar = ModeBar()  # a search or a menu's "Show only" on: named, with ✕
         self.grid = PhotoGrid(self.photos, self.thumbs)
         self.viewer = PhotoViewer(self.board, self.previews)
         self.detail = DetailPanel(self.board, self.previews)
@@ -123,6 +125,9 @@ class MainWindow(QMainWindow):
             lambda: self.settings, lambda: self.controller.scanning() or bool(self.files.clearing),
             lambda: self.scan(background=True), self.desk.view_menu, self,
         )  # fmt: skip
+        modes = {"rating": self.desk.rating_mode(), "label": self.labels.label_mode(),
+                 "duplicates": self.live.duplicates_mode()}  # fmt: skip
+        self.modes = GridModes(self.mode_bar, self.photos, self.filter_bar, self.grid, modes)
         self.lister.listed.connect(self.desk.listed)
         self.tag_actions.tried.connect(self.desk.tried)
         self.scanning.finished.connect(self.live.scan_finished)
@@ -140,6 +145,7 @@ class MainWindow(QMainWindow):
         cl = QVBoxLayout(center)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.filter_bar)
+        cl.addWidget(self.mode_bar)
         cl.addWidget(self.stack, 1)
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("rightSplitter")
@@ -238,10 +244,8 @@ class MainWindow(QMainWindow):
         self.flow.folder_opened(folder)
 
     def _root_of(self, folder: str, roots=None) -> str:
-        for root in self.folders.roots() if roots is None else roots:
-            if folder == root or folder.startswith(root + os.sep):
-                return root
-        return folder
+        roots = self.folders.roots() if roots is None else roots
+        return next((r for r in roots if folder == r or folder.startswith(r + os.sep)), folder)
 
     # ----------------------------------------------------------------- tags
 
@@ -259,11 +263,9 @@ class MainWindow(QMainWindow):
         if self.settings.feature_cache and not (self.controller.scanning() or self.files.clearing):
             # Checked at once from the vision cache, best matches first; photos never scanned
             # wait for Scan (a new tag never starts decoding a whole folder by itself).
-            self.scan(cached_only=True, checking=tag.name)
-            return
-        self.statusBar().showMessage(
-            f"“{tag.name}”: {len(missing)} photos not scored for it yet — {PRESS_SCAN}.", 8000
-        )
+            return self.scan(cached_only=True, checking=tag.name)
+        text = f"“{tag.name}”: {len(missing)} photos not scored for it yet — {PRESS_SCAN}."
+        self.statusBar().showMessage(text, 8000)
 
     # ----------------------------------------------------------------- scanning
 
@@ -348,8 +350,7 @@ class MainWindow(QMainWindow):
         return None if self.controller.scanning() else self.files.clear_features()
 
     def _scores_cleared(self) -> None:
-        """Everything the grid, tags panel and detail show came from the old scores: reload what
-        the cache still knows (read errors of photo records) for the folder shown."""
+        """The old scores are gone: reload what the cache still knows for the folder shown."""
         self.board.clear()
         self.photos.clear_search()
         self.photos.set_tags(self.tags.tags())

@@ -62,7 +62,7 @@ def test_rating_flag_and_undo_keys_work_in_every_mode(qtbot, make_window, photo_
     mods = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     qtbot.keyClick(target, Qt.Key.Key_Z, mods)
     assert ratings.rating(path) == Rating(0, 0), mode  # and gone again
-    assert window.statusBar().currentMessage().startswith("Redid:") or window.desk.full_screen()
+    assert window.statusBar().full_message().startswith("Redid:") or window.desk.full_screen()
 
 
 def test_keys_alone_cull_two_photos_and_the_store_holds_it(

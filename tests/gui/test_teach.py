@@ -55,7 +55,7 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     assert not window.board.matches(window.photos.photo_at(2).path, window.tags.tags()[0])
     # undo (Edit > Undo, one step of the window's stack): shown at once, then in the cache
     window.undo_actions.undo()
-    assert window.statusBar().currentMessage() == "Undid: “beach”: no on 1 photo"
+    assert window.statusBar().full_message() == "Undid: “beach”: no on 1 photo"
     assert window.board.label(window.photos.photo_at(2).path, "beach") is None
     _wait_tasks(qtbot, window)
     # The cache read after the write has landed (its labels are on the board): it left the

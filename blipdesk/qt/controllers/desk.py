@@ -10,7 +10,7 @@ creates it and wires the signals from elsewhere (a folder listed, "Try"'s answer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
@@ -57,8 +57,15 @@ class Desk(QObject):
         main.installEventFilter(self)  # closing in full screen saves the normal geometry
 
     def listed(self, _request: int, _folder: str, photos: list[Photo]) -> None:
-        """A folder was listed: its ratings are read (``FolderLister.listed``)."""
+        """A folder was listed: its ratings are read (``FolderLister.listed``); the photo the
+        information panel shows is read again when its file changed on disk (size, time)."""
         self.ratings.load([p.path for p in photos])
+        shown = self.info.photo
+        if shown is None:
+            return
+        fresh = next((p for p in photos if p.path == shown.path), None)
+        if fresh is not None and (fresh.size, fresh.mtime) != (shown.size, shown.mtime):
+            self.info.show_photo(fresh)
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.main and event.type() == QEvent.Type.Close and self.full_screen():
@@ -134,6 +141,13 @@ class Desk(QObject):
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         return action
+
+    def rating_mode(self) -> tuple[Callable[[], str], Callable[[], None]]:
+        """Photo > Show only, for the banner over the grid: what it shows, how to leave it."""
+        return (
+            lambda: f"Rating: {self.ratings.filter.describe()}",
+            self.filter_actions["Any rating"].trigger,
+        )
 
     def show_shortcuts(self) -> ShortcutsDialog:
         dialog = ShortcutsDialog(self.main.menuBar(), self.main)

@@ -14,6 +14,7 @@ thread too and applied only when the person says so.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,7 @@ class LabelActions(QObject):
         self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
         self.undo = undo
         self.review: Any = None
+        self._like_query = "more like this"  # how the banner names the last More like this
         self.proposal_box: Any = None
         self._purpose: dict[int, str] = {}
         # Labels shown before the cache holds them: request -> [paths' values, tag, the cache
@@ -292,7 +294,7 @@ class LabelActions(QObject):
             self.shown.reload_scores()
         elif purpose == "like" and isinstance(result, jobs.LikeThis):
             order = result.order()
-            self.photos.show_search("more like this", order, {})
+            self.photos.show_search(self._like_query, order, {})
             self.message.emit(
                 f"More like this: {len(result.exact)} exact duplicates and {len(result.near)} "
                 f"near-duplicates first, then the {len(result.ranked)} most alike",
@@ -342,6 +344,11 @@ class LabelActions(QObject):
             None if test is None else (lambda p: test(board.labels.get(p.path, {}))),
             f"Teach > Show only > {ANY_LABEL}",
         )
+
+    def label_mode(self) -> tuple[Callable[[], str], Callable[[], None]]:
+        """Teach > Show only, for the banner over the grid: what it shows, how to leave it."""
+        shown = lambda: next((t for t, a in self.show_actions.items() if a.isChecked()), "")  # noqa: E731
+        return (lambda: f"Labels: {shown()}", lambda: self.show_only(ANY_LABEL))
 
     # ----------------------------------------------------------------- review, calibrate
 
@@ -443,6 +450,10 @@ class LabelActions(QObject):
         if not paths or self.shown.current is None:
             self.message.emit("Select one or more photos first.", 6000)
             return None
+        first = os.path.basename(paths[0])
+        self._like_query = f"more like “{first}”" + (
+            f" and {len(paths) - 1} more" if paths[1:] else ""
+        )
         s = self.settings()
         return self._start("like", jobs.more_like_this, self.database, s.model,
                            paths, self.shown.current, s.recursive, top)  # fmt: skip

@@ -83,6 +83,10 @@ class LiveFolders(QObject):
         view.addSeparator()
         view.addAction(self.duplicates_action)
 
+    def duplicates_mode(self) -> tuple[Callable[[], str], Callable[[], None]]:
+        """View > Show duplicates only, for the banner over the grid: its text, how to leave."""
+        return (lambda: "Duplicates only", lambda: self.duplicates_action.setChecked(False))
+
     def follow_settings(self, *_args: object) -> None:
         settings = self.settings()
         self.watcher.set_roots(self.folders.roots() if settings.watch_folders else ())

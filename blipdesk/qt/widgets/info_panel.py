@@ -46,6 +46,8 @@ class InfoPanel(QWidget):
 
     def show_photo(self, photo: Photo | None) -> None:
         same = photo is not None and self.photo is not None and photo.path == self.photo.path
+        if same and (photo.size, photo.mtime) != (self.photo.size, self.photo.mtime):
+            same = False  # the file changed on disk since it was read: read it again
         if same and self.info is not None:
             self._fill()  # the same photo again: no new read
             return

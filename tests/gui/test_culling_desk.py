@@ -1,0 +1,158 @@
+"""The culling desk (issue 25) in the window: More like this ranks what it is asked (the menu's
+``checked`` never reaches ``top``), every mode that filters the grid is named over it and left
+with Esc or ✕, and every change a person makes is one step of Edit > Undo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from blipdesk.qt.common.values import Tag
+from blipdesk.qt.models.tags import TagRoles
+from blipdesk.store import Rating
+
+
+def _window(qtbot, make_window, folder, rows=10):
+    window = make_window()
+    window.add_folder(str(folder))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == rows, timeout=10000)
+    return window
+
+
+def _select(window, rows):
+    sel = window.grid.selectionModel()
+    window.grid.setCurrentIndex(window.photos.index(rows[0]))
+    for row in rows:
+        sel.select(window.photos.index(row), QItemSelectionModel.SelectionFlag.Select)
+    return [window.photos.photo_at(r).path for r in rows]
+
+
+def test_menu_actions_never_hand_checked_to_a_defaulted_parameter(
+    qtbot, make_window, photo_dir, monkeypatch
+):
+    """Teach > More like this and New tag from examples, chosen from the menu: the ranking asks
+    for its 200 photos (not top=False) and the name typed is the tag's (not False)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    window = _window(qtbot, make_window, photo_dir)
+    teach = window.labels
+    started = []
+    monkeypatch.setattr(teach, "_start", lambda purpose, fn, *args: started.append((purpose, args)))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Miso", True))
+    _select(window, [0])
+    teach.like_action.trigger()
+    teach.examples_action.trigger()
+    (like, args), (examples, named) = started
+    assert like == "like" and args[-1] == 200
+    assert examples == "examples" and named[1] == "Miso"
+
+
+def test_more_like_this_is_named_over_the_grid_and_esc_leaves_it(qtbot, scanned_window):
+    window = scanned_window
+    bar, grid = window.mode_bar, window.grid
+    assert not bar.isVisible()
+    name = window.photos.photo_at(0).name
+    _select(window, [0])
+    window.labels.more_like_this(top=2)
+    qtbot.waitUntil(lambda: window.photos.filter.search is not None, timeout=20000)
+    qtbot.waitUntil(lambda: bar.isVisible(), timeout=5000)
+    assert bar.modes() == [f"Search: more like “{name}”"]
+    assert window.filter_bar.search.text() == ""  # no text in the box: the banner names it
+    assert window.photos.rowCount() < 10
+    grid.setFocus()
+    qtbot.keyClick(grid, Qt.Key.Key_Escape)
+    assert window.photos.filter.search is None and window.photos.rowCount() == 10
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=5000)
+
+
+def test_every_show_only_mode_is_named_and_left_with_its_cross_or_esc(
+    qtbot, make_window, photo_dir
+):
+    from blipdesk.qt.controllers.label_actions import ANY_LABEL
+
+    window = _window(qtbot, make_window, photo_dir)
+    bar, photos = window.mode_bar, window.photos
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(photos.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_4)
+    window.desk.filter_actions["★★★ or more"].trigger()
+    window.labels.show_actions["Not labelled"].trigger()
+    window.live.duplicates_action.setChecked(True)
+    qtbot.waitUntil(lambda: len(bar.modes()) == 3, timeout=5000)
+    assert bar.modes() == ["Rating: ≥ ★★★", "Labels: Not labelled", "Duplicates only"]
+    assert bar.isVisible() and photos.rowCount() == 0
+    # ✕ on the rating chip: the menu follows (Any rating is checked again)
+    bar.chips["rating"].click()
+    assert window.desk.filter_actions["Any rating"].isChecked()
+    qtbot.waitUntil(lambda: len(bar.modes()) == 2, timeout=5000)
+    # Esc in the search box leaves the rest
+    window.filter_bar.search.setFocus()
+    qtbot.keyClick(window.filter_bar.search, Qt.Key.Key_Escape)
+    assert window.labels.show_actions[ANY_LABEL].isChecked()
+    assert not window.live.duplicates_action.isChecked()
+    assert photos.rowCount() == 10 and not photos.extra_filters()
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=5000)
+
+
+def test_undo_and_redo_every_change_named_in_the_status_bar(
+    qtbot, make_window, photo_dir, use_tiny_model
+):
+    window = _window(qtbot, make_window, photo_dir)
+    undo, status = window.undo_actions, window.statusBar()
+    ratings = window.desk.ratings
+    paths = _select(window, [0, 1, 2, 3])
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_3)  # a bulk change: one step
+    assert all(ratings.rating(p) == Rating(3, 0) for p in paths)
+    assert undo.undo_action.text() == "&Undo 3 stars on 4 photos"
+    undo.undo()
+    assert status.full_message() == "Undid: 3 stars on 4 photos"
+    assert all(ratings.rating(p) == Rating() for p in paths)
+    undo.redo()
+    assert status.full_message() == "Redid: 3 stars on 4 photos"
+    assert all(ratings.rating(p) == Rating(3, 0) for p in paths)
+    # tags: added, edited (renamed), removed, threshold dragged: each one step
+    tags = window.tags
+    window.save_tag(Tag("sea", ("the sea",), 0.5))
+    window.save_tag(Tag("ocean", ("the sea",), 0.5), replacing=tags.tag("sea"))
+    assert [t.name for t in tags.tags()] == ["ocean"]
+    index = tags.index(tags.row_of("ocean"))
+    for value in (0.55, 0.6, 0.7):  # the slider's moves
+        tags.setData(index, value, TagRoles.Threshold)
+    assert undo.undo_action.text() == "&Undo “ocean”: threshold 70%"
+    undo.undo()
+    assert tags.tag("ocean").threshold == 0.5
+    undo.undo()
+    assert [t.name for t in tags.tags()] == ["sea"]
+    undo.undo()
+    assert tags.tags() == [] and status.full_message() == "Undid: “sea”: new tag"
+    undo.redo()
+    assert [t.name for t in tags.tags()] == ["sea"]
+    window.undo.clear()
+    undo.undo()
+    assert status.full_message() == "Nothing to undo."
+
+
+def test_the_information_panel_follows_a_file_changed_on_disk(qtbot, make_window, tmp_path):
+    """The watcher re-lists the folder after the selected photo's file changed: the panel reads
+    it again (it kept the old size and pixels)."""
+    import os
+
+    from PIL import Image
+
+    from tests.unit.test_ratings import _jpeg_with_exif
+
+    folder = tmp_path / "live"
+    folder.mkdir()
+    target = folder / "a.jpg"
+    _jpeg_with_exif(str(target))
+    Image.new("RGB", (30, 20)).save(folder / "b.png")
+    window = _window(qtbot, make_window, folder, rows=2)
+    window.grid.select_path(str(target))
+    info = window.desk.info
+    qtbot.waitUntil(lambda: info.values().get("Pixels", "").startswith("60 × 40"), timeout=10000)
+    Image.new("RGB", (90, 30), "red").save(target, quality=90)
+    later = os.stat(target).st_mtime + 5
+    os.utime(target, (later, later))
+    window.live.watcher.changed.emit([str(folder)])  # what the watcher says
+    qtbot.waitUntil(lambda: info.values().get("Pixels", "").startswith("90 × 30"), timeout=10000)
+    assert "Camera" not in info.values()
