@@ -56,12 +56,13 @@ from blipdesk.cli.progress import ProgressPrinter
 from blipdesk.infra.display import display_path
 from blipdesk.infra.errors import ModelError, UserError
 from blipdesk.services.export import export_bytes, export_document, tag_json, write_export
+from blipdesk.services.wording import calibrated_note, calibration_json
 
 if TYPE_CHECKING:  # the store and the engine load only when a command needs them
     from blipdesk.core.engine import ScanOptions, ScanSummary, SearchHit, SearchUpdate
     from blipdesk.core.model import ModelSpec
     from blipdesk.core.scorer import FirstToken, Scorer
-    from blipdesk.store import Library, Tag
+    from blipdesk.store import Calibration, Library, Tag
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("tags", "scan", "search", "export", "xmp", "explain", "results", "cluster")
@@ -618,8 +619,10 @@ def _tags_list(ns: argparse.Namespace) -> int:
     ctx = _Context(ns)
     with ctx.library(readonly=True) as library:
         tags = library.tags()
+        cals = _calibrations(ctx, library) if tags else {}
     if ns.json:
-        print(json.dumps([tag_json(t) for t in tags], indent=2, ensure_ascii=False))
+        doc = [{**tag_json(t), "calibration": calibration_json(cals.get(t.name))} for t in tags]
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not tags:
         print(
@@ -628,8 +631,19 @@ def _tags_list(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     for tag in tags:
-        print(f"{tag.name}\t{tag.threshold:g}\t" + " | ".join(tag.sentences))
+        cal = cals.get(tag.name)  # a calibrated tag's threshold is not used: say so, and what is
+        rule = f"{tag.threshold:g}"
+        rule += f" ({calibrated_note(cal, tag.threshold)})" if cal is not None else ""
+        print(f"{tag.name}\t{rule}\t" + " | ".join(tag.sentences))
     return EXIT_OK
+
+
+def _calibrations(ctx: _Context, library: Library) -> dict[str, Calibration]:
+    """The tags' calibrations for the configured model (none when nothing is scanned with it)."""
+    try:
+        return library.calibrations(_export_key(ctx, library)[0])
+    except UserError:
+        return {}
 
 
 def _tags_remove(ns: argparse.Namespace) -> int:

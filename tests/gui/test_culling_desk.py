@@ -156,3 +156,39 @@ def test_the_information_panel_follows_a_file_changed_on_disk(qtbot, make_window
     window.live.watcher.changed.emit([str(folder)])  # what the watcher says
     qtbot.waitUntil(lambda: info.values().get("Pixels", "").startswith("90 × 30"), timeout=10000)
     assert "Camera" not in info.values()
+
+
+def test_a_calibrated_tag_says_so_and_its_slider_does_not_move(qtbot, make_window):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from blipdesk.qt.widgets.tags_panel import _slider_rect
+    from blipdesk.services.wording import calibrated_note
+    from blipdesk.store import Calibration
+
+    window = make_window()
+    tags, board = window.tags, window.board
+    tags.set_tags([Tag("sea", ("the sea",), 0.5), Tag("dog", ("a dog",), 0.4)])
+    calibration = Calibration("logistic", 2.0, -1.0)
+    board.calibrations["sea"] = calibration
+    tags.recount()
+    sea, dog = tags.index(tags.row_of("sea")), tags.index(tags.row_of("dog"))
+    assert sea.data(TagRoles.Calibration) is calibration and dog.data(TagRoles.Calibration) is None
+    assert calibrated_note(calibration, 0.5) in sea.data(Qt.ItemDataRole.ToolTipRole)
+    assert "threshold 40%" in dog.data(Qt.ItemDataRole.ToolTipRole)
+    view = window.tags_panel.view
+
+    def press_on_slider(index):
+        option = QStyleOptionViewItem()
+        option.rect = view.visualRect(index)
+        at = QPointF(_slider_rect(option.rect).center())
+        press = QMouseEvent(
+            QEvent.Type.MouseButtonPress, at, at, Qt.MouseButton.LeftButton,
+            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+        )  # fmt: skip
+        return view.itemDelegate().editorEvent(press, tags, option, index)
+
+    assert not press_on_slider(sea) and tags.tag("sea").threshold == 0.5
+    assert press_on_slider(dog)  # a plain tag's slider moves
+    view.grab()

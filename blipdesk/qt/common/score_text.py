@@ -4,6 +4,8 @@ editor's "Try", the detail panel and the viewer say the same thing the same way.
 
 from __future__ import annotations
 
+from blipdesk.services.wording import percent
+
 MATCH_HELP = (
     "Match: how likely the model thinks the sentence describes the photo (its image-text "
     "matching probability). A tag is given when its best sentence reaches the tag's threshold."
@@ -15,8 +17,9 @@ SIMILARITY_HELP = (
 
 
 def percent_text(value: float) -> str:
-    """``40%``: a match, or a threshold on the match, always as a percentage (never 0.40)."""
-    return f"{value * 100:.0f}%"
+    """``40%``: a match, or a threshold on the match, always as a percentage (never 0.40); the
+    CLI's formatter too (``blipdesk.services.wording.percent``)."""
+    return percent(value)
 
 
 def match_text(itm: float | None) -> str:
