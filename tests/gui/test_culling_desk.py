@@ -192,3 +192,65 @@ def test_a_calibrated_tag_says_so_and_its_slider_does_not_move(qtbot, make_windo
     assert not press_on_slider(sea) and tags.tag("sea").threshold == 0.5
     assert press_on_slider(dog)  # a plain tag's slider moves
     view.grab()
+
+
+def test_a_finished_scans_summary_is_shown_whole_at_the_default_window_size(qtbot, make_window):
+    class Summary:
+        def tally(self):
+            return (
+                "184 photos: 180 scored (12 from the vision cache), 2 duplicates, "
+                "1 already scored, 0 unreadable, 1 RAW beside its JPEG"
+            )
+
+    window = make_window()
+    window.resize(1320, 820)
+    qtbot.waitExposed(window)
+    status = window.scan_status
+    status.show_finished("done", Summary())
+    text = "Scan finished: " + Summary().tally()
+    assert status.text() == text and status.label.text() == text  # not cut
+    status.show_started()
+    assert status.label.width() == 420  # a running scan's text keeps its place
+
+
+def test_the_label_actions_and_the_sidecar_preview_name_what_they_act_on(
+    qtbot, make_window, tmp_path
+):
+    from blipdesk.qt.widgets.sidecar_dialog import SidecarDialog
+    from blipdesk.qt.workers.tasks import BackgroundTasks
+
+    window = make_window()
+    window.tags.set_tags([Tag("sea", ("the sea",), 0.5)])  # one tag: the one labelled
+    window.labels._show_target()
+    assert window.labels.yes_action.text() == "✓ &Yes, “sea” applies"
+    assert window.labels.no_action.text() == "✗ &No, “sea” does not apply"
+    # The sidecar preview: a long path is cut in the middle, its file name kept.
+    tasks = BackgroundTasks()
+    deep = tmp_path / ("a-very-long-folder-name-" * 4) / "IMG_2024-07-01_beach.jpg"
+    dialog = SidecarDialog(tasks, "write", [("All", {str(deep): ["sea"]})], [str(tmp_path)])
+    qtbot.addWidget(dialog)
+    tree = dialog.tree
+    shown = tree.fontMetrics().elidedText(
+        str(deep.relative_to(tmp_path)) + ".xmp", tree.textElideMode(), 240
+    )
+    assert "…" in shown and shown.endswith("beach.jpg.xmp")
+    tasks.shutdown()
+
+
+def test_the_calibration_proposal_says_gain_and_risk_in_plain_words():
+    from types import SimpleNamespace
+
+    from blipdesk.core.calibration import Fit, Proposal, StepReport
+    from blipdesk.qt.controllers.label_actions import LabelActions
+    from blipdesk.store import Calibration
+
+    steps = (StepReport("today", 0.5, 0.6, True), StepReport("logistic", 0.9, 0.9, True))
+    fit = Fit(Calibration("logistic", 2.0, -1.0), "logistic", steps, 3, 2)
+    proposal = Proposal("sea", fit, ("c1",), (), 4, 5)
+    teach = SimpleNamespace(paths={"c1": ["/photos/beach.jpg"]})
+    words = LabelActions._proposal_words(teach, proposal)
+    assert "You labelled 3 photos yes and 2 no." in words
+    assert "gets 90% of them right; the tag as it is gets 60% right" in words
+    assert "1 photo would gain the tag and 0 would lose it" in words and "Gain: beach.jpg" in words
+    assert "The risk: With this few labels it is a rough guide" in words
+    assert not any(w in words for w in ("F1", "logistic", "held out", "log-odds"))

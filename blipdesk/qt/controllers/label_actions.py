@@ -177,6 +177,17 @@ class LabelActions(QObject):
         metrics = self.bar_label.fontMetrics()
         name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
         self.bar_label.setText(f"“{name}”:" if tag else "Label:")
+        # The menus and the grid's context menu say which tag Y and N label.
+        named = (
+            "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 200)
+        )
+        named = named.replace("&", "&&")
+        self.yes_action.setText(
+            f"{YES} &Yes, “{named}” applies" if tag else f"{YES} &Yes, this tag applies"
+        )
+        self.no_action.setText(
+            f"{NO} &No, “{named}” does not apply" if tag else f"{NO} &No, it does not"
+        )
         for button in self.bar_buttons:  # nothing to label without a photo and a tag
             button.setEnabled(tag is not None and self.grid.current_photo() is not None)
         self.bar_label.setToolTip(
@@ -394,6 +405,7 @@ class LabelActions(QObject):
 
         proposal = propose(teach.data, teach.tag, teach.current)  # type: ignore[arg-type]
         fit = proposal.fit
+        # The figures, one click away (Show Details…): each step held out one at a time.
         lines = [f"{fit.yes} yes and {fit.no} no labels.", "", "Held out one at a time:"]
         for s in fit.steps:
             mark = "  ← proposed" if s.step == fit.step else ("" if s.accepted else "  (no gain)")
@@ -403,21 +415,12 @@ class LabelActions(QObject):
                 f"Estimated F1 over these photos: today ≈ {fit.estimate_today:.2f}, "
                 f"proposed ≈ {fit.estimate:.2f}\n({fit.estimate_caveat()})"
             )
-        lines += [
-            "",
-            f"Carried by {proposal.carried_before} photos here now, {proposal.carried_after} "
-            f"after: {len(proposal.gained)} would gain the tag, {len(proposal.lost)} lose it.",
-        ]
-        names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.gained[:5]]
-        if names:
-            lines.append("Gain: " + ", ".join(names) + (" …" if len(proposal.gained) > 5 else ""))
-        names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.lost[:5]]
-        if names:
-            lines.append("Lose: " + ", ".join(names) + (" …" if len(proposal.lost) > 5 else ""))
+        box_text = self._proposal_words(teach, proposal)
         box = QMessageBox(self.main)
         box.setObjectName("calibrateBox")
         box.setWindowTitle(f"Calibrate “{teach.tag.name}”")
-        box.setText("\n".join(lines))
+        box.setText(box_text)
+        box.setDetailedText("\n".join(lines))
         apply = box.addButton("Apply", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Discard", QMessageBox.ButtonRole.RejectRole)
 
@@ -430,6 +433,41 @@ class LabelActions(QObject):
         box.show()
         self.proposal_box = box
         return box
+
+    @staticmethod
+    def _proposal_words(teach: jobs.TeachData, proposal: Any) -> str:
+        """What applying the calibration gains and risks, in plain words (the figures are in
+        the details)."""
+        fit = proposal.fit
+        today = next((s for s in fit.steps if s.step == "today"), fit.loo)
+        said = f"You labelled {fit.yes} photos yes and {fit.no} no."
+        if fit.calibration is None:
+            return (
+                f"{said}\n\nThey do not point to a better rule yet: the tag stays as it is. "
+                "Label more photos, mostly those it gets wrong, and try again."
+            )
+        lines = [
+            said,
+            "",
+            f"Tested on your own labels, each one hidden in turn, the new rule gets "
+            f"{fit.loo.loo_agreement:.0%} of them right; the tag as it is gets "
+            f"{today.loo_agreement:.0%} right.",
+            "",
+            f"Here, {photos_text(len(proposal.gained))} would gain the tag and {len(proposal.lost)} "
+            f"would lose it ({proposal.carried_before} carry it now, {proposal.carried_after} after).",
+        ]
+        for word, contents in (("Gain", proposal.gained), ("Lose", proposal.lost)):
+            names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in contents[:5]]
+            if names:
+                lines.append(f"{word}: " + ", ".join(names) + (" …" if len(contents) > 5 else ""))
+        risk = (
+            "With this few labels it is a rough guide: it may be wrong on photos unlike the "
+            "ones you labelled."
+            if fit.rough
+            else "Photos unlike the ones you labelled may still be tagged wrong."
+        )
+        lines += ["", f"The risk: {risk} While it holds, the tag's threshold slider is not used."]
+        return "\n".join(lines)
 
     # ----------------------------------------------------------------- examples, like this
 
