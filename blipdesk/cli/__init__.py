@@ -639,11 +639,17 @@ def _tags_list(ns: argparse.Namespace) -> int:
 
 
 def _calibrations(ctx: _Context, library: Library) -> dict[str, Calibration]:
-    """The tags' calibrations for the configured model (none when nothing is scanned with it)."""
+    """The tags' calibrations for the configured model (none when nothing is scanned with it);
+    the model is not loaded: the cache's record of it when its files are not here."""
+    from blipdesk.core.engine import model_key
+    from blipdesk.core.model import source_key
+
+    spec = ctx.spec()
     try:
-        return library.calibrations(_export_key(ctx, library)[0])
-    except UserError:
-        return {}
+        key: str | None = model_key(spec, ctx.settings.first_token).score_key
+    except ModelError:
+        key = library.latest_score_key(source_key(spec.source))
+    return {} if key is None else library.calibrations(key)
 
 
 def _tags_remove(ns: argparse.Namespace) -> int:

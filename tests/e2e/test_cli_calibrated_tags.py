@@ -36,3 +36,15 @@ def test_tags_list_marks_a_calibrated_tag_and_says_what_decides(tmp_path):
     assert doc["sea"]["calibration"]["threshold"] == calibration.threshold()
     assert doc["sea"]["calibration"]["text"] == "calibrated from your labels: tagged from match 62%"
     assert doc["dog"]["calibration"] is None and doc["dog"]["threshold"] == 0.5
+
+
+def test_tags_list_with_nothing_scanned_and_no_model_lists_plain_tags(tmp_path):
+    data = tmp_path / "data"
+    paths = resolve_paths(data).ensure()
+    SettingsFile(paths.settings_file).save(Settings(model=str(tmp_path / "no-model")))
+    assert blipdesk(data, "tags", "add", "dog", "a dog").returncode == 0
+    listed = blipdesk(data, "tags", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("dog\t0.5\t")
+    doc = json.loads(blipdesk(data, "tags", "list", "--json").stdout)
+    assert doc[0]["calibration"] is None
