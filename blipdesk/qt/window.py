@@ -7,15 +7,16 @@ import logging
 import os
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from blipdesk.infra.paths import Paths
-from blipdesk.qt.common.values import ScoreBoard, Tag, sidecar_targets
+from blipdesk.qt.common.values import PRESS_SCAN, ScoreBoard, Tag, sidecar_targets
 from blipdesk.qt.common.window_state import WindowState
 from blipdesk.qt.controllers.desk import Desk
 from blipdesk.qt.controllers.file_actions import FileActions, FileTask
 from blipdesk.qt.controllers.grid_flow import GridFlow, GridParts
+from blipdesk.qt.controllers.grid_modes import GridModes
 from blipdesk.qt.controllers.label_actions import LabelActions
 from blipdesk.qt.controllers.live_folders import LiveFolders
 from blipdesk.qt.controllers.scan_actions import ScanActions, model_choice
@@ -23,6 +24,7 @@ from blipdesk.qt.controllers.settings_flow import SettingsFlow
 from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.controllers.tag_actions import TagActions
 from blipdesk.qt.controllers.tag_writer import TagWriter
+from blipdesk.qt.controllers.undo_actions import UndoActions
 from blipdesk.qt.models.cache_reader import CacheLoader, read_tags
 from blipdesk.qt.models.folders import FolderTreeModel
 from blipdesk.qt.models.photos import PhotoGridModel
@@ -31,7 +33,8 @@ from blipdesk.qt.widgets.detail_panel import DetailPanel
 from blipdesk.qt.widgets.dialogs import SettingsDialog, show_about
 from blipdesk.qt.widgets.filter_bar import FilterBar
 from blipdesk.qt.widgets.info_panel import InfoPanel
-from blipdesk.qt.widgets.menus import build_menus
+from blipdesk.qt.widgets.menus import bind_keys, build_menus
+from blipdesk.qt.widgets.mode_bar import ModeBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
@@ -61,9 +64,8 @@ class MainWindow(QMainWindow):
         # Models and workers
         self.board = ScoreBoard()
         self.thumbs = ThumbnailLoader(paths.thumbnails_dir, parent=self)
-        self.previews = ThumbnailLoader(
-            paths.thumbnails_dir, px=1024, capacity=8, threads=1, parent=self
-        )
+        self.previews = ThumbnailLoader(paths.thumbnails_dir, px=1024, capacity=8, threads=1,
+                                        parent=self)  # fmt: skip
         self.photos = PhotoGridModel(self.board, self.thumbs, self)
         self.tags = TagListModel(self.board, self)
         self.folders = FolderTreeModel(self)
@@ -77,21 +79,21 @@ class MainWindow(QMainWindow):
         self.tag_writer = TagWriter(str(paths.database), self)
         self.tasks = BackgroundTasks(self)  # sidecars, exports, copies, clearing caches
         self.files = FileActions(self.tasks, paths, self)
-        self.tag_actions = TagActions(
-            self.tags, self.tag_writer, self.controller, self._model_choice, self
-        )
+        self.undo = QUndoStack(self)  # every change a person makes: ratings, labels, tags
+        self.tag_actions = TagActions(self.tags, self.tag_writer, self.controller,
+                                      self._model_choice, self, self.undo)  # fmt: skip
         self.scan_status = ScanStatus()
         self.scanning = ScanActions(
             self.controller, self.scan_status, paths, lambda: self.settings,
             lambda title, text: self._warn(title, text), use_processes, self,
         )  # fmt: skip
-        self.settings_flow = SettingsFlow(
-            self.controller, self.files, paths.data_dir, self._model_choice, self
-        )
+        self.settings_flow = SettingsFlow(self.controller, self.files, paths.data_dir,
+                                          self._model_choice, self)  # fmt: skip
 
         # Widgets
         self.sidebar = LibrarySidebar(self.folders)
         self.filter_bar = FilterBar()
+        self.mode_bar = ModeBar()  # a search or a menu's "Show only" on: named, with ✕
         self.grid = PhotoGrid(self.photos, self.thumbs)
         self.viewer = PhotoViewer(self.board, self.previews)
         self.detail = DetailPanel(self.board, self.previews)
@@ -101,21 +103,23 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.scan_status)
         self._build_layout()
         self.menu_actions = build_menus(self, self)
+        self.undo_actions = UndoActions(self, self.undo)  # Edit > Undo, Redo
         self.labels = LabelActions(  # the Teach menu, ✓ / ✗ labels, more like this
             self, self.shown, self.grid, self.detail, self.tags_panel, self.board, self.previews,
             str(paths.database), lambda: self.settings, self._after_scores, self._warn,
-            self.filter_bar,
+            self.filter_bar, self.undo,
         )  # fmt: skip
         self._wire()
         self.desk = Desk(  # ratings, the info panel, View and Photo menus, full screen
             self, self.stack, self.board, self.detail, self.info, self.filter_bar,
-            (self.sidebar, self.filter_bar, self.right), str(paths.database),
+            (self.sidebar, self.filter_bar, self.right), str(paths.database), self.undo,
         )  # fmt: skip
         self.live = LiveFolders(  # folders that change on disk
             self.shown, self.grid, self.folders, self.lister, self.cache, paths.database,
             lambda: self.settings, lambda: self.controller.scanning() or bool(self.files.clearing),
             lambda: self.scan(background=True), self.desk.view_menu, self.filter_bar, self,
         )  # fmt: skip
+        self.modes = GridModes(self.mode_bar, self.photos, self.filter_bar, self.grid)
         self.lister.listed.connect(self.desk.listed)
         self.tag_actions.tried.connect(self.desk.tried)
         self.scanning.finished.connect(self.live.scan_finished)
@@ -123,6 +127,7 @@ class MainWindow(QMainWindow):
         self.settings_flow.accepted.connect(self.live.follow_settings)
         self._recount = QTimer(self, singleShot=True, interval=250)
         self._recount.timeout.connect(self._after_scores)
+        bind_keys(self)  # every menu key, window-wide: the viewer and full screen too
         self._restore()
 
     # ----------------------------------------------------------------- building
@@ -133,6 +138,7 @@ class MainWindow(QMainWindow):
         cl = QVBoxLayout(center)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.filter_bar)
+        cl.addWidget(self.mode_bar)
         cl.addWidget(self.stack, 1)
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("rightSplitter")
@@ -251,15 +257,13 @@ class MainWindow(QMainWindow):
         missing = self.board.missing((p.path for p in self.photos.photos()), tag.sentences)
         if not missing:
             return
-        busy = self.controller.scanning() or self.files.clearing
-        if self.settings.feature_cache and not busy:
+        if self.settings.feature_cache and not (self.controller.scanning() or self.files.clearing):
             # Checked at once from the vision cache, best matches first; photos never scanned
             # wait for Scan (a new tag never starts decoding a whole folder by itself).
             listed = tuple(f for p in self.photos.photos() for f in (p.path, *p.companions))
             return self.scan(cached_only=True, checking=tag.name, listed=listed)
-        self.statusBar().showMessage(
-            f"“{tag.name}”: {len(missing)} photos not scored for it yet — press Scan.", 8000
-        )
+        text = f"“{tag.name}”: {len(missing)} photos not scored for it yet — {PRESS_SCAN}."
+        self.statusBar().showMessage(text, 8000)
 
     # ----------------------------------------------------------------- scanning
 
@@ -343,8 +347,7 @@ class MainWindow(QMainWindow):
         return None if self.controller.scanning() else self.files.clear_features()
 
     def _scores_cleared(self) -> None:
-        """Everything the grid, tags panel and detail show came from the old scores: reload what
-        the cache still knows (read errors of photo records) for the folder shown."""
+        """The old scores are gone: reload what the cache still knows for the folder shown."""
         self.board.clear()
         self.photos.clear_search()
         self.photos.set_tags(self.tags.tags())

@@ -396,7 +396,7 @@ def test_the_desk_runs_on_its_parts_alone(qtbot, photo_dir, app_paths):
         with qtbot.waitSignal(desk.ratings.changed) as changed:
             desk.rating_actions[3].trigger()
         two = [photos.photo_at(r).path for r in (0, 1)]
-        assert changed.args[0] == two and main.statusBar().currentMessage() == "2 photos rated ★★★"
+        assert changed.args[0] == two and main.statusBar().currentMessage() == "3 stars on 2 photos"
         stack.open_viewer(photos.photo_at(4))
         assert not side.isVisible() and not detail.isVisible() and info.isVisible()
         desk.rating_actions[5].trigger()  # the photo in the viewer, not the selection

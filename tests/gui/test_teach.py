@@ -54,8 +54,9 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     assert sorted(_labels(window).values()) == [False, True, True]
     assert window.photos.index(2).data(Roles.Labels) == [("#e6194b", False)]
     assert not window.board.matches(window.photos.photo_at(2).path, window.tags.tags()[0])
-    # undo: shown at once, then in the cache
-    teach.undo()
+    # undo (Edit > Undo, one step of the window's stack): shown at once, then in the cache
+    window.undo_actions.undo()
+    assert window.statusBar().full_message() == "Undid: “beach”: no on 1 photo"
     assert window.board.label(window.photos.photo_at(2).path, "beach") is None
     _wait_tasks(qtbot, window)
     # The cache read after the write has landed (its labels are on the board): it left the
@@ -88,9 +89,14 @@ def test_labels_undo_review_calibrate_examples_and_more_like_this(qtbot, scanned
     teach.calibrate()
     qtbot.waitUntil(lambda: teach.proposal_box is not None, timeout=20000)
     box = teach.proposal_box
-    assert "Held out one at a time" in box.text() and "3 yes and 1 no" in box.text()
-    assert "Estimated F1 over these photos: today ≈" in box.text()
-    assert "(rough: from 4 labels, most near the boundary" in box.text()
+    # plain words first (what is gained and risked), the figures one click away
+    assert "You labelled 3 photos yes and 1 no." in box.text()
+    assert "F1" not in box.text() and "logistic" not in box.text()
+    assert "would gain the tag" in box.text() or "do not point to a better rule" in box.text()
+    details = box.detailedText()
+    assert "Held out one at a time" in details and "3 yes and 1 no" in details
+    assert "Estimated F1 over these photos: today ≈" in details
+    assert "(rough: from 4 labels, most near the boundary" in details
     apply = next(b for b in box.buttons() if b.text() == "Apply")
     apply.click()
     _wait_tasks(qtbot, window)

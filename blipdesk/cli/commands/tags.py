@@ -57,11 +57,18 @@ def add_tag(ns: argparse.Namespace, ctx: Context) -> int:
 
 def list_tags(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.services.export import tag_json
+    from blipdesk.services.options import read_key
+    from blipdesk.services.wording import calibrated_note, calibration_json
 
     with ctx.library(readonly=True) as library:
         tags = library.tags()
+        # A calibrated tag's threshold is not what tags it: said, with what is (the key the
+        # configured model's scans write; never loading or fetching the model).
+        key = read_key(library, ctx.model()) if tags else None
+        cals = library.calibrations(key) if key is not None else {}
     if ns.json:
-        print(json.dumps([tag_json(t) for t in tags], indent=2, ensure_ascii=False))
+        doc = [{**tag_json(t), "calibration": calibration_json(cals.get(t.name))} for t in tags]
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not tags:
         print(
@@ -72,7 +79,9 @@ def list_tags(ns: argparse.Namespace, ctx: Context) -> int:
     for tag in tags:
         # names and sentences may come from a results file or an older cache: escaped
         sentences = " | ".join(display_text(s) for s in tag.sentences)
-        print(f"{display_text(tag.name)}\t{tag.threshold:g}\t{sentences}")
+        cal = cals.get(tag.name)
+        rule = f"{tag.threshold:g}" + (f" ({calibrated_note(cal, tag.threshold)})" if cal else "")
+        print(f"{display_text(tag.name)}\t{rule}\t{sentences}")
     return EXIT_OK
 
 

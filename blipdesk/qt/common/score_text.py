@@ -4,6 +4,8 @@ editor's "Try", the detail panel and the viewer say the same thing the same way.
 
 from __future__ import annotations
 
+from blipdesk.services.wording import percent
+
 MATCH_HELP = (
     "Match: how likely the model thinks the sentence describes the photo (its image-text "
     "matching probability). A tag is given when its best sentence reaches the tag's threshold."
@@ -14,9 +16,15 @@ SIMILARITY_HELP = (
 )
 
 
+def percent_text(value: float) -> str:
+    """``40%``: a match, or a threshold on the match, always as a percentage (never 0.40); the
+    CLI's formatter too (``blipdesk.services.wording.percent``)."""
+    return percent(value)
+
+
 def match_text(itm: float | None) -> str:
     """``match 40%``; ``not scored yet`` when there is no score."""
-    return "not scored yet" if itm is None else f"match {itm * 100:.0f}%"
+    return "not scored yet" if itm is None else f"match {percent_text(itm)}"
 
 
 def similarity_text(cosine: float) -> str:

@@ -13,8 +13,13 @@ from blipdesk.services.scoreboard import (
     tag_colour,
 )
 
+SCAN_ACTION = "Scan folder"  # File > Scan folder and the toolbar's button: what messages name
+PRESS_SCAN = f"choose {SCAN_ACTION} (Ctrl+R)"
+
 __all__ = [
     "DEFAULT_COLOURS",
+    "PRESS_SCAN",
+    "SCAN_ACTION",
     "Photo",
     "PhotoScores",
     "ScoreBoard",

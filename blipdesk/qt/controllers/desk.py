@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from blipdesk.qt.common.values import Photo, PhotoScores, ScoreBoard
@@ -38,15 +38,16 @@ class Desk(QObject):
         filter_bar: FilterBar,
         panels: Sequence[QWidget],
         database: str,
+        undo: QUndoStack | None = None,
     ) -> None:
         """``main``: the window that goes full screen and holds the menus; ``panels``: what the
-        viewer hides (it takes the whole window)."""
+        viewer hides (it takes the whole window); ``undo``: where rating changes go as steps."""
         super().__init__(main)
         self.main, self.stack, self.board, self.detail = main, stack, board, detail
         self.panels = tuple(panels)
         self.grid, self.viewer, self.photos = stack.grid, stack.viewer, stack.photos
         self.info, self.filter_bar = info, filter_bar
-        self.ratings = RatingActions(database, self.photos, self.targets, self)
+        self.ratings = RatingActions(database, self.photos, self.targets, self, undo)
         self.grid.delegate.rating_of = self.ratings.book.get
         self.stacks = Stacks(database, self.photos, self.ratings, self)  # bursts as one photo
         self.grid.delegate.stack_of = self.stacks.badge
@@ -62,9 +63,18 @@ class Desk(QObject):
         main.installEventFilter(self)  # closing in full screen saves the normal geometry
 
     def listed(self, _request: int, _folder: str, photos: list[Photo]) -> None:
-        """A folder was listed: its ratings are read (``FolderLister.listed``)."""
+        """A folder was listed: its ratings are read (``FolderLister.listed``); the photo the
+        information panel shows is read again when its file changed on disk (size, time)."""
         self.ratings.load([p.path for p in photos])
         self.stacks.load(photos)
+        shown = self.info.photo
+        fresh = None if shown is None else next((p for p in photos if p.path == shown.path), None)
+        if (
+            fresh is not None
+            and shown is not None
+            and (fresh.size, fresh.mtime) != (shown.size, shown.mtime)
+        ):
+            self.info.show_photo(fresh)
 
     def scan_finished(self, *_args) -> None:
         """A scan kept new pixel hashes: the bursts are found again."""

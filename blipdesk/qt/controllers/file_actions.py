@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from blipdesk.infra.paths import Paths
-from blipdesk.qt.common.values import Photo
+from blipdesk.qt.common.values import PRESS_SCAN, Photo
 from blipdesk.qt.widgets.dialogs import CrashDialog
 from blipdesk.qt.widgets.sidecar_dialog import SidecarDialog
 from blipdesk.qt.workers.tasks import BackgroundTasks
@@ -181,7 +181,7 @@ class FileActions(QObject):
         if what == "scores":
             self.scoresCleared.emit()
         if not failed:
-            done = "Scores cleared: press Scan to score again." if what == "scores" else None
+            done = f"Scores cleared: {PRESS_SCAN} to score again." if what == "scores" else None
             self.message.emit(done or "Vision cache cleared.", 8000)
 
     # ----------------------------------------------------------------- answers

@@ -232,7 +232,7 @@ class GridFlow(QObject):
             chips = describe_chips(state.chips, state.min_score)
             how.append(f"the tag filter ({chips}): remove a chip (✕) or lower the minimum score")
         if state.search is not None:
-            how.append(f"the search “{state.search_text}”: clear the search box")
+            how.append(f"the search “{state.search_text}”: press Esc, or ✕ above the grid")
         if state.facts_active:
             how.append("the date, type or folder filter: press Clear under More filters")
         for key, text in criteria(state):  # set from a menu or a saved view (the rating…)

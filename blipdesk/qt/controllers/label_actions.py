@@ -1,4 +1,4 @@
-"""Teaching tags in the window (issue 13): labels (✓ yes / ✗ no / clear) on the selection, undo,
+"""Teaching tags in the window (issue 13): labels (✓ yes / ✗ no / clear) on the selection (each one step of Edit > Undo),
 review borderline, calibrate, tags from examples, more like this; a click on a tag's dot or ✓ / ✗
 on a thumbnail labels that photo; Teach > Show only filters by labels.
 
@@ -14,11 +14,12 @@ thread too and applied only when the person says so.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QBoxLayout,
     QHBoxLayout,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.common.label_marks import NO, YES
+from blipdesk.qt.common.undo import Step, photos_text
 from blipdesk.qt.common.values import ScoreBoard, Tag
 from blipdesk.qt.controllers.shown_folder import ShownFolder
 from blipdesk.qt.widgets.detail_panel import DetailPanel
@@ -73,9 +75,11 @@ class LabelActions(QObject):
         after_scores: Callable[[], None],
         warn: Callable[[str, str], None],
         filter_bar: FilterBar,
+        undo: QUndoStack | None = None,
     ) -> None:
         """``main``: the menus and the parent of dialogs; ``after_scores``: the tags panel,
-        detail panel and viewer follow the board; ``warn``: a message box for a failure."""
+        detail panel and viewer follow the board; ``warn``: a message box for a failure;
+        ``undo``: where each labelling goes as one step (Edit > Undo)."""
         super().__init__(main)
         self.main, self.shown, self.grid, self.detail = main, shown, grid, detail
         self.tags, self.photos, self.tags_panel = shown.tags, shown.photos, tags_panel
@@ -86,8 +90,9 @@ class LabelActions(QObject):
         self.tasks = BackgroundTasks(self)
         self.tasks.done.connect(self._done)
         self.tasks.failed.connect(lambda request, message, *_: self._failed(request, message))
-        self.undo_stack: list[jobs.LabelChange] = []
+        self.undo = undo
         self.review: Any = None
+        self._like_query = "more like this"  # how the banner names the last More like this
         self.proposal_box: Any = None
         self._purpose: dict[int, str] = {}
         # Labels shown before the cache holds them: request -> [paths' values, tag, the cache
@@ -114,7 +119,7 @@ class LabelActions(QObject):
                 if grid:  # single keys: only while the grid has the focus (never the search box)
                     action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                     self.grid.addAction(action)
-            action.triggered.connect(slot)
+            action.triggered.connect(lambda _checked=False: slot())
             menu.addAction(action)
             return action
 
@@ -122,7 +127,6 @@ class LabelActions(QObject):
         self.no_action = act(f"{NO} &No, it does not", lambda: self.label(False), "N", True)
         # Shift+C: C is Compare, as in Lightroom
         self.clear_action = act("&Clear the label", lambda: self.label(None), "Shift+C", True)
-        self.undo_action = act("&Undo the last label", self.undo, "Ctrl+Z")
         menu.addSeparator()
         self.review_action = act("&Review borderline photos…", self.start_review, "Ctrl+B")
         self.calibrate_action = act("C&alibrate the tag from its labels…", self.calibrate)
@@ -184,6 +188,17 @@ class LabelActions(QObject):
         metrics = self.bar_label.fontMetrics()
         name = "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 80)
         self.bar_label.setText(f"“{name}”:" if tag else "Label:")
+        # The menus and the grid's context menu say which tag Y and N label.
+        named = (
+            "" if tag is None else metrics.elidedText(tag.name, Qt.TextElideMode.ElideRight, 200)
+        )
+        named = named.replace("&", "&&")
+        self.yes_action.setText(
+            f"{YES} &Yes, “{named}” applies" if tag else f"{YES} &Yes, this tag applies"
+        )
+        self.no_action.setText(
+            f"{NO} &No, “{named}” does not apply" if tag else f"{NO} &No, it does not"
+        )
         for button in self.bar_buttons:  # nothing to label without a photo and a tag
             button.setEnabled(tag is not None and self.grid.current_photo() is not None)
         self.bar_label.setToolTip(
@@ -224,28 +239,37 @@ class LabelActions(QObject):
     # ----------------------------------------------------------------- labels
 
     def label(self, value: bool | None, tag: Tag | None = None, paths=None) -> int | None:
+        """Label ``paths`` (the selection) for ``tag`` (the current one): one undoable step."""
         tag = tag or self.current_tag()
         paths = list(paths) if paths is not None else self._selection()
         if tag is None or not paths:
             self.message.emit("Select photos and a tag (in the detail panel) to label.", 6000)
             return None
-        self._refresh(self.board.set_label(paths, tag.name, value))
-        request = self._start("label", jobs.label_photos, self.database, tag.name,
-                              paths, value)  # fmt: skip
-        self._shown[request] = [{p: value for p in paths}, tag.name, None]
-        return request
+        name = tag.name
+        before = {p: self.board.label(p, name) for p in paths}
+        word = {True: "yes", False: "no", None: "label cleared"}[value]
+        requests: list[int] = []
 
-    def undo(self) -> int | None:
-        if not self.undo_stack:
-            self.message.emit("No label to undo.", 4000)
-            return None
-        change = self.undo_stack.pop()
-        before = change.before()
-        for path, value in before.items():
-            self.board.set_label([path], change.tag, value)
-        self._refresh(list(before))
-        request = self._start("undo", jobs.restore_labels, self.database, change)
-        self._shown[request] = [before, change.tag, None]
+        def redo() -> None:  # the first time it says so; Edit > Redo says "Redid: …"
+            purpose = "relabel" if requests else "label"
+            requests.append(self._write(name, dict.fromkeys(paths, value), purpose))
+
+        if self.undo is None:
+            redo()
+        else:
+            text = f"“{name}”: {word} on {photos_text(len(paths))}"
+            self.undo.push(Step(text, redo, lambda: self._write(name, before, "relabel")))
+        return requests[-1]
+
+    def _write(self, tag: str, values: dict[str, bool | None], purpose: str) -> int:
+        """Shown on the board at once; written by content in the background (one write per
+        value, in order). ``purpose``: "label" (announced when it lands) or "relabel"."""
+        request = 0
+        for value in dict.fromkeys(values.values()):
+            paths = [p for p in values if values[p] is value]
+            self._refresh(self.board.set_label(paths, tag, value))
+            request = self._start(purpose, jobs.label_photos, self.database, tag, paths, value)
+            self._shown[request] = [{p: value for p in paths}, tag, None]
         return request
 
     def _reapply(self) -> None:
@@ -274,13 +298,11 @@ class LabelActions(QObject):
     def _done(self, request: int, result: object) -> None:
         purpose = self._purpose.pop(request, "")
         if purpose == "label" and isinstance(result, jobs.LabelChange):
-            self.undo_stack.append(result)
             word = {True: "yes", False: "no", None: "cleared"}[result.value]
-            n = len(result.paths)
-            self.message.emit(f"“{result.tag}”: {word} on {n} photo(s) — Ctrl+Z undoes", 6000)
+            n = photos_text(len(result.paths))
+            self.message.emit(f"“{result.tag}”: {word} on {n} — Ctrl+Z undoes", 6000)
             self._landed(request)
-        elif purpose == "undo" and isinstance(result, jobs.LabelChange):
-            self.message.emit(f"“{result.tag}”: label undone", 4000)
+        elif purpose == "relabel":  # undone or redone: the status bar already said so
             self._landed(request)
         elif purpose == "review" and isinstance(result, jobs.TeachData):
             self._open_review(result)
@@ -294,7 +316,7 @@ class LabelActions(QObject):
             self.shown.reload_scores()
         elif purpose == "like" and isinstance(result, jobs.LikeThis):
             order = result.order()
-            self.photos.show_search("more like this", order, {})
+            self.photos.show_search(self._like_query, order, {})
             self.message.emit(
                 f"More like this: {len(result.exact)} exact duplicates and {len(result.near)} "
                 f"near-duplicates first, then the {len(result.ranked)} most alike",
@@ -340,8 +362,6 @@ class LabelActions(QObject):
         self.show_actions[text].setChecked(True)
         self.filter_bar.set_criteria(labels=LABEL_FILTERS[text])
 
-    # ----------------------------------------------------------------- review, calibrate
-
     def _teach_data(self, purpose: str) -> int | None:
         tag = self.current_tag()
         if tag is None or self.shown.current is None:
@@ -384,6 +404,7 @@ class LabelActions(QObject):
 
         proposal = propose(teach.data, teach.tag, teach.current)  # type: ignore[arg-type]
         fit = proposal.fit
+        # The figures, one click away (Show Details…): each step held out one at a time.
         lines = [f"{fit.yes} yes and {fit.no} no labels.", "", "Held out one at a time:"]
         for s in fit.steps:
             mark = "  ← proposed" if s.step == fit.step else ("" if s.accepted else "  (no gain)")
@@ -393,21 +414,12 @@ class LabelActions(QObject):
                 f"Estimated F1 over these photos: today ≈ {fit.estimate_today:.2f}, "
                 f"proposed ≈ {fit.estimate:.2f}\n({fit.estimate_caveat()})"
             )
-        lines += [
-            "",
-            f"Carried by {proposal.carried_before} photos here now, {proposal.carried_after} "
-            f"after: {len(proposal.gained)} would gain the tag, {len(proposal.lost)} lose it.",
-        ]
-        names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.gained[:5]]
-        if names:
-            lines.append("Gain: " + ", ".join(names) + (" …" if len(proposal.gained) > 5 else ""))
-        names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in proposal.lost[:5]]
-        if names:
-            lines.append("Lose: " + ", ".join(names) + (" …" if len(proposal.lost) > 5 else ""))
+        box_text = self._proposal_words(teach, proposal)
         box = QMessageBox(self.main)
         box.setObjectName("calibrateBox")
         box.setWindowTitle(f"Calibrate “{teach.tag.name}”")
-        box.setText("\n".join(lines))
+        box.setText(box_text)
+        box.setDetailedText("\n".join(lines))
         apply = box.addButton("Apply", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Discard", QMessageBox.ButtonRole.RejectRole)
 
@@ -420,6 +432,41 @@ class LabelActions(QObject):
         box.show()
         self.proposal_box = box
         return box
+
+    @staticmethod
+    def _proposal_words(teach: jobs.TeachData, proposal: Any) -> str:
+        """What applying the calibration gains and risks, in plain words (the figures are in
+        the details)."""
+        fit = proposal.fit
+        today = next((s for s in fit.steps if s.step == "today"), fit.loo)
+        said = f"You labelled {fit.yes} photos yes and {fit.no} no."
+        if fit.calibration is None:
+            return (
+                f"{said}\n\nThey do not point to a better rule yet: the tag stays as it is. "
+                "Label more photos, mostly those it gets wrong, and try again."
+            )
+        lines = [
+            said,
+            "",
+            f"Tested on your own labels, each one hidden in turn, the new rule gets "
+            f"{fit.loo.loo_agreement:.0%} of them right; the tag as it is gets "
+            f"{today.loo_agreement:.0%} right.",
+            "",
+            f"Here, {photos_text(len(proposal.gained))} would gain the tag and {len(proposal.lost)} "
+            f"would lose it ({proposal.carried_before} carry it now, {proposal.carried_after} after).",
+        ]
+        for word, contents in (("Gain", proposal.gained), ("Lose", proposal.lost)):
+            names = [teach.paths[c][0].rsplit("/", 1)[-1] for c in contents[:5]]
+            if names:
+                lines.append(f"{word}: " + ", ".join(names) + (" …" if len(contents) > 5 else ""))
+        risk = (
+            "With this few labels it is a rough guide: it may be wrong on photos unlike the "
+            "ones you labelled."
+            if fit.rough
+            else "Photos unlike the ones you labelled may still be tagged wrong."
+        )
+        lines += ["", f"The risk: {risk} While it holds, the tag's threshold slider is not used."]
+        return "\n".join(lines)
 
     # ----------------------------------------------------------------- examples, like this
 
@@ -440,6 +487,10 @@ class LabelActions(QObject):
         if not paths or self.shown.current is None:
             self.message.emit("Select one or more photos first.", 6000)
             return None
+        first = os.path.basename(paths[0])
+        self._like_query = f"more like “{first}”" + (
+            f" and {len(paths) - 1} more" if paths[1:] else ""
+        )
         s = self.settings()
         return self._start("like", jobs.more_like_this, self.database, model_choice(s),
                            paths, self.shown.current, s.recursive, top)  # fmt: skip

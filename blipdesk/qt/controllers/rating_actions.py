@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
 
+from blipdesk.qt.common.undo import Step, photos_text
 from blipdesk.qt.models.photos import PhotoGridModel
 from blipdesk.qt.workers.tasks import BackgroundTasks
 from blipdesk.services.ratings import Rating, stars_text
@@ -33,8 +35,11 @@ class RatingActions(QObject):
         photos: PhotoGridModel,
         targets: Callable[[], list],
         parent: QObject | None = None,
+        undo: QUndoStack | None = None,
     ) -> None:
+        """``undo``: where each key's change goes as one step (None: changes are not undoable)."""
         super().__init__(parent)
+        self.undo = undo
         self.database = database
         self.photos = photos
         self.targets = targets  # the photos a key acts on: the viewer's, else the selection
@@ -70,11 +75,11 @@ class RatingActions(QObject):
     # ----------------------------------------------------------------- the keys
 
     def set_stars(self, stars: int) -> None:
-        what = f"rated {'★' * stars}" if stars else "unrated"
+        what = f"{stars} star{'s' * (stars != 1)}" if stars else "no stars"
         self._apply(lambda r: replace(r, stars=stars), what)
 
     def set_flag(self, flag: int) -> None:
-        what = {1: "picked", -1: "rejected", 0: "unflagged"}[flag]
+        what = {1: "pick", -1: "reject", 0: "no flag"}[flag]
         self._apply(lambda r: replace(r, flag=flag), what)
 
     def set_colour(self, colour: str) -> None:
@@ -83,20 +88,32 @@ class RatingActions(QObject):
         photos = self.targets()
         if photos and colour and self.rating(photos[0].path).colour == colour:
             colour = ""
-        what = f"labelled {colour}" if colour else "colour label removed"
+        what = f"{colour} label" if colour else "no colour label"
         self._apply(lambda r: replace(r, colour=colour), what)
 
     def _apply(self, change: Callable[[Rating], Rating], what: str) -> None:
+        """One key on the photos it acts on: one step (undone and redone as a whole)."""
         photos = self.targets()
         if not photos:
             self.message.emit("Select photos to rate first.", 5000)
             return
         before = {p.path: self.rating(p.path) for p in photos}
         new = {path: change(rating) for path, rating in before.items()}
-        self.book.update(new)
-        self._changed(list(new))
-        self._save(new, before)
-        self.message.emit(f"{len(new)} photo{'s' * (len(new) != 1)} {what}", 4000)
+        text = f"{what} on {photos_text(len(new))}"
+        if self.undo is None:
+            self._put(new, before)
+        else:
+            self.undo.push(
+                Step(text, lambda: self._put(new, before), lambda: self._put(before, new))
+            )
+        self.message.emit(text[0].upper() + text[1:], 4000)
+
+    def _put(self, ratings: dict[str, Rating], before: dict[str, Rating]) -> None:
+        """Shown at once; saved by content in the background (in order); put back, and said,
+        if the save fails for good (``_failed``)."""
+        self.book.update(ratings)
+        self._changed(list(ratings))
+        self._save(ratings, before)
 
     # ----------------------------------------------------------------- sidecars
 

@@ -31,7 +31,7 @@ from PySide6.QtCore import (
 
 from blipdesk.core.exif import file_size_text
 from blipdesk.qt.common.label_marks import Mark
-from blipdesk.qt.common.score_text import match_text
+from blipdesk.qt.common.score_text import match_text, percent_text
 from blipdesk.qt.common.values import Photo, ScoreBoard, Tag, tag_colour
 from blipdesk.services.photo_filter import (
     MODES,
@@ -380,7 +380,7 @@ class PhotoGridModel(QAbstractListModel):
                 label = self.board.label(photo.path, tag.name)
                 said = "" if label is None else (" — you said yes" if label else " — you said no")
                 lines.append(
-                    f"{mark} {_html(tag.name)}: {score:.3f} (threshold {tag.threshold:.2f}){said}"
+                    f"{mark} {_html(tag.name)}: {match_text(score)} (threshold {percent_text(tag.threshold)}){said}"
                 )
         return "<br>".join(lines)
 

@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from blipdesk.qt.common.values import ScoreBoard, Tag, tag_colour
+from blipdesk.services.wording import calibrated_note, percent
 
 
 class TagRoles(IntEnum):
@@ -30,6 +31,7 @@ class TagRoles(IntEnum):
     Count = Qt.ItemDataRole.UserRole + 3
     Threshold = Qt.ItemDataRole.UserRole + 4
     Scored = Qt.ItemDataRole.UserRole + 5  # photos with a score for this tag
+    Calibration = Qt.ItemDataRole.UserRole + 6  # its calibration for the model shown, or None
 
 
 class TagListModel(QAbstractListModel):
@@ -62,12 +64,15 @@ class TagListModel(QAbstractListModel):
         count, scored = self._counts.get(tag.name, (0, 0))
         if role == Qt.ItemDataRole.DisplayRole:
             return tag.name
+        calibration = self.board.calibrations.get(tag.name)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = "<br>".join(f"• {s}" for s in tag.sentences)
-            return (
-                f"<b>{tag.name}</b>: {count} of {scored} scored photos match "
-                f"(threshold {tag.threshold:.2f})<br>{lines}"
+            rule = (
+                f"threshold {percent(tag.threshold)}"
+                if calibration is None
+                else calibrated_note(calibration, tag.threshold)
             )
+            return f"<b>{tag.name}</b>: {count} of {scored} scored photos match ({rule})<br>{lines}"
         if role == Qt.ItemDataRole.DecorationRole:
             return QColor(tag_colour(tag))
         if role == TagRoles.Tag:
@@ -80,6 +85,8 @@ class TagListModel(QAbstractListModel):
             return scored
         if role == TagRoles.Threshold:
             return tag.threshold
+        if role == TagRoles.Calibration:
+            return calibration
         return None
 
     def setData(

@@ -21,7 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.common.label_marks import mark
-from blipdesk.qt.common.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
+from blipdesk.qt.common.score_text import (
+    MATCH_HELP,
+    SIMILARITY_HELP,
+    match_text,
+    percent_text,
+    similarity_text,
+)
 from blipdesk.qt.common.values import Photo, ScoreBoard, Tag, tag_colour
 from blipdesk.qt.widgets.why_overlay import WhyControls, heat_overlay
 
@@ -63,7 +69,7 @@ class ScoreBarDelegate(QStyledItemDelegate):
         painter.drawText(
             QRect(r.right() + 4, option.rect.top(), 40, option.rect.height()),
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            "–" if score is None else f"{score:.2f}",
+            "–" if score is None else percent_text(score),
         )
         painter.restore()
 

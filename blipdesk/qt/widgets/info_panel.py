@@ -45,7 +45,12 @@ class InfoPanel(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def show_photo(self, photo: Photo | None) -> None:
-        same = photo is not None and self.photo is not None and photo.path == self.photo.path
+        old = self.photo  # the same file, unchanged on disk since it was read (size, time)
+        same = (
+            photo is not None
+            and old is not None
+            and (photo.path, photo.size, photo.mtime) == (old.path, old.size, old.mtime)
+        )
         if same and self.info is not None:
             self._fill()  # the same photo again: no new read
             return

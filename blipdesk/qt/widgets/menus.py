@@ -1,7 +1,13 @@
 """The main window's menu bar and toolbar. Each action calls one door of ``MenuDoors`` (the main
 window's public methods), so the menus, the toolbar, the grid's context menu and the tests all go
 through the same doors. Menus that belong to a controller (Teach, View, Photo) are added by that
-controller: a widget never imports one."""
+controller: a widget never imports one.
+
+Keys: every menu action's shortcut is bound window-wide, once, by ``bind_keys`` (called when all
+menus are built): a key works wherever the window has the focus, in the grid, the viewer and the
+full-screen viewer, which hides the menu bar (an action only in a hidden menu bar fires nothing).
+A triggered action calls its slot with no arguments (``QAction.triggered`` sends ``checked``,
+which a slot with a defaulted parameter would take for its own: ``more_like_this(top=False)``)."""
 
 from __future__ import annotations
 
@@ -9,8 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
+
+from blipdesk.qt.common.values import SCAN_ACTION
 
 
 class _Refreshing(Protocol):
@@ -72,7 +81,7 @@ def build_menus(main: QMainWindow, doors: MenuDoors) -> MenuActions:
     act(file, "&Remove folder", doors.sidebar.remove_current)
     act(file, "Re&fresh folder", lambda: doors.flow.refresh(), "F5")
     file.addSeparator()
-    scan = act(file, "&Scan folder", doors.scan, "Ctrl+R")
+    scan = act(file, f"&{SCAN_ACTION}", doors.scan, "Ctrl+R")
     act(file, "Se&ttings…", doors.open_settings, "Ctrl+,")  # Cmd+, on macOS
     file.addSeparator()
     export = act(file, "&Export…", lambda: doors.export_photos(), "Ctrl+E")
@@ -103,6 +112,29 @@ def _action(
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
-    action.triggered.connect(slot)
+    action.triggered.connect(lambda _checked=False: slot())
     menu.addAction(action)
     return action
+
+
+def bind_keys(main: QMainWindow) -> list[QAction]:
+    """Bind every menu action that has a key to the window itself (as well as its menu), so the
+    key works while the menu bar is hidden (full screen). Actions bound to one widget (the grid's
+    Y / N / C) keep their narrower context. Returns the actions bound."""
+    bound: list[QAction] = []
+
+    def walk(actions: list[QAction]) -> None:
+        for action in actions:
+            menu = action.menu()
+            if isinstance(menu, QMenu):
+                walk(menu.actions())
+            elif (
+                action.shortcuts()
+                and action.shortcutContext() == Qt.ShortcutContext.WindowShortcut
+                and action not in main.actions()
+            ):
+                main.addAction(action)
+                bound.append(action)
+
+    walk(main.menuBar().actions())
+    return bound

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from blipdesk.domain import Rating
 from blipdesk.qt.common.badges import STRIP, Placed, layout_strip, strip_rect
 from blipdesk.qt.common.label_marks import Mark, mark_at
+from blipdesk.qt.common.score_text import percent_text
 from blipdesk.qt.models.photos import PhotoGridModel, Roles
 from blipdesk.qt.widgets.rating_paint import dim_reject, paint_strip
 from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
@@ -199,7 +200,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setBrush(QColor(0, 0, 0, 170))
             painter.drawRoundedRect(badge, 4, 4)
             painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"{search:.2f}")
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, percent_text(search))
         below = box.bottom() + STRIP + 2
         text_rect = QRect(rect.left() + 4, below, rect.width() - 8, rect.bottom() - below)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text

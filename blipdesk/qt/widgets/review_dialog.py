@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePo
 
 from blipdesk.core import calibration as cal
 from blipdesk.qt.common.label_marks import NO, YES
+from blipdesk.qt.common.score_text import match_text
 from blipdesk.services.teach_jobs import TeachData
 
 STEP_WORDS = {
@@ -127,7 +128,9 @@ class ReviewDialog(QDialog):
         path = self.paths[self.content][0]
         i = self.data.contents.index(self.content)
         score = (
-            "" if np.isnan(self.data.x[i]) else f" (match {1 / (1 + np.exp(-self.data.x[i])):.2f})"
+            ""
+            if np.isnan(self.data.x[i])
+            else f" ({match_text(1 / (1 + np.exp(-self.data.x[i])))})"
         )
         name = path.rsplit("/", 1)[-1]
         self.question.setText(f"Is this “{self.tag.name}”?   {name}{score}")

@@ -13,7 +13,10 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from blipdesk.qt.common.values import PRESS_SCAN
+
 TEXT_WIDTH = 420
+MESSAGE_ROOM = 160  # what a finished scan's summary leaves the status bar's messages
 
 
 def format_eta(seconds: float | None) -> str:
@@ -75,10 +78,30 @@ class ScanStatus(QWidget):
             text = f"{os.path.basename(self.scan_folder) or self.scan_folder}: {text}"
         self._text = text
         metrics = self.label.fontMetrics()
-        self.label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, TEXT_WIDTH - 4))
+        width = self._width_for(text)
+        self.label.setFixedWidth(width)
+        self.label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width - 4))
         self.label.setToolTip(text if text != self.label.text() else "")
         # Hidden while there is nothing to say: the status bar's messages get the room.
         self.label.setVisible(bool(text) or self.bar.isVisibleTo(self))
+
+    def _width_for(self, text: str) -> int:
+        """A running scan's text keeps a fixed width (nothing jumps as it changes); a finished
+        scan's summary takes the room it needs, as far as the status bar has room beside its
+        other widgets and a short message."""
+        if self.bar.isVisibleTo(self) or not text:
+            return TEXT_WIDTH
+        need = self.label.fontMetrics().horizontalAdvance(text) + 12
+        bar = self.parentWidget()
+        if bar is None:
+            return max(TEXT_WIDTH, need)
+        others = sum(
+            w.width()
+            for w in bar.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            if w is not self and w.isVisible()
+        )
+        room = bar.width() - others - MESSAGE_ROOM - (self.width() - self.label.width())
+        return max(TEXT_WIDTH, min(need, room))
 
     def text(self) -> str:
         return self._text
@@ -114,7 +137,7 @@ class ScanStatus(QWidget):
         self.set_running(False)
         if outcome == "done" and summary is not None and checking:
             text = f"“{checking}” checked on {summary.scored} scanned photos"
-            text += f"; {waiting} not scanned yet — press Scan" if waiting else ""
+            text += f"; {waiting} not scanned yet — {PRESS_SCAN}" if waiting else ""
         elif outcome == "done" and summary is not None:
             text = f"Scan finished: {summary.tally()}"
         else:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from blipdesk.qt.models.tags import TagListModel, TagRoles
+from blipdesk.services.wording import calibration_text, percent
 
 ROW_H = 48
 
@@ -60,6 +61,19 @@ class TagDelegate(QStyledItemDelegate):
         threshold = float(index.data(TagRoles.Threshold))
         track = _slider_rect(rect)
         mid = track.center().y()
+        calibration = index.data(TagRoles.Calibration)
+        if calibration is not None:  # the slider is not used: say what decides instead
+            painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+            wide = QRect(track.left(), track.top() - 4, rect.right() - 8 - track.left(), 20)
+            words = "Calibrated: " + calibration_text(calibration).split(": ", 1)[-1]
+            words = painter.fontMetrics().elidedText(
+                words, Qt.TextElideMode.ElideRight, wide.width()
+            )
+            painter.drawText(
+                wide, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, words
+            )
+            painter.restore()
+            return
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(pal.color(QPalette.ColorRole.Mid))
         painter.drawRoundedRect(QRect(track.left(), mid - 2, track.width(), 4), 2, 2)
@@ -73,12 +87,14 @@ class TagDelegate(QStyledItemDelegate):
         painter.drawText(
             QRect(track.right() + 8, track.top() - 4, 48, 20),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            f"{threshold:.2f}",
+            percent(threshold),
         )
         painter.restore()
 
     def editorEvent(self, event, model, option, index) -> bool:
         kinds = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove)
+        if index.data(TagRoles.Calibration) is not None:
+            return False  # a calibrated tag's threshold is not used: nothing to drag
         if event.type() in kinds:
             track = _slider_rect(option.rect).adjusted(-6, -8, 6, 8)
             pressed = event.type() == QEvent.Type.MouseButtonPress

@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from blipdesk.core.engine import ScanOptions
 from blipdesk.infra.errors import ModelError, UserError
-from blipdesk.qt.common.values import PhotoScores, SentenceScore
+from blipdesk.qt.common.values import PRESS_SCAN, PhotoScores, SentenceScore
 from blipdesk.services.options import ModelChoice, write_key
 from blipdesk.store.write_lock import Waiting, WriteCancelled
 
@@ -191,7 +191,7 @@ class SearchResult:
                 f"({self.refined} of {self.candidates})…"
             )
         if self.unscanned:
-            text += f" · {self.unscanned} photos not scanned yet (not searched: press Scan)"
+            text += f" · {self.unscanned} photos not scanned yet (not searched: {PRESS_SCAN})"
         return text
 
 
