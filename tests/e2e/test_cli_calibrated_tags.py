@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
-from blipdesk.core.model import source_key
+from blipdesk.core.model import ModelIdentity, score_key, source_key
+from blipdesk.domain import Calibration
 from blipdesk.infra.paths import resolve_paths
 from blipdesk.services.settings import Settings, SettingsFile
 from blipdesk.services.wording import calibrated_note
-from blipdesk.store import Calibration, Library
+from blipdesk.store import Library
 from tests.e2e.test_cli import blipdesk
 
 
@@ -22,9 +23,11 @@ def test_tags_list_marks_a_calibrated_tag_and_says_what_decides(tmp_path):
         added = blipdesk(data, "tags", "add", name, f"a {name}", "--threshold", "0.5")
         assert added.returncode == 0, added.stderr
     calibration = Calibration("logistic", 2.0, -1.0)  # tagged from match 62%
+    # the key a scan of that model wrote (its identity, then the first token and decoding rule)
+    key = "weights" + score_key(ModelIdentity(source_key(model), None, ""), "cls")
     with Library.open(paths.database) as lib:
-        lib.ensure_model("key-1", source_key(model))
-        lib.set_calibration("sea", "key-1", calibration)
+        lib.ensure_model(key, source_key(model))
+        lib.set_calibration("sea", key, calibration)
     listed = blipdesk(data, "tags", "list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split("\t")[0]: line.split("\t")[1] for line in listed.stdout.splitlines()}

@@ -28,7 +28,7 @@ def test_colour_keys_in_the_grid_the_viewer_and_full_screen(
         assert book[photos.photo_at(row).path] == Rating(3, 0, colour)  # the stars stay
     qtbot.keyClick(grid, Qt.Key.Key_9)  # blue again on a blue photo: taken off
     assert book[photos.photo_at(3).path] == Rating(3, 0)
-    assert window.statusBar().currentMessage() == "1 photo colour label removed"
+    assert window.statusBar().currentMessage() == "No colour label on 1 photo"
     # Purple has no key (as in Lightroom): the menu.
     purple = next(a for a in desk.colour_actions if a.text() == "Purple")
     grid.setCurrentIndex(photos.index(4))

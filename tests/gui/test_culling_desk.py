@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 
+from blipdesk.domain import Rating
 from blipdesk.qt.common.values import Tag
 from blipdesk.qt.models.tags import TagRoles
-from blipdesk.store import Rating
 
 
 def _window(qtbot, make_window, folder, rows=10):
@@ -164,9 +164,9 @@ def test_a_calibrated_tag_says_so_and_its_slider_does_not_move(qtbot, make_windo
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QStyleOptionViewItem
 
+    from blipdesk.domain import Calibration
     from blipdesk.qt.widgets.tags_panel import _slider_rect
     from blipdesk.services.wording import calibrated_note
-    from blipdesk.store import Calibration
 
     window = make_window()
     tags, board = window.tags, window.board
@@ -242,8 +242,8 @@ def test_the_calibration_proposal_says_gain_and_risk_in_plain_words():
     from types import SimpleNamespace
 
     from blipdesk.core.calibration import Fit, Proposal, StepReport
+    from blipdesk.domain import Calibration
     from blipdesk.qt.controllers.label_actions import LabelActions
-    from blipdesk.store import Calibration
 
     steps = (StepReport("today", 0.5, 0.6, True), StepReport("logistic", 0.9, 0.9, True))
     fit = Fit(Calibration("logistic", 2.0, -1.0), "logistic", steps, 3, 2)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from blipdesk.domain import Rating
 from blipdesk.services.ratings import load_ratings
-from blipdesk.store import Rating
 
 KEYS = [
     (Qt.Key.Key_3, Rating(3, 0)),
