@@ -14,10 +14,12 @@ sends to the worker; every criterion travels in the one ``FilterState``
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -57,6 +59,57 @@ MIN_SCORE_TIP = (
     "of its tags reaches it; with a search, the search's match must reach it. 0 turns it off."
 )
 NO_DATE = QDate(1900, 1, 1)
+ANY = "any"  # what a date box says when it sets no bound
+
+
+def typed_day(text: str) -> QDate | None:
+    """The day a person typed in a date box: "2024-03-05", "2024 03 05" or "20240305" (the
+    separators are optional: the box's sections eat them); None when it is no whole day."""
+    digits = re.sub(r"\D", "", text.strip().removeprefix(ANY))
+    day = QDate.fromString(digits, "yyyyMMdd") if len(digits) == 8 else QDate()
+    return day if day.isValid() and day > NO_DATE else None
+
+
+class DayEdit(QDateEdit):
+    """A day, or "any" (no bound). A typed day is kept (a plain ``QDateEdit`` at its special
+    value throws the digits away), and the calendar opens at ``page`` (the library's dates, else
+    today) while no day is set, never at the minimum (January 1900)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.page = QDate.currentDate()
+        self.setCalendarPopup(True)
+        self.setDisplayFormat("yyyy-MM-dd")
+        self.setMinimumDate(NO_DATE)
+        self.setSpecialValueText(ANY)  # shown at the minimum date: no bound
+        self.setDate(NO_DATE)
+        self.calendarWidget().installEventFilter(self)
+        self.editingFinished.connect(self._show_any)
+
+    def validate(self, text: str, pos: int) -> object:
+        bare = text.strip()
+        if bare in ("", ANY) or typed_day(bare) is not None:
+            return QValidator.State.Acceptable, text, pos
+        if ANY.startswith(bare) or re.fullmatch(r"(any)?[\d\s/.-]{0,10}", bare):
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Invalid, text, pos
+
+    def dateTimeFromText(self, text: str) -> QDateTime:
+        return QDateTime(typed_day(text) or NO_DATE, self.time())
+
+    def fixup(self, text: str) -> str:
+        day = typed_day(text)
+        return day.toString("yyyy-MM-dd") if day is not None else ANY
+
+    def _show_any(self) -> None:
+        if self.date() == NO_DATE and self.lineEdit().text() != ANY:
+            self.lineEdit().setText(ANY)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show and self.date() == NO_DATE:
+            page = self.page if self.page.isValid() else QDate.currentDate()
+            self.calendarWidget().setCurrentPage(page.year(), page.month())
+        return super().eventFilter(watched, event)
 
 
 class Chip(QFrame):
@@ -90,14 +143,11 @@ class FactsRow(QWidget):
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
-        self.date_from, self.date_to = QDateEdit(), QDateEdit()
+        self.date_from, self.date_to = DayEdit(), DayEdit()
+        self._first = self._last = QDate.currentDate()  # the library's first and last days
         for edit, name in ((self.date_from, "dateFrom"), (self.date_to, "dateTo")):
             edit.setObjectName(name)
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-            edit.setMinimumDate(NO_DATE)
-            edit.setSpecialValueText("any")  # shown at the minimum date: no bound
-            edit.setDate(NO_DATE)
+            edit.dateChanged.connect(self._pages)
             edit.dateChanged.connect(self.changed)
         self.date_to.setToolTip("Taken on or before this day (the file's date when no EXIF date)")
         self.date_from.setToolTip("Taken on or after this day (the file's date when no EXIF date)")
@@ -128,6 +178,12 @@ class FactsRow(QWidget):
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
         """Offer the types and folders the listing holds (the current choice kept if still there)."""
         kinds = sorted({file_kind(p.name) for p in photos})
+        days = [p.date for p in photos]
+        if days:
+            self._first, self._last = (_qdate(min(days)), _qdate(max(days)))
+        else:
+            self._first = self._last = QDate.currentDate()
+        self._pages()
         folders = sorted({os.path.dirname(p.path) for p in photos})
         self._fill(self.kind, "All types", [(k.lstrip(".").upper(), k) for k in kinds])
         self._fill(
@@ -137,6 +193,13 @@ class FactsRow(QWidget):
             if len(folders) > 1
             else [],
         )
+
+    def _pages(self, *_args) -> None:
+        """Where an empty date box's calendar opens: "from" at the library's first day, "to" at
+        its last (or at the "from" day, when that is later)."""
+        start = self.date_from.date()
+        self.date_from.page = self._first
+        self.date_to.page = start if start != NO_DATE and start > self._last else self._last
 
     def _fill(self, box: QComboBox, everything: str, items: list[tuple[str, str]]) -> None:
         current = box.currentData()
@@ -198,6 +261,14 @@ class FactsRow(QWidget):
     def reset(self) -> None:
         self.show_state(FilterState())
         self.changed.emit()
+
+
+def _qdate(stamp: float) -> QDate:
+    try:
+        day = datetime.fromtimestamp(stamp).date()
+    except (OverflowError, OSError, ValueError):
+        return QDate.currentDate()
+    return QDate(day.year, day.month, day.day)
 
 
 class FilterBar(QWidget):

@@ -1,0 +1,81 @@
+"""Issue 25 (the culling desk): the date boxes, what the window keeps over a restart, the
+layout of the tags list, counting and order, tag colours."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from PySide6.QtCore import QDate, QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from blipdesk.qt.widgets.filter_bar import NO_DATE, FactsRow
+
+
+def _open_calendar(qtbot, edit) -> None:
+    edit.setFocus()
+    QTest.mouseClick(
+        edit, Qt.MouseButton.LeftButton, pos=QPoint(edit.width() - 6, edit.height() // 2)
+    )
+    qtbot.waitUntil(lambda: edit.calendarWidget().isVisible(), timeout=3000)
+
+
+def test_a_typed_day_is_kept_in_both_date_boxes(qtbot):
+    row = FactsRow()
+    qtbot.addWidget(row)
+    row.show()
+    for edit, typed, want in (
+        (row.date_from, "2024-03-05", QDate(2024, 3, 5)),
+        (row.date_to, "20241231", QDate(2024, 12, 31)),
+        (row.date_from, "2019-11-30", QDate(2019, 11, 30)),
+    ):
+        edit.setFocus()
+        edit.lineEdit().selectAll()
+        QTest.keyClicks(edit, typed)
+        QTest.keyClick(edit, Qt.Key.Key_Return)
+        assert edit.date() == want, typed
+    from blipdesk.services.photo_filter import FilterState
+
+    state = row.apply(FilterState())
+    assert datetime.fromtimestamp(state.date_from).date().isoformat() == "2019-11-30"
+    assert datetime.fromtimestamp(state.date_to).date().isoformat() == "2025-01-01"  # exclusive
+    # Emptied, a box is "any" again: no bound.
+    row.date_to.setFocus()
+    row.date_to.lineEdit().selectAll()
+    QTest.keyClick(row.date_to, Qt.Key.Key_Delete)
+    QTest.keyClick(row.date_to, Qt.Key.Key_Return)
+    assert row.date_to.date() == NO_DATE
+    assert row.apply(FilterState()).date_to is None
+
+
+@pytest.mark.qt_log_ignore("does not support raise", "does not support grabbing the keyboard")
+def test_the_calendars_open_at_the_librarys_days_not_1900(qtbot, tmp_path):
+    from blipdesk.core.files import Photo
+
+    old, new = datetime(2017, 6, 3, 12).timestamp(), datetime(2021, 9, 20, 12).timestamp()
+    photos = [
+        Photo(str(tmp_path / "a.jpg"), "a.jpg", 1, old),
+        Photo(str(tmp_path / "b.jpg"), "b.jpg", 1, 0.0, taken=new),
+    ]
+    row = FactsRow()
+    qtbot.addWidget(row)
+    row.show()
+    # No library: today.
+    _open_calendar(qtbot, row.date_from)
+    cal = row.date_from.calendarWidget()
+    today = QDate.currentDate()
+    assert (cal.yearShown(), cal.monthShown()) == (today.year(), today.month())
+    QApplication.activePopupWidget() and QApplication.activePopupWidget().close()
+    row.set_photos(photos, str(tmp_path))
+    _open_calendar(qtbot, row.date_from)
+    assert (cal.yearShown(), cal.monthShown()) == (2017, 6)
+    QApplication.activePopupWidget() and QApplication.activePopupWidget().close()
+    _open_calendar(qtbot, row.date_to)
+    cal_to = row.date_to.calendarWidget()
+    assert (cal_to.yearShown(), cal_to.monthShown()) == (2021, 9)
+    QApplication.activePopupWidget() and QApplication.activePopupWidget().close()
+    # "from" set: "to" still opens within the library (never 1900), at "from" when later.
+    row.date_from.setDate(QDate(2023, 2, 1))
+    _open_calendar(qtbot, row.date_to)
+    assert (cal_to.yearShown(), cal_to.monthShown()) == (2023, 2)
