@@ -389,6 +389,19 @@ def filter_from_json(item: Mapping[str, Any]) -> FilterState:
     )
 
 
+def sort_to_json(sort: SortState) -> dict[str, Any]:
+    return {"key": sort.key, "tag": sort.tag, "descending": sort.descending}
+
+
+def sort_from_json(item: object) -> SortState:
+    """The sort of ``sort_to_json``'s object; read from files, so untrusted: an unknown key sorts
+    by name."""
+    sort: Mapping[str, Any] = item if isinstance(item, dict) else {}
+    key = str(sort.get("key")) if sort.get("key") in SORT_KEYS else "name"
+    tag = sort.get("tag") if isinstance(sort.get("tag"), str) else None
+    return SortState(key, tag, bool(sort.get("descending", False)))
+
+
 # ----------------------------------------------------------------------------- words (the CLI's)
 
 WORDS_HELP = (

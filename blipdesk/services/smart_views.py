@@ -20,12 +20,13 @@ from typing import Any
 from blipdesk.infra.atomic import read_regular, write_atomic
 from blipdesk.infra.errors import UserError
 from blipdesk.services.photo_filter import (
-    SORT_KEYS,
     FilterState,
     SortState,
     filter_from_json,
     filter_to_json,
     parse_filter,
+    sort_from_json,
+    sort_to_json,
 )
 
 log = logging.getLogger(__name__)
@@ -42,27 +43,14 @@ class SmartView:
 
 
 def to_json(view: SmartView) -> dict[str, Any]:
-    s = view.sort
-    return {
-        "name": view.name,
-        **filter_to_json(view.filter),
-        "sort": {"key": s.key, "tag": s.tag, "descending": s.descending},
-    }
+    return {"name": view.name, **filter_to_json(view.filter), "sort": sort_to_json(view.sort)}
 
 
 def from_json(item: Any) -> SmartView:
     """One view from its JSON; ValueError when it is not one."""
     if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
         raise ValueError("a view without a name")
-    raw = item.get("sort")
-    sort: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    key = str(sort.get("key")) if sort.get("key") in SORT_KEYS else "name"
-    tag = sort.get("tag") if isinstance(sort.get("tag"), str) else None
-    return SmartView(
-        item["name"],
-        filter_from_json(item),
-        SortState(key, tag, bool(sort.get("descending", False))),
-    )
+    return SmartView(item["name"], filter_from_json(item), sort_from_json(item.get("sort")))
 
 
 class SmartViews:

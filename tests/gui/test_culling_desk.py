@@ -79,3 +79,42 @@ def test_the_calendars_open_at_the_librarys_days_not_1900(qtbot, tmp_path):
     row.date_from.setDate(QDate(2023, 2, 1))
     _open_calendar(qtbot, row.date_to)
     assert (cal_to.yearShown(), cal_to.monthShown()) == (2023, 2)
+
+
+# ------------------------------------------------------------------ 10: kept over a restart
+
+
+def _quiet(window):
+    window.settings = window.settings.with_changes(feature_cache=False)
+    return window
+
+
+def test_thumbnail_size_and_sort_are_kept_over_a_restart(qtbot, make_window, photo_dir):
+    from blipdesk.qt.common.values import Tag
+    from blipdesk.services.photo_filter import SortState
+
+    for sort in (SortState("score", "cat", descending=True), SortState("size", None, True)):
+        window = _quiet(make_window())
+        window.add_folder(str(photo_dir))
+        qtbot.waitUntil(lambda w=window: w.photos.rowCount() == 10, timeout=10000)
+        if not any(t.name == "cat" for t in window.tags.tags()):
+            window.save_tag(Tag("cat", ("a cat",), 0.5))
+        size = 150 if sort.key == "score" else 260
+        window.grid.set_thumb_size(size)
+        window.filter_bar.show_sort(sort)
+        window.tag_actions.flush()
+        window.close()
+        again = make_window()
+        qtbot.waitUntil(lambda a=again: a.photos.rowCount() == 10, timeout=10000)
+        assert again.grid.thumb_size() == size
+        assert again.flow.slider.slider.value() == size
+        assert again.filter_bar.sort_state() == sort
+        assert again.photos.sort_state == sort  # the grid is in that order, not just the box
+        again.close()
+    # A search's order is not kept: the sort before it is.
+    window = _quiet(make_window())
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.filter_bar.show_sort(SortState("search"))
+    window.close()
+    again = make_window()
+    assert again.filter_bar.sort_state() == SortState("size", None, True)

@@ -1,9 +1,9 @@
 """The grid's wiring: the filter bar to the grid model, the grid's place (top of a new folder, the
 best match of a search, the photo the viewer was on), the counts in the status bar and the
 sidebar (re-listed and re-counted when a folder is opened or refreshed), the empty states, the
-thumbnail size, and smart views. The main window builds one from ``GridParts``: the parts it
-drives, the few things it asks of the window (callables) and the signals it follows; and calls
-it when a folder is opened or closed. Everything else happens here.
+thumbnail size and the sort (both kept over a restart), and smart views. The main window builds
+one from ``GridParts``: the parts it drives, the few things it asks of the window (callables)
+and the signals it follows; and calls it when a folder is opened or closed. Everything else happens here.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.thumb_slider import ThumbSlider
 from blipdesk.qt.workers.tasks import BackgroundTasks
-from blipdesk.services.photo_filter import criteria, describe_chips
+from blipdesk.services.photo_filter import SortState, criteria, describe_chips
 from blipdesk.services.smart_views import FILE_NAME, SmartView, SmartViews, write_views
 
 # A criterion set from a menu (photo_filter.CRITERIA) -> what the empty grid calls it, and the
@@ -110,6 +110,14 @@ class GridFlow(QObject):
         photos.countsChanged.connect(self.show_counts)
         photos.modelReset.connect(self.show_counts)
         grid.selectionModel().selectionChanged.connect(self.show_counts)
+        # The thumbnail size and the sort of the last session (kept with the window's layout).
+        state = parts.state
+        if (px := state.thumb_size()) is not None:
+            grid.set_thumb_size(px)
+        if (sort := state.sort()) is not None:
+            bar.restore_sort(sort)
+        grid.thumbSizeChanged.connect(state.set_thumb_size)
+        bar.sortChanged.connect(self._sort_changed)
 
         self.empty = EmptyState(grid, self.empty_text)
 
@@ -168,6 +176,10 @@ class GridFlow(QObject):
         folder = self.parts.shown.current
         if folder:
             self.parts.sidebar.select(folder)
+
+    def _sort_changed(self, sort: SortState) -> None:
+        if sort.key != "search":  # a search's order lasts as long as the search
+            self.parts.state.set_sort(sort)
 
     # ----------------------------------------------------------------- search
 

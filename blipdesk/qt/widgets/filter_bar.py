@@ -402,6 +402,9 @@ class FilterBar(QWidget):
             self.sort.addItem(f"Score: {tag.name}", ("score", tag.name))
         self.sort.setCurrentIndex(max(0, self._sort_index(keep)))
         self.sort.blockSignals(False)
+        self.direction.blockSignals(True)
+        self.direction.setChecked(keep.descending)
+        self.direction.blockSignals(False)
         self._show_direction()
 
     def _sort_index(self, sort: SortState) -> int:
@@ -467,6 +470,14 @@ class FilterBar(QWidget):
             w.blockSignals(False)
         self._show_direction()
         self._emit_sort()
+
+    def restore_sort(self, sort: SortState) -> None:
+        """The sort of the last session: shown now, or (a score of a tag not listed yet) when
+        the tag list comes."""
+        if self._sort_index(sort) >= 0:
+            self.show_sort(sort)
+        else:
+            self._keep_sort = sort
 
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
         self.facts.set_photos(photos, root)
