@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from blipdesk.qt.widgets.filter_bar import NO_DATE, FactsRow
+from tests.gui.waiting import flush
 
 
 def _open_calendar(qtbot, edit) -> None:
@@ -118,3 +119,46 @@ def test_thumbnail_size_and_sort_are_kept_over_a_restart(qtbot, make_window, pho
     window.close()
     again = make_window()
     assert again.filter_bar.sort_state() == SortState("size", None, True)
+
+
+# ------------------------------------------------------------------ 13: the tags list's room
+
+
+@pytest.mark.parametrize("size", [(1320, 820), (1100, 700), (1920, 1080)])
+def test_the_tags_list_shows_three_whole_tags_and_the_information_gives_way(
+    qtbot, make_window, photo_dir, size
+):
+    from blipdesk.qt.common.values import Tag
+    from blipdesk.qt.widgets.tags_panel import ROW_H
+
+    window = _quiet(make_window())
+    window.resize(*size)
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    for name in ("beach", "dog", "cat", "sunset", "snow"):
+        window.save_tag(Tag(name, (f"a {name}",), 0.5))
+    qtbot.waitUntil(lambda: window.tags.rowCount() == 5, timeout=5000)
+    flush()
+    view = window.tags_panel.view
+    assert view.viewport().height() >= 3 * ROW_H
+    scores = window.detail.scores
+    scores_before, tags_before = scores.height(), view.height()
+    # Drag the handle above the tags list up: the information gives way, not the scores.
+    right = window.right
+    assert right.sizes()[1] >= 120 or size == (1100, 700)
+    handle = right.handle(2)
+    start = QPoint(handle.width() // 2, handle.height() // 2)
+    QTest.mousePress(handle, Qt.MouseButton.LeftButton, pos=start)
+    QTest.mouseMove(handle, start - QPoint(0, 60))
+    QTest.mouseRelease(handle, Qt.MouseButton.LeftButton, pos=start - QPoint(0, 60))
+    flush()
+    if size != (1100, 700):  # smaller than the default: every panel is at its minimum already
+        assert view.height() == tags_before + 60
+        assert scores.height() == scores_before
+    # Dragged down as far as it goes: the list still shows three whole tags.
+    handle = right.handle(2)
+    QTest.mousePress(handle, Qt.MouseButton.LeftButton, pos=start)
+    QTest.mouseMove(handle, start + QPoint(0, 600))
+    QTest.mouseRelease(handle, Qt.MouseButton.LeftButton, pos=start + QPoint(0, 600))
+    flush()
+    assert view.viewport().height() >= 3 * ROW_H
