@@ -12,9 +12,17 @@ from blipdesk.domain.tagging import (
     verdict,
     verdicts,
 )
-from blipdesk.domain.tags import DEFAULT_THRESHOLD, Tag
+from blipdesk.domain.tags import (
+    DEFAULT_COLOURS,
+    DEFAULT_THRESHOLD,
+    Tag,
+    new_tag_colour,
+    tag_colour,
+    tag_sentences,
+)
 
 __all__ = [
+    "DEFAULT_COLOURS",
     "DEFAULT_THRESHOLD",
     "Calibration",
     "PhotoRecord",
@@ -30,7 +38,10 @@ __all__ = [
     "logits",
     "logodds",
     "logodds_many",
+    "new_tag_colour",
+    "tag_colour",
     "tag_score",
+    "tag_sentences",
     "verdict",
     "verdicts",
 ]

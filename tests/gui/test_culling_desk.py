@@ -162,3 +162,46 @@ def test_the_tags_list_shows_three_whole_tags_and_the_information_gives_way(
     QTest.mouseRelease(handle, Qt.MouseButton.LeftButton, pos=start + QPoint(0, 600))
     flush()
     assert view.viewport().height() >= 3 * ROW_H
+
+
+# ------------------------------------------------------------------ 14: one rule for tags
+
+
+def test_the_tag_editor_takes_the_name_as_the_sentence_and_its_colour_word(qtbot, make_window):
+    from blipdesk.domain.tags import COLOUR_WORDS
+    from blipdesk.qt.models.tags import TagRoles
+    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
+
+    window = _quiet(make_window())
+    for name, taken in (("blue square", set()), ("green triangle", {"a", "b", "c"})):
+        editor = TagEditorDialog(None, taken, None, window)
+        qtbot.addWidget(editor)
+        editor.name.setText(name)
+        assert editor.colour_button.text() == COLOUR_WORDS[name.split()[0]]
+        editor._accept()
+        assert editor.result() == editor.DialogCode.Accepted, editor.error.text()
+        tag = editor.tag()
+        assert tag.sentences == (name,)
+        assert tag.colour == COLOUR_WORDS[name.split()[0]]
+        window.save_tag(tag)
+    # A colour picked by hand stays, whatever the words.
+    editor = TagEditorDialog(window.tags.tag("blue square"), set(), None, window)
+    qtbot.addWidget(editor)
+    editor.name.setText("red square")
+    assert editor.tag().colour == COLOUR_WORDS["blue"]
+    # The tags list shows the words' colour.
+    row = window.tags.row_of("green triangle")
+    assert window.tags.index(row).data(TagRoles.Colour) == COLOUR_WORDS["green"]
+
+
+def test_the_tag_editor_reads_blank_lines_as_no_sentence(qtbot, make_window):
+    from blipdesk.qt.widgets.tag_editor import TagEditorDialog
+
+    window = _quiet(make_window())
+    editor = TagEditorDialog(None, set(), None, window)
+    qtbot.addWidget(editor)
+    editor.name.setText("  dog ")
+    editor.sentences.setPlainText("\n   \n")
+    editor._accept()
+    assert editor.result() == editor.DialogCode.Accepted, editor.error.text()
+    assert editor.tag().sentences == ("dog",)

@@ -86,7 +86,7 @@ class DayEdit(QDateEdit):
         self.calendarWidget().installEventFilter(self)
         self.editingFinished.connect(self._show_any)
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         bare = text.strip()
         if bare in ("", ANY) or typed_day(bare) is not None:
             return QValidator.State.Acceptable, text, pos
