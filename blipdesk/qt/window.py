@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
         return tuple(dict.fromkeys(s for t in self.tags.tags() for s in t.sentences))
 
     def _results(self, batch) -> None:
-        self.photos.scores_changed(self.board.merge(batch))
+        self.photos.scanned(self.board.merge(batch))
         if not self._recount.isActive():
             self._recount.start()
 

@@ -205,3 +205,68 @@ def test_the_tag_editor_reads_blank_lines_as_no_sentence(qtbot, make_window):
     editor._accept()
     assert editor.result() == editor.DialogCode.Accepted, editor.error.text()
     assert editor.tag().sentences == ("dog",)
+
+
+# ------------------------------------------------------------------ 14: the order during a scan
+
+
+def _scores(window, values):
+    from blipdesk.qt.common.values import PhotoScores, SentenceScore
+
+    by_name = {p.name: p.path for p in window.photos.photos()}
+    return [
+        PhotoScores(by_name[name], {"a cat": SentenceScore(v, 0.0, 0.0, 0.0)})
+        for name, v in values.items()
+    ]
+
+
+@pytest.mark.parametrize("how", ["pause", "end"])
+def test_a_scan_does_not_reshuffle_the_grid_under_the_cursor(qtbot, make_window, photo_dir, how):
+    from blipdesk.qt.common.values import Tag
+    from blipdesk.services.photo_filter import SortState
+
+    window = _quiet(make_window())
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("cat", ("a cat",), 0.5))
+    window.filter_bar.show_sort(SortState("score", "cat"))
+    names = lambda: [p.name for p in window.photos.visible_photos()]  # noqa: E731
+    before = names()
+    window.grid.setCurrentIndex(window.photos.index(4))
+    current = window.grid.current_photo().name
+    status = window.scan_status
+    status.show_started(folder=str(photo_dir))  # a scan runs
+    # Its batches arrive: the best matches are the first photos by name (the last shown first).
+    assert before[:2] == ["p09.jpg", "p08.jpg"]  # no scores yet: by name, best first
+    window._results(_scores(window, {f"p{i:02d}.jpg": 0.9 - i / 10 for i in range(5)}))
+    qtbot.wait(400)  # longer than the model's re-sort delay: nothing may move
+    assert names() == before
+    assert window.grid.currentIndex().row() == 4 and window.grid.current_photo().name == current
+    assert "order updates when the scan pauses or ends" in window.flow.count_label.text()
+    if how == "pause":
+        status.pause.setChecked(True)
+    else:
+        status.show_finished("done", None)
+    assert names()[:5] == ["p00.jpg", "p01.jpg", "p02.jpg", "p03.jpg", "p04.jpg"]
+    assert window.grid.current_photo().name == current  # the cursor follows its photo
+    assert "order updates" not in window.flow.count_label.text()
+    if how == "pause":  # resumed: held again
+        status.pause.setChecked(False)
+        window._results(_scores(window, {"p07.jpg": 0.99}))
+        qtbot.wait(400)
+        assert names()[0] == "p00.jpg"
+        status.show_finished("done", None)
+        assert names()[0] == "p07.jpg"
+
+
+def test_without_a_scan_new_scores_reorder_at_once(qtbot, make_window, photo_dir):
+    from blipdesk.qt.common.values import Tag
+    from blipdesk.services.photo_filter import SortState
+
+    window = _quiet(make_window())
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    window.save_tag(Tag("cat", ("a cat",), 0.5))
+    window.filter_bar.show_sort(SortState("score", "cat"))
+    window._results(_scores(window, {"p03.jpg": 0.9}))
+    qtbot.waitUntil(lambda: window.photos.visible_photos()[0].name == "p03.jpg", timeout=3000)

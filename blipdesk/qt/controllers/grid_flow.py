@@ -118,6 +118,11 @@ class GridFlow(QObject):
             bar.restore_sort(sort)
         grid.thumbSizeChanged.connect(state.set_thumb_size)
         bar.sortChanged.connect(self._sort_changed)
+        # A scan's scores do not move the photos while it runs: the order follows when it
+        # pauses or ends (the count line says so meanwhile).
+        scan = parts.scan_status
+        scan.runningChanged.connect(self._hold_order)
+        scan.pauseToggled.connect(self._hold_order)
 
         self.empty = EmptyState(grid, self.empty_text)
 
@@ -176,6 +181,10 @@ class GridFlow(QObject):
         folder = self.parts.shown.current
         if folder:
             self.parts.sidebar.select(folder)
+
+    def _hold_order(self, *_args) -> None:
+        scan = self.parts.scan_status
+        self.parts.photos.hold_order(scan.running and not scan.pause.isChecked())
 
     def _sort_changed(self, sort: SortState) -> None:
         if sort.key != "search":  # a search's order lasts as long as the search

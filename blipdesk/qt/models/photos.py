@@ -79,8 +79,13 @@ class PhotoGridModel(QAbstractListModel):
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
         self._prev_rows: list[Photo] = []
+        # While a scan runs, its scores repaint the cells but do not move them (the grid would
+        # reshuffle under the cursor when sorted or filtered by a score): the order is brought
+        # up to date when the scan pauses or ends (``hold_order``).
+        self._held = False
+        self.order_stale = False  # held back: the rows are not in the order of the scores
         self._relayout = QTimer(self, singleShot=True, interval=150)
-        self._relayout.timeout.connect(self.refresh)
+        self._relayout.timeout.connect(self._relayout_due)
         self._repaint = QTimer(self, singleShot=True, interval=30)
         self._repaint.timeout.connect(self._flush_changed)
 
@@ -240,7 +245,8 @@ class PhotoGridModel(QAbstractListModel):
 
     def counts_text(self) -> str:
         shown, total = self.rowCount(), self.total()
-        return f"{total} photos" if shown == total else f"{shown} of {total} photos shown"
+        text = f"{total} photos" if shown == total else f"{shown} of {total} photos shown"
+        return text + (" · order updates when the scan pauses or ends" if self.order_stale else "")
 
     def clear_search(self) -> None:
         if self.filter.search is not None:
@@ -258,6 +264,36 @@ class PhotoGridModel(QAbstractListModel):
         by_score = self.sort_state.key in ("score", "search")
         if (self.filtering() or by_score) and not self._relayout.isActive():
             self._relayout.start()
+
+    def scanned(self, paths: Iterable[str]) -> None:
+        """A scan's new scores: as ``scores_changed``, except that while the order is held the
+        rows stay where they are (repainted only)."""
+        if not self._held:
+            self.scores_changed(paths)
+            return
+        self._dirty_paths.update(paths)
+        if not self._repaint.isActive():
+            self._repaint.start()
+        if self.filtering() or self.sort_state.key in ("score", "search"):
+            self._hold_back()
+
+    def _hold_back(self) -> None:
+        if not self.order_stale:
+            self.order_stale = True
+            self.countsChanged.emit()  # the count line says the order waits
+
+    def _relayout_due(self) -> None:
+        if self._held:  # scores that came before the scan: they wait for it too
+            self._hold_back()
+        else:
+            self.refresh()
+
+    def hold_order(self, held: bool) -> None:
+        """Hold the rows where they are while a scan runs (True); False: a scan paused or
+        ended, the rows take the scores' order now."""
+        self._held = held
+        if not held and self.order_stale:
+            self.refresh()
 
     def thumbnail_ready(self, path: str) -> None:
         row = self._row_of.get(path)
@@ -310,6 +346,9 @@ class PhotoGridModel(QAbstractListModel):
     def refresh(self) -> None:
         """Recompute the visible rows. Same rows, new order: a layout change; else a reset."""
         self._relayout.stop()
+        if self.order_stale:
+            self.order_stale = False
+            self.countsChanged.emit()
         key, reverse = self._sort_key()
         rows = sorted(filter(self._predicate(), self._all), key=key, reverse=reverse)
         if [p.path for p in rows] == [p.path for p in self._rows]:
