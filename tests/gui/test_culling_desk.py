@@ -270,3 +270,68 @@ def test_without_a_scan_new_scores_reorder_at_once(qtbot, make_window, photo_dir
     window.filter_bar.show_sort(SortState("score", "cat"))
     window._results(_scores(window, {"p03.jpg": 0.9}))
     qtbot.waitUntil(lambda: window.photos.visible_photos()[0].name == "p03.jpg", timeout=3000)
+
+
+# ------------------------------------------------------------------ 17: metadata, date tree
+
+
+def test_metadata_columns_and_the_date_tree_filter_the_grid(qtbot, make_window, tmp_path):
+    from tests.unit.test_metadata_filter import shot
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    shot(folder / "a.jpg", model="Canon EOS R5", iso=200, when="2024:07:14 10:00:01")
+    shot(folder / "b.jpg", model="Canon EOS R5", iso=800, when="2024:07:14 10:00:00")
+    shot(folder / "c.jpg", make="FUJIFILM", model="X-T5", iso=800, when="2023:12:31 23:59:59")
+    window = _quiet(make_window())
+    with qtbot.waitSignal(window.shown.described, timeout=10000):
+        window.add_folder(str(folder))
+    names = lambda: sorted(p.name for p in window.photos.visible_photos())  # noqa: E731
+    facts = window.filter_bar.facts
+    cameras = facts.shot["cameras"]
+    texts = [cameras.itemText(i) for i in range(cameras.count())]
+    assert texts == ["All cameras", "Canon EOS R5 (2)", "FUJIFILM X-T5 (1)"]
+    cameras.setCurrentIndex(1)
+    assert names() == ["a.jpg", "b.jpg"]
+    facts.shot["isos"].setCurrentIndex(facts.shot["isos"].findData(800))
+    assert names() == ["b.jpg"]
+    assert window.filter_bar.state().isos == (800,)
+    facts.reset()
+    assert names() == ["a.jpg", "b.jpg", "c.jpg"]
+    # The date tree: year › month › day, newest first, with counts; a click filters.
+    tree = window.sidebar.dates
+    assert window.sidebar.dates.isVisibleTo(window.sidebar)
+    top = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    assert top == ["All dates (3)", "2024 (2)", "2023 (1)"]
+    july = tree.topLevelItem(1).child(0)
+    assert july.text(0) == "July (2)" and july.child(0).text(0).startswith("14 ")
+    window.sidebar._day_clicked(tree.topLevelItem(2))
+    assert names() == ["c.jpg"]
+    window.sidebar._day_clicked(july.child(0))
+    assert names() == ["a.jpg", "b.jpg"]
+    window.sidebar._day_clicked(tree.topLevelItem(0))
+    assert names() == ["a.jpg", "b.jpg", "c.jpg"]
+    # Capture time sorts to the second.
+    from blipdesk.services.photo_filter import SortState
+
+    window.filter_bar.show_sort(SortState("date"))
+    assert [p.name for p in window.photos.visible_photos()] == ["c.jpg", "b.jpg", "a.jpg"]
+
+
+def test_sort_by_rating_and_flag_in_the_window(qtbot, make_window, photo_dir):
+    from blipdesk.domain import Rating
+    from blipdesk.services.photo_filter import SortState
+
+    window = _quiet(make_window())
+    window.add_folder(str(photo_dir))
+    qtbot.waitUntil(lambda: window.photos.rowCount() == 10, timeout=10000)
+    keys = {window.filter_bar.sort.itemData(i)[0] for i in range(window.filter_bar.sort.count())}
+    assert {"rating", "flag", "date"} <= keys
+    ratings = {"p03.jpg": Rating(4, 0), "p05.jpg": Rating(2, 1), "p07.jpg": Rating(5, -1)}
+    by_name = {p.name: p.path for p in window.photos.photos()}
+    window.photos.set_ratings(lambda path: {by_name[n]: r for n, r in ratings.items()}.get(path))
+    window.filter_bar.show_sort(SortState("rating"))
+    assert [p.name for p in window.photos.visible_photos()][:3] == ["p07.jpg", "p03.jpg", "p05.jpg"]
+    window.filter_bar.show_sort(SortState("flag"))
+    shown = [p.name for p in window.photos.visible_photos()]
+    assert shown[0] == "p05.jpg" and shown[-1] == "p07.jpg"

@@ -123,6 +123,9 @@ class GridFlow(QObject):
         scan = parts.scan_status
         scan.runningChanged.connect(self._hold_order)
         scan.pauseToggled.connect(self._hold_order)
+        # The folder's cameras, lenses… (the metadata columns) and its days (the date tree).
+        parts.shown.described.connect(self._described)
+        parts.sidebar.daysChosen.connect(self._days_chosen)
 
         self.empty = EmptyState(grid, self.empty_text)
 
@@ -181,6 +184,17 @@ class GridFlow(QObject):
         folder = self.parts.shown.current
         if folder:
             self.parts.sidebar.select(folder)
+
+    def _described(self, facts) -> None:
+        self.parts.bar.facts.set_shot_values(facts.columns)
+        self.parts.sidebar.set_days(facts.days)
+
+    def _days_chosen(self, first, last) -> None:
+        """A year, month or day of the date tree: the date filter shows it (More filters)."""
+        bar = self.parts.bar
+        if first is not None:
+            bar.more.setChecked(True)
+        bar.facts.set_dates(first, last)
 
     def _hold_order(self, *_args) -> None:
         scan = self.parts.scan_status

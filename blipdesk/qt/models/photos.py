@@ -29,7 +29,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from blipdesk.core.exif import file_size_text
+from blipdesk.core.exif import NO_FACTS, ShotFacts, file_size_text
 from blipdesk.qt.common.label_marks import Mark
 from blipdesk.qt.common.score_text import match_text
 from blipdesk.qt.common.values import Photo, ScoreBoard, Tag, tag_colour
@@ -63,6 +63,7 @@ class Roles(IntEnum):
 
 class PhotoGridModel(QAbstractListModel):
     countsChanged = Signal()  # visible / total changed
+    factsChanged = Signal()  # EXIF facts arrived (dates, cameras…): soon after, not per batch
 
     def __init__(self, board: ScoreBoard, thumbnails=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +76,9 @@ class PhotoGridModel(QAbstractListModel):
         self._tags: dict[str, Tag] = {}
         self._duplicates: Mapping[str, int] = {}  # path -> files with its content (>= 2)
         self._rating: Callable[[str], Rating | None] = _unrated  # path -> its rating
+        self._facts: dict[str, ShotFacts] = {}  # path -> its EXIF facts (read off this thread)
+        self._facts_due = QTimer(self, singleShot=True, interval=300)
+        self._facts_due.timeout.connect(self.factsChanged)
         self.filter = FilterState()
         self.sort_state = SortState()
         self._dirty_paths: set[str] = set()
@@ -209,20 +213,29 @@ class PhotoGridModel(QAbstractListModel):
         """Where the rating filter reads a photo's rating (path -> Rating or None); the owner
         of the ratings calls ``scores_changed`` when they change."""
         self._rating = rating
-        if self.filter.rating.active:
+        if self.filter.rating.active or self.sort_state.key in ("rating", "flag"):
             self.refresh()
 
-    def set_dates(self, dated: Iterable[tuple[str, float]]) -> None:
-        """EXIF dates from the background pass: the Photo values are replaced, not mutated."""
-        for path, taken in dated:
+    def set_facts(self, facts: Iterable[tuple[str, ShotFacts]]) -> None:
+        """EXIF facts from the background pass (``FolderLister``): the moment taken replaces
+        the Photo values (not mutated); camera, lens... are kept for the metadata filter."""
+        dated = False
+        for path, found in facts:
+            self._facts[path] = found
             old = self._by_path.get(path)
-            if old is not None:
-                new = replace(old, taken=taken)
-                self._by_path[path] = new
-        self._all = [self._by_path[p.path] for p in self._all]
-        self._rows = [self._by_path[p.path] for p in self._rows]
-        if self.sort_state.key == "date":
+            if old is not None and old.taken != found.taken:
+                self._by_path[path] = replace(old, taken=found.taken)
+                dated = True
+        if dated:
+            self._all = [self._by_path[p.path] for p in self._all]
+            self._rows = [self._by_path[p.path] for p in self._rows]
+        if self.sort_state.key == "date" or self.filter.facts_active:
             self._relayout.start()
+        if not self._facts_due.isActive():
+            self._facts_due.start()
+
+    def facts(self, path: str) -> ShotFacts:
+        return self._facts.get(path, NO_FACTS)
 
     def set_filter(self, state: FilterState) -> None:
         self.filter = state
@@ -261,7 +274,7 @@ class PhotoGridModel(QAbstractListModel):
         self._dirty_paths.update(paths)
         if not self._repaint.isActive():
             self._repaint.start()
-        by_score = self.sort_state.key in ("score", "search")
+        by_score = self.sort_state.key in ("score", "search", "rating", "flag")
         if (self.filtering() or by_score) and not self._relayout.isActive():
             self._relayout.start()
 
@@ -331,6 +344,7 @@ class PhotoGridModel(QAbstractListModel):
             rating=self._rating,
             labels=lambda path: labels.get(path, {}),
             copies=lambda path: copies.get(path, 0),
+            facts=self.facts,
         )
 
     def _predicate(self) -> Callable[[Photo], bool]:
@@ -341,7 +355,9 @@ class PhotoGridModel(QAbstractListModel):
         return self._predicate()(photo)
 
     def _sort_key(self):
-        return sort_function(self.sort_state, self.filter, self._tags, self.board.tag_score)
+        return sort_function(
+            self.sort_state, self.filter, self._tags, self.board.tag_score, self._rating
+        )
 
     def refresh(self) -> None:
         """Recompute the visible rows. Same rows, new order: a layout change; else a reset."""
@@ -385,7 +401,7 @@ class PhotoGridModel(QAbstractListModel):
 
     def tooltip(self, photo: Photo) -> str:
         lines = [f"<b>{_html(photo.name)}</b>"]
-        when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
+        when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M:%S")
         lines.append(f"{when} · {file_size_text(photo.size)}")
         error = self.broken(photo)
         if error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
@@ -40,6 +41,8 @@ from blipdesk.qt.common.values import Photo, Tag, tag_colour
 from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 from blipdesk.services.photo_filter import (
     CRITERIA,
+    SHOT_COLUMNS,
+    SHOT_KEYS,
     SORT_KEYS,
     FilterState,
     SortState,
@@ -163,17 +166,41 @@ class FactsRow(QWidget):
             )
             box.setMinimumContentsLength(10)
             box.currentIndexChanged.connect(self.changed)
+        # The metadata columns (camera, lens, ISO, focal length, aperture), as Lightroom's: each
+        # offers the values the folder's photos have, with how many photos have each.
+        self.shot: dict[str, QComboBox] = {}
+        shot_widgets: list[QWidget] = []
+        for key in SHOT_KEYS:
+            box = QComboBox()
+            box.setObjectName(f"{key}Box")
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(8)
+            box.currentIndexChanged.connect(self.changed)
+            self.shot[key] = box
+            shot_widgets += [QLabel(SHOT_COLUMNS[key][2]), box]
         self.clear = QPushButton("Clear")
-        self.clear.setToolTip("Show every date, type and folder again")
+        self.clear.setToolTip("Show every date, type, folder, camera, lens… again")
         self.clear.clicked.connect(self.reset)
         for widget in (
             QLabel("Taken from"), self.date_from, QLabel("to"), self.date_to,
-            QLabel("Type"), self.kind, QLabel("Folder"), self.folder, self.clear,
+            QLabel("Type"), self.kind, QLabel("Folder"), self.folder, *shot_widgets, self.clear,
         ):  # fmt: skip
             if isinstance(widget, QLabel):
                 widget.setProperty("keepWithNext", True)
             layout.addWidget(widget)
         self.set_photos([], None)
+        self.set_shot_values({})
+
+    def set_shot_values(self, values: dict[str, dict[object, int]]) -> None:
+        """The metadata columns' values (FilterState field -> value -> photos), most photos
+        first; the current choice kept."""
+        for key, box in self.shot.items():
+            say = SHOT_COLUMNS[key][3]
+            found = sorted(values.get(key, {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
+            everything = "All" if key != "cameras" else "All cameras"
+            self._fill(box, everything, [(f"{say(v)} ({n})", v) for v, n in found])
 
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
         """Offer the types and folders the listing holds (the current choice kept if still there)."""
@@ -201,7 +228,7 @@ class FactsRow(QWidget):
         self.date_from.page = self._first
         self.date_to.page = start if start != NO_DATE and start > self._last else self._last
 
-    def _fill(self, box: QComboBox, everything: str, items: list[tuple[str, str]]) -> None:
+    def _fill(self, box: QComboBox, everything: str, items: Sequence[tuple[str, object]]) -> None:
         current = box.currentData()
         box.blockSignals(True)
         box.clear()
@@ -225,16 +252,33 @@ class FactsRow(QWidget):
             return datetime.combine(when, time()).timestamp()
 
         kind = self.kind.currentData()
+        shot = {key: self._chosen(box) for key, box in self.shot.items()}
         return replace(
             state,
             date_from=stamp(self.date_from, False),
             date_to=stamp(self.date_to, True),
             kinds=(kind,) if kind else (),
             folder=self.folder.currentData(),
+            **shot,  # type: ignore[arg-type]
         )
 
+    @staticmethod
+    def _chosen(box: QComboBox) -> tuple[object, ...]:
+        value = box.currentData()
+        return () if value is None else (value,)
+
+    def set_dates(self, first: date | None, last: date | None) -> None:
+        """Show the days from ``first`` to ``last`` (both included; None: no bound) and filter
+        by them (the sidebar's date tree)."""
+        for edit, day in ((self.date_from, first), (self.date_to, last)):
+            edit.blockSignals(True)
+            edit.setDate(NO_DATE if day is None else QDate(day.year, day.month, day.day))
+            edit.blockSignals(False)
+        self._pages()
+        self.changed.emit()
+
     def show_state(self, state: FilterState) -> None:
-        widgets = (self.date_from, self.date_to, self.kind, self.folder)
+        widgets = (self.date_from, self.date_to, self.kind, self.folder, *self.shot.values())
         for w in widgets:
             w.blockSignals(True)
         for edit, when, back in (
@@ -246,13 +290,19 @@ class FactsRow(QWidget):
             else:
                 d = datetime.fromtimestamp(when - back * 86400 + 1).date()
                 edit.setDate(QDate(d.year, d.month, d.day))
+        shot = [
+            (box, getattr(state, key)[0] if getattr(state, key) else None)
+            for key, box in self.shot.items()
+        ]
         for box, value in (
             (self.kind, state.kinds[0] if state.kinds else None),
             (self.folder, state.folder),
+            *shot,
         ):
             found = next((i for i in range(box.count()) if box.itemData(i) == value), -1)
             if found < 0 and value is not None:
-                box.addItem(os.path.basename(value) or value, value)
+                text = os.path.basename(value) or value if box is self.folder else str(value)
+                box.addItem(text, value)
                 found = box.count() - 1
             box.setCurrentIndex(max(0, found))
         for w in widgets:
