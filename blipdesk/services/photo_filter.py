@@ -140,18 +140,26 @@ SHOT_COLUMNS: dict[str, tuple[str, str, str, Callable[[Any], str]]] = {
 
 @dataclass(frozen=True)
 class FolderFacts:
-    """What a folder's photos offer the metadata columns and the date tree: per column, value ->
-    photos; per day taken (the file's day when the photo does not say), photos."""
+    """What a folder's photos offer the filter: per metadata column, value -> photos; per day
+    taken (the file's day when the photo does not say), photos; per file type (``file_kind``)
+    and per folder, photos."""
 
     columns: Mapping[str, Mapping[Any, int]] = field(default_factory=dict)
     days: Mapping[date, int] = field(default_factory=dict)
+    kinds: Mapping[str, int] = field(default_factory=dict)
+    folders: Mapping[str, int] = field(default_factory=dict)
 
 
 def folder_facts(photos: Sequence[Photo], facts: Callable[[str], ShotFacts]) -> FolderFacts:
     """Count what ``photos`` offer (run off the GUI thread: a pass over every photo)."""
     columns: dict[str, dict[Any, int]] = {key: {} for key in SHOT_KEYS}
     days: dict[date, int] = {}
+    kinds: dict[str, int] = {}
+    folders: dict[str, int] = {}
     for photo in photos:
+        kind, folder = file_kind(photo.name), os.path.dirname(photo.path)
+        kinds[kind] = kinds.get(kind, 0) + 1
+        folders[folder] = folders.get(folder, 0) + 1
         found = facts(photo.path)
         for key in SHOT_KEYS:
             value = shot_value(found, key)
@@ -164,7 +172,7 @@ def folder_facts(photos: Sequence[Photo], facts: Callable[[str], ShotFacts]) -> 
         except (OverflowError, OSError, ValueError):
             continue
         days[day] = days.get(day, 0) + 1
-    return FolderFacts(columns, days)
+    return FolderFacts(columns, days, kinds, folders)
 
 
 def shot_value(facts: ShotFacts, key: str) -> object:

@@ -86,6 +86,7 @@ class GridFlow(QObject):
         self._dialog_parent = parent
         self._query = ""  # the search whose results are shown
         self._new_folder = False
+        self._root: str | None = None  # the folder listed last
         bar, photos, grid = parts.bar, parts.photos, parts.grid
         bar.filterChanged.connect(photos.set_chips)
         bar.sortChanged.connect(photos.set_sort)
@@ -170,8 +171,9 @@ class GridFlow(QObject):
             self.parts.recount(folder)
 
     def listed(self, folder: str) -> None:
-        """The folder's photos are in the grid model (``ShownFolder.listed``)."""
-        self.parts.bar.set_photos(self.parts.photos.photos(), folder)
+        """The folder's photos are in the grid model (``ShownFolder.listed``); its types,
+        folders and days come counted from the lister's thread (``_described``)."""
+        self._root = folder
         if self._new_folder:
             self._new_folder = False
             self.parts.grid.scrollToTop()
@@ -186,7 +188,7 @@ class GridFlow(QObject):
             self.parts.sidebar.select(folder)
 
     def _described(self, facts) -> None:
-        self.parts.bar.facts.set_shot_values(facts.columns)
+        self.parts.bar.facts.show_facts(facts, self._root)
         self.parts.sidebar.set_days(facts.days)
 
     def _days_chosen(self, first, last) -> None:

@@ -367,10 +367,12 @@ class PhotoGridModel(QAbstractListModel):
             self.countsChanged.emit()
         key, reverse = self._sort_key()
         rows = sorted(filter(self._predicate(), self._all), key=key, reverse=reverse)
-        if [p.path for p in rows] == [p.path for p in self._rows]:
+        # Compared by path, as C-level list comparisons (100,000 photos: milliseconds).
+        paths = [p.path for p in rows]
+        if paths == [p.path for p in self._rows]:
             self._rows = rows
             return
-        if len(rows) == len(self._rows) and set(self._row_of) == {p.path for p in rows}:
+        if len(rows) == len(self._rows) and self._row_of.keys() == set(paths):
             self.layoutAboutToBeChanged.emit()
             old = self.persistentIndexList()
             self._set_rows(rows)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QValidator
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blipdesk.core.exif import NO_FACTS
 from blipdesk.qt.common.values import Photo, Tag, tag_colour
 from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 from blipdesk.services.photo_filter import (
@@ -45,11 +47,12 @@ from blipdesk.services.photo_filter import (
     SHOT_KEYS,
     SORT_KEYS,
     FilterState,
+    FolderFacts,
     SortState,
     criteria,
     describe_chips,
     direction_text,
-    file_kind,
+    folder_facts,
     without,
 )
 
@@ -193,7 +196,7 @@ class FactsRow(QWidget):
         self.set_photos([], None)
         self.set_shot_values({})
 
-    def set_shot_values(self, values: dict[str, dict[object, int]]) -> None:
+    def set_shot_values(self, values: Mapping[str, Mapping[Any, int]]) -> None:
         """The metadata columns' values (FilterState field -> value -> photos), most photos
         first; the current choice kept."""
         for key, box in self.shot.items():
@@ -203,15 +206,24 @@ class FactsRow(QWidget):
             self._fill(box, everything, [(f"{say(v)} ({n})", v) for v, n in found])
 
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
-        """Offer the types and folders the listing holds (the current choice kept if still there)."""
-        kinds = sorted({file_kind(p.name) for p in photos})
-        days = [p.date for p in photos]
-        if days:
-            self._first, self._last = (_qdate(min(days)), _qdate(max(days)))
+        """Offer the types, folders and days ``photos`` hold (a pass over them: the window
+        counts them in the lister's thread and calls ``show_facts``)."""
+        self.show_facts(folder_facts(photos, lambda _p: NO_FACTS), root, shot=False)
+
+    def show_facts(self, facts: FolderFacts, root: str | None, shot: bool = True) -> None:
+        """Offer the types, folders, days (and, with ``shot``, the metadata columns' values)
+        the folder holds; the current choices kept if still there."""
+        kinds = sorted(facts.kinds)
+        if facts.days:
+            first, last = min(facts.days), max(facts.days)
+            self._first = QDate(first.year, first.month, first.day)
+            self._last = QDate(last.year, last.month, last.day)
         else:
             self._first = self._last = QDate.currentDate()
         self._pages()
-        folders = sorted({os.path.dirname(p.path) for p in photos})
+        if shot:
+            self.set_shot_values(facts.columns)
+        folders = sorted(facts.folders)
         self._fill(self.kind, "All types", [(k.lstrip(".").upper(), k) for k in kinds])
         self._fill(
             self.folder,
@@ -311,14 +323,6 @@ class FactsRow(QWidget):
     def reset(self) -> None:
         self.show_state(FilterState())
         self.changed.emit()
-
-
-def _qdate(stamp: float) -> QDate:
-    try:
-        day = datetime.fromtimestamp(stamp).date()
-    except (OverflowError, OSError, ValueError):
-        return QDate.currentDate()
-    return QDate(day.year, day.month, day.day)
 
 
 class FilterBar(QWidget):

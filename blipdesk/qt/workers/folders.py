@@ -55,6 +55,8 @@ class _ListTask(QRunnable):
                 known.append((photo.path, facts))
         if known:
             self.relay.dated.emit(self.request, known)
+        if unread:  # the types, folders and file days now; the EXIF's when all is read
+            self._describe(photos)
         batch: list[tuple[str, ShotFacts]] = []
         for photo in unread:
             if self.lister._request != self.request:
@@ -68,11 +70,13 @@ class _ListTask(QRunnable):
         if batch:
             self.relay.dated.emit(self.request, batch)
         if self.lister._request == self.request:
-            cached = self.lister.cached_facts
-            self.relay.described.emit(
-                self.request,
-                folder_facts(photos, lambda p: cached(p, None, None) or NO_FACTS),
-            )
+            self._describe(photos)
+
+    def _describe(self, photos: list[Photo]) -> None:
+        cached = self.lister.cached_facts
+        self.relay.described.emit(
+            self.request, folder_facts(photos, lambda p: cached(p, None, None) or NO_FACTS)
+        )
 
 
 class _CountTask(QRunnable):
