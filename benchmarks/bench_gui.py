@@ -73,6 +73,12 @@ def open_once(app, paths, folder: Path, n: int) -> dict[str, float]:
 
     pump_until(visible_filled)
     fill_s = time.perf_counter() - t0
+    # The grid is laid out in batches: wait until all of it is (the scroll range is whole).
+    bar = window.grid.verticalScrollBar()
+    last = -1
+    while bar.maximum() != last:
+        last = bar.maximum()
+        pump_until(lambda: False, 0.3)
     visible = len(window.grid.visible_rows())
     # A filter change and a sort change: what the GUI thread spends (the model refreshes at once).
     from blipdesk.services.photo_filter import SortState

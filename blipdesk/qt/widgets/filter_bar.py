@@ -402,7 +402,9 @@ class FilterBar(QWidget):
         self.more.setObjectName("moreFilters")
         self.more.setText("More filters")
         self.more.setCheckable(True)
-        self.more.setToolTip("Filter by date taken, file type and folder")
+        self.more.setToolTip(
+            "Filter by date taken, file type, folder, camera, lens, ISO, focal length, aperture"
+        )
         row.addWidget(self.more)
         self.save_view = QToolButton()
 

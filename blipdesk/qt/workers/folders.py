@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -22,6 +23,10 @@ from blipdesk.core.files import Photo, count_tree, list_photos
 from blipdesk.services.photo_filter import folder_facts
 
 log = logging.getLogger(__name__)
+
+# The EXIF pass is Python work in a pool thread: it pauses a moment every so many files, so that
+# it never keeps the interpreter lock from the GUI thread for long (scrolling stays smooth).
+BREATHE_EVERY, BREATHE_S = 32, 0.002
 
 
 class _Relay(QObject):
@@ -58,9 +63,11 @@ class _ListTask(QRunnable):
         if unread:  # the types, folders and file days now; the EXIF's when all is read
             self._describe(photos)
         batch: list[tuple[str, ShotFacts]] = []
-        for photo in unread:
+        for i, photo in enumerate(unread):
             if self.lister._request != self.request:
-                return  # the person moved on to another folder
+                return  # the person moved on to another folder (or the window closed)
+            if i % BREATHE_EVERY == BREATHE_EVERY - 1:
+                time.sleep(BREATHE_S)  # the GUI thread gets the interpreter lock meanwhile
             facts = shot_facts(photo.path)
             self.lister.keep_facts(photo.path, photo.size, photo.mtime, facts)
             batch.append((photo.path, facts))
@@ -131,5 +138,6 @@ class FolderLister(QObject):
         self.pool.start(_CountTask(self._relay, str(root), self.group_pairs))
 
     def shutdown(self) -> None:
+        self._request += 1  # a facts pass in flight stops at its next file
         self.pool.clear()
         self.pool.waitForDone(5000)
