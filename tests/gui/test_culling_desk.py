@@ -3,6 +3,7 @@ layout of the tags list, counting and order, tag colours."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
@@ -335,3 +336,36 @@ def test_sort_by_rating_and_flag_in_the_window(qtbot, make_window, photo_dir):
     window.filter_bar.show_sort(SortState("flag"))
     shown = [p.name for p in window.photos.visible_photos()]
     assert shown[0] == "p05.jpg" and shown[-1] == "p07.jpg"
+
+
+def test_exif_facts_are_read_off_the_gui_thread_once_per_file(qtbot, photo_dir, monkeypatch):
+    import threading
+
+    from blipdesk.qt.workers import folders
+
+    reads: list[tuple[str, bool]] = []
+    real = folders.shot_facts
+
+    def counted(path):
+        reads.append(
+            (os.path.basename(path), threading.current_thread() is threading.main_thread())
+        )
+        return real(path)
+
+    monkeypatch.setattr(folders, "shot_facts", counted)
+    lister = folders.FolderLister()
+    try:
+        lister.list(photo_dir, recursive=True)
+        qtbot.waitUntil(lambda: len(reads) == 10, timeout=10000)
+        # Listed again: every fact from the cache, at once (one "described", nothing read).
+        with qtbot.waitSignal(lister.described, timeout=10000) as got:
+            lister.list(photo_dir, recursive=True)
+        assert sum(got.args[1].days.values()) == 10
+        assert len(reads) == 10 and not any(on_gui for _n, on_gui in reads)
+        changed = photo_dir / "p01.jpg"
+        changed.write_bytes(changed.read_bytes() + b"\0")  # a changed file is read again
+        lister.list(photo_dir, recursive=True)
+        qtbot.waitUntil(lambda: len(reads) == 11, timeout=10000)
+        assert reads[10][0] == "p01.jpg"
+    finally:
+        lister.shutdown()

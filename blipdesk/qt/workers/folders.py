@@ -49,6 +49,7 @@ class _ListTask(QRunnable):
         photos = list_photos(self.folder, self.recursive, group_pairs=self.lister.group_pairs)
         self.relay.listed.emit(self.request, self.folder, photos)
         if not self.dates:
+            self._describe(photos)  # the types, folders and file days, without EXIF
             return
         known: list[tuple[str, ShotFacts]] = []
         unread: list[Photo] = []
