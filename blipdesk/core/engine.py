@@ -140,7 +140,8 @@ class ScanSummary:
     def tally(self) -> str:
         """The photos found, split so the numbers add up (the CLI's last line and the window's
         status): ``7 photos: 4 scored (1 from the vision cache), 1 duplicate, 1 already scored,
-        1 unreadable``; a duplicate holds the same bytes as a photo scored with it."""
+        1 unreadable``; a duplicate holds the same bytes as a photo scored with it. A RAW + JPEG
+        pair is one photo, as the grid counts it: its RAW is not counted again."""
         parts = [
             f"{self.scored} scored"
             + (f" ({self.from_cache} from the vision cache)" if self.from_cache else "")
@@ -150,15 +151,11 @@ class ScanSummary:
         if self.cached:
             parts.append(f"{self.cached} already scored")
         parts.append(f"{len(self.failures)} unreadable")
-        if self.paired:
-            parts.append(
-                "1 RAW beside its JPEG"
-                if self.paired == 1
-                else f"{self.paired} RAWs beside their JPEGs"
-            )
         if self.not_reached:
             parts.append(f"{self.not_reached} left for the next scan")
-        return f"{self.photos} photo{'' if self.photos == 1 else 's'}: {', '.join(parts)}"
+        photos = self.photos - self.paired
+        pairs = f" ({self.paired} with a RAW file)" if self.paired else ""
+        return f"{photos} photo{'' if photos == 1 else 's'}{pairs}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 ``photo_info(path)`` reads the header only (never the pixels): camera, lens, exposure, focal
 length, pixel size (upright), date taken, whether GPS coordinates are present, file type and
-size. Opened without blocking and only when a regular file (a FIFO named like a photo must not
+size. ``shot_facts(path)`` reads, as values, what the metadata filter and the sorts use (camera,
+lens, ISO, focal length, aperture, the moment taken). Opened without blocking and only when a regular file (a FIFO named like a photo must not
 hang the thread that reads it). Qt-free and torch-free; Pillow imported when called. Damaged
 metadata gives fewer fields, never an exception; a file Pillow cannot open gives ``error``.
 """
@@ -64,6 +65,60 @@ class PhotoInfo:
             ("File", f"{self.file_type or '?'} · {file_size_text(self.file_size)}"),
         ]
         return [(label, value) for label, value in rows if value]
+
+
+@dataclass(frozen=True)
+class ShotFacts:
+    """What a photo's EXIF says of how it was taken, as values to filter and sort by (the
+    metadata filter's columns, as Lightroom's): camera, lens, ISO, focal length (mm, as
+    recorded), aperture (f-number), and the moment taken (a timestamp, to the second). Empty or
+    ``None`` where the file does not say."""
+
+    camera: str = ""
+    lens: str = ""
+    iso: int | None = None
+    focal: float | None = None
+    aperture: float | None = None
+    taken: float | None = None
+
+
+NO_FACTS = ShotFacts()
+
+
+def shot_facts(path: str) -> ShotFacts:
+    """``ShotFacts`` of ``path`` from its header (never the pixels); ``NO_FACTS`` when the file
+    cannot be read or says nothing. Safe on any thread."""
+    try:
+        with _opened(path) as im:
+            exif = im.getexif()
+            sub = exif.get_ifd(EXIF_IFD)
+    except Exception:
+        return NO_FACTS
+    when = parse_taken(sub.get(DATETIME_ORIGINAL) or exif.get(DATETIME))
+    iso = _iso(sub.get(ISO))
+    focal, f_number = _number(sub.get(FOCAL_LENGTH)), _number(sub.get(F_NUMBER))
+    return ShotFacts(
+        camera=_camera(_text(exif.get(MAKE)), _text(exif.get(MODEL))),
+        lens=_lens(sub),
+        iso=iso,
+        focal=round(focal, 1) if focal else None,
+        aperture=round(f_number, 1) if f_number else None,
+        taken=None if when is None else when.timestamp(),
+    )
+
+
+def _iso(value: object) -> int | None:
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _lens(sub: Any) -> str:
+    lens = _text(sub.get(LENS_MODEL))
+    lens_make = _text(sub.get(LENS_MAKE))
+    if lens_make and lens and not lens.lower().startswith(lens_make.lower()):
+        lens = f"{lens_make} {lens}"
+    return lens
 
 
 def file_size_text(size: int) -> str:
@@ -182,13 +237,8 @@ def _pillow_info(path: str) -> PhotoInfo:
     if focal_text and focal35 and round(focal35) != round(focal or 0):
         focal_text += f" ({focal35:g} mm full-frame equivalent)"
     f_number = _number(sub.get(F_NUMBER))
-    iso = sub.get(ISO)
-    if isinstance(iso, tuple):
-        iso = iso[0] if iso else None
-    lens = _text(sub.get(LENS_MODEL))
-    lens_make = _text(sub.get(LENS_MAKE))
-    if lens_make and lens and not lens.lower().startswith(lens_make.lower()):
-        lens = f"{lens_make} {lens}"
+    iso = _iso(sub.get(ISO))
+    lens = _lens(sub)
     return PhotoInfo(
         path=path,
         file_type={"MPO": "JPEG (MPO)"}.get(fmt, fmt),
@@ -199,7 +249,7 @@ def _pillow_info(path: str) -> PhotoInfo:
         lens=lens,
         exposure=_exposure(sub.get(EXPOSURE_TIME)),
         aperture=f"f/{float(Fraction(f_number).limit_denominator(10)):g}" if f_number else "",
-        iso=f"ISO {iso}" if isinstance(iso, int) and iso > 0 else "",
+        iso=f"ISO {iso}" if iso else "",
         focal_length=focal_text,
         taken=parse_taken(sub.get(DATETIME_ORIGINAL) or exif.get(DATETIME)),
         gps=bool(gps.get(GPS_LATITUDE) and gps.get(GPS_LONGITUDE)),

@@ -12,10 +12,18 @@ from blipdesk.domain.tagging import (
     verdict,
     verdicts,
 )
-from blipdesk.domain.tags import DEFAULT_THRESHOLD, Tag
+from blipdesk.domain.tags import (
+    DEFAULT_COLOURS,
+    DEFAULT_THRESHOLD,
+    Tag,
+    new_tag_colour,
+    tag_colour,
+    tag_sentences,
+)
 
 __all__ = [
     "COLOURS",
+    "DEFAULT_COLOURS",
     "DEFAULT_THRESHOLD",
     "Calibration",
     "PhotoRecord",
@@ -31,7 +39,10 @@ __all__ = [
     "logits",
     "logodds",
     "logodds_many",
+    "new_tag_colour",
+    "tag_colour",
     "tag_score",
+    "tag_sentences",
     "verdict",
     "verdicts",
 ]

@@ -38,6 +38,7 @@ from blipdesk.qt.widgets.mode_bar import ModeBar
 from blipdesk.qt.widgets.photo_grid import PhotoGrid
 from blipdesk.qt.widgets.photo_stack import PhotoStack
 from blipdesk.qt.widgets.scan_status import ScanStatus
+from blipdesk.qt.widgets.side_panels import side_panels
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.status_bar import ElidingStatusBar
 from blipdesk.qt.widgets.tags_panel import TagsPanel
@@ -140,17 +141,13 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.filter_bar)
         cl.addWidget(self.mode_bar)
         cl.addWidget(self.stack, 1)
-        self.right = QSplitter(Qt.Orientation.Vertical)
-        self.right.setObjectName("rightSplitter")
-        for panel in (self.detail, self.info, self.tags_panel):
-            self.right.addWidget(panel)
+        self.right = side_panels(self.detail, self.info, self.tags_panel)  # the tags keep room
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         for widget in (self.sidebar, center, self.right):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 760, 340])
-        self.right.setSizes([480, 205, 150])
         self.setCentralWidget(self.splitter)
         self.splitters = {"splitter": self.splitter, "rightSplitter": self.right}
 
@@ -289,7 +286,7 @@ class MainWindow(QMainWindow):
         self.scanning.scan(folder, sentences, cached_only, checking, listed, background)
 
     def _results(self, batch) -> None:
-        self.photos.scores_changed(self.board.merge(batch))
+        self.photos.scanned(self.board.merge(batch))
         if not self._recount.isActive():
             self._recount.start()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
+from blipdesk.core.exif import NO_FACTS, ShotFacts, shot_facts
 from blipdesk.core.files import Photo, exif_taken
 from blipdesk.domain import Rating, Tag, duplicate_groups
 from blipdesk.services.photo_filter import FilterContext, FilterState, compile_filter
@@ -23,7 +24,8 @@ def matching_paths(
     state: FilterState,
 ) -> set[str]:
     """The paths of the photos the cache knows under ``folders`` that ``state`` keeps. Only what
-    the filter asks for is read (the EXIF date only with a date range)."""
+    the filter asks for is read (the EXIF date only with a date range, the camera, lens, ISO,
+    focal length and aperture only when a metadata column is set)."""
     folders = list(folders)
     records = library.photos_under(folders, recursive)
     if not state.active:
@@ -42,6 +44,8 @@ def matching_paths(
         labels = library.labels(list(content.values()))
     copies = duplicate_groups(records) if state.duplicates else {}
     dated = state.date_from is not None or state.date_to is not None
+    shot = state.shot_active
+    facts: dict[str, ShotFacts] = {}
 
     def score(path: str, tag: Tag) -> float | None:
         found = derived.get(path, {}).get(tag.name)
@@ -58,11 +62,16 @@ def matching_paths(
         rating=lambda p: ratings.get(content.get(p, "")),
         labels=lambda p: labels.get(content.get(p, ""), {}),
         copies=lambda p: copies.get(p, 0),
+        facts=lambda p: facts.get(p, NO_FACTS),
     )
     keep = compile_filter(state, ctx)
     out = set()
     for r in records:
-        taken = exif_taken(r.path) if dated else None
+        if shot:  # one header read gives the date too
+            facts[r.path] = shot_facts(r.path)
+            taken = facts[r.path].taken
+        else:
+            taken = exif_taken(r.path) if dated else None
         photo = Photo(r.path, os.path.basename(r.path), r.size, r.mtime_ns / 1e9, taken)
         if keep(photo):
             out.add(r.path)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from blipdesk.core.exif import NO_FACTS, ShotFacts
 from blipdesk.core.files import Photo
 from blipdesk.domain import Tag
 from blipdesk.infra.errors import UserError
@@ -90,6 +91,13 @@ class FilterState:
     labels: str | None = None  # one of LABELS: the person's own yes / no, any tag
     duplicates: bool = False  # only photos another file repeats (the same content)
     file_name: str = ""  # the file name holds this text (case ignored)
+    # The metadata filter's columns (as Lightroom's): a photo whose EXIF value is one of these
+    # (empty: any). Read by ``core/exif.shot_facts`` off the GUI thread (``FilterContext.facts``).
+    cameras: tuple[str, ...] = ()
+    lenses: tuple[str, ...] = ()
+    isos: tuple[int, ...] = ()
+    focals: tuple[float, ...] = ()  # mm, as recorded
+    apertures: tuple[float, ...] = ()  # f-numbers
 
     @property
     def active(self) -> bool:
@@ -103,13 +111,75 @@ class FilterState:
 
     @property
     def facts_active(self) -> bool:
-        """Whether the "More filters" row (date, type, folder) filters anything."""
+        """Whether the "More filters" row (date, type, folder, camera, lens, ISO, focal length,
+        aperture) filters anything."""
         return (
             self.date_from is not None
             or self.date_to is not None
             or bool(self.kinds)
             or self.folder is not None
+            or self.shot_active
         )
+
+    @property
+    def shot_active(self) -> bool:
+        """Whether a metadata column (camera, lens, ISO, focal length, aperture) filters."""
+        return any(getattr(self, key) for key in SHOT_KEYS)
+
+
+# The metadata columns: FilterState field -> (ShotFacts field, the filter word, what the column
+# is called, how a value reads).
+SHOT_KEYS = ("cameras", "lenses", "isos", "focals", "apertures")
+SHOT_COLUMNS: dict[str, tuple[str, str, str, Callable[[Any], str]]] = {
+    "cameras": ("camera", "camera", "Camera", str),
+    "lenses": ("lens", "lens", "Lens", str),
+    "isos": ("iso", "iso", "ISO", lambda v: f"ISO {v}"),
+    "focals": ("focal", "focal", "Focal length", lambda v: f"{v:g} mm"),
+    "apertures": ("aperture", "aperture", "Aperture", lambda v: f"f/{v:g}"),
+}
+
+
+@dataclass(frozen=True)
+class FolderFacts:
+    """What a folder's photos offer the filter: per metadata column, value -> photos; per day
+    taken (the file's day when the photo does not say), photos; per file type (``file_kind``)
+    and per folder, photos."""
+
+    columns: Mapping[str, Mapping[Any, int]] = field(default_factory=dict)
+    days: Mapping[date, int] = field(default_factory=dict)
+    kinds: Mapping[str, int] = field(default_factory=dict)
+    folders: Mapping[str, int] = field(default_factory=dict)
+
+
+def folder_facts(photos: Sequence[Photo], facts: Callable[[str], ShotFacts]) -> FolderFacts:
+    """Count what ``photos`` offer (run off the GUI thread: a pass over every photo)."""
+    columns: dict[str, dict[Any, int]] = {key: {} for key in SHOT_KEYS}
+    days: dict[date, int] = {}
+    kinds: dict[str, int] = {}
+    folders: dict[str, int] = {}
+    for photo in photos:
+        kind, folder = file_kind(photo.name), os.path.dirname(photo.path)
+        kinds[kind] = kinds.get(kind, 0) + 1
+        folders[folder] = folders.get(folder, 0) + 1
+        found = facts(photo.path)
+        for key in SHOT_KEYS:
+            value = shot_value(found, key)
+            if value:
+                counts = columns[key]
+                counts[value] = counts.get(value, 0) + 1
+        when = found.taken if found.taken is not None else photo.date
+        try:
+            day = datetime.fromtimestamp(when).date()
+        except (OverflowError, OSError, ValueError):
+            continue
+        days[day] = days.get(day, 0) + 1
+    return FolderFacts(columns, days, kinds, folders)
+
+
+def shot_value(facts: ShotFacts, key: str) -> object:
+    """The value of the metadata column ``key`` (a FilterState field) in ``facts`` (None or
+    "" when the photo does not say)."""
+    return getattr(facts, SHOT_COLUMNS[key][0])
 
 
 # The criteria set outside the chips and the "More filters" row (a menu, a saved view, the
@@ -140,12 +210,16 @@ class SortState:
     descending: bool = False
 
 
-# key -> what the sort box says; "score" is offered once per tag ("Score: cat").
+# key -> what the sort box says; "score" is offered once per tag ("Score: cat"). A colour
+# label sort (issue 25 item 16) is one more key here, its rule in ``sort_function`` and its
+# lookup a ``FilterContext`` field, as "rating" and "flag" are.
 SORT_KEYS = {
     "name": "Name",
-    "date": "Date taken",
+    "date": "Capture time",
     "size": "File size",
     "folder": "Folder",
+    "rating": "Rating",
+    "flag": "Pick flag",
     "search": "Search match",
     "score": "Score",
 }
@@ -163,13 +237,18 @@ def _no_copies(_path: str) -> int:
     return 0
 
 
+def _no_facts(_path: str) -> ShotFacts:
+    return NO_FACTS
+
+
 @dataclass(frozen=True)
 class FilterContext:
     """What the rules read besides the state and the photo, by path: the tags by name, a
     photo's tag score, whether it carries a tag by the store's rule (a person's label first,
     then the tag's calibration, else its threshold; without ``carries``, the score reaching the
-    threshold), its rating, its labels (tag -> yes / no), how many files hold its content, and
-    whether it lies under the top photo of a collapsed stack (a burst, in the window's grid)."""
+    threshold), its rating, its labels (tag -> yes / no), how many files hold its content, what
+    its EXIF says (``ShotFacts``), and whether it lies under the top photo of a collapsed stack
+    (a burst, in the window's grid)."""
 
     tags: Mapping[str, Tag]
     tag_score: TagScore
@@ -178,6 +257,7 @@ class FilterContext:
     labels: Callable[[str], Mapping[str, bool]] = _no_labels
     copies: Callable[[str], int] = _no_copies
     stacked: Callable[[str], bool] | None = None
+    facts: Callable[[str], ShotFacts] = _no_facts  # EXIF, read off the GUI thread
 
     def carried(self, path: str, tag: Tag, at_least: float = 0.0) -> bool:
         if self.carries is None:
@@ -296,6 +376,14 @@ def stack_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     if stacked is None:
         return None
     return lambda p: not stacked(p.path)
+def shot_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
+    """The metadata columns: each set column keeps the photos whose value is one of its own (a
+    photo that does not say is not kept); the columns are ANDed."""
+    wanted = [(key, set(getattr(state, key))) for key in SHOT_KEYS if getattr(state, key)]
+    if not wanted:
+        return None
+    facts = ctx.facts
+    return lambda p: all(shot_value(facts(p.path), key) in values for key, values in wanted)
 
 
 RULES: tuple[Rule, ...] = (
@@ -309,6 +397,7 @@ RULES: tuple[Rule, ...] = (
     duplicate_rule,
     name_rule,
     stack_rule,
+    shot_rule,
 )
 
 
@@ -353,6 +442,7 @@ def filter_to_json(state: FilterState) -> dict[str, Any]:
         "labels": state.labels,
         "duplicates": state.duplicates,
         "file_name": state.file_name,
+        **{key: list(getattr(state, key)) for key in SHOT_KEYS},
     }
 
 
@@ -399,6 +489,15 @@ def filter_from_json(item: Mapping[str, Any]) -> FilterState:
     )
     labels = item.get("labels")
     name = item.get("file_name")
+
+    def column(key: str, kind: type) -> tuple[Any, ...]:
+        raw = item.get(key, [])
+        values = raw if isinstance(raw, list) else []
+        if kind is str:
+            return tuple(v[:MAX_NAME] for v in values if isinstance(v, str) and v)
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        return tuple(kind(v) for v in numbers if math.isfinite(v) and v > 0)
+
     return FilterState(
         chips=chips,
         min_score=min(1.0, max(0.0, number("min_score") or 0.0)),
@@ -410,7 +509,25 @@ def filter_from_json(item: Mapping[str, Any]) -> FilterState:
         labels=labels if isinstance(labels, str) and labels in LABELS else None,
         duplicates=item.get("duplicates") is True,
         file_name=name[:MAX_NAME] if isinstance(name, str) else "",
+        cameras=column("cameras", str),
+        lenses=column("lenses", str),
+        isos=column("isos", int),
+        focals=column("focals", float),
+        apertures=column("apertures", float),
     )
+
+
+def sort_to_json(sort: SortState) -> dict[str, Any]:
+    return {"key": sort.key, "tag": sort.tag, "descending": sort.descending}
+
+
+def sort_from_json(item: object) -> SortState:
+    """The sort of ``sort_to_json``'s object; read from files, so untrusted: an unknown key sorts
+    by name."""
+    sort: Mapping[str, Any] = item if isinstance(item, dict) else {}
+    key = str(sort.get("key")) if sort.get("key") in SORT_KEYS else "name"
+    tag = sort.get("tag") if isinstance(sort.get("tag"), str) else None
+    return SortState(key, tag, bool(sort.get("descending", False)))
 
 
 # ----------------------------------------------------------------------------- words (the CLI's)
@@ -420,8 +537,9 @@ WORDS_HELP = (
     "stars:3 (at least), flag:picked|rejected|unflagged, colour:red|yellow|green|blue|purple|none "
     "(any of those given), labels:labelled|confirmed|rejected|"
     "unlabelled, duplicates, kind:jpg, from:2024-01-31, to:2024-12-31 (both days included), "
-    "folder:PATH (photos directly in it), name:TEXT (in the file name); quote a value with "
-    "spaces (all:'a dog'); or a smart view's filter as a JSON object"
+    "folder:PATH (photos directly in it), name:TEXT (in the file name), camera:TEXT, lens:TEXT, "
+    "iso:200, focal:50 (mm), aperture:2.8 (a column repeated: any of its values); quote a value "
+    "with spaces (all:'a dog', camera:'Canon EOS R5'); or a smart view's filter as a JSON object"
 )
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CHIP_WORDS = {"all": "and", "tag": "and", "any": "or", "none": "not", "not": "not"}
@@ -496,9 +614,34 @@ def _word(state: FilterState, word: str) -> FilterState:
             if len(value) > MAX_NAME:
                 raise ValueError(f"longer than {MAX_NAME} characters")
             return replace(state, file_name=value)
+        if key in _SHOT_WORDS:
+            field_name = _SHOT_WORDS[key]
+            parsed = _shot_word(field_name, value)
+            kept = tuple(v for v in getattr(state, field_name) if v != parsed)
+            changes: dict[str, Any] = {field_name: (*kept, parsed)}
+            return replace(state, **changes)
     except ValueError as exc:
         raise UserError(f"The filter word {word!r} is not right: {exc}.") from None
     raise UserError(f"The filter word {word!r} names no criterion; a filter is {WORDS_HELP}.")
+
+
+_SHOT_WORDS = {word: key for key, (_f, word, _c, _t) in SHOT_COLUMNS.items()}
+
+
+def _shot_word(key: str, value: str) -> object:
+    if key in ("cameras", "lenses"):
+        if len(value) > MAX_NAME:
+            raise ValueError(f"longer than {MAX_NAME} characters")
+        return value
+    text = value.lower().removeprefix("f/").removeprefix("iso").removesuffix("mm").strip()
+    number = float(text)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("not a positive number")
+    if key == "isos":
+        if number != int(number):
+            raise ValueError("an ISO is a whole number")
+        return int(number)
+    return round(number, 1)
 
 
 def _stars(value: str) -> int:
@@ -559,6 +702,11 @@ def format_filter(state: FilterState) -> str:
         words.append(f"folder:{state.folder}")
     if state.file_name:
         words.append(f"name:{state.file_name}")
+    for key in SHOT_KEYS:
+        word = SHOT_COLUMNS[key][1]
+        words += [
+            f"{word}:{v:g}" if isinstance(v, float) else f"{word}:{v}" for v in getattr(state, key)
+        ]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -589,12 +737,23 @@ def sort_function(
     state: FilterState,
     tags: Mapping[str, Tag],
     tag_score: TagScore,
+    rating: Callable[[str], Rating | None] = _no_rating,
 ) -> tuple[Callable[[Photo], object], bool]:
     """``(key, reverse)`` for ``sorted``; ties break by name. ``descending`` flips each key's
-    natural order (``direction_text`` names both): names and folders A→Z, dates oldest first,
-    sizes smallest first, scores and search matches best first. A "search" sort with no search
-    shown sorts by name."""
+    natural order (``direction_text`` names both): names and folders A→Z, capture times oldest
+    first (to the second; the file's time when the photo does not say), sizes smallest first,
+    ratings most stars first, flags picked first (then unflagged, then rejected), scores and
+    search matches best first. A "search" sort with no search shown sorts by name."""
     key = sort.key
+    if key in ("rating", "flag"):
+
+        def by_rating(p: Photo) -> tuple[int, int, str]:
+            r = rating(p.path)
+            stars, flag = (0, 0) if r is None else (r.stars, r.flag)
+            first, second = (flag, stars) if key == "flag" else (stars, flag)
+            return (-first, -second, p.name.lower())
+
+        return by_rating, sort.descending
     if key == "search" and state.search is not None:
         search = state.search
         return (lambda p: (-search.get(p.path, -1.0), p.name.lower())), sort.descending
@@ -620,6 +779,8 @@ NATURAL = {
     "folder": ("A → Z", "Z → A"),
     "date": ("Oldest first", "Newest first"),
     "size": ("Smallest first", "Largest first"),
+    "rating": ("Most stars first", "Fewest stars first"),
+    "flag": ("Picked first", "Rejected first"),
     "score": ("Best first", "Worst first"),
     "search": ("Best first", "Worst first"),
 }

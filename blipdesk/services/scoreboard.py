@@ -14,29 +14,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from blipdesk.domain import Calibration, SentenceScore, Tag, TagScore, tag_score
-
-__all__ = ["PhotoScores", "ScoreBoard", "SentenceScore", "Tag", "tag_colour"]
-
-DEFAULT_COLOURS = (
-    "#e6194b",
-    "#3cb44b",
-    "#4363d8",
-    "#f58231",
-    "#911eb4",
-    "#42d4f4",
-    "#f032e6",
-    "#9a6324",
-    "#469990",
-    "#808000",
+from blipdesk.domain import (
+    DEFAULT_COLOURS,
+    Calibration,
+    SentenceScore,
+    Tag,
+    TagScore,
+    tag_colour,
+    tag_score,
 )
 
-
-def tag_colour(tag: Tag) -> str:
-    """The tag's colour, or a stable default picked from its name."""
-    if tag.colour:
-        return tag.colour
-    return DEFAULT_COLOURS[sum(map(ord, tag.name)) % len(DEFAULT_COLOURS)]
+__all__ = [
+    "DEFAULT_COLOURS",
+    "PhotoScores",
+    "ScoreBoard",
+    "SentenceScore",
+    "Tag",
+    "tag_colour",
+]
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from blipdesk.services.photo_filter import (
     filter_from_json,
     filter_to_json,
     parse_filter,
+    sort_from_json,
+    sort_to_json,
 )
 from blipdesk.services.ratings import FLAGS
 
@@ -50,24 +52,14 @@ class SmartView:
 
 
 def to_json(view: SmartView) -> dict[str, Any]:
-    s = view.sort
-    return {
-        "name": view.name,
-        **filter_to_json(view.filter),
-        "sort": {"key": s.key, "tag": s.tag, "descending": s.descending},
-    }
+    return {"name": view.name, **filter_to_json(view.filter), "sort": sort_to_json(view.sort)}
 
 
 def from_json(item: Any) -> SmartView:
     """One view from its JSON, every field checked by type and range (``check_view``);
     ValueError, naming the field, when it is not one."""
     check_view(item)
-    sort = item.get("sort") or {}
-    return SmartView(
-        item["name"],
-        filter_from_json(item),
-        SortState(sort.get("key", "name"), sort.get("tag"), sort.get("descending", False)),
-    )
+    return SmartView(item["name"], filter_from_json(item), sort_from_json(item.get("sort")))
 
 
 MAX_VIEW_NAME = 200

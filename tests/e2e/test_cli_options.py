@@ -26,7 +26,7 @@ def test_scan_leaves_raw_jpeg_pairs_apart_when_the_settings_say_so(tmp_path, tin
         data.mkdir()
         SettingsFile(data / "settings.json").save(Settings(group_pairs=group))
         assert blipdesk(data, "tags", "add", "dog", "a dog").returncode == 0
-    assert "4 photos: 3 scored, 0 unreadable, 1 RAW beside its JPEG" in _scan(
+    assert "3 photos (1 with a RAW file): 3 scored, 0 unreadable" in _scan(
         paired, folder, tiny_model_dir
     )
     assert "4 photos: 4 scored, 0 unreadable;" in _scan(apart, folder, tiny_model_dir)

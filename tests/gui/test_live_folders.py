@@ -186,7 +186,9 @@ def test_a_pairs_sidecar_goes_to_the_chosen_file(qtbot, make_window, tmp_path, u
     window.save_tag(Tag("any", ("a photo",), 0.0, "#e6194b"))  # threshold 0: every photo
     with qtbot.waitSignal(window.controller.scanFinished, timeout=90000) as done:
         window.scan()
-    assert done.args[1].tally() == "3 photos: 2 scored, 0 unreadable, 1 RAW beside its JPEG"
+    # The scan counts as the grid does: a RAW + JPEG pair is one photo.
+    assert done.args[1].tally() == "2 photos (1 with a RAW file): 2 scored, 0 unreadable"
+    assert done.args[1].tally().startswith(f"{window.photos.total()} photos")
     dialog = window.write_sidecars()
     targets = set(dialog.scopes[-1][1])  # the whole folder
     assert targets == {str(folder / "IMG_0002.dng"), str(folder / "alone.jpg")}  # RAW: default

@@ -61,7 +61,8 @@ def test_a_pair_is_scored_once_from_the_jpeg(library, tmp_path, tiny_model_dir, 
     options = ScanOptions(batch_size=4, use_processes=False, decode_workers=1)
     summary = scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options)
     assert (summary.photos, summary.scored, summary.paired) == (4, 3, 1)
-    assert summary.tally() == "4 photos: 3 scored, 0 unreadable, 1 RAW beside its JPEG"
+    # A pair is one photo (as the grid counts it): 3 photos, one of them with a RAW file.
+    assert summary.tally() == "3 photos (1 with a RAW file): 3 scored, 0 unreadable"
     # Not grouped: the RAW is a photo of its own, scored too.
     apart = ScanOptions(batch_size=4, use_processes=False, decode_workers=1, group_pairs=False)
     summary = scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, apart)

@@ -37,16 +37,14 @@ def register(commands: Commands) -> None:
 
 
 def add_tag(ns: argparse.Namespace, ctx: Context) -> int:
-    from blipdesk.domain import DEFAULT_THRESHOLD, Tag
+    from blipdesk.domain import DEFAULT_THRESHOLD, Tag, tag_sentences
 
     with ctx.library() as library:
         old = library.tag(ns.name)
         threshold = ns.threshold
         if threshold is None:
             threshold = old.threshold if old else DEFAULT_THRESHOLD
-        sentences = tuple(
-            dict.fromkeys(ns.sentences or [ns.name])
-        )  # a repeated sentence counts once
+        sentences = tag_sentences(ns.name, ns.sentences or [])  # none: the name
         tag = Tag(ns.name, sentences, threshold, old.colour if old else None)
         library.put_tag(tag)
     verb = "updated" if old else "added"

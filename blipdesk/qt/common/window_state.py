@@ -1,13 +1,17 @@
-"""Where the main window was: its geometry, its splitters and the folder last shown, kept in an
-INI file in the data folder (``window-state.ini``), apart from the person's settings."""
+"""Where the main window was: its geometry, its splitters, the folder last shown, the thumbnail
+size and the grid's sort, kept in an INI file in the data folder (``window-state.ini``), apart
+from the person's settings."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
+
+from blipdesk.services.photo_filter import SortState, sort_from_json, sort_to_json
 
 
 class WindowState:
@@ -40,3 +44,25 @@ class WindowState:
 
     def forget_last_folder(self) -> None:
         self.store.remove("lastFolder")
+
+    def thumb_size(self) -> int | None:
+        value = self.store.value("thumbSize")
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    def set_thumb_size(self, px: int) -> None:
+        self.store.setValue("thumbSize", int(px))
+
+    def sort(self) -> SortState | None:
+        value = self.store.value("sort")
+        if not isinstance(value, str):
+            return None
+        try:
+            return sort_from_json(json.loads(value))
+        except ValueError:
+            return None
+
+    def set_sort(self, sort: SortState) -> None:
+        self.store.setValue("sort", json.dumps(sort_to_json(sort)))

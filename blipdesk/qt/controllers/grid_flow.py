@@ -1,9 +1,9 @@
 """The grid's wiring: the filter bar to the grid model, the grid's place (top of a new folder, the
 best match of a search, the photo the viewer was on), the counts in the status bar and the
 sidebar (re-listed and re-counted when a folder is opened or refreshed), the empty states, the
-thumbnail size, and smart views. The main window builds one from ``GridParts``: the parts it
-drives, the few things it asks of the window (callables) and the signals it follows; and calls
-it when a folder is opened or closed. Everything else happens here.
+thumbnail size and the sort (both kept over a restart), and smart views. The main window builds
+one from ``GridParts``: the parts it drives, the few things it asks of the window (callables)
+and the signals it follows; and calls it when a folder is opened or closed. Everything else happens here.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from blipdesk.qt.widgets.scan_status import ScanStatus
 from blipdesk.qt.widgets.sidebar import LibrarySidebar
 from blipdesk.qt.widgets.thumb_slider import ThumbSlider
 from blipdesk.qt.workers.tasks import BackgroundTasks
-from blipdesk.services.photo_filter import criteria, describe_chips
+from blipdesk.services.photo_filter import SortState, criteria, describe_chips
 from blipdesk.services.smart_views import FILE_NAME, SmartView, SmartViews, write_views
 
 # A criterion set from a menu (photo_filter.CRITERIA) -> what the empty grid calls it, and the
@@ -86,6 +86,7 @@ class GridFlow(QObject):
         self._dialog_parent = parent
         self._query = ""  # the search whose results are shown
         self._new_folder = False
+        self._root: str | None = None  # the folder listed last
         bar, photos, grid = parts.bar, parts.photos, parts.grid
         bar.filterChanged.connect(photos.set_chips)
         bar.sortChanged.connect(photos.set_sort)
@@ -110,6 +111,22 @@ class GridFlow(QObject):
         photos.countsChanged.connect(self.show_counts)
         photos.modelReset.connect(self.show_counts)
         grid.selectionModel().selectionChanged.connect(self.show_counts)
+        # The thumbnail size and the sort of the last session (kept with the window's layout).
+        state = parts.state
+        if (px := state.thumb_size()) is not None:
+            grid.set_thumb_size(px)
+        if (sort := state.sort()) is not None:
+            bar.restore_sort(sort)
+        grid.thumbSizeChanged.connect(state.set_thumb_size)
+        bar.sortChanged.connect(self._sort_changed)
+        # A scan's scores do not move the photos while it runs: the order follows when it
+        # pauses or ends (the count line says so meanwhile).
+        scan = parts.scan_status
+        scan.runningChanged.connect(self._hold_order)
+        scan.pauseToggled.connect(self._hold_order)
+        # The folder's cameras, lenses… (the metadata columns) and its days (the date tree).
+        parts.shown.described.connect(self._described)
+        parts.sidebar.daysChosen.connect(self._days_chosen)
 
         self.empty = EmptyState(grid, self.empty_text)
 
@@ -154,8 +171,9 @@ class GridFlow(QObject):
             self.parts.recount(folder)
 
     def listed(self, folder: str) -> None:
-        """The folder's photos are in the grid model (``ShownFolder.listed``)."""
-        self.parts.bar.set_photos(self.parts.photos.photos(), folder)
+        """The folder's photos are in the grid model (``ShownFolder.listed``); its types,
+        folders and days come counted from the lister's thread (``_described``)."""
+        self._root = folder
         if self._new_folder:
             self._new_folder = False
             self.parts.grid.scrollToTop()
@@ -168,6 +186,25 @@ class GridFlow(QObject):
         folder = self.parts.shown.current
         if folder:
             self.parts.sidebar.select(folder)
+
+    def _described(self, facts) -> None:
+        self.parts.bar.facts.show_facts(facts, self._root)
+        self.parts.sidebar.set_days(facts.days)
+
+    def _days_chosen(self, first, last) -> None:
+        """A year, month or day of the date tree: the date filter shows it (More filters)."""
+        bar = self.parts.bar
+        if first is not None:
+            bar.more.setChecked(True)
+        bar.facts.set_dates(first, last)
+
+    def _hold_order(self, *_args) -> None:
+        scan = self.parts.scan_status
+        self.parts.photos.hold_order(scan.running and not scan.pause.isChecked())
+
+    def _sort_changed(self, sort: SortState) -> None:
+        if sort.key != "search":  # a search's order lasts as long as the search
+            self.parts.state.set_sort(sort)
 
     # ----------------------------------------------------------------- search
 

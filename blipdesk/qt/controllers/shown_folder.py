@@ -1,4 +1,4 @@
-"""The folder the window shows: its photos listed in the pool (then their EXIF dates), its cached
+"""The folder the window shows: its photos listed in the pool (then their EXIF facts), its cached
 scores loaded off the GUI thread, and late answers for a folder already left behind dropped (each
 request has an id; only the newest one's answer is applied).
 """
@@ -23,6 +23,7 @@ from blipdesk.services.settings import Settings
 class ShownFolder(QObject):
     scoresLoaded = Signal()  # the cache's scores for the folder are on the board
     listed = Signal(str)  # the folder's photos are in the grid model
+    described = Signal(object)  # FolderFacts: its cameras, lenses… and days, once all are read
 
     def __init__(
         self,
@@ -43,6 +44,9 @@ class ShownFolder(QObject):
         self._listing = self._cache_request = 0
         lister.listed.connect(self._listed)
         lister.dated.connect(self._dated)
+        lister.described.connect(
+            lambda request, facts: self.described.emit(facts) if request == self._listing else None
+        )
         cache.loaded.connect(self._cache_loaded)
 
     def open(self, folder: str) -> None:
@@ -101,7 +105,7 @@ class ShownFolder(QObject):
 
     def _dated(self, request: int, dated: list) -> None:
         if request == self._listing:
-            self.photos.set_dates(dated)
+            self.photos.set_facts(dated)
 
     def _cache_loaded(self, request: int, cached) -> None:
         if request == self._cache_request:

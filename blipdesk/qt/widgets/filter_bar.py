@@ -14,10 +14,14 @@ sends to the worker; every criterion travels in the one ``FilterState``
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -34,17 +38,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blipdesk.core.exif import NO_FACTS
 from blipdesk.qt.common.values import Photo, Tag, tag_colour
 from blipdesk.qt.widgets.flow_layout import FlowLayout, flow_widget
 from blipdesk.services.photo_filter import (
     CRITERIA,
+    SHOT_COLUMNS,
+    SHOT_KEYS,
     SORT_KEYS,
     FilterState,
+    FolderFacts,
     SortState,
     criteria,
     describe_chips,
     direction_text,
-    file_kind,
+    folder_facts,
     without,
 )
 
@@ -57,6 +65,57 @@ MIN_SCORE_TIP = (
     "of its tags reaches it; with a search, the search's match must reach it. 0 turns it off."
 )
 NO_DATE = QDate(1900, 1, 1)
+ANY = "any"  # what a date box says when it sets no bound
+
+
+def typed_day(text: str) -> QDate | None:
+    """The day a person typed in a date box: "2024-03-05", "2024 03 05" or "20240305" (the
+    separators are optional: the box's sections eat them); None when it is no whole day."""
+    digits = re.sub(r"\D", "", text.strip().removeprefix(ANY))
+    day = QDate.fromString(digits, "yyyyMMdd") if len(digits) == 8 else QDate()
+    return day if day.isValid() and day > NO_DATE else None
+
+
+class DayEdit(QDateEdit):
+    """A day, or "any" (no bound). A typed day is kept (a plain ``QDateEdit`` at its special
+    value throws the digits away), and the calendar opens at ``page`` (the library's dates, else
+    today) while no day is set, never at the minimum (January 1900)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.page = QDate.currentDate()
+        self.setCalendarPopup(True)
+        self.setDisplayFormat("yyyy-MM-dd")
+        self.setMinimumDate(NO_DATE)
+        self.setSpecialValueText(ANY)  # shown at the minimum date: no bound
+        self.setDate(NO_DATE)
+        self.calendarWidget().installEventFilter(self)
+        self.editingFinished.connect(self._show_any)
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        bare = text.strip()
+        if bare in ("", ANY) or typed_day(bare) is not None:
+            return QValidator.State.Acceptable, text, pos
+        if ANY.startswith(bare) or re.fullmatch(r"(any)?[\d\s/.-]{0,10}", bare):
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Invalid, text, pos
+
+    def dateTimeFromText(self, text: str) -> QDateTime:
+        return QDateTime(typed_day(text) or NO_DATE, self.time())
+
+    def fixup(self, text: str) -> str:
+        day = typed_day(text)
+        return day.toString("yyyy-MM-dd") if day is not None else ANY
+
+    def _show_any(self) -> None:
+        if self.date() == NO_DATE and self.lineEdit().text() != ANY:
+            self.lineEdit().setText(ANY)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show and self.date() == NO_DATE:
+            page = self.page if self.page.isValid() else QDate.currentDate()
+            self.calendarWidget().setCurrentPage(page.year(), page.month())
+        return super().eventFilter(watched, event)
 
 
 class Chip(QFrame):
@@ -90,14 +149,11 @@ class FactsRow(QWidget):
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
-        self.date_from, self.date_to = QDateEdit(), QDateEdit()
+        self.date_from, self.date_to = DayEdit(), DayEdit()
+        self._first = self._last = QDate.currentDate()  # the library's first and last days
         for edit, name in ((self.date_from, "dateFrom"), (self.date_to, "dateTo")):
             edit.setObjectName(name)
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-            edit.setMinimumDate(NO_DATE)
-            edit.setSpecialValueText("any")  # shown at the minimum date: no bound
-            edit.setDate(NO_DATE)
+            edit.dateChanged.connect(self._pages)
             edit.dateChanged.connect(self.changed)
         self.date_to.setToolTip("Taken on or before this day (the file's date when no EXIF date)")
         self.date_from.setToolTip("Taken on or after this day (the file's date when no EXIF date)")
@@ -113,22 +169,61 @@ class FactsRow(QWidget):
             )
             box.setMinimumContentsLength(10)
             box.currentIndexChanged.connect(self.changed)
+        # The metadata columns (camera, lens, ISO, focal length, aperture), as Lightroom's: each
+        # offers the values the folder's photos have, with how many photos have each.
+        self.shot: dict[str, QComboBox] = {}
+        shot_widgets: list[QWidget] = []
+        for key in SHOT_KEYS:
+            box = QComboBox()
+            box.setObjectName(f"{key}Box")
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(8)
+            box.currentIndexChanged.connect(self.changed)
+            self.shot[key] = box
+            shot_widgets += [QLabel(SHOT_COLUMNS[key][2]), box]
         self.clear = QPushButton("Clear")
-        self.clear.setToolTip("Show every date, type and folder again")
+        self.clear.setToolTip("Show every date, type, folder, camera, lens… again")
         self.clear.clicked.connect(self.reset)
         for widget in (
             QLabel("Taken from"), self.date_from, QLabel("to"), self.date_to,
-            QLabel("Type"), self.kind, QLabel("Folder"), self.folder, self.clear,
+            QLabel("Type"), self.kind, QLabel("Folder"), self.folder, *shot_widgets, self.clear,
         ):  # fmt: skip
             if isinstance(widget, QLabel):
                 widget.setProperty("keepWithNext", True)
             layout.addWidget(widget)
         self.set_photos([], None)
+        self.set_shot_values({})
+
+    def set_shot_values(self, values: Mapping[str, Mapping[Any, int]]) -> None:
+        """The metadata columns' values (FilterState field -> value -> photos), most photos
+        first; the current choice kept."""
+        for key, box in self.shot.items():
+            say = SHOT_COLUMNS[key][3]
+            found = sorted(values.get(key, {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
+            everything = "All" if key != "cameras" else "All cameras"
+            self._fill(box, everything, [(f"{say(v)} ({n})", v) for v, n in found])
 
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
-        """Offer the types and folders the listing holds (the current choice kept if still there)."""
-        kinds = sorted({file_kind(p.name) for p in photos})
-        folders = sorted({os.path.dirname(p.path) for p in photos})
+        """Offer the types, folders and days ``photos`` hold (a pass over them: the window
+        counts them in the lister's thread and calls ``show_facts``)."""
+        self.show_facts(folder_facts(photos, lambda _p: NO_FACTS), root, shot=False)
+
+    def show_facts(self, facts: FolderFacts, root: str | None, shot: bool = True) -> None:
+        """Offer the types, folders, days (and, with ``shot``, the metadata columns' values)
+        the folder holds; the current choices kept if still there."""
+        kinds = sorted(facts.kinds)
+        if facts.days:
+            first, last = min(facts.days), max(facts.days)
+            self._first = QDate(first.year, first.month, first.day)
+            self._last = QDate(last.year, last.month, last.day)
+        else:
+            self._first = self._last = QDate.currentDate()
+        self._pages()
+        if shot:
+            self.set_shot_values(facts.columns)
+        folders = sorted(facts.folders)
         self._fill(self.kind, "All types", [(k.lstrip(".").upper(), k) for k in kinds])
         self._fill(
             self.folder,
@@ -138,7 +233,14 @@ class FactsRow(QWidget):
             else [],
         )
 
-    def _fill(self, box: QComboBox, everything: str, items: list[tuple[str, str]]) -> None:
+    def _pages(self, *_args) -> None:
+        """Where an empty date box's calendar opens: "from" at the library's first day, "to" at
+        its last (or at the "from" day, when that is later)."""
+        start = self.date_from.date()
+        self.date_from.page = self._first
+        self.date_to.page = start if start != NO_DATE and start > self._last else self._last
+
+    def _fill(self, box: QComboBox, everything: str, items: Sequence[tuple[str, object]]) -> None:
         current = box.currentData()
         box.blockSignals(True)
         box.clear()
@@ -162,16 +264,33 @@ class FactsRow(QWidget):
             return datetime.combine(when, time()).timestamp()
 
         kind = self.kind.currentData()
+        shot = {key: self._chosen(box) for key, box in self.shot.items()}
         return replace(
             state,
             date_from=stamp(self.date_from, False),
             date_to=stamp(self.date_to, True),
             kinds=(kind,) if kind else (),
             folder=self.folder.currentData(),
+            **shot,  # type: ignore[arg-type]
         )
 
+    @staticmethod
+    def _chosen(box: QComboBox) -> tuple[object, ...]:
+        value = box.currentData()
+        return () if value is None else (value,)
+
+    def set_dates(self, first: date | None, last: date | None) -> None:
+        """Show the days from ``first`` to ``last`` (both included; None: no bound) and filter
+        by them (the sidebar's date tree)."""
+        for edit, day in ((self.date_from, first), (self.date_to, last)):
+            edit.blockSignals(True)
+            edit.setDate(NO_DATE if day is None else QDate(day.year, day.month, day.day))
+            edit.blockSignals(False)
+        self._pages()
+        self.changed.emit()
+
     def show_state(self, state: FilterState) -> None:
-        widgets = (self.date_from, self.date_to, self.kind, self.folder)
+        widgets = (self.date_from, self.date_to, self.kind, self.folder, *self.shot.values())
         for w in widgets:
             w.blockSignals(True)
         for edit, when, back in (
@@ -183,13 +302,19 @@ class FactsRow(QWidget):
             else:
                 d = datetime.fromtimestamp(when - back * 86400 + 1).date()
                 edit.setDate(QDate(d.year, d.month, d.day))
+        shot = [
+            (box, getattr(state, key)[0] if getattr(state, key) else None)
+            for key, box in self.shot.items()
+        ]
         for box, value in (
             (self.kind, state.kinds[0] if state.kinds else None),
             (self.folder, state.folder),
+            *shot,
         ):
             found = next((i for i in range(box.count()) if box.itemData(i) == value), -1)
             if found < 0 and value is not None:
-                box.addItem(os.path.basename(value) or value, value)
+                text = os.path.basename(value) or value if box is self.folder else str(value)
+                box.addItem(text, value)
                 found = box.count() - 1
             box.setCurrentIndex(max(0, found))
         for w in widgets:
@@ -277,7 +402,9 @@ class FilterBar(QWidget):
         self.more.setObjectName("moreFilters")
         self.more.setText("More filters")
         self.more.setCheckable(True)
-        self.more.setToolTip("Filter by date taken, file type and folder")
+        self.more.setToolTip(
+            "Filter by date taken, file type, folder, camera, lens, ISO, focal length, aperture"
+        )
         row.addWidget(self.more)
         self.save_view = QToolButton()
 
@@ -331,6 +458,9 @@ class FilterBar(QWidget):
             self.sort.addItem(f"Score: {tag.name}", ("score", tag.name))
         self.sort.setCurrentIndex(max(0, self._sort_index(keep)))
         self.sort.blockSignals(False)
+        self.direction.blockSignals(True)
+        self.direction.setChecked(keep.descending)
+        self.direction.blockSignals(False)
         self._show_direction()
 
     def _sort_index(self, sort: SortState) -> int:
@@ -396,6 +526,14 @@ class FilterBar(QWidget):
             w.blockSignals(False)
         self._show_direction()
         self._emit_sort()
+
+    def restore_sort(self, sort: SortState) -> None:
+        """The sort of the last session: shown now, or (a score of a tag not listed yet) when
+        the tag list comes."""
+        if self._sort_index(sort) >= 0:
+            self.show_sort(sort)
+        else:
+            self._keep_sort = sort
 
     def set_photos(self, photos: list[Photo], root: str | None) -> None:
         self.facts.set_photos(photos, root)

@@ -51,6 +51,7 @@ from blipdesk.qt.workers.thumbnails import LARGE_THUMB_PX, THUMB_PX
 
 THUMB = 176  # the thumbnail box's width; its height is 3/4 of it (landscape cells)
 MIN_THUMB, MAX_THUMB = 96, 320
+LAYOUT_BATCH = 2000  # cells laid out per step
 TEXT_HEIGHT = 32  # the file name under the thumbnail
 ERROR_BADGE = "#c0392b"
 
@@ -234,6 +235,10 @@ class PhotoGrid(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
+        # Laid out in batches between events: a folder of 100,000 photos, a new filter or sort
+        # never holds the window for the whole layout (a second or more at once).
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(LAYOUT_BATCH)
         self.setGridSize(CELL)
         self.setSpacing(0)
         self.setWordWrap(False)

@@ -43,10 +43,12 @@ def progress_text(progress) -> str:
 
 class ScanStatus(QWidget):
     pauseToggled = Signal(bool)
+    runningChanged = Signal(bool)  # a scan started or ended
     cancelRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.running = False
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel("")
@@ -121,6 +123,9 @@ class ScanStatus(QWidget):
         if running:
             self.bar.setRange(0, 0)
             self.pause.setChecked(False)
+        if running != self.running:
+            self.running = running
+            self.runningChanged.emit(running)
 
     def show_started(self, checking: str | None = None, folder: str | None = None) -> None:
         self.scan_folder = folder

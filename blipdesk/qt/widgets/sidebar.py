@@ -1,9 +1,14 @@
 """The library sidebar: library folders (button, menu or drag-and-drop), their subfolder tree with
-photo counts, and remove; below them the smart views (saved filter + sort; right-click removes)."""
+photo counts, and remove; below them the smart views (saved filter + sort; right-click removes)
+and the date tree of the folder shown (year › month › day with counts; a click filters the grid
+to that year, month or day, "All dates" shows every day again)."""
 
 from __future__ import annotations
 
+import calendar
 import os
+from collections.abc import Mapping
+from datetime import date
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -14,6 +19,8 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QTreeView,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +35,7 @@ class LibrarySidebar(QWidget):
     foldersDropped = Signal(list)
     viewChosen = Signal(str)  # a smart view's name
     viewRemoved = Signal(str)
+    daysChosen = Signal(object, object)  # first day, last day (dates; None, None: every day)
 
     def __init__(self, model: FolderTreeModel, parent=None) -> None:
         super().__init__(parent)
@@ -68,6 +76,18 @@ class LibrarySidebar(QWidget):
         layout.addWidget(self.views_title)
         layout.addWidget(self.views)
         self.set_views([])
+        self.dates_title = QLabel("<b>Dates</b>")
+        self.dates_title.setContentsMargins(4, 6, 0, 2)
+        self.dates_title.setToolTip("When the photos were taken: click a year, month or day")
+        self.dates = QTreeWidget()
+        self.dates.setObjectName("dateTree")
+        self.dates.setHeaderHidden(True)
+        self.dates.setColumnCount(1)
+        self.dates.itemClicked.connect(self._day_clicked)
+        self.dates.itemActivated.connect(self._day_clicked)
+        layout.addWidget(self.dates_title)
+        layout.addWidget(self.dates)
+        self.set_days({})
         self.add_button.clicked.connect(self.addRequested)
         self.remove_button.clicked.connect(self.remove_current)
         self.setAcceptDrops(True)
@@ -88,6 +108,42 @@ class LibrarySidebar(QWidget):
             self.views.addItem(item)
         for w in (self.views_title, self.views):
             w.setVisible(bool(views))
+
+    def set_days(self, days: Mapping[date, int]) -> None:
+        """The date tree of the folder shown: day -> photos taken that day."""
+        self.dates.clear()
+        years: dict[int, dict[int, list[tuple[date, int]]]] = {}
+        for day, n in sorted(days.items()):
+            years.setdefault(day.year, {}).setdefault(day.month, []).append((day, n))
+        every = QTreeWidgetItem([f"All dates ({sum(days.values())})"])
+        every.setData(0, Qt.ItemDataRole.UserRole, (None, None))
+        self.dates.addTopLevelItem(every)
+        for year in sorted(years, reverse=True):  # the newest first, as a photographer looks
+            months = years[year]
+            total = sum(n for m in months.values() for _d, n in m)
+            year_item = QTreeWidgetItem([f"{year} ({total})"])
+            year_item.setData(0, Qt.ItemDataRole.UserRole, (date(year, 1, 1), date(year, 12, 31)))
+            for month in sorted(months, reverse=True):
+                found = months[month]
+                last = calendar.monthrange(year, month)[1]
+                month_item = QTreeWidgetItem(
+                    [f"{calendar.month_name[month]} ({sum(n for _d, n in found)})"]
+                )
+                month_item.setData(
+                    0, Qt.ItemDataRole.UserRole, (date(year, month, 1), date(year, month, last))
+                )
+                for day, n in reversed(found):
+                    day_item = QTreeWidgetItem([f"{day.day} {day.strftime('%a')} ({n})"])
+                    day_item.setData(0, Qt.ItemDataRole.UserRole, (day, day))
+                    month_item.addChild(day_item)
+                year_item.addChild(month_item)
+            self.dates.addTopLevelItem(year_item)
+        for w in (self.dates_title, self.dates):
+            w.setVisible(bool(days))
+
+    def _day_clicked(self, item: QTreeWidgetItem) -> None:
+        first, last = item.data(0, Qt.ItemDataRole.UserRole)
+        self.daysChosen.emit(first, last)
 
     def _view_menu(self, pos) -> None:
         item = self.views.itemAt(pos)

@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from blipdesk.domain import new_tag_colour, tag_sentences
 from blipdesk.qt.common.score_text import MATCH_HELP, SIMILARITY_HELP, match_text, similarity_text
-from blipdesk.qt.common.values import DEFAULT_COLOURS, Tag, tag_colour
+from blipdesk.qt.common.values import Tag, tag_colour
 
 
 class TagEditorDialog(QDialog):
@@ -37,14 +38,19 @@ class TagEditorDialog(QDialog):
         self.setObjectName("tagEditor")
         self._taken = taken - ({tag.name} if tag else set())
         self.original = tag
-        self._colour = (
-            tag_colour(tag) if tag else DEFAULT_COLOURS[len(taken) % len(DEFAULT_COLOURS)]
-        )
+        self._tags_before = len(taken)
+        # A new tag's colour follows its words ("blue square": blue) until one is picked.
+        self._picked = tag is not None
+        self._colour = tag_colour(tag) if tag else new_tag_colour("", (), len(taken))
         form = QFormLayout()
         self.name = QLineEdit(tag.name if tag else "")
         self.name.setPlaceholderText("e.g. beach")
         self.sentences = QPlainTextEdit("\n".join(tag.sentences) if tag else "")
-        self.sentences.setPlaceholderText("a photo of a sandy beach\npeople swimming in the sea")
+        self.sentences.setPlaceholderText(
+            "a photo of a sandy beach\npeople swimming in the sea\n(none: the name is the sentence)"
+        )
+        for edit in (self.name, self.sentences):
+            edit.textChanged.connect(self._follow_words)
         self.threshold = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
         self.threshold.setValue(tag.threshold if tag else 0.5)
         self.colour_button = QPushButton()
@@ -100,9 +106,11 @@ class TagEditorDialog(QDialog):
         return tuple(dict.fromkeys(s for s in lines if s))
 
     def tag(self) -> Tag:
-        return Tag(
-            self.name.text().strip(), self.sentence_list(), self.threshold.value(), self._colour
-        )
+        """The tag as written; with no sentence, its name is its sentence (``tag_sentences``, as
+        ``blipdesk tags add`` does), except for a tag from examples alone."""
+        name = self.name.text().strip()
+        sentences = tag_sentences(name, self.sentence_list(), self._from_examples(name))
+        return Tag(name, sentences, self.threshold.value(), self._colour)
 
     def show_try(self, scores) -> None:
         self.try_busy.setVisible(False)
@@ -135,17 +143,23 @@ class TagEditorDialog(QDialog):
     def _pick_colour(self) -> None:
         colour = QColorDialog.getColor(QColor(self._colour), self, "Tag colour")
         if colour.isValid():
-            self._colour = colour.name()
+            self._colour, self._picked = colour.name(), True
+            self._show_colour()
+
+    def _follow_words(self) -> None:
+        if not self._picked:
+            name, sentences = self.name.text(), self.sentence_list()
+            self._colour = new_tag_colour(name, sentences, self._tags_before)
             self._show_colour()
 
     def _show_colour(self) -> None:
         self.colour_button.setText(self._colour)
         self.colour_button.setStyleSheet(f"background: {self._colour}; color: white;")
 
-    def _from_examples(self, tag: Tag) -> bool:
+    def _from_examples(self, name: str) -> bool:
         """A tag from examples alone (issue 13) keeps having no sentence, under its own name."""
         old = self.original
-        return old is not None and not old.sentences and tag.name == old.name
+        return old is not None and not old.sentences and name == old.name
 
     def _accept(self) -> None:
         tag = self.tag()
@@ -153,8 +167,6 @@ class TagEditorDialog(QDialog):
             self.error.setText("A tag needs a name.")
         elif tag.name in self._taken:
             self.error.setText(f"There is already a tag called “{tag.name}”.")
-        elif not tag.sentences and not self._from_examples(tag):
-            self.error.setText("Write at least one sentence that describes the tag.")
         else:
             self.accept()
 
