@@ -16,7 +16,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw
 from blipdesk.core.raw import RAW_DECODE_RULE
@@ -159,6 +159,10 @@ class Contents:
 
     found: dict[str, str]  # path -> its content key
     failed: dict[str, str]  # path -> why it has none (gone, unreadable, not a regular file)
+    # path -> the (size, mtime_ns) the file had when its content key was found: what a decode
+    # checks afterwards (``decoding.decode_for_model``'s stamp), so changed pixels never get
+    # stored under the old bytes' key
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def resolve_contents(
@@ -195,6 +199,7 @@ def resolve_contents(
     regular = [(where[p], st.st_size, st.st_mtime_ns) for p, st in stats.items()]
     known = library.contents_of(regular) if library is not None else {}
     found: dict[str, str] = {}
+    stamps: dict[str, tuple[int, int]] = {}
     hashed: list[PhotoRecord] = []
     for path, st in stats.items():
         content = known.get(where[path]) if stat.S_ISREG(st.st_mode) else None
@@ -206,6 +211,7 @@ def resolve_contents(
             content = rec.content
             hashed.append(rec)
         found[path] = content
+        stamps[path] = (st.st_size, st.st_mtime_ns)
     if record and hashed and library is not None and not library.readonly:
         library.record_photos(list({r.path: r for r in hashed}.values()))
-    return Contents(found, failed)
+    return Contents(found, failed, stamps)
