@@ -632,7 +632,7 @@ def _score_batch(
             itc_rows.update(zip(contents, itc_np, strict=True))
             if store is not None:
                 to_store.update(zip(contents, features.embeds.float().cpu().numpy(), strict=True))
-        rows.extend(score_rows(contents, sentences, scores))
+        rows.extend(score_rows(contents, sentences, scores, runner.scorer.precision, cached))
         paths = tuple(m.paths for m, _ in members)
         results.append(ScanBatch(tuple(contents), paths, sentences, _frozen(scores)))
     # Vision files first, then the scores that say the photo is done: a crash between the two

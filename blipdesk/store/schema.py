@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # Version 3: the vision cache's index (feature_cache.py): which files exist, their size, last use.
 # Version 4: star ratings and pick/reject flags per photo content (a moved photo keeps them).
 # Version 5: labels (yes/no per tag and content) and calibrations (per tag and model).
+# Version 6: what computed each score (the model's precision, and whether its vision output came
+#            from the vision cache); scores from before say nothing (NULL).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -131,6 +133,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             at REAL NOT NULL,
             PRIMARY KEY (tag_id, model_id)
         )""",
+    ),
+    6: (
+        # Interned: a score row stays near 40 bytes (one small integer more).
+        """CREATE TABLE provenances (
+            id INTEGER PRIMARY KEY,
+            precision TEXT NOT NULL,
+            vision_cache INTEGER NOT NULL,
+            UNIQUE (precision, vision_cache)
+        )""",
+        "ALTER TABLE scores ADD COLUMN provenance_id INTEGER REFERENCES provenances(id)",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -75,6 +75,7 @@ class _Store:
 @dataclass
 class _Scorer:
     score_key: str = KEY.score_key
+    precision: str = "fp32"
 
     def pixels(self, images):
         raise AssertionError("a file with no content was decoded")

@@ -24,6 +24,7 @@ class _Scorer:
     """Scores any photo 0.5 against every sentence; says which pixels it was given."""
 
     score_key: str = KEY.score_key
+    precision: str = "fp32"
     seen: list[np.ndarray] = field(default_factory=list)
 
     def encode_sentences(self, sentences):
@@ -87,3 +88,90 @@ def test_try_keeps_its_scores_for_an_unchanged_file(library, tmp_path):
     worker._try(job)
     [record] = library.all_photos()
     assert _all_scored(library) == {record.content} and len(scorer.seen) == 1
+    [[score]] = [
+        d.values() for d in library.sentence_scores(KEY.score_key, [record.content]).values()
+    ]
+    assert (score.precision, score.vision_cache) == ("fp32", False)
+
+
+# ------------------------------------------------------------------ what computed a score (5)
+
+
+def _export_rows(library, key, folder):
+    import csv
+    import io
+
+    from blipdesk.services.export import export_csv, export_document
+
+    doc = export_document(library, key.score_key, "tiny", [folder])
+    rows = list(csv.DictReader(io.StringIO(export_csv(doc))))
+    return doc, {(os.path.basename(r["path"]), r["sentence"]): r for r in rows}
+
+
+def test_every_score_records_its_precision_and_whether_the_vision_cache_gave_it(
+    library, tmp_path, tiny_model_dir, tiny_scorer
+):
+    import dataclasses
+
+    from blipdesk.core.engine import ScanOptions, load_scorer, model_key, scan
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.domain import Tag
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        scene(80, 60, i).save(folder / f"p{i}.jpg")
+    key = model_key(ModelSpec(str(tiny_model_dir)))
+    options = ScanOptions(batch_size=2, use_processes=False, decode_workers=1,
+                          feature_cache=True, features_dir=tmp_path / "vision")  # fmt: skip
+    library.put_tag(Tag("dog", ("a dog", "a puppy", "two cats")))
+    scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options)  # decoded, fp32
+    scan(library, [folder], ("a dog", "a puppy"), key, lambda: tiny_scorer, options)  # cached
+    bf16 = load_scorer(ModelSpec(str(tiny_model_dir)), "cpu", "bf16")
+    plain = dataclasses.replace(options, feature_cache=False, features_dir=None)
+    scan(library, [folder], ("a dog", "a puppy", "two cats"), key, lambda: bf16, plain)
+    doc, rows = _export_rows(library, key, folder)
+    for i in range(3):
+        got = {s: (rows[(f"p{i}.jpg", s)]["precision"], rows[(f"p{i}.jpg", s)]["vision_cache"])
+               for s in ("a dog", "a puppy", "two cats")}  # fmt: skip
+        assert got == {
+            "a dog": ("fp32", "false"), "a puppy": ("fp32", "true"), "two cats": ("bf16", "false")
+        }  # fmt: skip
+    sentences = doc["photos"][0]["tags"]["dog"]["sentences"]
+    assert sentences["a puppy"]["precision"] == "fp32" and sentences["a puppy"]["vision_cache"]
+    # A changed precision does not rescore (docs/guide/cache.md says why): nothing to do.
+    summary = scan(library, [folder], ("a dog",), key, lambda: bf16, plain)
+    assert summary.scored == 0 and summary.cached == 3
+
+
+def test_scores_from_before_the_provenance_was_kept_say_unknown(tmp_path):
+    import sqlite3
+
+    from blipdesk.store import Library
+    from blipdesk.store.schema import MIGRATIONS
+
+    path = tmp_path / "library.sqlite3"
+    conn = sqlite3.connect(path)
+    for version in range(1, 6):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version=5")
+    conn.executescript(
+        "INSERT INTO contents(id, hash) VALUES (1, 'c1');"
+        "INSERT INTO models(id, score_key, source) VALUES (1, 'k', 'm');"
+        "INSERT INTO texts(id, text) VALUES (1, 'a dog');"
+        "INSERT INTO scores VALUES (1, 1, 1, 0.7, 0.0, 1.0, 0.2);"
+        "INSERT INTO tags(id, name) VALUES (1, 'dog');"
+        "INSERT INTO tag_sentences VALUES (1, 0, 'a dog');"
+        "INSERT INTO photos VALUES ('/p/a.jpg', 1, 1, 1, NULL);"
+    )
+    conn.commit()
+    conn.close()
+    with Library.open(path) as library:
+        [[score]] = [d.values() for d in library.sentence_scores("k", ["c1"]).values()]
+        assert (score.itm, score.precision, score.vision_cache) == (0.7, None, None)
+        _doc, rows = _export_rows(library, ModelKey("k", "i", "m"), "/p")
+        assert (
+            rows[("a.jpg", "a dog")]["precision"],
+            rows[("a.jpg", "a dog")]["vision_cache"],
+        ) == ("", "")

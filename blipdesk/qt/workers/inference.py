@@ -403,7 +403,7 @@ class InferenceWorker(QObject):
         library = self.library(job.database)
         library.ensure_model(key.score_key, key.source, key.revision)
         rows = [
-            ScoreRow(content, s, v.itm, v.logit_no, v.logit_yes, v.cosine)
+            ScoreRow(content, s, v.itm, v.logit_no, v.logit_yes, v.cosine, scorer.precision)
             for s, v in result.items()
         ]
         library.write_batch(key.score_key, rows, {}, {})
