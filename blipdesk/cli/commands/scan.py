@@ -34,13 +34,14 @@ def register(commands: Commands) -> None:
 
 def run(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.core.engine import scan
+    from blipdesk.services.options import scan_key
 
     folders = existing_folders(ns.folders)
     ctx.check_device()
-    key = ctx.write_key()
     options = results.scan_options(ns, ctx.options())
     stop = StopOnCtrlC()
     with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
+        key = scan_key(library, ctx.model())  # imported results need no weights
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting
         ctx.remember_feature_budget()
         sentences = library.all_sentences()
