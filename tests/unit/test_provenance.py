@@ -164,10 +164,17 @@ def test_scores_from_before_the_provenance_was_kept_say_unknown(tmp_path):
         "INSERT INTO tags(id, name) VALUES (1, 'dog');"
         "INSERT INTO tag_sentences VALUES (1, 0, 'a dog');"
         "INSERT INTO photos VALUES ('/p/a.jpg', 1, 1, 1, NULL);"
+        "INSERT INTO ratings VALUES (1, 3, 0, 1.0);"
+        "INSERT INTO labels VALUES (1, 1, 1, 1.0);"
     )
     conn.commit()
     conn.close()
     with Library.open(path) as library:
+        # every photo's identity is its key, so its labels and ratings stay attached
+        assert library.all_photos()[0].identity is None  # None: the same as its key
+        assert library.ratings(["c1"])["c1"].stars == 3 and library.labels(["c1"]) == {
+            "c1": {"dog": True}
+        }
         [[score]] = [d.values() for d in library.sentence_scores("k", ["c1"]).values()]
         assert (score.itm, score.precision, score.vision_cache) == (0.7, None, None)
         _doc, rows = _export_rows(library, ModelKey("k", "i", "m"), "/p")
@@ -175,3 +182,51 @@ def test_scores_from_before_the_provenance_was_kept_say_unknown(tmp_path):
             rows[("a.jpg", "a dog")]["precision"],
             rows[("a.jpg", "a dog")]["vision_cache"],
         ) == ("", "")
+
+
+# ------------------------------------------------------ what a score belongs to (6)
+
+
+def test_a_new_raw_decoding_rule_rescores_the_raw_and_keeps_its_stars_and_labels(
+    library, tmp_path, tiny_model_dir, tiny_scorer, monkeypatch
+):
+    """Labels and ratings belong to the file's content, scores to its content as decoded: a
+    bumped RAW rule recomputes the RAW's scores (not a picture's) and keeps its stars and
+    labels, for the scan, the path resolver and every reader of labels and ratings."""
+    from blipdesk.core import raw
+    from blipdesk.core.engine import ScanOptions, model_key, scan
+    from blipdesk.core.inventory import resolve_contents
+    from blipdesk.core.model import ModelSpec
+    from blipdesk.domain import Tag
+    from blipdesk.domain.ratings import Rating
+    from tests.helpers.dng import write_dng
+
+    folder = tmp_path / "card"
+    folder.mkdir()
+    write_dng(folder / "IMG_0002.dng")
+    scene(80, 60, 3).save(folder / "IMG_0003.jpg")
+    key = model_key(ModelSpec(str(tiny_model_dir)))
+    options = ScanOptions(batch_size=2, use_processes=False, decode_workers=1)
+    library.put_tag(Tag("dog", ("a dog",)))
+    assert scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options).scored == 2
+    before = {os.path.basename(r.path): r.content for r in library.all_photos()}
+    library.set_ratings({before["IMG_0002.dng"]: Rating(4, 1)}, 1.0)
+    library.put_labels("dog", {before["IMG_0002.dng"]: True, before["IMG_0003.jpg"]: False})
+
+    monkeypatch.setattr(raw, "RAW_DECODE_RULE", "raw-2:another way")
+    summary = scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options)
+    assert (summary.scored, summary.cached) == (1, 1)  # the RAW again, the JPEG not
+    after = {os.path.basename(r.path): r.content for r in library.all_photos()}
+    new = after["IMG_0002.dng"]
+    assert new != before["IMG_0002.dng"] and after["IMG_0003.jpg"] == before["IMG_0003.jpg"]
+    assert library.sentence_scores(key.score_key, [new])[new]
+    assert resolve_contents(library, [str(folder / "IMG_0002.dng")]).found == {
+        str(folder / "IMG_0002.dng"): new
+    }
+    assert library.ratings([new]) == {new: Rating(4, 1)}
+    assert library.labels([new]) == {new: {"dog": True}}
+    assert library.labels()[new] == {"dog": True} and library.tag_labels("dog")[new] is True
+    library.set_ratings({new: Rating(2, 0)}, 2.0)  # written through the new key: one rating
+    assert library.ratings([before["IMG_0002.dng"], new]) == {
+        before["IMG_0002.dng"]: Rating(2, 0), new: Rating(2, 0)
+    }  # fmt: skip
