@@ -193,6 +193,9 @@ class Contents:
     # checks afterwards (``decoding.decode_for_model``'s stamp), so changed pixels never get
     # stored under the old bytes' key
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # path -> the file's content identity (labels, ratings: ``PhotoRecord.identity``), which a
+    # RAW's image key adds its decoding rule to
+    identities: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_contents(
@@ -228,21 +231,23 @@ def resolve_contents(
             failed[path] = f"cannot read file ({exc.strerror or exc})"
     regular = [(where[p], st.st_size, st.st_mtime_ns) for p, st in stats.items()]
     records = library.records_of(regular) if library is not None else {}
-    known = {path: _rekeyed(rec).content for path, rec in records.items()}
+    known = {path: _rekeyed(rec) for path, rec in records.items()}
     found: dict[str, str] = {}
+    identities: dict[str, str] = {}
     stamps: dict[str, tuple[int, int]] = {}
     hashed: list[PhotoRecord] = []
     for path, st in stats.items():
-        content = known.get(where[path]) if stat.S_ISREG(st.st_mode) else None
-        if content is None:
+        rec = known.get(where[path]) if stat.S_ISREG(st.st_mode) else None
+        if rec is None:
             rec = hashed_record(where[path], st)
             if rec.content is None:
                 failed[path] = rec.read_error or "cannot read file"
                 continue
-            content = rec.content
             hashed.append(rec)
-        found[path] = content
+        assert rec.content is not None
+        found[path] = rec.content
+        identities[path] = rec.identity or rec.content
         stamps[path] = (st.st_size, st.st_mtime_ns)
     if record and hashed and library is not None and not library.readonly:
         library.record_photos(list({r.path: r for r in hashed}.values()))
-    return Contents(found, failed, stamps)
+    return Contents(found, failed, stamps, identities)

@@ -214,6 +214,12 @@ def test_a_new_raw_decoding_rule_rescores_the_raw_and_keeps_its_stars_and_labels
     library.put_labels("dog", {before["IMG_0002.dng"]: True, before["IMG_0003.jpg"]: False})
 
     monkeypatch.setattr(raw, "RAW_DECODE_RULE", "raw-2:another way")
+    # Before any scan re-keys it, a rating given and read by path is the file's.
+    from blipdesk.services import ratings
+
+    dng, database = str(folder / "IMG_0002.dng"), str(library.path)
+    assert ratings.load_ratings(database, [dng]) == {dng: Rating(4, 1)}
+    ratings.save_ratings(database, {dng: Rating(5, 1)})
     summary = scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options)
     assert (summary.scored, summary.cached) == (1, 1)  # the RAW again, the JPEG not
     after = {os.path.basename(r.path): r.content for r in library.all_photos()}
@@ -223,7 +229,7 @@ def test_a_new_raw_decoding_rule_rescores_the_raw_and_keeps_its_stars_and_labels
     assert resolve_contents(library, [str(folder / "IMG_0002.dng")]).found == {
         str(folder / "IMG_0002.dng"): new
     }
-    assert library.ratings([new]) == {new: Rating(4, 1)}
+    assert library.ratings([new]) == {new: Rating(5, 1)}
     assert library.labels([new]) == {new: {"dog": True}}
     assert library.labels()[new] == {"dog": True} and library.tag_labels("dog")[new] is True
     library.set_ratings({new: Rating(2, 0)}, 2.0)  # written through the new key: one rating
