@@ -49,7 +49,7 @@ import numpy as np
 
 from blipdesk.core import decoding
 from blipdesk.core.feature_cache import DEFAULT_BUDGET, DEFAULT_FORMAT, FeatureStore, stack_rows
-from blipdesk.core.files import PhotoFailure, paired_raws
+from blipdesk.core.files import PhotoFailure, pair_faces
 from blipdesk.core.imaging import DECODE_RULE_VERSION
 from blipdesk.core.inventory import in_shard, refresh_photos
 from blipdesk.core.model import ModelSpec, load_model, resolve_folder, score_key
@@ -312,13 +312,17 @@ def scan(
     found = refresh_photos(library, folders, options.recursive, folders_failed, listed)
     if options.shard is not None:
         found = [p for p in found if in_shard(p.content or p.path, *options.shard)]
-    paired = paired_raws(p.path for p in found) if options.group_pairs else set()
+    faces = pair_faces(p.path for p in found) if options.group_pairs else {}
+    paired = {raw for raws in faces.values() for raw in raws}
+    by_path = {p.path: p for p in found}
     photos = [p for p in found if p.path not in paired]
-    failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
-    known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
-    failures += [
-        PhotoFailure(p.path, known_bad[p.content]) for p in photos if p.content in known_bad
-    ]
+    failures = _known_failures(library, key, photos)
+    # A pair whose picture cannot be read (no content, or a decode error under this key) is
+    # scored by its RAW: the pair stays one photo, and the picture's reason stays a failure.
+    back = sorted({raw for f in failures for raw in faces.get(f.path, ())})
+    photos += [by_path[raw] for raw in back]
+    failures += _known_failures(library, key, [by_path[raw] for raw in back])
+    paired.difference_update(back)
     work = plan(library, photos, tuple(dict.fromkeys(sentences)), key)
     store = feature_store(library, key, options)
     if store is not None:  # a budget lowered since the last scan applies now, work or not
@@ -327,6 +331,28 @@ def scan(
         library, work, key, scorer, options, on_progress, on_batch, cancel, pause, store,
         errors_before=len(failures),
     )  # fmt: skip
+    # Pictures found unreadable by this scan: their RAWs now, not at the next scan.
+    faces_in_work = {w.content: w.paths for w in work if any(p in faces for p in w.paths)}
+    failed_now = library.decode_errors(key.score_key, list(faces_in_work))
+    late = sorted(
+        raw
+        for content in failed_now
+        for face in faces_in_work[content]
+        for raw in faces.get(face, ())
+        if raw not in back
+    )
+    if late and not done.cancelled:
+        late_photos = [by_path[raw] for raw in late]
+        more = plan(library, late_photos, tuple(dict.fromkeys(sentences)), key)
+        again = run_work(
+            library, more, key, scorer, options, on_progress, on_batch, cancel, pause, store,
+            errors_before=len(failures) + len(done.failures),
+        )  # fmt: skip
+        _add_done(done, again)
+        photos += late_photos
+        failures += _known_failures(library, key, [p for p in late_photos if p.read_error])
+        paired.difference_update(late)
+        work = [*work, *more]
     in_work = {w.content for w in work}
     bad = {f.path for f in failures}
     return ScanSummary(
@@ -343,6 +369,27 @@ def scan(
         cached=sum(1 for p in photos if p.path not in bad and p.content not in in_work),
         copies=done.copies,
     )
+
+
+def _known_failures(
+    library: Library, key: ModelKey, photos: Sequence[PhotoRecord]
+) -> list[PhotoFailure]:
+    """The photos already known to be unreadable: their file, or their content under this key."""
+    failures = [PhotoFailure(p.path, p.read_error) for p in photos if p.read_error]
+    known_bad = library.decode_errors(key.score_key, [p.content for p in photos if p.content])
+    return failures + [
+        PhotoFailure(p.path, known_bad[p.content]) for p in photos if p.content in known_bad
+    ]
+
+
+def _add_done(done: _Done, more: _Done) -> None:
+    done.scored += more.scored
+    done.copies += more.copies
+    done.from_cache += more.from_cache
+    done.failures.extend(more.failures)
+    done.cancelled = done.cancelled or more.cancelled
+    done.model_loaded = done.model_loaded or more.model_loaded
+    done.notices.extend(more.notices)
 
 
 @dataclass
@@ -585,7 +632,7 @@ def _score_batch(
             itc_rows.update(zip(contents, itc_np, strict=True))
             if store is not None:
                 to_store.update(zip(contents, features.embeds.float().cpu().numpy(), strict=True))
-        rows.extend(score_rows(contents, sentences, scores))
+        rows.extend(score_rows(contents, sentences, scores, runner.scorer.precision, cached))
         paths = tuple(m.paths for m, _ in members)
         results.append(ScanBatch(tuple(contents), paths, sentences, _frozen(scores)))
     # Vision files first, then the scores that say the photo is done: a crash between the two

@@ -97,15 +97,20 @@ def raw_partners(names: Iterable[str]) -> dict[str, list[str]]:
 def paired_raws(paths: Iterable[str]) -> set[str]:
     """The RAW files among ``paths`` that have a camera picture beside them (see
     ``raw_partners``): not scored on their own when pairs are grouped."""
+    return {raw for raws in pair_faces(paths).values() for raw in raws}
+
+
+def pair_faces(paths: Iterable[str]) -> dict[str, list[str]]:
+    """A pair's picture path -> its RAW paths, among ``paths`` (``raw_partners`` per folder).
+    The picture is scored for the pair; when it cannot be read, its RAW is (``scored_face``)."""
     by_folder: dict[str, list[str]] = {}
     for path in paths:
         folder, name = os.path.split(path)
         by_folder.setdefault(folder, []).append(name)
     return {
-        os.path.join(folder, raw)
+        os.path.join(folder, face): [os.path.join(folder, raw) for raw in raws]
         for folder, names in by_folder.items()
-        for raws in raw_partners(names).values()
-        for raw in raws
+        for face, raws in raw_partners(names).items()
     }
 
 

@@ -16,14 +16,27 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from blipdesk.core import raw
 from blipdesk.core.files import PhotoFailure, absolute, find_photos, is_raw
-from blipdesk.core.raw import RAW_DECODE_RULE
 from blipdesk.domain import PhotoRecord
 from blipdesk.store import Library
 
 HASH_CHUNK = 64 * 1024
+# A RAW file's identity is salted (never equal to a picture's key) with the RAW decoding rule
+# of the day identities were split from image keys: frozen, so the identity never moves.
+RAW_IDENTITY_SALT = "raw-1:preview-min-384,half-demosaic,flip-unless-upright"
+
+
+def image_key(identity: str, path: str | os.PathLike[str]) -> str:
+    """The key a file's scores and vision output are kept by: its content identity plus how it
+    is decoded. A RAW's decoding rule (``raw.RAW_DECODE_RULE``) is folded in, so a new rule
+    recomputes its scores while its labels and ratings (kept by identity) stay; under the rule
+    identities were made with, the key is the identity itself (existing caches keep both)."""
+    if not is_raw(path) or raw.RAW_DECODE_RULE == RAW_IDENTITY_SALT:
+        return identity
+    return hashlib.sha256(f"{identity}\0{raw.RAW_DECODE_RULE}".encode()).hexdigest()
 
 
 def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
@@ -32,9 +45,8 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     Reads at most 128 KiB, so hashing a library is dominated by directory walking; a rename or
     move keeps the key and an edit changes it (an edit that keeps size, head and tail, e.g. a
     same-size pixel change in the middle of an uncompressed TIFF, goes unseen; the mtime check
-    makes the engine re-hash, not re-score). A RAW file's key also holds the RAW decoding rule
-    (``raw.RAW_DECODE_RULE``): its features come from LibRaw's preview, and must never be taken
-    for (or from) the same bytes decoded another way."""
+    makes the engine re-hash, not re-score). This is the file's content identity (labels,
+    ratings, duplicates); scores are kept by ``image_key``, which adds a RAW's decoding rule."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fd)
@@ -43,8 +55,8 @@ def content_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
         if size is None:
             size = st.st_size
         digest = hashlib.sha256(str(size).encode() + b"\0")
-        if is_raw(path):  # decoded by another rule (core/raw.py): its own key, never mixed
-            digest.update(RAW_DECODE_RULE.encode() + b"\0")
+        if is_raw(path):  # a RAW is never the same content as a picture
+            digest.update(RAW_IDENTITY_SALT.encode() + b"\0")
         digest.update(fh.read(HASH_CHUNK))
         if size > HASH_CHUNK:
             fh.seek(max(HASH_CHUNK, size - HASH_CHUNK))
@@ -76,7 +88,11 @@ def hashed_record(path: str, st: os.stat_result) -> PhotoRecord:
         reason = "not a regular file (a pipe, socket or device)"
         return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
     try:
-        return PhotoRecord(path, st.st_size, st.st_mtime_ns, content_hash(path, st.st_size))
+        identity = content_hash(path, st.st_size)
+        key = image_key(identity, path)
+        return PhotoRecord(
+            path, st.st_size, st.st_mtime_ns, key, None, None if key == identity else identity
+        )
     except OSError as exc:
         reason = f"cannot read file ({exc.strerror or exc})"
         return PhotoRecord(path, st.st_size, st.st_mtime_ns, None, reason)
@@ -125,9 +141,13 @@ def refresh_photos(
             and stat.S_ISREG(st.st_mode)
             and old is not None
             and old.read_error is None
+            and old.content is not None
             and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
         ):
-            current.append(old)
+            rekeyed = _rekeyed(old)  # a new decoding rule: a new image key, nothing read
+            current.append(rekeyed)
+            if rekeyed is not old:
+                changed.append(rekeyed)
             continue
         rec = PhotoRecord(path, 0, 0, None, reason) if st is None else hashed_record(path, st)
         current.append(rec)
@@ -141,6 +161,16 @@ def refresh_photos(
     if gone:
         library.forget_photos(sorted(gone))
     return current
+
+
+def _rekeyed(record: PhotoRecord) -> PhotoRecord:
+    """The record with its image key under today's decoding rule (itself when unchanged)."""
+    identity = record.identity or record.content
+    assert identity is not None
+    key = image_key(identity, record.path)
+    if key == record.content:
+        return record
+    return PhotoRecord(record.path, record.size, record.mtime_ns, key, None, identity)
 
 
 def unchanged(record: PhotoRecord) -> bool:
@@ -159,6 +189,13 @@ class Contents:
 
     found: dict[str, str]  # path -> its content key
     failed: dict[str, str]  # path -> why it has none (gone, unreadable, not a regular file)
+    # path -> the (size, mtime_ns) the file had when its content key was found: what a decode
+    # checks afterwards (``decoding.decode_for_model``'s stamp), so changed pixels never get
+    # stored under the old bytes' key
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # path -> the file's content identity (labels, ratings: ``PhotoRecord.identity``), which a
+    # RAW's image key adds its decoding rule to
+    identities: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_contents(
@@ -193,19 +230,24 @@ def resolve_contents(
         except OSError as exc:
             failed[path] = f"cannot read file ({exc.strerror or exc})"
     regular = [(where[p], st.st_size, st.st_mtime_ns) for p, st in stats.items()]
-    known = library.contents_of(regular) if library is not None else {}
+    records = library.records_of(regular) if library is not None else {}
+    known = {path: _rekeyed(rec) for path, rec in records.items()}
     found: dict[str, str] = {}
+    identities: dict[str, str] = {}
+    stamps: dict[str, tuple[int, int]] = {}
     hashed: list[PhotoRecord] = []
     for path, st in stats.items():
-        content = known.get(where[path]) if stat.S_ISREG(st.st_mode) else None
-        if content is None:
+        rec = known.get(where[path]) if stat.S_ISREG(st.st_mode) else None
+        if rec is None:
             rec = hashed_record(where[path], st)
             if rec.content is None:
                 failed[path] = rec.read_error or "cannot read file"
                 continue
-            content = rec.content
             hashed.append(rec)
-        found[path] = content
+        assert rec.content is not None
+        found[path] = rec.content
+        identities[path] = rec.identity or rec.content
+        stamps[path] = (st.st_size, st.st_mtime_ns)
     if record and hashed and library is not None and not library.readonly:
         library.record_photos(list({r.path: r for r in hashed}.values()))
-    return Contents(found, failed)
+    return Contents(found, failed, stamps, identities)

@@ -76,6 +76,13 @@ class ModelIdentity:
     key: str
 
 
+def image_key_of(score_key: str) -> str:
+    """The vision output's key (weights + decoding rule: ``engine.model_key``'s image key) of a
+    score key (weights + first token + decoding rule): the score key without its first token."""
+    head, _, rest = score_key.partition("|first=")
+    return f"{head}|{rest.partition('|')[2]}" if rest else score_key
+
+
 def score_key(identity: ModelIdentity, first_token: str = "cls") -> str:
     """Everything besides the photo and the sentence that a cached score depends on: the model's
     weights, the ITM first token, and the decoding rule. Cheap: needs neither torch nor weights."""

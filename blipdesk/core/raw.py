@@ -1,7 +1,8 @@
 """Camera RAW files (CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, DNG, ...) through LibRaw (``rawpy``).
 
-The rule (``RAW_DECODE_RULE``; part of a RAW file's content key, see ``inventory.content_hash``, so
-features and scores from it never mix with another decoder's):
+The rule (``RAW_DECODE_RULE``; part of a RAW file's image key, see ``inventory.image_key``, so
+features and scores from it never mix with another decoder's; its labels and ratings are kept by
+the file's content identity and survive a new rule):
 
 1. The embedded preview the camera wrote (``extract_thumb``): a JPEG, or a bitmap. It is what the
    camera and every photo browser show, and costs a fraction of a demosaic.

@@ -69,9 +69,10 @@ from blipdesk.core.results_check import (
     check_vectors,
     content_hash,
     parse_header,
+    parse_tags,
     texts,
 )
-from blipdesk.domain import ScoreRow
+from blipdesk.domain import ScoreRow, Tag
 from blipdesk.infra.display import display_path, display_text
 from blipdesk.infra.errors import UserError
 
@@ -96,6 +97,8 @@ class ResultsHeader:
     decode_rule: int  # core/imaging.DECODE_RULE_VERSION where the photos were decoded
     format: int = FORMAT_VERSION
     written_by: str = f"blipdesk {__version__}"
+    # the writing library's tags (name, sentences, threshold): an import adds those missing
+    tags: tuple[Tag, ...] = ()
 
     def encoded(self) -> bytes:
         return json.dumps(
@@ -106,6 +109,10 @@ class ResultsHeader:
                 "revision": self.revision,
                 "decode_rule": self.decode_rule,
                 "written_by": self.written_by,
+                "tags": [
+                    {"name": t.name, "sentences": list(t.sentences), "threshold": t.threshold}
+                    for t in self.tags
+                ],
             }
         ).encode()
 
@@ -270,7 +277,11 @@ class ResultsFile:
                 f"one reads up to {FORMAT_VERSION}): update blipdesk to import it"
             ) from None
         version, score_key, source, revision, rule, writer = fields
-        return ResultsHeader(score_key, source, revision, rule, version, writer)
+        try:
+            tags = parse_tags(raw)
+        except Refused as exc:
+            raise self.fail(str(exc)) from None
+        return ResultsHeader(score_key, source, revision, rule, version, writer, tags)
 
     def _check_schema(self, parquet: Any) -> dict[str, str]:
         """Every column read has one leaf of the right physical type, a list where lists belong

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from blipdesk.domain.tags import Tag
 from blipdesk.infra.display import display_text
 
 ROW_GROUP = 2048  # photos per row group blipdesk writes: what an import holds in memory at a time
@@ -97,6 +98,43 @@ def parse_header(raw: bytes, newest: int) -> tuple[int, str, str, str | None, in
         version, str(score_key), str(source), None if revision is None else str(revision), rule,
         str(writer),
     )  # fmt: skip
+
+
+MAX_TAGS = 1000  # tags a results file may carry
+MAX_TAG_SENTENCES = 100  # sentences per tag it carries
+
+
+def parse_tags(raw: bytes) -> tuple[Tag, ...]:
+    """The tags of the library that wrote the file (name, sentences, threshold), from the same
+    metadata (``parse_header`` checked it is small, flat-enough JSON); none when it carries none
+    (files written before blipdesk kept them). Each field of its type and range, else
+    ``Refused``; a name or sentence the library itself would refuse is refused when added."""
+    damaged = Refused("its blipdesk.results metadata is damaged (the tags)")
+    try:
+        doc = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise damaged from None
+    tags = doc.get("tags", []) if isinstance(doc, dict) else None
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise damaged
+    out = []
+    for tag in tags:
+        if not isinstance(tag, dict):
+            raise damaged
+        name, sentences, threshold = tag.get("name"), tag.get("sentences"), tag.get("threshold")
+        if not (
+            isinstance(name, str)
+            and 0 < len(name) <= MAX_TEXT
+            and isinstance(sentences, list)
+            and len(sentences) <= MAX_TAG_SENTENCES
+            and all(isinstance(s, str) and 0 < len(s) <= MAX_TEXT for s in sentences)
+            and isinstance(threshold, int | float)
+            and not isinstance(threshold, bool)
+            and 0.0 <= threshold <= 1.0
+        ):
+            raise damaged
+        out.append(Tag(name, tuple(sentences), float(threshold)))
+    return tuple(out)
 
 
 def texts(array: Any, limit: int | None, what: str) -> list[str | None]:

@@ -58,8 +58,15 @@ def score_decoded(runner: Runner, sentences: tuple[str, ...], images: np.ndarray
     return runner.run(len(images), pixels_call)
 
 
-def score_rows(contents: Sequence[str], sentences: Sequence[str], scores: Scores) -> list[ScoreRow]:
-    """One ``ScoreRow`` per (photo, sentence) of a scored batch, as the cache stores them."""
+def score_rows(
+    contents: Sequence[str],
+    sentences: Sequence[str],
+    scores: Scores,
+    precision: str | None = None,
+    vision_cache: bool = False,
+) -> list[ScoreRow]:
+    """One ``ScoreRow`` per (photo, sentence) of a scored batch, as the cache stores them, with
+    what computed them (the model's precision; the vision output read from the vision cache)."""
     rows = []
     for i, content in enumerate(contents):
         for j, sentence in enumerate(sentences):
@@ -72,6 +79,8 @@ def score_rows(contents: Sequence[str], sentences: Sequence[str], scores: Scores
                     float(logits[0]),
                     float(logits[1]),
                     float(scores.cosine[i, j]),
+                    precision,
+                    vision_cache,
                 )
             )
     return rows

@@ -153,6 +153,12 @@ class Scorer:
         """Everything besides the photo and the sentence that a score depends on."""
         return score_key(self.loaded.identity, self.first_token)
 
+    @property
+    def precision(self) -> str:
+        """The precision the model computes in now ("fp32", "bf16", "fp16"): what a score
+        records as having computed it (not part of its key; docs/guide/cache.md says why)."""
+        return self.loaded.placement.precision
+
     def warm_up(self) -> None:
         """Run a tiny batch once so a GPU's one-time costs (kernel loading, library handles) are
         paid now, while decoders are already busy, not in the first batch of photos."""

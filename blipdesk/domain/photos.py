@@ -15,8 +15,11 @@ class PhotoRecord:
     path: str
     size: int
     mtime_ns: int
-    content: str | None  # the content hash; None when the file could not be read
+    content: str | None  # the image key scores are kept by; None when the file could not be read
     read_error: str | None = None
+    # the file's content identity (its bytes; labels, ratings): the image key is this plus how
+    # the file is decoded (a RAW's decoding rule, core/inventory.image_key). None: the same.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)

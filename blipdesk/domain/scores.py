@@ -4,7 +4,7 @@ verdict derived from them (``blipdesk.domain.tagging``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,9 @@ class SentenceScore:
     cosine: float
     logit_no: float
     logit_yes: float
+    # what computed it (``ScoreRow``): not part of the value, so not compared
+    precision: str | None = field(default=None, compare=False)
+    vision_cache: bool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,11 @@ class ScoreRow:
     logit_no: float
     logit_yes: float
     cosine: float
+    # What computed it: the model's precision ("fp32", "bf16", "fp16") and whether the photo's
+    # vision output came from the vision cache (8-bit or fp16 on disk) instead of a decode.
+    # None: not known (scores stored before blipdesk kept it, or imported from a results file).
+    precision: str | None = None
+    vision_cache: bool = False
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,15 @@ def export_document(
                 # a person's yes / no (the match follows it), null when the model decided
                 "label": None if ts.label is None else ("yes" if ts.label else "no"),
                 "calibrated": ts.logodds is not None,
+                # what computed each score (null: not known, e.g. scored before blipdesk kept it)
                 "sentences": {
-                    s: {"itm": v.itm, "cosine": v.cosine} for s, v in ts.sentences.items()
+                    s: {
+                        "itm": v.itm,
+                        "cosine": v.cosine,
+                        "precision": v.precision,
+                        "vision_cache": v.vision_cache,
+                    }
+                    for s, v in ts.sentences.items()
                 },
             }
             for name, ts in result.tags.items()
@@ -71,12 +78,16 @@ def export_document(
 
 
 def export_csv(doc: dict[str, Any]) -> str:
-    """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match, label. A
-    sentence's match is its ITM against the threshold, unless the tag is calibrated or labelled
-    on the photo: then it is the tag's match (the label: yes / no; empty when none)."""
+    """One row per (photo, tag sentence): path, tag, sentence, itm, cosine, match, label,
+    precision, vision_cache. A sentence's match is its ITM against the threshold, unless the tag
+    is calibrated or labelled on the photo: then it is the tag's match (the label: yes / no;
+    empty when none). What computed the score: the model's precision and whether the vision
+    output came from the vision cache (both empty when not known)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["path", "tag", "sentence", "itm", "cosine", "match", "label"])
+    writer.writerow(
+        ["path", "tag", "sentence", "itm", "cosine", "match", "label", "precision", "vision_cache"]
+    )
     for photo in doc["photos"]:
         for name, tag in photo["tags"].items():
             label = tag.get("label")
@@ -97,6 +108,8 @@ def export_csv(doc: dict[str, Any]) -> str:
                         s["cosine"],
                         str(match).lower(),
                         label or "",
+                        s.get("precision") or "",
+                        "" if s.get("vision_cache") is None else str(s["vision_cache"]).lower(),
                     ]
                 )
     return out.getvalue()

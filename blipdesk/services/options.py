@@ -94,6 +94,29 @@ def write_key(choice: ModelChoice) -> ModelKey:
     return model_key(choice.spec, choice.first_token)
 
 
+def scan_key(library: Library, choice: ModelChoice) -> ModelKey:
+    """The keys a scan with ``choice`` writes under. Where the model's files are not on this
+    machine and the cache knows the model (results imported from another machine: ``read_key``),
+    the cache's key: a scan whose every photo is scored then never needs the weights (a photo
+    that does need the model loads it, downloading when allowed). Otherwise ``write_key``."""
+    from blipdesk.core.engine import ModelKey
+    from blipdesk.core.hub import model_on_disk
+    from blipdesk.core.model import image_key_of, source_key
+    from blipdesk.infra.errors import ModelError
+
+    spec = choice.spec
+    if spec.is_local or model_on_disk(spec.source, spec.revision):
+        try:
+            return write_key(choice)  # on this machine: nothing to download
+        except ModelError:
+            pass  # a folder that went away: the cache's record, below
+    found = read_key(library, choice)
+    if found is not None:
+        source, revision = library.model_record(found) or (source_key(spec.source), None)
+        return ModelKey(found, image_key_of(found), source, revision)
+    return write_key(choice)
+
+
 def read_key(library: Library, choice: ModelChoice) -> str | None:
     """The score key a reader (the window's grid, teaching, export, search's cache, ...) reads:
     the one a scan with ``choice`` writes. Never downloads: where the model's files are not on

@@ -376,6 +376,8 @@ def stack_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     if stacked is None:
         return None
     return lambda p: not stacked(p.path)
+
+
 def shot_rule(state: FilterState, ctx: FilterContext) -> Predicate | None:
     """The metadata columns: each set column keeps the photos whose value is one of its own (a
     photo that does not say is not kept); the columns are ANDed."""

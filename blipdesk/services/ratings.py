@@ -84,11 +84,12 @@ def stars_text(rating: Rating | None) -> str:
 
 
 def _contents(lib: Library, paths: Sequence[str]) -> dict[str, str]:
-    """path -> content key, by the scan's rule (``inventory.resolve_contents``). Unreadable files
-    are left out."""
+    """path -> the file's content identity (ratings are kept by it, not by how the file is
+    decoded), by the scan's rule (``inventory.resolve_contents``). Unreadable files are left
+    out."""
     from blipdesk.core.inventory import resolve_contents
 
-    return resolve_contents(lib, paths).found
+    return resolve_contents(lib, paths).identities
 
 
 def load_ratings(database: str, paths: Sequence[str]) -> dict[str, Rating]:

@@ -54,6 +54,9 @@ class ScoreBoard:
         self.labels: dict[str, dict[str, bool]] = {}  # path -> tag -> yes / no
         self.calibrations: dict[str, Calibration] = {}  # tag -> its rule for the model shown
         self.features: dict[str, np.ndarray] = {}  # path -> ITC vector (for calibrations)
+        # a grouped pair's picture path -> its RAW paths: when the picture cannot be read, the
+        # scan scores its RAW (engine.scan), and the pair, one photo, shows the RAW's scores
+        self.pairs: dict[str, tuple[str, ...]] = {}
 
     def clear(self) -> None:
         self._scores.clear()
@@ -77,7 +80,15 @@ class ScoreBoard:
             if item.feature is not None:
                 self.features[item.path] = item.feature
             changed.append(item.path)
-        return changed
+        faces = {raw: face for face, raws in self.pairs.items() for raw in raws}
+        return changed + [faces[p] for p in changed if p in faces]
+
+    def _scored_as(self, path: str) -> str:
+        """Whose scores ``path`` shows: its own, or, for a pair whose picture cannot be read, its
+        RAW's."""
+        if path in self.errors and not self._scores.get(path):
+            return next((raw for raw in self.pairs.get(path, ()) if self._scores.get(raw)), path)
+        return path
 
     def set_label(self, paths: Iterable[str], tag: str, value: bool | None) -> list[str]:
         """A label given in the window, shown at once (the write follows in the background)."""
@@ -98,19 +109,20 @@ class ScoreBoard:
 
     def derived(self, path: str, tag: Tag) -> TagScore | None:
         """The one tagging rule (``blipdesk.domain.tag_score``): label, calibration, threshold."""
+        scored = self._scored_as(path)
         return tag_score(
             tag,
-            self._scores.get(path, {}),
+            self._scores.get(scored, {}),
             self.labels.get(path, {}).get(tag.name),
             self.calibrations.get(tag.name),
-            self.features.get(path),
+            self.features.get(scored),
         )
 
     def sentences_of(self, path: str) -> Mapping[str, SentenceScore]:
-        return self._scores.get(path, {})
+        return self._scores.get(self._scored_as(path), {})
 
     def has_any(self, path: str) -> bool:
-        return bool(self._scores.get(path))
+        return bool(self._scores.get(self._scored_as(path)))
 
     def tag_score(self, path: str, tag: Tag) -> float | None:
         """The best ITM among the tag's sentences, or None when none is scored yet."""
@@ -129,14 +141,17 @@ class ScoreBoard:
         return {
             p: [t.name for t in tags if self.matches(p, t)]
             for p in paths
-            if (self.has_any(p) or p in self.labels) and p not in self.errors
+            if (self.has_any(p) or p in self.labels)
+            and (p not in self.errors or self._scored_as(p) != p)
         }
 
     def missing(self, paths: Iterable[str], sentences: Iterable[str]) -> list[str]:
         wanted = tuple(dict.fromkeys(sentences))
         out = []
         for p in paths:
-            got = self._scores.get(p, {})
-            if p not in self.errors and any(s not in got for s in wanted):
+            got = self._scores.get(self._scored_as(p), {})
+            if (p not in self.errors or self._scored_as(p) != p) and any(
+                s not in got for s in wanted
+            ):
                 out.append(p)
         return out

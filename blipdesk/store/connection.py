@@ -80,6 +80,40 @@ class Connection:
             raise
         self.conn.execute("COMMIT")
 
+    # ------------------------------------------------------------------------------- identity
+
+    def _identities(self, contents: Iterable[str]) -> dict[str, str]:
+        """image key -> the content identity a photo record ties it to (labels and ratings are
+        kept by identity); a key no record names is its own identity."""
+        wanted = list(dict.fromkeys(contents))
+        out = {c: c for c in wanted}
+        for part in _chunks(wanted):
+            marks = ",".join("?" * len(part))
+            out.update(
+                self.conn.execute(
+                    "SELECT DISTINCT c.hash, i.hash FROM photos p JOIN contents c "
+                    "ON c.id = p.content_id JOIN contents i ON i.id = p.identity_id "
+                    f"WHERE c.hash IN ({marks})",
+                    tuple(part),
+                )
+            )
+        return out
+
+    def _keys_of(self, identities: Iterable[str]) -> dict[str, list[str]]:
+        """identity -> itself and every image key a photo record ties to it."""
+        wanted = list(dict.fromkeys(identities))
+        out = {i: [i] for i in wanted}
+        for part in _chunks(wanted):
+            marks = ",".join("?" * len(part))
+            for identity, key in self.conn.execute(
+                "SELECT DISTINCT i.hash, c.hash FROM photos p JOIN contents c "
+                "ON c.id = p.content_id JOIN contents i ON i.id = p.identity_id "
+                f"WHERE i.hash IN ({marks}) AND p.identity_id != p.content_id",
+                tuple(part),
+            ):
+                out[identity].append(key)
+        return out
+
     # ------------------------------------------------------------------------------- interning
 
     def _intern(self, table: str, column: str, value: str, create: bool) -> int | None:

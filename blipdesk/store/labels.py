@@ -24,8 +24,9 @@ class Labels(Connection):
             tid = self._tag_id(tag)
             previous: dict[str, bool | None] = {}
             now = time.time()
+            identity = self._identities(values)
             for content, value in values.items():
-                cid = self._intern("contents", "hash", content, True)
+                cid = self._intern("contents", "hash", identity[content], True)
                 row = self.conn.execute(
                     "SELECT value FROM labels WHERE tag_id=? AND content_id=?", (tid, cid)
                 ).fetchone()
@@ -53,18 +54,20 @@ class Labels(Connection):
             rows: Iterable[tuple[str, str, int]] = self.conn.execute(query)
             for content, name, value in rows:
                 out.setdefault(content, {})[name] = bool(value)
-            return out
-        for part in _chunks(list(dict.fromkeys(contents))):
+            keys = self._keys_of(out)
+            return {k: dict(v) for i, v in out.items() for k in keys[i]}
+        identity = self._identities(contents)
+        for part in _chunks(list(dict.fromkeys(identity.values()))):
             marks = ",".join("?" * len(part))
             for content, name, value in self.conn.execute(
                 f"{query} WHERE c.hash IN ({marks})", tuple(part)
             ):
                 out.setdefault(content, {})[name] = bool(value)
-        return out
+        return {c: dict(out[i]) for c, i in identity.items() if i in out}
 
     def tag_labels(self, tag: str) -> dict[str, bool]:
         """content -> yes/no for one tag."""
-        return {
+        got = {
             content: bool(value)
             for content, value in self.conn.execute(
                 "SELECT c.hash, l.value FROM labels l JOIN tags t ON t.id = l.tag_id "
@@ -72,6 +75,8 @@ class Labels(Connection):
                 (tag,),
             )
         }
+        keys = self._keys_of(got)
+        return {k: v for i, v in got.items() for k in keys[i]}
 
     # ------------------------------------------------------------------------------- calibrations
 

@@ -47,6 +47,11 @@ def database_bytes(path: str | os.PathLike[str]) -> int:
     return total
 
 
+def _other(identity: str | None, content: str | None) -> str | None:
+    """A record's identity where it is not its image key (``PhotoRecord.identity``)."""
+    return None if identity == content else identity
+
+
 class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
     """A connection to the cache. See the module docstring for the threading rule; each base
     class holds one job's SQL (``store.scores``, ``store.labels``, ``store.ratings``,
@@ -248,10 +253,17 @@ class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
     def all_photos(self) -> list[PhotoRecord]:
         """Every photo the cache knows, wherever it is (every drive), sorted by path."""
         rows = self.conn.execute(
-            "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error FROM photos p "
-            "LEFT JOIN contents c ON c.id = p.content_id"
+            "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error, i.hash FROM photos p "
+            "LEFT JOIN contents c ON c.id = p.content_id "
+            "LEFT JOIN contents i ON i.id = p.identity_id"
         )
-        return sorted((PhotoRecord(*row) for row in rows), key=lambda p: p.path)
+        return sorted(
+            (
+                PhotoRecord(path, size, mtime, content, error, _other(identity, content))
+                for path, size, mtime, content, error, identity in rows
+            ),
+            key=lambda p: p.path,
+        )
 
     def photos_under(
         self, folders: Iterable[str | os.PathLike[str]], recursive: bool = True
@@ -261,14 +273,17 @@ class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
         for folder in folders:
             low, high = folder_range(folder)
             rows = self.conn.execute(
-                "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error FROM photos p "
+                "SELECT p.path, p.size, p.mtime_ns, c.hash, p.read_error, i.hash FROM photos p "
                 "LEFT JOIN contents c ON c.id = p.content_id "
+                "LEFT JOIN contents i ON i.id = p.identity_id "
                 "WHERE p.path >= CAST(? AS TEXT) AND p.path < CAST(? AS TEXT)",
                 (_db_path(low), _db_path(high)),
             )
-            for path, size, mtime, content, error in rows:
+            for path, size, mtime, content, error, identity in rows:
                 if recursive or os.sep not in path[len(low) :]:
-                    out[path] = PhotoRecord(path, size, mtime, content, error)
+                    out[path] = PhotoRecord(
+                        path, size, mtime, content, error, _other(identity, content)
+                    )
         return [out[p] for p in sorted(out)]
 
     def photo_paths_in(self, folder: str) -> list[str]:
@@ -292,15 +307,16 @@ class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
         with self.transaction():
             rows = []
             for p in photos:
-                cid = (
-                    None if p.content is None else self._intern("contents", "hash", p.content, True)
-                )
-                rows.append((_db_path(p.path), p.size, p.mtime_ns, cid, p.read_error))
+                cid = iid = None
+                if p.content is not None:
+                    cid = self._intern("contents", "hash", p.content, True)
+                    iid = self._intern("contents", "hash", p.identity or p.content, True)
+                rows.append((_db_path(p.path), p.size, p.mtime_ns, cid, p.read_error, iid))
             self.conn.executemany(
-                "INSERT INTO photos(path, size, mtime_ns, content_id, read_error) "
-                "VALUES (CAST(? AS TEXT), ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
-                "mtime_ns=excluded.mtime_ns, content_id=excluded.content_id, "
-                "read_error=excluded.read_error",
+                "INSERT INTO photos(path, size, mtime_ns, content_id, read_error, identity_id) "
+                "VALUES (CAST(? AS TEXT), ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                "size=excluded.size, mtime_ns=excluded.mtime_ns, content_id=excluded.content_id, "
+                "read_error=excluded.read_error, identity_id=excluded.identity_id",
                 rows,
             )
 
@@ -313,19 +329,27 @@ class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
 
     def contents_of(self, files: Sequence[tuple[str, int, int]]) -> dict[str, str]:
         """path -> content hash, for the files (path, size, mtime_ns) the cache knows unchanged."""
-        out: dict[str, str] = {}
+        return {path: str(r.content) for path, r in self.records_of(files).items()}
+
+    def records_of(self, files: Sequence[tuple[str, int, int]]) -> dict[str, PhotoRecord]:
+        """path -> its record, for the files (path, size, mtime_ns) the cache knows unchanged."""
+        out: dict[str, PhotoRecord] = {}
         for chunk in _chunks(files):
             wanted = {_db_path(p): (p, size, mtime) for p, size, mtime in chunk}
             marks = ",".join("CAST(? AS TEXT)" for _ in chunk)
             rows = self.conn.execute(
-                "SELECT p.path, p.size, p.mtime_ns, c.hash FROM photos p "
-                f"JOIN contents c ON c.id = p.content_id WHERE p.path IN ({marks})",
+                "SELECT p.path, p.size, p.mtime_ns, c.hash, i.hash FROM photos p "
+                "JOIN contents c ON c.id = p.content_id "
+                "LEFT JOIN contents i ON i.id = p.identity_id "
+                f"WHERE p.path IN ({marks})",
                 list(wanted),
             )
-            for path, size, mtime, content in rows:
+            for path, size, mtime, content, identity in rows:
                 known = wanted.get(path)
                 if known is not None and (known[1], known[2]) == (size, mtime):
-                    out[known[0]] = content
+                    out[known[0]] = PhotoRecord(
+                        known[0], size, mtime, content, None, _other(identity, content)
+                    )
         return out
 
     # ------------------------------------------------------------------------------- views

@@ -14,7 +14,8 @@ class Ratings(Connection):
     def ratings(self, contents: Sequence[str]) -> dict[str, Rating]:
         """content -> its rating, for the contents that have one."""
         out: dict[str, Rating] = {}
-        for chunk in _chunks(list(dict.fromkeys(contents))):
+        identity = self._identities(contents)  # kept by the file's identity, not its decoding
+        for chunk in _chunks(list(dict.fromkeys(identity.values()))):
             marks = ",".join("?" for _ in chunk)
             rows = self.conn.execute(
                 "SELECT c.hash, r.stars, r.flag, r.colour FROM ratings r "
@@ -25,14 +26,15 @@ class Ratings(Connection):
                 (c, Rating(stars, flag, colour if colour in COLOURS else ""))
                 for c, stars, flag, colour in rows
             )
-        return out
+        return {c: out[i] for c, i in identity.items() if i in out}
 
     def set_ratings(self, ratings: Mapping[str, Rating], when: float) -> None:
         """Store these contents' ratings (a 0-star, unflagged, unlabelled rating is
         forgotten)."""
         with self.transaction():
+            identity = self._identities(ratings)
             for content, rating in ratings.items():
-                cid = self._intern("contents", "hash", content, True)
+                cid = self._intern("contents", "hash", identity[content], True)
                 if rating == Rating():
                     self.conn.execute("DELETE FROM ratings WHERE content_id=?", (cid,))
                 else:

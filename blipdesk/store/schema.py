@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # Version 5: labels (yes/no per tag and content) and calibrations (per tag and model).
 # Version 6: colour labels beside the ratings; a perceptual hash of each photo's pixels (near
 #            duplicates: burst frames, re-exports), computed when the scan decodes it.
+# Version 7: what computed each score (the model's precision, and whether its vision output came
+#            from the vision cache); scores from before say nothing (NULL). A photo's content
+#            identity (labels, ratings) apart from its image key (scores: + a RAW's decoding rule).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -144,6 +147,21 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             content_id INTEGER PRIMARY KEY,
             bits BLOB NOT NULL
         )""",
+    ),
+    7: (
+        # Interned: a score row stays near 40 bytes (one small integer more).
+        """CREATE TABLE provenances (
+            id INTEGER PRIMARY KEY,
+            precision TEXT NOT NULL,
+            vision_cache INTEGER NOT NULL,
+            UNIQUE (precision, vision_cache)
+        )""",
+        "ALTER TABLE scores ADD COLUMN provenance_id INTEGER REFERENCES provenances(id)",
+        # A file's content identity (its bytes: labels and ratings are kept by it) beside its
+        # image key (content_id: the identity plus a RAW's decoding rule, what scores are kept
+        # by). Until now both were one key, so every photo's identity is its key.
+        "ALTER TABLE photos ADD COLUMN identity_id INTEGER",
+        "UPDATE photos SET identity_id = content_id",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

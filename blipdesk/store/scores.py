@@ -77,9 +77,10 @@ class Scores(Connection):
             def cid(content: str) -> int:
                 return self._intern("contents", "hash", content, True)  # type: ignore[return-value]
 
+            how = self._provenance_ids(scores)
             self.conn.executemany(
                 "INSERT OR REPLACE INTO scores(content_id, model_id, text_id, itm, logit_no, "
-                "logit_yes, cosine) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "logit_yes, cosine, provenance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         cid(r.content),
@@ -89,6 +90,7 @@ class Scores(Connection):
                         r.logit_no,
                         r.logit_yes,
                         r.cosine,
+                        how.get((r.precision, r.vision_cache)),
                     )
                     for r in scores
                 ],
@@ -102,6 +104,22 @@ class Scores(Connection):
                 [(cid(c), mid, reason) for c, reason in errors.items()],
             )
 
+    def _provenance_ids(self, scores: Sequence[ScoreRow]) -> dict[tuple[str | None, bool], int]:
+        """(precision, from the vision cache) -> its row in ``provenances``, created when new
+        (inside the caller's transaction); rows of unknown precision have none."""
+        out: dict[tuple[str | None, bool], int] = {}
+        for how in {(r.precision, r.vision_cache) for r in scores if r.precision is not None}:
+            self.conn.execute(
+                "INSERT INTO provenances(precision, vision_cache) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (how[0], int(how[1])),
+            )
+            (out[how],) = self.conn.execute(
+                "SELECT id FROM provenances WHERE precision=? AND vision_cache=?",
+                (how[0], int(how[1])),
+            ).fetchone()
+        return out
+
     def sentence_scores(
         self, score_key: str, contents: Sequence[str], sentences: Sequence[str] | None = None
     ) -> dict[str, dict[str, SentenceScore]]:
@@ -114,14 +132,18 @@ class Scores(Connection):
         for part in _chunks(list(dict.fromkeys(contents))):
             marks = ",".join("?" * len(part))
             rows = self.conn.execute(
-                "SELECT c.hash, t.text, s.itm, s.cosine, s.logit_no, s.logit_yes FROM scores s "
+                "SELECT c.hash, t.text, s.itm, s.cosine, s.logit_no, s.logit_yes, p.precision, "
+                "p.vision_cache FROM scores s "
                 "JOIN contents c ON c.id = s.content_id JOIN texts t ON t.id = s.text_id "
+                "LEFT JOIN provenances p ON p.id = s.provenance_id "
                 f"WHERE s.model_id=? AND c.hash IN ({marks})",
                 (mid, *part),
             )
-            for content, text, itm, cosine, lno, lyes in rows:
+            for content, text, itm, cosine, lno, lyes, precision, cached in rows:
                 if wanted is None or text in wanted:
-                    out[content][text] = SentenceScore(itm, cosine, lno, lyes)
+                    out[content][text] = SentenceScore(
+                        itm, cosine, lno, lyes, precision, None if cached is None else bool(cached)
+                    )
         return out
 
     def itc_size(self, score_key: str) -> int | None:

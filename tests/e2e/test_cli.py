@@ -95,7 +95,11 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
             assert tag["score"] == max(s["itm"] for s in tag["sentences"].values())
             assert tag["match"] == (tag["score"] >= threshold)
             for s in tag["sentences"].values():
-                assert set(s) == {"itm", "cosine"} and 0 <= s["itm"] <= 1 and -1 <= s["cosine"] <= 1
+                assert (
+                    set(s) == {"itm", "cosine", "precision", "vision_cache"}
+                    and 0 <= s["itm"] <= 1
+                    and -1 <= s["cosine"] <= 1
+                )
     itms = [photo["tags"]["dog"]["score"] for photo in doc["photos"][1:]]
     assert np.ptp(itms) > 1e-4  # the scores are per photo, not one constant
 
@@ -104,7 +108,8 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
                       "--output", target)  # fmt: skip
     assert as_csv.returncode == 0 and as_csv.stdout == ""
     rows = list(csv.reader(io.StringIO(target.read_text())))
-    assert rows[0] == ["path", "tag", "sentence", "itm", "cosine", "match", "label"]
+    assert rows[0][:7] == ["path", "tag", "sentence", "itm", "cosine", "match", "label"]
+    assert rows[0][7:] == ["precision", "vision_cache"]
     assert len(rows) == 1 + 5 * 3
     first_row = rows[1]
     p = doc["photos"][1]

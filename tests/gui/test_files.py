@@ -167,7 +167,8 @@ def test_export_json_and_csv(qtbot, scanned, tmp_path):
         window.export_photos(str(target))
     with open(target, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["path", "tag", "sentence", "itm", "cosine", "match", "label"]
+    assert list(rows[0]) == ["path", "tag", "sentence", "itm", "cosine", "match", "label",
+                             "precision", "vision_cache"]  # fmt: skip
     assert {r["path"] for r in rows} == set(chosen)
     assert len(rows) == 4  # two photos x two tags of one sentence
     assert {(r["tag"], r["match"]) for r in rows} == {("everything", "true"), ("never", "false")}

@@ -75,6 +75,7 @@ class _Store:
 @dataclass
 class _Scorer:
     score_key: str = KEY.score_key
+    precision: str = "fp32"
 
     def pixels(self, images):
         raise AssertionError("a file with no content was decoded")
@@ -88,7 +89,9 @@ def _kept_by_try(library, path: str) -> str | None:
     worker.model_key = lambda job: KEY
     worker.library = lambda database: library
     job = TryJob(1, ModelChoice(KEY.source), path=path, database="db")
-    worker._keep_tried(job, _Scorer(), {})
+    content, _stamp = worker._tried_content(job)
+    if content is not None:
+        worker._keep_tried(job, _Scorer(), content, {})
     st = os.stat(path)
     return library.contents_of([(path, st.st_size, st.st_mtime_ns)]).get(path)
 

@@ -3,6 +3,8 @@ its sidecar where the person chooses (the RAW by default). Real files: a DNG and
 
 from __future__ import annotations
 
+import os
+
 from blipdesk.core import files
 from blipdesk.core.engine import ScanOptions, model_key, scan
 from blipdesk.core.model import ModelSpec
@@ -82,3 +84,47 @@ def test_pair_settings_round_trip(tmp_path):
     (tmp_path / "settings.json").write_text('{"pair_sidecars": "tiff", "scan_new_photos": 1}')
     loaded = settings.load()
     assert loaded.pair_sidecars == "raw" and loaded.scan_new_photos is True and settings.problem
+
+
+def test_a_pair_whose_jpeg_cannot_be_read_is_scored_by_its_raw(
+    library, tmp_path, tiny_model_dir, tiny_scorer
+):
+    """The pair stays one photo: its RAW is scored in the same scan that finds the JPEG broken,
+    and the JPEG's reason is kept; the next scan finds both known and scores nothing."""
+    folder = pair_folder(tmp_path)
+    (folder / "IMG_0001.JPG").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG" * 40)
+    write_dng(folder / "IMG_0004.dng")  # a second pair, its picture a truncated PNG-less HEIC
+    (folder / "IMG_0004.heic").write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64)
+    key = model_key(ModelSpec(str(tiny_model_dir)))
+    options = ScanOptions(batch_size=4, use_processes=False, decode_workers=1)
+    summary = scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options)
+    assert summary.paired == 0 and summary.photos == 6
+    assert {os.path.basename(f.path) for f in summary.failures} == {"IMG_0001.JPG", "IMG_0004.heic"}
+    scored = {p.path for p in library.all_photos()
+              if library.sentence_scores(key.score_key, [p.content]).get(p.content)}  # fmt: skip
+    assert {os.path.basename(p) for p in scored} == {
+        "IMG_0001.dng", "IMG_0002.dng", "IMG_0003.jpg", "IMG_0004.dng"
+    }  # fmt: skip
+    again = scan(library, [folder], ("a dog",), key, lambda: tiny_scorer, options)
+    assert (again.scored, again.cached, again.paired) == (0, 4, 0)
+    assert {os.path.basename(f.path) for f in again.failures} == {"IMG_0001.JPG", "IMG_0004.heic"}
+
+
+def test_the_window_shows_a_pair_by_its_raw_when_its_picture_cannot_be_read():
+    from blipdesk.domain import SentenceScore, Tag
+    from blipdesk.services.scoreboard import PhotoScores, ScoreBoard
+
+    board = ScoreBoard()
+    board.pairs = {"/c/IMG_1.jpg": ("/c/IMG_1.dng",), "/c/IMG_2.jpg": ("/c/IMG_2.dng",)}
+    dog, sure = Tag("dog", ("a dog",), 0.5), {"a dog": SentenceScore(0.9, 0.3, 0.0, 2.0)}
+    # The RAW's scores may arrive before the picture's reason (paths sort either way).
+    changed = board.merge([PhotoScores("/c/IMG_1.dng", sure), PhotoScores("/c/IMG_2.dng", sure)])
+    assert "/c/IMG_1.jpg" in changed
+    board.merge([PhotoScores("/c/IMG_1.jpg", error="cannot identify image file")])
+    board.merge([PhotoScores("/c/IMG_2.jpg", {"a dog": SentenceScore(0.1, 0.1, 2.0, 0.0)})])
+    assert board.matches("/c/IMG_1.jpg", dog) and board.errors["/c/IMG_1.jpg"]  # reason kept
+    assert not board.matches("/c/IMG_2.jpg", dog)  # a readable picture speaks for its pair
+    assert board.matched_tags(["/c/IMG_1.jpg", "/c/IMG_2.jpg"], [dog]) == {
+        "/c/IMG_1.jpg": ["dog"], "/c/IMG_2.jpg": []
+    }  # fmt: skip
+    assert board.missing(["/c/IMG_1.jpg"], ["a dog"]) == []

@@ -4,6 +4,7 @@ files from a newer blipdesk are refused with one line, the cache untouched."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from blipdesk.core.inventory import in_shard
@@ -13,6 +14,7 @@ from blipdesk.core.results import (
     ResultsHeader,
     results_bytes,
 )
+from blipdesk.domain import Tag
 from tests.helpers.models import build_random_blip
 from tests.helpers.results import (
     assert_same_results,
@@ -225,8 +227,8 @@ def test_shard_split_is_a_partition():
 
 
 def test_a_laptop_without_the_model_imports_results_of_its_model(tmp_path, capsys):
-    """The library's model (the default hub id) is not downloaded here: the file's key is taken
-    when the file names that model; another model's file is still refused."""
+    """The library's model (the default hub id) is not downloaded here: the file's key is taken,
+    whatever model it names (an import needs none); a --model must name the file's model."""
     from blipdesk.services.settings import Settings
 
     hub = Settings().model
@@ -244,5 +246,59 @@ def test_a_laptop_without_the_model_imports_results_of_its_model(tmp_path, capsy
     other = ResultsHeader("someone/else@x|first=cls|decode=1", "someone/else", "x", 1)
     theirs = tmp_path / "theirs.parquet"
     theirs.write_bytes(results_bytes(other, [PhotoResult("b" * 64, None, error="bad")]))
-    err = refused(capsys, laptop, "results", "import", theirs)
+    err = refused(capsys, laptop, "results", "import", theirs, "--model", hub)
     assert "another model" in err
+    assert cli(laptop, "results", "import", theirs) == 0  # its own identity: no model needed
+    assert "--model someone/else" in capsys.readouterr().err  # how to scan with it
+
+
+def test_an_import_without_the_weights_carries_the_tags_and_the_next_scan_needs_no_model(
+    tmp_path, photos, capsys, monkeypatch
+):
+    """A laptop without the weights (the file names a model that is nowhere here, by hub id or
+    by a folder of the machine that wrote it): ``results import`` with no --model, then a scan
+    that finds every photo scored by content and never loads the model. The writer's tags come
+    along (added where missing, an existing one never changed; --no-tags: none)."""
+    import math
+    import os
+
+    from blipdesk.core import engine
+    from blipdesk.core.inventory import content_hash
+    from blipdesk.store import Library
+
+    def never(*_a, **_k):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(engine, "load_scorer", never)
+    files = [p for p in sorted(photos.rglob("*")) if p.is_file()]
+    broken = content_hash(photos / "broken.jpg")
+    contents = sorted({content_hash(p) for p in files} - {broken})
+    unit = np.full(32, 32**-0.5, np.float32)
+    from blipdesk.services.settings import Settings
+
+    for source in (Settings().model, str(tmp_path / "cluster-only" / "blip")):
+        carried = (Tag("beach", ("a dog on a beach", "sand"), 0.4), Tag("cake", ("a cake",), 0.7))
+        header = ResultsHeader(f"{source}@r1|first=cls|decode=1", source, "r1", 1, tags=carried)
+        itm = [0.3, 0.6, 0.2]
+        logits = [math.log(p / (1 - p)) for p in itm]  # ITM = softmax(no, yes)[yes]
+        rows = [PhotoResult(c, None, ("a dog on a beach", "sand", "a cake"), itm, [0.0] * 3,
+                            logits, [0.1] * 3, unit) for c in contents]  # fmt: skip
+        rows.append(PhotoResult(broken, None, error="cannot identify image file"))
+        target = tmp_path / f"{len(source)}.parquet"
+        target.write_bytes(results_bytes(header, rows))
+        laptop = tmp_path / f"laptop{len(source)}"
+        assert cli(laptop, "tags", "add", "cake", "a cake", "--threshold", "0.2") == 0
+        assert cli(laptop, "results", "import", target) == 0
+        with Library.open(laptop / "library.sqlite3", readonly=True) as lib:
+            assert lib.tag("beach") == carried[0]  # added
+            assert lib.tag("cake") == Tag("cake", ("a cake",), 0.2)  # never changed
+        model = [] if source == Settings().model else ["--model", source]
+        capsys.readouterr()
+        assert cli(laptop, "scan", photos, *model) == 0
+        err = capsys.readouterr().err
+        assert "model not loaded" in err and f"{len(files) - 1} already scored" in err, err
+        bare = tmp_path / f"bare{len(source)}"
+        assert cli(bare, "results", "import", target, "--no-tags") == 0
+        with Library.open(bare / "library.sqlite3", readonly=True) as lib:
+            assert lib.tags() == []
+    assert not os.path.exists(tmp_path / "cluster-only")

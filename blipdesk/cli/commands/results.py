@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from blipdesk.cli.args import Commands, add_command, add_model_options, subcommands
 from blipdesk.cli.context import EXIT_OK, Context, UsageError, existing_folders
-from blipdesk.infra.display import display_path
+from blipdesk.infra.display import display_path, display_text
+from blipdesk.infra.errors import UserError
 
 if TYPE_CHECKING:
     from blipdesk.core.engine import ModelKey, ScanOptions
@@ -75,6 +76,12 @@ def register(commands: Commands) -> None:
         actions, "import", "merge results files (or folders of them) into the cache, all or nothing"
     )
     imp.add_argument("files", nargs="+", metavar="FILE", help="results files, or folders of them")
+    imp.add_argument(
+        "--no-tags",
+        action="store_true",
+        help="do not add the tags of the library that wrote the files (by default those this "
+        "library lacks are added; existing tags are never changed)",
+    )
     add_model_options(imp, compute=False)
     imp.set_defaults(handler=import_results)
 
@@ -149,7 +156,10 @@ def write_scan_results(
         if p.content and in_shard(p.content, index, count):
             paths.setdefault(p.content, p.path)
     target = results_folder(ctx, ns.results, folders, library) / shard_name(options)
-    header = ResultsHeader(key.score_key, key.source, key.revision, decode_rule_of(key.score_key))
+    header = ResultsHeader(
+        key.score_key, key.source, key.revision, decode_rule_of(key.score_key),
+        tags=tuple(library.tags()),
+    )  # fmt: skip
     rows = cached_results(library, key.score_key, list(paths), paths)
     write_results(target, header, rows, protect=[ctx.paths.data_dir])
     print(f"results of {len(paths)} photo(s) written to {display_path(target)}", file=sys.stderr)
@@ -171,7 +181,9 @@ def export_results(ns: argparse.Namespace, ctx: Context) -> int:
         for p in library.photos_under(folders, not ns.no_recursive):
             if p.content:
                 paths.setdefault(p.content, p.path)
-        header = ResultsHeader(score_key, source, revision, decode_rule_of(score_key))
+        header = ResultsHeader(
+            score_key, source, revision, decode_rule_of(score_key), tags=tuple(library.tags())
+        )
         rows = cached_results(library, score_key, list(paths), paths)  # read as written
         write_results(ns.output, header, rows, protect=[ctx.paths.data_dir])
     print(f"results of the {len(paths)} photo(s) under the folders written to {display_path(ns.output)}",
@@ -180,42 +192,74 @@ def export_results(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def import_results(ns: argparse.Namespace, ctx: Context) -> int:
+    from blipdesk.core.model import source_key
     from blipdesk.core.results import ResultsFile, check_model, merge_files, results_files
 
     names = results_files(ns.files)
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(ResultsFile(name)) for name in names]
         with ctx.library() as library:
-            score_key, source = _import_key(ctx, library, files)
+            score_key, source = _import_key(ns, ctx, files)
+            # the model's config (its ITC size) is read only for the library's own model, never
+            # from a place a file names
+            ours = source == source_key(ctx.model().source)
             for f in files:
-                check_model(f, score_key, source)
+                if ours:
+                    check_model(f, score_key, source)
             scores, vectors, errors = merge_files(library, files)
+            added = [] if ns.no_tags else _add_tags(library, files)
     photos = sum(f.rows for f in files)
+    if added:
+        print(f"added {len(added)} tag(s) of the library that wrote the file(s): "
+              f"{', '.join(display_text(t, 80) for t in added)}", file=sys.stderr)  # fmt: skip
     print(
         f"imported {len(files)} file(s), {photos} photo row(s): {scores} new score(s), {vectors} "
         f"new image vector(s), {errors} new decode error(s) (what the cache held stays); "
-        "`blipdesk scan FOLDER` matches them to the photos by content without the model",
+        f"`blipdesk scan FOLDER{'' if ours else ' --model ' + display_text(source, 200)}` "
+        "matches them to the photos by content without the model",
         file=sys.stderr,
     )
     return EXIT_OK
 
 
-def _import_key(ctx: Context, library: Library, files: Sequence[Any]) -> tuple[str, str]:
-    """(score key, source) of the library's model (``options.read_key``, else the model's own
-    key). Where neither the model nor the cache knows it (a laptop that only imports), the
-    files' own key when they name the library's model source."""
-    from blipdesk.core.model import source_key
-    from blipdesk.infra.errors import ModelError
-    from blipdesk.services.options import read_key
+def _add_tags(library: Library, files: Sequence[Any]) -> list[str]:
+    """Add the tags the files carry that this library lacks (by name; an existing tag is never
+    changed, and the first file naming a tag wins). Returns the names added."""
+    added: list[str] = []
+    for f in files:
+        for tag in f.header.tags:
+            if library.tag(tag.name) is None:
+                try:
+                    library.put_tag(tag)
+                except UserError as exc:  # a name or sentence this library refuses
+                    print(f"blipdesk: tag not added: {exc}", file=sys.stderr)
+                    continue
+                added.append(tag.name)
+    return added
 
-    choice = ctx.model()
-    source = source_key(choice.source)
-    found = read_key(library, choice)
-    if found is not None:
-        return found, source
-    try:
-        return ctx.write_key().score_key, source
-    except ModelError:
-        if files and all(f.header.source == source for f in files):
-            return str(files[0].header.score_key), source
-        raise
+
+def _import_key(ns: argparse.Namespace, ctx: Context, files: Sequence[Any]) -> tuple[str, str]:
+    """(score key, source) the files are imported under: their own model identity (the score
+    key they carry; ``merge_files`` refuses files of different keys). An import needs no model,
+    so nothing is resolved or downloaded: a laptop without the weights imports as well. A
+    ``--model`` must name the files' model."""
+    from blipdesk.core.imaging import DECODE_RULE_VERSION
+    from blipdesk.core.model import source_key
+    from blipdesk.core.results import decode_rule_of
+
+    for f in files:  # other pixels than this blipdesk decodes: the scores would differ
+        rule = f.header.decode_rule
+        if rule != DECODE_RULE_VERSION or decode_rule_of(f.header.score_key) != DECODE_RULE_VERSION:
+            raise f.fail(
+                f"its photos were decoded with rule {rule}, this blipdesk decodes with rule "
+                f"{DECODE_RULE_VERSION} (the scores would differ); scan them again"
+            )
+    first = files[0].header
+    if getattr(ns, "model", None) is not None:
+        chosen = source_key(ctx.model().source)
+        if chosen != first.source:
+            raise files[0].fail(
+                f"scored by another model ({display_text(first.source, 200)}) than --model "
+                f"({display_text(chosen, 200)}); leave --model out to import it as it is"
+            )
+    return str(first.score_key), str(first.source)

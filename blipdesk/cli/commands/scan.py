@@ -34,13 +34,14 @@ def register(commands: Commands) -> None:
 
 def run(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.core.engine import scan
+    from blipdesk.services.options import scan_key
 
     folders = existing_folders(ns.folders)
     ctx.check_device()
-    key = ctx.write_key()
     options = results.scan_options(ns, ctx.options())
     stop = StopOnCtrlC()
     with ctx.library() as library, stop as cancel, ProgressPrinter("scan") as progress:
+        key = scan_key(library, ctx.model())  # imported results need no weights
         if ns.results:  # a bad --results folder is refused before the scan, not after it
             results.results_folder(ctx, ns.results, folders, library, [results.shard_name(options)])
         ctx.remember_model()  # only once the cache opened: a refused scan changes no setting

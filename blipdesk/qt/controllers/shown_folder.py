@@ -81,6 +81,7 @@ class ShownFolder(QObject):
         if request == self._listing:
             photos = self._keep_known(photos)
             self.photos.set_photos(photos)
+            self.board.pairs = {p.path: p.companions for p in photos if p.companions}
             self.tags.set_paths(p.path for p in photos)
             self.listed.emit(folder)
             self.reload_scores()

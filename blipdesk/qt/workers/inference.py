@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from blipdesk.core.engine import ScanOptions
-from blipdesk.infra.errors import ModelError, UserError
+from blipdesk.infra.errors import ModelError, PhotoError, UserError
 from blipdesk.qt.common.values import PRESS_SCAN, PhotoScores, SentenceScore
 from blipdesk.services.options import ModelChoice, write_key
 from blipdesk.store.write_lock import Waiting, WriteCancelled
@@ -364,37 +364,48 @@ class InferenceWorker(QObject):
         return scorer
 
     def _try(self, job: TryJob) -> None:
-        from blipdesk.core.imaging import load_for_model
+        from blipdesk.core.decoding import decode_for_model
 
         scorer = self.scorer(job)
         sentences = tuple(dict.fromkeys(s for s in job.sentences if s.strip()))
         if not sentences:
             raise UserError("Type at least one sentence to try.")
-        pixels = load_for_model(job.path)[None]
-        scores = scorer.score(pixels, scorer.encode_sentences(sentences))
+        # The scan's rule: the content is found first, and the decode checks afterwards that
+        # the file still has the size and mtime it had then, so changed pixels are never kept
+        # under the old bytes' key (decoding.decode_for_model's stamp).
+        content, stamp = self._tried_content(job) if job.database else (None, None)
+        got = decode_for_model(job.path, stamp)
+        if got.image is None:
+            raise PhotoError(job.path, got.reason or "cannot read it", got.transient)
+        scores = scorer.score(got.image[None], scorer.encode_sentences(sentences))
         result = sentence_scores(scores, 0, sentences)
-        if job.database:
-            self._keep_tried(job, scorer, result)
+        if job.database and content is not None:
+            self._keep_tried(job, scorer, content, result)
         self.tried.emit(job.job_id, result)
 
-    def _keep_tried(self, job: TryJob, scorer: Scorer, result: dict[str, SentenceScore]) -> None:
+    def _tried_content(self, job: TryJob) -> tuple[str | None, tuple[int, int] | None]:
+        """The content key "Try" keeps its scores under, and the file's (size, mtime) then."""
+        from blipdesk.core.inventory import resolve_contents
+
+        # A file hashed now gets its record (as a scan's refresh writes it), which ties the
+        # path to the scores kept.
+        found = resolve_contents(self.library(job.database), [job.path], record=True)
+        return found.found.get(job.path), found.stamps.get(job.path)
+
+    def _keep_tried(
+        self, job: TryJob, scorer: Scorer, content: str, result: dict[str, SentenceScore]
+    ) -> None:
         """Store "Try"'s scores as a scan would (same decoding, same model key), with the photo's
         record, so the photo keeps them after the tag is saved and after a restart."""
-        from blipdesk.core.inventory import resolve_contents
         from blipdesk.domain import ScoreRow
 
         key = self.model_key(job)
         if scorer.score_key != key.score_key:
             return  # another model or first token than the cache's: shown, not kept
         library = self.library(job.database)
-        # The scan's rule; a file hashed now gets its record (as a scan's refresh writes it),
-        # which ties the path to these scores.
-        content = resolve_contents(library, [job.path], record=True).found.get(job.path)
-        if content is None:
-            return
         library.ensure_model(key.score_key, key.source, key.revision)
         rows = [
-            ScoreRow(content, s, v.itm, v.logit_no, v.logit_yes, v.cosine)
+            ScoreRow(content, s, v.itm, v.logit_no, v.logit_yes, v.cosine, scorer.precision)
             for s, v in result.items()
         ]
         library.write_batch(key.score_key, rows, {}, {})
