@@ -290,6 +290,8 @@ def test_metadata_columns_and_the_date_tree_filter_the_grid(qtbot, make_window, 
     names = lambda: sorted(p.name for p in window.photos.visible_photos())  # noqa: E731
     facts = window.filter_bar.facts
     cameras = facts.shot["cameras"]
+    # the folder is described twice: its types and days at once, its EXIF once all is read
+    qtbot.waitUntil(lambda: cameras.count() == 3, timeout=10000)
     texts = [cameras.itemText(i) for i in range(cameras.count())]
     assert texts == ["All cameras", "Canon EOS R5 (2)", "FUJIFILM X-T5 (1)"]
     cameras.setCurrentIndex(1)

@@ -140,7 +140,10 @@ def test_the_grids_wiring_needs_only_its_parts(qtbot, tmp_path):
     parts = GridParts(
         bar=FilterBar(), photos=photos, grid=PhotoGrid(photos, thumbs), folders=folders,
         sidebar=LibrarySidebar(folders), shown=shown, tags=SimpleNamespace(tags=lambda: []),
-        state=SimpleNamespace(forget_last_folder=lambda: calls.append(("forget", None))),
+        state=SimpleNamespace(
+            forget_last_folder=lambda: calls.append(("forget", None)), thumb_size=lambda: None,
+            sort=lambda: None, set_thumb_size=lambda px: None, set_sort=lambda sort: None,
+        ),
         status=QStatusBar(), scan_status=ScanStatus(), tasks=tasks, data_dir=tmp_path,
         search=lambda text: calls.append(("search", text)), recursive=lambda: True,
         recount=lambda f: calls.append(("recount", f)),
