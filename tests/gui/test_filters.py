@@ -126,13 +126,15 @@ def test_the_grids_wiring_needs_only_its_parts(qtbot, tmp_path):
 
     class Signals(QObject):
         searched, listed, counted = Signal(object), Signal(str), Signal(object)
-        viewing, renamed = Signal(bool), Signal(str, str)
+        viewing, renamed, described = Signal(bool), Signal(str, str), Signal(object)
 
     host = QMainWindow()
     qtbot.addWidget(host)
     signals = Signals(host)
     calls: list[tuple[str, object]] = []
-    shown = SimpleNamespace(current=None, open=lambda f: calls.append(("relist", f)))
+    shown = SimpleNamespace(
+        current=None, open=lambda f: calls.append(("relist", f)), described=signals.described
+    )
     thumbs = ThumbnailLoader(tmp_path / "thumbs", parent=host)
     photos = PhotoGridModel(ScoreBoard(), thumbs, host)
     folders = FolderTreeModel(host)
