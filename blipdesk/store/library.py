@@ -29,6 +29,7 @@ from blipdesk.domain.tagging import derive_tags
 from blipdesk.domain.tags import Tag
 from blipdesk.infra.errors import UserError
 from blipdesk.store.connection import _chunks, _db_path, folder_range
+from blipdesk.store.keywords import Keywords
 from blipdesk.store.labels import Labels
 from blipdesk.store.ratings import Ratings
 from blipdesk.store.schema import connect
@@ -46,10 +47,10 @@ def database_bytes(path: str | os.PathLike[str]) -> int:
     return total
 
 
-class Library(Scores, Labels, Ratings, VisionCache):
+class Library(Scores, Labels, Ratings, Keywords, VisionCache):
     """A connection to the cache. See the module docstring for the threading rule; each base
     class holds one job's SQL (``store.scores``, ``store.labels``, ``store.ratings``,
-    ``store.vision_cache``) over the shared connection (``store.connection``)."""
+    ``store.keywords``, ``store.vision_cache``) over the shared connection (``store.connection``)."""
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Library:

@@ -132,6 +132,27 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (tag_id, model_id)
         )""",
     ),
+    6: (
+        # A person's own keywords (issue 26), hierarchical ("Places|Portugal|Lisbon"), kept by
+        # content like labels and ratings. origin: "typed" (added in blipdesk, kept until removed
+        # there) or "imported" (read from the photo's XMP: a re-import replaces these).
+        "CREATE TABLE keywords (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        """CREATE TABLE photo_keywords (
+            content_id INTEGER NOT NULL,
+            keyword_id INTEGER NOT NULL REFERENCES keywords(id) ON DELETE CASCADE,
+            origin TEXT NOT NULL CHECK (origin IN ('typed', 'imported')),
+            at REAL NOT NULL,
+            PRIMARY KEY (keyword_id, content_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX photo_keywords_by_content ON photo_keywords(content_id)",
+        # a suggestion the person said no to: never suggested again, and a counter-example
+        """CREATE TABLE keyword_rejections (
+            content_id INTEGER NOT NULL,
+            keyword_id INTEGER NOT NULL REFERENCES keywords(id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            PRIMARY KEY (keyword_id, content_id)
+        ) WITHOUT ROWID""",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

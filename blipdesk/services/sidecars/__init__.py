@@ -113,6 +113,7 @@ from blipdesk.services.sidecars.tags import (
     plan_sidecar,
     plan_sidecar_file,
     plan_sidecars,
+    read_packet,
     read_sidecar,
     sidecars_under,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "plan_sidecar",
     "plan_sidecar_file",
     "plan_sidecars",
+    "read_packet",
     "read_sidecar",
     "read_sidecar_rating",
     "remove_tags",
