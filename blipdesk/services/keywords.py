@@ -9,6 +9,7 @@ another app goes); keywords typed in blipdesk stay until removed there.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,15 @@ from blipdesk.core.keywords import (
 from blipdesk.domain.calibration import logit
 from blipdesk.domain.keywords import KeywordError, keyword, keywords_of, sentence
 from blipdesk.infra.display import display_path
-from blipdesk.services.sidecars import SidecarError, read_packet, read_sidecar, sidecar_path
+from blipdesk.services.sidecars import (
+    SidecarError,
+    SidecarPlan,
+    per_item,
+    plan_keywords,
+    read_packet,
+    read_sidecar,
+    sidecar_path,
+)
 from blipdesk.store import Library
 
 DEFAULT_MIN_PRECISION = 0.9
@@ -157,6 +166,7 @@ class Suggestion:
     path: str
     keyword: str
     probability: float
+    content: str
 
 
 def learn_keywords(
@@ -201,6 +211,26 @@ def suggest(
                 continue
             if model.keyword in keywords.get(content, ()) or content in refused:
                 continue
-            out.append(Suggestion(path, model.keyword, float(p[i])))
+            out.append(Suggestion(path, model.keyword, float(p[i]), content))
     out.sort(key=lambda s: (s.path, -s.probability, s.keyword))
     return learnt, out
+
+
+def plan_accepted(
+    accepted: Sequence[Suggestion], naming: str = "jpg.xmp"
+) -> list[SidecarPlan | SidecarError]:
+    """One plan per sidecar that writes the accepted suggestions' keywords under the person's
+    own hierarchy (photos sharing a ``photo.xmp`` sidecar share a plan); a bad sidecar is its
+    item's error."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    out: list[SidecarPlan | SidecarError] = []
+    for s in accepted:
+        try:
+            where = str(sidecar_path(s.path, naming))
+        except SidecarError as exc:
+            out.append(exc)
+            continue
+        groups.setdefault(where, (s.path, []))[1].append(s.keyword)
+    for photo, names in groups.values():
+        out.append(per_item(photo, functools.partial(plan_keywords, photo, names, naming)))
+    return out

@@ -8,6 +8,7 @@ from tests.e2e.test_cli import blipdesk
 from tests.helpers import miniature as mini
 from tests.helpers.models import scene
 from tests.unit.test_keywords import sidecar
+from tests.unit.test_sidecars import keywords
 
 
 def test_add_remove_and_list_by_content(tmp_path):
@@ -75,3 +76,31 @@ def test_import_then_suggest_from_the_vision_cache(tmp_path):
     )
     assert "loading the model" not in again.stderr  # the words are scored now: no model at all
     assert json.loads(again.stdout)["suggestions"] == doc["suggestions"]
+    # apply: the suggestions become the photos' keyword, in the library and in their sidecars,
+    # under the person's own hierarchy, read back by exiftool; the photos are never written
+    before = {p.name: p.read_bytes() for p in photos.glob("*.jpg")}
+    dry = blipdesk(data, "keywords", "apply", photos, "--keyword", "Colours|Warm|Crimson",
+                   "--dry-run", *model)  # fmt: skip
+    assert dry.returncode == 0 and f"{len(suggested)} photos would be keyworded" in dry.stderr
+    assert not any((photos / f"{name}.xmp").exists() for name in suggested)
+    applied = blipdesk(data, "keywords", "apply", photos, "--keyword", "Colours|Warm|Crimson",
+                       *model)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    assert f"{len(suggested)} sidecars written" in applied.stderr
+    for name in suggested:
+        assert keywords(photos / f"{name}.xmp") == (
+            ["Crimson"],
+            ["Colours|Warm|Crimson"],
+            ["Colours/Warm/Crimson"],
+        )
+    assert {p.name: p.read_bytes() for p in photos.glob("*.jpg")} == before
+    counts = dict(
+        line.split("\t")[::-1] for line in blipdesk(data, "keywords", "list").stdout.splitlines()
+    )
+    assert int(counts["Colours|Warm|Crimson"]) == learnt["examples"] + len(suggested)
+    # accepted: nothing more to suggest for them
+    last = blipdesk(data, "keywords", "suggest", photos, "--json", "--keyword",
+                    "Colours|Warm|Crimson", *model)  # fmt: skip
+    assert not {s["path"] for s in json.loads(last.stdout)["suggestions"]} & {
+        str(photos / name) for name in suggested
+    }

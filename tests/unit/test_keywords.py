@@ -281,3 +281,72 @@ def test_a_rejected_suggestion_is_a_counter_example():
     before = learn("A", data, keywords)
     after = learn("A", data, keywords, rejected={contents[30], contents[31]})
     assert after.counter_examples == before.counter_examples + 2
+
+
+# --- writing them ---------------------------------------------------------------------------
+
+
+def _exiv2_keywords(path) -> dict[str, list[str]]:
+    out = subprocess.run(
+        [shutil.which("exiv2"), "-P", "kv", "pr", str(path)], capture_output=True, text=True
+    ).stdout
+    found: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        if key in ("Xmp.dc.subject", "Xmp.lr.hierarchicalSubject", "Xmp.digiKam.TagsList"):
+            found[key] = [v.strip() for v in value.strip().split(",")]
+    return found
+
+
+@needs_exiftool
+@pytest.mark.skipif(shutil.which("exiv2") is None, reason="exiv2 is not installed")
+def test_a_keyword_is_written_under_the_persons_own_hierarchy_and_read_back(tmp_path):
+    from blipdesk.services.sidecars import apply, plan_keywords
+    from tests.unit.test_sidecars import keywords as exiftool_keywords
+
+    photo = jpeg(tmp_path / "a.jpg")
+    before = photo.read_bytes()
+    plan = plan_keywords(photo, ["Places|Portugal|Lisbon", "Sunset"])
+    assert plan.added == ("Places|Portugal|Lisbon", "Sunset") and plan.creates_file
+    apply(plan)
+    sidecar_file = tmp_path / "a.jpg.xmp"
+    assert exiftool_keywords(sidecar_file) == (
+        ["Lisbon", "Sunset"],
+        ["Places|Portugal|Lisbon", "Sunset"],
+        ["Places/Portugal/Lisbon", "Sunset"],
+    )
+    assert _exiv2_keywords(sidecar_file) == {
+        "Xmp.dc.subject": ["Lisbon", "Sunset"],
+        "Xmp.lr.hierarchicalSubject": ["Places|Portugal|Lisbon", "Sunset"],
+        "Xmp.digiKam.TagsList": ["Places/Portugal/Lisbon", "Sunset"],
+    }
+    assert photo.read_bytes() == before  # the photo itself is never written
+    again = plan_keywords(photo, ["Sunset"])
+    assert not again.changes and again.unchanged == ("Sunset",)
+    # read back by blipdesk's own reader too: the person's keywords, never blipdesk's tags
+    assert read_photo_keywords(str(photo)).keywords == ("Places|Portugal|Lisbon", "Sunset")
+
+
+def test_a_keyword_is_merged_into_a_sidecar_byte_for_byte(tmp_path):
+    from blipdesk.services.sidecars import apply, plan_keywords
+
+    photo = jpeg(tmp_path / "b.jpg")
+    original = (
+        "<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>\n<!-- mine -->\n"
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4">\n'
+        "   <dc:subject><rdf:Bag><rdf:li>Anna</rdf:li></rdf:Bag></dc:subject>\n"
+        "  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end='w'?>"
+    )
+    (tmp_path / "b.jpg.xmp").write_text(original)
+    apply(plan_keywords(photo, ["Places|Lisbon"]))
+    text = (tmp_path / "b.jpg.xmp").read_text()
+    assert text.startswith(original[: original.index("<rdf:li>Anna</rdf:li>") + 21])
+    assert 'xmp:Rating="4"' in text and "<!-- mine -->" in text
+    # the new hierarchies are seeded with the flat keyword already there, so darktable and
+    # digiKam (which prefer them) still read it
+    found = read_photo_keywords(str(photo))
+    assert set(found.keywords) == {"Anna", "Places|Lisbon"}
+    assert "<rdf:li>Anna</rdf:li>" in text.split("hierarchicalSubject", 1)[1]

@@ -57,6 +57,29 @@ def register(commands: Commands) -> None:
     sug.add_argument("--json", action="store_true", help="print keywords and suggestions as JSON")
     add_model_options(sug, compute=True)
     sug.set_defaults(handler=suggest)
+    app = add_command(
+        sub,
+        "apply",
+        "accept a keyword's suggestions: add it to those photos and write it into their sidecars",
+    )
+    app.add_argument("folders", nargs="+", metavar="FOLDER")
+    app.add_argument("--keyword", required=True, metavar="K", help="the keyword to apply")
+    app.add_argument(
+        "--min-precision",
+        type=probability,
+        default=0.9,
+        metavar="P",
+        help="only when its estimated precision is at least P (default 0.9)",
+    )
+    app.add_argument(
+        "--naming",
+        choices=("jpg.xmp", "xmp"),
+        default="jpg.xmp",
+        help="photo.jpg.xmp (darktable, digiKam; default) or photo.xmp (Lightroom, raw files)",
+    )
+    app.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    add_model_options(app, compute=True)
+    app.set_defaults(handler=apply_keyword)
 
 
 def _contents(names: list[str]) -> list[str]:
@@ -136,7 +159,8 @@ def _scan_folders(folders: list[str], keyworded: list[str]) -> list[str]:
     return out
 
 
-def suggest(ns: argparse.Namespace, ctx: Context) -> int:
+def _suggestions(ns: argparse.Namespace, ctx: Context, library: Any) -> tuple[list[Any], list[Any]]:
+    """Learn (scoring the keywords' words from the vision cache first) and suggest."""
     from dataclasses import replace
 
     from blipdesk.core.engine import scan
@@ -145,30 +169,32 @@ def suggest(ns: argparse.Namespace, ctx: Context) -> int:
     from blipdesk.services import keywords as kw
 
     folders = existing_folders(ns.folders)
+    names = kw.learnable(library)
+    if ns.keyword is not None:
+        wanted = kw.checked(ns.keyword)
+        if wanted not in names:
+            raise UserError(
+                f"The keyword {wanted!r} is not on {MIN_EXAMPLES} photos yet: "
+                "nothing to learn it from."
+            )
+        names = [wanted]
+    key = ctx.write_key()
+    keyworded = set(library.photo_keywords())
+    paths_of_keyworded = [
+        r.path for r in library.photos_under([os.path.abspath(os.sep)]) if r.content in keyworded
+    ]
+    options = replace(ctx.options(), cached_only=True)  # the text side only: no vision pass
+    if names:
+        where = _scan_folders(folders, paths_of_keyworded)
+        scan(library, where, kw.sentences(names), key, ctx.scorer(), options)
+    recursive = not getattr(ns, "no_recursive", False)
+    paths = {r.path: r.content for r in library.photos_under(folders, recursive) if r.content}
+    return kw.suggest(library, key.score_key, paths, names, ns.min_precision)
+
+
+def suggest(ns: argparse.Namespace, ctx: Context) -> int:
     with ctx.library() as library:
-        names = kw.learnable(library)
-        if ns.keyword is not None:
-            wanted = kw.checked(ns.keyword)
-            if wanted not in names:
-                raise UserError(
-                    f"The keyword {wanted!r} is not on {MIN_EXAMPLES} photos yet: "
-                    "nothing to learn it from."
-                )
-            names = [wanted]
-        key = ctx.write_key()
-        keyworded = set(library.photo_keywords())
-        paths_of_keyworded = [
-            r.path
-            for r in library.photos_under([os.path.abspath(os.sep)])
-            if r.content in keyworded
-        ]
-        options = replace(ctx.options(), cached_only=True)  # the text side only: no vision pass
-        if names:
-            where = _scan_folders(folders, paths_of_keyworded)
-            scan(library, where, kw.sentences(names), key, ctx.scorer(), options)
-        recursive = not getattr(ns, "no_recursive", False)
-        paths = {r.path: r.content for r in library.photos_under(folders, recursive) if r.content}
-        learnt, suggestions = kw.suggest(library, key.score_key, paths, names, ns.min_precision)
+        learnt, suggestions = _suggestions(ns, ctx, library)
     doc: dict[str, Any] = {
         "keywords": [
             {
@@ -203,3 +229,34 @@ def suggest(ns: argparse.Namespace, ctx: Context) -> int:
 
 def _pct(value: float | None) -> str:
     return "?" if value is None else f"{value:.2f}"
+
+
+def apply_keyword(ns: argparse.Namespace, ctx: Context) -> int:
+    """Photos suggested for the keyword get it (in the library, typed: it stays) and in their
+    sidecars; photos themselves are never written. A sidecar that cannot be written is listed
+    and the rest are done (exit 1)."""
+    from blipdesk.services.keywords import plan_accepted
+    from blipdesk.services.sidecars import apply_plans, describe
+
+    with ctx.library() as library:
+        learnt, suggestions = _suggestions(ns, ctx, library)
+        plans = plan_accepted(suggestions, ns.naming)
+        run = apply_plans(plans, dry_run=ns.dry_run)
+        written = {p for plan in run.changed + run.unchanged for p in map(str, plan.photos)}
+        accepted = [s for s in suggestions if s.path in written]
+        if not ns.dry_run:
+            content = {s.path: s.content for s in suggestions}
+            library.add_keyword(learnt[0].keyword, [content[s.path] for s in accepted])
+    for plan in run.changed:
+        print(("would write " if ns.dry_run else "") + describe(plan))
+    for error in run.failed:
+        print(f"blipdesk: {error}", file=sys.stderr)
+    model = learnt[0]
+    print(
+        f"{model.keyword}: {len(accepted)} photo{'s' * (len(accepted) != 1)} "
+        f"{'would be ' if ns.dry_run else ''}keyworded (estimated precision "
+        f"{_pct(model.estimated_precision)}); {len(run.changed)} sidecar"
+        f"{'s' * (len(run.changed) != 1)} {'to write' if ns.dry_run else 'written'}",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR if run.failed else EXIT_OK
