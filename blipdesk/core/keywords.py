@@ -31,6 +31,9 @@ CUT = 0.5  # the probability from which the rule says yes, for choosing with or 
 # twice recall: a wrong suggestion costs a person more than a missed one) is best. One choice
 # among few, so the held-out estimate at it stays nearly unbiased.
 CUTS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+# labels a keyword learns from at most (a fixed draw beyond): past a few hundred the rule hardly
+# moves, and the fit's cost grows with them (bench_keywords.py: suggest over 10,000 photos)
+MAX_LABELS = 1000
 PRIOR_THRESHOLD = 0.5  # where the sentence's prior puts the boundary, before any label
 
 
@@ -95,6 +98,16 @@ def learn(
     yes, no = int(y.sum()), int((~y).sum())
     if yes < MIN_EXAMPLES or no < 1:
         return LearntKeyword(keyword, yes, no, None, CUT, None, None)
+    if len(idx) > MAX_LABELS:  # a fixed draw of each kind: the same labels give the same rule
+        draw = np.random.default_rng(len(idx))
+        n_yes = min(yes, max(MAX_LABELS // 2, MAX_LABELS - no))
+        keep = np.concatenate(
+            [
+                draw.permutation(np.flatnonzero(y))[:n_yes],
+                draw.permutation(np.flatnonzero(~y))[: MAX_LABELS - n_yes],
+            ]
+        )
+        idx, y = idx[np.sort(keep)], y[np.sort(keep)]
     # with its words and without them (examples alone, a weaker prior on the probe): the better
     # held-out F1 wins, so words that mean nothing to BLIP ("Portfolio") cannot hold the probe back
     tries = [fit_held_out(None, y, data.features[idx], PRIOR_THRESHOLD)]
@@ -106,7 +119,7 @@ def learn(
     chosen = held >= cut
     tp = int((chosen & y).sum())
     precision = tp / int(chosen.sum()) if chosen.any() else None
-    recall = tp / yes
+    recall = tp / int(y.sum())
     agree = float(np.mean(chosen == y))
     f1 = 2 * tp / (2 * tp + int((chosen != y).sum()))
     fit = Fit(

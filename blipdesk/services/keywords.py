@@ -25,7 +25,7 @@ from blipdesk.core.keywords import (
     learn,
     probabilities,
 )
-from blipdesk.domain.calibration import logit
+from blipdesk.domain.calibration import logits
 from blipdesk.domain.keywords import KeywordError, keyword, keywords_of, sentence
 from blipdesk.infra.display import display_path
 from blipdesk.services.sidecars import (
@@ -155,9 +155,9 @@ def keyword_data(
     scores = library.sentence_scores(score_key, kept, tuple(set(wanted.values())))
     x = {}
     for name, text in wanted.items():
-        itm = np.array([scores[c][text].itm if text in scores[c] else np.nan for c in kept])
+        itm = np.array([s.itm if (s := scores[c].get(text)) else np.nan for c in kept])
         if not np.isnan(itm).all():
-            x[name] = np.array([np.nan if np.isnan(p) else logit(p) for p in itm])
+            x[name] = logits(itm)  # NaN stays NaN
     return KeywordData(kept, features, x)
 
 
@@ -204,14 +204,11 @@ def suggest(
         if model.calibration is None or (model.estimated_precision or 0.0) < min_precision:
             continue
         p = probabilities(model, data)
-        refused = rejections.get(model.keyword, set())
+        likely = {data.contents[i] for i in np.flatnonzero(p >= model.cut)}  # NaN: never
+        likely -= rejections.get(model.keyword, set())
         for path, content in paths.items():
-            i = index.get(content)
-            if i is None or np.isnan(p[i]) or p[i] < model.cut:
-                continue
-            if model.keyword in keywords.get(content, ()) or content in refused:
-                continue
-            out.append(Suggestion(path, model.keyword, float(p[i]), content))
+            if content in likely and model.keyword not in keywords.get(content, ()):
+                out.append(Suggestion(path, model.keyword, float(p[index[content]]), content))
     out.sort(key=lambda s: (s.path, -s.probability, s.keyword))
     return learnt, out
 
