@@ -145,7 +145,9 @@ def accuracy(n_photos: int, tmp: Path) -> None:
             )
             macro[n].append((pc, rc, pn, rn, pe, re))
         print()
-    print(f"{'macro':<6} {'n':>3}  {'combined P/R':>12}  {'name alone P/R':>14}  examples alone P/R")
+    print(
+        f"{'macro':<6} {'n':>3}  {'combined P/R':>12}  {'name alone P/R':>14}  examples alone P/R"
+    )
     for n, rows in macro.items():
         if rows:
             with warnings.catch_warnings():  # a column with nothing suggested at all: nan
