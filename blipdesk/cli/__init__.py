@@ -9,6 +9,7 @@
     blipdesk [--data-dir DIR] export FOLDER... [--format json|csv] [--output FILE] [--model M]
     blipdesk [--data-dir DIR] xmp FOLDER... [--dry-run] [--remove] [--naming jpg.xmp|xmp]
     blipdesk [--data-dir DIR] explain PHOTO SENTENCE [--output FILE.png] [--words] [--json]
+    blipdesk [--data-dir DIR] keywords add|remove|list|import|suggest ...
     blipdesk [--data-dir DIR] results|cluster|label|similar ...   (each: --help)
     blipdesk [--data-dir DIR] [FOLDER]          # the desktop app
 
@@ -46,6 +47,7 @@ from blipdesk.cli.commands import (
     cluster,
     explain,
     export,
+    keywords,
     results,
     scan,
     search,
@@ -87,7 +89,18 @@ class Command(Protocol):
 
 
 # The command modules, in the order ``blipdesk --help`` lists them.
-COMMANDS: tuple[Command, ...] = (tags, scan, search, export, xmp, explain, results, cluster, teach)
+COMMANDS: tuple[Command, ...] = (
+    tags,
+    scan,
+    search,
+    export,
+    xmp,
+    keywords,
+    explain,
+    results,
+    cluster,
+    teach,
+)
 
 log = logging.getLogger(__name__)
 

@@ -455,6 +455,29 @@ def _loo(
     return f1(pred, y), float(np.mean(pred == y)) if len(y) else 1.0, z
 
 
+def fit_held_out(
+    x: np.ndarray | None, y: np.ndarray, features: np.ndarray, threshold: float, rank: int = 64
+) -> tuple[Calibration, np.ndarray]:
+    """The image step ("linear" over the sentence score, "examples" without one) fitted on all
+    the labels, and each label's held-out log-odds (``_loo``'s, Newton-approximated past
+    ``EXACT_LOO_MAX``): what a keyword learns from its photos (``core.keywords``). With more
+    labels than ``rank``, the weights live in the labels' ``rank`` principal directions (a d x d
+    eigenproblem, not n x n; Newton in rank + 2 unknowns: hundreds of labels fit in
+    milliseconds)."""
+    y = np.asarray(y, bool)
+    t0, kind = logit(threshold), "examples" if x is None else "linear"
+    if len(y) > rank:
+        f = features.astype(np.float64)
+        basis = np.linalg.eigh(f.T @ f)[1][:, -rank:]
+    else:
+        basis = _basis(features)
+    problem = _problem(kind, x, y, features, t0, basis)
+    theta = _solve(problem, y)
+    if len(y) > EXACT_LOO_MAX:
+        return problem.calibration(theta), _approximate_loo(problem, theta, y)
+    return problem.calibration(theta), _loo(kind, x, y, features, t0)[2]
+
+
 def fit(
     x: np.ndarray | None,
     y: np.ndarray,

@@ -29,6 +29,7 @@ from blipdesk.domain.tagging import derive_tags
 from blipdesk.domain.tags import Tag
 from blipdesk.infra.errors import UserError
 from blipdesk.store.connection import _chunks, _db_path, folder_range
+from blipdesk.store.keywords import Keywords
 from blipdesk.store.labels import Labels
 from blipdesk.store.pixel_hashes import PixelHashes
 from blipdesk.store.ratings import Ratings
@@ -52,10 +53,10 @@ def _other(identity: str | None, content: str | None) -> str | None:
     return None if identity == content else identity
 
 
-class Library(Scores, Labels, Ratings, VisionCache, PixelHashes):
+class Library(Scores, Labels, Ratings, Keywords, VisionCache, PixelHashes):
     """A connection to the cache. See the module docstring for the threading rule; each base
     class holds one job's SQL (``store.scores``, ``store.labels``, ``store.ratings``,
-    ``store.vision_cache``, ``store.pixel_hashes``) over the shared connection (``store.connection``)."""
+    ``store.keywords``, ``store.vision_cache``, ``store.pixel_hashes``) over the shared connection (``store.connection``)."""
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Library:

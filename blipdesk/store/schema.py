@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # Version 7: what computed each score (the model's precision, and whether its vision output came
 #            from the vision cache); scores from before say nothing (NULL). A photo's content
 #            identity (labels, ratings) apart from its image key (scores: + a RAW's decoding rule).
+# Version 8: a person's own keywords, by content, and the suggestions they said no to.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE tags (
@@ -162,6 +163,27 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # by). Until now both were one key, so every photo's identity is its key.
         "ALTER TABLE photos ADD COLUMN identity_id INTEGER",
         "UPDATE photos SET identity_id = content_id",
+    ),
+    8: (
+        # A person's own keywords (issue 26), hierarchical ("Places|Portugal|Lisbon"), kept by
+        # content like labels and ratings. origin: "typed" (added in blipdesk, kept until removed
+        # there) or "imported" (read from the photo's XMP: a re-import replaces these).
+        "CREATE TABLE keywords (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        """CREATE TABLE photo_keywords (
+            content_id INTEGER NOT NULL,
+            keyword_id INTEGER NOT NULL REFERENCES keywords(id) ON DELETE CASCADE,
+            origin TEXT NOT NULL CHECK (origin IN ('typed', 'imported')),
+            at REAL NOT NULL,
+            PRIMARY KEY (keyword_id, content_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX photo_keywords_by_content ON photo_keywords(content_id)",
+        # a suggestion the person said no to: never suggested again, and a counter-example
+        """CREATE TABLE keyword_rejections (
+            content_id INTEGER NOT NULL,
+            keyword_id INTEGER NOT NULL REFERENCES keywords(id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            PRIMARY KEY (keyword_id, content_id)
+        ) WITHOUT ROWID""",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

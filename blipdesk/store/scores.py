@@ -129,6 +129,10 @@ class Scores(Connection):
         if mid is None or not contents:
             return out
         wanted = None if sentences is None else set(sentences)
+        # a few sentences asked for: only their rows are read (their ids, not every score)
+        few = wanted is not None and len(wanted) <= 50
+        ids = list(self._text_ids(wanted).values()) if few and wanted is not None else []
+        only = f" AND s.text_id IN ({','.join('?' * len(ids))})" if few else ""
         for part in _chunks(list(dict.fromkeys(contents))):
             marks = ",".join("?" * len(part))
             rows = self.conn.execute(
@@ -136,8 +140,8 @@ class Scores(Connection):
                 "p.vision_cache FROM scores s "
                 "JOIN contents c ON c.id = s.content_id JOIN texts t ON t.id = s.text_id "
                 "LEFT JOIN provenances p ON p.id = s.provenance_id "
-                f"WHERE s.model_id=? AND c.hash IN ({marks})",
-                (mid, *part),
+                f"WHERE s.model_id=? AND c.hash IN ({marks}){only}",
+                (mid, *part, *ids),
             )
             for content, text, itm, cosine, lno, lyes, precision, cached in rows:
                 if wanted is None or text in wanted:

@@ -91,7 +91,8 @@ opened, let alone written. Every planning function reports a bad sidecar as that
 The package: :mod:`.xmp` (the vocabulary and the errors), :mod:`.names` (which sidecar, which
 entries), :mod:`.read` (bytes, text, the parse with byte spans), :mod:`.keywords` (the keyword
 fields and whose they are), :mod:`.edit` (byte edits and new elements), :mod:`.plan` (plans and
-per-item errors), :mod:`.tags` and :mod:`.ratings` (what to plan), :mod:`.write` (carrying plans
+per-item errors), :mod:`.tags`, :mod:`.ratings` and :mod:`.user_keywords` (a person's own
+keywords, issue 26) (what to plan), :mod:`.write` (carrying plans
 out). Callers use only what this module exports.
 """
 
@@ -113,9 +114,11 @@ from blipdesk.services.sidecars.tags import (
     plan_sidecar,
     plan_sidecar_file,
     plan_sidecars,
+    read_packet,
     read_sidecar,
     sidecars_under,
 )
+from blipdesk.services.sidecars.user_keywords import plan_keywords
 from blipdesk.services.sidecars.write import SidecarRun, apply, apply_plans, remove_tags, write_tags
 from blipdesk.services.sidecars.xmp import (
     MAX_DEPTH,
@@ -153,6 +156,7 @@ __all__ = [
     "describe",
     "normalize_tags",
     "per_item",
+    "plan_keywords",
     "plan_rating",
     "plan_ratings",
     "plan_removal",
@@ -160,6 +164,7 @@ __all__ = [
     "plan_sidecar",
     "plan_sidecar_file",
     "plan_sidecars",
+    "read_packet",
     "read_sidecar",
     "read_sidecar_rating",
     "remove_tags",

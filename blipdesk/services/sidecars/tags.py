@@ -48,7 +48,14 @@ def read_sidecar(path: str | os.PathLike[str]) -> SidecarKeywords:
     found = _read_file(path)
     if found is None:
         return SidecarKeywords()
-    root = _parse(found.data, path).root  # its errors name the sidecar
+    return read_packet(found.data, path)
+
+
+def read_packet(data: bytes, path: str | os.PathLike[str]) -> SidecarKeywords:
+    """The keyword fields of an XMP document: a sidecar's bytes, or the packet embedded in a
+    photo at ``path`` (named in errors), parsed as warily as a sidecar."""
+    path = Path(path)
+    root = _parse(data, path).root  # its errors name the sidecar
     try:
         state, rating = _state(root), _read_rating(root)
     except SidecarError as exc:
