@@ -66,7 +66,7 @@ def test_export_filter_starts_from_a_saved_view(rated):
     [
         ("stars:9", "'stars:9'"),
         ("bogus", "'bogus'"),
-        ("colour:red", "'colour:red'"),
+        ("colour:magenta", "'colour:magenta'"),  # colour:red is a colour label
         ("labels:maybe", "'labels:maybe'"),
         ("view:nothing", "'nothing'"),
         ("all:'unclosed", "cannot be read"),
