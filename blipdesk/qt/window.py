@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
         c.status.connect(lambda t: status.showMessage(t, 5000))
         self.scanning.finished.connect(self._scan_finished)
         self.scanning.modelReady.connect(lambda: self.scan())
+        self.scanning.modelFolderWanted.connect(self.open_settings)  # offline: a local folder
         self.tag_writer.failed.connect(lambda m: self._warn("Tags", m))
         self.files.message.connect(status.showMessage)
         self.files.scoresCleared.connect(self._scores_cleared)

@@ -120,6 +120,7 @@ def _scan_once(qtbot, make_window, photo_dir, monkeypatch):
     window.save_tag(Tag("beach", ("a dog on a beach",), 0.5, "#e6194b"))
     with qtbot.waitSignal(window.controller.scanFinished, timeout=20000) as ended:
         window.scan()
+    _scan_once.window = window  # type: ignore[attr-defined]  # the test that looks further
     return ended.args[0], warnings
 
 
@@ -139,6 +140,10 @@ def test_no_network_is_said_in_words_with_the_local_folder_not_a_download(
     assert title == "Model not available"
     assert "cannot be reached" in message and "Local folder" in message and "Settings" in message
     assert "Traceback" not in message and "Error" not in message
+    # ... and the choice is offered: Settings opens where the model (or its local folder) is set
+    window = _scan_once.window  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.settings_flow.dialog is not None, timeout=5000)
+    window.settings_flow.dialog.reject()
 
 
 def test_a_download_the_network_breaks_is_said_once_in_words(

@@ -64,6 +64,9 @@ def scan_job(
 class ScanActions(QObject):
     finished = Signal(str, object, object)  # outcome, ScanSummary or None, tag checked or None
     modelReady = Signal()
+    # No network and no model on disk: after saying so, Settings opens where the model is chosen
+    # (a local folder of the model is the way on without a network).
+    modelFolderWanted = Signal()
 
     def __init__(
         self,
@@ -142,6 +145,7 @@ class ScanActions(QObject):
         self.status.set_running(False)
         if not downloadable:
             self.warn("Model not available", message)
+            self.modelFolderWanted.emit()
             return
         settings = self.settings()
         dialog = DownloadDialog(settings.model, APPROX_MODEL_BYTES, self.window)
