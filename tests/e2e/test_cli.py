@@ -65,7 +65,8 @@ def test_tags_scan_rescan_export(tmp_path, photos, tiny_model_dir):
         {"name": "beach", "sentences": ["a photo of a beach", "sand and sea"], "threshold": 0.4},
         {"name": "dog", "sentences": ["dog"], "threshold": 0.5},
     ]
-    assert json.loads(listed.stdout) == tags
+    # each tag says whether a calibration decides it (issue 25, item 11): none here
+    assert json.loads(listed.stdout) == [{**t, "calibration": None} for t in tags]
 
     first = blipdesk(data, "scan", photos, "--model", tiny_model_dir, "--batch-size", "2",
                      "--device", "cpu", "--precision", "fp32")  # fmt: skip
