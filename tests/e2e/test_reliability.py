@@ -11,12 +11,21 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import _complete, _library_with_photos, _wait_for_commits, blipdesk, start
+from tests.e2e.test_cli import (
+    ROOT,
+    _complete,
+    _library_with_photos,
+    _wait_for_commits,
+    blipdesk,
+    start,
+)
 from tests.helpers.models import scene
 
 
@@ -288,13 +297,22 @@ def test_damaged_and_locked_caches_stay_one_line(tmp_path):
     for args in (["tags", "list"], ["tags", "add", "dog"]):
         got = blipdesk(damaged, *args)
         assert got.returncode == 1 and "move it away" in _one_line(got), got.stderr
+    # A locked cache is waited for, and said so once (issue 24, item 14): never "move it away".
     locked = tmp_path / "locked"
     assert blipdesk(locked, "tags", "add", "dog").returncode == 0
     holder = sqlite3.connect(locked / "library.sqlite3", isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
-        got = blipdesk(locked, "tags", "add", "cat", timeout=60)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "blipdesk", "--data-dir", str(locked), "tags", "add", "cat"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        said = waiting.stderr.readline() if waiting.stderr else ""  # blocks until it says
+        assert "waiting for another" in said, said
     finally:
         holder.close()
-    assert got.returncode == 1 and "locked" in _one_line(got)
+    out, err = waiting.communicate(timeout=60)
+    got = subprocess.CompletedProcess(waiting.args, waiting.returncode, out, said + err)
+    assert got.returncode == 0, got.stderr
     assert "move it away" not in got.stderr
