@@ -125,8 +125,8 @@ def list_keywords(ns: argparse.Namespace, ctx: Context) -> int:
 
 
 def import_keywords(ns: argparse.Namespace, ctx: Context) -> int:
-    from blipdesk.core.inventory import refresh_photos
     from blipdesk.core.files import PhotoFailure
+    from blipdesk.core.inventory import refresh_photos
     from blipdesk.services.keywords import import_keywords as read_into
 
     folders = existing_folders(ns.folders)
